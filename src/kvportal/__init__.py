@@ -1,1 +1,3 @@
-pass
+"""kvportal – Mitgliederportal einer Kassenärztlichen Vereinigung."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,60 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+#: Which apps' models each staff role may work on in the back office.
+ROLE_APPS = {
+    "Arztregister": ["members", "accounts", "access", "audit", "axes", "otp_totp"],
+    "Abrechnung": ["billing", "documents", "audit"],
+    "Zulassung": ["admission", "audit"],
+}
+
+
+def ensure_staff_groups(sender=None, **kwargs) -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    for role, apps in ROLE_APPS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        perms = Permission.objects.filter(content_type__app_label__in=apps)
+        if role != "Arztregister":
+            perms = perms.exclude(content_type__app_label="audit", codename__startswith="delete")
+        group.permissions.set(perms)
+
+
+class AccountsConfig(AppConfig):
+    name = "kvportal.accounts"
+    label = "accounts"
+    verbose_name = "Nutzerkonten und Rechte"
+
+    def ready(self) -> None:
+        from kvportal.accounts import signals  # noqa: F401
+        from kvportal.accounts.constants import AccountKind
+        from kvportal.core.registry import NavItem, register_nav
+
+        post_migrate.connect(ensure_staff_groups, dispatch_uid="kvportal_staff_groups")
+        register_nav(NavItem("Meine Praxis", "core:home", order=0))
+        register_nav(
+            NavItem(
+                "Praxispersonal",
+                "accounts:staff_accounts",
+                order=80,
+                visible=lambda u: u.kind == AccountKind.MEMBER,
+            )
+        )
+        register_nav(
+            NavItem(
+                "API-Zugänge",
+                "accounts:api_tokens",
+                order=85,
+                visible=lambda u: u.kind != AccountKind.STAFF,
+            )
+        )
+        register_nav(NavItem("Zugriffsprotokoll", "accounts:access_log", order=90))
+        register_nav(
+            NavItem(
+                "Backoffice (Admin)",
+                "admin:index",
+                section="staff",
+                order=0,
+                visible=lambda u: u.is_staff,
+            )
+        )

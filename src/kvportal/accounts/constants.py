@@ -1,0 +1,33 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Right(models.TextChoices):
+    """The three portal rights of seed 000 (Zusatzblatt), per user and BSNR."""
+
+    BILLING = "billing", _("Abgabe der Abrechnung")
+    DOCS_BSNR = "docs_bsnr", _("Abruf von Dokumenten, BSNR-bezogen (alle Dokumente)")
+    DOCS_LANR = "docs_lanr", _("Abruf von Dokumenten, arztbezogen (nur eigene LANR)")
+
+
+#: Rights a holder may pass on to Praxispersonal. Own-LANR documents are personal.
+DELEGABLE_RIGHTS = frozenset({Right.BILLING, Right.DOCS_BSNR})
+
+
+class AccountKind(models.TextChoices):
+    MEMBER = "member", _("Mitglied/Praxis")
+    PRAXISPERSONAL = "praxispersonal", _("Praxispersonal")
+    STAFF = "staff", _("Mitarbeiter der KV")
+
+
+class StaffRole(models.TextChoices):
+    """KV back-office roles (Django groups of the same name)."""
+
+    ARZTREGISTER = "Arztregister", _("Arztregister")
+    ABRECHNUNG = "Abrechnung", _("Abrechnung")
+    ZULASSUNG = "Zulassung", _("Geschäftsstelle Zulassungsausschuss")
+
+
+class ApiScope(models.TextChoices):
+    BILLING = "billing", _("Abrechnung einreichen")
+    DOCUMENTS = "documents", _("Dokumente abrufen")

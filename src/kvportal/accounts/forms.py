@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from kvportal.accounts.constants import DELEGABLE_RIGHTS, ApiScope, Right
+
+
+class LoginForm(AuthenticationForm):
+    error_messages = {
+        "invalid_login": _(
+            "Nutzername oder Passwort ist falsch. Nach mehreren Fehlversuchen wird das Konto "
+            "aus Sicherheitsgründen gesperrt."
+        ),
+        "inactive": _("Dieses Konto ist deaktiviert. Bitte wenden Sie sich an das Arztregister."),
+        "expired": _(
+            "Ihr Initialpasswort ist abgelaufen. Bitte fordern Sie beim Arztregister Ihrer "
+            "Bezirksgeschäftsstelle einen neuen Zugangsbrief an."
+        ),
+    }
+
+    def confirm_login_allowed(self, user) -> None:
+        super().confirm_login_allowed(user)
+        if user.initial_password_expired:
+            raise ValidationError(self.error_messages["expired"], code="expired")
+
+
+class PasswordChangeForm(forms.Form):
+    old_password = forms.CharField(
+        label=_("Bisheriges Passwort"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    new_password1 = forms.CharField(
+        label=_("Neues Passwort"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    new_password2 = forms.CharField(
+        label=_("Neues Passwort wiederholen"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, user, *args, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_old_password(self) -> str:
+        value = self.cleaned_data["old_password"]
+        if not self.user.check_password(value):
+            raise ValidationError(_("Das bisherige Passwort ist falsch."), code="wrong")
+        return value
+
+    def clean(self):
+        data = super().clean()
+        new1, new2 = data.get("new_password1"), data.get("new_password2")
+        if new1 and new2 and new1 != new2:
+            self.add_error("new_password2", _("Die beiden neuen Passwörter stimmen nicht überein."))
+        elif new1:
+            if data.get("old_password") and new1 == data["old_password"]:
+                self.add_error(
+                    "new_password1", _("Das neue Passwort muss sich vom bisherigen unterscheiden.")
+                )
+            else:
+                try:
+                    validate_password(new1, self.user)
+                except ValidationError as exc:
+                    self.add_error("new_password1", exc)
+        return data
+
+
+class OtpTokenForm(forms.Form):
+    token = forms.CharField(
+        label=_("Sicherheitscode aus Ihrer Authenticator-App"),
+        max_length=8,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class PraxispersonalForm(forms.Form):
+    betriebsstaette = forms.ModelChoiceField(label=_("Betriebsstätte"), queryset=None)
+    first_name = forms.CharField(label=_("Vorname"), max_length=100)
+    last_name = forms.CharField(label=_("Nachname"), max_length=100)
+    email = forms.EmailField(label=_("E-Mail"), required=False)
+    rights = forms.MultipleChoiceField(
+        label=_("Rechte"),
+        choices=[(r.value, r.label) for r in Right if r in DELEGABLE_RIGHTS],
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Bitte wählen Sie mindestens ein Recht.")},
+    )
+
+    def __init__(self, practices, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["betriebsstaette"].queryset = practices
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(label=_("Bezeichnung (z. B. Praxissoftware)"), max_length=100)
+    scopes = forms.MultipleChoiceField(
+        label=_("Bereiche"),
+        choices=ApiScope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Bitte wählen Sie mindestens einen Bereich.")},
+    )
+
+
+class NotificationForm(forms.Form):
+    notify_by_email = forms.BooleanField(
+        label=_("Über neue Dokumente per E-Mail benachrichtigen (ohne Inhalte)"), required=False
+    )

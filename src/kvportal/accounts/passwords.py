@@ -1,0 +1,99 @@
+"""Password conventions (BSI IT-Grundschutz ORP.4.A8/A22, domain.md §4.3): adequate length and
+character classes, not in a common-password list, no personal data. Shown to users and in
+credential letters via `password_conventions()`."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+MIN_LENGTH = 10
+LONG_LENGTH = 20
+MAX_LENGTH = 128
+
+
+def _classes(password: str) -> int:
+    checks = (
+        any(c.islower() for c in password),
+        any(c.isupper() for c in password),
+        any(c.isdigit() for c in password),
+        any(not c.isalnum() for c in password),
+    )
+    return sum(checks)
+
+
+def password_conventions() -> list[str]:
+    minimum = getattr(settings, "PASSWORD_MIN_LENGTH", MIN_LENGTH)
+    return [
+        f"mindestens {minimum} und höchstens {MAX_LENGTH} Zeichen;",
+        "mindestens drei der vier Zeichenarten: Kleinbuchstaben, Großbuchstaben, Ziffern, "
+        f"Sonderzeichen (ab {LONG_LENGTH} Zeichen genügen zwei, z. B. eine Wortfolge);",
+        "Umlaute, ß und Leerzeichen sind erlaubt, Leerzeichen aber nicht am Anfang oder Ende;",
+        "kein verbreitetes Passwort (z. B. aus bekannten Passwortlisten);",
+        "weder Ihr Nutzername noch Ihr Vor- oder Nachname noch Ihre LANR.",
+    ]
+
+
+class LengthValidator:
+    def validate(self, password: str, user=None) -> None:
+        minimum = getattr(settings, "PASSWORD_MIN_LENGTH", MIN_LENGTH)
+        if len(password) < minimum:
+            raise ValidationError(
+                f"Das Passwort ist zu kurz: mindestens {minimum} Zeichen.", code="too_short"
+            )
+        if len(password) > MAX_LENGTH:
+            raise ValidationError(
+                f"Das Passwort ist zu lang: höchstens {MAX_LENGTH} Zeichen.", code="too_long"
+            )
+        if password != password.strip():
+            raise ValidationError(
+                "Das Passwort darf nicht mit einem Leerzeichen beginnen oder enden.",
+                code="spaces",
+            )
+
+    def get_help_text(self) -> str:
+        return password_conventions()[0]
+
+
+class CharacterClassValidator:
+    def validate(self, password: str, user=None) -> None:
+        needed = 2 if len(password) >= LONG_LENGTH else 3
+        if _classes(password) < needed:
+            raise ValidationError(
+                f"Das Passwort muss mindestens {needed} der Zeichenarten Kleinbuchstaben, "
+                "Großbuchstaben, Ziffern und Sonderzeichen enthalten.",
+                code="classes",
+            )
+
+    def get_help_text(self) -> str:
+        return password_conventions()[1]
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+class PersonalDataValidator:
+    def validate(self, password: str, user=None) -> None:
+        if user is None:
+            return
+        folded = _fold(password)
+        candidates = [user.get_username(), user.first_name, user.last_name]
+        person = getattr(user, "person", None)
+        if person is not None:
+            candidates += [person.first_name, person.last_name, person.lanr or ""]
+        for value in candidates:
+            for part in re.split(r"[\s.\-_]+", value or ""):
+                if len(part) >= 3 and _fold(part) in folded:
+                    raise ValidationError(
+                        "Das Passwort darf weder Ihren Nutzernamen noch Ihren Namen noch Ihre "
+                        "LANR enthalten.",
+                        code="personal",
+                    )
+
+    def get_help_text(self) -> str:
+        return password_conventions()[4]

@@ -1,0 +1,306 @@
+"""Account and rights services. Every write is audited in the same transaction.
+
+Seed 000: rights per person × BSNR; holders may delegate only rights they hold that are
+delegable, and withdraw them at any time. Seed 001: one-time initial passwords by post,
+forced change at first login."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import string
+import unicodedata
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from kvportal import audit
+from kvportal.accounts import rules, scope
+from kvportal.accounts.constants import AccountKind, ApiScope, Right, StaffRole
+from kvportal.accounts.models import ApiToken, PortalRight, User, hash_token
+from kvportal.audit.models import Activity
+from kvportal.members.models import Betriebsstaette, Person
+
+_ALPHABET_LOWER = "abcdefghijkmnopqrstuvwxyz"  # no l: avoids confusion in letters
+_ALPHABET_UPPER = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I, O
+_DIGITS = "23456789"  # no 0, 1
+_SPECIAL = "!#%+-=?"
+
+
+def generate_initial_password(length: int = 14) -> str:
+    """Random password that is easy to type from a letter and meets the conventions."""
+    pools = [_ALPHABET_LOWER, _ALPHABET_UPPER, _DIGITS, _SPECIAL]
+    chars = [secrets.choice(pool) for pool in pools]
+    everything = "".join(pools)
+    chars += [secrets.choice(everything) for _ in range(length - len(chars))]
+    secrets.SystemRandom().shuffle(chars)
+    return "".join(chars)
+
+
+def _username_base(first_name: str, last_name: str) -> str:
+    text = f"{last_name}.{first_name[:1]}" if first_name else last_name
+    text = text.replace("ß", "ss").replace("ä", "ae").replace("ö", "oe").replace("ü", "ue")
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = re.sub(r"[^a-z0-9.]", "", "".join(c for c in text if not unicodedata.combining(c)))
+    return text[:20] or "nutzer"
+
+
+def unique_username(first_name: str, last_name: str) -> str:
+    base = _username_base(first_name, last_name)
+    candidate, n = base, 1
+    while User.objects.filter(username=candidate).exists():
+        n += 1
+        candidate = f"{base}{n}"
+    return candidate
+
+
+def _require_registry_staff(actor: User | None) -> None:
+    if actor is not None and not scope.is_staff_role(actor, StaffRole.ARZTREGISTER):
+        raise PermissionDenied("Nur das Arztregister darf das.")
+
+
+@transaction.atomic
+def issue_initial_password(*, actor: User | None, user: User) -> str:
+    """A new one-time password (invalidates any earlier one); returned once, stored hashed."""
+    password = generate_initial_password()
+    user.set_password(password)
+    user.must_change_password = True
+    user.initial_password_expires_at = timezone.now() + dt.timedelta(
+        days=settings.INITIAL_PASSWORD_VALIDITY_DAYS
+    )
+    user.save(update_fields=["password", "must_change_password", "initial_password_expires_at"])
+    audit.record(actor=actor, activity=Activity.PASSWORD_ISSUED, obj=user)
+    return password
+
+
+@transaction.atomic
+def create_member_account(
+    *,
+    actor: User | None,
+    first_name: str,
+    last_name: str,
+    email: str = "",
+    person: Person | None = None,
+    kind: AccountKind = AccountKind.MEMBER,
+    username: str | None = None,
+) -> tuple[User, str]:
+    """Create a portal account with a one-time initial password; returns (user, password)."""
+    user = User(
+        username=username or unique_username(first_name, last_name),
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        person=person,
+        kind=kind,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    audit.record(actor=actor, activity=Activity.ACCOUNT_CREATED, obj=user, detail={"kind": kind})
+    password = issue_initial_password(actor=actor, user=user)
+    return user, password
+
+
+@transaction.atomic
+def create_kv_staff_account(
+    *, actor: User | None, username: str, first_name: str, last_name: str, roles: list[StaffRole]
+) -> User:
+    user = User.objects.create(
+        username=username,
+        first_name=first_name,
+        last_name=last_name,
+        kind=AccountKind.STAFF,
+        is_staff=True,
+    )
+    user.groups.set(Group.objects.filter(name__in=[str(r) for r in roles]))
+    audit.record(
+        actor=actor, activity=Activity.ACCOUNT_CREATED, obj=user, detail={"roles": list(roles)}
+    )
+    return user
+
+
+@transaction.atomic
+def change_password(*, actor: User, user: User, new_password: str) -> None:
+    if actor.pk != user.pk:
+        raise PermissionDenied("Nur der Kontoinhaber kann sein Passwort ändern.")
+    validate_password(new_password, user)
+    now = timezone.now()
+    user.set_password(new_password)
+    user.must_change_password = False
+    user.initial_password_expires_at = None
+    user.password_changed_at = now
+    if user.first_password_change_at is None:
+        user.first_password_change_at = now
+    user.save()
+    audit.record(actor=actor, activity=Activity.PASSWORD_CHANGED, obj=user)
+
+
+def _effective_rights_at(user: User, practice: Betriebsstaette) -> set[str]:
+    return {r.value for r in Right if scope.has_right(user, practice, r)}
+
+
+@transaction.atomic
+def grant_right(
+    *, actor: User | None, user: User, betriebsstaette: Betriebsstaette, right: Right | str
+) -> PortalRight:
+    """Staff (Arztregister, or the system when actor is None) grant any right; members may
+    delegate to Praxispersonal only rights they hold themselves that are delegable."""
+    right = Right(right)
+    if actor is not None and not scope.is_staff_role(actor, StaffRole.ARZTREGISTER):
+        errors = rules.delegation_errors(
+            actor_is_staff_account=actor.kind != AccountKind.MEMBER,
+            actor_rights=_effective_rights_at(actor, betriebsstaette),
+            target_is_staff_account=user.kind == AccountKind.PRAXISPERSONAL,
+            right=right,
+        )
+        if errors:
+            raise PermissionDenied(" ".join(errors))
+    if right == Right.DOCS_LANR and not (user.person_id and user.person.lanr):
+        raise ValidationError("Arztbezogene Dokumente setzen eine Person mit LANR voraus.")
+    obj, created = PortalRight.objects.get_or_create(
+        user=user,
+        betriebsstaette=betriebsstaette,
+        right=right,
+        defaults={"granted_by": actor if getattr(actor, "pk", None) else None},
+    )
+    if created:
+        audit.record(
+            actor=actor,
+            activity=Activity.RIGHT_GRANTED,
+            obj=user,
+            bsnr=betriebsstaette.bsnr,
+            detail={"right": right.value, "user": user.username},
+        )
+    return obj
+
+
+def can_withdraw(actor: User, portal_right: PortalRight) -> bool:
+    if scope.is_staff_role(actor, StaffRole.ARZTREGISTER):
+        return True
+    return (
+        actor.kind == AccountKind.MEMBER
+        and portal_right.user.kind == AccountKind.PRAXISPERSONAL
+        and portal_right.right in _effective_rights_at(actor, portal_right.betriebsstaette)
+    )
+
+
+@transaction.atomic
+def revoke_right(*, actor: User, portal_right: PortalRight) -> None:
+    if not can_withdraw(actor, portal_right):
+        raise PermissionDenied("Sie dürfen dieses Recht nicht entziehen.")
+    audit.record(
+        actor=actor,
+        activity=Activity.RIGHT_REVOKED,
+        obj=portal_right.user,
+        bsnr=portal_right.betriebsstaette.bsnr,
+        detail={"right": portal_right.right, "user": portal_right.user.username},
+    )
+    portal_right.delete()
+
+
+@transaction.atomic
+def create_praxispersonal(
+    *,
+    actor: User,
+    betriebsstaette: Betriebsstaette,
+    first_name: str,
+    last_name: str,
+    email: str,
+    rights: list[Right],
+) -> tuple[User, str]:
+    """A holder creates a staff account (Praxispersonal) with some of his delegable rights."""
+    if not rights:
+        raise ValidationError("Bitte wählen Sie mindestens ein Recht.")
+    held = _effective_rights_at(actor, betriebsstaette)
+    for right in rights:
+        errors = rules.delegation_errors(
+            actor_is_staff_account=actor.kind != AccountKind.MEMBER,
+            actor_rights=held,
+            target_is_staff_account=True,
+            right=right,
+        )
+        if errors:
+            raise PermissionDenied(" ".join(errors))
+    user, password = create_member_account(
+        actor=actor,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        kind=AccountKind.PRAXISPERSONAL,
+    )
+    for right in rights:
+        grant_right(actor=actor, user=user, betriebsstaette=betriebsstaette, right=right)
+    return user, password
+
+
+@transaction.atomic
+def deactivate_account(*, actor: User, user: User) -> None:
+    allowed = scope.is_staff_role(actor, StaffRole.ARZTREGISTER) or (
+        user.kind == AccountKind.PRAXISPERSONAL
+        and all(can_withdraw(actor, r) for r in user.portal_rights.all())
+        and user.created_by_id == actor.pk
+    )
+    if not allowed:
+        raise PermissionDenied("Sie dürfen dieses Konto nicht deaktivieren.")
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    user.portal_rights.all().delete()
+    audit.record(actor=actor, activity=Activity.ACCOUNT_DISABLED, obj=user)
+
+
+@transaction.atomic
+def unlock_account(*, actor: User, user: User) -> None:
+    from axes.utils import reset
+
+    if not scope.is_kv_staff(actor):
+        raise PermissionDenied("Nur Mitarbeiter der KV dürfen Konten entsperren.")
+    reset(username=user.username)
+    audit.record(actor=actor, activity=Activity.UNLOCKED, obj=user)
+
+
+@transaction.atomic
+def set_notification_preference(*, actor: User, notify_by_email: bool) -> None:
+    actor.notify_by_email = notify_by_email
+    actor.save(update_fields=["notify_by_email"])
+    audit.record(
+        actor=actor, activity=Activity.ACCOUNT_CHANGED, obj=actor, detail={"notify": notify_by_email}
+    )
+
+
+@transaction.atomic
+def create_api_token(
+    *, actor: User, name: str, scopes: list[str], valid_days: int | None = 365
+) -> tuple[ApiToken, str]:
+    """Personal token for practice software; the raw value is returned once."""
+    if actor.kind == AccountKind.STAFF:
+        raise PermissionDenied("API-Zugänge sind für Praxen vorgesehen.")
+    unknown = set(scopes) - set(ApiScope.values)
+    if not scopes or unknown:
+        raise ValidationError("Bitte wählen Sie mindestens einen gültigen Bereich.")
+    raw = "kvp_" + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=actor,
+        name=name.strip() or "API-Zugang",
+        prefix=raw[:12],
+        token_hash=hash_token(raw),
+        scopes=sorted(set(scopes)),
+        expires_at=timezone.now() + dt.timedelta(days=valid_days) if valid_days else None,
+    )
+    audit.record(actor=actor, activity=Activity.TOKEN_CREATED, obj=token)
+    return token, raw
+
+
+@transaction.atomic
+def revoke_api_token(*, actor: User, token: ApiToken) -> None:
+    if token.user_id != actor.pk and not scope.is_kv_staff(actor):
+        raise PermissionDenied("Dieser API-Zugang gehört Ihnen nicht.")
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit.record(actor=actor, activity=Activity.TOKEN_REVOKED, obj=token)

@@ -1,0 +1,27 @@
+"""Login, logout and failed logins go to the access log (seed 000)."""
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from kvportal import audit
+from kvportal.audit.models import Activity
+
+
+@receiver(user_logged_in)
+def on_login(sender, request, user, **kwargs):
+    audit.record(actor=user, activity=Activity.LOGIN, obj=user)
+
+
+@receiver(user_logged_out)
+def on_logout(sender, request, user, **kwargs):
+    if user is not None and not getattr(request, "_kvportal_idle_logout", False):
+        audit.record(actor=user, activity=Activity.LOGOUT, obj=user)
+
+
+@receiver(user_login_failed)
+def on_login_failed(sender, credentials, request=None, **kwargs):
+    from kvportal.accounts.models import User
+
+    username = (credentials or {}).get("username", "")[:150]
+    user = User.objects.filter(username=username).first()
+    audit.record(actor=user, activity=Activity.LOGIN_FAILED, username=username)

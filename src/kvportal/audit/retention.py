@@ -1,0 +1,28 @@
+"""Seed 000: access-log entries are kept 31 days and then deleted (in batches, idempotent)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import transaction
+
+from kvportal.audit.models import AccessLogEntry
+from kvportal.core.registry import PurgeResult
+
+
+def purge_access_log(*, now: dt.datetime, dry_run: bool = False) -> PurgeResult:
+    cutoff = now - dt.timedelta(days=settings.AUDIT_RETENTION_DAYS)
+    expired = AccessLogEntry.objects.filter(timestamp__lt=cutoff)
+    result = PurgeResult(name="Zugriffsprotokoll")
+    if dry_run:
+        result.count = expired.count()
+        return result
+    batch = settings.PURGE_BATCH_SIZE
+    while True:
+        with transaction.atomic():
+            ids = list(expired.values_list("pk", flat=True)[:batch])
+            if not ids:
+                break
+            result.count += AccessLogEntry.objects.filter(pk__in=ids).delete()[0]
+    return result

@@ -1,0 +1,14 @@
+from django.conf import settings
+
+from kvportal.core import registry
+
+
+def portal(request):
+    user = getattr(request, "user", None)
+    authenticated = bool(user and user.is_authenticated)
+    return {
+        "portal_name": "KV-Mitgliederportal",
+        "idle_minutes": settings.SESSION_IDLE_MINUTES,
+        "member_nav": registry.nav_items(user, "member") if authenticated else [],
+        "staff_nav": registry.nav_items(user, "staff") if authenticated else [],
+    }

@@ -1,0 +1,95 @@
+"""Extension points: apps register navigation, start-page panels, purgers, demo seeders and
+API paths here in their `AppConfig.ready()`, so shared code never imports feature apps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    #: "member" (practice users) or "staff" (KV back office)
+    section: str = "member"
+    order: int = 100
+    #: predicate deciding whether the user sees the item
+    visible: Callable[[Any], bool] = lambda user: True
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A card on the start page: `context(request)` returns a dict or None (= hidden)."""
+
+    template_name: str
+    context: Callable[[Any], dict | None]
+    order: int = 100
+
+
+@dataclass
+class PurgeResult:
+    name: str
+    count: int = 0
+    items: list[str] = field(default_factory=list)
+
+
+Purger = Callable[..., PurgeResult]  # func(*, now: datetime, dry_run: bool) -> PurgeResult
+
+_nav: list[NavItem] = []
+_panels: list[Panel] = []
+_purgers: dict[str, Purger] = {}
+_demo: list[tuple[int, Callable[..., None]]] = []
+_api_paths: dict[str, dict] = {}
+
+
+def register_nav(item: NavItem) -> None:
+    if item not in _nav:
+        _nav.append(item)
+
+
+def register_panel(panel: Panel) -> None:
+    if panel not in _panels:
+        _panels.append(panel)
+
+
+def register_purger(name: str, func: Purger) -> None:
+    _purgers[name] = func
+
+
+def register_demo(order: int, func: Callable[..., None]) -> None:
+    """`func(world: dict, out: Callable[[str], None])`; `world` holds the demo objects."""
+    if (order, func) not in _demo:
+        _demo.append((order, func))
+
+
+def register_api_paths(paths: dict[str, dict]) -> None:
+    _api_paths.update(paths)
+
+
+def nav_items(user: Any, section: str) -> list[NavItem]:
+    return sorted(
+        (i for i in _nav if i.section == section and i.visible(user)), key=lambda i: i.order
+    )
+
+
+def panels() -> list[Panel]:
+    return sorted(_panels, key=lambda p: p.order)
+
+
+def purgers() -> dict[str, Purger]:
+    return dict(_purgers)
+
+
+def demo_seeders() -> list[Callable[..., None]]:
+    return [f for _, f in sorted(_demo, key=lambda t: t[0])]
+
+
+def api_paths() -> dict[str, dict]:
+    return dict(sorted(_api_paths.items()))
+
+
+def run_purgers(*, now: dt.datetime, dry_run: bool = False) -> list[PurgeResult]:
+    return [func(now=now, dry_run=dry_run) for _, func in sorted(_purgers.items())]

@@ -1,0 +1,285 @@
+"""Settings, all from environment variables with safe defaults (nothing exists only in production).
+
+Security: BSI TR-02102-2 (TLS behind the proxy), seed 000 "Sicherheitshinweise"/"Cookies":
+session cookies carry no personal data and are Secure/HttpOnly/SameSite.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on", "ja"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+BASE_DIR = Path(__file__).resolve().parent
+VAR_DIR = Path(env("KVPORTAL_VAR_DIR", str(Path.cwd() / "var")))
+
+DEBUG = env_bool("KVPORTAL_DEBUG", False)
+SECRET_KEY = env("KVPORTAL_SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG and not env_bool("KVPORTAL_ALLOW_INSECURE_KEY", False):
+        raise ImproperlyConfigured(
+            "KVPORTAL_SECRET_KEY ist nicht gesetzt. Für Entwicklung: KVPORTAL_DEBUG=1."
+        )
+    SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+
+ALLOWED_HOSTS = env_list("KVPORTAL_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("KVPORTAL_CSRF_TRUSTED_ORIGINS", "")
+#: Address of the portal as printed in credential letters and e-mails.
+PORTAL_URL = env("KVPORTAL_URL", "http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "csp",
+    "captcha",
+    "django_celery_beat",
+    "kvportal.core",
+    "kvportal.audit",
+    "kvportal.members",
+    "kvportal.accounts",
+    "kvportal.kvdt",
+    "kvportal.billing",
+    "kvportal.documents",
+    "kvportal.access",
+    "kvportal.admission",
+    "kvportal.ehba",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "kvportal.audit.middleware.RequestContextMiddleware",
+    "kvportal.accounts.middleware.IdleTimeoutMiddleware",
+    "kvportal.accounts.middleware.SecurityGateMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",
+    "kvportal.core.middleware.FriendlyErrorMiddleware",
+]
+
+ROOT_URLCONF = "kvportal.urls"
+WSGI_APPLICATION = "kvportal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "kvportal.core.context_processors.portal",
+            ],
+        },
+    },
+]
+
+# --- Database: SQLite embedded by default, PostgreSQL via DATABASE_URL ---------------------
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'kvportal.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Authentication ------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+if env_bool("KVPORTAL_FAST_HASHER", False):  # test suites only: Argon2 costs ~50 ms per hash
+    PASSWORD_HASHERS.insert(0, "django.contrib.auth.hashers.MD5PasswordHasher")
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "kvportal.accounts.passwords.LengthValidator"},
+    {"NAME": "kvportal.accounts.passwords.CharacterClassValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "kvportal.accounts.passwords.PersonalDataValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "core:home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+#: Initial passwords from credential letters expire after this many days (seed 001).
+INITIAL_PASSWORD_VALIDITY_DAYS = env_int("KVPORTAL_INITIAL_PASSWORD_DAYS", 30)
+
+# Lockout (django-axes): lock the account after N failures until staff unlock it.
+AXES_FAILURE_LIMIT = env_int("KVPORTAL_LOCKOUT_FAILURES", 5)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# Lock the account, not the IP: practices share one address behind their router.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_COOLOFF_TIME = None
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_VERBOSE = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_IPWARE_PROXY_COUNT = env_int("KVPORTAL_PROXY_COUNT", 0) or None
+
+OTP_TOTP_ISSUER = env("KVPORTAL_OTP_ISSUER", "KV-Mitgliederportal")
+
+# --- Sessions ------------------------------------------------------------------------------
+#: Idle sessions end after this many minutes (seed 000: automatic logout).
+SESSION_IDLE_MINUTES = env_int("KVPORTAL_SESSION_IDLE_MINUTES", 30)
+SESSION_COOKIE_AGE = env_int("KVPORTAL_SESSION_MAX_HOURS", 10) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Strict"
+SESSION_COOKIE_NAME = "kvportal_session"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Strict"
+#: Behind TLS (production): Secure cookies, HSTS, redirect to https.
+HTTPS = env_bool("KVPORTAL_HTTPS", not DEBUG)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS and env_bool("KVPORTAL_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+if env_bool("KVPORTAL_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --- Content Security Policy (django-csp 4): no inline script, no external hosts ------------
+EHBA_AGENT_URL = env("KVPORTAL_EHBA_AGENT_URL", "http://127.0.0.1:8765")
+EHBA_DIR = Path(env("KVPORTAL_EHBA_DIR", str(VAR_DIR / "ehba")))
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'", EHBA_AGENT_URL],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
+
+# --- Internationalisation: German UI --------------------------------------------------------
+LANGUAGE_CODE = "de"
+LANGUAGES = [("de", "Deutsch")]
+TIME_ZONE = "Europe/Berlin"
+USE_I18N = True
+USE_TZ = True
+LOCALE_PATHS = [BASE_DIR / "locale"]
+
+# --- Static and private files --------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env("KVPORTAL_STATIC_ROOT", str(VAR_DIR / "static")))
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+#: Private files (billing files, documents, PDFs): never served directly.
+PRIVATE_ROOT = Path(env("KVPORTAL_PRIVATE_ROOT", str(VAR_DIR / "private")))
+PRIVATE_STORAGE_BACKEND = env("KVPORTAL_PRIVATE_STORAGE", "filesystem")  # or "s3"
+S3_PRIVATE = {
+    "bucket_name": env("KVPORTAL_S3_BUCKET"),
+    "endpoint_url": env("KVPORTAL_S3_ENDPOINT") or None,
+    "access_key": env("KVPORTAL_S3_ACCESS_KEY"),
+    "secret_key": env("KVPORTAL_S3_SECRET_KEY"),
+    "region_name": env("KVPORTAL_S3_REGION") or None,
+    "default_acl": "private",
+    "querystring_auth": True,
+}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+MEDIA_ROOT = PRIVATE_ROOT
+MAX_UPLOAD_MB = env_int("KVPORTAL_MAX_UPLOAD_MB", 200)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- E-mail (notifications carry no health data) ---------------------------------------------
+EMAIL_BACKEND = env("KVPORTAL_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("KVPORTAL_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("KVPORTAL_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("KVPORTAL_EMAIL_USER")
+EMAIL_HOST_PASSWORD = env("KVPORTAL_EMAIL_PASSWORD")
+EMAIL_USE_TLS = env_bool("KVPORTAL_EMAIL_TLS", False)
+DEFAULT_FROM_EMAIL = env("KVPORTAL_EMAIL_FROM", "mitgliederportal@kv.example")
+
+# --- Background work (Celery; in-process when no broker is configured) ----------------------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL")
+CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND") or None
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_TIME_LIMIT = 30 * 60
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "purge-expired": {
+        "task": "kvportal.core.tasks.purge_expired",
+        "schedule": 60 * 60,  # hourly; every purger is idempotent and batched
+    },
+}
+
+# --- Retention -------------------------------------------------------------------------------
+#: Seed 000 "Datenerhebung und Protokollierung": access log kept 31 days.
+AUDIT_RETENTION_DAYS = 31
+PURGE_BATCH_SIZE = env_int("KVPORTAL_PURGE_BATCH_SIZE", 2000)
+
+# --- Logging: no patient data, no passwords ----------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("KVPORTAL_LOG_LEVEL", "INFO")},
+    "loggers": {"axes": {"level": "WARNING"}},
+}

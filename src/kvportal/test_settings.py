@@ -1,0 +1,19 @@
+"""Settings for the test suite: the production settings plus test-only speed-ups
+(fast password hasher, in-memory e-mail, eager tasks, a temporary var directory)."""
+
+import os
+import tempfile
+
+os.environ.setdefault("KVPORTAL_SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("KVPORTAL_VAR_DIR", tempfile.mkdtemp(prefix="kvportal-test-"))
+os.environ.setdefault("KVPORTAL_HTTPS", "0")
+os.environ.setdefault("KVPORTAL_FAST_HASHER", "1")
+
+from kvportal.settings import *  # noqa: E402,F403
+from kvportal.settings import ALLOWED_HOSTS  # noqa: E402
+
+ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = True
+ACCESS_CAPTCHA = False
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,34 @@
+"""URL map: one prefix per domain app; practice-software API under /api/v1/<app>/."""
+
+from importlib import util
+
+from django.contrib import admin
+from django.urls import include, path
+from django_otp.admin import OTPAdminSite
+
+admin.site.__class__ = OTPAdminSite
+admin.site.site_header = "KV-Mitgliederportal – Backoffice"
+admin.site.site_title = "Backoffice"
+admin.site.index_title = "Verwaltung"
+
+#: (URL prefix, app) for the member/staff pages of each domain app.
+APP_PREFIXES = [
+    ("abrechnung/", "billing"),
+    ("dokumente/", "documents"),
+    ("zugang/", "access"),
+    ("zulassung/", "admission"),
+    ("ehba/", "ehba"),
+]
+
+urlpatterns = [
+    path("backoffice/", admin.site.urls),
+    path("captcha/", include("captcha.urls")),
+    path("", include("kvportal.accounts.urls")),
+    path("", include("kvportal.core.urls")),
+]
+
+for prefix, app in APP_PREFIXES:
+    if util.find_spec(f"kvportal.{app}.urls"):
+        urlpatterns.append(path(prefix, include(f"kvportal.{app}.urls")))
+    if util.find_spec(f"kvportal.{app}.api_urls"):
+        urlpatterns.append(path(f"api/v1/{app}/", include(f"kvportal.{app}.api_urls")))

@@ -43,7 +43,7 @@ if not SECRET_KEY:
         raise ImproperlyConfigured(
             "KVPORTAL_SECRET_KEY ist nicht gesetzt. Für Entwicklung: KVPORTAL_DEBUG=1."
         )
-    SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+    SECRET_KEY = "insecure-development-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env_list("KVPORTAL_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("KVPORTAL_CSRF_TRUSTED_ORIGINS", "")
@@ -142,7 +142,7 @@ if env_bool("KVPORTAL_FAST_HASHER", False):  # test suites only: Argon2 costs ~5
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "kvportal.accounts.passwords.LengthValidator"},
     {"NAME": "kvportal.accounts.passwords.CharacterClassValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "kvportal.accounts.passwords.CommonPasswordValidator"},
     {"NAME": "kvportal.accounts.passwords.PersonalDataValidator"},
 ]
 LOGIN_URL = "accounts:login"

@@ -9,8 +9,8 @@ os.environ.setdefault("KVPORTAL_VAR_DIR", tempfile.mkdtemp(prefix="kvportal-test
 os.environ.setdefault("KVPORTAL_HTTPS", "0")
 os.environ.setdefault("KVPORTAL_FAST_HASHER", "1")
 
-from kvportal.settings import *  # noqa: E402,F403
-from kvportal.settings import ALLOWED_HOSTS  # noqa: E402
+from kvportal.settings import *  # noqa: F403
+from kvportal.settings import ALLOWED_HOSTS
 
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -2,6 +2,7 @@
 
 from importlib import util
 
+from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 from django_otp.admin import OTPAdminSite
@@ -28,6 +29,8 @@ urlpatterns = [
 ]
 
 for prefix, app in APP_PREFIXES:
+    if not apps.is_installed(f"kvportal.{app}"):
+        continue
     if util.find_spec(f"kvportal.{app}.urls"):
         urlpatterns.append(path(prefix, include(f"kvportal.{app}.urls")))
     if util.find_spec(f"kvportal.{app}.api_urls"):

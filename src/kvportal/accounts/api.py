@@ -50,7 +50,9 @@ def api_view(scope: str):
                     object_type="api",
                     detail={"reason": "token"},
                 )
-                return json_error(401, "API-Zugang fehlt, ist ungültig, abgelaufen oder widerrufen.")
+                return json_error(
+                    401, "API-Zugang fehlt, ist ungültig, abgelaufen oder widerrufen."
+                )
             if scope not in token.scopes:
                 return json_error(403, f"Dieser API-Zugang gilt nicht für den Bereich „{scope}“.")
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())

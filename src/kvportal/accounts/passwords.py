@@ -97,3 +97,38 @@ class PersonalDataValidator:
 
     def get_help_text(self) -> str:
         return password_conventions()[4]
+
+
+#: Frequent German base words (our own short list) in addition to Django's common-password list.
+GERMAN_BASE_WORDS = frozenset(
+    """
+    passwort kennwort hallo hallo123 schatz liebe sommer winter herbst fruehling fussball
+    qwertz qwertzu asdfgh ichliebedich geheim dresden leipzig chemnitz sachsen praxis doktor
+    arztpraxis mitgliederportal portal willkommen deutschland berlin hamburg muenchen mausi
+    sonne blume katze hund schalke bayern
+    """.split()
+)
+
+
+class CommonPasswordValidator:
+    """Rejects passwords from Django's list of 20,000 common passwords and passwords that are
+    only a common word with digits or special characters around it ("Passwort2024!")."""
+
+    def __init__(self):
+        from django.contrib.auth.password_validation import CommonPasswordValidator as Base
+
+        self._base = Base()
+
+    def validate(self, password: str, user=None) -> None:
+        folded = _fold(password).replace("ß", "ss")
+        core = re.sub(r"^[^a-z]+|[^a-z]+$", "", folded)
+        words = self._base.passwords
+        if folded.strip() in words or core in words or core in GERMAN_BASE_WORDS:
+            raise ValidationError(
+                "Dieses Passwort steht in Listen verbreiteter Passwörter oder besteht nur aus "
+                "einem verbreiteten Wort mit Ziffern oder Sonderzeichen.",
+                code="common",
+            )
+
+    def get_help_text(self) -> str:
+        return password_conventions()[3]

@@ -38,7 +38,11 @@ def effective_rights(granted: Iterable[str], *, is_aerztlicher_leiter: bool) -> 
 
 
 def delegation_errors(
-    *, actor_is_staff_account: bool, actor_rights: set[str], target_is_staff_account: bool, right: str
+    *,
+    actor_is_staff_account: bool,
+    actor_rights: set[str],
+    target_is_staff_account: bool,
+    right: str,
 ) -> list[str]:
     """Why `right` may not be delegated (empty list = allowed)."""
     errors = []

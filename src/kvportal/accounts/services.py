@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-import string
 import unicodedata
 
 from django.conf import settings
@@ -269,7 +268,10 @@ def set_notification_preference(*, actor: User, notify_by_email: bool) -> None:
     actor.notify_by_email = notify_by_email
     actor.save(update_fields=["notify_by_email"])
     audit.record(
-        actor=actor, activity=Activity.ACCOUNT_CHANGED, obj=actor, detail={"notify": notify_by_email}
+        actor=actor,
+        activity=Activity.ACCOUNT_CHANGED,
+        obj=actor,
+        detail={"notify": notify_by_email},
     )
 
 

@@ -19,5 +19,7 @@ urlpatterns = [
         name="staff_right_revoke",
     ),
     path("konto/api-zugaenge/", views.api_tokens, name="api_tokens"),
-    path("konto/api-zugaenge/<int:pk>/widerrufen/", views.api_token_revoke, name="api_token_revoke"),
+    path(
+        "konto/api-zugaenge/<int:pk>/widerrufen/", views.api_token_revoke, name="api_token_revoke"
+    ),
 ]

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -195,6 +196,8 @@ def staff_accounts(request):
 @member_required
 @require_POST
 def staff_right_revoke(request, pk: int):
+    if request.user.kind != AccountKind.MEMBER:
+        raise Http404
     practices = _delegating_practices(request.user)
     portal_right = get_object_or_404(
         PortalRight.objects.filter(betriebsstaette__in=practices), pk=pk

@@ -7,7 +7,15 @@ from kvportal.audit.models import AccessLogEntry
 class AccessLogEntryAdmin(admin.ModelAdmin):
     """Read-only: the access log cannot be edited, only expire."""
 
-    list_display = ["timestamp", "username", "bsnr", "activity", "object_repr", "ip_address", "browser"]
+    list_display = [
+        "timestamp",
+        "username",
+        "bsnr",
+        "activity",
+        "object_repr",
+        "ip_address",
+        "browser",
+    ]
     list_filter = ["activity", "timestamp"]
     search_fields = ["username", "bsnr", "object_repr", "ip_address"]
     date_hierarchy = "timestamp"

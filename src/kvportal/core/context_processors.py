@@ -9,6 +9,7 @@ def portal(request):
     return {
         "portal_name": "KV-Mitgliederportal",
         "idle_minutes": settings.SESSION_IDLE_MINUTES,
+        "idle_seconds": int(settings.SESSION_IDLE_MINUTES * 60),
         "member_nav": registry.nav_items(user, "member") if authenticated else [],
         "staff_nav": registry.nav_items(user, "staff") if authenticated else [],
     }

@@ -179,7 +179,12 @@ def build_world() -> dict:
     _grant(users["schmidt"], mvz, Right.DOCS_LANR)
     _grant(users["fischer"], mvz, Right.DOCS_BSNR)
     _grant(users["keller"], mvz, Right.DOCS_LANR)
-    for key, practice in (("hahn", bag), ("richter", bag), ("neumann", einzel), ("vogel", psych_practice)):
+    for key, practice in (
+        ("hahn", bag),
+        ("richter", bag),
+        ("neumann", einzel),
+        ("vogel", psych_practice),
+    ):
         _grant(users[key], practice, Right.BILLING, Right.DOCS_BSNR, Right.DOCS_LANR)
     _grant(users["neu"], einzel, Right.BILLING)
     users["neu"].kind = AccountKind.PRAXISPERSONAL

@@ -1,4 +1,4 @@
-"""Quarters (Abrechnungsquartale) as used by KVDT (`QJJJJ`, e.g. 12026) and the portal. No Django."""
+"""Quarters (Abrechnungsquartale) as in KVDT (`QJJJJ`, e.g. 12026) and the portal. No Django."""
 
 from __future__ import annotations
 
@@ -21,18 +21,21 @@ class Quarter:
     def parse(cls, value: str) -> Quarter:
         """Parse `QJJJJ` (KVDT, e.g. `12026`) or `Q/JJJJ` / `JJJJ-Q` (URLs and forms)."""
         text = value.strip()
+        error = f"„{value}“ ist kein gültiges Quartal (z. B. 12026 oder 1/2026)."
         try:
             if len(text) == 5 and text.isdigit():
-                return cls(int(text[1:]), int(text[0]))
-            if "/" in text:
+                year, quarter = int(text[1:]), int(text[0])
+            elif "/" in text:
                 q, y = text.split("/")
-                return cls(int(y), int(q))
-            if "-" in text:
+                year, quarter = int(y), int(q)
+            elif "-" in text:
                 y, q = text.split("-")
-                return cls(int(y), int(q.upper().lstrip("Q")))
+                year, quarter = int(y), int(q.upper().lstrip("Q"))
+            else:
+                raise ValueError(error)
         except ValueError as exc:
-            raise ValueError(f"„{value}“ ist kein gültiges Quartal (z. B. 12026 oder 1/2026).") from exc
-        raise ValueError(f"„{value}“ ist kein gültiges Quartal (z. B. 12026 oder 1/2026).")
+            raise ValueError(error) from exc
+        return cls(year, quarter)
 
     @classmethod
     def of(cls, day: dt.date) -> Quarter:
@@ -47,10 +50,14 @@ class Quarter:
         return self.next().start - dt.timedelta(days=1)
 
     def next(self) -> Quarter:
-        return Quarter(self.year + 1, 1) if self.quarter == 4 else Quarter(self.year, self.quarter + 1)
+        return (
+            Quarter(self.year + 1, 1) if self.quarter == 4 else Quarter(self.year, self.quarter + 1)
+        )
 
     def previous(self) -> Quarter:
-        return Quarter(self.year - 1, 4) if self.quarter == 1 else Quarter(self.year, self.quarter - 1)
+        return (
+            Quarter(self.year - 1, 4) if self.quarter == 1 else Quarter(self.year, self.quarter - 1)
+        )
 
     def contains(self, day: dt.date) -> bool:
         return self.start <= day <= self.end

@@ -1,4 +1,4 @@
-"""Identifiers of the KBV: LANR and BSNR (KBV Richtlinie nach § 75 Abs. 7 SGB V, KVDT rules 049/050/162).
+"""KBV identifiers LANR and BSNR (Richtlinie nach § 75 Abs. 7 SGB V; KVDT rules 049/050/162).
 
 Pure functions without Django, shared by the registry, the access applications and the
 KVDT validator.

@@ -84,14 +84,14 @@ class Person(models.Model):
     def __str__(self) -> str:
         return self.full_name + (f" (LANR {self.lanr})" if self.lanr else "")
 
-    @property
-    def full_name(self) -> str:
-        return " ".join(p for p in (self.title, self.first_name, self.last_name) if p)
-
     def save(self, *args, **kwargs) -> None:
         if self.lanr and not self.fachgruppe:
             self.fachgruppe = identifiers.fachgruppe_of(self.lanr)
         super().save(*args, **kwargs)
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.title, self.first_name, self.last_name) if p)
 
 
 class TaetigkeitQuerySet(models.QuerySet):

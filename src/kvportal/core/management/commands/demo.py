@@ -37,7 +37,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS("Demo-Daten angelegt."))
         else:
             self.stdout.write("Demo-Daten sind bereits vorhanden.")
-        self.stdout.write("\nDemo-Zugänge (Passwort für alle: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"\nDemo-Zugänge (Passwort für alle: {DEMO_PASSWORD}):")
         for username, role in LOGINS:
             self.stdout.write(f"  {username:<20} {role}")
         self.stdout.write(

@@ -3,10 +3,10 @@
 (function () {
   "use strict";
   var body = document.body;
-  var minutes = parseInt(body.getAttribute("data-idle-minutes") || "0", 10);
+  var seconds = parseInt(body.getAttribute("data-idle-seconds") || "0", 10);
   var target = body.getAttribute("data-timeout-url");
-  if (minutes > 0 && target) {
-    window.setTimeout(function () { window.location.assign(target); }, minutes * 60 * 1000 + 1500);
+  if (seconds > 0 && target) {
+    window.setTimeout(function () { window.location.assign(target); }, seconds * 1000 + 1500);
   }
   // Buttons with data-confirm ask before submitting their form.
   document.addEventListener("click", function (event) {

@@ -38,7 +38,10 @@ class IdleTimeoutMiddleware:
 
 
 def _allowed_paths() -> tuple[str, ...]:
+    from kvportal.core.registry import gate_exempt
+
     return (
+        *(reverse(name) for name in gate_exempt()),
         reverse("accounts:logout"),
         reverse("accounts:password_change"),
         reverse("accounts:otp_verify"),

@@ -43,6 +43,8 @@ _panels: list[Panel] = []
 _purgers: dict[str, Purger] = {}
 _demo: list[tuple[int, Callable[..., None]]] = []
 _api_paths: dict[str, dict] = {}
+_template_hooks: dict[str, list[str]] = {}
+_gate_exempt: list[str] = []
 
 
 def register_nav(item: NavItem) -> None:
@@ -67,6 +69,28 @@ def register_demo(order: int, func: Callable[..., None]) -> None:
 
 def register_api_paths(paths: dict[str, dict]) -> None:
     _api_paths.update(paths)
+
+
+def register_template_hook(hook: str, template_name: str) -> None:
+    """Templates rendered at a named place of a shared page, e.g. "login_extras",
+    "otp_extras" (use `{% hooks "name" %}` from `core/templatetags/portal.py`)."""
+    names = _template_hooks.setdefault(hook, [])
+    if template_name not in names:
+        names.append(template_name)
+
+
+def register_gate_exempt(url_name: str) -> None:
+    """URL names reachable while the security gate (password change, 2nd factor) is pending."""
+    if url_name not in _gate_exempt:
+        _gate_exempt.append(url_name)
+
+
+def template_hooks(hook: str) -> list[str]:
+    return list(_template_hooks.get(hook, []))
+
+
+def gate_exempt() -> list[str]:
+    return list(_gate_exempt)
 
 
 def nav_items(user: Any, section: str) -> list[NavItem]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from kvportal.accounts import rules, scope
 from kvportal.accounts.decorators import member_required
@@ -40,7 +41,9 @@ def member_home(request):
     ]
     billing_from = None
     if user.first_password_change_at:
-        billing_from = rules.billing_opens_quarter(user.first_password_change_at.date())
+        billing_from = rules.billing_opens_quarter(
+            timezone.localdate(user.first_password_change_at)
+        )
     panels = []
     for panel in registry.panels():
         context = panel.context(request)

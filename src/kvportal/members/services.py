@@ -10,7 +10,7 @@ from django.db import transaction
 
 from kvportal import audit
 from kvportal.audit.models import Activity
-from kvportal.members.models import Taetigkeit
+from kvportal.members.models import Person, Taetigkeit
 
 
 @transaction.atomic
@@ -49,3 +49,31 @@ def change_anrechnungsfaktor(
         detail={"anrechnungsfaktor": str(factor), "ab": effective.isoformat()},
     )
     return new
+
+
+@transaction.atomic
+def register_person(
+    *,
+    actor,
+    lanr: str | None,
+    first_name: str,
+    last_name: str,
+    profession: str,
+    email: str = "",
+    title: str = "",
+    fachgebiet: str = "",
+) -> Person:
+    """Enter a person into the registry (Arztregister), e.g. on approval of an application."""
+    person = Person(
+        lanr=lanr or None,
+        first_name=first_name,
+        last_name=last_name,
+        profession=profession,
+        email=email,
+        title=title,
+        fachgebiet=fachgebiet,
+    )
+    person.full_clean()
+    person.save()
+    audit.record(actor=actor, activity=Activity.CREATE, obj=person)
+    return person

@@ -1,0 +1,158 @@
+"""Benchmark of the KVDT validator (issue 4 §3): throughput and peak memory.
+
+Generates synthetic KVDT files (default ~25 MB and ~100 MB) and measures, each in a fresh
+subprocess on one core:
+
+- split:    reading the file in 1 MiB chunks and splitting it into lines (the floor)
+- validate: `kvportal.kvdt.validate_file` (all rules)
+
+Peak memory is the child's peak RSS (`resource.getrusage(...).ru_maxrss`) minus the RSS of
+a child that only imported the same modules, so it shows what the work itself costs.
+
+    .venv/bin/python benchmarks/kvdt_benchmark.py [--sizes 25,100] [--out-dir DIR] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+QUARTER = "22026"
+BSNR = "951234500"
+TODAY = dt.date(2026, 8, 1)
+
+
+def _rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(mode: str, path: str) -> dict:
+    from kvportal.kvdt import validate_file
+
+    size = os.path.getsize(path) if path else 0
+    start = time.perf_counter()
+    cpu = time.process_time()
+    result: dict = {"mode": mode}
+    if mode == "split":
+        lines = 0
+        with open(path, "rb") as fh:
+            rest = b""
+            while chunk := fh.read(1 << 20):
+                buf = rest + chunk
+                idx = buf.rfind(b"\r\n")
+                parts = buf[:idx].split(b"\r\n")
+                rest = buf[idx + 2 :]
+                lines += len(parts)
+        result["lines"] = lines
+    elif mode == "validate":
+        report = validate_file(path, today=TODAY)
+        result["status"] = report.status
+        result["stats"] = report.stats
+        result["messages"] = len(report.messages)
+    result["seconds"] = time.perf_counter() - start
+    result["cpu_seconds"] = time.process_time() - cpu
+    result["bytes"] = size
+    result["peak_rss_mb"] = _rss_mb()
+    return result
+
+
+def run_child(mode: str, path: Path | None) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", mode, str(path or "")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return json.loads(proc.stdout)
+
+
+def make_file(directory: Path, target_mb: int) -> Path:
+    from kvportal.core.quarters import Quarter
+    from kvportal.kvdt import generate
+
+    quarter = Quarter.parse(QUARTER)
+    sample = len(generate(2000, seed=1, quarter=quarter, bsnr=BSNR))
+    cases = max(1, int(target_mb * 1_000_000 / (sample / 2000)))
+    path = directory / f"kvdt_{target_mb}mb.con"
+    if not path.exists() or abs(path.stat().st_size - target_mb * 1e6) > 0.05 * target_mb * 1e6:
+        t = time.perf_counter()
+        generate(cases, seed=42, quarter=quarter, bsnr=BSNR, out=path)
+        print(
+            f"  erzeugt: {path.name}: {cases} Fälle, {path.stat().st_size / 1e6:.1f} MB "
+            f"in {time.perf_counter() - t:.1f} s",
+            flush=True,
+        )
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="25,100", help="file sizes in MB, comma separated")
+    parser.add_argument("--out-dir", help="where to put the files (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep generated files")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best)")
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        mode, path = args.child
+        print(json.dumps(child(mode, path)))
+        return 0
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    tmp = None
+    if args.out_dir:
+        directory = Path(args.out_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="kvdt-bench-")
+        directory = Path(tmp.name)
+    print(f"KVDT-Benchmark ({dt.datetime.now():%Y-%m-%d %H:%M}, Python {sys.version.split()[0]}, "
+          f"Load {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs)")  # fmt: skip
+    base = run_child("baseline", None)["peak_rss_mb"]
+    print(f"  Grundlast des Prozesses (nur Importe): {base:.1f} MB RSS")
+    rows = []
+    for size in sizes:
+        path = make_file(directory, size)
+        for mode in ("split", "validate"):
+            runs = [run_child(mode, path) for _ in range(max(1, args.repeat))]
+            best = min(runs, key=lambda r: r["seconds"])
+            best["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+            rows.append((size, best))
+    print()
+    print("MB/s = 10^6 Bytes je Sekunde Wanduhr; MB/CPU-s = je Sekunde Rechenzeit eines Kerns")
+    print(
+        f"{'Datei':>9} {'Messung':>9} {'MB/s':>7} {'MB/CPU-s':>9} {'CPU s':>7}"
+        f" {'Spitze RSS':>11} {'Δ Grundlast':>12}"
+    )
+    for _size, r in rows:
+        mbs = r["bytes"] / 1e6 / r["seconds"]
+        mbc = r["bytes"] / 1e6 / max(r["cpu_seconds"], 1e-9)
+        print(
+            f"{r['bytes'] / 1e6:>6.1f} MB {r['mode']:>9} {mbs:>7.1f} {mbc:>9.1f}"
+            f" {r['cpu_seconds']:>7.2f} {r['peak_rss_mb']:>8.1f} MB"
+            f" {r['peak_rss_mb'] - base:>9.1f} MB"
+        )
+        if r["mode"] == "validate":
+            s = r["stats"]
+            print(
+                f"{'':>19}Status {r['status']}, {s['cases']} Fälle, {s['services']} Leistungen, "
+                f"{s['diagnoses']} Diagnosen, {s['lines']} Zeilen"
+            )
+    if tmp is not None and not args.keep:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class AccessConfig(AppConfig):
+    name = "kvportal.access"
+    label = "access"
+    verbose_name = "Anträge auf Online-Zugang"
+
+    def ready(self) -> None:
+        from kvportal.access import hooks
+
+        hooks.register()

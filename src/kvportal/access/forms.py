@@ -1,0 +1,191 @@
+# KBV IT-Sicherheitsrichtlinie Anl. 1 Nr. 48: no automated use (captcha, honeypot, timing).
+"""Forms of the access application."""
+
+from __future__ import annotations
+
+import time
+
+from django import forms
+from django.conf import settings
+from django.core import signing
+from django.utils.translation import gettext_lazy as _
+
+from kvportal.access import rules
+
+_SIGNER_SALT = "kvportal.access.start"
+
+
+def captcha_enabled() -> bool:
+    return bool(getattr(settings, "ACCESS_CAPTCHA", True))
+
+
+def min_form_seconds() -> float:
+    return float(getattr(settings, "ACCESS_MIN_FORM_SECONDS", 3))
+
+
+def new_form_stamp() -> str:
+    return signing.dumps(time.time(), salt=_SIGNER_SALT)
+
+
+class StartForm(forms.Form):
+    """Public entry page: which kind of practice, whom we write to, and proof of a human."""
+
+    variant = forms.ChoiceField(
+        label=_("Praxisform"),
+        choices=[(v.value, rules.VARIANT_LABELS[v]) for v in rules.Variant],
+        widget=forms.RadioSelect,
+        initial=rules.Variant.MVZ.value,
+    )
+    contact_email = forms.EmailField(
+        label=_("E-Mail-Adresse für den Link zum Antrag und Statusmitteilungen"),
+        help_text=_(
+            "An diese Adresse senden wir den persönlichen Link, mit dem Sie den Antrag "
+            "später weiter bearbeiten können."
+        ),
+    )
+    # Honeypot: hidden by CSS, humans leave it empty.
+    website = forms.CharField(
+        label=_("Bitte dieses Feld leer lassen"),
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+    stamp = forms.CharField(widget=forms.HiddenInput)
+    nonce = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, with_captcha: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if with_captcha and captcha_enabled():
+            from captcha.fields import CaptchaField
+
+            self.fields["captcha"] = CaptchaField(
+                label=_("Sicherheitsabfrage: Bitte geben Sie die Zeichen aus dem Bild ein"),
+                error_messages={"invalid": _("Die Zeichen aus dem Bild stimmen nicht überein.")},
+            )
+
+    def clean_website(self) -> str:
+        if self.cleaned_data.get("website"):
+            raise forms.ValidationError(
+                _("Die Anfrage wurde als automatisiert erkannt und nicht angenommen.")
+            )
+        return ""
+
+    def clean_stamp(self) -> str:
+        value = self.cleaned_data["stamp"]
+        try:
+            started = signing.loads(value, salt=_SIGNER_SALT, max_age=24 * 3600)
+        except signing.BadSignature as exc:
+            raise forms.ValidationError(
+                _("Das Formular ist abgelaufen. Bitte laden Sie die Seite neu.")
+            ) from exc
+        if time.time() - float(started) < min_form_seconds():
+            raise forms.ValidationError(
+                _(
+                    "Das Formular wurde zu schnell abgeschickt. Bitte prüfen Sie Ihre Angaben und "
+                    "senden Sie es erneut."
+                )
+            )
+        return value
+
+
+class HeaderForm(forms.Form):
+    variant = forms.ChoiceField(
+        label=_("Praxisform"),
+        choices=[(v.value, rules.VARIANT_LABELS[v]) for v in rules.Variant],
+    )
+    practice_name = forms.CharField(
+        label=_("Name des MVZ / der Praxis"), max_length=200, required=False
+    )
+    bsnr = forms.CharField(
+        label=_("Betriebsstättennummer (BSNR)"),
+        max_length=9,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    traeger_name = forms.CharField(
+        label=_("Träger des MVZ (z. B. GmbH)"), max_length=200, required=False
+    )
+
+
+class PersonForm(forms.Form):
+    role = forms.ChoiceField(
+        label=_("Funktion"), choices=[(r.value, rules.ROLE_LABELS[r]) for r in rules.Role]
+    )
+    last_name = forms.CharField(label=_("Nachname"), max_length=100, required=False)
+    first_name = forms.CharField(label=_("Vorname"), max_length=100, required=False)
+    email = forms.CharField(label=_("E-Mail"), max_length=254, required=False)
+    lanr = forms.CharField(
+        label=_("LANR"),
+        max_length=9,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    listed = forms.BooleanField(label=_("Zugang beantragen"), required=False)
+    right_billing = forms.BooleanField(label=_("Abgabe der Abrechnung"), required=False)
+    right_docs_bsnr = forms.BooleanField(
+        label=_("Dokumente BSNR-bezogen (alle, mit Honorarbescheid)"), required=False
+    )
+    right_docs_lanr = forms.BooleanField(
+        label=_("Dokumente arztbezogen (nur eigene)"), required=False
+    )
+
+    def is_blank(self) -> bool:
+        data = getattr(self, "cleaned_data", {}) or {}
+        return not any(
+            (data.get(k) or "").strip() for k in ("last_name", "first_name", "email", "lanr")
+        )
+
+
+PersonFormSet = forms.formset_factory(PersonForm, extra=0, max_num=50, validate_max=True)
+
+
+class AcknowledgeForm(forms.Form):
+    acknowledge = forms.BooleanField(
+        label=_(
+            "Ich habe die Hinweise zu Sicherheit und Datenschutz gelesen und zur Kenntnis "
+            "genommen (entspricht der Unterschrift unter die Rückseiten des Papierantrags)."
+        ),
+        required=False,
+    )
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Bestätigungscode aus der E-Mail"),
+        max_length=6,
+        min_length=6,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+        error_messages={
+            "required": _("Bitte geben Sie den sechsstelligen Code ein."),
+            "min_length": _("Der Code hat sechs Ziffern."),
+            "max_length": _("Der Code hat sechs Ziffern."),
+        },
+    )
+
+
+class DecisionForm(forms.Form):
+    ACTIONS = [
+        ("approve", _("Genehmigen")),
+        ("corrections", _("Nachbesserung erbitten")),
+        ("reject", _("Ablehnen")),
+    ]
+    action = forms.ChoiceField(choices=ACTIONS, widget=forms.HiddenInput)
+    message = forms.CharField(
+        label=_("Begründung bzw. Hinweis an den Antragsteller"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class QueueFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("alle"))] + [(s.value, rules.STATUS_LABELS[s]) for s in rules.Status],
+    )
+    variant = forms.ChoiceField(
+        label=_("Praxisform"),
+        required=False,
+        choices=[("", _("alle"))] + [(v.value, rules.VARIANT_LABELS[v]) for v in rules.Variant],
+    )
+    flagged = forms.BooleanField(label=_("nur mit Prüfhinweisen"), required=False)
+    q = forms.CharField(label=_("Suche (Antragsnummer, BSNR, Name)"), required=False)

@@ -1,0 +1,569 @@
+# Seed 000: applicants see only their own application (session grant / secret link / own account).
+"""Views: public application path, confirmations, member list, Arztregister back office."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from kvportal import audit
+from kvportal.access import forms as access_forms
+from kvportal.access import rules, services
+from kvportal.access.models import AccessApplication, Confirmation, CredentialLetter
+from kvportal.access.pdf import application_pdf, letters_pdf
+from kvportal.accounts import scope
+from kvportal.accounts.constants import AccountKind, StaffRole
+from kvportal.accounts.decorators import member_required, staff_role_required
+from kvportal.audit.models import Activity
+
+SESSION_GRANTS = "access_grants"
+
+
+def _actor(request):
+    return request.user if request.user.is_authenticated else None
+
+
+def _grant(request, app: AccessApplication) -> None:
+    grants = list(request.session.get(SESSION_GRANTS, []))
+    if app.reference not in grants:
+        grants.append(app.reference)
+        request.session[SESSION_GRANTS] = grants[-20:]
+
+
+def _applicant_app(request, reference: str) -> AccessApplication:
+    """The applicant's own application; everybody else gets 404."""
+    app = AccessApplication.objects.filter(reference=reference).first()
+    if app is None:
+        raise Http404("Nicht gefunden.")
+    user = request.user
+    if user.is_authenticated and app.created_by_id == user.pk:
+        return app
+    if reference in request.session.get(SESSION_GRANTS, []):
+        return app
+    raise Http404("Nicht gefunden.")
+
+
+# --- public entry ----------------------------------------------------------------------------
+
+
+def apply(request):
+    """Public entry page (no account needed) and, for members, "add people or rights"."""
+    member = request.user.is_authenticated and request.user.kind == AccountKind.MEMBER
+    if request.user.is_authenticated and not member:
+        raise Http404("Nicht gefunden.")
+    form_kwargs = {"with_captcha": not member}
+    if request.method == "POST":
+        form = access_forms.StartForm(request.POST, **form_kwargs)
+        if form.is_valid():
+            bsnr, name = "", ""
+            if member:
+                practice = (
+                    scope.practices(request.user).filter(bsnr=request.POST.get("bsnr", "")).first()
+                )
+                if practice is not None:
+                    bsnr, name = practice.bsnr, practice.name
+            app, _token = services.create_application(
+                actor=_actor(request),
+                variant=form.cleaned_data["variant"],
+                contact_email=form.cleaned_data["contact_email"],
+                nonce=form.cleaned_data["nonce"],
+                bsnr=bsnr,
+                practice_name=name,
+            )
+            _grant(request, app)
+            if _token is None and not app.is_editable:
+                return redirect("access:status", app.reference)
+            return redirect("access:edit", app.reference)
+    else:
+        initial = {"stamp": access_forms.new_form_stamp(), "nonce": secrets.token_urlsafe(16)}
+        if member:
+            initial["contact_email"] = request.user.email
+        form = access_forms.StartForm(initial=initial, **form_kwargs)
+    practices = scope.practices(request.user).order_by("bsnr") if member else []
+    return render(request, "access/apply.html", {"form": form, "practices": practices})
+
+
+def resume(request, token: str):
+    """The secret draft link from the e-mail: grants this browser session access."""
+    app = services.find_by_token(token)
+    if app is None:
+        raise Http404("Nicht gefunden.")
+    _grant(request, app)
+    target = "access:edit" if app.is_editable else "access:status"
+    return redirect(target, app.reference)
+
+
+# --- draft, review, submit -------------------------------------------------------------------
+
+
+def _person_rows(app: AccessApplication, extra: int) -> list[dict]:
+    rows = [
+        {
+            "role": p.role,
+            "last_name": p.last_name,
+            "first_name": p.first_name,
+            "email": p.email,
+            "lanr": p.lanr,
+            "listed": p.listed,
+            "right_billing": p.right_billing,
+            "right_docs_bsnr": p.right_docs_bsnr,
+            "right_docs_lanr": p.right_docs_lanr,
+        }
+        for p in app.persons.all()
+    ]
+    if not rows:
+        rows = _default_rows(app.variant_enum)
+    default_role = rules.Role.ARZT.value
+    rows += [{"role": default_role, "listed": True} for _ in range(extra)]
+    return rows
+
+
+def _default_rows(variant: rules.Variant) -> list[dict]:
+    if variant is rules.Variant.MVZ:
+        roles = [rules.Role.TRAEGER, rules.Role.LEITER, rules.Role.ARZT]
+    elif variant is rules.Variant.BAG:
+        roles = [rules.Role.PARTNER, rules.Role.PARTNER]
+    else:
+        roles = [rules.Role.INHABER]
+    return [{"role": r.value, "listed": r is not rules.Role.TRAEGER} for r in roles]
+
+
+def _bound_forms(app: AccessApplication, extra: int = 1):
+    """Forms bound to the stored draft, so that check findings can be attached per field."""
+    header = access_forms.HeaderForm(
+        data={
+            "variant": app.variant,
+            "practice_name": app.practice_name,
+            "bsnr": app.bsnr,
+            "traeger_name": app.traeger_name,
+        }
+    )
+    rows = _person_rows(app, extra)
+    data = {"p-TOTAL_FORMS": str(len(rows)), "p-INITIAL_FORMS": "0"}
+    for i, row in enumerate(rows):
+        for key, value in row.items():
+            if isinstance(value, bool):
+                if value:
+                    data[f"p-{i}-{key}"] = "on"
+            else:
+                data[f"p-{i}-{key}"] = value or ""
+    formset = access_forms.PersonFormSet(data=data, prefix="p")
+    ack = access_forms.AcknowledgeForm(
+        data={"acknowledge": "on"} if app.notes_acknowledged_at else {}
+    )
+    header.is_valid()
+    formset.is_valid()
+    ack.is_valid()
+    return header, formset, ack
+
+
+def _attach(findings, header, formset, ack) -> list[str]:
+    """Put each finding at its field; returns messages that have no field of their own."""
+    loose: list[str] = []
+    for f in findings:
+        parts = f.field.split(".")
+        if parts[0] == "persons" and len(parts) == 3 and int(parts[1]) < len(formset.forms):
+            form = formset.forms[int(parts[1])]
+            form.add_error(parts[2] if parts[2] in form.fields else None, f.message)
+        elif parts[0] in header.fields:
+            header.add_error(parts[0], f.message)
+        elif parts[0] == "acknowledge":
+            ack.add_error("acknowledge", f.message)
+        else:
+            loose.append(f.message)
+    return loose
+
+
+def edit(request, reference: str):
+    app = _applicant_app(request, reference)
+    if not app.is_editable:
+        return redirect("access:status", app.reference)
+    loose: list[str] = []
+    if request.method == "POST":
+        header = access_forms.HeaderForm(request.POST)
+        formset = access_forms.PersonFormSet(request.POST, prefix="p")
+        ack = access_forms.AcknowledgeForm(request.POST)
+        if header.is_valid() and formset.is_valid() and ack.is_valid():
+            persons = [f.cleaned_data for f in formset.forms if not f.is_blank()]
+            services.save_draft(
+                actor=_actor(request),
+                application=app,
+                persons=persons,
+                acknowledged=ack.cleaned_data["acknowledge"],
+                **header.cleaned_data,
+            )
+            action = request.POST.get("action", "save")
+            if action == "review":
+                return redirect("access:review", app.reference)
+            if action == "add_row":
+                header, formset, ack = _bound_forms(
+                    app, extra=1 + int(request.POST.get("extra", "0") or 0)
+                )
+                return render(
+                    request, "access/edit.html", _edit_context(app, header, formset, ack, loose)
+                )
+            messages.success(request, "Der Entwurf wurde gespeichert.")
+            return redirect("access:edit", app.reference)
+    else:
+        header, formset, ack = _bound_forms(app)
+        if request.GET.get("pruefen"):
+            loose = _attach(rules.errors(services.check(app)), header, formset, ack)
+    return render(request, "access/edit.html", _edit_context(app, header, formset, ack, loose))
+
+
+def _edit_context(app, header, formset, ack, loose):
+    return {
+        "app": app,
+        "header": header,
+        "formset": formset,
+        "ack": ack,
+        "loose": loose,
+        "right_labels": rules.RIGHT_LABELS,
+    }
+
+
+def review(request, reference: str):
+    app = _applicant_app(request, reference)
+    findings = services.check(app)
+    errs = rules.errors(findings)
+    if request.method == "POST":
+        try:
+            services.submit(actor=_actor(request), application=app)
+        except services.SubmissionError:
+            messages.error(request, "Der Antrag enthält noch Fehler. Bitte korrigieren Sie sie.")
+            return redirect(reverse("access:edit", args=[app.reference]) + "?pruefen=1")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return redirect("access:status", app.reference)
+    if not app.is_editable:
+        return redirect("access:status", app.reference)
+    return render(
+        request,
+        "access/review.html",
+        {
+            "app": app,
+            "errors": errs,
+            "flags": rules.flags(findings),
+            "summary": _summary(app),
+        },
+    )
+
+
+def _summary(app: AccessApplication) -> list[dict]:
+    result = []
+    for p in app.persons.all():
+        data = p.to_rules()
+        result.append(
+            {
+                "person": p,
+                "listed": rules.is_listed(data),
+                "rights": [rules.RIGHT_LABELS[r] for r in sorted(rules.effective_rights(data))],
+                "auto_billing": data.role is rules.Role.LEITER and not p.right_billing,
+            }
+        )
+    return result
+
+
+def status(request, reference: str):
+    app = _applicant_app(request, reference)
+    confirmed = services.confirmed_map(app)
+    people = []
+    for p in app.persons.all():
+        ok = bool(app.fingerprint) and confirmed.get(p.key) == app.fingerprint
+        open_conf = services.open_requests(app, p.key).first() if app.fingerprint else None
+        people.append(
+            {
+                "person": p,
+                "confirmed": ok,
+                "open": open_conf,
+                "by_login": bool(
+                    open_conf and services.can_confirm_by_login(request.user, open_conf)
+                ),
+            }
+        )
+    return render(
+        request,
+        "access/status.html",
+        {
+            "app": app,
+            "people": people,
+            "missing": [x for x in people if not x["confirmed"]],
+            "summary": _summary(app),
+            "steps": [
+                (s, rules.STATUS_LABELS[s])
+                for s in (
+                    rules.Status.ENTWURF,
+                    rules.Status.BESTAETIGUNG,
+                    rules.Status.EINGEREICHT,
+                    rules.Status.GENEHMIGT,
+                )
+            ],
+        },
+    )
+
+
+@require_POST
+def status_action(request, reference: str):
+    app = _applicant_app(request, reference)
+    action = request.POST.get("action")
+    try:
+        if action == "edit":
+            services.back_to_draft(actor=_actor(request), application=app)
+            return redirect("access:edit", app.reference)
+        if action == "withdraw":
+            services.withdraw(actor=_actor(request), application=app)
+            messages.success(request, "Der Antrag wurde zurückgezogen.")
+        elif action == "resend":
+            conf = get_object_or_404(
+                Confirmation, pk=request.POST.get("confirmation"), application=app
+            )
+            services.resend_confirmation(actor=_actor(request), confirmation=conf)
+            messages.success(request, "Die Bestätigungsanfrage wurde erneut gesendet.")
+        elif action == "confirm_login":
+            conf = get_object_or_404(
+                Confirmation, pk=request.POST.get("confirmation"), application=app
+            )
+            services.confirm_with_login(actor=request.user, confirmation=conf)
+            messages.success(request, "Ihre Bestätigung wurde gespeichert.")
+    except (ValidationError, rules.TransitionError) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+    return redirect("access:status", app.reference)
+
+
+def application_pdf_view(request, reference: str):
+    app = _applicant_app(request, reference)
+    return _pdf_response(request, app)
+
+
+def _pdf_response(request, app: AccessApplication) -> HttpResponse:
+    content = application_pdf(app)
+    audit.record(
+        actor=_actor(request), activity=Activity.DOWNLOAD, obj=app, detail={"pdf": "antrag"}
+    )
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="Antrag-{app.reference}.pdf"'
+    return response
+
+
+# --- confirmations ---------------------------------------------------------------------------
+
+
+def confirm(request, token: str):
+    conf = services.find_confirmation(token)
+    if conf is None:
+        raise Http404("Nicht gefunden.")
+    app = conf.application
+    person = conf.current_person
+    form = access_forms.CodeForm(request.POST or None)
+    error = ""
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "login":
+                services.confirm_with_login(actor=request.user, confirmation=conf)
+            elif form.is_valid():
+                services.confirm_with_code(
+                    actor=_actor(request), confirmation=conf, code=form.cleaned_data["code"]
+                )
+            else:
+                raise ValidationError("")
+            return redirect("access:confirm", token)
+        except PermissionDenied as exc:
+            error = str(exc)
+        except ValidationError as exc:
+            error = " ".join(m for m in exc.messages if m)
+    conf.refresh_from_db()
+    valid = True
+    try:
+        services._validate_open(conf)
+    except ValidationError as exc:
+        valid, error = False, error or " ".join(exc.messages)
+    return render(
+        request,
+        "access/confirm.html",
+        {
+            "conf": conf,
+            "app": app,
+            "person": person,
+            "form": form,
+            "error": error,
+            "valid": valid,
+            "summary": _summary(app),
+            "by_login": services.can_confirm_by_login(request.user, conf),
+        },
+    )
+
+
+# --- member list -----------------------------------------------------------------------------
+
+
+@member_required
+def my_applications(request):
+    apps = AccessApplication.objects.filter(created_by=request.user).order_by("-created_at")
+    return render(request, "access/my_applications.html", {"apps": apps})
+
+
+# --- back office -----------------------------------------------------------------------------
+
+
+@staff_role_required(StaffRole.ARZTREGISTER)
+def staff_queue(request):
+    form = access_forms.QueueFilterForm(request.GET or {"status": rules.Status.EINGEREICHT.value})
+    qs = AccessApplication.objects.exclude(status=rules.Status.ENTWURF).prefetch_related("persons")
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["status"]:
+            qs = qs.filter(status=data["status"])
+        if data["variant"]:
+            qs = qs.filter(variant=data["variant"])
+        if data["flagged"]:
+            qs = qs.exclude(flags=[])
+        if data["q"]:
+            q = data["q"].strip()
+            qs = qs.filter(
+                Q(reference__icontains=q) | Q(bsnr__startswith=q) | Q(practice_name__icontains=q)
+            )
+    page = Paginator(qs.order_by("submitted_at", "created_at"), 25).get_page(
+        request.GET.get("seite")
+    )
+    pending_letters = CredentialLetter.objects.filter(
+        issued_at__isnull=True, superseded_at__isnull=True
+    ).count()
+    return render(
+        request,
+        "access/staff_queue.html",
+        {"form": form, "page": page, "pending_letters": pending_letters},
+    )
+
+
+@staff_role_required(StaffRole.ARZTREGISTER)
+def staff_detail(request, pk: int):
+    app = get_object_or_404(AccessApplication, pk=pk)
+    audit.record(actor=request.user, activity=Activity.VIEW, obj=app)
+    findings = services.check(app) if app.status == rules.Status.EINGEREICHT else []
+    return render(
+        request,
+        "access/staff_detail.html",
+        {
+            "app": app,
+            "summary": _summary(app),
+            "findings": [f for f in findings if f.field != "acknowledge"],
+            "confirmations": app.confirmations.filter(
+                confirmed_at__isnull=False, fingerprint=app.fingerprint
+            ),
+            "letters": app.letters.select_related("user").order_by("pk"),
+            "decision_form": access_forms.DecisionForm(),
+        },
+    )
+
+
+@staff_role_required(StaffRole.ARZTREGISTER)
+@require_POST
+def staff_decide(request, pk: int):
+    app = get_object_or_404(AccessApplication, pk=pk)
+    form = access_forms.DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Unbekannte Aktion.")
+        return redirect("access:staff_detail", pk)
+    action, message = form.cleaned_data["action"], form.cleaned_data["message"]
+    try:
+        if action == "approve":
+            letters = services.approve(actor=request.user, application=app)
+            messages.success(
+                request,
+                f"Der Antrag wurde genehmigt. {len(letters)} Zugangsschreiben "
+                "sind zum Druck bereit.",
+            )
+        elif action == "reject":
+            services.reject(actor=request.user, application=app, reason=message)
+            messages.success(request, "Der Antrag wurde abgelehnt.")
+        else:
+            services.request_corrections(actor=request.user, application=app, message=message)
+            messages.success(request, "Der Antragsteller wurde um Nachbesserung gebeten.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("access:staff_detail", pk)
+
+
+def _letters_response(request, letters: list[CredentialLetter], filename: str) -> HttpResponse:
+    try:
+        issued = services.issue_letters(actor=request.user, letters=letters)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return None
+    content = letters_pdf(issued)
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@staff_role_required(StaffRole.ARZTREGISTER)
+@require_POST
+def staff_letter_pdf(request, pk: int):
+    """Print one letter (a new initial password each time; an earlier one stops working)."""
+    letter = get_object_or_404(CredentialLetter, pk=pk)
+    response = _letters_response(request, [letter], f"Zugangsdaten-{letter.reference}.pdf")
+    if response is None:
+        return redirect("access:staff_letters")
+    return response
+
+
+@staff_role_required(StaffRole.ARZTREGISTER)
+@require_POST
+def staff_letters_batch(request):
+    """One combined PDF of all letters not printed yet (optionally of one application)."""
+    qs = CredentialLetter.objects.filter(issued_at__isnull=True, superseded_at__isnull=True)
+    if request.POST.get("application"):
+        qs = qs.filter(application_id=request.POST["application"])
+    letters = list(qs.order_by("pk"))
+    if not letters:
+        messages.error(request, "Es liegen keine ungedruckten Zugangsschreiben vor.")
+        return redirect("access:staff_letters")
+    response = _letters_response(request, letters, "Zugangsdaten-Sammeldruck.pdf")
+    return response or redirect("access:staff_letters")
+
+
+@staff_role_required(StaffRole.ARZTREGISTER)
+def staff_letters(request):
+    letters = CredentialLetter.objects.select_related("user", "application").order_by("-pk")
+    page = Paginator(letters, 50).get_page(request.GET.get("seite"))
+    pending = letters.filter(issued_at__isnull=True, superseded_at__isnull=True).count()
+    return render(request, "access/staff_letters.html", {"page": page, "pending": pending})
+
+
+@staff_role_required(StaffRole.ARZTREGISTER)
+@require_POST
+def staff_reissue(request):
+    """Lost/expired letter: a new letter for the account with this user name."""
+    from kvportal.accounts.models import User
+
+    user = User.objects.filter(username=request.POST.get("username", "").strip()).first()
+    if user is None:
+        messages.error(request, "Ein Konto mit diesem Nutzernamen gibt es nicht.")
+        return redirect("access:staff_letters")
+    try:
+        issued = services.reissue_letter(actor=request.user, user=user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("access:staff_letters")
+    response = HttpResponse(letters_pdf([issued]), content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="Zugangsdaten-{issued.letter.reference}.pdf"'
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@staff_role_required(StaffRole.ARZTREGISTER)
+def staff_application_pdf(request, pk: int):
+    return _pdf_response(request, get_object_or_404(AccessApplication, pk=pk))

@@ -1,0 +1,35 @@
+from django.apps import AppConfig
+
+
+class AdmissionConfig(AppConfig):
+    name = "kvportal.admission"
+    label = "admission"
+    verbose_name = "Zulassungsausschuss"
+
+    def ready(self) -> None:
+        from kvportal.accounts import scope
+        from kvportal.accounts.constants import StaffRole
+        from kvportal.admission import demo, services
+        from kvportal.core.registry import NavItem, register_demo, register_nav, register_purger
+
+        register_nav(
+            NavItem(
+                "Zulassung",
+                "admission:list",
+                "member",
+                order=40,
+                visible=lambda user: not scope.is_kv_staff(user),
+            )
+        )
+        register_nav(
+            NavItem(
+                "Zulassungsausschuss",
+                "admission:staff_inbox",
+                "staff",
+                order=40,
+                visible=lambda user: scope.is_staff_role(user, StaffRole.ZULASSUNG),
+            )
+        )
+        register_purger("zulassung_gebuehrenfrist", services.expire_unpaid_fees)
+        register_purger("zulassung_entwuerfe", services.purge_stale_drafts)
+        register_demo(60, demo.seed)

@@ -1,0 +1,187 @@
+"""Forms of the admission app. The application form is built from the type definition; all
+fields are optional at this level (drafts may be incomplete) — the rules decide on checking."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from kvportal.admission.models import CommitteeSession, Outcome
+from kvportal.admission.rules.anlage1 import EVIDENCE_CHOICES
+from kvportal.admission.rules.definitions import BEZIRKE, COMMITTEES, ApplicationType, FieldDef
+from kvportal.admission.rules.types import REGISTRY
+
+ANLAGE1_KEYS = ("start", "end", "kind", "institution", "weekly_hours", "evidence")
+PARTNER_KEYS = ("name", "lanr", "email")
+EXTRA_ANLAGE1_ROWS = 3
+EXTRA_PARTNER_ROWS = 2
+
+
+def _date_widget() -> forms.DateInput:
+    """HTML date input; the value must be ISO (YYYY-MM-DD) whatever the locale."""
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _when_attrs(f: FieldDef) -> dict:
+    when = f.when
+    if hasattr(when, "name") and hasattr(when, "values"):
+        return {"data-when-field": when.name, "data-when-values": " ".join(when.values)}
+    return {}
+
+
+def _form_field(f: FieldDef) -> forms.Field:
+    attrs = _when_attrs(f)
+    common = {"label": f.label, "required": False, "help_text": f.help}
+    if f.kind in ("radio", "choice"):
+        return forms.ChoiceField(
+            choices=list(f.choices), widget=forms.RadioSelect(attrs=attrs), **common
+        )
+    if f.kind == "date":
+        return forms.CharField(
+            widget=forms.DateInput(attrs={**attrs, "type": "date"}), max_length=10, **common
+        )
+    if f.kind == "textarea":
+        return forms.CharField(
+            widget=forms.Textarea(attrs={**attrs, "rows": 3}), max_length=f.max_length, **common
+        )
+    input_type = {"email": "email", "phone": "tel"}.get(f.kind, "text")
+    extra = {"inputmode": "decimal"} if f.kind == "decimal" else {}
+    return forms.CharField(
+        widget=forms.TextInput(attrs={**attrs, **extra, "type": input_type}),
+        max_length=f.max_length,
+        **common,
+    )
+
+
+class ApplicationForm(forms.Form):
+    """Dynamic form for one application type."""
+
+    def __init__(self, app_type: ApplicationType, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.app_type = app_type
+        for f in app_type.fields:
+            self.fields[f.name] = _form_field(f)
+
+    def section_fields(self, key: str):
+        return [self[f.name] for f in self.app_type.fields_in(key)]
+
+
+def rows_from_post(post, prefix: str, keys: tuple[str, ...]) -> list[dict]:
+    """Rows of a simple repeated table (`prefix-<i>-<key>`); empty rows are dropped."""
+    rows = []
+    index = 0
+    while f"{prefix}-{index}-{keys[0]}" in post:
+        row = {key: post.get(f"{prefix}-{index}-{key}", "").strip() for key in keys}
+        if any(v for k, v in row.items() if k != "evidence"):
+            rows.append(row)
+        index += 1
+    return rows
+
+
+def padded(rows: list[dict], extra: int, keys: tuple[str, ...]) -> list[dict]:
+    return [*rows, *({k: "" for k in keys} for _ in range(extra))]
+
+
+class NewApplicationForm(forms.Form):
+    type_code = forms.ChoiceField(
+        label=_("Antragsart"),
+        choices=[(t.code, t.title) for t in REGISTRY.values()],
+        widget=forms.RadioSelect,
+    )
+    employee = forms.ChoiceField(label=_("Angestellte(r) – Betriebsstätte"))
+
+    def __init__(self, *args, employee_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["employee"].choices = [("", "– bitte wählen –"), *employee_choices]
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(label=_("Einmalcode aus der E-Mail"), max_length=6, min_length=6)
+
+
+class AnswerForm(forms.Form):
+    answer = forms.CharField(label=_("Ihre Antwort"), widget=forms.Textarea, required=False)
+    file = forms.FileField(label=_("Unterlage (PDF)"), required=False)
+
+
+class NachforderungForm(forms.Form):
+    text = forms.CharField(label=_("Nachgefordert wird"), widget=forms.Textarea(attrs={"rows": 3}))
+    due_date = forms.DateField(label=_("Antwort bis"), required=False, widget=_date_widget())
+
+
+class FeeRequestForm(forms.Form):
+    deadline = forms.DateField(label=_("Zahlungsfrist"), widget=_date_widget())
+
+    def clean_deadline(self):
+        value = self.cleaned_data["deadline"]
+        if value <= timezone.localdate():
+            raise forms.ValidationError(_("Die Zahlungsfrist muss in der Zukunft liegen."))
+        return value
+
+
+class PaymentForm(forms.Form):
+    paid_on = forms.DateField(label=_("Zahlungseingang am"), widget=_date_widget())
+    reference = forms.CharField(label=_("Zahlungsreferenz"), required=False, max_length=100)
+
+
+class DeferForm(forms.Form):
+    note = forms.CharField(label=_("Vermerk zur Stundung"), required=False, max_length=500)
+
+
+class ScheduleForm(forms.Form):
+    session = forms.ModelChoiceField(label=_("Sitzung"), queryset=CommitteeSession.objects.none())
+
+    def __init__(self, *args, application=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if application is not None:
+            self.fields["session"].queryset = CommitteeSession.objects.filter(
+                bezirk=application.bezirk,
+                committee=application.committee,
+                date__gte=timezone.localdate(),
+            )
+
+
+class DecisionForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label=_("Beschluss"), choices=Outcome.choices, widget=forms.RadioSelect
+    )
+    reasons = forms.CharField(
+        label=_("Gründe"), widget=forms.Textarea(attrs={"rows": 4}), required=False
+    )
+
+
+class FinalForm(forms.Form):
+    final_on = forms.DateField(label=_("Rechtskräftig seit"), widget=_date_widget())
+
+
+class SessionForm(forms.Form):
+    bezirk = forms.ChoiceField(label=_("Zulassungsbezirk"), choices=BEZIRKE)
+    committee = forms.ChoiceField(label=_("Ausschuss"), choices=COMMITTEES)
+    date = forms.DateField(label=_("Sitzungstag"), widget=_date_widget())
+    deadline = forms.DateField(
+        label=_("Annahmeschluss (leer: 6 Wochen vorher)"),
+        required=False,
+        widget=_date_widget(),
+    )
+    location = forms.CharField(label=_("Ort"), required=False, max_length=200)
+
+
+class InboxFilterForm(forms.Form):
+    bezirk = forms.ChoiceField(label=_("Bezirk"), choices=[("", "alle"), *BEZIRKE], required=False)
+    committee = forms.ChoiceField(
+        label=_("Ausschuss"), choices=[("", "alle"), *COMMITTEES], required=False
+    )
+    state = forms.ChoiceField(label=_("Status"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        from kvportal.admission.models import ApplicationState
+
+        super().__init__(*args, **kwargs)
+        self.fields["state"].choices = [
+            ("", "alle offenen"),
+            *[(v, lbl) for v, lbl in ApplicationState.choices if v != "entwurf"],
+        ]
+
+
+EVIDENCE = EVIDENCE_CHOICES

@@ -1,0 +1,40 @@
+"""German formatting helpers shared by the admission rules (numbers, money, dates). No Django."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+MONTHS = (
+    "Januar", "Februar", "März", "April", "Mai", "Juni",
+    "Juli", "August", "September", "Oktober", "November", "Dezember",
+)  # fmt: skip
+
+
+def fmt_decimal(value: Decimal) -> str:
+    """0.75 → "0,75", 1.0 → "1,0", 30.50 → "30,5", 25 → "25,0" (the form's notation)."""
+    text = format(value.normalize(), "f")
+    if "." not in text:
+        text += ".0"
+    return text.replace(".", ",")
+
+
+def fmt_money(value: Decimal) -> str:
+    """120 → "120,00 €"."""
+    whole, frac = f"{value:.2f}".split(".")
+    groups = []
+    while len(whole) > 3:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    groups.insert(0, whole)
+    return f"{'.'.join(groups)},{frac} €"
+
+
+def fmt_date(value: dt.date) -> str:
+    return value.strftime("%d.%m.%Y")
+
+
+def normalise(text: str) -> str:
+    """Case- and whitespace-insensitive form of a free-text designation."""
+    return re.sub(r"\s+", " ", text or "").strip().casefold()

@@ -1,0 +1,70 @@
+# Scope (seed 000): applications are visible to users with portal access at the BSNR who may
+# represent the applicant, and to the application's signatories; everyone else gets 404.
+"""Reads of the admission app, always through kvportal.accounts.scope."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from kvportal.accounts import scope
+from kvportal.admission.models import Application, Confirmation, Signatory
+from kvportal.members.constants import Role
+from kvportal.members.models import Betriebsstaette, Person, Taetigkeit
+
+#: Roles that may file an application for the practice (Vertragsarzt/Gesellschafter,
+#: Ärztlicher Leiter, Träger/Geschäftsführer of an MVZ).
+APPLICANT_ROLES = (Role.VERTRAGSARZT, Role.AERZTLICHER_LEITER, Role.TRAEGER)
+
+
+def applicant_practices(user) -> QuerySet[Betriebsstaette]:
+    """Practices where the user holds a portal right and a representing role."""
+    if not getattr(user, "person_id", None):
+        return Betriebsstaette.objects.none()
+    roles = Taetigkeit.objects.active().filter(person_id=user.person_id, role__in=APPLICANT_ROLES)
+    return scope.practices(user).filter(pk__in=roles.values("betriebsstaette_id"))
+
+
+def applications(user) -> QuerySet[Application]:
+    """Applications of the user's practices plus those the user has to confirm."""
+    practices = applicant_practices(user)
+    signed = Signatory.objects.filter(user_id=getattr(user, "pk", None)).values("application_id")
+    return (
+        Application.objects.filter(Q(betriebsstaette__in=practices) | Q(pk__in=signed))
+        .select_related("betriebsstaette", "session")
+        .distinct()
+    )
+
+
+def may_edit(user, application: Application) -> bool:
+    return applicant_practices(user).filter(pk=application.betriebsstaette_id).exists()
+
+
+def pending_confirmations(user) -> QuerySet[Signatory]:
+    confirmed = Confirmation.objects.filter(revoked_at__isnull=True).values("signatory_id")
+    return (
+        Signatory.objects.filter(
+            user_id=getattr(user, "pk", None), application__state="eingereicht"
+        )
+        .exclude(pk__in=confirmed)
+        .select_related("application")
+    )
+
+
+def employees(betriebsstaette: Betriebsstaette) -> QuerySet[Person]:
+    """Employed doctors/psychotherapists currently working at the practice."""
+    return Person.objects.filter(
+        pk__in=Taetigkeit.objects.active()
+        .filter(betriebsstaette=betriebsstaette, role=Role.ANGESTELLT)
+        .values("person_id")
+    ).order_by("last_name", "first_name")
+
+
+def staff_inbox(*, bezirk: str = "", committee: str = "", state: str = "") -> QuerySet:
+    qs = Application.objects.exclude(state="entwurf").select_related("betriebsstaette", "session")
+    if bezirk:
+        qs = qs.filter(bezirk=bezirk)
+    if committee:
+        qs = qs.filter(committee=committee)
+    if state:
+        qs = qs.filter(state=state)
+    return qs.order_by("received_at", "submitted_at")

@@ -1,0 +1,57 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+def _has_billing(user) -> bool:
+    from kvportal.accounts import scope
+    from kvportal.accounts.constants import Right
+
+    return scope.practices(user, Right.BILLING).exists()
+
+
+def _is_billing_staff(user) -> bool:
+    from kvportal.accounts import scope
+    from kvportal.accounts.constants import StaffRole
+
+    return scope.is_staff_role(user, StaffRole.ABRECHNUNG)
+
+
+class BillingConfig(AppConfig):
+    name = "kvportal.billing"
+    label = "billing"
+    verbose_name = _("Abrechnung")
+
+    def ready(self) -> None:
+        from kvportal.billing import panels
+        from kvportal.billing.demo import seed_demo
+        from kvportal.billing.openapi import PATHS
+        from kvportal.core import registry
+
+        registry.register_nav(
+            registry.NavItem(
+                label=_("Abrechnung"), url_name="billing:overview", order=20, visible=_has_billing
+            )
+        )
+        registry.register_nav(
+            registry.NavItem(
+                label=_("Abrechnungseingang"),
+                url_name="billing:staff_list",
+                section="staff",
+                order=20,
+                visible=_is_billing_staff,
+            )
+        )
+        registry.register_nav(
+            registry.NavItem(
+                label=_("Abgabefristen"),
+                url_name="billing:deadlines",
+                section="staff",
+                order=21,
+                visible=_is_billing_staff,
+            )
+        )
+        registry.register_panel(
+            registry.Panel(template_name="billing/_panel.html", context=panels.panel, order=20)
+        )
+        registry.register_api_paths(PATHS)
+        registry.register_demo(40, seed_demo)

@@ -1,0 +1,111 @@
+"""Forms of the billing app (German labels; the service decides, the form only collects)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from kvportal.billing import rules
+from kvportal.billing.models import KvResult, SubmissionState
+from kvportal.billing.selectors import billing_practices
+from kvportal.billing.services import max_upload_bytes, windows_around
+from kvportal.core.quarters import Quarter
+
+
+class PracticeChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return f"{obj.bsnr} – {obj.name}"
+
+
+def quarter_choices(today: dt.date) -> list[tuple[str, str]]:
+    windows = windows_around(today, back=4)
+    return [(q.slug, str(q)) for q in rules.submittable_quarters(today, windows, back=4)]
+
+
+class SubmissionForm(forms.Form):
+    betriebsstaette = PracticeChoiceField(
+        label=_("Betriebsstätte (BSNR)"),
+        queryset=None,
+        empty_label=None,
+    )
+    quarter = forms.ChoiceField(label=_("Abrechnungsquartal"))
+    file = forms.FileField(
+        label=_("Abrechnungsdatei"),
+        help_text=_(
+            "KVDT-Datei aus Ihrer Praxissoftware (Endung .con) oder mit dem KBV-Kryptomodul "
+            "verschlüsselte Datei (Endung .con.xkm)."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".con,.xkm,.CON,.XKM"}),
+    )
+    declare = forms.BooleanField(
+        label=_(
+            "Ich gebe die Erklärung zur Abrechnung für diese Betriebsstätte und dieses Quartal "
+            "ab (nur für unterschriftsberechtigte Ärzte)."
+        ),
+        required=False,
+    )
+
+    def __init__(self, *args: Any, user: Any, today: dt.date, show_declare: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["betriebsstaette"].queryset = billing_practices(user).order_by("bsnr")
+        choices = quarter_choices(today)
+        self.fields["quarter"].choices = choices
+        if choices:
+            self.fields["quarter"].initial = choices[0][0]
+        limit = max_upload_bytes() // (1024 * 1024)
+        self.fields["file"].help_text = (
+            str(self.fields["file"].help_text)
+            + " "
+            + str(_("Höchstens %(mb)s MB.") % {"mb": limit})
+        )
+        if not show_declare:
+            del self.fields["declare"]
+
+    def clean_quarter(self) -> Quarter:
+        return Quarter.parse(self.cleaned_data["quarter"])
+
+
+class DeadlineForm(forms.Form):
+    early_from = forms.DateField(
+        label=_("Vorzeitige Abgabe ab"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    starts = forms.DateField(
+        label=_("Abgabefrist von"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    ends = forms.DateField(
+        label=_("Abgabefrist bis"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    note = forms.CharField(label=_("Hinweis"), max_length=300, required=False)
+
+
+class StaffFilterForm(forms.Form):
+    quarter = forms.ChoiceField(label=_("Quartal"), required=False)
+    bsnr = forms.CharField(label=_("BSNR"), max_length=9, required=False)
+    state = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("alle")), *SubmissionState.choices],
+    )
+    late = forms.ChoiceField(
+        label=_("Fristen"),
+        required=False,
+        choices=[("", _("alle")), ("1", _("nur verspätete")), ("0", _("nur fristgerechte"))],
+    )
+    current = forms.BooleanField(label=_("nur gültige Einreichungen"), required=False)
+
+    def __init__(self, *args: Any, today: dt.date, **kwargs):
+        super().__init__(*args, **kwargs)
+        quarters = [Quarter.of(today)]
+        for _i in range(11):
+            quarters.append(quarters[-1].previous())
+        self.fields["quarter"].choices = [("", _("alle"))] + [(q.slug, str(q)) for q in quarters]
+
+
+class KvResultForm(forms.Form):
+    result = forms.ChoiceField(
+        label=_("Ergebnis der Prüfung durch die KV"), choices=KvResult.choices
+    )
+    note = forms.CharField(label=_("Vermerk"), max_length=500, required=False)

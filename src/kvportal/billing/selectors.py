@@ -1,0 +1,161 @@
+# Seed 000: billing data of a BSNR is visible only to holders of the billing right there
+# (all reads go through kvportal.accounts.scope).
+"""Reads of billing data, always scoped by the user."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
+
+from kvportal.accounts import scope
+from kvportal.accounts.constants import Right
+from kvportal.billing import rules
+from kvportal.billing.models import Declaration, Submission
+from kvportal.billing.services import billing_opens_for, may_declare, windows_around
+from kvportal.core.quarters import Quarter
+from kvportal.members.models import Betriebsstaette
+
+
+def billing_practices(user: Any) -> QuerySet[Betriebsstaette]:
+    return scope.practices(user, Right.BILLING)
+
+
+def submissions_for(user: Any) -> QuerySet[Submission]:
+    return scope.filter_practice(
+        user, Submission.objects.select_related("betriebsstaette"), Right.BILLING
+    )
+
+
+def get_submission(user: Any, pk: int) -> Submission:
+    return get_object_or_404(submissions_for(user), pk=pk)
+
+
+def history(submission: Submission) -> QuerySet[Submission]:
+    """All submissions for the same BSNR and quarter (caller has checked the scope)."""
+    return Submission.objects.filter(
+        betriebsstaette_id=submission.betriebsstaette_id, quarter=submission.quarter
+    ).order_by("-received_at", "-id")
+
+
+def declaration_for(betriebsstaette: Betriebsstaette, quarter: Quarter) -> Declaration | None:
+    return Declaration.objects.filter(betriebsstaette=betriebsstaette, quarter=quarter.slug).first()
+
+
+STATE_LABELS = {
+    rules.QuarterState.NOT_YET: (_("Abgabe noch nicht möglich"), ""),
+    rules.QuarterState.OPEN: (_("offen"), "badge-warn"),
+    rules.QuarterState.SUBMITTED: (_("eingereicht"), "badge-ok"),
+    rules.QuarterState.SUBMITTED_LATE: (_("verspätet eingereicht"), "badge-warn"),
+    rules.QuarterState.OVERDUE: (_("Frist abgelaufen – nicht eingereicht"), "badge-err"),
+}
+
+
+@dataclass
+class QuarterRow:
+    quarter: Quarter
+    window: rules.SubmissionWindow
+    state: rules.QuarterState
+    current: Submission | None
+    submissions: list[Submission]
+    declaration: Declaration | None
+    can_declare: bool
+
+    @property
+    def state_label(self) -> str:
+        return str(STATE_LABELS[self.state][0])
+
+    @property
+    def badge(self) -> str:
+        return STATE_LABELS[self.state][1]
+
+    @property
+    def declaration_pending(self) -> bool:
+        return self.current is not None and self.declaration is None
+
+
+@dataclass
+class PracticeOverview:
+    practice: Betriebsstaette
+    billing: bool
+    can_declare: bool
+    rows: list[QuarterRow] = field(default_factory=list)
+
+
+def overview(user: Any, today: dt.date, *, count: int = 6) -> list[PracticeOverview]:
+    """Per BSNR (billing right, or signature-entitled for the declaration): the expected
+    quarters with state, current submission, all submissions and the declaration."""
+    windows = windows_around(today, back=count)
+    opens = billing_opens_for(user)
+    billing = list(billing_practices(user))
+    billing_ids = {p.pk for p in billing}
+    practices = billing + [
+        p for p in scope.practices(user) if p.pk not in billing_ids and may_declare(user, p)
+    ]
+    quarters = rules.expected_quarters(today, opens=opens, count=count)
+    result = []
+    slugs = [q.slug for q in quarters]
+    for practice in sorted(practices, key=lambda p: p.bsnr):
+        entitled = may_declare(user, practice)
+        subs: dict[str, list[Submission]] = {}
+        if practice.pk in billing_ids:
+            for s in Submission.objects.filter(betriebsstaette=practice, quarter__in=slugs):
+                subs.setdefault(s.quarter, []).append(s)
+        declarations = {
+            d.quarter: d
+            for d in Declaration.objects.filter(betriebsstaette=practice, quarter__in=slugs)
+        }
+        item = PracticeOverview(
+            practice=practice, billing=practice.pk in billing_ids, can_declare=entitled
+        )
+        for quarter in quarters:
+            window = windows.get(quarter) or rules.default_window(quarter)
+            quarter_subs = subs.get(quarter.slug, [])
+            current = next((s for s in quarter_subs if s.is_current), None)
+            item.rows.append(
+                QuarterRow(
+                    quarter=quarter,
+                    window=window,
+                    state=rules.quarter_state(
+                        window,
+                        today,
+                        submitted=current is not None,
+                        late=bool(current and current.is_late),
+                    ),
+                    current=current,
+                    submissions=quarter_subs,
+                    declaration=declarations.get(quarter.slug),
+                    can_declare=entitled and quarter.slug not in declarations,
+                )
+            )
+        result.append(item)
+    return result
+
+
+def staff_submissions(
+    *,
+    quarter: str = "",
+    bsnr: str = "",
+    state: str = "",
+    late: str = "",
+    current: str = "",
+) -> QuerySet[Submission]:
+    """All submissions for the KV's billing staff, filtered."""
+    qs = Submission.objects.select_related("betriebsstaette", "submitted_by")
+    if quarter:
+        qs = qs.filter(quarter=quarter)
+    if bsnr:
+        qs = qs.filter(betriebsstaette__bsnr__startswith=bsnr)
+    if state:
+        qs = qs.filter(state=state)
+    if late == "1":
+        qs = qs.filter(timing=rules.Timing.LATE.value)
+    elif late == "0":
+        qs = qs.exclude(timing=rules.Timing.LATE.value)
+    if current == "1":
+        qs = qs.filter(is_current=True)
+    return qs.order_by("-received_at", "-id")

@@ -1,0 +1,633 @@
+# Seed 001 / KV Sachsen Abrechnungsannahme: online billing only with the billing right (seed 000)
+# and from the quarter after the first password change; every step is written to the access log.
+"""Write operations of the billing app: receive a file, check it, settle replacement, give the
+Erklärung zur Abrechnung, edit deadlines, KV result for encrypted files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import uuid
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from kvportal import audit
+from kvportal.accounts import scope
+from kvportal.accounts.constants import AccountKind, Right, StaffRole
+from kvportal.accounts.rules import billing_opens_quarter
+from kvportal.audit.models import Activity
+from kvportal.billing import messages, rules
+from kvportal.billing.models import (
+    Channel,
+    Declaration,
+    DeclarationMethod,
+    KvResult,
+    Submission,
+    SubmissionDeadline,
+    SubmissionState,
+)
+from kvportal.billing.rules import FileKind, Problem
+from kvportal.core.quarters import Quarter
+from kvportal.core.storage import private_storage
+from kvportal.members.constants import SIGNATURE_ROLES
+from kvportal.members.models import Betriebsstaette, Taetigkeit
+
+logger = logging.getLogger(__name__)
+
+#: The stored protocol keeps at most this many messages (the counts are always complete).
+MAX_STORED_MESSAGES = 2000
+
+DECLARATION_TEXT = (
+    "Erklärung zur Abrechnung: Hiermit erkläre ich für die Betriebsstätte {bsnr} und das "
+    "Quartal {quarter}, dass die abgerechneten Leistungen persönlich oder unter meiner "
+    "Verantwortung von den dazu berechtigten Personen gemäß den vertragsärztlichen "
+    "Bestimmungen erbracht wurden und dass die Abrechnung sachlich und rechnerisch richtig "
+    "ist."
+)
+
+
+class Refused(Exception):
+    """The request is refused; `problems` say why (German texts via `messages`)."""
+
+    def __init__(self, problems: list[Problem], *, duplicate: Submission | None = None) -> None:
+        self.problems = problems
+        self.duplicate = duplicate
+        super().__init__("; ".join(p.code for p in problems))
+
+    @property
+    def texts(self) -> list[str]:
+        return messages.texts(self.problems)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def max_upload_bytes() -> int:
+    return int(
+        getattr(settings, "BILLING_MAX_UPLOAD_BYTES", 0)
+        or getattr(settings, "MAX_UPLOAD_MB", 0) * 1024 * 1024
+        or rules.DEFAULT_MAX_UPLOAD_BYTES
+    )
+
+
+def window_for(quarter: Quarter) -> rules.SubmissionWindow:
+    override = SubmissionDeadline.objects.filter(quarter=quarter.slug).first()
+    return override.as_window() if override else rules.default_window(quarter)
+
+
+def windows_around(day: dt.date, *, back: int = 8, ahead: int = 2) -> dict[Quarter, Any]:
+    quarters = [Quarter.of(day)]
+    for _ in range(back):
+        quarters.append(quarters[-1].previous())
+    quarter = Quarter.of(day)
+    for _ in range(ahead):
+        quarter = quarter.next()
+        quarters.append(quarter)
+    overrides = {
+        d.quarter: d.as_window()
+        for d in SubmissionDeadline.objects.filter(quarter__in=[q.slug for q in quarters])
+    }
+    return {q: overrides.get(q.slug) or rules.default_window(q) for q in quarters}
+
+
+def billing_opens_for(user: Any) -> Quarter | None:
+    changed = getattr(user, "first_password_change_at", None)
+    if changed is None:
+        return None
+    return billing_opens_quarter(timezone.localdate(changed))
+
+
+def may_declare(user: Any, betriebsstaette: Betriebsstaette) -> bool:
+    """Signature-entitled: a doctor's own account (not Praxispersonal) with an active
+    Tätigkeit as Vertragsarzt/Gesellschafter or Ärztlicher Leiter at the BSNR, and access to
+    the BSNR in the portal."""
+    if not getattr(user, "is_authenticated", False) or user.kind != AccountKind.MEMBER:
+        return False
+    if not user.person_id:
+        return False
+    if not scope.practices(user).filter(pk=betriebsstaette.pk).exists():
+        return False
+    return (
+        Taetigkeit.objects.active()
+        .filter(person_id=user.person_id, betriebsstaette=betriebsstaette, role__in=SIGNATURE_ROLES)
+        .exists()
+    )
+
+
+def _sha256_and_size(upload: IO[bytes]) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    upload.seek(0)
+    chunks = (
+        upload.chunks() if hasattr(upload, "chunks") else iter(lambda: upload.read(1 << 20), b"")
+    )
+    for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+    upload.seek(0)
+    return digest.hexdigest(), size
+
+
+def _audit_refusal(actor: Any, betriebsstaette: Betriebsstaette | None, detail: dict) -> None:
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            activity=Activity.SUBMIT,
+            bsnr=betriebsstaette.bsnr if betriebsstaette else "",
+            object_type="billing.submission",
+            object_repr=str(detail.get("name", ""))[:300],
+            detail={"event": "billing.refused", **detail},
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# receiving a file
+
+
+def receive_submission(
+    *,
+    actor: Any,
+    betriebsstaette: Betriebsstaette,
+    quarter: Quarter,
+    upload: IO[bytes],
+    filename: str,
+    channel: Channel | str = Channel.WEB,
+    declare: bool = False,
+    now: dt.datetime | None = None,
+) -> Submission:
+    """Check the request, store the file, create the submission and start its check.
+
+    Refusals (raised as `Refused`, written to the access log): no billing right, billing not
+    yet open for the user, too early, bad file name, empty or too large, identical file
+    already uploaded for this BSNR (the exception carries that submission)."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    name = rules.clean_filename(filename)
+    problems: list[Problem] = []
+    duplicate = None
+    try:
+        if not scope.has_right(actor, betriebsstaette, Right.BILLING):
+            raise Refused([Problem("no_right", {"bsnr": betriebsstaette.bsnr})])
+        problems += rules.billing_open_problems(quarter, billing_opens_for(actor))
+        problems += rules.timing_problems(window_for(quarter), today)
+        problems += rules.filename_problems(name, chosen_bsnr=betriebsstaette.bsnr)
+        if declare and not may_declare(actor, betriebsstaette):
+            problems.append(Problem("not_entitled", {"bsnr": betriebsstaette.bsnr}))
+        declared = Declaration.objects.filter(
+            betriebsstaette=betriebsstaette, quarter=quarter.slug
+        ).first()
+        if problems:
+            raise Refused(problems)
+        declared_size = getattr(upload, "size", None)
+        if declared_size is not None:
+            problems += rules.size_problems(int(declared_size), max_upload_bytes())
+            if problems:
+                raise Refused(problems)
+        sha256, size = _sha256_and_size(upload)
+        problems += rules.size_problems(size, max_upload_bytes())
+        if problems:
+            raise Refused(problems)
+        duplicate = (
+            Submission.objects.filter(betriebsstaette=betriebsstaette, sha256=sha256)
+            .order_by("received_at")
+            .first()
+        )
+        if duplicate is not None:
+            raise Refused(
+                [
+                    Problem(
+                        "duplicate",
+                        {
+                            "received_at": duplicate.received_at,
+                            "bsnr": betriebsstaette.bsnr,
+                            "quarter": str(duplicate.quarter_obj),
+                            "id": duplicate.pk,
+                            "name": duplicate.original_name,
+                        },
+                    )
+                ],
+                duplicate=duplicate,
+            )
+    except Refused as refused:
+        _audit_refusal(
+            actor,
+            betriebsstaette,
+            {
+                "name": name,
+                "quarter": str(quarter),
+                "codes": [p.code for p in refused.problems],
+                "duplicate_of": duplicate.pk if duplicate else None,
+            },
+        )
+        raise
+
+    kind = rules.parse_filename(name).kind
+    assert kind is not None  # filename_problems refused other names
+    storage_name = (
+        f"billing/{betriebsstaette.bsnr}/{quarter.slug}/{uuid.uuid4().hex}"
+        f"{'.con.xkm' if kind is FileKind.ENCRYPTED else '.con'}"
+    )
+    upload.seek(0)
+    stored_name = private_storage.save(storage_name, upload)
+    try:
+        submission = _create_submission(
+            actor=actor,
+            betriebsstaette=betriebsstaette,
+            quarter=quarter,
+            kind=kind,
+            name=name,
+            stored_name=stored_name,
+            size=size,
+            sha256=sha256,
+            channel=channel,
+            now=now,
+            declare=declare and declared is None,
+        )
+    except Exception:
+        private_storage.delete(stored_name)
+        raise
+    return submission
+
+
+@transaction.atomic
+def _create_submission(
+    *,
+    actor: Any,
+    betriebsstaette: Betriebsstaette,
+    quarter: Quarter,
+    kind: FileKind,
+    name: str,
+    stored_name: str,
+    size: int,
+    sha256: str,
+    channel: str,
+    now: dt.datetime,
+    declare: bool,
+) -> Submission:
+    timing = rules.classify_timing(window_for(quarter), timezone.localdate(now))
+    encrypted = kind is FileKind.ENCRYPTED
+    submission = Submission.objects.create(
+        betriebsstaette=betriebsstaette,
+        quarter=quarter.slug,
+        kind=kind.value,
+        original_name=name[:255],
+        storage_name=stored_name,
+        size=size,
+        sha256=sha256,
+        received_at=now,
+        submitted_by=actor,
+        submitted_by_name=str(getattr(actor, "display_name", "") or actor.get_username())[:200],
+        channel=channel,
+        timing=timing.value,
+        state=SubmissionState.KV_CHECK if encrypted else SubmissionState.PENDING,
+        progress=100 if encrypted else 0,
+    )
+    audit.record(
+        actor=actor,
+        activity=Activity.SUBMIT,
+        obj=submission,
+        detail={
+            "event": "billing.received",
+            "quarter": str(quarter),
+            "size": size,
+            "sha256": sha256,
+            "timing": timing.value,
+            "channel": str(channel),
+            "kind": kind.value,
+        },
+    )
+    if declare:
+        _create_declaration(actor=actor, betriebsstaette=betriebsstaette, quarter=quarter)
+    if encrypted:
+        _settle(submission, now=now)
+    else:
+        from kvportal.billing.tasks import check_submission
+        from kvportal.core.tasks import enqueue
+
+        enqueue(check_submission, submission.pk)
+    return submission
+
+
+def _settle(submission: Submission, *, now: dt.datetime) -> None:
+    """Make an accepted submission current, replacing an earlier one before the deadline."""
+    current = (
+        Submission.objects.select_for_update()
+        .filter(
+            betriebsstaette_id=submission.betriebsstaette_id,
+            quarter=submission.quarter,
+            is_current=True,
+        )
+        .exclude(pk=submission.pk)
+        .first()
+    )
+    decision = rules.decide_replacement(
+        rules.Timing(submission.timing), has_current=current is not None
+    )
+    if decision is rules.Replacement.SUPPLEMENT:
+        submission.is_supplement = True
+        submission.save(update_fields=["is_supplement"])
+        return
+    if decision is rules.Replacement.REPLACES:
+        assert current is not None
+        current.is_current = False
+        current.replaced_at = now
+        current.save(update_fields=["is_current", "replaced_at"])
+        submission.replaces = current
+        audit.record(
+            actor=None,
+            activity=Activity.UPDATE,
+            obj=current,
+            detail={"event": "billing.replaced", "replaced_by": submission.pk},
+        )
+    submission.is_current = True
+    submission.save(update_fields=["is_current", "replaces"])
+
+
+# --------------------------------------------------------------------------------------------
+# the check (runs in the background task)
+
+
+def _report_dict(report: Any) -> dict:
+    data = report.to_dict() if hasattr(report, "to_dict") else dict(report)
+    msgs = list(data.get("messages") or [])
+    data["message_count"] = len(msgs)
+    if len(msgs) > MAX_STORED_MESSAGES:
+        data["messages"] = msgs[:MAX_STORED_MESSAGES]
+        data["messages_truncated"] = True
+    return data
+
+
+def _file_quarter(value: Any) -> Quarter | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, Quarter):
+        return value
+    if hasattr(value, "year") and hasattr(value, "quarter"):
+        return Quarter(int(value.year), int(value.quarter))
+    try:
+        return Quarter.parse(str(value))
+    except ValueError:
+        return None
+
+
+def run_check(*, submission_id: int) -> Submission | None:
+    """Validate a stored `.con` file with `kvportal.kvdt` and settle the result.
+
+    Idempotent: a submission that already has a result is left alone. Progress is written
+    outside the final transaction so that the status page can show it."""
+    submission = Submission.objects.filter(pk=submission_id).first()
+    if submission is None or submission.is_done:
+        return submission
+    Submission.objects.filter(pk=submission.pk).update(state=SubmissionState.CHECKING, progress=0)
+    last = {"percent": -1}
+    total = max(submission.size, 1)
+
+    def progress(bytes_read: int) -> None:
+        percent = min(99, rules.progress_percent(int(bytes_read), total))
+        if percent >= last["percent"] + 2:
+            last["percent"] = percent
+            Submission.objects.filter(pk=submission.pk).update(progress=percent)
+
+    problems: list[Problem] = []
+    report_data: dict = {}
+    status = rules.CHECK_ABORTED
+    try:
+        from kvportal.kvdt import validate_file
+
+        with private_storage.open(submission.storage_name, "rb") as fileobj:
+            report = validate_file(
+                fileobj,
+                expected_quarter=submission.quarter_obj,
+                expected_bsnr=submission.betriebsstaette.bsnr,
+                today=timezone.localdate(submission.received_at),
+                progress=progress,
+            )
+        report_data = _report_dict(report)
+        status = int(report.status)
+        if status != rules.CHECK_ABORTED:
+            problems = rules.content_problems(
+                chosen_bsnr=submission.betriebsstaette.bsnr,
+                chosen_quarter=submission.quarter_obj,
+                file_bsnrs=list(getattr(report, "bsnrs", []) or []),
+                file_quarter=_file_quarter(getattr(report, "quarter", None)),
+            )
+    except Exception:
+        logger.exception("billing check failed for submission %s", submission.pk)
+        problems = [Problem("check_internal")]
+    own_rules = {"KV-BSNR", "KV-QUARTAL"}  # already explained by the content problems
+    other_errors = [
+        m
+        for m in report_data.get("messages", [])
+        if m.get("severity") == "F" and m.get("rule") not in own_rules
+    ]
+    if status == rules.CHECK_FAULTY and (other_errors or not problems):
+        problems.append(Problem("check_faulty"))
+    elif status == rules.CHECK_ABORTED and not any(p.code == "check_internal" for p in problems):
+        problems.append(Problem("check_aborted"))
+    return _finish_check(
+        submission_id=submission.pk, status=status, problems=problems, report=report_data
+    )
+
+
+@transaction.atomic
+def _finish_check(
+    *, submission_id: int, status: int, problems: list[Problem], report: dict
+) -> Submission:
+    submission = Submission.objects.select_for_update().get(pk=submission_id)
+    if submission.is_done:
+        return submission
+    now = timezone.now()
+    accepted = rules.check_accepts(status) and not problems
+    submission.check_status = status
+    submission.problems = [messages.stored(p) for p in problems]
+    submission.report = report
+    submission.progress = 100
+    submission.checked_at = now
+    submission.state = SubmissionState.ACCEPTED if accepted else SubmissionState.REJECTED
+    submission.save(
+        update_fields=["check_status", "problems", "report", "progress", "checked_at", "state"]
+    )
+    if accepted:
+        _settle(submission, now=now)
+    audit.record(
+        actor=None,
+        activity=Activity.UPDATE,
+        obj=submission,
+        detail={
+            "event": "billing.checked",
+            "status": status,
+            "state": submission.state,
+            "codes": [p.code for p in problems],
+        },
+    )
+    return submission
+
+
+# --------------------------------------------------------------------------------------------
+# Erklärung zur Abrechnung
+
+
+def _create_declaration(
+    *,
+    actor: Any,
+    betriebsstaette: Betriebsstaette,
+    quarter: Quarter,
+    method: str = DeclarationMethod.PORTAL,
+    evidence: dict | None = None,
+) -> Declaration:
+    declaration = Declaration.objects.create(
+        betriebsstaette=betriebsstaette,
+        quarter=quarter.slug,
+        given_by=actor,
+        given_by_name=str(actor.display_name)[:200],
+        method=method,
+        text=DECLARATION_TEXT.format(bsnr=betriebsstaette.bsnr, quarter=quarter),
+        evidence=evidence or {},
+    )
+    audit.record(
+        actor=actor,
+        activity=Activity.SIGN,
+        obj=declaration,
+        detail={"event": "billing.declaration", "quarter": str(quarter), "method": method},
+    )
+    return declaration
+
+
+@transaction.atomic
+def give_declaration(
+    *,
+    actor: Any,
+    betriebsstaette: Betriebsstaette,
+    quarter: Quarter,
+    method: DeclarationMethod | str = DeclarationMethod.PORTAL,
+    evidence: dict | None = None,
+) -> Declaration:
+    """Only signature-entitled doctors may give it; once per BSNR and quarter."""
+    if not may_declare(actor, betriebsstaette):
+        raise Refused([Problem("not_entitled", {"bsnr": betriebsstaette.bsnr})])
+    existing = Declaration.objects.filter(
+        betriebsstaette=betriebsstaette, quarter=quarter.slug
+    ).first()
+    if existing is not None:
+        raise Refused(
+            [
+                Problem(
+                    "declaration_exists",
+                    {
+                        "bsnr": betriebsstaette.bsnr,
+                        "quarter": str(quarter),
+                        "given_at": existing.given_at,
+                        "given_by": existing.given_by_name,
+                    },
+                )
+            ]
+        )
+    return _create_declaration(
+        actor=actor,
+        betriebsstaette=betriebsstaette,
+        quarter=quarter,
+        method=method,
+        evidence=evidence,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# staff (Abrechnung)
+
+
+def _require_billing_staff(actor: Any) -> None:
+    if not scope.is_staff_role(actor, StaffRole.ABRECHNUNG):
+        raise PermissionError("Nur für die Abrechnungsabteilung der KV.")
+
+
+@transaction.atomic
+def set_deadline(
+    *,
+    actor: Any,
+    quarter: Quarter,
+    early_from: dt.date,
+    starts: dt.date,
+    ends: dt.date,
+    note: str = "",
+) -> SubmissionDeadline:
+    _require_billing_staff(actor)
+    window = rules.SubmissionWindow(quarter, early_from=early_from, starts=starts, ends=ends)
+    problems = window.problems()
+    if problems:
+        raise Refused(problems)
+    deadline, created = SubmissionDeadline.objects.update_or_create(
+        quarter=quarter.slug,
+        defaults={
+            "early_from": early_from,
+            "starts": starts,
+            "ends": ends,
+            "note": note,
+            "updated_by": actor,
+            "updated_at": timezone.now(),
+        },
+    )
+    audit.record(
+        actor=actor,
+        activity=Activity.STAFF_ACTION,
+        obj=deadline,
+        detail={
+            "event": "billing.deadline_set",
+            "quarter": str(quarter),
+            "early_from": early_from.isoformat(),
+            "starts": starts.isoformat(),
+            "ends": ends.isoformat(),
+            "created": created,
+        },
+    )
+    return deadline
+
+
+@transaction.atomic
+def reset_deadline(*, actor: Any, quarter: Quarter) -> None:
+    _require_billing_staff(actor)
+    deleted, _ = SubmissionDeadline.objects.filter(quarter=quarter.slug).delete()
+    audit.record(
+        actor=actor,
+        activity=Activity.STAFF_ACTION,
+        object_type="billing.submissiondeadline",
+        object_repr=str(quarter),
+        detail={"event": "billing.deadline_reset", "quarter": str(quarter), "deleted": deleted},
+    )
+
+
+@transaction.atomic
+def set_kv_result(
+    *, actor: Any, submission: Submission, result: KvResult | str, note: str = ""
+) -> Submission:
+    """The KV's own check of a submission (mainly encrypted files)."""
+    _require_billing_staff(actor)
+    submission = Submission.objects.select_for_update().get(pk=submission.pk)
+    submission.kv_result = result
+    submission.kv_note = note[:500]
+    submission.save(update_fields=["kv_result", "kv_note"])
+    audit.record(
+        actor=actor,
+        activity=Activity.STAFF_ACTION,
+        obj=submission,
+        detail={"event": "billing.kv_result", "result": str(result)},
+    )
+    return submission
+
+
+# --------------------------------------------------------------------------------------------
+# reads that must be logged (seed 000: "abgerufene Dokumente")
+
+
+@transaction.atomic
+def log_access(*, actor: Any, submission: Submission, what: str, download: bool = True) -> None:
+    audit.record(
+        actor=actor,
+        activity=Activity.DOWNLOAD if download else Activity.VIEW,
+        obj=submission,
+        detail={"event": f"billing.{what}"},
+    )

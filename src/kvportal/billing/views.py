@@ -1,0 +1,396 @@
+# Seed 000: billing data only for holders of the billing right (404 otherwise); every upload,
+# protocol and receipt retrieval is written to the access log.
+"""Member pages (Abrechnung einreichen, overview, protocol, receipt, declaration) and the
+staff pages of the Abrechnung department."""
+
+from __future__ import annotations
+
+from django.contrib import messages as flash
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_POST
+
+from kvportal.accounts import scope
+from kvportal.accounts.constants import StaffRole
+from kvportal.accounts.decorators import member_required, staff_role_required
+from kvportal.billing import messages, rules, selectors, services
+from kvportal.billing.forms import DeadlineForm, KvResultForm, StaffFilterForm, SubmissionForm
+from kvportal.billing.models import Submission
+from kvportal.core.pdf import render_pdf
+from kvportal.core.quarters import Quarter
+from kvportal.core.storage import private_storage
+
+
+class SizeLimitUploadHandler(FileUploadHandler):
+    """Stops reading an upload as soon as it exceeds the limit (nothing large hits the disk)."""
+
+    def __init__(self, request=None, *, limit: int):
+        super().__init__(request)
+        self.limit = limit
+
+    def receive_data_chunk(self, raw_data, start):
+        if start + len(raw_data) > self.limit:
+            if self.request is not None:
+                self.request.billing_upload_too_large = True
+            raise StopUpload(connection_reset=False)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
+
+
+def limit_uploads(request) -> None:
+    """Install the size limit before the request body is parsed (no-op if it already was)."""
+    if hasattr(request, "_files"):  # body already parsed by a middleware
+        return
+    request.upload_handlers = [
+        SizeLimitUploadHandler(request, limit=services.max_upload_bytes()),
+        *request.upload_handlers,
+    ]
+
+
+def too_large_text() -> str:
+    return messages.text(
+        rules.Problem("file_too_large_limit", {"max": services.max_upload_bytes()})
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# member pages
+
+
+@member_required
+def overview(request):
+    today = timezone.localdate()
+    return render(
+        request,
+        "billing/overview.html",
+        {
+            "practices": selectors.overview(request.user, today),
+            "opens": services.billing_opens_for(request.user),
+            "today": today,
+        },
+    )
+
+
+@csrf_exempt
+def submit(request):
+    if request.method == "POST":
+        limit_uploads(request)
+    return _submit(request)
+
+
+@csrf_protect
+@member_required
+def _submit(request):
+    user = request.user
+    today = timezone.localdate()
+    practices = selectors.billing_practices(user)
+    show_declare = any(services.may_declare(user, p) for p in practices)
+    form = SubmissionForm(
+        request.POST or None,
+        request.FILES or None,
+        user=user,
+        today=today,
+        show_declare=show_declare,
+    )
+    duplicate = None
+    if request.method == "POST":
+        if getattr(request, "billing_upload_too_large", False):
+            form.is_valid()  # bind the other fields; the file itself was not kept
+            form.errors.pop("file", None)
+            form.add_error("file", too_large_text())
+        elif form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                submission = services.receive_submission(
+                    actor=user,
+                    betriebsstaette=form.cleaned_data["betriebsstaette"],
+                    quarter=form.cleaned_data["quarter"],
+                    upload=upload,
+                    filename=upload.name,
+                    declare=form.cleaned_data.get("declare", False),
+                )
+            except services.Refused as refused:
+                duplicate = refused.duplicate
+                for text in refused.texts:
+                    form.add_error(None, text)
+            else:
+                return redirect("billing:detail", pk=submission.pk)
+    return render(
+        request,
+        "billing/submit.html",
+        {
+            "form": form,
+            "duplicate": duplicate,
+            "opens": services.billing_opens_for(user),
+            "has_practices": practices.exists(),
+            "windows": [
+                services.window_for(Quarter.parse(slug))
+                for slug, _label in form.fields["quarter"].choices
+            ],
+        },
+    )
+
+
+def _detail_context(submission: Submission) -> dict:
+    report = submission.report or {}
+    return {
+        "submission": submission,
+        "problems": messages.texts(submission.problems or []),
+        "report": report,
+        "report_messages": report.get("messages") or [],
+        "stats": report.get("stats") or {},
+        "window": services.window_for(submission.quarter_obj),
+    }
+
+
+@member_required
+def detail(request, pk: int):
+    submission = selectors.get_submission(request.user, pk)
+    if submission.is_done:
+        services.log_access(
+            actor=request.user, submission=submission, what="protocol_view", download=False
+        )
+    context = _detail_context(submission)
+    context["history"] = selectors.history(submission)
+    context["declaration"] = selectors.declaration_for(
+        submission.betriebsstaette, submission.quarter_obj
+    )
+    context["can_declare"] = context["declaration"] is None and services.may_declare(
+        request.user, submission.betriebsstaette
+    )
+    context["declaration_text"] = services.DECLARATION_TEXT.format(
+        bsnr=submission.betriebsstaette.bsnr, quarter=submission.quarter_obj
+    )
+    return render(request, "billing/detail.html", context)
+
+
+def status_payload(submission: Submission) -> dict:
+    return {
+        "id": submission.pk,
+        "state": submission.state,
+        "state_label": str(submission.get_state_display()),
+        "progress": submission.progress,
+        "done": submission.is_done,
+        "check_status": submission.check_status,
+    }
+
+
+@member_required
+def status(request, pk: int):
+    submission = selectors.get_submission(request.user, pk)
+    return JsonResponse(status_payload(submission))
+
+
+def protocol_pdf_response(submission: Submission) -> HttpResponse:
+    pdf = render_pdf("billing/pdf/protocol.html", _detail_context(submission))
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="Pruefprotokoll_{submission.betriebsstaette.bsnr}_'
+        f'{submission.quarter}_{submission.pk}.pdf"'
+    )
+    return response
+
+
+def receipt_context(submission: Submission) -> dict:
+    return {
+        "submission": submission,
+        "problems": messages.texts(submission.problems or []),
+        "declaration": selectors.declaration_for(
+            submission.betriebsstaette, submission.quarter_obj
+        ),
+        "created_at": timezone.now(),
+    }
+
+
+def receipt_pdf_response(submission: Submission) -> HttpResponse:
+    pdf = render_pdf("billing/pdf/receipt.html", receipt_context(submission))
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="Empfangsbestaetigung_{submission.betriebsstaette.bsnr}_'
+        f'{submission.quarter}_{submission.pk}.pdf"'
+    )
+    return response
+
+
+@member_required
+def protocol_pdf(request, pk: int):
+    submission = selectors.get_submission(request.user, pk)
+    if not submission.is_done:
+        raise Http404(_("Die Prüfung läuft noch."))
+    services.log_access(actor=request.user, submission=submission, what="protocol_pdf")
+    return protocol_pdf_response(submission)
+
+
+@member_required
+def receipt_pdf(request, pk: int):
+    submission = selectors.get_submission(request.user, pk)
+    services.log_access(actor=request.user, submission=submission, what="receipt_pdf")
+    return receipt_pdf_response(submission)
+
+
+@require_POST
+@member_required
+def declare(request, bsnr: str, quarter: str):
+    practice = get_object_or_404(scope.practices(request.user), bsnr=bsnr)
+    try:
+        q = Quarter.parse(quarter)
+    except ValueError as exc:
+        raise Http404(str(exc)) from exc
+    if request.POST.get("confirm") != "1":
+        flash.error(request, _("Bitte bestätigen Sie die Erklärung zur Abrechnung."))
+    else:
+        try:
+            services.give_declaration(actor=request.user, betriebsstaette=practice, quarter=q)
+        except services.Refused as refused:
+            for text in refused.texts:
+                flash.error(request, text)
+        else:
+            flash.success(
+                request,
+                _(
+                    "Die Erklärung zur Abrechnung für die BSNR %(bsnr)s und das Quartal "
+                    "%(q)s ist abgegeben."
+                )
+                % {"bsnr": practice.bsnr, "q": q},
+            )
+    target = request.POST.get("next", "")
+    if target.startswith("/abrechnung/") and "//" not in target:
+        return redirect(target)
+    return redirect("billing:overview")
+
+
+# --------------------------------------------------------------------------------------------
+# staff pages (role Abrechnung)
+
+
+@staff_role_required(StaffRole.ABRECHNUNG)
+def staff_list(request):
+    today = timezone.localdate()
+    form = StaffFilterForm(request.GET or None, today=today)
+    filters = {}
+    if form.is_valid():
+        filters = {
+            "quarter": form.cleaned_data["quarter"],
+            "bsnr": form.cleaned_data["bsnr"].strip(),
+            "state": form.cleaned_data["state"],
+            "late": form.cleaned_data["late"],
+            "current": "1" if form.cleaned_data["current"] else "",
+        }
+    page = Paginator(selectors.staff_submissions(**filters), 50).get_page(request.GET.get("seite"))
+    return render(request, "billing/staff_list.html", {"form": form, "page": page})
+
+
+@staff_role_required(StaffRole.ABRECHNUNG)
+def staff_detail(request, pk: int):
+    submission = get_object_or_404(Submission.objects.select_related("betriebsstaette"), pk=pk)
+    form = KvResultForm(
+        request.POST or None,
+        initial={"result": submission.kv_result, "note": submission.kv_note},
+    )
+    if request.method == "POST" and form.is_valid():
+        services.set_kv_result(
+            actor=request.user,
+            submission=submission,
+            result=form.cleaned_data["result"],
+            note=form.cleaned_data["note"],
+        )
+        flash.success(request, _("Das Ergebnis der KV-Prüfung ist gespeichert."))
+        return redirect("billing:staff_detail", pk=pk)
+    if request.method == "GET":
+        services.log_access(
+            actor=request.user, submission=submission, what="staff_view", download=False
+        )
+    context = _detail_context(submission)
+    context.update(
+        {
+            "history": selectors.history(submission),
+            "declaration": selectors.declaration_for(
+                submission.betriebsstaette, submission.quarter_obj
+            ),
+            "form": form,
+            "staff": True,
+        }
+    )
+    return render(request, "billing/staff_detail.html", context)
+
+
+@staff_role_required(StaffRole.ABRECHNUNG)
+def staff_download(request, pk: int):
+    submission = get_object_or_404(Submission, pk=pk)
+    services.log_access(actor=request.user, submission=submission, what="file_download")
+    handle = private_storage.open(submission.storage_name, "rb")
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=submission.original_name,
+        content_type="application/octet-stream",
+    )
+
+
+@staff_role_required(StaffRole.ABRECHNUNG)
+def staff_protocol_pdf(request, pk: int):
+    submission = get_object_or_404(Submission, pk=pk)
+    services.log_access(actor=request.user, submission=submission, what="protocol_pdf")
+    return protocol_pdf_response(submission)
+
+
+@staff_role_required(StaffRole.ABRECHNUNG)
+def staff_receipt_pdf(request, pk: int):
+    submission = get_object_or_404(Submission, pk=pk)
+    services.log_access(actor=request.user, submission=submission, what="receipt_pdf")
+    return receipt_pdf_response(submission)
+
+
+@staff_role_required(StaffRole.ABRECHNUNG)
+def deadlines(request):
+    today = timezone.localdate()
+    windows = services.windows_around(today, back=4, ahead=4)
+    overrides = {d.quarter: d for d in services.SubmissionDeadline.objects.all()}
+    rows = [
+        {"quarter": q, "window": w, "override": overrides.get(q.slug)}
+        for q, w in sorted(windows.items(), reverse=True)
+    ]
+    return render(request, "billing/deadlines.html", {"rows": rows})
+
+
+@staff_role_required(StaffRole.ABRECHNUNG)
+def deadline_edit(request, quarter: str):
+    try:
+        q = Quarter.parse(quarter)
+    except ValueError as exc:
+        raise Http404(str(exc)) from exc
+    window = services.window_for(q)
+    form = DeadlineForm(
+        request.POST or None,
+        initial={"early_from": window.early_from, "starts": window.starts, "ends": window.ends},
+    )
+    if request.method == "POST":
+        if request.POST.get("reset") == "1":
+            services.reset_deadline(actor=request.user, quarter=q)
+            flash.success(
+                request, _("Für das Quartal %(q)s gelten wieder die Standardfristen.") % {"q": q}
+            )
+            return redirect("billing:deadlines")
+        if form.is_valid():
+            try:
+                services.set_deadline(actor=request.user, quarter=q, **form.cleaned_data)
+            except services.Refused as refused:
+                for text in refused.texts:
+                    form.add_error(None, text)
+            else:
+                flash.success(
+                    request, _("Die Abgabefrist für das Quartal %(q)s ist gespeichert.") % {"q": q}
+                )
+                return redirect("billing:deadlines")
+    return render(
+        request,
+        "billing/deadline_edit.html",
+        {"form": form, "quarter": q, "default": rules.default_window(q)},
+    )

@@ -1,0 +1,30 @@
+# § 304 SGB V: documents are published and deleted only through the services (audited);
+# the back-office admin shows them read-only.
+from django.contrib import admin
+
+from kvportal.documents.models import DeletedDocument, Document
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Document)
+class DocumentAdmin(ReadOnlyAdmin):
+    list_display = ("title", "doc_type", "betriebsstaette", "quarter", "lanr", "published_at")
+    list_filter = ("doc_type", "source")
+    search_fields = ("title", "betriebsstaette__bsnr", "lanr", "sha256")
+    exclude = ("file",)
+
+
+@admin.register(DeletedDocument)
+class DeletedDocumentAdmin(ReadOnlyAdmin):
+    list_display = ("original_id", "doc_type", "bsnr", "quarter", "deleted_at")
+    search_fields = ("bsnr", "sha256")

@@ -1,0 +1,136 @@
+# Seed 000 rights: BSNR-wide → all documents of the BSNR; own LANR → only his documents;
+# neither → nothing (lists, downloads, search, counts and the API alike).
+"""Reads of documents, always through `kvportal.accounts.scope`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef, QuerySet
+
+from kvportal.accounts import scope
+from kvportal.accounts.constants import Right
+from kvportal.core.quarters import Quarter
+from kvportal.documents import rules
+from kvportal.documents.models import (
+    DeletedDocument,
+    Document,
+    ReadReceipt,
+    int_to_quarter,
+    quarter_to_int,
+)
+from kvportal.members.models import Betriebsstaette
+
+
+def document_practice_ids(user: Any) -> list[int]:
+    """Ids of the BSNRs where the user holds one of the two document rights."""
+    ids: set[int] = set()
+    for right in (Right.DOCS_BSNR, Right.DOCS_LANR):
+        ids.update(scope.practices(user, right).values_list("pk", flat=True))
+    return sorted(ids)
+
+
+def visible_documents(user: Any) -> QuerySet[Document]:
+    """Every document the user may see.
+
+    The scope layer decides; the literal list of the user's BSNRs in front of it only lets
+    the database use the (betriebsstaette, …) indexes instead of scanning the archive."""
+    practice_ids = document_practice_ids(user)
+    if not practice_ids:
+        return Document.objects.none()
+    base = Document.objects.filter(betriebsstaette_id__in=practice_ids)
+    return scope.filter_documents(user, base, bsnr_field="betriebsstaette", lanr_field="lanr")
+
+
+def visible_tombstones(user: Any) -> QuerySet[DeletedDocument]:
+    practice_ids = document_practice_ids(user)
+    if not practice_ids:
+        return DeletedDocument.objects.none()
+    base = DeletedDocument.objects.filter(betriebsstaette_id__in=practice_ids)
+    return scope.filter_documents(user, base, bsnr_field="betriebsstaette", lanr_field="lanr")
+
+
+def document_practices(user: Any) -> QuerySet[Betriebsstaette]:
+    return Betriebsstaette.objects.filter(pk__in=document_practice_ids(user)).order_by("bsnr")
+
+
+def search_documents(
+    user: Any,
+    *,
+    bsnr: str = "",
+    quarter: Quarter | None = None,
+    doc_type: str = "",
+    text: str = "",
+) -> QuerySet[Document]:
+    """The member list: filters, title search, newest first, with the unread marker."""
+    qs = visible_documents(user)
+    if bsnr:
+        qs = qs.filter(betriebsstaette__bsnr=bsnr)
+    if quarter is not None:
+        qs = qs.filter(quarter=quarter_to_int(quarter))
+    if doc_type:
+        qs = qs.filter(doc_type=doc_type)
+    if text:
+        qs = qs.filter(title__icontains=text.strip())
+    return (
+        qs.select_related("betriebsstaette")
+        .annotate(
+            is_read=Exists(ReadReceipt.objects.filter(document=OuterRef("pk"), user_id=user.pk))
+        )
+        .order_by("-published_at", "-id")
+    )
+
+
+def available_quarters(user: Any) -> list[Quarter]:
+    values = visible_documents(user).order_by().values_list("quarter", flat=True).distinct()
+    return sorted((int_to_quarter(v) for v in values), reverse=True)
+
+
+def unread_count(user: Any) -> int:
+    return (
+        visible_documents(user)
+        .exclude(Exists(ReadReceipt.objects.filter(document=OuterRef("pk"), user_id=user.pk)))
+        .count()
+    )
+
+
+def may_see_receipts(user: Any, document: Document) -> bool:
+    """'Who opened it and when' is shown to holders of the BSNR-wide right only."""
+    return scope.has_right(user, document.betriebsstaette_id, Right.DOCS_BSNR)
+
+
+def receipts_for(document: Document) -> QuerySet[ReadReceipt]:
+    return document.receipts.select_related("user", "user__person").order_by("first_opened_at")
+
+
+def honorar_series(practice: Betriebsstaette, quarters: list[Quarter]) -> dict[Quarter, Any]:
+    """Amount per quarter: the latest published Honorarbescheid carrying an amount."""
+    rows = (
+        Document.objects.filter(
+            betriebsstaette=practice,
+            doc_type__in=rules.HONORAR_TYPES,
+            quarter__in=[quarter_to_int(q) for q in quarters],
+            amount__isnull=False,
+        )
+        .order_by("quarter", "published_at", "id")
+        .values_list("quarter", "amount")
+    )
+    series: dict[Quarter, Any] = {}
+    for value, amount in rows:
+        series[int_to_quarter(value)] = amount  # later rows win
+    return series
+
+
+def latest_honorar_quarter(practice: Betriebsstaette, current: Quarter) -> Quarter | None:
+    value = (
+        Document.objects.filter(
+            betriebsstaette=practice,
+            doc_type__in=rules.HONORAR_TYPES,
+            amount__isnull=False,
+            quarter__lte=quarter_to_int(current),
+        )
+        .order_by("-quarter")
+        .values_list("quarter", flat=True)
+        .first()
+    )
+    return int_to_quarter(value) if value else None

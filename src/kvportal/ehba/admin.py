@@ -1,0 +1,49 @@
+from django.contrib import admin
+
+from kvportal.ehba.models import CardRegistration, SignatureCheck, VerificationReport
+
+
+@admin.register(CardRegistration)
+class CardRegistrationAdmin(admin.ModelAdmin):
+    list_display = (
+        "holder_name",
+        "telematik_id",
+        "user",
+        "registered_at",
+        "last_login_at",
+        "ended_at",
+    )
+    list_filter = ("profession", "second_factor", "end_reason")
+    search_fields = ("holder_name", "telematik_id", "user__username", "person__lanr")
+    readonly_fields = [f.name for f in CardRegistration._meta.fields]
+
+    def has_add_permission(self, request):
+        return False  # only the member registers his card (card challenge)
+
+
+class SignatureCheckInline(admin.TabularInline):
+    model = SignatureCheck
+    extra = 0
+    can_delete = False
+    readonly_fields = [f.name for f in SignatureCheck._meta.fields]
+
+
+@admin.register(VerificationReport)
+class VerificationReportAdmin(admin.ModelAdmin):
+    list_display = (
+        "document_title",
+        "content_type",
+        "object_id",
+        "verdict",
+        "accepted",
+        "created_at",
+    )
+    list_filter = ("verdict", "accepted", "content_type")
+    readonly_fields = [f.name for f in VerificationReport._meta.fields]
+    inlines = [SignatureCheckInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

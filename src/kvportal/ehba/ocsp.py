@@ -1,0 +1,211 @@
+# RFC 6960 / gemSpec_PKI TUC_PKI_006: OCSP status with nonce; test responder and client.
+"""OCSP for the test PKI: a tiny HTTP responder on 127.0.0.1 and a client check.
+
+``ocsp_revocation_check(...)`` returns a callable ``(cert, issuer) -> RevocationResult`` that
+asks the OCSP responder named in the certificate's AIA (or ``url``), verifies the response
+signature (signed by the issuing CA itself or by a responder certificate the CA issued with
+id-kp-OCSPSigning) and the nonce. Usable for ``verify_login_token`` and
+``validate_pdf_signatures``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import urllib.request
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
+
+from .pki import RevocationResult, TestPKI, _aware
+
+OCSP_CONTENT_TYPE = "application/ocsp-request"
+
+
+def build_request(
+    cert: x509.Certificate, issuer: x509.Certificate, *, nonce: bytes | None = None
+) -> bytes:
+    builder = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA256())
+    if nonce is not None:
+        builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
+    return builder.build().public_bytes(serialization.Encoding.DER)
+
+
+def http_fetch(url: str, request_der: bytes, *, timeout: float = 5.0) -> bytes:
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"Ungültige OCSP-Adresse: {url}")
+    req = urllib.request.Request(  # noqa: S310 - scheme checked above
+        url, data=request_der, headers={"Content-Type": OCSP_CONTENT_TYPE}, method="POST"
+    )
+    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
+        return resp.read()
+
+
+def _verify_signed_by(response: ocsp.OCSPResponse, signer: x509.Certificate) -> bool:
+    key = signer.public_key()
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(
+                response.signature,
+                response.tbs_response_bytes,
+                ec.ECDSA(response.signature_hash_algorithm),
+            )
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(
+                response.signature,
+                response.tbs_response_bytes,
+                padding.PKCS1v15(),
+                response.signature_hash_algorithm,
+            )
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _responder_ok(response: ocsp.OCSPResponse, issuer: x509.Certificate) -> bool:
+    if _verify_signed_by(response, issuer):
+        return True
+    for cert in response.certificates:  # delegated responder issued by the CA
+        try:
+            cert.verify_directly_issued_by(issuer)
+            eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
+            continue
+        if ExtendedKeyUsageOID.OCSP_SIGNING in eku and _verify_signed_by(response, cert):
+            return True
+    return False
+
+
+def ocsp_urls(cert: x509.Certificate) -> list[str]:
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        return []
+    return [
+        str(d.access_location.value)
+        for d in aia
+        if d.access_method == AuthorityInformationAccessOID.OCSP
+    ]
+
+
+def ocsp_revocation_check(
+    cert: x509.Certificate | None = None,
+    issuer: x509.Certificate | None = None,
+    *,
+    url: str | None = None,
+    fetch: Callable[[str, bytes], bytes] = http_fetch,
+    now: dt.datetime | None = None,
+    max_age: dt.timedelta = dt.timedelta(hours=24),
+) -> Callable[[x509.Certificate, x509.Certificate], RevocationResult] | RevocationResult:
+    """A real OCSP round trip. ``url`` overrides the AIA address (like the TSL mapping of
+    public to TI addresses); ``fetch(url, request) -> response``.
+
+    Two forms: ``ocsp_revocation_check(cert, issuer, **opts) -> RevocationResult`` checks at
+    once; ``ocsp_revocation_check(**opts)`` returns a ``(cert, issuer) -> RevocationResult``
+    callable for ``verify_login_token`` / ``validate_pdf_signatures``."""
+
+    def check(cert: x509.Certificate, issuer: x509.Certificate) -> RevocationResult:
+        moment = _aware(now)
+        target = url or next(iter(ocsp_urls(cert)), None)
+        if not target:
+            return RevocationResult("unknown", source="keine OCSP-Adresse")
+        source = f"OCSP {target}"
+        nonce = os.urandom(16)
+        try:
+            raw = fetch(target, build_request(cert, issuer, nonce=nonce))
+            response = ocsp.load_der_ocsp_response(raw)
+        except (OSError, ValueError):
+            return RevocationResult("unknown", source=f"{source} (nicht erreichbar)")
+        if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+            return RevocationResult("unknown", source=f"{source} ({response.response_status.name})")
+        if not _responder_ok(response, issuer):
+            return RevocationResult("unknown", source=f"{source} (Antwort nicht vertrauenswürdig)")
+        try:
+            got_nonce = response.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
+        except x509.ExtensionNotFound:
+            got_nonce = None
+        if got_nonce != nonce:
+            return RevocationResult("unknown", source=f"{source} (Nonce passt nicht)")
+        single = next(
+            (r for r in response.responses if r.serial_number == cert.serial_number), None
+        )
+        if single is None:
+            return RevocationResult("unknown", source=source)
+        if single.this_update_utc > moment + dt.timedelta(minutes=5) or (
+            single.this_update_utc < moment - max_age
+        ):
+            return RevocationResult("unknown", source=f"{source} (Antwort veraltet)")
+        if single.certificate_status == ocsp.OCSPCertStatus.REVOKED:
+            return RevocationResult("revoked", single.revocation_time_utc, source=source)
+        if single.certificate_status == ocsp.OCSPCertStatus.GOOD:
+            return RevocationResult("good", source=source)
+        return RevocationResult("unknown", source=source)
+
+    if cert is not None:
+        if issuer is None:
+            raise ValueError("Für die OCSP-Prüfung wird das Zertifikat des Ausstellers benötigt.")
+        return check(cert, issuer)
+    return check
+
+
+class OcspServer:
+    """HTTP OCSP responder for a :class:`TestPKI` on 127.0.0.1 (POST, RFC 6960 A.1).
+
+    ``with OcspServer(pki, port=0) as srv: srv.url`` — port 0 picks a free port.
+    """
+
+    def __init__(self, pki: TestPKI, *, host: str = "127.0.0.1", port: int = 0):
+        pki_ = pki
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length <= 0 or length > 65536:
+                    self.send_error(400, "Bad Request")
+                    return
+                body = pki_.ocsp_response(self.rfile.read(length))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/ocsp-response")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args) -> None:
+                return
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/ocsp"
+
+    def start(self) -> OcspServer:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> OcspServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

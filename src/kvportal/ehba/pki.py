@@ -1,0 +1,916 @@
+# gemSpec_PKI Tab_PKI_268_1/269_1/270_1: C.HP.AUT/ENC/QES profiles. TEST PKI ONLY.
+"""Test PKI shaped like the TI's: a root, an HBA CA (AUT/ENC) and a qualified CA (QES).
+
+Everything is persisted in one directory (PEM keys and certificates plus ``state.json``
+holding the issued certificates and revocations) so that the portal, the ``card`` command
+and the signing agent share it. Keys are stored unencrypted: never use this for production.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from asn1crypto import core as asn1
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import (
+    AuthorityInformationAccessOID,
+    ExtendedKeyUsageOID,
+    NameOID,
+)
+
+# --- OIDs (gemSpec_OID, via gematik/zero-lab go/gempki/oids.go) ---------------------------
+OID_ADMISSION = "1.3.36.8.3.3"
+OID_ARZT = "1.2.276.0.76.4.30"
+OID_PSYCHOTHERAPEUT = "1.2.276.0.76.4.45"
+OID_PS_PSYCHOTHERAPEUT = "1.2.276.0.76.4.46"
+OID_KUJ_PSYCHOTHERAPEUT = "1.2.276.0.76.4.47"
+OID_POLICY_HBA_CP = "1.2.276.0.76.4.145"
+OID_POLICY_GEM_OR_CP = "1.2.276.0.76.4.163"
+OID_HBA_QES = "1.2.276.0.76.4.72"
+OID_HBA_ENC = "1.2.276.0.76.4.74"
+OID_HBA_AUT = "1.2.276.0.76.4.75"
+OID_QCP_NATURAL_QSCD = "0.4.0.194112.1.2"
+OID_QC_STATEMENTS = "1.3.6.1.5.5.7.1.3"
+OID_QC_COMPLIANCE = "0.4.0.1862.1.1"
+OID_QC_SSCD = "0.4.0.1862.1.4"
+OID_QC_TYPE = "0.4.0.1862.1.6"
+OID_QC_TYPE_ESIGN = "0.4.0.1862.1.6.1"
+OID_VALIDITY_MODEL = "1.3.6.1.4.1.8301.3.5"
+OID_VALIDITY_MODEL_CHAIN = "1.3.6.1.4.1.8301.3.5.1"
+
+PSYCHOTHERAPEUT_OIDS = frozenset(
+    {OID_PSYCHOTHERAPEUT, OID_PS_PSYCHOTHERAPEUT, OID_KUJ_PSYCHOTHERAPEUT}
+)
+
+TSP_ID = "16"  # prefix of the subject serialNumber (<TSP-ID>.<ICCSN>), medisign's value
+
+DEFAULT_OCSP_URL = "http://127.0.0.1:8788/ocsp"
+
+KeyAlgorithm = Literal["brainpool", "rsa"]
+
+
+class Profession(StrEnum):
+    ARZT = "arzt"
+    PSYCHOTHERAPEUT = "psychotherapeut"
+
+    @property
+    def oid(self) -> str:
+        return OID_ARZT if self is Profession.ARZT else OID_PSYCHOTHERAPEUT
+
+    @property
+    def item(self) -> str:
+        return "Ärztin/Arzt" if self is Profession.ARZT else "Psychotherapeut/-in"
+
+    @property
+    def chamber(self) -> str:
+        if self is Profession.ARZT:
+            return "Sächsische Landesärztekammer (Test)"
+        return "Ostdeutsche Psychotherapeutenkammer (Test)"
+
+
+def profession_from_oids(oids: list[str] | tuple[str, ...]) -> Profession | None:
+    if OID_ARZT in oids:
+        return Profession.ARZT
+    if PSYCHOTHERAPEUT_OIDS.intersection(oids):
+        return Profession.PSYCHOTHERAPEUT
+    return None
+
+
+def default_ehba_dir() -> Path:
+    """``$KVPORTAL_EHBA_DIR`` or ``./var/ehba``."""
+    env = os.environ.get("KVPORTAL_EHBA_DIR")
+    return Path(env) if env else Path.cwd() / "var" / "ehba"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime:
+    if moment is None:
+        return utcnow()
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment
+
+
+# --- small file helpers shared with softcard.py -------------------------------------------
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Exclusive advisory lock on ``<path>.lock`` for read-modify-write cycles."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+
+
+def generate_key(algorithm: KeyAlgorithm = "brainpool") -> PrivateKey:
+    if algorithm == "brainpool":
+        return ec.generate_private_key(ec.BrainpoolP256R1())
+    if algorithm == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    raise ValueError(f"Unbekannter Schlüsseltyp: {algorithm!r} (erlaubt: brainpool, rsa)")
+
+
+def key_to_pem(key: PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def key_from_pem(data: bytes) -> PrivateKey:
+    key = serialization.load_pem_private_key(data, password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise ValueError("Nur EC- oder RSA-Schlüssel werden unterstützt.")
+    return key
+
+
+def cert_to_pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def cert_from_pem(data: str | bytes) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(data.encode() if isinstance(data, str) else data)
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def _sig_hash(key: PrivateKey) -> hashes.HashAlgorithm:
+    return hashes.SHA256()
+
+
+# --- ASN.1 for extensions cryptography does not model ------------------------------------
+
+
+class _QcStatement(asn1.Sequence):
+    _fields = [
+        ("statement_id", asn1.ObjectIdentifier),
+        ("statement_info", asn1.Any, {"optional": True}),
+    ]
+
+
+class _QcStatements(asn1.SequenceOf):
+    _child_spec = _QcStatement
+
+
+class _QcTypes(asn1.SequenceOf):
+    _child_spec = asn1.ObjectIdentifier
+
+
+class _ValidityModel(asn1.Sequence):
+    _fields = [("model_id", asn1.ObjectIdentifier), ("model_info", asn1.Any, {"optional": True})]
+
+
+def _qc_statements_der() -> bytes:
+    qc_type = _QcTypes([OID_QC_TYPE_ESIGN])
+    return _QcStatements(
+        [
+            {"statement_id": OID_QC_COMPLIANCE},
+            {"statement_id": OID_QC_SSCD},
+            {"statement_id": OID_QC_TYPE, "statement_info": asn1.Any.load(qc_type.dump())},
+        ]
+    ).dump()
+
+
+def parse_qc_statements(der: bytes) -> list[str]:
+    return [s["statement_id"].dotted for s in _QcStatements.load(der)]
+
+
+# --- certificate profile parsed back --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertificateProfile:
+    given_name: str
+    surname: str
+    common_name: str
+    serial_number: str
+    telematik_id: str | None
+    profession_oids: tuple[str, ...]
+    profession: Profession | None
+    admission_authority: str | None
+    policies: tuple[str, ...]
+    key_usage: frozenset[str]
+    ext_key_usage: tuple[str, ...]
+    qc_statements: tuple[str, ...]
+    ocsp_urls: tuple[str, ...]
+    validity_model: str | None
+    fingerprint: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    issuer_cn: str
+
+
+_KU_NAMES = (
+    "digital_signature",
+    "content_commitment",
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "key_cert_sign",
+    "crl_sign",
+)
+
+
+def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
+    values = name.get_attributes_for_oid(oid)
+    return str(values[0].value) if values else ""
+
+
+def parse_card_certificate(cert: x509.Certificate) -> CertificateProfile:
+    """Read the person/profile data of a C.HP.* certificate (missing parts → empty)."""
+    exts = cert.extensions
+
+    def ext(cls):
+        try:
+            return exts.get_extension_for_class(cls).value
+        except x509.ExtensionNotFound:
+            return None
+
+    telematik_id = None
+    profession_oids: list[str] = []
+    authority = None
+    adm = ext(x509.Admissions)
+    if adm is not None:
+        if adm.authority is not None and isinstance(adm.authority, x509.DirectoryName):
+            authority = adm.authority.value.rfc4514_string()
+        for admission in adm:
+            for info in admission.profession_infos:
+                profession_oids.extend(o.dotted_string for o in info.profession_oids or ())
+                if telematik_id is None and info.registration_number:
+                    telematik_id = info.registration_number
+    policies = ext(x509.CertificatePolicies)
+    ku = ext(x509.KeyUsage)
+    key_usage = set()
+    if ku is not None:
+        for name in _KU_NAMES:
+            if getattr(ku, name):
+                key_usage.add(name)
+        if ku.key_agreement:
+            key_usage.discard("encipher_only")
+    eku = ext(x509.ExtendedKeyUsage)
+    aia = ext(x509.AuthorityInformationAccess)
+    qc: list[str] = []
+    validity_model = None
+    for e in exts:
+        if e.oid.dotted_string == OID_QC_STATEMENTS and isinstance(
+            e.value, x509.UnrecognizedExtension
+        ):
+            qc = parse_qc_statements(e.value.value)
+        if e.oid.dotted_string == OID_VALIDITY_MODEL and isinstance(
+            e.value, x509.UnrecognizedExtension
+        ):
+            validity_model = _ValidityModel.load(e.value.value)["model_id"].dotted
+    return CertificateProfile(
+        given_name=_attr(cert.subject, NameOID.GIVEN_NAME),
+        surname=_attr(cert.subject, NameOID.SURNAME),
+        common_name=_attr(cert.subject, NameOID.COMMON_NAME),
+        serial_number=_attr(cert.subject, NameOID.SERIAL_NUMBER),
+        telematik_id=telematik_id,
+        profession_oids=tuple(profession_oids),
+        profession=profession_from_oids(profession_oids),
+        admission_authority=authority,
+        policies=tuple(p.policy_identifier.dotted_string for p in policies or ()),
+        key_usage=frozenset(key_usage),
+        ext_key_usage=tuple(o.dotted_string for o in eku or ()),
+        qc_statements=tuple(qc),
+        ocsp_urls=tuple(
+            str(d.access_location.value)
+            for d in aia or ()
+            if d.access_method == AuthorityInformationAccessOID.OCSP
+        ),
+        validity_model=validity_model,
+        fingerprint=fingerprint(cert),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        issuer_cn=_attr(cert.issuer, NameOID.COMMON_NAME),
+    )
+
+
+# --- revocation ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RevocationResult:
+    status: Literal["good", "revoked", "unknown"]
+    revoked_at: dt.datetime | None = None
+    source: str = "lokal"
+
+    def __str__(self) -> str:
+        return self.status
+
+    def to_dict(self) -> dict:
+        return {
+            "status": self.status,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "source": self.source,
+        }
+
+    @classmethod
+    def coerce(cls, value: RevocationResult | str) -> RevocationResult:
+        if isinstance(value, RevocationResult):
+            return value
+        if value not in ("good", "revoked", "unknown"):
+            return cls("unknown", source=str(value))
+        return cls(value, source="Prüffunktion")
+
+
+# --- the PKI ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CardCertificates:
+    aut: x509.Certificate
+    enc: x509.Certificate
+    qes: x509.Certificate
+
+
+CaName = Literal["root", "hba", "qes"]
+_FILES = {"root": "root", "hba": "hba-ca", "qes": "qes-ca"}
+
+
+@dataclass
+class TestPKI:
+    """A persisted test PKI. Create with :meth:`create`, reopen with :meth:`load`."""
+
+    __test__ = False  # not a pytest class
+
+    directory: Path
+    root_cert: x509.Certificate
+    hba_ca_cert: x509.Certificate
+    qes_ca_cert: x509.Certificate
+    ocsp_url: str
+    _keys: dict[str, PrivateKey] = field(default_factory=dict, repr=False)
+
+    # -- construction
+    @classmethod
+    def create(
+        cls,
+        directory: Path | str,
+        *,
+        algorithm: KeyAlgorithm = "brainpool",
+        ocsp_url: str = DEFAULT_OCSP_URL,
+        now: dt.datetime | None = None,
+        name: str = "TEST",
+    ) -> TestPKI:
+        directory = Path(directory)
+        if (directory / "state.json").exists():
+            raise FileExistsError(f"In {directory} existiert bereits eine Test-PKI.")
+        now = _aware(now)
+        start = now - dt.timedelta(days=1)
+        keys = {k: generate_key(algorithm) for k in ("root", "hba", "qes")}
+        org = [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, f"kvportal {name}-PKI NOT-VALID"),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"),
+        ]
+        root_name = x509.Name(
+            [x509.NameAttribute(NameOID.COMMON_NAME, f"{name}.RCA1 TEST-ONLY"), *org]
+        )
+        hba_name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, f"{name}.HBA-CA1 TEST-ONLY"),
+                x509.NameAttribute(
+                    NameOID.ORGANIZATIONAL_UNIT_NAME,
+                    "Heilberufsausweis-CA der Telematikinfrastruktur",
+                ),
+                *org,
+            ]
+        )
+        qes_name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, f"{name}.HBA-qCA1 TEST-ONLY"),
+                x509.NameAttribute(
+                    NameOID.ORGANIZATIONAL_UNIT_NAME,
+                    "Qualifizierter VDA der Telematikinfrastruktur",
+                ),
+                *org,
+            ]
+        )
+        root = cls._ca_cert(root_name, keys["root"], root_name, keys["root"], start, None, [])
+        hba = cls._ca_cert(
+            hba_name, keys["hba"], root_name, keys["root"], start, 0, [OID_POLICY_GEM_OR_CP]
+        )
+        qes = cls._ca_cert(
+            qes_name,
+            keys["qes"],
+            root_name,
+            keys["root"],
+            start,
+            0,
+            [OID_QCP_NATURAL_QSCD, OID_POLICY_HBA_CP],
+        )
+        directory.mkdir(parents=True, exist_ok=True)
+        for ca, cert in (("root", root), ("hba", hba), ("qes", qes)):
+            atomic_write(directory / f"{_FILES[ca]}.key.pem", key_to_pem(keys[ca]))
+            atomic_write(
+                directory / f"{_FILES[ca]}.cert.pem", cert_to_pem(cert).encode(), mode=0o644
+            )
+        state = {"ocsp_url": ocsp_url, "certificates": {}}
+        atomic_write(directory / "state.json", json.dumps(state, indent=1).encode())
+        return cls(directory, root, hba, qes, ocsp_url, keys)
+
+    @classmethod
+    def load(cls, directory: Path | str) -> TestPKI:
+        directory = Path(directory)
+        state_file = directory / "state.json"
+        if not state_file.exists():
+            raise FileNotFoundError(f"Keine Test-PKI in {directory} (state.json fehlt).")
+        state = json.loads(state_file.read_text())
+        certs = {
+            ca: cert_from_pem((directory / f"{_FILES[ca]}.cert.pem").read_bytes())
+            for ca in ("root", "hba", "qes")
+        }
+        return cls(directory, certs["root"], certs["hba"], certs["qes"], state["ocsp_url"])
+
+    @classmethod
+    def load_or_create(cls, directory: Path | str | None = None, **create_kwargs) -> TestPKI:
+        directory = Path(directory) if directory is not None else default_ehba_dir() / "pki"
+        with locked(directory / "state.json"):
+            if (directory / "state.json").exists():
+                return cls.load(directory)
+            return cls.create(directory, **create_kwargs)
+
+    @staticmethod
+    def _ca_cert(subject, key, issuer, issuer_key, start, path_len, policies) -> x509.Certificate:
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(start + dt.timedelta(days=365 * 20))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_len), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+                critical=False,
+            )
+        )
+        if policies:
+            b = b.add_extension(
+                x509.CertificatePolicies(
+                    [x509.PolicyInformation(x509.ObjectIdentifier(p), None) for p in policies]
+                ),
+                critical=False,
+            )
+        return b.sign(issuer_key, _sig_hash(issuer_key))
+
+    # -- accessors
+    def _key(self, ca: CaName) -> PrivateKey:
+        if ca not in self._keys:
+            self._keys[ca] = key_from_pem((self.directory / f"{_FILES[ca]}.key.pem").read_bytes())
+        return self._keys[ca]
+
+    def _ca_cert_of(self, ca: CaName) -> x509.Certificate:
+        return {"root": self.root_cert, "hba": self.hba_ca_cert, "qes": self.qes_ca_cert}[ca]
+
+    @property
+    def trust_anchors_login(self) -> list[x509.Certificate]:
+        return [self.hba_ca_cert]
+
+    @property
+    def trust_roots(self) -> list[x509.Certificate]:
+        return [self.root_cert]
+
+    @property
+    def ca_certificates(self) -> list[x509.Certificate]:
+        return [self.root_cert, self.hba_ca_cert, self.qes_ca_cert]
+
+    def issuer_of(self, cert: x509.Certificate) -> x509.Certificate | None:
+        for ca in self.ca_certificates:
+            if cert.issuer == ca.subject:
+                try:
+                    cert.verify_directly_issued_by(ca)
+                except (ValueError, TypeError, InvalidSignature):
+                    continue  # same name, other key: not this CA
+                return ca
+        return None
+
+    def _ca_name_for_issuer(self, issuer: x509.Certificate) -> CaName | None:
+        for ca in ("hba", "qes", "root"):
+            if self._ca_cert_of(ca) == issuer:
+                return ca
+        return None
+
+    # -- state
+    @property
+    def _state_file(self) -> Path:
+        return self.directory / "state.json"
+
+    def _read_state(self) -> dict:
+        return json.loads(self._state_file.read_text())
+
+    def _write_state(self, state: dict) -> None:
+        atomic_write(self._state_file, json.dumps(state, indent=1).encode())
+
+    # -- issuing
+    def issue_card_certificates(
+        self,
+        *,
+        given_name: str,
+        surname: str,
+        telematik_id: str,
+        profession: Profession | str,
+        card_serial: str,
+        aut_key: PrivateKey | PublicKey,
+        enc_key: PrivateKey | PublicKey,
+        qes_key: PrivateKey | PublicKey,
+        not_before: dt.datetime | None = None,
+        not_after: dt.datetime | None = None,
+        email: str | None = None,
+    ) -> CardCertificates:
+        """Issue C.HP.AUT, C.HP.ENC (HBA CA) and C.HP.QES (qualified CA) for one card."""
+        profession = Profession(profession)
+        not_before = _aware(not_before) if not_before else utcnow() - dt.timedelta(minutes=5)
+        not_after = _aware(not_after) if not_after else not_before + dt.timedelta(days=5 * 365)
+        common = {
+            "given_name": given_name,
+            "surname": surname,
+            "telematik_id": telematik_id,
+            "profession": profession,
+            "card_serial": card_serial,
+            "not_before": not_before,
+            "not_after": not_after,
+            "email": email,
+        }
+        certs = {
+            kind: self._issue_ee(kind=kind, public_key=_public(key), **common)
+            for kind, key in (("aut", aut_key), ("enc", enc_key), ("qes", qes_key))
+        }
+        with locked(self._state_file):
+            state = self._read_state()
+            for kind, cert in certs.items():
+                state["certificates"][format(cert.serial_number, "x")] = {
+                    "kind": kind,
+                    "ca": "qes" if kind == "qes" else "hba",
+                    "card": card_serial,
+                    "telematik_id": telematik_id,
+                    "not_after": not_after.isoformat(),
+                    "revoked_at": None,
+                    "pem": cert_to_pem(cert),
+                }
+            self._write_state(state)
+        return CardCertificates(**certs)
+
+    def issue_qes_certificate(self, public_key: PublicKey, **kwargs) -> x509.Certificate:
+        """Only a C.HP.QES for an existing key (e.g. a key generated on a PKCS#11 token)."""
+        kwargs = dict(kwargs)
+        profession = Profession(kwargs.pop("profession"))
+        not_before = _aware(kwargs.pop("not_before", None) or utcnow() - dt.timedelta(minutes=5))
+        not_after = _aware(kwargs.pop("not_after", None) or not_before + dt.timedelta(days=5 * 365))
+        cert = self._issue_ee(
+            kind="qes",
+            public_key=public_key,
+            profession=profession,
+            not_before=not_before,
+            not_after=not_after,
+            email=None,
+            **kwargs,
+        )
+        with locked(self._state_file):
+            state = self._read_state()
+            state["certificates"][format(cert.serial_number, "x")] = {
+                "kind": "qes",
+                "ca": "qes",
+                "card": kwargs["card_serial"],
+                "telematik_id": kwargs["telematik_id"],
+                "not_after": not_after.isoformat(),
+                "revoked_at": None,
+                "pem": cert_to_pem(cert),
+            }
+            self._write_state(state)
+        return cert
+
+    def _issue_ee(
+        self,
+        *,
+        kind: Literal["aut", "enc", "qes"],
+        public_key: PublicKey,
+        given_name: str,
+        surname: str,
+        telematik_id: str,
+        profession: Profession,
+        card_serial: str,
+        not_before: dt.datetime,
+        not_after: dt.datetime,
+        email: str | None,
+    ) -> x509.Certificate:
+        ca: CaName = "qes" if kind == "qes" else "hba"
+        ca_cert = self._ca_cert_of(ca)
+        ca_key = self._key(ca)
+        cn = f"{given_name} {surname}"[:64]
+        subject = x509.Name(
+            [
+                x509.RelativeDistinguishedName(
+                    [
+                        x509.NameAttribute(NameOID.COMMON_NAME, cn),
+                        x509.NameAttribute(NameOID.GIVEN_NAME, given_name),
+                        x509.NameAttribute(NameOID.SURNAME, surname),
+                        x509.NameAttribute(NameOID.SERIAL_NUMBER, f"{TSP_ID}.{card_serial}"),
+                    ]
+                ),
+                x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COUNTRY_NAME, "DE")]),
+            ]
+        )
+        is_ec = isinstance(public_key, ec.EllipticCurvePublicKey)
+        if kind == "aut":
+            ku = {"digital_signature": True, "key_encipherment": not is_ec, "key_agreement": is_ec}
+            policies = [OID_POLICY_HBA_CP, OID_HBA_AUT]
+        elif kind == "enc":
+            ku = {
+                "key_encipherment": not is_ec,
+                "data_encipherment": not is_ec,
+                "key_agreement": is_ec,
+            }
+            policies = [OID_POLICY_HBA_CP, OID_HBA_ENC]
+        else:
+            ku = {"content_commitment": True}
+            policies = [OID_POLICY_HBA_CP, OID_HBA_QES, OID_QCP_NATURAL_QSCD]
+        key_usage = x509.KeyUsage(
+            digital_signature=ku.get("digital_signature", False),
+            content_commitment=ku.get("content_commitment", False),
+            key_encipherment=ku.get("key_encipherment", False),
+            data_encipherment=ku.get("data_encipherment", False),
+            key_agreement=ku.get("key_agreement", False),
+            key_cert_sign=False,
+            crl_sign=False,
+            encipher_only=False,
+            decipher_only=False,
+        )
+        admission = x509.Admissions(
+            x509.DirectoryName(
+                x509.Name(
+                    [
+                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, profession.chamber),
+                        x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"),
+                    ]
+                )
+            ),
+            [
+                x509.Admission(
+                    None,
+                    None,
+                    [
+                        x509.ProfessionInfo(
+                            None,
+                            [profession.item],
+                            [x509.ObjectIdentifier(profession.oid)],
+                            telematik_id,
+                            None,
+                        )
+                    ],
+                )
+            ],
+        )
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_cert.subject)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(key_usage, critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                critical=False,
+            )
+            .add_extension(
+                x509.CertificatePolicies(
+                    [x509.PolicyInformation(x509.ObjectIdentifier(p), None) for p in policies]
+                ),
+                critical=False,
+            )
+            .add_extension(
+                x509.AuthorityInformationAccess(
+                    [
+                        x509.AccessDescription(
+                            AuthorityInformationAccessOID.OCSP,
+                            x509.UniformResourceIdentifier(self.ocsp_url),
+                        )
+                    ]
+                ),
+                critical=False,
+            )
+            .add_extension(admission, critical=False)
+        )
+        if kind == "aut":
+            b = b.add_extension(
+                x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.EMAIL_PROTECTION]
+                ),
+                critical=False,
+            )
+        if email and kind != "qes":
+            b = b.add_extension(
+                x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False
+            )
+        if kind == "qes":
+            b = b.add_extension(
+                x509.UnrecognizedExtension(
+                    x509.ObjectIdentifier(OID_QC_STATEMENTS), _qc_statements_der()
+                ),
+                critical=False,
+            )
+            b = b.add_extension(
+                x509.UnrecognizedExtension(
+                    x509.ObjectIdentifier(OID_VALIDITY_MODEL),
+                    _ValidityModel({"model_id": OID_VALIDITY_MODEL_CHAIN}).dump(),
+                ),
+                critical=False,
+            )
+        return b.sign(ca_key, _sig_hash(ca_key))
+
+    # -- revocation
+    def revoke(self, cert: x509.Certificate, *, at: dt.datetime | None = None) -> None:
+        """Revoke a certificate of this PKI. Irreversible: a second call keeps the first time."""
+        at = _aware(at)
+        serial = format(cert.serial_number, "x")
+        with locked(self._state_file):
+            state = self._read_state()
+            entry = state["certificates"].get(serial)
+            if entry is None:
+                raise KeyError(f"Zertifikat {serial} wurde nicht von dieser Test-PKI ausgestellt.")
+            if entry["revoked_at"] is None:
+                entry["revoked_at"] = at.isoformat()
+                self._write_state(state)
+
+    def _lookup(self, serial_number: int) -> dict | None:
+        return self._read_state()["certificates"].get(format(serial_number, "x"))
+
+    def revocation_check(
+        self, cert: x509.Certificate, issuer: x509.Certificate | None = None, *, now=None
+    ) -> RevocationResult:
+        """Direct lookup in state.json (what the OCSP responder would answer)."""
+        entry = self._lookup(cert.serial_number)
+        if entry is None or cert_from_pem(entry["pem"]) != cert:
+            return RevocationResult("unknown", source="lokal (Test-PKI)")
+        if entry["revoked_at"]:
+            revoked_at = dt.datetime.fromisoformat(entry["revoked_at"])
+            if revoked_at <= _aware(now):
+                return RevocationResult("revoked", revoked_at, source="lokal (Test-PKI)")
+        return RevocationResult("good", source="lokal (Test-PKI)")
+
+    def ocsp_response(self, request_der: bytes, *, now: dt.datetime | None = None) -> bytes:
+        """Answer a DER OCSP request (RFC 6960), signed directly by the issuing CA."""
+        now = _aware(now)
+        try:
+            req = ocsp.load_der_ocsp_request(request_der)
+        except ValueError:
+            return ocsp.OCSPResponseBuilder.build_unsuccessful(
+                ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+            ).public_bytes(serialization.Encoding.DER)
+        ca_name = None
+        for ca in ("hba", "qes", "root"):
+            ca_cert = self._ca_cert_of(ca)
+            key_hash = _issuer_key_hash(ca_cert, req.hash_algorithm)
+            if key_hash == req.issuer_key_hash:
+                ca_name = ca
+                break
+        if ca_name is None:
+            return ocsp.OCSPResponseBuilder.build_unsuccessful(
+                ocsp.OCSPResponseStatus.UNAUTHORIZED
+            ).public_bytes(serialization.Encoding.DER)
+        ca_cert = self._ca_cert_of(ca_name)
+        entry = self._lookup(req.serial_number)
+        builder = ocsp.OCSPResponseBuilder()
+        if entry is None or entry["ca"] != ca_name:
+            builder = builder.add_response_by_hash(
+                issuer_name_hash=req.issuer_name_hash,
+                issuer_key_hash=req.issuer_key_hash,
+                serial_number=req.serial_number,
+                algorithm=req.hash_algorithm,
+                cert_status=ocsp.OCSPCertStatus.UNKNOWN,
+                this_update=now,
+                next_update=now + dt.timedelta(hours=1),
+                revocation_time=None,
+                revocation_reason=None,
+            )
+        else:
+            cert = cert_from_pem(entry["pem"])
+            revoked_at = (
+                dt.datetime.fromisoformat(entry["revoked_at"]) if entry["revoked_at"] else None
+            )
+            revoked = revoked_at is not None and revoked_at <= now
+            builder = builder.add_response(
+                cert=cert,
+                issuer=ca_cert,
+                algorithm=req.hash_algorithm,
+                cert_status=ocsp.OCSPCertStatus.REVOKED if revoked else ocsp.OCSPCertStatus.GOOD,
+                this_update=now,
+                next_update=now + dt.timedelta(hours=1),
+                revocation_time=revoked_at if revoked else None,
+                revocation_reason=x509.ReasonFlags.key_compromise if revoked else None,
+            )
+        builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, ca_cert)
+        for ext in req.extensions:
+            if isinstance(ext.value, x509.OCSPNonce):
+                builder = builder.add_extension(ext.value, critical=False)
+        key = self._key(ca_name)
+        return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+    def crl(self, which: Literal["hba", "qes"], *, now: dt.datetime | None = None) -> bytes:
+        """DER CRL of one CA with all revocations known at ``now``."""
+        now = _aware(now)
+        ca_cert = self._ca_cert_of(which)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(ca_cert.subject)
+            .last_update(now)
+            .next_update(now + dt.timedelta(days=1))
+        )
+        for serial, entry in self._read_state()["certificates"].items():
+            if entry["ca"] != which or not entry["revoked_at"]:
+                continue
+            revoked_at = dt.datetime.fromisoformat(entry["revoked_at"])
+            if revoked_at > now:
+                continue
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder()
+                .serial_number(int(serial, 16))
+                .revocation_date(revoked_at)
+                .build()
+            )
+        return builder.sign(self._key(which), hashes.SHA256()).public_bytes(
+            serialization.Encoding.DER
+        )
+
+
+def _public(key: PrivateKey | PublicKey) -> PublicKey:
+    if isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        return key.public_key()
+    return key
+
+
+def _issuer_key_hash(ca_cert: x509.Certificate, algorithm: hashes.HashAlgorithm) -> bytes:
+    spki = ca_cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    # the hash covers the BIT STRING content (the key bytes), not the whole SPKI
+    from asn1crypto import keys as asn1_keys
+
+    key_bytes = asn1_keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]
+    return hashlib.new(algorithm.name, key_bytes).digest()

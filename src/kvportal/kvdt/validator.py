@@ -1,0 +1,1008 @@
+# Data protection (Art. 9 DSGVO): the validator never copies patient names, birth dates or
+# insurance numbers into messages; cases are identified by the patient number (FK 3000) only.
+"""Streaming KVDT validator (KBV Datensatzbeschreibung KVDT; check results 0/1/2/3 as XPM).
+
+One pass over the file, memory independent of its size. The hot loop works on raw bytes
+(slicing, dict lookups) and builds no per-field objects. No Django.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Callable
+from typing import BinaryIO
+
+from kvportal.core.quarters import Quarter
+from kvportal.members.identifiers import check_bsnr, check_lanr
+
+from . import fields as F
+from .messages import (
+    FEHLER,
+    INFO,
+    RULES,
+    STATUS_ABORTED,
+    STATUS_FAULTY,
+    STATUS_OK,
+    STATUS_WARNINGS,
+    WARNUNG,
+    Message,
+    ValidationReport,
+)
+from .reader import CHUNK, ENCODING, PRINTABLE, iter_blocks, open_binary
+
+#: At most this many messages are kept in the report; the rest are only counted.
+MAX_MESSAGES = 5000
+#: Caches of known-good values are cleared when they grow beyond this (memory stays flat).
+_CACHE_LIMIT = 20_000
+
+#: b"013" -> 11: the length of a line without CRLF that carries this prefix.
+_LENGTHS = {b"%03d" % n: n - 2 for n in range(1000)}
+
+_ICD_RE = re.compile(rb"[A-Z][0-9]{2}(?:\.[0-9]{1,2}|\.[0-9]-)?\Z")
+_GNR_RE = re.compile(rb"[0-9]{5}[A-Z]?\Z")
+_PRUEFNR_RE = re.compile(rb"[VXYZ]/[0-9]{1,3}/[0-9]{2}(?:0[1-9]|1[0-2])/[0-9]{2}/[A-Za-z0-9]{3}\Z")
+_VERSION_RE = re.compile(rb"[A-Za-z]{3,4}(?:0[1-9]|1[0-2])[0-9]{2}\.[0-9]{2}\Z")
+_KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
+
+# Roles: what the validator does with a field beyond its format.
+(
+    R_NONE,
+    R_SATZART,
+    R_PATNR,
+    R_BIRTH,
+    R_QUARTAL,
+    R_SUG,
+    R_LTAG,
+    R_GNR,
+    R_LBSNR,
+    R_LLANR,
+    R_PSEUDO_LANR,
+    R_KHIK,
+    R_DIAG,
+    R_DIAGSICH,
+    R_BSNR,
+    R_LANR,
+    R_TI,
+    R_TIFLAG,
+    R_ADTQUARTAL,
+    R_EMPFAENGER,
+    R_NOTFUTURE,
+    R_CARDREAD,
+    R_PSEUDO_ASV,
+    R_GROUPFIELD,
+    R_LAND,
+    R_CREATED,
+    R_AUSSTELLUNG,
+) = range(27)
+
+_ROLES: dict[bytes, int] = {
+    b"8000": R_SATZART,
+    b"3000": R_PATNR,
+    b"3103": R_BIRTH,
+    b"4101": R_QUARTAL,
+    b"4239": R_SUG,
+    b"5000": R_LTAG,
+    b"5001": R_GNR,
+    b"5098": R_LBSNR,
+    b"5099": R_LLANR,
+    b"5101": R_PSEUDO_LANR,
+    b"5102": R_KHIK,
+    b"6001": R_DIAG,
+    b"3673": R_DIAG,
+    b"6003": R_DIAGSICH,
+    b"3674": R_DIAGSICH,
+    b"0201": R_BSNR,
+    b"0212": R_LANR,
+    b"0223": R_PSEUDO_ASV,
+    b"0225": R_TI,
+    b"0226": R_TIFLAG,
+    b"9204": R_ADTQUARTAL,
+    b"9102": R_EMPFAENGER,
+    b"9103": R_CREATED,
+    b"9115": R_NOTFUTURE,
+    b"4102": R_AUSSTELLUNG,
+    b"3114": R_LAND,
+    b"4109": R_CARDREAD,
+    **{fk: R_GROUPFIELD for fk in F.BESA_GROUP_MUSS},
+}
+
+#: Field spec used by the hot loop: (min, max, type, values, special, role).
+_SPECS: dict[bytes, tuple] = {fk: (*spec, _ROLES.get(fk, R_NONE)) for fk, spec in F.FIELDS.items()}
+
+#: Fast path: line[:7] (length prefix + field id) -> (line length, check, values, special,
+#: role, fk). Filled by the slow path with combinations that were fully checked once.
+_FAST: dict[bytes, tuple] = {}
+_FAST_LIMIT = 50_000
+_T_ALNUM, _T_VALUES, _T_DATE, _T_NUM, _T_SPECIAL = range(5)
+#: Values that passed a dedicated check (per special check) and valid dates. A value's
+#: validity does not depend on the file, so the caches are shared; each is bounded.
+_GOODS: dict[int, set[bytes]] = {k: set() for k in range(10)}
+_GOOD_DATES: set[bytes] = set()
+#: One shared bytes object per field id (the fast path hands these out).
+_FK_OBJECTS = {fk: fk for fk in _SPECS}
+
+#: Value-list violations that have their own KBV rule number.
+_VALUE_RULES = {
+    b"8000": "175",
+    b"9106": "182",
+    b"9132": "124",
+    b"9102": "532",
+    b"3110": "533",
+    b"0225": "177",
+}
+
+_SPECIAL_RULES = {
+    F.SP_QUARTER: "016",
+    F.SP_ICD: "022",
+    F.SP_GNR: "042",
+    F.SP_KVNR: "054",
+    F.SP_BIRTH: "021",
+    F.SP_PRUEFNR: "052",
+    F.SP_VERSION: "031",
+}
+_SPECIAL_PATTERNS = {
+    F.SP_ICD: _ICD_RE,
+    F.SP_GNR: _GNR_RE,
+    F.SP_PRUEFNR: _PRUEFNR_RE,
+    F.SP_VERSION: _VERSION_RE,
+}
+
+_LANR_SUBSTITUTE = b"999999900"  # Ersatzwert (P2-40), accepted in 5099/4241/4242
+_LANR_OBSOLETE = b"888888800"  # rule 762
+
+
+class _Abort(Exception):
+    def __init__(self, rule: str, line: int | None = None, detail: str = "") -> None:
+        super().__init__(rule)
+        self.rule = rule
+        self.line = line
+        self.detail = detail
+
+
+class _CallbackError(Exception):
+    """An exception raised by the caller's progress callback: passed through unchanged."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+def _valid_date(val: bytes) -> bool:
+    if len(val) != 8 or not val.isdigit():
+        return False
+    try:
+        dt.date(int(val[:4]), int(val[4:6]), int(val[6:]))
+    except ValueError:
+        return False
+    return True
+
+
+#: ASCII digit d -> ASCII digit of the cross sum of 2*d (weight 2 in the KVNR check).
+_DOUBLE = bytes.maketrans(b"0123456789", b"0246813579")
+
+
+def _kvnr_ok(val: bytes) -> bool:
+    """Versicherten-ID `annnnnnnnP` (S1 ch. 7, FK 3119): letter as two digits, then the ten
+    digits weighted 1,2,1,2,… (cross sums of the products), sum mod 10 = check digit."""
+    if not _KVNR_RE.match(val):
+        return False
+    digits = b"%02d" % (val[0] - 64) + val[1:9]
+    total = sum(digits[0::2]) + sum(digits[1::2].translate(_DOUBLE)) - 10 * 48
+    return total % 10 == val[9] - 48
+
+
+def _quarter_range(val: bytes) -> tuple[bytes, bytes] | None:
+    if len(val) != 5 or not val.isdigit() or not 49 <= val[0] <= 52:  # '1'..'4'
+        return None
+    try:
+        q = Quarter(int(val[1:]), val[0] - 48)
+    except ValueError:
+        return None
+    return q.start.strftime("%Y%m%d").encode(), q.end.strftime("%Y%m%d").encode()
+
+
+def _s(value: bytes) -> str:
+    return value.decode(ENCODING, "replace")
+
+
+class _Validator:
+    def __init__(
+        self,
+        *,
+        expected_quarter: Quarter | None,
+        expected_bsnr: str | None,
+        today: dt.date,
+    ) -> None:
+        self.report = ValidationReport()
+        self.expected_quarter = expected_quarter
+        self.expected_bsnr = expected_bsnr.encode() if expected_bsnr else None
+        self.today = today.strftime("%Y%m%d").encode()
+        self.ln = 0
+        self.syntax_errors = 0
+        self.dropped = 0
+        # record state
+        self.sa: bytes | None = None  # current Satzart (None before the first record)
+        self.sa_known = False
+        self.prev_sa: bytes | None = None  # last known Satzart (order check)
+        self.record_line = 0
+        self.seen: set[bytes] = set()
+        self.seen_satzarten: set[bytes] = set()
+        # case state
+        self.in_case = False
+        self.pat: bytes | None = None
+        self.birth: bytes | None = None
+        self.qrange: tuple[bytes, bytes] | None = None
+        self.current_quarter_case = True
+        self.last_ltag = b""
+        self.has_ltag = False
+        self.svc_open = False
+        self.svc_bsnr = False
+        self.svc_lanr = False
+        self.svc_line = 0
+        self.diag_open = False
+        self.diag_sich = False
+        self.diag_line = 0
+        self.diag_fk = b"6001"
+        # besa state
+        self.besa_bsnrs: list[bytes] = []
+        self.besa_bsnr_set: set[bytes] = set()
+        self.besa_lanrs: set[bytes] = set()
+        self.group_bsnr: bytes | None = None
+        self.group_line = 0
+        self.group_lanrs: set[bytes] = set()
+        self.group_ti: list[bytes] = []
+        self.group_seen: set[bytes] = set()
+        self.ti_open_line = 0
+        self.besa_line = 0
+        # adt0
+        self.adt_quarter: bytes | None = None
+        # caches of known-good values per special check
+        self.goods = _GOODS
+        self.good_dates = _GOOD_DATES
+        self.quarters: dict[bytes, tuple[bytes, bytes] | None] = {}
+        self.unknown_fks: set[bytes] = set()
+        self.n_services = 0
+        self.n_diagnoses = 0
+        self.created: bytes | None = None  # con0 9103
+        self.sug: bytes | None = None
+        self.land: bytes | None = None
+        self.needs_place = True  # rules 837/859 apply to 0101, 0102, 0104
+        self.diag_z017 = False
+
+    # ------------------------------------------------------------------ messages
+    def msg(
+        self,
+        rule: str,
+        line: int | None,
+        fk: bytes | str | None = None,
+        detail: str = "",
+        severity: str | None = None,
+        *,
+        satzart: str | None = None,
+        case_level: bool = True,
+        first: bool = False,
+    ) -> None:
+        sev = severity or RULES[rule][0]
+        report = self.report
+        report.counts[sev] += 1
+        if len(report.messages) >= MAX_MESSAGES and not first:
+            self.dropped += 1
+            return
+        text = RULES[rule][1]
+        if detail:
+            text = f"{detail} {text}"
+        fk_s = fk.decode("ascii", "replace") if isinstance(fk, bytes) else fk
+        if satzart is None and self.sa is not None:
+            satzart = _s(self.sa)
+        pat = _s(self.pat) if (self.in_case and case_level and self.pat is not None) else None
+        message = Message(sev, rule, text, line, satzart, fk_s, pat)
+        if first:  # the reason for an abort heads the protocol, whatever else was found
+            report.messages.insert(0, message)
+        else:
+            report.messages.append(message)
+
+    def value_detail(self, fk: bytes, val: bytes) -> str:
+        name = F.field_name(fk.decode("ascii", "replace"))
+        if fk in F.SHOW_VALUE:
+            return f"{name}: „{_s(val)}“."
+        return f"{name}:"
+
+    # ------------------------------------------------------------------ slow paths
+    def bad_length(self, line: bytes, ln: int) -> bool:
+        """Report a wrong length prefix; return whether the line still carries a field."""
+        self.syntax_errors += 1
+        n = len(line) + 2
+        prefix = line[:3]
+        if prefix.isdigit():
+            detail = f"Angegeben {int(prefix)}, tatsächlich {n} Bytes."
+        else:
+            # the bytes are not shown: in a broken file they may be part of a name
+            detail = f"Die Längenangabe ist keine Zahl (tatsächlich {n} Bytes)."
+        if n > 999:
+            detail += " Eine Zeile darf höchstens 999 Bytes lang sein."
+        fk = line[3:7] if len(line) >= 7 and line[3:7].isdigit() else None
+        self.msg("SYN-LEN", ln, fk, detail)
+        return len(line) >= 7
+
+    def unknown_field(self, fk: bytes, ln: int) -> None:
+        if not fk.isdigit() or len(fk) != 4:
+            self.syntax_errors += 1
+            self.msg("SYN-FK", ln)  # content not shown: it may be part of a name
+        elif fk not in self.unknown_fks:
+            self.unknown_fks.add(fk)
+            self.msg("SYN-FKUNBEKANNT", ln, fk, f"FK {_s(fk)} (weitere Vorkommen nicht gemeldet).")
+
+    def bad_date(self, fk: bytes, val: bytes, ln: int) -> bool:
+        if _valid_date(val):
+            if len(self.good_dates) > _CACHE_LIMIT:
+                self.good_dates.clear()
+            self.good_dates.add(val)
+            return True
+        self.msg("021", ln, fk, self.value_detail(fk, val) if fk != b"3103" else "")
+        return False
+
+    def special(self, special: int, fk: bytes, val: bytes, ln: int) -> bool:
+        """Dedicated format checks; return True when the value is usable."""
+        ok = True
+        severity = None
+        rule = _SPECIAL_RULES.get(special)
+        if special == F.SP_BSNR:
+            # bytes.isdigit() is ASCII-only; str.isdigit() would accept "²"
+            if len(val) != 9 or not val.isdigit():
+                ok = False
+                rule = "049"
+            elif check_bsnr(val.decode("ascii")).errors:
+                ok = False
+                rule = "162"
+        elif special == F.SP_LANR:
+            if val == _LANR_OBSOLETE:
+                self.msg("762", ln, fk)
+                return False
+            if val == _LANR_SUBSTITUTE and fk != b"0212":
+                return True
+            rule = "050"
+            if len(val) != 9 or not val.isdigit():  # ASCII digits only (see above)
+                self.msg(rule, ln, fk, self.value_detail(fk, val))
+                return False
+            result = check_lanr(val.decode("ascii"))
+            if result.errors:
+                ok = False
+            elif result.warnings:
+                self.msg("050", ln, fk, f"{self.value_detail(fk, val)} Pseudo-LANR.", WARNUNG)
+                return True
+        elif special == F.SP_QUARTER:
+            ok = self.quarter_of(val) is not None
+        elif special == F.SP_KVNR:
+            ok = _kvnr_ok(val)
+            if ok and val == b"T555558879":
+                ok = False
+        elif special == F.SP_BIRTH:
+            ok = (
+                _valid_date(val)
+                or val == b"00000000"
+                or (val.isdigit() and val[4:] == b"0000")
+                or (val.isdigit() and val[6:] == b"00" and _valid_date(val[:6] + b"01"))
+            )
+        else:
+            pattern = _SPECIAL_PATTERNS[special]
+            ok = pattern.match(val) is not None
+        if not ok:
+            detail = self.value_detail(fk, val) if fk in F.SHOW_VALUE else ""
+            self.msg(rule or "FMT-WERT", ln, fk, detail, severity)
+            return False
+        if special == F.SP_KVNR:
+            return True  # unique per patient: caching would grow with the file
+        good = self.goods[special]
+        if len(good) > _CACHE_LIMIT:
+            good.clear()
+        good.add(val)
+        return True
+
+    def quarter_of(self, val: bytes) -> tuple[bytes, bytes] | None:
+        try:
+            return self.quarters[val]
+        except KeyError:
+            rng = _quarter_range(val)
+            if len(self.quarters) > 10_000:
+                self.quarters.clear()
+            self.quarters[val] = rng
+            return rng
+
+    # ------------------------------------------------------------------ records
+    def start_record(self, sa: bytes, ok: bool, ln: int) -> None:
+        self.end_record()
+        self.sa = sa
+        self.record_line = ln
+        self.sa_known = ok
+        if not ok:
+            self.in_case = False
+            return
+        if sa == b"con0" and self.prev_sa is None:
+            pass
+        else:
+            if self.prev_sa is None:
+                raise _Abort("ABBRUCH-START", ln)
+            allowed = F.NEXT_SATZART.get(self.prev_sa, frozenset())
+            if sa not in allowed:
+                expected = ", ".join(sorted(_s(a) for a in allowed)) or "keine weitere Satzart"
+                self.msg(
+                    "STR-REIHENFOLGE",
+                    ln,
+                    b"8000",
+                    f"Satzart {_s(sa)} nach {_s(self.prev_sa)}; erwartet: {expected}.",
+                )
+            elif sa == b"adt0" and self.prev_sa == b"besa":
+                self.msg("743", ln, b"8000")
+        self.prev_sa = sa
+        self.seen_satzarten.add(sa)
+        self.in_case = sa in F.CASE_SATZARTEN
+        if self.in_case:
+            self.report.stats["cases"] += 1
+            self.pat = None
+            self.birth = None
+            self.qrange = None
+            self.current_quarter_case = True
+            self.last_ltag = b""
+            self.has_ltag = False
+            self.svc_open = False
+            self.diag_open = False
+            self.sug = None
+            self.land = None
+            self.needs_place = sa != b"0103"
+        elif sa == b"besa":
+            self.besa_line = ln
+
+    def end_record(self) -> None:
+        sa = self.sa
+        if sa is None or not self.sa_known:
+            self.seen.clear()
+            return
+        seen = self.seen
+        line = self.record_line
+        if self.in_case:
+            self.close_service()
+            self.close_diag()
+            if b"6001" not in seen and b"3673" not in seen:
+                self.msg("486", line, b"6001")
+            if b"3112" not in seen and b"3121" not in seen:
+                foreign_card = self.land not in (None, b"D") and b"4109" in seen
+                if not foreign_card:
+                    self.msg("479", line, b"3112")
+            self.case_rules(sa, seen, line)
+        elif sa == b"besa":
+            self.close_group()
+            if not self.besa_bsnrs:
+                self.msg("STR-MUSS", line, b"0201", "Es fehlt FK 0201 ((N)BSNR).")
+            if self.expected_bsnr is not None and (
+                not self.besa_bsnrs or self.besa_bsnrs[0] != self.expected_bsnr
+            ):
+                found = _s(self.besa_bsnrs[0]) if self.besa_bsnrs else "keine"
+                self.msg(
+                    "KV-BSNR",
+                    line,
+                    b"0201",
+                    f"Gewählt: {_s(self.expected_bsnr)}, in der Datei: {found}.",
+                )
+        mandatory = F.MANDATORY.get(sa)
+        if mandatory is not None:
+            missing = mandatory - seen
+            if missing and not (sa == b"besa" and missing == {b"0201"}):
+                for fk in sorted(missing):
+                    name = F.field_name(fk.decode())
+                    self.msg("STR-MUSS", line, fk, f"Es fehlt {name}.")
+        seen.clear()
+        self.in_case = False
+
+    def case_rules(self, sa: bytes, seen: set[bytes], line: int) -> None:
+        """Rules that depend on the Scheinuntergruppe (4239) of the finished case."""
+        sug = self.sug
+        if sa == b"0102":
+            referrer = [fk for fk in (b"4218", b"4219", b"4226") if fk in seen]
+            if len(referrer) != 1:
+                found = ", ".join(fk.decode() for fk in referrer) or "keines"
+                self.msg("328", line, b"4218", f"Vorhanden: {found}.")
+            if sug is not None:
+                special = sug in (b"27", b"28")
+                if not special and b"4220" not in seen:
+                    self.msg("320", line, b"4220")
+                if special != (b"4221" in seen):
+                    self.msg("404", line, b"4221")
+                if special and b"4102" not in seen:
+                    self.msg("405", line, b"4102")
+        elif sa == b"0103" and sug == b"30" and b"4233" not in seen:
+            self.msg("354", line, b"4233")
+
+    def close_service(self) -> None:
+        if self.svc_open:
+            self.svc_open = False
+            if not self.needs_place:
+                return
+            if not self.svc_bsnr:
+                self.msg("859", self.svc_line, b"5098")
+            if not self.svc_lanr:
+                self.msg("837", self.svc_line, b"5099")
+
+    def close_diag(self) -> None:
+        if self.diag_open:
+            self.diag_open = False
+            if not self.diag_sich:
+                sich = "6003" if self.diag_fk == b"6001" else "3674"
+                self.msg(
+                    "STR-MUSS", self.diag_line, sich, f"Es fehlt FK {sich} (Diagnosensicherheit)."
+                )
+
+    def close_group(self) -> None:
+        bsnr = self.group_bsnr
+        if bsnr is None:
+            return
+        self.group_bsnr = None
+        line = self.group_line
+        if self.ti_open_line:
+            self.msg("STR-MUSS", self.ti_open_line, "0226", "Es fehlt FK 0226 zu FK 0225.")
+            self.ti_open_line = 0
+        gseen = self.group_seen
+        for fk in F.BESA_GROUP_MUSS:
+            if fk not in gseen:
+                name = F.field_name(fk.decode())
+                self.msg("STR-MUSS", line, fk, f"BSNR {_s(bsnr)}: es fehlt {name}.")
+        if b"0212" not in gseen and b"0223" not in gseen:
+            self.msg("836", line, b"0212", f"BSNR {_s(bsnr)}.")
+        ti = self.group_ti
+        counted: dict[bytes, int] = {}
+        for code in ti:
+            counted[code] = counted.get(code, 0) + 1
+        twice = sorted((c for c, k in counted.items() if k > 1), key=int)
+        missing = sorted((c for c in F.TI_CODES if c not in counted), key=int)
+        if twice:
+            self.msg(
+                "858",
+                line,
+                b"0225",
+                f"BSNR {_s(bsnr)}: mehrfach angegeben: {', '.join(_s(c) for c in twice)}.",
+            )
+        if missing:
+            self.msg(
+                "858",
+                line,
+                b"0225",
+                f"BSNR {_s(bsnr)}: es fehlt: {', '.join(_s(c) for c in missing)}.",
+            )
+
+    # ------------------------------------------------------------------ hot loop
+    def slow_line(self, line: bytes, ln: int) -> tuple[bytes, bytes, bool, int] | None:
+        """Full syntax and format check of one line; fills the fast-path cache.
+
+        Returns (fk, value, usable, role) or None when the line carries no usable field.
+        """
+        msg = self.msg
+        n = len(line)
+        if _LENGTHS.get(line[:3]) != n and not self.bad_length(line, ln):
+            return None
+        length_ok = _LENGTHS.get(line[:3]) == n
+        fk = line[3:7]
+        spec = _SPECS.get(fk)
+        if spec is None:
+            self.unknown_field(fk, ln)
+            return None
+        if n == 7:
+            self.syntax_errors += 1
+            msg("SYN-LEER", ln, fk)
+            return None
+        fk = _FK_OBJECTS[fk]
+        val = line[7:]
+        lo, hi, typ, values, special, role = spec
+        m = n - 7
+        if (m > hi or m < lo) and typ != F.SPECIAL:  # special formats carry their own rule
+            unit = "Stellen" if typ == F.NUM else "Zeichen"
+            msg("FMT-LEN", ln, fk, f"{F.field_name(fk.decode())}: {m} {unit}, zulässig {lo}–{hi}.")
+            return fk, val, False, role
+        if length_ok and len(_FAST) < _FAST_LIMIT:
+            fast_values = values
+            if typ == F.ALNUM:
+                fast_typ = _T_ALNUM if values is None else _T_VALUES
+            elif typ == F.NUM:
+                fast_typ = _T_NUM if values is None else _T_VALUES
+            elif typ == F.DATE:
+                fast_typ = _T_DATE
+            else:
+                fast_typ = _T_SPECIAL
+                fast_values = _GOODS[special]  # the fast path looks the value up here
+            _FAST[line[:7]] = (n, fast_typ, fast_values, special, role, fk)
+        if typ == F.NUM and not val.isdigit():
+            msg("FMT-NUM", ln, fk, self.value_detail(fk, val))
+            return fk, val, False, role
+        if values is not None:
+            if val not in values:
+                msg(_VALUE_RULES.get(fk, "FMT-WERT"), ln, fk, self.value_detail(fk, val))
+                return fk, val, False, role
+            return fk, val, True, role
+        if typ == F.ALNUM:
+            self.blank(fk, val, ln)
+            return fk, val, True, role
+        if typ == F.DATE:
+            return fk, val, val in self.good_dates or self.bad_date(fk, val, ln), role
+        if typ == F.NUM:
+            return fk, val, True, role
+        return fk, val, val in self.goods[special] or self.special(special, fk, val, ln), role
+
+    def blank(self, fk: bytes, val: bytes, ln: int) -> None:
+        if not val.strip(b" "):
+            self.syntax_errors += 1
+            self.msg("SYN-LEER", ln, fk, F.field_name(fk.decode()) + ": nur Leerzeichen.")
+        elif val[0] == 32 or val[-1] == 32:
+            self.msg("SYN-BLANK", ln, fk, F.field_name(fk.decode()) + ".")
+
+    def bad_value(self, fk: bytes, val: bytes, ln: int) -> bool:
+        if F.FIELDS[fk][2] == F.NUM and not val.isdigit():
+            self.msg("FMT-NUM", ln, fk, self.value_detail(fk, val))
+        else:
+            self.msg(_VALUE_RULES.get(fk, "FMT-WERT"), ln, fk, self.value_detail(fk, val))
+        return False
+
+    def bad_number(self, fk: bytes, val: bytes, ln: int) -> bool:
+        self.msg("FMT-NUM", ln, fk, self.value_detail(fk, val))
+        return False
+
+    def feed(self, lines: list[bytes], first: int) -> None:
+        fast_get = _FAST.get
+        seen_add = self.seen.add
+        good_dates = self.good_dates
+        today = self.today
+        msg = self.msg
+        ln = first - 1
+        for ln, line in enumerate(lines, first):
+            spec = fast_get(line[:7])
+            if spec is not None and spec[0] == len(line):
+                _n, typ, values, special, role, fk = spec
+                if typ == 0:  # _T_ALNUM: only blanks to check
+                    if line[7] == 32 or line[-1] == 32:
+                        self.blank(fk, line[7:], ln)
+                    if not role:
+                        seen_add(fk)
+                        continue
+                    val = line[7:]
+                    ok = True
+                else:
+                    val = line[7:]
+                    if typ == 1:  # _T_VALUES
+                        ok = val in values or self.bad_value(fk, val, ln)
+                    elif typ == 2:  # _T_DATE
+                        ok = val in good_dates or self.bad_date(fk, val, ln)
+                    elif typ == 3:  # _T_NUM
+                        ok = val.isdigit() or self.bad_number(fk, val, ln)
+                    else:  # _T_SPECIAL: `values` holds the known-good values
+                        ok = val in values or self.special(special, fk, val, ln)
+            else:
+                self.ln = ln
+                parsed = self.slow_line(line, ln)
+                if parsed is None:
+                    continue
+                fk, val, ok, role = parsed
+            if role:
+                if role == R_GNR:
+                    self.n_services += 1
+                    if self.svc_open:
+                        self.close_service()
+                    if not self.has_ltag:
+                        msg("STR-ZUORDNUNG", ln, fk, "FK 5001 ohne vorangehendes FK 5000.")
+                    self.svc_open = True
+                    self.svc_bsnr = self.svc_lanr = False
+                    self.svc_line = ln
+                    continue  # service fields are not needed in `seen`
+                elif role == R_LBSNR:
+                    self.svc_bsnr = True
+                    if ok and self.current_quarter_case and val not in self.besa_bsnr_set:
+                        msg("716", ln, fk, self.value_detail(fk, val))
+                    continue
+                elif role == R_LLANR:
+                    self.svc_lanr = True
+                    if (
+                        ok
+                        and self.current_quarter_case
+                        and val not in self.besa_lanrs
+                        and val != _LANR_SUBSTITUTE
+                    ):
+                        msg("715", ln, fk, self.value_detail(fk, val))
+                    continue
+                elif role == R_LTAG:
+                    if self.svc_open:
+                        self.close_service()
+                    self.has_ltag = True
+                    if ok:
+                        q = self.qrange
+                        if q is not None and not q[0] <= val <= q[1]:
+                            msg("324", ln, fk, self.value_detail(fk, val))
+                        if val > today:
+                            msg("304", ln, fk, self.value_detail(fk, val))
+                        birth = self.birth
+                        if birth is not None and val < birth:
+                            msg("313", ln, fk, self.value_detail(fk, val))
+                        if val < self.last_ltag:
+                            msg("STR-SORT", ln, fk, self.value_detail(fk, val))
+                        self.last_ltag = val
+                    continue
+                elif role == R_DIAG:
+                    self.n_diagnoses += 1
+                    if self.svc_open:
+                        self.close_service()
+                    if self.diag_open:
+                        self.close_diag()
+                    self.diag_open = True
+                    self.diag_sich = False
+                    self.diag_line = ln
+                    self.diag_fk = fk
+                    self.diag_z017 = val == b"Z01.7"
+                    if self.diag_z017 and fk == b"3673":
+                        msg("860", ln, fk)
+                elif role == R_DIAGSICH:
+                    if self.diag_open:
+                        self.diag_sich = True
+                        if self.diag_z017 and val != b"G" and fk == b"6003":
+                            msg("856", ln, fk, self.value_detail(fk, val))
+                    else:
+                        msg("STR-ZUORDNUNG", ln, fk, f"FK {fk.decode()} ohne zugehörige Diagnose.")
+                elif role == R_SATZART:
+                    self.ln = ln
+                    self.start_record(val, ok, ln)
+                    continue  # 8000 is not part of the record's field set
+                elif role == R_PATNR:
+                    self.pat = val
+                elif role == R_BIRTH:
+                    if ok:
+                        self.birth = val
+                elif role == R_QUARTAL:
+                    if ok:
+                        self.qrange = self.quarter_of(val)
+                        self.current_quarter_case = (
+                            self.adt_quarter is None or val == self.adt_quarter
+                        )
+                elif role == R_SUG:
+                    if ok and self.in_case:
+                        self.sug = val
+                        allowed, rule = F.SUG_BY_SATZART[self.sa]
+                        if val not in allowed:
+                            msg(rule, ln, fk, self.value_detail(fk, val))
+                elif role == R_PSEUDO_LANR:
+                    self.svc_lanr = True
+                elif role == R_KHIK:
+                    self.svc_bsnr = True
+                elif role == R_NOTFUTURE:
+                    if ok and val > today:
+                        msg("304", ln, fk, self.value_detail(fk, val))
+                elif role == R_AUSSTELLUNG:
+                    if ok:
+                        if val > today:
+                            msg("304", ln, fk, self.value_detail(fk, val))
+                        if self.created is not None and val > self.created:
+                            msg("406", ln, fk, self.value_detail(fk, val))
+                elif role == R_CREATED:
+                    if ok:
+                        self.created = val
+                        if val > today:
+                            msg("304", ln, fk, self.value_detail(fk, val))
+                elif role == R_LAND:
+                    self.land = val
+                elif role == R_CARDREAD:
+                    if ok:
+                        if val > today:
+                            msg("304", ln, fk, self.value_detail(fk, val))
+                        q = self.qrange
+                        if q is not None and not q[0] <= val <= q[1]:
+                            msg("480", ln, fk, self.value_detail(fk, val))
+                else:
+                    self.ln = ln
+                    self.other_role(role, fk, val, ok, ln)
+            seen_add(fk)
+        self.ln = ln
+
+    def other_role(self, role: int, fk: bytes, val: bytes, ok: bool, ln: int) -> None:
+        """Roles outside the cases (besa, rvsa, adt0): rare, so a plain method."""
+        sa = self.sa
+        if role == R_BSNR:
+            if sa == b"besa":
+                self.close_group()
+                self.group_bsnr = val
+                self.group_line = ln
+                self.group_lanrs = set()
+                self.group_ti = []
+                self.group_seen = set()
+                if val in self.besa_bsnr_set:
+                    self.msg("878", ln, fk, self.value_detail(fk, val))
+                else:
+                    self.besa_bsnr_set.add(val)
+                    self.besa_bsnrs.append(val)
+                    self.report.bsnrs.append(_s(val))
+            elif sa == b"rvsa" and val not in self.besa_bsnr_set:
+                self.msg("750", ln, fk, self.value_detail(fk, val))
+            return
+        if sa == b"besa":
+            if self.group_bsnr is None:
+                if fk != b"0201":
+                    self.msg(
+                        "STR-ZUORDNUNG", ln, fk, f"FK {fk.decode()} vor der ersten (N)BSNR (0201)."
+                    )
+                return
+            self.group_seen.add(fk)
+            if role == R_LANR:
+                if val in self.group_lanrs:
+                    self.msg(
+                        "875", ln, fk, f"{self.value_detail(fk, val)} BSNR {_s(self.group_bsnr)}."
+                    )
+                self.group_lanrs.add(val)
+                self.besa_lanrs.add(val)
+            elif role == R_TI:
+                if self.ti_open_line:
+                    self.msg("STR-MUSS", self.ti_open_line, "0226", "Es fehlt FK 0226 zu FK 0225.")
+                self.ti_open_line = ln
+                if ok:
+                    self.group_ti.append(val)
+            elif role == R_TIFLAG:
+                if not self.ti_open_line:
+                    self.msg("STR-ZUORDNUNG", ln, fk, "FK 0226 ohne vorangehendes FK 0225.")
+                self.ti_open_line = 0
+            return
+        if role == R_ADTQUARTAL and ok:
+            self.adt_quarter = val
+            try:
+                self.report.quarter = Quarter.parse(val.decode("ascii"))
+            except ValueError:
+                self.report.quarter = None
+            if (
+                self.expected_quarter is not None
+                and val.decode("ascii") != self.expected_quarter.kvdt
+            ):
+                self.msg(
+                    "KV-QUARTAL",
+                    ln,
+                    fk,
+                    f"Gewählt: {self.expected_quarter}, in der Datei: {self.report.quarter}.",
+                )
+        elif role == R_EMPFAENGER and ok and val not in F.EMPFAENGER_SACHSEN:
+            self.msg("KV-EMPFAENGER", ln, fk, self.value_detail(fk, val))
+
+    # ------------------------------------------------------------------ characters
+    def bad_char_lines(self, block: bytes, lines: list[bytes]) -> list[tuple[int, str]]:
+        """Indices of lines with forbidden bytes (fast C scan first; per line only if needed)."""
+        # Only the CR LF separators may remain once all printable bytes are deleted.
+        if len(block.translate(None, PRINTABLE)) == 2 * (len(lines) - 1):
+            return []
+        bad = []
+        for i, line in enumerate(lines):
+            stray = line.translate(None, PRINTABLE)
+            if stray:
+                kind = "SYN-CRLF" if stray.strip(b"\r\n") == b"" else "SYN-ZEICHEN"
+                bad.append((i, kind))
+        return bad
+
+    # ------------------------------------------------------------------ driver
+    def run(self, fobj: BinaryIO, progress: Callable[[int], None] | None) -> None:
+        report = self.report
+        first = True
+        stats = report.stats
+
+        def _progress(total: int) -> None:
+            stats["bytes"] = total
+            if progress is not None:
+                try:
+                    progress(total)
+                except Exception as exc:
+                    raise _CallbackError(exc) from exc
+
+        for block, terminated in iter_blocks(fobj, _progress, CHUNK):
+            if first:
+                first = False
+                self.check_start(block, terminated)
+            lines = block.split(b"\r\n")
+            base = self.ln + 1
+            bad = self.bad_char_lines(block, lines)
+            if not bad:
+                self.feed(lines, base)
+            else:
+                done = 0
+                for i, kind in bad:
+                    self.feed(lines[done : i + 1], base + done)
+                    self.msg(kind, base + i)
+                    done = i + 1
+                self.feed(lines[done:], base + done)
+            if not terminated:
+                self.msg("SYN-CRLF", self.ln, None, "Die letzte Zeile endet nicht mit CR LF.")
+            if self.syntax_errors > 1000 and self.syntax_errors * 2 > self.ln:
+                raise _Abort("ABBRUCH-SYNTAX", self.ln)
+        if first:
+            raise _Abort("ABBRUCH-LEER", None)
+        self.end_record()
+        self.sa = None
+        if self.prev_sa != b"con9":
+            self.msg("STR-ENDE", self.ln, None, satzart="")
+        if self.expected_quarter is not None and self.adt_quarter is None:
+            self.msg(
+                "KV-QUARTAL", None, "9204", "Die Datei enthält kein Abrechnungsquartal (9204)."
+            )
+        if self.expected_bsnr is not None and b"besa" not in self.seen_satzarten:
+            self.msg("KV-BSNR", None, "0201", "Die Datei enthält keine Satzart besa.")
+
+    def check_start(self, block: bytes, terminated: bool) -> None:
+        if not terminated or not block:
+            if b"\n" in block:
+                raise _Abort("ABBRUCH-CRLF", 1, "Gefunden: LF ohne CR (Unix-Zeilenende).")
+            if not block:
+                raise _Abort("ABBRUCH-START", 1)
+            raise _Abort("ABBRUCH-CRLF", 1)
+        first = block.split(b"\r\n", 1)[0]
+        if first[3:] != b"8000con0":
+            raise _Abort("ABBRUCH-START", 1)
+
+
+def validate_file(
+    path_or_binary_fileobj: str | os.PathLike | BinaryIO,
+    *,
+    expected_quarter: Quarter | None = None,
+    expected_bsnr: str | None = None,
+    today: dt.date | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ValidationReport:
+    """Check a KVDT file and return the report (status 0 OK, 1 warnings, 2 faulty, 3 aborted).
+
+    Accepts a path or a binary file object; never raises for bad content (abort = status 3).
+    `progress` is called with the number of bytes read so far.
+    """
+    v = _Validator(
+        expected_quarter=expected_quarter,
+        expected_bsnr=expected_bsnr,
+        today=today or dt.date.today(),
+    )
+    report = v.report
+    aborted = False
+    try:
+        with open_binary(path_or_binary_fileobj) as fobj:
+            v.run(fobj, progress)
+    except _CallbackError as exc:
+        raise exc.original from None
+    except _Abort as exc:
+        aborted = True
+        v.sa = None
+        v.in_case = False
+        v.msg(exc.rule, exc.line, None, exc.detail, satzart="", first=True)
+    except OSError as exc:
+        aborted = True
+        v.sa = None
+        v.in_case = False
+        v.msg("ABBRUCH-LESEN", None, None, f"({exc.__class__.__name__})", satzart="", first=True)
+    except Exception as exc:  # never crash on content; report an internal abort instead
+        aborted = True
+        v.sa = None
+        v.in_case = False
+        v.msg(
+            "ABBRUCH-INTERN",
+            v.ln or None,
+            None,
+            f"({exc.__class__.__name__})",
+            satzart="",
+            first=True,
+        )
+    # Protocol order: the abort reason first, then by line; file-level messages last.
+    report.messages.sort(
+        key=lambda m: (not m.rule.startswith("ABBRUCH"), m.line is None, m.line or 0)
+    )
+    report.stats["lines"] = v.ln
+    report.stats["services"] = v.n_services
+    report.stats["diagnoses"] = v.n_diagnoses
+    if v.dropped:
+        report.messages.append(
+            Message(
+                INFO,
+                "KV-MELDUNGEN",
+                f"{v.dropped} weitere Meldungen wurden nicht einzeln aufgeführt.",
+            )
+        )
+    if aborted:
+        report.status = STATUS_ABORTED
+    elif report.counts[FEHLER]:
+        report.status = STATUS_FAULTY
+    elif report.counts[WARNUNG]:
+        report.status = STATUS_WARNINGS
+    else:
+        report.status = STATUS_OK
+    return report

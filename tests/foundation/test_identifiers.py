@@ -24,7 +24,7 @@ def test_wrong_check_digit_is_rejected_with_position(lanr):
     assert "Prüfziffer" in result.errors[0]
 
 
-@pytest.mark.parametrize("lanr", ["12345664", "1234566400", "12345664a", ""])
+@pytest.mark.parametrize("lanr", ["12345664", "1234566400", "12345664a", "", "59518533²", "１２３４５６６４０"])
 def test_lanr_format(lanr):
     assert check_lanr(lanr).errors == ["Die LANR muss aus genau neun Ziffern bestehen."]
 
@@ -63,3 +63,8 @@ def test_make_lanr_always_valid_and_single_digit_change_detected(six, fg):
 )
 def test_bsnr_region(bsnr, own, ok):
     assert check_bsnr(bsnr, own_kv_only=own).ok is ok
+
+
+@pytest.mark.parametrize("bsnr", ["95300010²", "９５３０００１００"])
+def test_bsnr_rejects_non_ascii_digits(bsnr):
+    assert not check_bsnr(bsnr).ok

@@ -65,7 +65,7 @@ class CheckResult:
 def check_lanr(value: str) -> CheckResult:
     """Check a LANR (`nnnnnnmff`): nine digits and the check digit; pseudo numbers only warn."""
     result = CheckResult()
-    if len(value) != 9 or not value.isdigit():
+    if len(value) != 9 or not (value.isascii() and value.isdigit()):
         result.errors.append("Die LANR muss aus genau neun Ziffern bestehen.")
         return result
     if value[:6] in PSEUDO_LANR_PREFIXES:
@@ -99,7 +99,7 @@ def bsnr_region(bsnr: str) -> str | None:
 def check_bsnr(value: str, *, own_kv_only: bool = False) -> CheckResult:
     """Check a BSNR (`kknnnnnmm`, no check digit): nine digits and a known KV region code."""
     result = CheckResult()
-    if len(value) != 9 or not value.isdigit():
+    if len(value) != 9 or not (value.isascii() and value.isdigit()):
         result.errors.append("Die BSNR muss aus genau neun Ziffern bestehen.")
         return result
     if value[:2] not in KV_REGIONS:

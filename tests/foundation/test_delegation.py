@@ -151,3 +151,22 @@ def test_staff_accounts_page_rejects_non_held_right_with_german_message(client, 
         },
     )
     assert "nur Rechte weitergeben, die Sie selbst" in response.content.decode()
+
+
+def test_api_token_scopes_members_versus_abrechnung_staff():
+    from django.core.exceptions import ValidationError
+
+    from tests.factories import kv_staff
+
+    member = doctor_account(BetriebsstaetteFactory(), Role.VERTRAGSARZT, Right.BILLING)
+    token, raw = services.create_api_token(actor=member, name="PVS", scopes=["billing"])
+    assert raw.startswith("kvp_") and raw not in token.token_hash
+    with pytest.raises(ValidationError):
+        services.create_api_token(actor=member, name="x", scopes=["documents_import"])
+    abrechnung = kv_staff("Abrechnung", username="kv.abr.api")
+    services.create_api_token(actor=abrechnung, name="Import", scopes=["documents_import"])
+    with pytest.raises(ValidationError):
+        services.create_api_token(actor=abrechnung, name="x", scopes=["billing"])
+    register = kv_staff("Arztregister", username="kv.reg.api")
+    with pytest.raises(PermissionDenied):
+        services.create_api_token(actor=register, name="x", scopes=["documents_import"])

@@ -433,7 +433,7 @@ def _confirm_with_code(
     *, actor: User | None, confirmation: Confirmation, code: str
 ) -> tuple[Confirmation, str]:
     conf = (
-        Confirmation.objects.select_for_update()
+        Confirmation.objects.select_for_update(of=("self",))
         .select_related("application")
         .get(pk=confirmation.pk)
     )
@@ -479,7 +479,7 @@ def can_confirm_by_login(user, conf: Confirmation) -> bool:
 @transaction.atomic
 def confirm_with_login(*, actor: User, confirmation: Confirmation) -> Confirmation:
     conf = (
-        Confirmation.objects.select_for_update()
+        Confirmation.objects.select_for_update(of=("self",))
         .select_related("application", "person")
         .get(pk=confirmation.pk)
     )

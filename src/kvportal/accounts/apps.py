@@ -20,6 +20,18 @@ def ensure_staff_groups(sender=None, **kwargs) -> None:
         group.permissions.set(perms)
 
 
+def _may_use_api(user) -> bool:
+    from kvportal.accounts.constants import AccountKind
+
+    return user.kind != AccountKind.STAFF
+
+
+def _staff_api(user) -> bool:
+    from kvportal.accounts.services import allowed_api_scopes
+
+    return not _may_use_api(user) and bool(allowed_api_scopes(user))
+
+
 class AccountsConfig(AppConfig):
     name = "kvportal.accounts"
     label = "accounts"
@@ -41,11 +53,11 @@ class AccountsConfig(AppConfig):
             )
         )
         register_nav(
+            NavItem("API-Zugänge", "accounts:api_tokens", order=85, visible=_may_use_api)
+        )
+        register_nav(
             NavItem(
-                "API-Zugänge",
-                "accounts:api_tokens",
-                order=85,
-                visible=lambda u: u.kind != AccountKind.STAFF,
+                "API-Zugänge", "accounts:api_tokens", section="staff", order=95, visible=_staff_api
             )
         )
         register_nav(NavItem("Zugriffsprotokoll", "accounts:access_log", order=90))

@@ -31,3 +31,9 @@ class StaffRole(models.TextChoices):
 class ApiScope(models.TextChoices):
     BILLING = "billing", _("Abrechnung einreichen")
     DOCUMENTS = "documents", _("Dokumente abrufen")
+    DOCUMENTS_IMPORT = "documents_import", _("Dokumente einstellen (KV, Abrechnung)")
+
+
+#: Scopes for practice accounts; KV staff of the Abrechnung get only DOCUMENTS_IMPORT.
+MEMBER_API_SCOPES = (ApiScope.BILLING, ApiScope.DOCUMENTS)
+STAFF_API_SCOPES = {"Abrechnung": (ApiScope.DOCUMENTS_IMPORT,)}

@@ -107,6 +107,10 @@ class ApiTokenForm(forms.Form):
         error_messages={"required": _("Bitte wählen Sie mindestens einen Bereich.")},
     )
 
+    def __init__(self, allowed_scopes, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["scopes"].choices = [c for c in ApiScope.choices if c[0] in allowed_scopes]
+
 
 class NotificationForm(forms.Form):
     notify_by_email = forms.BooleanField(

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from kvportal import audit
 from kvportal.accounts import rules, scope
-from kvportal.accounts.constants import AccountKind, ApiScope, Right, StaffRole
+from kvportal.accounts.constants import AccountKind, Right, StaffRole
 from kvportal.accounts.models import ApiToken, PortalRight, User, hash_token
 from kvportal.audit.models import Activity
 from kvportal.members.models import Betriebsstaette, Person
@@ -275,15 +275,24 @@ def set_notification_preference(*, actor: User, notify_by_email: bool) -> None:
     )
 
 
+def allowed_api_scopes(user: User) -> list[str]:
+    """Practice accounts: billing and documents; KV staff: the scopes of their roles."""
+    from kvportal.accounts.constants import MEMBER_API_SCOPES, STAFF_API_SCOPES
+
+    if user.kind != AccountKind.STAFF:
+        return [s.value for s in MEMBER_API_SCOPES]
+    return sorted({s.value for r in scope.staff_roles(user) for s in STAFF_API_SCOPES.get(r, ())})
+
+
 @transaction.atomic
 def create_api_token(
     *, actor: User, name: str, scopes: list[str], valid_days: int | None = 365
 ) -> tuple[ApiToken, str]:
     """Personal token for practice software; the raw value is returned once."""
-    if actor.kind == AccountKind.STAFF:
-        raise PermissionDenied("API-Zugänge sind für Praxen vorgesehen.")
-    unknown = set(scopes) - set(ApiScope.values)
-    if not scopes or unknown:
+    allowed = set(allowed_api_scopes(actor))
+    if not allowed:
+        raise PermissionDenied("Für Ihr Konto können keine API-Zugänge erstellt werden.")
+    if not scopes or set(scopes) - allowed:
         raise ValidationError("Bitte wählen Sie mindestens einen gültigen Bereich.")
     raw = "kvp_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(

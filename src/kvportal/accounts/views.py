@@ -211,20 +211,23 @@ def staff_right_revoke(request, pk: int):
     return redirect("accounts:staff_accounts")
 
 
-@member_required
+@login_required
 def api_tokens(request):
-    form = ApiTokenForm(request.POST or None)
+    allowed = services.allowed_api_scopes(request.user)
+    if not allowed:
+        raise Http404
+    form = ApiTokenForm(allowed, request.POST or None)
     raw = None
     if request.method == "POST" and form.is_valid():
         _token, raw = services.create_api_token(
             actor=request.user, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"]
         )
-        form = ApiTokenForm()
+        form = ApiTokenForm(allowed)
     tokens = ApiToken.objects.filter(user=request.user)
     return render(request, "accounts/api_tokens.html", {"form": form, "tokens": tokens, "raw": raw})
 
 
-@member_required
+@login_required
 @require_POST
 def api_token_revoke(request, pk: int):
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)

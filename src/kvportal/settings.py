@@ -283,3 +283,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("KVPORTAL_LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# --- Feature settings (documented in docs/<app>.md) -------------------------------------------
+#: Applications must arrive this many weeks before a committee session (Zulassungsausschuss).
+ADMISSION_LEAD_WEEKS = env_int("KVPORTAL_ADMISSION_LEAD_WEEKS", 6)
+ADMISSION_MAX_ATTACHMENT_MB = env_int("KVPORTAL_ADMISSION_MAX_ATTACHMENT_MB", 20)
+ADMISSION_DRAFT_DAYS = env_int("KVPORTAL_ADMISSION_DRAFT_DAYS", 180)
+#: Anti-automation on the public access application (captcha image, offline).
+ACCESS_CAPTCHA = env_bool("KVPORTAL_ACCESS_CAPTCHA", True)

@@ -83,3 +83,39 @@ def test_attached_evidence_flag():
     assert check_anlage1(
         [row("2015-01-01", "2019-12-31"), row("2020-01-01", evidence="anlage")], today=TODAY
     ).needs_attached_evidence
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+DAY = dt.timedelta(days=1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lengths=st.lists(st.integers(min_value=1, max_value=1000), min_size=1, max_size=6),
+    overlaps=st.lists(st.integers(min_value=0, max_value=30), min_size=6, max_size=6),
+    gap_at=st.integers(min_value=0, max_value=5),
+    gap=st.integers(min_value=0, max_value=40),
+    shuffle=st.randoms(use_true_random=False),
+)
+def test_property_gap_detected_exactly_when_present(lengths, overlaps, gap_at, gap, shuffle):
+    """Chained activities (each starts on/before the day after the previous end) are gapless
+    in any order; inserting a gap of ≥ 1 day between two of them is reported."""
+    rows = []
+    start = dt.date(2000, 1, 1)
+    latest_end = start
+    has_gap = False
+    for index, length in enumerate(lengths):
+        end = start + dt.timedelta(days=length - 1)
+        latest_end = max(latest_end, end)
+        rows.append(row(start.isoformat(), end.isoformat()))
+        start = end + DAY - dt.timedelta(days=min(overlaps[index], length - 1))
+        if index == gap_at and gap:
+            start = latest_end + DAY + dt.timedelta(days=gap)  # a real gap
+            has_gap = True
+    rows.append(row(start.isoformat()))  # the current activity, open-ended
+    shuffle.shuffle(rows)
+    check = check_anlage1(rows, today=TODAY)
+    gap_errors = [m for k, ms in check.errors.items() if k is not None for m in ms if "Lücke" in m]
+    assert bool(gap_errors) is has_gap

@@ -271,3 +271,14 @@ def test_earliest_session_shown_before_a_date_is_entered():
     result = validate(ERHOEHUNG_ARZT, valid_data(effective_date=""), ctx())
     assert result.errors["effective_date"] == ["Bitte „Die Änderung soll erfolgen ab dem“ angeben."]
     assert str(result.computed["earliest_date"]) == "2027-02-01"
+
+
+def test_rules_do_not_import_django():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, kvportal.admission.rules.types, kvportal.admission.rules.lifecycle; "
+        "sys.exit(1 if any(m == 'django' or m.startswith('django.') for m in sys.modules) else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

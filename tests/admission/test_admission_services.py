@@ -214,6 +214,9 @@ def test_code_expires_and_attempts_are_limited(draft, world, time_machine):
             services.confirm_with_code(signatory=emp, code="abc")
     with pytest.raises(services.AdmissionError, match="Zu viele"):
         services.confirm_with_code(signatory=emp, code="abc")
+    with pytest.raises(services.AdmissionError, match="gerade erst gesendet"):
+        services.send_code(signatory=emp)
+    time_machine.shift(dt.timedelta(minutes=1))
     services.send_code(signatory=emp)
     time_machine.shift(dt.timedelta(minutes=31))
     with pytest.raises(services.AdmissionError, match="abgelaufen"):
@@ -406,3 +409,220 @@ def test_stale_drafts_are_purged(draft, world, time_machine):
     assert services.purge_stale_drafts(now=later).count == 1
     assert not Application.objects.filter(pk=draft.pk).exists()
     assert not private_storage.exists(path)
+
+
+def test_beschluss_is_placed_in_documents(draft, world, staff_client):
+    from kvportal.documents.models import Document
+
+    _, office = staff_client("Zulassung")
+    application = received(draft, world)
+    services.request_fee(actor=office, application=application, deadline=dt.date(2026, 12, 14))
+    services.book_payment(actor=office, application=application, paid_on=dt.date(2026, 11, 23))
+    services.schedule(actor=office, application=application, session=world.sessions[0])
+    services.decide(actor=office, application=application, outcome="genehmigt")
+    document = Document.objects.get(betriebsstaette=world.mvz)
+    assert document.doc_type == "beschluss" and document.lanr == world.employee.lanr
+    assert application.reference in document.title
+    assert "Beschluss unter „Dokumente“ eingestellt." in application.history.last().note
+
+
+def test_anlage1_and_agenda_pdfs_content(draft, world, staff_client, real_pdf):
+    from kvportal.admission import pdfs
+    from tests.admission.sample import anlage1_rows
+
+    _, office = staff_client("Zulassung")
+    data = dict(
+        draft.data,
+        mode="planungsbereich",
+        planungsbereich="Dresden, Stadt",
+        anlage1=anlage1_rows(),
+        anlage1_waitlist="ja",
+        anlage1_waitlist_pb="Meißen",
+    )
+    draft = services.save_draft(actor=world.leiterin, application=draft, data=data)
+    services.add_attachment(
+        actor=world.leiterin,
+        application=draft,
+        kind="taetigkeitsnachweise",
+        file_name="nachweise.pdf",
+        content=pdf_bytes(),
+    )
+    application = received(draft, world)
+    anlage1 = pdf_text(private_storage.open(application.files.get(kind="anlage1").path).read())
+    assert "Lückenlose Aufstellung der ärztlichen Tätigkeiten seit der Approbation" in anlage1
+    assert "01.10.2015 31.12.2020 Assistenzärztin Klinikum Musterstadt, Dresden 40,0" in anlage1
+    assert "01.01.2021 heute angestellte Ärztin" in anlage1
+    assert "Ja, im Planungsbereich Meißen" in anlage1
+    services.request_fee(actor=office, application=application, deadline=dt.date(2026, 12, 14))
+    services.book_payment(actor=office, application=application, paid_on=dt.date(2026, 11, 23))
+    services.schedule(actor=office, application=application, session=world.sessions[0])
+    agenda = pdf_text(pdfs.agenda_pdf(world.sessions[0]))
+    assert "Tagesordnung der Sitzung am 13.01.2027" in agenda
+    assert application.reference in agenda and "0,5 → 0,75" in agenda
+    assert "Dr. med. Erika Beispiel" in agenda
+
+
+def test_para43_retention_of_closed_applications(draft, world, staff_client):
+    _, office = staff_client("Zulassung")
+    application = received(draft, world)
+    services.request_fee(actor=office, application=application, deadline=dt.date(2026, 12, 14))
+    services.book_payment(actor=office, application=application, paid_on=dt.date(2026, 11, 23))
+    services.schedule(actor=office, application=application, session=world.sessions[0])
+    services.decide(actor=office, application=application, outcome="genehmigt")
+    services.finalize(actor=office, application=application, final_on=dt.date(2027, 2, 20))
+    closed = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)  # frozen time of the history
+    upload = application.attachments.get().path
+    assert services.purge_closed_files(now=closed.replace(year=2031)).count == 0
+    five = closed.replace(year=2031) + dt.timedelta(days=1)
+    assert services.purge_closed_files(now=five, dry_run=True).count == 1
+    result = services.purge_closed_files(now=five)
+    assert result.items == [f"{application.reference} (Akte reduziert)"]
+    application.refresh_from_db()
+    assert application.data == {} and application.outcome == "genehmigt"
+    assert list(application.files.values_list("kind", flat=True)) == ["beschluss"]
+    assert not application.attachments.exists() and not private_storage.exists(upload)
+    assert services.purge_closed_files(now=five).count == 0  # idempotent
+    twenty = closed.replace(year=2046) + dt.timedelta(days=1)
+    assert services.purge_closed_files(now=twenty).count == 1
+    assert not Application.objects.filter(pk=application.pk).exists()
+
+
+def test_traeger_without_lanr_confirms_by_submitting(world):
+    from kvportal.accounts.constants import Right
+    from kvportal.members.constants import Role
+    from tests.factories import PersonFactory, TaetigkeitFactory, UserFactory, grant
+
+    gf = PersonFactory(lanr=None, title="", first_name="Thomas", last_name="Krüger")
+    TaetigkeitFactory(person=gf, betriebsstaette=world.mvz, role=Role.TRAEGER)
+    traeger = UserFactory(person=gf, email="gf@mvz.example")
+    grant(traeger, world.mvz, Right.DOCS_BSNR)
+    application = services.create_draft(
+        actor=traeger,
+        type_code="erhoehung_arzt",
+        betriebsstaette=world.mvz,
+        employee=world.employee,
+    )
+    assert application.data["representative_name"] == "Thomas Krüger"
+    data = dict(
+        application.data,
+        factor_to="0.75",
+        hours="25",
+        effective_date="2027-02-01",
+        mode="nachbesetzung",
+        nachbesetzung_name="Dr. Alt",
+        phone="0351 1",
+    )
+    application = services.save_draft(actor=traeger, application=application, data=data)
+    services.add_attachment(
+        actor=traeger,
+        application=application,
+        kind="arbeitsvertrag",
+        file_name="v.pdf",
+        content=pdf_bytes(),
+    )
+    application = services.submit(
+        actor=traeger, application=application, token=str(application.submission_token)
+    )
+    rep = application.signatories.get(roles=["vertretungsberechtigter"])
+    assert rep.user == traeger and rep.confirmation.method == "portal"
+
+
+def test_bag_prefills_partners_and_all_must_confirm(db, frozen):
+    from kvportal.accounts.constants import Right
+    from kvportal.admission.models import CommitteeSession
+    from kvportal.members.constants import Role
+    from tests.factories import (
+        BetriebsstaetteFactory,
+        PersonFactory,
+        TaetigkeitFactory,
+        doctor_account,
+    )
+
+    bag = BetriebsstaetteFactory(bag=True, bsnr="941234500", bezirk="chemnitz", city="Chemnitz")
+    hahn = doctor_account(bag, Role.VERTRAGSARZT, Right.DOCS_BSNR)
+    richter = doctor_account(bag, Role.VERTRAGSARZT, Right.DOCS_BSNR)
+    employee = PersonFactory()
+    TaetigkeitFactory(
+        person=employee,
+        betriebsstaette=bag,
+        role=Role.ANGESTELLT,
+        anrechnungsfaktor=Decimal("0.25"),
+    )
+    CommitteeSession.objects.create(
+        bezirk="chemnitz", committee="aerzte", date=dt.date(2027, 1, 20)
+    )
+    application = services.create_draft(
+        actor=hahn, type_code="erhoehung_arzt", betriebsstaette=bag, employee=employee
+    )
+    partners = application.data["partners"]
+    assert {p["lanr"] for p in partners} == {hahn.person.lanr, richter.person.lanr}
+    data = dict(
+        application.data,
+        factor_to="1.0",
+        hours="38",
+        effective_date="2027-02-01",
+        mode="nachbesetzung",
+        nachbesetzung_name="Dr. Alt",
+        phone="0371 1",
+        email="bag@example.org",
+    )
+    application = services.save_draft(actor=hahn, application=application, data=data)
+    services.add_attachment(
+        actor=hahn,
+        application=application,
+        kind="arbeitsvertrag",
+        file_name="v.pdf",
+        content=pdf_bytes(),
+    )
+    assert services.check(application).errors == {}
+    application = services.submit(
+        actor=hahn, application=application, token=str(application.submission_token)
+    )
+    roles = {s.name: s.roles for s in application.signatories.all()}
+    assert roles[hahn.person.full_name] == ["vertretungsberechtigter", "gesellschafter"]
+    assert roles[richter.person.full_name] == ["gesellschafter"]
+    assert len(roles) == 3
+    services.confirm(actor=richter, signatory=application.signatories.get(user=richter))
+    application.refresh_from_db()
+    assert application.state == "eingereicht"  # the employee is still missing
+
+
+def test_psychotherapist_type_uses_its_committee(world, real_pdf):
+    from kvportal.admission.models import CommitteeSession
+
+    CommitteeSession.objects.create(
+        bezirk="dresden", committee="psychotherapie", date=dt.date(2027, 1, 20)
+    )
+    application = services.create_draft(
+        actor=world.leiterin,
+        type_code="erhoehung_psychotherapeut",
+        betriebsstaette=world.mvz,
+        employee=world.employee,
+    )
+    assert application.committee == "psychotherapie"
+    data = dict(
+        application.data,
+        factor_to="0.75",
+        hours="22",
+        effective_date="2027-02-01",
+        mode="nachbesetzung",
+        nachbesetzung_name="Dipl.-Psych. Alt",
+        phone="0351 1",
+        applicant_fach="Psychologische Psychotherapie (Verhaltenstherapie)",
+    )
+    application = services.save_draft(actor=world.leiterin, application=application, data=data)
+    assert services.check(application).computed["earliest_session"].date == dt.date(2027, 1, 20)
+    services.add_attachment(
+        actor=world.leiterin,
+        application=application,
+        kind="arbeitsvertrag",
+        file_name="v.pdf",
+        content=pdf_bytes(),
+    )
+    application = services.submit(
+        actor=world.leiterin, application=application, token=str(application.submission_token)
+    )
+    text = pdf_text(private_storage.open(application.files.get(kind="antrag").path).read())
+    assert "eines angestellten Psychotherapeuten" in text
+    assert "(Psychotherapie)" in text and "Vertragspsychotherapeutensitz" in text
+    assert "Approbation / Richtlinienverfahren" in text

@@ -225,3 +225,26 @@ def test_withdraw_and_reopen(draft, world, member_client):
     draft.refresh_from_db()
     assert draft.state == "zurueckgenommen"
     assert dt.date(2027, 2, 1) == draft.effective_date
+
+
+def test_start_page_panel_shows_pending_confirmation(draft, world, member_client):
+    services.submit(actor=world.leiterin, application=draft, token=str(draft.submission_token))
+    page = member_client(world.employee_user).get(reverse("core:home")).content.decode()
+    assert 'id="admission-panel"' in page and "1 Antrag wartet auf Ihre Bestätigung" in page
+
+
+def test_session_delete_only_without_applications(world, staff_client):
+    client, office = staff_client("Zulassung")
+    empty, used = world.sessions[2], world.sessions[0]
+    Application.objects.create(
+        type_code="erhoehung_arzt",
+        betriebsstaette=world.mvz,
+        committee="aerzte",
+        created_by=office,
+        state="terminiert",
+        session=used,
+    )
+    client.post(reverse("admission:session_delete", args=[used.pk]))
+    client.post(reverse("admission:session_delete", args=[empty.pk]))
+    remaining = set(type(empty).objects.values_list("pk", flat=True))
+    assert used.pk in remaining and empty.pk not in remaining

@@ -187,6 +187,12 @@ def test_staff_single_upload(world, staff_client):
     assert response.status_code == 302
     doc = Document.objects.get(title="Prüfprotokoll B")
     assert doc.published_by == staff and doc.source == "upload"
+    data["lanr"] = world.outsider.person.lanr
+    data["datei"] = SimpleUploadedFile("p.pdf", pdf("x"), "application/pdf")
+    response = client.post(reverse("documents:staff_upload"), data)
+    assert response.status_code == 200
+    assert "nicht zugeordnet" in response.content.decode()
+    data["lanr"] = ""
     data["datei"] = SimpleUploadedFile("p.pdf", b"not a pdf", "application/pdf")
     data["titel"] = "Nochmal"
     response = client.post(reverse("documents:staff_upload"), data)

@@ -184,3 +184,35 @@ def test_card_agent_subcommand_is_registered():
 
     cli._load_plugins()
     assert "agent" in cli.SUBCOMMANDS
+
+
+def test_pkcs11_backend_signs_batch_and_refuses_login(card, pki):
+    """Pkcs11Backend drives any QES token (here the software card standing in for the PKCS#11
+    token; the PKCS#11 token itself is tested with SoftHSM2 in test_lib_pkcs11)."""
+    from kvportal.ehba.agent import Pkcs11Backend
+    from kvportal.ehba.validation import RequiredSigner, validate_pdf_signatures
+    from tests.ehba.conftest import PIN_QES, make_pdf
+
+    backend = Pkcs11Backend(card)
+    assert backend.describe()["holder"] == "Anna Müller"
+    assert backend.describe()["login"] is False
+    pins = []
+    pdfs = [make_pdf("A"), make_pdf("B")]
+    signed = backend.sign_pdfs(
+        pdfs, reason="Test", pin_provider=lambda n, p: pins.append(n) or PIN_QES
+    )
+    assert pins == ["PIN.QES"]
+    report = validate_pdf_signatures(
+        signed[1],
+        original=pdfs[1],
+        trust_roots=pki.trust_roots,
+        revocation_check=pki.revocation_check,
+        required_signers=[RequiredSigner("Anna", "Müller", card.telematik_id)],
+    )
+    assert report.verdict == "valid"
+    with pytest.raises(AgentError) as refused:
+        backend.login_token("x", audience=PORTAL, pin_provider=fixed_pin_provider("1"))
+    assert refused.value.code == "no_card"
+    with pytest.raises(AgentError) as wrong:
+        backend.sign_pdfs(pdfs, reason="x", pin_provider=fixed_pin_provider("000000"))
+    assert wrong.value.code == "pin_wrong" and wrong.value.extra["tries_left"] == 2

@@ -438,3 +438,20 @@ def test_unreachable_ocsp_responder_refuses_login(client, doctor, card, settings
     settings.EHBA_OCSP_URL = "http://127.0.0.1:9/ocsp"  # discard port: nobody answers
     resp, _ = card_login(client, card)
     assert_refused(resp, "revocation_unknown", "Sperrstatus")
+
+
+def test_staff_registry_sees_registrations_members_do_not(client, doctor, card, staff_client):
+    register(client, doctor, card)
+    client.force_login(doctor)
+    assert client.get(reverse("ehba:staff_registrations")).status_code == 404
+    staff, _user = staff_client("Arztregister")
+    page = staff.get(reverse("ehba:staff_registrations"))
+    assert page.status_code == 200
+    assert card.telematik_id in page.content.decode()
+
+
+def test_missing_trust_anchors_refuse_with_message(client, doctor, card, settings, tmp_path):
+    register(client, doctor, card)
+    settings.EHBA_TRUST_DIR = str(tmp_path / "fehlt")
+    resp, _ = card_login(client, card)
+    assert_refused(resp, "not_configured", "nicht eingerichtet")

@@ -372,7 +372,7 @@ def prepare_confirmation_request(*, confirmation_id: int) -> tuple[Confirmation,
     conf.save(update_fields=["token_hash", "code_hash", "attempts", "expires_at"])
     audit.record(
         actor=None,
-        activity=Activity.STAFF_ACTION,
+        activity=Activity.CREATE,  # a system step, not an action of KV staff
         obj=conf.application,
         detail={"confirmation_request": conf.pk},
     )
@@ -450,7 +450,7 @@ def _confirm_with_code(
         conf.save(update_fields=["attempts"])
         audit.record(
             actor=_real_user(actor),
-            activity=Activity.STAFF_ACTION,
+            activity=Activity.OTP_FAILED,  # "Falscher Sicherheitscode"
             obj=conf.application,
             detail={"confirmation": conf.pk, "code": "falsch"},
         )

@@ -25,6 +25,26 @@ from kvportal.accounts.decorators import member_required, staff_role_required
 from kvportal.audit.models import Activity
 
 SESSION_GRANTS = "access_grants"
+#: "Person hinzufügen" adds at most this many empty rows at once (bounded page size).
+MAX_EXTRA_ROWS = 20
+
+
+def _small_int(value, *, default: int = 0, maximum: int = MAX_EXTRA_ROWS) -> int:
+    """A form's row counter: junk counts as `default`, the result stays within 0..maximum."""
+    try:
+        number = int(str(value or default).strip())
+    except ValueError:
+        number = default
+    return max(0, min(number, maximum))
+
+
+def _confirmation_of(app: AccessApplication, raw) -> Confirmation:
+    """A confirmation of this application by the id posted with the form (404 otherwise)."""
+    try:
+        pk = int(str(raw or "").strip())
+    except ValueError:
+        raise Http404("Nicht gefunden.") from None
+    return get_object_or_404(Confirmation, pk=pk, application=app)
 
 
 def _actor(request):
@@ -205,7 +225,7 @@ def edit(request, reference: str):
                 return redirect("access:review", app.reference)
             if action == "add_row":
                 header, formset, ack = _bound_forms(
-                    app, extra=1 + int(request.POST.get("extra", "0") or 0)
+                    app, extra=1 + _small_int(request.POST.get("extra"))
                 )
                 return render(
                     request, "access/edit.html", _edit_context(app, header, formset, ack, loose)
@@ -322,15 +342,11 @@ def status_action(request, reference: str):
             services.withdraw(actor=_actor(request), application=app)
             messages.success(request, "Der Antrag wurde zurückgezogen.")
         elif action == "resend":
-            conf = get_object_or_404(
-                Confirmation, pk=request.POST.get("confirmation"), application=app
-            )
+            conf = _confirmation_of(app, request.POST.get("confirmation"))
             services.resend_confirmation(actor=_actor(request), confirmation=conf)
             messages.success(request, "Die Bestätigungsanfrage wurde erneut gesendet.")
         elif action == "confirm_login":
-            conf = get_object_or_404(
-                Confirmation, pk=request.POST.get("confirmation"), application=app
-            )
+            conf = _confirmation_of(app, request.POST.get("confirmation"))
             services.confirm_with_login(actor=request.user, confirmation=conf)
             messages.success(request, "Ihre Bestätigung wurde gespeichert.")
     except (ValidationError, rules.TransitionError) as exc:
@@ -524,7 +540,11 @@ def staff_letters_batch(request):
     """One combined PDF of all letters not printed yet (optionally of one application)."""
     qs = CredentialLetter.objects.filter(issued_at__isnull=True, superseded_at__isnull=True)
     if request.POST.get("application"):
-        qs = qs.filter(application_id=request.POST["application"])
+        try:
+            qs = qs.filter(application_id=int(request.POST["application"]))
+        except ValueError:
+            messages.error(request, "Die Antragsnummer für den Sammeldruck ist ungültig.")
+            return redirect("access:staff_letters")
     letters = list(qs.order_by("pk"))
     if not letters:
         messages.error(request, "Es liegen keine ungedruckten Zugangsschreiben vor.")

@@ -9,8 +9,15 @@ class AdmissionConfig(AppConfig):
     def ready(self) -> None:
         from kvportal.accounts import scope
         from kvportal.accounts.constants import StaffRole
-        from kvportal.admission import demo, services
-        from kvportal.core.registry import NavItem, register_demo, register_nav, register_purger
+        from kvportal.admission import demo, selectors, services
+        from kvportal.core.registry import (
+            NavItem,
+            Panel,
+            register_demo,
+            register_nav,
+            register_panel,
+            register_purger,
+        )
 
         register_nav(
             NavItem(
@@ -30,6 +37,8 @@ class AdmissionConfig(AppConfig):
                 visible=lambda user: scope.is_staff_role(user, StaffRole.ZULASSUNG),
             )
         )
+        register_panel(Panel("admission/_panel.html", selectors.panel, order=45))
         register_purger("zulassung_gebuehrenfrist", services.expire_unpaid_fees)
         register_purger("zulassung_entwuerfe", services.purge_stale_drafts)
+        register_purger("zulassung_aufbewahrung", services.purge_closed_files)
         register_demo(60, demo.seed)

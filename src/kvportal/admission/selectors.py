@@ -68,3 +68,17 @@ def staff_inbox(*, bezirk: str = "", committee: str = "", state: str = "") -> Qu
     if state:
         qs = qs.filter(state=state)
     return qs.order_by("received_at", "submitted_at")
+
+
+def panel(request) -> dict | None:
+    """Start-page card: open applications and confirmations waiting for the user."""
+    user = request.user
+    if not getattr(user, "is_authenticated", False) or scope.is_kv_staff(user):
+        return None
+    to_confirm = pending_confirmations(user).count()
+    open_items = list(
+        applications(user).exclude(state__in=["rechtskraeftig", "zurueckgenommen"])[:5]
+    )
+    if not to_confirm and not open_items:
+        return None
+    return {"to_confirm": to_confirm, "open": open_items}

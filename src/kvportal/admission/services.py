@@ -62,7 +62,18 @@ from kvportal.members.constants import Role
 from kvportal.members.models import Betriebsstaette, Person, Taetigkeit
 
 CODE_VALIDITY = dt.timedelta(minutes=30)
+DECIDED_OR_CLOSED = frozenset(
+    {
+        State.GENEHMIGT,
+        State.ABGELEHNT,
+        State.RECHTSKRAEFTIG,
+        State.ZURUECKGENOMMEN,
+        State.GILT_ALS_ZURUECKGENOMMEN,
+    }
+)
 MAX_CODE_ATTEMPTS = 5
+#: brute-force brake: a new code (which resets the attempts) at most once a minute
+CODE_RESEND_AFTER = dt.timedelta(minutes=1)
 
 
 class AdmissionError(Exception):
@@ -285,7 +296,10 @@ def check(application: Application, *, drafting: bool = True) -> ValidationResul
         today=today,
         sessions=tuple(session_slots(data.get("bezirk", ""), application.committee, after=today)),
         lead_time=lead_time(),
-        registered_factor=registered_factor(application),
+        # after the decision the registry already holds the new factor
+        registered_factor=registered_factor(application)
+        if application.state not in DECIDED_OR_CLOSED
+        else None,
         attachments=frozenset(application.attachments.values_list("kind", flat=True)),
         known_logins=known_logins(lanrs),
         drafting=drafting,
@@ -441,6 +455,20 @@ def _hash_code(signatory: Signatory, code: str) -> str:
     ).hexdigest()
 
 
+def is_submitter(actor, signatory) -> bool:
+    """The submitting user is this signatory (applicant/representative): same LANR, or —
+    for representatives without LANR, e.g. the Geschäftsführer of an MVZ-Träger — the same
+    registry person by name."""
+    from kvportal.admission.rules.text import normalise
+
+    person = getattr(actor, "person", None)
+    if person is None or not ({"antragsteller", "vertretungsberechtigter"} & set(signatory.roles)):
+        return False
+    if signatory.person.lanr:
+        return person.lanr == signatory.person.lanr
+    return normalise(person.full_name) == normalise(signatory.person.name)
+
+
 def _user_for(lanr: str, email: str):
     from kvportal.accounts.models import User
 
@@ -484,12 +512,7 @@ def submit(*, actor, application: Application, token: str) -> Application:
     application.signatories.all().delete()
     for position, s in enumerate(result.signatories):
         user = _user_for(s.person.lanr, s.person.email)
-        if (
-            user is None
-            and actor.person_id
-            and s.person.lanr
-            and actor.person.lanr == s.person.lanr
-        ):
+        if user is None and is_submitter(actor, s):
             user = actor
         Signatory.objects.create(
             application=application,
@@ -619,6 +642,11 @@ def send_code(*, signatory: Signatory) -> None:
         raise AdmissionError("Für diesen Antrag ist keine Bestätigung mehr nötig.")
     if not signatory.email:
         raise AdmissionError("Für Sie ist keine E-Mail-Adresse hinterlegt.")
+    if signatory.code_sent_at and timezone.now() - signatory.code_sent_at < CODE_RESEND_AFTER:
+        raise AdmissionError(
+            "Ein Code wurde gerade erst gesendet. Bitte warten Sie eine Minute, bevor Sie einen "
+            "neuen Code anfordern."
+        )
     code = f"{secrets.randbelow(10**6):06d}"
     signatory.code_hash = _hash_code(signatory, code)
     signatory.code_sent_at = timezone.now()
@@ -989,6 +1017,29 @@ def _update_registry(*, actor, application: Application) -> bool:
     return True
 
 
+def _publish_decision(actor, application: Application, content: bytes) -> str:
+    """Place the Beschluss in the practice's documents (documents app), for the BSNR and the
+    employee's LANR. Returns a note for the history."""
+    from kvportal.core.quarters import Quarter
+    from kvportal.documents.models import DocType
+    from kvportal.documents.services import DocumentError, publish_document
+
+    try:
+        with transaction.atomic():
+            publish_document(
+                actor=actor,
+                betriebsstaette=application.betriebsstaette,
+                quarter=Quarter.of(application.decided_on or timezone.localdate()),
+                doc_type=DocType.BESCHLUSS,
+                title=f"Beschluss Zulassungsausschuss {application.reference}",
+                content=content,
+                lanr=application.employee_lanr or None,
+            )
+    except DocumentError as exc:
+        return f"Beschluss nicht in „Dokumente“ eingestellt: {exc}"
+    return "Beschluss unter „Dokumente“ eingestellt."
+
+
 @transaction.atomic
 def decide(*, actor, application: Application, outcome: str, reasons: str = "") -> Application:
     """Beschluss of the session; approval updates the registry from the effective date."""
@@ -1012,7 +1063,11 @@ def decide(*, actor, application: Application, outcome: str, reasons: str = "") 
                 "Arztregister manuell aktualisieren."
             )
     application.save()
-    _store_generated(application, GeneratedFile.Kind.BESCHLUSS, pdfs.decision_pdf(application))
+    content = pdfs.decision_pdf(application)
+    _store_generated(application, GeneratedFile.Kind.BESCHLUSS, content)
+    registry_note = " ".join(
+        p for p in (registry_note, _publish_decision(actor, application, content)) if p
+    )
     _history(
         application,
         actor=actor,
@@ -1075,3 +1130,82 @@ def purge_stale_drafts(*, now: dt.datetime, dry_run: bool = False) -> PurgeResul
         if not dry_run:
             delete_draft(actor=None, application=application)
     return result
+
+
+CLOSED_STATES = (State.RECHTSKRAEFTIG, State.ZURUECKGENOMMEN, State.GILT_ALS_ZURUECKGENOMMEN)
+FILE_YEARS = 5  # § 43 Ärzte-ZV: Akten fünf Jahre
+BESCHLUSS_YEARS = 20  # § 43 Ärzte-ZV: Urschriften von Beschlüssen zwanzig Jahre
+
+
+def _years_before(now: dt.datetime, years: int) -> dt.datetime:
+    try:
+        return now.replace(year=now.year - years)
+    except ValueError:  # 29 February
+        return now.replace(year=now.year - years, day=28)
+
+
+def purge_closed_files(*, now: dt.datetime, dry_run: bool = False) -> PurgeResult:
+    """§ 43 Ärzte-ZV: five years after an application was closed its file (data, uploads,
+    copies, confirmations) is deleted and only the Beschluss with the key data is kept; twenty
+    years after, the rest is deleted too."""
+    from django.db.models import Max, Q
+
+    result = PurgeResult(name="zulassung_aufbewahrung")
+    closed = Application.objects.filter(state__in=[s.value for s in CLOSED_STATES]).annotate(
+        closed_at=Max(
+            "history__at", filter=Q(history__to_state__in=[s.value for s in CLOSED_STATES])
+        )
+    )
+    for application in closed.filter(closed_at__lt=_years_before(now, BESCHLUSS_YEARS)):
+        result.count += 1
+        result.items.append(f"{application.reference} (gelöscht)")
+        if not dry_run:
+            _delete_closed(application.pk)
+    reducible = closed.filter(
+        closed_at__lt=_years_before(now, FILE_YEARS),
+        closed_at__gte=_years_before(now, BESCHLUSS_YEARS),
+    ).exclude(data={})
+    for application in reducible:
+        result.count += 1
+        result.items.append(f"{application.reference} (Akte reduziert)")
+        if not dry_run:
+            _reduce_closed(application.pk)
+    return result
+
+
+@transaction.atomic
+def _reduce_closed(pk: int) -> None:
+    application = Application.objects.select_for_update().get(pk=pk)
+    for item in application.attachments.all():
+        private_storage.delete(item.path)
+        item.delete()
+    for item in application.files.exclude(kind=GeneratedFile.Kind.BESCHLUSS):
+        private_storage.delete(item.path)
+        item.delete()
+    application.signatories.all().delete()
+    application.nachforderungen.all().delete()
+    application.data = {}
+    application.save(update_fields=["data"])
+    _audit(None, application, Activity.DELETE, event="aufbewahrung_5_jahre")
+
+
+@transaction.atomic
+def _delete_closed(pk: int) -> None:
+    application = Application.objects.select_for_update().get(pk=pk)
+    _audit(None, application, Activity.DELETE, event="aufbewahrung_20_jahre")
+    for item in [*application.attachments.all(), *application.files.all()]:
+        private_storage.delete(item.path)
+    application.delete()
+
+
+@transaction.atomic
+def delete_session(*, actor, session: CommitteeSession) -> None:
+    """Remove a session that no application is assigned to (e.g. entered by mistake)."""
+    session = CommitteeSession.objects.select_for_update().get(pk=session.pk)
+    if session.applications.exists():
+        raise AdmissionError(
+            "Der Sitzung sind Anträge zugeordnet; bitte diese zuerst einer anderen Sitzung "
+            "zuordnen."
+        )
+    audit.record(actor=actor, activity=Activity.DELETE, obj=session, object_repr=str(session))
+    session.delete()

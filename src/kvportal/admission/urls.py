@@ -31,5 +31,6 @@ urlpatterns = [
     ),
     path("kv/sitzungen/", views.sessions, name="sessions"),
     path("kv/sitzungen/<int:pk>/", views.session_detail, name="session_detail"),
+    path("kv/sitzungen/<int:pk>/loeschen/", views.session_delete, name="session_delete"),
     path("kv/sitzungen/<int:pk>/tagesordnung.pdf", views.agenda, name="agenda"),
 ]

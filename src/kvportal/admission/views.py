@@ -11,6 +11,8 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from kvportal import audit
@@ -125,8 +127,9 @@ def new(request):
         for p in practices
         for e in selectors.employees(p)
     ]
-    choices += [(f"{p.pk}:", f"Angestellte(r) nicht im Register – {p.bsnr} {p.name}")
-                for p in practices]  # fmt: skip
+    choices += [
+        (f"{p.pk}:", f"Angestellte(r) nicht im Register – {p.bsnr} {p.name}") for p in practices
+    ]
     form = NewApplicationForm(request.POST or None, employee_choices=choices)
     if request.method == "POST" and form.is_valid():
         practice_pk, _, person_pk = form.cleaned_data["employee"].partition(":")
@@ -150,7 +153,6 @@ def _attachment_context(application, result):
             "kind": a.kind,
             "label": a.label,
             "required": a.kind in required,
-            "conditional": not hasattr(a.when, "holds") or a.kind not in ("arbeitsvertrag",),
             "file": uploaded.get(a.kind),
             "errors": result.errors.get(f"attachment.{a.kind}", []),
         }
@@ -194,7 +196,7 @@ def edit(request, pk: int):
         if checking and result.ok and not upload_errors:
             return redirect("admission:review", application.pk)
         if not checking and not upload_errors:
-            messages.success(request, "Entwurf gespeichert.")
+            messages.success(request, _("Entwurf gespeichert."))
             return redirect("admission:edit", application.pk)
     else:
         upload_errors = []
@@ -261,13 +263,14 @@ def review(request, pk: int):
         return redirect("admission:detail", application.pk)
     result = services.check(application)
     if not result.ok:
-        messages.error(request, "Der Antrag ist noch unvollständig – bitte die markierten Angaben "
-                                "ergänzen.")  # fmt: skip
+        messages.error(
+            request, _("Der Antrag ist noch unvollständig – bitte die markierten Angaben ergänzen.")
+        )
         return redirect(reverse("admission:edit", args=[application.pk]) + "?pruefen=1")
     error = ""
     if request.method == "POST":
         if not request.POST.get("consent"):
-            error = "Bitte bestätigen Sie die Erklärung, bevor Sie den Antrag einreichen."
+            error = _("Bitte bestätigen Sie die Erklärung, bevor Sie den Antrag einreichen.")
         else:
             try:
                 application = services.submit(
@@ -284,7 +287,8 @@ def review(request, pk: int):
                 return redirect("admission:detail", application.pk)
             messages.success(
                 request,
-                f"Antrag {application.reference} eingereicht. Eine Kopie (PDF) finden Sie unten.",
+                _("Antrag %(ref)s eingereicht. Eine Kopie (PDF) finden Sie unten.")
+                % {"ref": application.reference},
             )
             return redirect("admission:detail", application.pk)
     logins = services.known_logins([s.person.lanr for s in result.signatories])
@@ -299,7 +303,11 @@ def review(request, pk: int):
             if application.app_type.needs_anlage1(application.data)
             else [],
             "signatories": [
-                {"s": s, "portal": bool(s.person.lanr and s.person.lanr in logins)}
+                {
+                    "s": s,
+                    "portal": bool(s.person.lanr and s.person.lanr in logins)
+                    or services.is_submitter(request.user, s),
+                }
                 for s in result.signatories
             ],
             "summary": _summary(application, result),
@@ -372,11 +380,11 @@ def confirm(request, pk: int):
     application = _member_application(request, pk)
     signatory = get_object_or_404(application.signatories, pk=request.POST.get("signatory"))
     if not request.POST.get("consent"):
-        messages.error(request, "Bitte bestätigen Sie die Erklärung.")
+        messages.error(request, _("Bitte bestätigen Sie die Erklärung."))
         return redirect("admission:detail", application.pk)
     try:
         services.confirm(actor=request.user, signatory=signatory)
-        messages.success(request, "Vielen Dank – Ihre Bestätigung ist gespeichert.")
+        messages.success(request, _("Vielen Dank – Ihre Bestätigung ist gespeichert."))
     except services.AdmissionError as exc:
         messages.error(request, str(exc))
     return redirect("admission:detail", application.pk)
@@ -395,14 +403,17 @@ def _member_action(request, pk: int, func, success: str):
 @member_required
 @require_POST
 def withdraw(request, pk: int):
-    return _member_action(request, pk, services.withdraw, "Der Antrag wurde zurückgenommen.")
+    return _member_action(request, pk, services.withdraw, _("Der Antrag wurde zurückgenommen."))
 
 
 @member_required
 @require_POST
 def reopen(request, pk: int):
     response = _member_action(
-        request, pk, services.reopen, "Der Antrag ist wieder ein Entwurf und kann geändert werden."
+        request,
+        pk,
+        services.reopen,
+        _("Der Antrag ist wieder ein Entwurf und kann geändert werden."),
     )
     return response
 
@@ -413,7 +424,7 @@ def delete(request, pk: int):
     application = _editable(request, pk)
     try:
         services.delete_draft(actor=request.user, application=application)
-        messages.success(request, "Der Entwurf wurde gelöscht.")
+        messages.success(request, _("Der Entwurf wurde gelöscht."))
     except services.AdmissionError as exc:
         messages.error(request, str(exc))
         return redirect("admission:detail", application.pk)
@@ -439,7 +450,7 @@ def answer(request, pk: int):
             services.answer_nachforderung(
                 actor=request.user, application=application, answer=form.cleaned_data["answer"]
             )
-            messages.success(request, "Ihre Antwort wurde an die Geschäftsstelle übermittelt.")
+            messages.success(request, _("Ihre Antwort wurde an die Geschäftsstelle übermittelt."))
         except services.AdmissionError as exc:
             messages.error(request, str(exc))
     return redirect("admission:detail", application.pk)
@@ -472,13 +483,15 @@ def confirm_code(request, token: str):
         try:
             if "send" in request.POST:
                 services.send_code(signatory=signatory)
-                messages.success(request, f"Der Code wurde an {signatory.email} gesendet.")
+                messages.success(
+                    request, _("Der Code wurde an %(email)s gesendet.") % {"email": signatory.email}
+                )
                 return redirect("admission:confirm_code", token)
             if not request.POST.get("consent"):
-                form.add_error(None, "Bitte bestätigen Sie die Erklärung.")
+                form.add_error(None, _("Bitte bestätigen Sie die Erklärung."))
             elif form.is_valid():
                 services.confirm_with_code(signatory=signatory, code=form.cleaned_data["code"])
-                messages.success(request, "Vielen Dank – Ihre Bestätigung ist gespeichert.")
+                messages.success(request, _("Vielen Dank – Ihre Bestätigung ist gespeichert."))
                 return redirect("admission:confirm_code", token)
         except services.AdmissionError as exc:
             form.add_error("code" if "send" not in request.POST else None, str(exc))
@@ -585,13 +598,17 @@ def staff_detail(request, pk: int):
 
 
 ACTIONS = {
-    "nachforderung": (NachforderungForm, services.request_documents, "Nachforderung versandt."),
-    "gebuehr": (FeeRequestForm, services.request_fee, "Gebühr angefordert."),
-    "zahlung": (PaymentForm, services.book_payment, "Zahlung gebucht."),
-    "stundung": (DeferForm, services.defer_fee, "Gebühr gestundet."),
-    "terminieren": (ScheduleForm, services.schedule, "Antrag terminiert."),
-    "beschluss": (DecisionForm, services.decide, "Beschluss gespeichert."),
-    "rechtskraft": (FinalForm, services.finalize, "Rechtskraft eingetragen."),
+    "nachforderung": (
+        NachforderungForm,
+        services.request_documents,
+        gettext_lazy("Nachforderung versandt."),
+    ),
+    "gebuehr": (FeeRequestForm, services.request_fee, gettext_lazy("Gebühr angefordert.")),
+    "zahlung": (PaymentForm, services.book_payment, gettext_lazy("Zahlung gebucht.")),
+    "stundung": (DeferForm, services.defer_fee, gettext_lazy("Gebühr gestundet.")),
+    "terminieren": (ScheduleForm, services.schedule, gettext_lazy("Antrag terminiert.")),
+    "beschluss": (DecisionForm, services.decide, gettext_lazy("Beschluss gespeichert.")),
+    "rechtskraft": (FinalForm, services.finalize, gettext_lazy("Rechtskraft eingetragen.")),
 }
 
 
@@ -641,7 +658,7 @@ def sessions(request):
     if request.method == "POST" and form.is_valid():
         try:
             services.create_session(actor=request.user, **form.cleaned_data)
-            messages.success(request, "Sitzung angelegt.")
+            messages.success(request, _("Sitzung angelegt."))
             return redirect("admission:sessions")
         except services.AdmissionError as exc:
             form.add_error(None, str(exc))
@@ -657,6 +674,19 @@ def session_detail(request, pk: int):
         "admission/session_detail.html",
         {"session": session, "applications": session.applications.order_by("created_at")},
     )
+
+
+@staff_role_required(ZULASSUNG)
+@require_POST
+def session_delete(request, pk: int):
+    session = get_object_or_404(CommitteeSession, pk=pk)
+    try:
+        services.delete_session(actor=request.user, session=session)
+        messages.success(request, _("Sitzung gelöscht."))
+    except services.AdmissionError as exc:
+        messages.error(request, str(exc))
+        return redirect("admission:session_detail", pk)
+    return redirect("admission:sessions")
 
 
 @staff_role_required(ZULASSUNG)

@@ -54,6 +54,31 @@ class UploadForm(forms.Form):
         self.practice = practice
         return value
 
+    def clean_lanr(self):
+        from kvportal.members.identifiers import check_lanr
+
+        value = self.cleaned_data.get("lanr", "").strip()
+        if value:
+            result = check_lanr(value)
+            if not result.ok:
+                raise forms.ValidationError(result.errors[0])
+        return value
+
+    def clean(self):
+        data = super().clean()
+        practice = getattr(self, "practice", None)
+        lanr = data.get("lanr")
+        if practice is not None and lanr:
+            from kvportal.members.models import Taetigkeit
+
+            if not Taetigkeit.objects.filter(betriebsstaette=practice, person__lanr=lanr).exists():
+                self.add_error(
+                    "lanr",
+                    _("Die LANR %(lanr)s ist der BSNR %(bsnr)s nicht zugeordnet.")
+                    % {"lanr": lanr, "bsnr": practice.bsnr},
+                )
+        return data
+
     def clean_quartal(self):
         try:
             return Quarter.parse(self.cleaned_data["quartal"])

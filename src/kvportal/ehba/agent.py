@@ -525,25 +525,71 @@ class SoftCardBackend:
     def sign_pdfs(
         self, pdfs: Sequence[bytes], *, reason: str, pin_provider: PinProvider
     ) -> list[bytes]:
-        from kvportal.ehba import signing
+        return sign_with_token(self.card(), pdfs, reason=reason, pin_provider=pin_provider)
 
-        card = self.card()
-        parts = signing.split_parts(len(pdfs), card.batch_size)
 
-        def ask_pin(part_index: int) -> str:
-            detail = f"Teil {part_index + 1} von {len(parts)}" if len(parts) > 1 else ""
-            try:
-                return pin_provider("PIN.QES", detail)
-            except AgentError as exc:
-                raise signing.PinEntryCancelled(exc.message) from exc
+def sign_with_token(
+    token: Any, pdfs: Sequence[bytes], *, reason: str, pin_provider: PinProvider
+) -> list[bytes]:
+    """Batch PAdES with any QES token (software card, PKCS#11): one PIN per part of
+    ``token.batch_size``; parts signed before a failure are kept (PartialBatch)."""
+    from kvportal.ehba import signing
 
-        result = signing.sign_pdfs(card, list(pdfs), ask_pin=ask_pin, reason=reason)
-        if result.error is not None:
-            error = card_error_to_agent(result.error)
-            if result.signed:
-                raise PartialBatch(list(result.signed), error)
-            raise error
-        return list(result.signed)
+    parts = signing.split_parts(len(pdfs), token.batch_size)
+
+    def ask_pin(part_index: int) -> str:
+        detail = f"Teil {part_index + 1} von {len(parts)}" if len(parts) > 1 else ""
+        try:
+            return pin_provider("PIN.QES", detail)
+        except AgentError as exc:
+            raise signing.PinEntryCancelled(exc.message) from exc
+
+    result = signing.sign_pdfs(token, list(pdfs), ask_pin=ask_pin, reason=reason)
+    if result.error is not None:
+        error = card_error_to_agent(result.error)
+        if result.signed:
+            raise PartialBatch(list(result.signed), error)
+        raise error
+    return list(result.signed)
+
+
+class Pkcs11Backend:
+    """QES signatures with the key on a PKCS#11 token (a card's PKCS#11 middleware; SoftHSM2
+    in tests). Login (C.HP.AUT) goes through ``login_backend`` when one is given."""
+
+    def __init__(self, token: Any, *, login_backend: CardBackend | None = None):
+        self.token = token
+        self.login_backend = login_backend
+
+    def describe(self) -> dict[str, Any]:
+        from kvportal.ehba import pki, softcard
+
+        try:
+            profile = pki.parse_card_certificate(self.token.qes_certificate)
+        except softcard.CardError as exc:
+            raise card_error_to_agent(exc) from exc
+        return {
+            "holder": f"{profile.given_name} {profile.surname}",
+            "telematik_id": profile.telematik_id or "",
+            "profession": str(profile.profession or ""),
+            "pkcs11": True,
+            "login": self.login_backend is not None,
+        }
+
+    def login_token(self, challenge: str, *, audience: str, pin_provider: PinProvider) -> str:
+        if self.login_backend is None:
+            raise AgentError(
+                "no_card",
+                "Mit diesem PKCS#11-Token ist nur die Signatur möglich, keine Anmeldung.",
+            )
+        return self.login_backend.login_token(
+            challenge, audience=audience, pin_provider=pin_provider
+        )
+
+    def sign_pdfs(
+        self, pdfs: Sequence[bytes], *, reason: str, pin_provider: PinProvider
+    ) -> list[bytes]:
+        return sign_with_token(self.token, pdfs, reason=reason, pin_provider=pin_provider)
 
 
 def _configure_cli(parser: Any) -> None:
@@ -562,6 +608,13 @@ def _configure_cli(parser: Any) -> None:
     parser.add_argument(
         "--card", default=None, help="Karten-ID oder LANR (Standard: neueste Karte)"
     )
+    parser.add_argument(
+        "--pkcs11-lib",
+        default=None,
+        help="QES-Signatur über dieses PKCS#11-Modul (z. B. /usr/lib/softhsm/libsofthsm2.so)",
+    )
+    parser.add_argument("--pkcs11-token", default="eHBA", help="Token-Bezeichnung (PKCS#11)")
+    parser.add_argument("--pkcs11-key", default="QES", help="Schlüssel-/Zertifikatsbezeichnung")
     parser.add_argument(
         "--test-pin",
         default=None,
@@ -609,8 +662,22 @@ def run_cli(args: Any, ctx: Any) -> int:
     try:
         host, port = agent_address(url)
         test_pin = args.test_pin or os.environ.get("KVPORTAL_CARD_PIN")
+        backend: CardBackend = SoftCardBackend(args.card, directory=getattr(ctx, "directory", None))
+        if getattr(args, "pkcs11_lib", None):
+            from kvportal.ehba.pkcs11_signer import Pkcs11Token
+
+            test_pki = ctx.pki()
+            backend = Pkcs11Backend(
+                Pkcs11Token(
+                    args.pkcs11_lib,
+                    args.pkcs11_token,
+                    key_label=args.pkcs11_key,
+                    ca_chain=[test_pki.qes_ca_cert, test_pki.root_cert],
+                ),
+                login_backend=backend if args.card else None,
+            )
         agent = SigningAgent(
-            SoftCardBackend(args.card, directory=getattr(ctx, "directory", None)),
+            backend,
             allowed_origins=origins,
             pin_provider=fixed_pin_provider(test_pin) if test_pin else _ctx_pin_provider(ctx),
             host=host,

@@ -309,7 +309,11 @@ def billing_entitled(submission) -> list:
         .select_related("person")
     )
     return [
-        services.required_signer(person=t.person, label="Unterschriftsberechtigt") for t in rows
+        services.required_signer(
+            person=t.person,
+            label=f"{t.get_role_display()}: {t.person.first_name} {t.person.last_name}",
+        )
+        for t in rows
     ]
 
 

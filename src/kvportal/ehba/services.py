@@ -127,6 +127,10 @@ REFUSALS: dict[str, str] = {
     ),
     "agent_error": "Der Signatur-Agent hat einen Fehler gemeldet.",
     "account_disabled": "Das Nutzerkonto zu dieser Karte ist deaktiviert.",
+    "not_configured": (
+        "Die Anmeldung mit eHBA ist in diesem Portal derzeit nicht eingerichtet (keine "
+        "Vertrauensanker). Bitte melden Sie sich mit Benutzername und Passwort an."
+    ),
     "other_account": "Diese Karte gehört nicht zu dem angemeldeten Nutzerkonto.",
     "not_member": (
         "Nur Ärztinnen/Ärzte und Psychotherapeutinnen/Psychotherapeuten mit eigenem "
@@ -434,7 +438,10 @@ def _certificate_identity(token: str) -> dict[str, str]:
 def _verify_token(token: str, *, challenge: str, audience: str, now: dt.datetime):
     from kvportal.ehba import tokens
 
-    trust = get_trust()
+    try:
+        trust = get_trust()
+    except ImproperlyConfiguredTrust as exc:
+        raise CardRefused("not_configured", trust_dir=str(exc)) from exc
     try:
         return tokens.verify_login_token(
             token,
@@ -696,6 +703,10 @@ def register_card(
             "card": identity.serial,
             "superseded": [r.pk for r in previous],
             "second_factor": second_factor,
+            # the registry may still hold the Telematik-ID of an earlier card (GS-A_4958)
+            "registry_telematik_id_differs": bool(
+                actor.person.telematik_id and actor.person.telematik_id != identity.telematik_id
+            ),
         },
     )
     return CardOutcome(ok=True, identity=identity, registration=registration, user=actor)
@@ -1095,6 +1106,15 @@ def submit_signed_document(
         )
     original = read_document(document, original=True)
     required = signable.required_signers(application)
+    try:
+        get_trust()
+    except ImproperlyConfiguredTrust as exc:
+        raise UploadRejected(
+            _(
+                "Die Signaturprüfung ist in diesem Portal derzeit nicht eingerichtet (keine "
+                "Vertrauensanker). Bitte wenden Sie sich an die KV."
+            )
+        ) from exc
     report = validate_signed_application_pdf(
         actor=actor,
         original_pdf=original,

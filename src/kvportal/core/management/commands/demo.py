@@ -11,7 +11,7 @@ LOGINS = [
     ("krueger.t", "Geschäftsführer des Trägers, MVZ Elbtal Dresden (Abrechnung, alle Dokumente)"),
     ("berger.a", "Ärztliche Leiterin MVZ (alle Dokumente; Abrechnung automatisch)"),
     ("weber.j", "angestellter Arzt MVZ (Abrechnung, eigene Dokumente)"),
-    ("schmidt.l", "angestellte Ärztin MVZ (nur eigene Dokumente)"),
+    ("schmidt.l", "angestellte Ärztin MVZ (nur eigene Dokumente; soll einen Antrag bestätigen)"),
     ("fischer.p", "angestellter Arzt MVZ (alle Dokumente der BSNR)"),
     ("keller.m", "angestellte Psychotherapeutin MVZ (nur eigene Dokumente)"),
     ("hahn.m", "Partner BAG Chemnitz (alle Rechte)"),

@@ -77,3 +77,26 @@ def test_member_sees_only_own_log(client):
     # the practice view is not offered without the BSNR-wide right
     html = client.get("/konto/protokoll/?ansicht=praxis").content.decode()
     assert "Dokument B" not in html
+
+
+def test_secret_link_segments_are_redacted_from_logged_paths():
+    from kvportal.audit.context import redact_path
+
+    assert (
+        redact_path("/zugang/entwurf/abc123/bearbeiten/") == "/zugang/entwurf/[geheim]/bearbeiten/"
+    )
+    assert redact_path("/zulassung/bestaetigung/xyz/antrag.pdf") == (
+        "/zulassung/bestaetigung/[geheim]/antrag.pdf"
+    )
+    assert redact_path("/dokumente/5/") == "/dokumente/5/"
+
+
+def test_staff_api_tokens_are_short_lived():
+    import datetime as dt
+
+    from kvportal.accounts import services
+    from tests.factories import kv_staff
+
+    staff = kv_staff("Abrechnung", username="kv.abr.token")
+    token, _ = services.create_api_token(actor=staff, name="Import", scopes=["documents_import"])
+    assert token.expires_at - timezone.now() <= dt.timedelta(days=90, seconds=5)

@@ -24,7 +24,9 @@ def test_wrong_check_digit_is_rejected_with_position(lanr):
     assert "Prüfziffer" in result.errors[0]
 
 
-@pytest.mark.parametrize("lanr", ["12345664", "1234566400", "12345664a", "", "59518533²", "１２３４５６６４０"])
+@pytest.mark.parametrize(
+    "lanr", ["12345664", "1234566400", "12345664a", "", "59518533²", "１２３４５６６４０"]
+)
 def test_lanr_format(lanr):
     assert check_lanr(lanr).errors == ["Die LANR muss aus genau neun Ziffern bestehen."]
 

@@ -807,7 +807,6 @@ def test_zulassung_staff_cannot_download_attachments_of_drafts(world):
     assert client.get(url).status_code == 404
 
 
-@pytest.mark.xfail(strict=True, reason="finding 5 (security-findings.md)")
 def test_secret_link_tokens_are_not_written_to_the_access_log(world):
     submitted = world.objects["admission"]["mvz"][0]
     signatory = submitted.signatories.exclude(token="").first()
@@ -902,7 +901,6 @@ def test_withdrawn_rights_end_access_at_once(world):
     assert client.get(reverse("documents:detail", args=[doc.pk])).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason="finding 11 (security-findings.md)")
 def test_second_factor_page_does_not_redirect_to_foreign_hosts(db):
     """No open redirect after the TOTP code (a phishing link could send staff elsewhere)."""
     from django_otp.oath import TOTP

@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
@@ -85,7 +86,12 @@ def otp_verify(request):
         for device in TOTPDevice.objects.devices_for_user(request.user, confirmed=True):
             if device.verify_token(token):
                 otp_login(request, device)
-                return redirect(request.GET.get("next") or "core:home")
+                target = request.GET.get("next", "")
+                if not url_has_allowed_host_and_scheme(
+                    target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+                ):
+                    target = "core:home"
+                return redirect(target)
         audit.record(actor=request.user, activity=Activity.OTP_FAILED, obj=request.user)
         form.add_error("token", _("Der Sicherheitscode ist falsch oder abgelaufen."))
     return render(request, "accounts/otp_verify.html", {"form": form})

@@ -45,6 +45,14 @@ def parse_user_agent(user_agent: str) -> tuple[str, str]:
     return browser, system
 
 
+#: Path segments that are secrets (draft, confirmation and signatory links) never reach a log.
+_SECRET_PATH = re.compile(r"^(/zugang/(?:entwurf|bestaetigen)/|/zulassung/bestaetigung/)[^/]+")
+
+
+def redact_path(path: str) -> str:
+    return _SECRET_PATH.sub(r"\1[geheim]", path)
+
+
 def set_meta(meta: RequestMeta | None) -> contextvars.Token:
     return _current.set(meta)
 
@@ -68,5 +76,16 @@ def meta_from_request(request) -> RequestMeta:
     return RequestMeta(
         ip_address=ip,
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:1000],
-        path=request.path[:300],
+        path=redact_path(request.path)[:300],
     )
+
+
+class RedactSecretsFilter:
+    """Logging filter: secret link tokens in request paths never reach the server log."""
+
+    def filter(self, record) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_path(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact_path(record.msg)
+        return True

@@ -53,6 +53,6 @@ def page(browser, live_server, transactional_db):
 
 def login(page, username: str, password: str):
     page.goto("/anmelden/")
-    page.get_by_label("Benutzername").fill(username)
+    page.get_by_label("Nutzername").fill(username)
     page.get_by_label("Passwort").fill(password)
     page.get_by_role("button", name="Anmelden").click()

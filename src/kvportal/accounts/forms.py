@@ -22,6 +22,10 @@ class LoginForm(AuthenticationForm):
         ),
     }
 
+    def __init__(self, request=None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        self.fields["username"].label = _("Nutzername")
+
     def confirm_login_allowed(self, user) -> None:
         super().confirm_login_allowed(user)
         if user.initial_password_expired:

@@ -1,13 +1,59 @@
 // Idle timeout (seed 000): when the server-side session has expired, show the login page
 // with the reason. The server ends the session itself; this only tells the user why.
+// WCAG 2.2.1 (timing adjustable): two minutes before the end a notice offers to stay signed in.
 (function () {
   "use strict";
   var body = document.body;
   var seconds = parseInt(body.getAttribute("data-idle-seconds") || "0", 10);
   var target = body.getAttribute("data-timeout-url");
-  if (seconds > 0 && target) {
-    window.setTimeout(function () { window.location.assign(target); }, seconds * 1000 + 1500);
+  var keepAliveUrl = body.getAttribute("data-keepalive-url");
+  var warnBefore = 120;
+  var logoutTimer = null;
+  var warnTimer = null;
+  var notice = null;
+
+  function removeNotice() {
+    if (notice && notice.parentNode) { notice.parentNode.removeChild(notice); }
+    notice = null;
   }
+
+  function showNotice() {
+    removeNotice();
+    notice = document.createElement("div");
+    notice.className = "timeout-notice";
+    notice.setAttribute("role", "alertdialog");
+    notice.setAttribute("aria-labelledby", "timeout-notice-text");
+    var text = document.createElement("p");
+    text.id = "timeout-notice-text";
+    text.textContent = body.getAttribute("data-timeout-warning") || "";
+    var button = document.createElement("button");
+    button.type = "button";
+    button.id = "timeout-extend";
+    button.textContent = body.getAttribute("data-timeout-extend") || "OK";
+    button.addEventListener("click", function () {
+      window.fetch(keepAliveUrl, { credentials: "same-origin", cache: "no-store" })
+        .then(function (response) {
+          if (response.ok) { removeNotice(); schedule(); }
+        })
+        .catch(function () { /* the server is unreachable: the page still ends the session */ });
+    });
+    notice.appendChild(text);
+    notice.appendChild(button);
+    body.appendChild(notice);
+    button.focus();
+  }
+
+  function schedule() {
+    window.clearTimeout(logoutTimer);
+    window.clearTimeout(warnTimer);
+    logoutTimer = window.setTimeout(function () { window.location.assign(target); }, seconds * 1000 + 1500);
+    if (keepAliveUrl && seconds > warnBefore + 60) {
+      warnTimer = window.setTimeout(showNotice, (seconds - warnBefore) * 1000);
+    }
+  }
+
+  if (seconds > 0 && target) { schedule(); }
+
   // Buttons with data-confirm ask before submitting their form.
   document.addEventListener("click", function (event) {
     var el = event.target.closest("[data-confirm]");

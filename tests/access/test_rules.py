@@ -259,11 +259,18 @@ def test_leiter_without_ticked_right_is_valid_and_gets_account():
     assert Role.TRAEGER not in accounts
 
 
-def test_leiter_must_work_at_the_mvz():
+def test_leiter_must_work_at_the_mvz_is_a_staff_flag():
+    # an error would tell any applicant whether a LANR works at a BSNR (finding 8)
     registry = FakeRegistry(active=[(LANR_LEITER, "951111100"), (LANR_ARZT, BSNR)])
     found = rules.check_application(mvz(), registry)
-    errs = messages(found, "persons.1.lanr", Level.ERROR)
-    assert errs and "muss Arzt des MVZ sein" in errs[0]
+    assert rules.errors(found) == []
+    flagged = [f for f in found if f.field == "persons.1.lanr" and f.level is Level.FLAG]
+    assert flagged and "muss Arzt des MVZ sein" in flagged[0].message and flagged[0].registry
+    applicant = rules.for_applicant(mvz(), found)
+    assert not any("muss Arzt" in f.message for f in applicant)
+    assert messages(applicant, "persons.1.lanr") == [
+        f"{mvz().persons[1].display_name}: {rules.NEUTRAL_PERSON_NOTE}"
+    ]
 
 
 def test_leiter_unknown_bsnr_is_only_flagged():
@@ -288,6 +295,30 @@ def test_lanr_inactive_at_bsnr_flagged():
     registry = FakeRegistry(active=[(LANR_LEITER, BSNR), (LANR_ARZT, "951111100")])
     flagged = messages(rules.check_application(mvz(), registry), "persons.2.lanr", Level.FLAG)
     assert flagged and "nicht aktiv" in flagged[0]
+
+
+@pytest.mark.parametrize(
+    "registry",
+    [
+        FakeRegistry(active=[(LANR_LEITER, BSNR), (LANR_ARZT, BSNR)]),  # all in order
+        FakeRegistry(active=[(LANR_LEITER, BSNR)]),  # doctor unknown
+        FakeRegistry(active=[(LANR_LEITER, BSNR), (LANR_ARZT, "951111100")]),  # elsewhere
+        FakeRegistry(active=[(LANR_LEITER, "951111100"), (LANR_ARZT, BSNR)]),  # ÄL elsewhere
+        FakeRegistry(known_bsnrs=(), active=[]),  # BSNR unknown
+    ],
+)
+def test_applicants_learn_nothing_from_the_registry(registry):
+    """Whatever the Arztregister holds, the applicant sees the same findings (finding 8)."""
+    data = mvz()
+    everything_known = FakeRegistry(active=[(LANR_LEITER, BSNR), (LANR_ARZT, BSNR)])
+    baseline = rules.for_applicant(data, rules.check_application(data, everything_known))
+    seen = rules.for_applicant(data, rules.check_application(data, registry))
+    assert seen == baseline
+    assert {f.message for f in seen} >= {
+        rules.NEUTRAL_PRACTICE_NOTE,
+        f"{data.persons[2].display_name}: {rules.NEUTRAL_PERSON_NOTE}",
+    }
+    assert not any("nicht bekannt" in f.message or "nicht aktiv" in f.message for f in seen)
 
 
 # --- confirmations ---------------------------------------------------------------------------

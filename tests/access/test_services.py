@@ -78,15 +78,25 @@ def test_draft_saves_incomplete_data(world):
 # --- checks --------------------------------------------------------------------------------
 
 
-def test_leiter_must_be_doctor_of_the_mvz(world):
+def test_leiter_not_doctor_of_the_mvz_is_flagged_for_staff_only(
+    world, django_capture_on_commit_callbacks
+):
+    """Deciding it needs a registry look-up of another person: a staff flag (finding 8)."""
     _practice, leiter, arzt = world
     other = BetriebsstaetteFactory(mvz=True)
     app = draft(other, leiter, arzt)
-    errs = rules.errors(services.check(app))
-    assert any("muss Arzt des MVZ sein" in f.message for f in errs)
-    with pytest.raises(services.SubmissionError) as exc:
-        services.submit(actor=None, application=app)
-    assert any(f.field == "persons.1.lanr" for f in exc.value.findings)
+    findings = services.check(app)
+    assert rules.errors(findings) == []
+    assert any(
+        f.field == "persons.1.lanr" and "muss Arzt des MVZ sein" in f.message
+        for f in rules.flags(findings)
+    )
+    applicant = services.check_for_applicant(app)
+    assert not any("muss Arzt" in f.message or "nicht" in f.message for f in applicant)
+    assert any(rules.NEUTRAL_PERSON_NOTE in f.message for f in applicant)
+    app = submit(app, django_capture_on_commit_callbacks)
+    assert app.status == rules.Status.BESTAETIGUNG
+    assert any("muss Arzt des MVZ sein" in f["message"] for f in app.flags)
 
 
 def test_unknown_lanr_is_flagged_and_kept_for_staff(world, django_capture_on_commit_callbacks):
@@ -97,6 +107,7 @@ def test_unknown_lanr_is_flagged_and_kept_for_staff(world, django_capture_on_com
     findings = services.check(app)
     assert rules.errors(findings) == []
     assert any("nicht bekannt" in f.message for f in rules.flags(findings))
+    assert not any("nicht bekannt" in f.message for f in services.check_for_applicant(app))
     app = submit(app, django_capture_on_commit_callbacks)
     assert app.flags and "nicht bekannt" in app.flags[0]["message"]
 
@@ -458,6 +469,9 @@ def test_variant_differing_from_registry_is_flagged(world):
     flagged = [f for f in services.check(app) if f.field == "variant"]
     assert flagged and flagged[0].level is rules.Level.FLAG
     assert "Medizinisches Versorgungszentrum" in flagged[0].message
+    # the kind of a registered practice is registry data: not for applicants
+    applicant = services.check_for_applicant(app)
+    assert not any("Versorgungszentrum" in f.message for f in applicant)
 
 
 def test_resend_is_throttled_and_invalidates_old_code(world, django_capture_on_commit_callbacks):

@@ -14,7 +14,14 @@ from kvportal.access.forms import new_form_stamp
 from kvportal.access.models import AccessApplication, CredentialLetter
 from kvportal.accounts.constants import Right, StaffRole
 from kvportal.core.pdf import pdf_text
-from tests.access.helpers import DRAFT_RE, codes_by_email, draft, mvz_world, persons_for
+from tests.access.helpers import (
+    DRAFT_RE,
+    codes_by_email,
+    draft,
+    mvz_world,
+    new_lanr,
+    persons_for,
+)
 from tests.factories import BetriebsstaetteFactory, doctor_account
 
 pytestmark = pytest.mark.django_db
@@ -277,3 +284,47 @@ def test_corrections_then_resubmit(staff_client, client, django_capture_on_commi
     app.refresh_from_db()
     assert app.status == rules.Status.NACHBESSERUNG
     assert any("Nachbesserung" in m.subject for m in mail.outbox)
+
+
+def _flags_box(page: str) -> str:
+    match = re.search(r'<div[^>]*id="review-flags".*?</div>', page, re.S)
+    return match.group(0) if match else ""
+
+
+def test_registry_results_hidden_from_applicants_shown_to_staff(
+    client, staff_client, django_capture_on_commit_callbacks
+):
+    """Finding 8: an (anonymous) applicant cannot probe the Arztregister; staff see the flag."""
+    practice, leiter, arzt = mvz_world()
+    header = {"practice_name": practice.name, "bsnr": practice.bsnr}
+    boxes = {}
+    for nonce, lanr in (("n-known", arzt.lanr), ("n-unknown", new_lanr("777001"))):
+        start(client, nonce=nonce)
+        app = AccessApplication.objects.order_by("-pk").first()
+        persons = persons_for(leiter, arzt)
+        persons[2]["lanr"] = lanr
+        client.post(
+            f"/zugang/antrag/{app.reference}/bearbeiten/",
+            form_data(header, persons, action="review"),
+        )
+        page = client.get(f"/zugang/antrag/{app.reference}/pruefen/").content.decode()
+        assert "Zur Bestätigung absenden" in page
+        assert "nicht bekannt" not in page and "nicht aktiv" not in page
+        assert rules.NEUTRAL_PERSON_NOTE in page
+        boxes[nonce] = _flags_box(page)
+    # known and unknown LANR: the applicant sees exactly the same hints
+    assert boxes["n-known"] and boxes["n-known"] == boxes["n-unknown"]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/zugang/antrag/{app.reference}/pruefen/")
+    for _email, (token, code) in codes_by_email().items():
+        with django_capture_on_commit_callbacks(execute=True):
+            services.confirm_with_code(
+                actor=None, confirmation=services.find_confirmation(token), code=code
+            )
+    app.refresh_from_db()
+    assert app.status == rules.Status.EINGEREICHT
+    status = client.get(f"/zugang/antrag/{app.reference}/").content.decode()
+    assert "nicht bekannt" not in status
+    c, _user = staff_client(StaffRole.ARZTREGISTER)
+    detail = c.get(f"/zugang/kv/antraege/{app.pk}/").content.decode()
+    assert f"Die LANR {persons[2]['lanr']} ist im Arztregister nicht bekannt." in detail

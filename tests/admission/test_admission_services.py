@@ -626,3 +626,83 @@ def test_psychotherapist_type_uses_its_committee(world, real_pdf):
     assert "eines angestellten Psychotherapeuten" in text
     assert "(Psychotherapie)" in text and "Vertragspsychotherapeutensitz" in text
     assert "Approbation / Richtlinienverfahren" in text
+
+
+def test_signatory_link_token_is_stored_only_as_hash(
+    draft, world, mailoutbox, django_capture_on_commit_callbacks
+):
+    import hashlib
+    import re
+
+    world.employee_user.person = None
+    world.employee_user.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        application = submit(draft, world)
+    emp = application.signatories.get(roles=["angestellter"])
+    mail = next(m for m in mailoutbox if "Bitte bestätigen" in m.subject)
+    token = re.search(r"/zulassung/bestaetigung/([^/\s]+)/", mail.body).group(1)
+    assert emp.token_sha256 == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in emp.token_sha256
+    assert services.signatory_for_token(token) == emp
+    assert services.signatory_for_token(emp.token_sha256) is None  # the hash is no key
+    new = services.issue_link(signatory=emp)
+    assert services.signatory_for_token(token) is None  # an earlier link stops working
+    assert services.signatory_for_token(new) == emp
+
+
+def test_codes_are_limited_per_minute_and_per_day(
+    draft, world, time_machine, mailoutbox, django_capture_on_commit_callbacks
+):
+    world.employee_user.person = None
+    world.employee_user.save()
+    application = submit(draft, world)
+    emp = application.signatories.get(roles=["angestellter"])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.send_code(signatory=emp)
+    time_machine.shift(dt.timedelta(seconds=59))
+    with pytest.raises(services.AdmissionError, match="Bitte warten Sie eine Minute"):
+        services.send_code(signatory=emp)
+    time_machine.shift(dt.timedelta(seconds=1))
+    for _ in range(services.MAX_CODES_PER_DAY - 1):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.send_code(signatory=emp)
+        time_machine.shift(dt.timedelta(minutes=5))
+    assert len([m for m in mailoutbox if "Bestätigungscode" in m.subject]) == 5
+    with pytest.raises(services.AdmissionError, match="Heute wurden bereits 5 Codes"):
+        services.send_code(signatory=emp)
+    emp.refresh_from_db()
+    assert emp.codes_sent == 5
+    time_machine.shift(dt.timedelta(days=1))  # the next day: codes again
+    services.send_code(signatory=emp)
+    emp.refresh_from_db()
+    assert emp.codes_sent == 1
+
+
+def test_no_code_once_confirmed_or_withdrawn(draft, world):
+    world.employee_user.person = None
+    world.employee_user.save()
+    application = submit(draft, world)
+    emp = application.signatories.get(roles=["angestellter"])
+    assert services.link_open(emp)
+    services.withdraw(actor=world.leiterin, application=application)
+    emp.refresh_from_db()
+    assert not services.link_open(emp)
+    with pytest.raises(services.AdmissionError, match="keine Bestätigung mehr nötig"):
+        services.send_code(signatory=emp)
+
+
+def test_migration_hashes_links_already_sent(draft, world):
+    """Migration 0002: a raw token stored before keeps working as a link after the upgrade."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("kvportal.admission.migrations.0002_signatory_token_sha256")
+    application = submit(draft, world)
+    emp = application.signatories.get(roles=["angestellter"])
+    emp.token_sha256 = "alter-klartext-token"  # as 0001 stored it (renamed column)
+    emp.save(update_fields=["token_sha256"])
+    migration.hash_tokens(apps, None)
+    emp.refresh_from_db()
+    assert emp.token_sha256 == services.hash_link_token("alter-klartext-token")
+    assert services.signatory_for_token("alter-klartext-token") == emp

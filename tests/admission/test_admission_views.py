@@ -134,23 +134,83 @@ def test_out_of_scope_users_get_404(draft, world, member_client):
 
 
 def test_one_time_code_page(draft, world, client, mailoutbox, django_capture_on_commit_callbacks):
-    world.employee_user.person = None
-    world.employee_user.save()
-    application = services.submit(
-        actor=world.leiterin, application=draft, token=str(draft.submission_token)
+    application, url = submit_with_link(
+        draft, world, mailoutbox, django_capture_on_commit_callbacks
     )
-    signatory = application.signatories.get(roles=["angestellter"])
-    url = reverse("admission:confirm_code", args=[signatory.token])
-    assert "Einmalcode per E-Mail senden" in client.get(url).content.decode()
+    page = client.get(url).content.decode()
+    assert "Einmalcode per E-Mail senden" in page and application.reference in page
+    assert client.get(url + "antrag.pdf").status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
         client.post(url, {"send": "1"})
     code = mailoutbox[-1].body.split("lautet: ")[1][:6]
     page = client.post(url, {"code": "999999" if code != "999999" else "111111", "consent": "1"})
     assert "Der Code ist falsch." in page.content.decode()
-    client.post(url, {"code": code, "consent": "1"})
+    page = client.post(url, {"code": code, "consent": "1"}, follow=True).content.decode()
+    assert "Ihre Bestätigung ist gespeichert" in page
     application.refresh_from_db()
     assert application.state == "vollstaendig"
+    # after the confirmation the link shows nothing of the application any more
+    page = client.get(url).content.decode()
+    assert "Keine Bestätigung mehr nötig" in page
+    assert application.reference not in page and "Einmalcode" not in page
+    assert client.get(url + "antrag.pdf").status_code == 404
     assert client.get(reverse("admission:confirm_code", args=["unbekannt"])).status_code == 404
+
+
+def submit_with_link(draft, world, mailoutbox, capture):
+    """Submit with an employee without portal login; return the application and the link
+    from the invitation e-mail (the only place the raw token exists)."""
+    world.employee_user.person = None
+    world.employee_user.save()
+    with capture(execute=True):
+        application = services.submit(
+            actor=world.leiterin, application=draft, token=str(draft.submission_token)
+        )
+    mail = next(m for m in mailoutbox if "Bitte bestätigen" in m.subject)
+    url = re.search(r"(/zulassung/bestaetigung/[^/\s]+/)", mail.body).group(1)
+    return application, url
+
+
+def test_signatory_link_closes_when_application_is_withdrawn(
+    draft, world, client, mailoutbox, django_capture_on_commit_callbacks
+):
+    application, url = submit_with_link(
+        draft, world, mailoutbox, django_capture_on_commit_callbacks
+    )
+    services.withdraw(actor=world.leiterin, application=application)
+    response = client.get(url)
+    page = response.content.decode()
+    assert response.status_code == 200 and "Keine Bestätigung mehr nötig" in page
+    assert application.reference not in page and "Wochenstunden" not in page
+    assert client.post(url, {"send": "1"}).status_code == 200
+    assert not [m for m in mailoutbox if "Bestätigungscode" in m.subject]
+    assert client.get(url + "antrag.pdf").status_code == 404
+
+
+def test_code_button_refused_within_a_minute(
+    draft, world, client, mailoutbox, django_capture_on_commit_callbacks, time_machine
+):
+    _application, url = submit_with_link(
+        draft, world, mailoutbox, django_capture_on_commit_callbacks
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {"send": "1"})
+    time_machine.shift(dt.timedelta(seconds=30))
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.post(url, {"send": "1"}).content.decode()
+    assert "Bitte warten Sie eine Minute" in page
+    assert len([m for m in mailoutbox if "Bestätigungscode" in m.subject]) == 1
+
+
+def test_bad_signatory_id_is_404(draft, world, member_client):
+    application = services.submit(
+        actor=world.leiterin, application=draft, token=str(draft.submission_token)
+    )
+    client = member_client(world.employee_user)
+    url = reverse("admission:confirm", args=[application.pk])
+    for value in ("abc", "", "1 OR 1=1"):
+        assert client.post(url, {"signatory": value, "consent": "1"}).status_code == 404
+    assert client.post(url, {"consent": "1"}).status_code == 404
 
 
 def test_office_pages_and_actions(draft, world, staff_client):
@@ -248,3 +308,20 @@ def test_session_delete_only_without_applications(world, staff_client):
     client.post(reverse("admission:session_delete", args=[empty.pk]))
     remaining = set(type(empty).objects.values_list("pk", flat=True))
     assert used.pk in remaining and empty.pk not in remaining
+
+
+def test_office_cannot_download_files_of_drafts(draft, world, staff_client):
+    client, _office = staff_client("Zulassung")
+    application = services.submit(
+        actor=world.leiterin, application=draft, token=str(draft.submission_token)
+    )
+    attachment = application.attachments.first()
+    file_url = reverse("admission:staff_file", args=[application.pk, "antrag"])
+    attachment_url = reverse("admission:staff_attachment", args=[application.pk, attachment.pk])
+    assert client.get(file_url).status_code == 200
+    assert client.get(attachment_url).status_code == 200
+    # taken back into draft: it belongs to the practice again, copy and uploads included
+    services.reopen(actor=world.leiterin, application=application)
+    assert application.files.filter(kind="antrag").exists()
+    assert client.get(file_url).status_code == 404
+    assert client.get(attachment_url).status_code == 404

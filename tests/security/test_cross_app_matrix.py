@@ -770,10 +770,7 @@ def _bad_inputs(world) -> dict:
         "billing_page",
         "documents_filters",
         "billing_declare_quarter",
-        pytest.param(
-            "admission_signatory_id",
-            marks=pytest.mark.xfail(strict=True, reason="finding 1 (security-findings.md)"),
-        ),
+        "admission_signatory_id",
         pytest.param("ehba_sign_pk", marks=pytest.mark.xfail(strict=True, reason="finding 2")),
         pytest.param("ehba_sign_pk_sql", marks=pytest.mark.xfail(strict=True, reason="finding 2")),
     ],
@@ -795,7 +792,6 @@ def test_zulassung_staff_cannot_open_signing_pages_of_drafts(world):
     assert client.get(url).status_code == 404
 
 
-@pytest.mark.xfail(strict=True, reason="finding 4 (security-findings.md)")
 def test_zulassung_staff_cannot_download_attachments_of_drafts(world):
     draft = world.objects["admission"]["mvz"][1]
     attachment = draft.attachments.get()
@@ -808,13 +804,17 @@ def test_zulassung_staff_cannot_download_attachments_of_drafts(world):
 
 
 def test_secret_link_tokens_are_not_written_to_the_access_log(world):
+    from kvportal.admission import services as admission
+
     submitted = world.objects["admission"]["mvz"][0]
-    signatory = submitted.signatories.exclude(token="").first()
+    # only a hash of the link token is stored (finding 6): issue a fresh link for a raw token
+    signatory = submitted.signatories.filter(confirmations__isnull=True).first()
     assert signatory is not None
-    response = _client().get(reverse("admission:confirm_code_pdf", args=[signatory.token]))
+    token = admission.issue_link(signatory=signatory)
+    response = _client().get(reverse("admission:confirm_code_pdf", args=[token]))
     assert response.status_code == 200
     paths = list(AccessLogEntry.objects.values_list("path", flat=True))
-    assert paths and not any(signatory.token in p for p in paths)
+    assert paths and not any(token in p for p in paths)
 
 
 def test_staff_api_tokens_only_for_the_staff_scope(world):

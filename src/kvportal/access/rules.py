@@ -1,4 +1,5 @@
 # Seed 000: Träger and ÄL sign, employed doctors sign their rows, the ÄL always gets billing.
+# Arztregister results are not public: applicants only see neutral wording (security finding 8).
 """Pure rules of the access application (no Django).
 
 The application is modelled as a header (variant, practice name, BSNR, Träger) and a list of
@@ -102,6 +103,9 @@ class Finding:
     field: str
     message: str
     level: Level = Level.ERROR
+    #: the finding depends on what the Arztregister holds: for the staff only, never shown to
+    #: applicants (see :func:`for_applicant`)
+    registry: bool = False
 
 
 @dataclass(frozen=True)
@@ -331,8 +335,20 @@ def check_duplicates(data: ApplicationData) -> list[Finding]:
     return findings
 
 
+def _registry_checked(lanr: str) -> bool:
+    """A LANR that is looked up in the Arztregister (well-formed, not a pseudo-LANR)."""
+    return bool(lanr) and check_lanr(lanr).ok and lanr[:6] not in PSEUDO_LANR_PREFIXES
+
+
 def check_registry(data: ApplicationData, registry: Registry) -> list[Finding]:
-    """Arztregister: LANR known and active at the BSNR (else flagged); ÄL must work at the MVZ."""
+    """Arztregister (for the staff): BSNR known, LANR known and active at the BSNR, the ÄL a
+    doctor of the MVZ. All of these are flags with ``registry=True``.
+
+    The ÄL rule is a flag too, not an error: whether the ÄL's LANR is active at the BSNR can
+    only be decided by looking up another person in the Arztregister, and an error would tell
+    anyone who can create a draft who works where (security finding 8). The staff see it and
+    decide (Nachbesserung or rejection).
+    """
     findings: list[Finding] = []
     bsnr = data.bsnr.strip()
     if not check_bsnr(bsnr, own_kv_only=True).ok:
@@ -342,45 +358,64 @@ def check_registry(data: ApplicationData, registry: Registry) -> list[Finding]:
         findings.append(
             Finding(
                 "bsnr",
-                f"Die BSNR {bsnr} ist im Arztregister nicht bekannt. Der Antrag wird vom "
-                "Arztregister geprüft.",
+                f"Die BSNR {bsnr} ist im Arztregister nicht bekannt.",
                 Level.FLAG,
+                registry=True,
             )
         )
     for index, person in enumerate(data.persons):
         lanr = person.lanr.strip()
-        if not lanr or not check_lanr(lanr).ok or lanr[:6] in PSEUDO_LANR_PREFIXES:
+        if not _registry_checked(lanr):
             continue
         status = registry.lanr_status(lanr, bsnr)
         field_name = f"persons.{index}.lanr"
         who = person.display_name
         if person.role is Role.LEITER and bsnr_known and status is not LanrStatus.ACTIVE:
-            findings.append(
-                Finding(
-                    field_name,
-                    f"{who}: Der Ärztliche Leiter muss Arzt des MVZ sein; laut Arztregister ist "
-                    f"die LANR {lanr} an der BSNR {bsnr} nicht tätig.",
-                )
+            message = (
+                f"{who}: Der Ärztliche Leiter muss Arzt des MVZ sein; laut Arztregister ist "
+                f"die LANR {lanr} an der BSNR {bsnr} nicht tätig."
             )
         elif status is LanrStatus.UNKNOWN:
-            findings.append(
-                Finding(
-                    field_name,
-                    f"{who}: Die LANR {lanr} ist im Arztregister nicht bekannt. Das Arztregister "
-                    "prüft die Angabe.",
-                    Level.FLAG,
-                )
-            )
+            message = f"{who}: Die LANR {lanr} ist im Arztregister nicht bekannt."
         elif status is LanrStatus.INACTIVE:
-            findings.append(
+            message = (
+                f"{who}: Die LANR {lanr} ist laut Arztregister an der BSNR {bsnr} nicht aktiv "
+                "tätig."
+            )
+        else:
+            continue
+        findings.append(Finding(field_name, message, Level.FLAG, registry=True))
+    return findings
+
+
+#: what applicants are told about the registry check, whatever the Arztregister holds
+NEUTRAL_PERSON_NOTE = "Die Angaben zu dieser Person werden vom Arztregister geprüft."
+NEUTRAL_PRACTICE_NOTE = "Die Angaben zur Betriebsstätte werden vom Arztregister geprüft."
+
+
+def neutral_registry_notes(data: ApplicationData) -> list[Finding]:
+    """Notes for applicants that depend only on what they typed, never on the Arztregister:
+    one for the BSNR and one for every person with a LANR that is looked up."""
+    notes: list[Finding] = []
+    if check_bsnr(data.bsnr.strip(), own_kv_only=True).ok:
+        notes.append(Finding("bsnr", NEUTRAL_PRACTICE_NOTE, Level.FLAG))
+    for index, person in enumerate(data.persons):
+        if _registry_checked(person.lanr.strip()):
+            notes.append(
                 Finding(
-                    field_name,
-                    f"{who}: Die LANR {lanr} ist laut Arztregister an der BSNR {bsnr} nicht "
-                    "aktiv tätig. Das Arztregister prüft die Angabe.",
+                    f"persons.{index}.lanr",
+                    f"{person.display_name}: {NEUTRAL_PERSON_NOTE}",
                     Level.FLAG,
                 )
             )
-    return findings
+    return notes
+
+
+def for_applicant(data: ApplicationData, findings: Iterable[Finding]) -> list[Finding]:
+    """The findings an applicant (member side, anonymous or logged in) may see: everything
+    except registry results, plus the neutral notes (the same for known and unknown data)."""
+    visible = [f for f in findings if not f.registry]
+    return visible + neutral_registry_notes(data)
 
 
 def check_application(data: ApplicationData, registry: Registry | None = None) -> list[Finding]:

@@ -204,6 +204,7 @@ def check(application: AccessApplication) -> list[rules.Finding]:
                 f"{practice.get_kind_display()}, beantragt ist "
                 f"{rules.VARIANT_LABELS[application.variant_enum]}. Das Arztregister prüft dies.",
                 rules.Level.FLAG,
+                registry=True,
             )
         )
     if application.notes_acknowledged_at is None:
@@ -215,6 +216,12 @@ def check(application: AccessApplication) -> list[rules.Finding]:
             )
         )
     return findings
+
+
+def check_for_applicant(application: AccessApplication) -> list[rules.Finding]:
+    """:func:`check` as the applicant may see it: no Arztregister results (finding 8), only
+    neutral notes; the exact flags stay with the staff (``application.flags``)."""
+    return rules.for_applicant(application.to_rules(), check(application))
 
 
 def confirmed_map(application: AccessApplication) -> dict[str, str]:

@@ -235,7 +235,7 @@ def edit(request, reference: str):
     else:
         header, formset, ack = _bound_forms(app)
         if request.GET.get("pruefen"):
-            loose = _attach(rules.errors(services.check(app)), header, formset, ack)
+            loose = _attach(rules.errors(services.check_for_applicant(app)), header, formset, ack)
     return render(request, "access/edit.html", _edit_context(app, header, formset, ack, loose))
 
 
@@ -252,7 +252,7 @@ def _edit_context(app, header, formset, ack, loose):
 
 def review(request, reference: str):
     app = _applicant_app(request, reference)
-    findings = services.check(app)
+    findings = services.check_for_applicant(app)
     errs = rules.errors(findings)
     if request.method == "POST":
         try:

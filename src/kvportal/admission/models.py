@@ -1,5 +1,6 @@
 # § 43 Ärzte-ZV: committee files are kept 5 years, Beschlüsse 20 years; § 36a Abs. 2b SGB I:
-# review before submitting and a copy afterwards; files live in private storage only.
+# review before submitting and a copy afterwards; files live in private storage only;
+# the signatory link token is stored only as its SHA-256.
 """Applications to the Zulassungsausschuss, their signatories, confirmations, committee
 sessions, Nachforderungen and history."""
 
@@ -194,11 +195,14 @@ class Signatory(models.Model):
         on_delete=models.SET_NULL,
         related_name="admission_signatures",
     )
-    #: secret part of the confirmation link for signatories without a portal login
-    token = models.CharField(max_length=64, unique=True)
+    #: SHA-256 of the secret part of the confirmation link (the raw token is only in the e-mail)
+    token_sha256 = models.CharField(max_length=64, unique=True)
     code_hash = models.CharField(max_length=128, blank=True)
     code_sent_at = models.DateTimeField(null=True, blank=True)
     code_attempts = models.PositiveSmallIntegerField(default=0)
+    #: codes sent on `codes_day` (local date): at most MAX_CODES_PER_DAY per signatory and day
+    codes_day = models.DateField(null=True, blank=True)
+    codes_sent = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         verbose_name = _("Unterzeichner")

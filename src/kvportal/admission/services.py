@@ -74,6 +74,8 @@ DECIDED_OR_CLOSED = frozenset(
 MAX_CODE_ATTEMPTS = 5
 #: brute-force brake: a new code (which resets the attempts) at most once a minute
 CODE_RESEND_AFTER = dt.timedelta(minutes=1)
+#: no mail bombing through the signatory link: at most this many codes per signatory and day
+MAX_CODES_PER_DAY = 5
 
 
 class AdmissionError(Exception):
@@ -449,6 +451,33 @@ def content_hash(application: Application) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def hash_link_token(token: str) -> str:
+    """The signatory link token is stored only as this SHA-256 (like the access app)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def signatory_for_token(token: str) -> Signatory | None:
+    return (
+        Signatory.objects.select_related("application")
+        .filter(token_sha256=hash_link_token(token))
+        .first()
+    )
+
+
+def link_open(signatory: Signatory) -> bool:
+    """The signatory link shows the application only while his confirmation is still needed."""
+    return signatory.application.state == State.EINGEREICHT and signatory.confirmation is None
+
+
+def issue_link(*, signatory: Signatory) -> str:
+    """Give the signatory a new secret link (an earlier one stops working). Returns the raw
+    token for the e-mail; only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    signatory.token_sha256 = hash_link_token(token)
+    signatory.save(update_fields=["token_sha256"])
+    return token
+
+
 def _hash_code(signatory: Signatory, code: str) -> str:
     return hmac.new(
         settings.SECRET_KEY.encode(), f"{signatory.pk}:{code}".encode(), hashlib.sha256
@@ -510,11 +539,13 @@ def submit(*, actor, application: Application, token: str) -> Application:
     application.content_sha256 = content_hash(application)
     application.save()
     application.signatories.all().delete()
+    links: dict[int, str] = {}
     for position, s in enumerate(result.signatories):
         user = _user_for(s.person.lanr, s.person.email)
         if user is None and is_submitter(actor, s):
             user = actor
-        Signatory.objects.create(
+        token = secrets.token_urlsafe(32)
+        signatory = Signatory.objects.create(
             application=application,
             position=position,
             name=s.person.name,
@@ -523,8 +554,9 @@ def submit(*, actor, application: Application, token: str) -> Application:
             lanr=s.person.lanr,
             email=s.person.email,
             user=user,
-            token=secrets.token_urlsafe(32),
+            token_sha256=hash_link_token(token),
         )
+        links[signatory.pk] = token
     _history(
         application,
         actor=actor,
@@ -543,17 +575,17 @@ def submit(*, actor, application: Application, token: str) -> Application:
     if application.state == State.EINGEREICHT:
         for signatory in application.signatories.all():
             if signatory.confirmation is None:
-                _invite(signatory)
+                _invite(signatory, links[signatory.pk])
     return application
 
 
-def _invite(signatory: Signatory) -> None:
+def _invite(signatory: Signatory, token: str) -> None:
     application = signatory.application
     if signatory.user_id:
         link = settings.PORTAL_URL + reverse("admission:detail", args=[application.pk])
         to = signatory.user.email or signatory.email
     else:
-        link = settings.PORTAL_URL + reverse("admission:confirm_code", args=[signatory.token])
+        link = settings.PORTAL_URL + reverse("admission:confirm_code", args=[token])
         to = signatory.email
     _notify(
         [to],
@@ -642,16 +674,28 @@ def send_code(*, signatory: Signatory) -> None:
         raise AdmissionError("Für diesen Antrag ist keine Bestätigung mehr nötig.")
     if not signatory.email:
         raise AdmissionError("Für Sie ist keine E-Mail-Adresse hinterlegt.")
-    if signatory.code_sent_at and timezone.now() - signatory.code_sent_at < CODE_RESEND_AFTER:
+    now = timezone.now()
+    if signatory.code_sent_at and now - signatory.code_sent_at < CODE_RESEND_AFTER:
         raise AdmissionError(
             "Ein Code wurde gerade erst gesendet. Bitte warten Sie eine Minute, bevor Sie einen "
             "neuen Code anfordern."
         )
+    today = timezone.localdate(now)
+    sent_today = signatory.codes_sent if signatory.codes_day == today else 0
+    if sent_today >= MAX_CODES_PER_DAY:
+        raise AdmissionError(
+            f"Heute wurden bereits {MAX_CODES_PER_DAY} Codes an Sie gesendet. Bitte fordern Sie "
+            "morgen einen neuen Code an oder wenden Sie sich an die Geschäftsstelle."
+        )
     code = f"{secrets.randbelow(10**6):06d}"
     signatory.code_hash = _hash_code(signatory, code)
-    signatory.code_sent_at = timezone.now()
+    signatory.code_sent_at = now
     signatory.code_attempts = 0
-    signatory.save(update_fields=["code_hash", "code_sent_at", "code_attempts"])
+    signatory.codes_day = today
+    signatory.codes_sent = sent_today + 1
+    signatory.save(
+        update_fields=["code_hash", "code_sent_at", "code_attempts", "codes_day", "codes_sent"]
+    )
     audit.record(
         actor=None,
         activity=Activity.CREATE,

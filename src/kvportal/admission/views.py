@@ -378,7 +378,11 @@ def _steps(application) -> list[tuple[str, bool]]:
 @require_POST
 def confirm(request, pk: int):
     application = _member_application(request, pk)
-    signatory = get_object_or_404(application.signatories, pk=request.POST.get("signatory"))
+    try:
+        signatory_pk = int(request.POST.get("signatory", ""))
+    except ValueError:
+        raise Http404("Unterzeichner nicht gefunden.") from None
+    signatory = get_object_or_404(application.signatories, pk=signatory_pk)
     if not request.POST.get("consent"):
         messages.error(request, _("Bitte bestätigen Sie die Erklärung."))
         return redirect("admission:detail", application.pk)
@@ -473,11 +477,19 @@ def attachment(request, pk: int, attachment_pk: int):
 # --- signatories without portal login: one-time code -------------------------------------------
 
 
-def confirm_code(request, token: str):
-    from kvportal.admission.models import Signatory
+def _signatory_or_404(token: str):
+    signatory = services.signatory_for_token(token)
+    if signatory is None:
+        raise Http404("Unbekannter Link.")
+    return signatory
 
-    signatory = get_object_or_404(Signatory, token=token)
+
+def confirm_code(request, token: str):
+    signatory = _signatory_or_404(token)
     application = signatory.application
+    if not services.link_open(signatory):
+        # confirmed, withdrawn, reopened or decided: the link shows nothing of the application
+        return render(request, "admission/confirm_code_closed.html")
     form = CodeForm(request.POST or None)
     if request.method == "POST":
         try:
@@ -500,20 +512,19 @@ def confirm_code(request, token: str):
         "admission/confirm_code.html",
         {
             "signatory": signatory,
+            "token": token,
             "application": application,
             "type": application.app_type,
             "sections": display.display_sections(application.app_type, application.data),
             "form": form,
-            "done": signatory.confirmation is not None,
-            "open": application.state == State.EINGEREICHT,
         },
     )
 
 
 def confirm_code_pdf(request, token: str):
-    from kvportal.admission.models import Signatory
-
-    signatory = get_object_or_404(Signatory, token=token)
+    signatory = _signatory_or_404(token)
+    if not services.link_open(signatory):
+        raise Http404("Keine Bestätigung mehr nötig.")
     application = signatory.application
     generated = get_object_or_404(application.files, kind=GeneratedFile.Kind.ANTRAG)
     audit.record(
@@ -640,14 +651,15 @@ def staff_action(request, pk: int, action: str):
 
 @staff_role_required(ZULASSUNG)
 def staff_file(request, pk: int, kind: str):
-    application = get_object_or_404(Application, pk=pk)
+    # drafts belong to the practice until submitted (as in staff_detail)
+    application = get_object_or_404(Application.objects.exclude(state="entwurf"), pk=pk)
     generated = get_object_or_404(application.files, kind=kind)
     return _stream(request, application, generated.path, generated.download_name, kind)
 
 
 @staff_role_required(ZULASSUNG)
 def staff_attachment(request, pk: int, attachment_pk: int):
-    application = get_object_or_404(Application, pk=pk)
+    application = get_object_or_404(Application.objects.exclude(state="entwurf"), pk=pk)
     item = get_object_or_404(application.attachments, pk=attachment_pk)
     return _stream(request, application, item.path, item.file_name, f"anlage:{item.kind}")
 

@@ -89,7 +89,7 @@ def test_staff_import_then_doctor_sees_own_and_traeger_sees_all(page, tmp_path):
     titles = page.locator("#documents tbody tr").all_inner_texts()
     assert len(titles) == 3
     assert any("Arzt B" in t for t in titles) and any("Honorarbescheid" in t for t in titles)
-    page.get_by_role("link", name="Richtigstellung Arzt A").click()
+    page.get_by_role("link", name="Richtigstellung Arzt A", exact=True).click()
     assert doc_a.person.last_name in page.locator("#receipts").inner_text()
     page.goto("/")
     assert page.locator(f"#honorar-chart-{mvz.bsnr} svg").count() == 1

@@ -43,7 +43,7 @@ class UploadForm(forms.Form):
     betrag = forms.CharField(
         label=_("Betrag (EUR)"), required=False, help_text=_("optional, z. B. 48.250,00")
     )
-    auch_per_post = forms.BooleanField(label=_("auch per Post versandt"), required=False)
+    auch_per_post = forms.BooleanField(label=_("Auch per Post versandt"), required=False)
     datei = forms.FileField(label=_("PDF-Datei"))
 
     def clean_bsnr(self):

@@ -28,6 +28,9 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/browser" in str(item.fspath):
             item.add_marker(pytest.mark.browser)
+    # Playwright's sync API keeps an event loop in the test process; pyHanko's sync API calls
+    # asyncio.run(), so the browser journeys run after everything else.
+    items.sort(key=lambda item: "tests/browser/" in str(item.fspath))
 
 
 @pytest.fixture(scope="session")

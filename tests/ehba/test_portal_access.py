@@ -87,6 +87,8 @@ def test_both_signatories_sign_the_access_application(client, application, new_c
     app, creator = application
     client.force_login(creator)
     url = reverse("ehba:sign", args=[ACCESS_LABEL, app.pk])
+    status = client.get(reverse("access:status", args=[app.reference])).content.decode()
+    assert url in status  # the access status page links to the signing page
     page = client.get(url).content.decode()
     assert "Träger" in page and "Thomas Krüger" in page
     doc = SignatureDocument.objects.get()
@@ -104,11 +106,14 @@ def test_both_signatories_sign_the_access_application(client, application, new_c
         )
         assert resp.json()["ok"], resp.json()
     assert resp.json()["complete"]
-    if hasattr(access_services, "confirm_with_qes"):
-        methods = set(app.confirmations.values_list("method", flat=True))
-        assert methods == {"qes"}
-        app.refresh_from_db()
-        assert app.status == "eingereicht"
+    assert hasattr(access_services, "confirm_with_qes")
+    methods = set(app.confirmations.values_list("method", flat=True))
+    assert methods == {"qes"}
+    conf = app.confirmations.get(person_key__startswith="lanr:")
+    assert conf.evidence["telematik_id"] == "1-111"
+    app.refresh_from_db()
+    assert app.status == "eingereicht"  # every required confirmation is there
+    assert client.get(reverse("access:status", args=[app.reference])).status_code == 200
 
 
 def test_required_persons_come_from_the_application(application):

@@ -159,3 +159,10 @@ def test_outsider_cannot_open_admission_signing(client):
     client.force_login(UserFactory(person=PersonFactory()))
     url = reverse("ehba:sign", args=[ADMISSION_LABEL, application.pk])
     assert client.get(url).status_code == 404
+
+
+def test_admission_detail_links_to_signing(client):
+    application, leiterin, _employee = submitted_application()
+    client.force_login(leiterin)
+    page = client.get(reverse("admission:detail", args=[application.pk])).content.decode()
+    assert reverse("ehba:sign", args=[ADMISSION_LABEL, application.pk]) in page

@@ -90,3 +90,12 @@ def test_employed_doctor_signature_is_refused(client, world, new_card):
     assert resp.status_code == 422
     assert "gehört nicht zu den Unterzeichnenden" in resp.json()["message"]
     assert not Declaration.objects.exists()
+
+
+def test_billing_detail_offers_qes_to_entitled_doctor(client, world):
+    _practice, doctor, employed, submission = world
+    link = reverse("ehba:sign", args=[BILLING_LABEL, submission.pk])
+    client.force_login(doctor)
+    assert link in client.get(reverse("billing:detail", args=[submission.pk])).content.decode()
+    client.force_login(employed)
+    assert link not in client.get(reverse("billing:detail", args=[submission.pk])).content.decode()

@@ -776,8 +776,8 @@ def _bad_inputs(world) -> dict:
         "documents_filters",
         "billing_declare_quarter",
         "admission_signatory_id",
-        pytest.param("ehba_sign_pk", marks=pytest.mark.xfail(strict=True, reason="finding 2")),
-        pytest.param("ehba_sign_pk_sql", marks=pytest.mark.xfail(strict=True, reason="finding 2")),
+        "ehba_sign_pk",
+        "ehba_sign_pk_sql",
     ],
 )
 def test_bad_input_never_gives_a_server_error(world, case):
@@ -789,7 +789,6 @@ def test_bad_input_never_gives_a_server_error(world, case):
     assert "Traceback" not in response.content.decode(errors="replace")
 
 
-@pytest.mark.xfail(strict=True, reason="finding 3 (security-findings.md)")
 def test_zulassung_staff_cannot_open_signing_pages_of_drafts(world):
     draft = world.objects["admission"]["mvz"][1]
     client = _client(world.staff["Zulassung"], staff=True)

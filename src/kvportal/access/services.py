@@ -500,6 +500,27 @@ def confirm_with_login(*, actor: User, confirmation: Confirmation) -> Confirmati
 
 
 @transaction.atomic
+def confirm_with_qes(
+    *, actor: User | None, confirmation: Confirmation, evidence: dict
+) -> Confirmation:
+    """§ 36a SGB I: the person's qualified electronic signature (eHBA) on the application PDF.
+    Called by kvportal.ehba only after it validated the signature and matched it to this
+    person; ``evidence`` names the stored Prüfprotokoll."""
+    conf = (
+        Confirmation.objects.select_for_update(of=("self",))
+        .select_related("application")
+        .get(pk=confirmation.pk)
+    )
+    if conf.confirmed_at is not None:
+        return conf
+    _validate_open(conf)
+    conf.evidence = {**(conf.evidence or {}), **evidence}
+    conf.save(update_fields=["evidence"])
+    _mark_confirmed(conf, Confirmation.Method.QES, _real_user(actor))
+    return conf
+
+
+@transaction.atomic
 def resend_confirmation(*, actor: User | None, confirmation: Confirmation) -> None:
     conf = Confirmation.objects.select_related("application").get(pk=confirmation.pk)
     if conf.confirmed_at is not None:

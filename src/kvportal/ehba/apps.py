@@ -46,4 +46,8 @@ class EhbaConfig(AppConfig):
         from kvportal.ehba import integrations
 
         integrations.register_all()
+        registry.register_gate_exempt("ehba:second_factor")
+        registry.register_gate_exempt("ehba:challenge")
+        registry.register_template_hook("login_extras", "ehba/_login_link.html")
+        registry.register_template_hook("otp_extras", "ehba/_second_factor_link.html")
         registry.register_demo(80, services.seed_demo)

@@ -110,7 +110,8 @@ def admission_staff_queryset(user):
     from kvportal.admission.models import Application
 
     if scope.is_staff_role(user, StaffRole.ZULASSUNG):
-        return Application.objects.all()
+        # drafts belong to the practice until submitted (like admission's own staff pages)
+        return Application.objects.exclude(state="entwurf")
     return Application.objects.none()
 
 

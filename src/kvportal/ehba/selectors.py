@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -30,7 +31,12 @@ def application_queryset(user, label: str):
 
 
 def application_for(user, label: str, pk: Any):
-    return get_object_or_404(application_queryset(user, label), pk=pk)
+    queryset = application_queryset(user, label)
+    try:
+        pk = queryset.model._meta.pk.to_python(pk)
+    except (ValueError, TypeError, ValidationError):
+        raise Http404("Nicht gefunden.") from None
+    return get_object_or_404(queryset, pk=pk)
 
 
 def _visible_target(user, content_type, object_id):

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 
 from kvportal.core import registry
 from kvportal.core.demo import DEMO_PASSWORD, MVZ_BSNR, build_world
@@ -30,7 +31,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if not Betriebsstaette.objects.filter(bsnr=MVZ_BSNR).exists():
-            with transaction.atomic():
+            # notification mails of the seeders are not shown (they would bury the logins)
+            quiet = override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
+            with quiet, transaction.atomic():
                 world = build_world()
                 for seed in registry.demo_seeders():
                     seed(world, self.stdout.write)

@@ -29,6 +29,7 @@ class SubmissionAdmin(ReadOnlyAdmin):
         "timing",
         "is_current",
         "received_at",
+        "purged_at",
     )
     list_filter = ("state", "timing", "is_current", "kind", "quarter")
     search_fields = ("betriebsstaette__bsnr", "original_name", "sha256")

@@ -17,6 +17,7 @@ from kvportal.billing.models import Channel, Submission
 from kvportal.billing.views import (
     limit_uploads,
     protocol_pdf_response,
+    purged_text,
     receipt_pdf_response,
     too_large_text,
 )
@@ -62,13 +63,20 @@ def submission_json(submission: Submission) -> dict:
             if declaration
             else None
         ),
-        "links": {
-            "self": f"{base}/",
-            "protokoll": f"{base}/protocol/",
-            "protokoll_pdf": f"{base}/protocol.pdf",
-            "empfangsbestaetigung_pdf": f"{base}/receipt.pdf",
-            "portal": reverse("billing:detail", args=[submission.pk]),
-        },
+        "geloescht_am": (
+            timezone.localtime(submission.purged_at).isoformat() if submission.is_purged else None
+        ),
+        "links": (
+            {"self": f"{base}/", "portal": reverse("billing:detail", args=[submission.pk])}
+            if submission.is_purged
+            else {
+                "self": f"{base}/",
+                "protokoll": f"{base}/protocol/",
+                "protokoll_pdf": f"{base}/protocol.pdf",
+                "empfangsbestaetigung_pdf": f"{base}/receipt.pdf",
+                "portal": reverse("billing:detail", args=[submission.pk]),
+            }
+        ),
     }
 
 
@@ -146,6 +154,15 @@ def _not_found() -> JsonResponse:
     return json_error(404, "Diese Einreichung gibt es nicht (oder nicht für Ihren Zugang).")
 
 
+def _purged(submission: Submission) -> JsonResponse:
+    return json_error(
+        404,
+        purged_text(submission),
+        codes=["purged"],
+        geloescht_am=timezone.localtime(submission.purged_at).isoformat(),
+    )
+
+
 @api_view(scope=ApiScope.BILLING)
 @require_http_methods(["GET"])
 def submission_detail(request, pk: int):
@@ -161,6 +178,8 @@ def protocol(request, pk: int):
     submission = _get(request, pk)
     if submission is None:
         return _not_found()
+    if submission.is_purged:
+        return _purged(submission)
     if submission.is_done:
         services.log_access(actor=request.user, submission=submission, what="protocol_api")
     data = submission_json(submission)
@@ -174,6 +193,8 @@ def protocol_pdf(request, pk: int) -> HttpResponse:
     submission = _get(request, pk)
     if submission is None:
         return _not_found()
+    if submission.is_purged:
+        return _purged(submission)
     if not submission.is_done:
         return json_error(409, "Die Prüfung läuft noch.", fortschritt=submission.progress)
     services.log_access(actor=request.user, submission=submission, what="protocol_pdf")
@@ -186,6 +207,8 @@ def receipt_pdf(request, pk: int) -> HttpResponse:
     submission = _get(request, pk)
     if submission is None:
         return _not_found()
+    if submission.is_purged:
+        return _purged(submission)
     services.log_access(actor=request.user, submission=submission, what="receipt_pdf")
     return receipt_pdf_response(submission)
 

@@ -155,6 +155,9 @@ class Submission(models.Model):
     )
     kv_note = models.CharField(_("Vermerk der KV"), max_length=500, blank=True)
 
+    #: § 304 SGB V: when the file and the protocol were deleted; the row keeps only metadata
+    purged_at = models.DateTimeField(_("gelöscht am"), null=True, blank=True, editable=False)
+
     objects = SubmissionQuerySet.as_manager()
 
     class Meta:
@@ -206,6 +209,15 @@ class Submission(models.Model):
     @property
     def was_replaced(self) -> bool:
         return self.replaced_at is not None
+
+    @property
+    def is_purged(self) -> bool:
+        return self.purged_at is not None
+
+    @property
+    def deletion_date(self):
+        """§ 304 SGB V: last day the file and protocol are kept."""
+        return rules.deletion_date(self.quarter_obj)
 
 
 class DeclarationMethod(models.TextChoices):

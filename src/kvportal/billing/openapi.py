@@ -12,6 +12,7 @@ _ERROR = {
                     "fehler": {"type": "string"},
                     "codes": {"type": "array", "items": {"type": "string"}},
                     "gruende": {"type": "array", "items": {"type": "string"}},
+                    "geloescht_am": {"type": "string", "format": "date-time"},
                 },
             }
         }
@@ -51,6 +52,12 @@ _SUBMISSION = {
         "ersetzt_durch_neuere": {"type": "boolean"},
         "ablehnungsgruende": {"type": "array", "items": {"type": "string"}},
         "erklaerung_zur_abrechnung": {"type": "object", "nullable": True},
+        "geloescht_am": {
+            "type": "string",
+            "format": "date-time",
+            "nullable": True,
+            "description": "§ 304 SGB V: Datei und Protokoll gelöscht (Protokoll/PDFs: 404)",
+        },
         "links": {"type": "object", "additionalProperties": {"type": "string"}},
     },
 }

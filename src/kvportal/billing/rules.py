@@ -358,3 +358,34 @@ def progress_percent(done: int, total: int) -> int:
     if done >= total:
         return 100
     return max(0, min(99, done * 100 // total))
+
+
+# --------------------------------------------------------------------------- retention
+# § 304 (1) SGB V: billing data is deleted at the latest ten years after the end of the year of
+# the quarter concerned. The same rule as the fee documents, so it reuses their pure function.
+
+#: Retention type name passed to `kvportal.documents.rules.deletion_date` (default 10 years).
+RETENTION_TYPE = "abrechnungsdatei"
+
+
+def deletion_date(quarter: Quarter) -> dt.date:
+    """Last day a billing file of `quarter` is kept: 31.12. of (quarter's year + 10)."""
+    from kvportal.documents.rules import deletion_date as _document_deletion_date
+
+    return _document_deletion_date(quarter, RETENTION_TYPE)
+
+
+def is_purge_due(quarter: Quarter, today: dt.date) -> bool:
+    """Purged on the first run after the deletion date (not on the day itself)."""
+    return today > deletion_date(quarter)
+
+
+def purge_before(today: dt.date) -> Quarter:
+    """The first quarter that is still kept on `today`: every quarter before it is due.
+
+    Quarter slugs (`JJJJ-Q`) sort as text, so the purge filters `quarter < purge_before(..).slug`.
+    """
+    year = today.year - 10
+    while is_purge_due(Quarter(year, 1), today):
+        year += 1
+    return Quarter(year, 1)

@@ -32,6 +32,7 @@ from kvportal.billing.models import (
 )
 from kvportal.billing.rules import FileKind, Problem
 from kvportal.core.quarters import Quarter
+from kvportal.core.registry import PurgeResult
 from kvportal.core.storage import private_storage
 from kvportal.members.constants import SIGNATURE_ROLES
 from kvportal.members.models import Betriebsstaette, Taetigkeit
@@ -631,3 +632,76 @@ def log_access(*, actor: Any, submission: Submission, what: str, download: bool 
         obj=submission,
         detail={"event": f"billing.{what}"},
     )
+
+
+# --------------------------------------------------------------------------- purge
+# § 304 (1) SGB V: the billing file and its protocol (patient numbers) are deleted at the latest
+# ten years after the end of the year of the quarter; the row keeps BSNR, quarter, file name,
+# SHA-256, receipt time and the deletion time (`purged_at`).
+
+
+def _due_for_purge(today: dt.date):
+    cutoff = rules.purge_before(today)
+    return Submission.objects.filter(purged_at__isnull=True, quarter__lt=cutoff.slug)
+
+
+def purge_expired_submissions(*, now: dt.datetime, dry_run: bool = False) -> PurgeResult:
+    """Delete the files and protocols of submissions past their deletion date, in batches.
+
+    Idempotent: purged rows carry `purged_at` and are never picked again. Dry run only lists.
+    """
+    from kvportal.documents.rules import local_date
+
+    result = PurgeResult(name="Abrechnungsdateien (§ 304 SGB V)")
+    batch = int(getattr(settings, "PURGE_BATCH_SIZE", 2000))
+    due = _due_for_purge(local_date(now)).select_related("betriebsstaette")
+    due = due.order_by("quarter", "pk")
+    if dry_run:
+        result.items = [_purge_label(s) for s in due[:batch]]
+        result.count = due.count()
+        return result
+    while True:
+        chunk = list(due[:batch])
+        if not chunk:
+            break
+        for submission in chunk:
+            _purge_one(submission, now=now)
+            result.count += 1
+            result.items.append(_purge_label(submission))
+        if len(chunk) < batch:
+            break
+    return result
+
+
+def _purge_label(submission: Submission) -> str:
+    return (
+        f"Abrechnung {submission.quarter_obj} BSNR {submission.betriebsstaette.bsnr} "
+        f"(ID {submission.pk}, Löschung nach {submission.deletion_date:%d.%m.%Y})"
+    )
+
+
+@transaction.atomic
+def _purge_one(submission: Submission, *, now: dt.datetime) -> None:
+    name = submission.storage_name
+    submission.report = {}
+    submission.kv_note = ""
+    submission.storage_name = ""
+    submission.purged_at = now
+    submission.save(update_fields=["report", "kv_note", "storage_name", "purged_at"])
+    audit.record(
+        actor=None,
+        activity=Activity.DELETE,
+        obj=submission,
+        bsnr=submission.betriebsstaette.bsnr,
+        object_repr=f"Abrechnung {submission.quarter_obj} (§ 304 SGB V)",
+        username="system",
+        detail={
+            "event": "billing.purged",
+            "sha256": submission.sha256,
+            "deletion_date": submission.deletion_date.isoformat(),
+        },
+    )
+    # The file goes last, inside the transaction: if removing it fails, nothing is committed and
+    # the next run tries again; a file already missing is not an error.
+    if name:
+        private_storage.delete(name)

@@ -188,6 +188,18 @@ def status(request, pk: int):
     return JsonResponse(status_payload(submission))
 
 
+def purged_text(submission: Submission) -> str:
+    return _("Datei und Prüfprotokoll dieser Einreichung wurden am %(date)s gelöscht.") % {
+        "date": timezone.localtime(submission.purged_at).strftime("%d.%m.%Y")
+    }
+
+
+def require_not_purged(submission: Submission) -> None:
+    """§ 304 SGB V: after the purge the file and the documents derived from it are gone."""
+    if submission.is_purged:
+        raise Http404(purged_text(submission))
+
+
 def protocol_pdf_response(submission: Submission) -> HttpResponse:
     pdf = render_pdf("billing/pdf/protocol.html", _detail_context(submission))
     response = HttpResponse(pdf, content_type="application/pdf")
@@ -224,6 +236,7 @@ def protocol_pdf(request, pk: int):
     submission = selectors.get_submission(request.user, pk)
     if not submission.is_done:
         raise Http404(_("Die Prüfung läuft noch."))
+    require_not_purged(submission)
     services.log_access(actor=request.user, submission=submission, what="protocol_pdf")
     return protocol_pdf_response(submission)
 
@@ -231,6 +244,7 @@ def protocol_pdf(request, pk: int):
 @member_required
 def receipt_pdf(request, pk: int):
     submission = selectors.get_submission(request.user, pk)
+    require_not_purged(submission)
     services.log_access(actor=request.user, submission=submission, what="receipt_pdf")
     return receipt_pdf_response(submission)
 
@@ -324,6 +338,7 @@ def staff_detail(request, pk: int):
 @staff_role_required(StaffRole.ABRECHNUNG)
 def staff_download(request, pk: int):
     submission = get_object_or_404(Submission, pk=pk)
+    require_not_purged(submission)
     services.log_access(actor=request.user, submission=submission, what="file_download")
     handle = private_storage.open(submission.storage_name, "rb")
     return FileResponse(
@@ -337,6 +352,7 @@ def staff_download(request, pk: int):
 @staff_role_required(StaffRole.ABRECHNUNG)
 def staff_protocol_pdf(request, pk: int):
     submission = get_object_or_404(Submission, pk=pk)
+    require_not_purged(submission)
     services.log_access(actor=request.user, submission=submission, what="protocol_pdf")
     return protocol_pdf_response(submission)
 
@@ -344,6 +360,7 @@ def staff_protocol_pdf(request, pk: int):
 @staff_role_required(StaffRole.ABRECHNUNG)
 def staff_receipt_pdf(request, pk: int):
     submission = get_object_or_404(Submission, pk=pk)
+    require_not_purged(submission)
     services.log_access(actor=request.user, submission=submission, what="receipt_pdf")
     return receipt_pdf_response(submission)
 

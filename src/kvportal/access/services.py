@@ -561,18 +561,18 @@ def _locked_submitted(application: AccessApplication) -> AccessApplication:
     return app
 
 
-@transaction.atomic
 def _register_person(*, actor: User, row: ApplicationPerson) -> Person:
-    """Minimal Arztregister entry for a LANR approved by staff (see requests.md)."""
-    person = Person.objects.create(
-        lanr=row.lanr,
+    """Arztregister entry for a LANR approved by staff."""
+    from kvportal.members.services import register_person
+
+    return register_person(
+        actor=actor,
+        lanr=row.lanr or None,
         first_name=row.first_name,
         last_name=row.last_name,
         profession=Profession.ARZT,
         email=row.email,
     )
-    audit.record(actor=actor, activity=Activity.CREATE, obj=person, detail={"source": "access"})
-    return person
 
 
 def _find_account(row: ApplicationPerson) -> User | None:

@@ -393,25 +393,18 @@ def billing_signable() -> services.Signable:
 
 
 def register_all() -> None:
-    if django_apps.is_installed("kvportal.admission"):
+    """Register the adapters of the installed apps whose models exist."""
+    adapters = [
+        ("admission", ("Application", "GeneratedFile"), ADMISSION_LABEL, admission_signable),
+        ("access", ("AccessApplication",), ACCESS_LABEL, access_signable),
+        ("billing", ("Declaration",), BILLING_LABEL, billing_signable),
+    ]
+    for app, models, label, signable in adapters:
+        if not django_apps.is_installed(f"kvportal.{app}"):
+            continue
         try:
-            django_apps.get_model("admission", "Application")
-            django_apps.get_model("admission", "GeneratedFile")
+            for model in models:
+                django_apps.get_model(app, model)
         except LookupError:
-            pass
-        else:
-            services.register_signable(ADMISSION_LABEL, admission_signable())
-    if django_apps.is_installed("kvportal.access"):
-        try:
-            django_apps.get_model("access", "AccessApplication")
-        except LookupError:
-            pass
-        else:
-            services.register_signable(ACCESS_LABEL, access_signable())
-    if django_apps.is_installed("kvportal.billing"):
-        try:
-            django_apps.get_model("billing", "Declaration")
-        except LookupError:
-            pass
-        else:
-            services.register_signable(BILLING_LABEL, billing_signable())
+            continue
+        services.register_signable(label, signable())

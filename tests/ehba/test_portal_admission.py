@@ -9,7 +9,9 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
+from kvportal.admission.rules.dates import first_of_next_month
 from kvportal.ehba import signing
 from kvportal.ehba.integrations import ADMISSION_LABEL
 from kvportal.ehba.models import SignatureDocument
@@ -69,8 +71,13 @@ def submitted_application():
         weekly_hours=Decimal("18"),
     )
     employee_user = UserFactory(person=employee, email="erika@example.org")
-    for day in (dt.date(2027, 1, 13), dt.date(2027, 2, 17), dt.date(2027, 3, 17)):
+    # sessions and the effective date from the clock the test runs under: the first session
+    # lies beyond the 6-week lead time, the effective date is the first of a month after it
+    today = timezone.localdate()
+    sessions = [today + dt.timedelta(weeks=w) for w in (7, 12, 17)]
+    for day in sessions:
         CommitteeSession.objects.create(bezirk="dresden", committee="aerzte", date=day)
+    effective = first_of_next_month(sessions[0])
     application = services.create_draft(
         actor=leiterin, type_code="erhoehung_arzt", betriebsstaette=mvz, employee=employee
     )
@@ -78,7 +85,7 @@ def submitted_application():
     data.update(
         factor_to="0.75",
         hours="25",
-        effective_date="2027-02-01",
+        effective_date=effective.isoformat(),
         mode="nachbesetzung",
         nachbesetzung_name="Dr. Hans Vorgänger",
         applicant_fach="Allgemeinmedizin",
@@ -112,8 +119,7 @@ def sign_current(client, card, document):
 
 
 @pytest.mark.parametrize("employee_first", [True, False])
-def test_both_signatories_sign_with_qes(client, new_card, employee_first, time_machine):
-    time_machine.move_to(dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC), tick=True)
+def test_both_signatories_sign_with_qes(client, new_card, employee_first):
     application, leiterin, employee_user = submitted_application()
     assert application.state == "eingereicht"
     rep, emp = application.signatories.all()

@@ -11,24 +11,31 @@ from django.utils import timezone
 from kvportal.core.quarters import Quarter
 
 
-def _at(day: dt.date, hour: int) -> dt.datetime:
-    return timezone.make_aware(dt.datetime(day.year, day.month, day.day, hour, 0))
+def _received_at(quarter: Quarter, days_after: int, step: int) -> dt.datetime:
+    """When a demo file of `quarter` arrived: `days_after` days into the following quarter,
+    never before the file's creation day (the day after the quarter, rule 304) and never in
+    the future. `step` orders files of the same day."""
+    created = timezone.make_aware(
+        dt.datetime.combine(quarter.end + dt.timedelta(days=1), dt.time())
+    )
+    target = created + dt.timedelta(days=days_after, hours=9, minutes=step)
+    latest = timezone.now() - dt.timedelta(minutes=10 - step)
+    return max(created + dt.timedelta(seconds=step), min(target, latest))
 
 
 def seed_demo(world: dict, out) -> None:
-    from kvportal.billing import rules, services
+    from kvportal.billing import services
     from kvportal.kvdt import generate
     from kvportal.kvdt.generator import file_name
 
-    today = timezone.localdate()
-    last = Quarter.of(today).previous()
+    last = Quarter.of(timezone.localdate()).previous()
     before = last.previous()
     users = world["users"]
 
-    def submit(user, practice, quarter, *, cases, seed, day, inject=(), declare=False):
+    def submit(user, practice, quarter, *, cases, seed, day, step, inject=(), declare=False):
         content = generate(cases, seed=seed, quarter=quarter, bsnr=practice.bsnr, inject=inject)
-        created = _at(day, 9)
-        name = file_name(practice.bsnr, created)
+        received = _received_at(quarter, day, step)
+        name = file_name(practice.bsnr, timezone.localtime(received))
         return services.receive_submission(
             actor=user,
             betriebsstaette=practice,
@@ -36,12 +43,11 @@ def seed_demo(world: dict, out) -> None:
             upload=ContentFile(content, name=name),
             filename=name,
             declare=declare,
-            now=_at(day, 10),
+            now=received,
         )
 
     count = 0
     for quarter in (before, last):
-        window = rules.default_window(quarter)
         # MVZ: the Träger's Geschäftsführer uploads, the Ärztliche Leiterin declares later
         submit(
             users["traeger"],
@@ -49,7 +55,8 @@ def seed_demo(world: dict, out) -> None:
             quarter,
             cases=40,
             seed=quarter.year * 10 + quarter.quarter,
-            day=window.starts + dt.timedelta(days=2),
+            day=1,
+            step=1,
         )
         count += 1
         if quarter == before:
@@ -63,12 +70,12 @@ def seed_demo(world: dict, out) -> None:
             quarter,
             cases=25,
             seed=quarter.quarter + 100,
-            day=window.starts + dt.timedelta(days=1),
+            day=0,
+            step=2,
             declare=True,
         )
         count += 1
     # Einzelpraxis: a faulty file first, then the corrected one
-    window = rules.default_window(last)
     submit(
         users["neumann"],
         world["einzel"],
@@ -76,7 +83,8 @@ def seed_demo(world: dict, out) -> None:
         cases=12,
         seed=7,
         inject=("324",),
-        day=window.starts + dt.timedelta(days=3),
+        day=2,
+        step=3,
     )
     submit(
         users["neumann"],
@@ -84,7 +92,8 @@ def seed_demo(world: dict, out) -> None:
         last,
         cases=12,
         seed=8,
-        day=window.starts + dt.timedelta(days=4),
+        day=3,
+        step=4,
     )
     count += 2
     out(f"Abrechnung: {count} Einreichungen für die Quartale {before} und {last} angelegt.")

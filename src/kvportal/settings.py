@@ -7,6 +7,7 @@ session cookies carry no personal data and are Secure/HttpOnly/SameSite.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -39,11 +40,17 @@ VAR_DIR = Path(env("KVPORTAL_VAR_DIR", str(Path.cwd() / "var")))
 DEBUG = env_bool("KVPORTAL_DEBUG", False)
 SECRET_KEY = env("KVPORTAL_SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG and not env_bool("KVPORTAL_ALLOW_INSECURE_KEY", False):
+    if env_bool("KVPORTAL_NO_SECRET_NEEDED", False):  # `kvportal help`: nothing is signed
+        SECRET_KEY = secrets.token_urlsafe(50)
+    elif not DEBUG and not env_bool("KVPORTAL_ALLOW_INSECURE_KEY", False):
         raise ImproperlyConfigured(
-            "KVPORTAL_SECRET_KEY ist nicht gesetzt. Für Entwicklung: KVPORTAL_DEBUG=1."
+            "Die Umgebungsvariable KVPORTAL_SECRET_KEY ist nicht gesetzt. Setzen Sie sie, z. B. "
+            "export KVPORTAL_SECRET_KEY=\"$(python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(50))')\", oder nutzen Sie für die Entwicklung "
+            "./dev kvportal … (setzt KVPORTAL_DEBUG=1)."
         )
-    SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+    else:
+        SECRET_KEY = "insecure-development-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env_list("KVPORTAL_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("KVPORTAL_CSRF_TRUSTED_ORIGINS", "")

@@ -64,7 +64,7 @@ def test_json_output(tmp_path):
 
 def test_missing_file(tmp_path):
     code, _, err = run("check", str(tmp_path / "nope.con"))
-    assert code == 3
+    assert code == 66  # not a check result (0–3): the file is missing
     assert "gibt es nicht" in err
 
 

@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from .origins import normalise_origin  # re-exported for callers of the agent module
+
 AGENT_NAME = "kvportal-card-agent"
 AGENT_VERSION = "1"
 DEFAULT_AGENT_URL = "http://127.0.0.1:8765"
@@ -129,19 +131,6 @@ def fixed_pin_provider(pin: str) -> PinProvider:
         return pins.get(pin_name, pins["PIN.CH"])
 
     return provide
-
-
-def normalise_origin(origin: str) -> str:
-    """``https://Portal.example:443/x`` → ``https://portal.example`` (scheme://host[:port])."""
-    parts = urlsplit(origin.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"Ungültiger Ursprung (Origin): {origin!r}")
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    default_port = 443 if parts.scheme == "https" else 80
-    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
-    return f"{parts.scheme}://{host}{port}"
 
 
 def agent_address(url: str) -> tuple[str, int]:

@@ -33,7 +33,6 @@ from kvportal.accounts.constants import AccountKind
 from kvportal.accounts.models import User
 from kvportal.audit.models import Activity
 from kvportal.core.storage import private_storage
-from kvportal.ehba.agent import normalise_origin
 from kvportal.ehba.models import (
     CardRegistration,
     ChallengePurpose,
@@ -44,6 +43,7 @@ from kvportal.ehba.models import (
     Verdict,
     VerificationReport,
 )
+from kvportal.ehba.origins import normalise_origin
 
 CHALLENGE_AUDIENCE = "kvportal-ehba"
 _HMAC_SALT = "kvportal.ehba.challenge"

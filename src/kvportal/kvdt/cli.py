@@ -17,11 +17,11 @@ from typing import TextIO
 from kvportal.core.quarters import Quarter
 
 from .generator import INJECTABLE, generate
-from .messages import STATUS_ABORTED
 from .protocol import format_protocol
 from .validator import validate_file
 
 EXIT_USAGE = 64  # bad command line (not a check result)
+EXIT_NOINPUT = 66  # the file to check is missing or unreadable (not a check result)
 
 
 def _quarter(value: str) -> Quarter:
@@ -90,10 +90,14 @@ def main(
         path = Path(args.file)
         if not path.is_file():
             stderr.write(f"Fehler: Die Datei „{args.file}“ gibt es nicht.\n")
-            return STATUS_ABORTED
-        report = validate_file(
-            path, expected_quarter=args.quarter, expected_bsnr=args.bsnr, today=args.today
-        )
+            return EXIT_NOINPUT
+        try:
+            report = validate_file(
+                path, expected_quarter=args.quarter, expected_bsnr=args.bsnr, today=args.today
+            )
+        except OSError as exc:
+            stderr.write(f"Fehler: „{args.file}“ kann nicht gelesen werden ({exc.strerror}).\n")
+            return EXIT_NOINPUT
         if args.json:
             stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
         else:

@@ -52,9 +52,7 @@ class AccountsConfig(AppConfig):
                 visible=lambda u: u.kind == AccountKind.MEMBER,
             )
         )
-        register_nav(
-            NavItem("API-Zugänge", "accounts:api_tokens", order=85, visible=_may_use_api)
-        )
+        register_nav(NavItem("API-Zugänge", "accounts:api_tokens", order=85, visible=_may_use_api))
         register_nav(
             NavItem(
                 "API-Zugänge", "accounts:api_tokens", section="staff", order=95, visible=_staff_api

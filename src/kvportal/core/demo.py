@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.contrib.auth.models import Group
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kvportal.accounts.constants import AccountKind, Right, StaffRole
@@ -18,7 +19,11 @@ DEMO_PASSWORD = "Mipo-Demo!2026"
 #: Base32 TOTP key of the demo staff accounts (add it to any authenticator app).
 DEMO_TOTP_KEY_HEX = "3132333435363738393031323334353637383930"  # RFC 6238 test key
 MVZ_BSNR = "953000100"
-SINCE = dt.date(2020, 1, 1)
+
+
+def _since() -> dt.date:
+    """The demo practices work together since 1 January six years ago (from the clock)."""
+    return dt.date(timezone.localdate().year - 6, 1, 1)
 
 
 def _person(six, fg, first, last, *, title="Dr. med.", profession=Profession.ARZT, fachgebiet=""):
@@ -44,7 +49,7 @@ def _work(person, practice, role, factor=None, hours=None):
         betriebsstaette=practice,
         role=role,
         defaults={
-            "valid_from": SINCE,
+            "valid_from": _since(),
             "anrechnungsfaktor": factor and Decimal(factor),
             "weekly_hours": hours and Decimal(hours),
         },
@@ -59,7 +64,7 @@ def _user(username, first, last, *, person=None, kind=AccountKind.MEMBER, must_c
     user.set_password(DEMO_PASSWORD)
     user.must_change_password = must_change
     if not must_change and user.first_password_change_at is None:
-        user.first_password_change_at = dt.datetime(2025, 1, 2, tzinfo=dt.UTC)
+        user.first_password_change_at = timezone.now() - dt.timedelta(days=700)
     user.email = user.email or f"{username}@praxis.example"
     user.save()
     return user

@@ -1,5 +1,6 @@
 """`kvportal demo`: seed the synthetic demo world (idempotent) and print the logins."""
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.test.utils import override_settings
@@ -46,6 +47,7 @@ class Command(BaseCommand):
         self.stdout.write(
             "\nKV-Mitarbeiter brauchen den zweiten Faktor: Schlüssel "
             "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ in einer Authenticator-App, "
-            "oder `kvportal otp_code kv.register` (nur Demo)."
+            "oder `./dev kvportal otp_code kv.register` (nur Demo)."
         )
-        self.stdout.write("Backoffice: /backoffice/   Portal: http://127.0.0.1:8000/")
+        portal = settings.PORTAL_URL.rstrip("/")
+        self.stdout.write(f"Portal: {portal}/   Backoffice: {portal}/backoffice/")

@@ -180,7 +180,10 @@ CSRF_COOKIE_SAMESITE = "Strict"
 HTTPS = env_bool("KVPORTAL_HTTPS", not DEBUG)
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
-SECURE_SSL_REDIRECT = HTTPS and env_bool("KVPORTAL_SSL_REDIRECT", False)
+#: Plain HTTP is redirected to https when HTTPS is on; probes (/healthz, /readyz) stay on
+#: plain HTTP so load balancers and orchestrators can reach them inside the cluster.
+SECURE_SSL_REDIRECT = HTTPS and env_bool("KVPORTAL_SSL_REDIRECT", True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 if env_bool("KVPORTAL_BEHIND_PROXY", False):
@@ -232,6 +235,10 @@ S3_PRIVATE = {
     "region_name": env("KVPORTAL_S3_REGION") or None,
     "default_acl": "private",
     "querystring_auth": True,
+    # like the filesystem: a name in use gets a suffix instead of replacing another file
+    "file_overwrite": False,
+    # downloads spool to a temporary file beyond 2 MB instead of holding the object in RAM
+    "max_memory_size": 2 * 1024 * 1024,
 }
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -7,6 +7,17 @@ import copy
 
 from kvportal.core import registry
 
+#: Shared parameter schema for apps: what `Quarter.parse` accepts —
+#: QJJJJ (12026), Q/JJJJ (1/2026), JJJJ-Q (2026-1, 2026-Q1), years 1900–9999.
+_YEAR = "(19[0-9]{2}|[2-9][0-9]{3})"
+QUARTER_SCHEMA = {
+    "type": "string",
+    "pattern": f"^([1-4]{_YEAR}|[1-4]/{_YEAR}|{_YEAR}-Q?[1-4])$",
+    "example": "12026",
+}
+#: The same as an optional query filter: empty means "no filter".
+QUARTER_FILTER_SCHEMA = {**QUARTER_SCHEMA, "pattern": QUARTER_SCHEMA["pattern"][:-2] + "|)$"}
+
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["fehler"],

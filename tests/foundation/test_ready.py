@@ -104,3 +104,22 @@ def test_configured_broker_that_answers(client, settings):
     response = client.get("/readyz")
     assert response.status_code == 200, response.content
     assert response.json()["pruefungen"]["broker"]["ok"] is True
+
+
+def test_real_database_driver_refused_is_named(client, monkeypatch):
+    """The real driver against a database port nobody listens on (PostgreSQL or SQLite)."""
+    from django.db import connections
+
+    from kvportal.core import health
+
+    broken = connections.create_connection("default")
+    if broken.vendor == "postgresql":
+        broken.settings_dict = {**broken.settings_dict, "HOST": "127.0.0.1"}
+        broken.settings_dict["PORT"] = str(_closed_port())
+    else:
+        broken.settings_dict = {**broken.settings_dict, "NAME": "/nonexistent/dir/db.sqlite3"}
+    monkeypatch.setattr(health, "connections", {"default": broken})
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["fehlgeschlagen"] == ["datenbank"]
+    assert response.json()["pruefungen"]["datenbank"]["fehler"] == "OperationalError"

@@ -111,7 +111,7 @@ def test_large_upload_is_multipart_and_download_spools_to_disk(s3):
 
 
 def test_billing_upload_check_and_download_through_s3(
-    s3, client, db, django_capture_on_commit_callbacks
+    s3, client, db, django_capture_on_commit_callbacks, staff_client
 ):
     from kvportal.accounts.constants import Right
     from kvportal.members.constants import Role
@@ -144,6 +144,11 @@ def test_billing_upload_check_and_download_through_s3(
     assert submission.storage_name in _keys(s3)
     stored = s3.get_object(Bucket=BUCKET, Key=submission.storage_name)["Body"].read()
     assert stored == content
+    # KV staff (Abrechnung) download the original file, streamed from S3
+    staff, _ = staff_client("Abrechnung")
+    response = staff.get(f"/abrechnung/kv/einreichung/{submission.pk}/datei/")
+    assert response.status_code == 200 and response.streaming
+    assert b"".join(response.streaming_content) == content
 
 
 def test_document_publish_and_streamed_download_through_s3(s3, client, db):

@@ -179,3 +179,18 @@ def test_document_publish_and_streamed_download_through_s3(s3, client, db):
     assert response.status_code == 200
     assert response.streaming
     assert b"".join(response.streaming_content) == content
+
+
+def test_readiness_checks_the_bucket(s3, client, db):
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.content
+    assert response.json()["pruefungen"]["speicher"] == {"ok": True, "art": "s3"}
+    s3.delete_bucket(Bucket=BUCKET)
+    try:
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["fehlgeschlagen"] == ["speicher"]
+    finally:
+        s3.create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
+        )

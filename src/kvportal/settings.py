@@ -133,6 +133,12 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+#: A PostgreSQL server that does not answer fails fast (readiness probe, requests) instead of
+#: hanging on the operating system's TCP timeout.
+if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5)
+    )
 
 # --- Authentication ------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -187,7 +193,10 @@ CSRF_COOKIE_SAMESITE = "Strict"
 HTTPS = env_bool("KVPORTAL_HTTPS", not DEBUG)
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
-SECURE_SSL_REDIRECT = HTTPS and env_bool("KVPORTAL_SSL_REDIRECT", False)
+#: Plain HTTP is redirected to https when HTTPS is on; probes (/healthz, /readyz) stay on
+#: plain HTTP so load balancers and orchestrators can reach them inside the cluster.
+SECURE_SSL_REDIRECT = HTTPS and env_bool("KVPORTAL_SSL_REDIRECT", True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 if env_bool("KVPORTAL_BEHIND_PROXY", False):
@@ -239,6 +248,10 @@ S3_PRIVATE = {
     "region_name": env("KVPORTAL_S3_REGION") or None,
     "default_acl": "private",
     "querystring_auth": True,
+    # like the filesystem: a name in use gets a suffix instead of replacing another file
+    "file_overwrite": False,
+    # downloads spool to a temporary file beyond 2 MB instead of holding the object in RAM
+    "max_memory_size": 2 * 1024 * 1024,
 }
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -21,6 +21,11 @@ APP_PREFIXES = [
     ("ehba/", "ehba"),
 ]
 
+#: JSON errors under /api/, the portal's pages elsewhere.
+handler400 = "kvportal.core.views.bad_request"
+handler404 = "kvportal.core.views.not_found"
+handler500 = "kvportal.core.views.server_error"
+
 urlpatterns = [
     path("backoffice/", admin.site.urls),
     path("captcha/", include("captcha.urls")),

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from functools import wraps
 
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from kvportal import audit
 from kvportal.accounts.models import ApiToken, hash_token
 from kvportal.audit.models import Activity
+
+NOT_FOUND_TEXT = "Nicht gefunden (oder nicht im Rahmen der Rechte dieses API-Zugangs)."
 
 
 def json_error(status: int, message: str, **extra) -> JsonResponse:
@@ -58,7 +60,10 @@ def api_view(scope: str):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
             request.user = token.user
             request.api_token = token
-            return view(request, *args, **kwargs)
+            try:
+                return view(request, *args, **kwargs)
+            except Http404:
+                return json_error(404, NOT_FOUND_TEXT)
 
         return wrapper
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kvportal.core.openapi_spec import QUARTER_FILTER_SCHEMA, QUARTER_SCHEMA
+
 _ERROR = {
     "description": "Fehler (deutscher Text in „fehler“)",
     "content": {
@@ -64,6 +66,8 @@ _SUBMISSION = {
 
 _ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 
+BSNR_SCHEMA = {"type": "string", "pattern": "^[0-9]{9}$", "example": "951234500"}
+
 PATHS = {
     "/billing/submissions/": {
         "get": {
@@ -71,7 +75,7 @@ PATHS = {
             "tags": ["Abrechnung"],
             "parameters": [
                 {"name": "bsnr", "in": "query", "schema": {"type": "string"}},
-                {"name": "quartal", "in": "query", "schema": {"type": "string"}},
+                {"name": "quartal", "in": "query", "schema": QUARTER_FILTER_SCHEMA},
             ],
             "responses": {
                 "200": {
@@ -104,9 +108,9 @@ PATHS = {
                             "type": "object",
                             "required": ["bsnr", "quartal", "datei"],
                             "properties": {
-                                "bsnr": {"type": "string"},
+                                "bsnr": BSNR_SCHEMA,
                                 "quartal": {
-                                    "type": "string",
+                                    **QUARTER_SCHEMA,
                                     "description": "QJJJJ (12026) oder Q/JJJJ (1/2026)",
                                 },
                                 "datei": {"type": "string", "format": "binary"},

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("api/openapi.json", views.openapi, name="openapi"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
 ]

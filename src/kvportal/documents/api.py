@@ -13,6 +13,7 @@ from kvportal.accounts import scope
 from kvportal.accounts.api import api_view, json_error
 from kvportal.accounts.constants import StaffRole
 from kvportal.audit.models import Activity
+from kvportal.core.openapi_spec import QUARTER_FILTER_SCHEMA
 from kvportal.core.quarters import Quarter
 from kvportal.documents import rules, selectors, services
 from kvportal.documents.models import Document, Source
@@ -144,7 +145,16 @@ OPENAPI_PATHS = {
             "summary": "Dokumente im Rahmen der eigenen Rechte auflisten (neueste zuerst)",
             "parameters": [
                 {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-                for n in ("bsnr", "quartal", "typ", "suche", "seite")
+                for n in ("bsnr", "suche", "seite")
+            ]
+            + [
+                {"name": "quartal", "in": "query", "schema": QUARTER_FILTER_SCHEMA},
+                {
+                    "name": "typ",
+                    "in": "query",
+                    "description": "Typcode oder deutsche Bezeichnung",
+                    "schema": {"type": "string", "enum": ["", *rules.DOC_TYPES]},
+                },
             ],
             "responses": {"200": {"description": "Seite mit bis zu 50 Dokumenten"}},
         }

@@ -1,4 +1,10 @@
-"""PDFs from HTML templates with WeasyPrint (PDF/A-3b); fonts and CSS local, no network."""
+# BITV 2.0 / PDF/UA: every PDF the portal produces is tagged (structure tree, language, title).
+"""PDFs from HTML templates with WeasyPrint; fonts and CSS local, no network.
+
+Archived documents (letters, protocols, receipts, applications, decisions) are PDF/A-3a —
+archivable *and* tagged; the rest (`pdf_a=False`) is PDF/UA-1. Both carry a structure tree
+built from the template's HTML, the document language (`<html lang="de">`) and its title.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,10 @@ from pathlib import Path
 from django.template.loader import render_to_string
 
 _STATIC = Path(__file__).resolve().parent / "static"
+#: Archivable and tagged (level "a" = accessible).
+ARCHIVE_VARIANT = "pdf/a-3a"
+#: Tagged, for PDFs that are not archived.
+ACCESSIBLE_VARIANT = "pdf/ua-1"
 
 
 def _no_network(url: str, *args, **kwargs):
@@ -24,22 +34,55 @@ def render_pdf(template_name: str, context: dict | None = None, *, pdf_a: bool =
     html = render_to_string(template_name, context or {})
     stylesheet = CSS(filename=str(_STATIC / "core" / "pdf.css"))
     document = HTML(string=html, base_url=str(_STATIC), url_fetcher=_no_network)
-    options = {"pdf_variant": "pdf/a-3b"} if pdf_a else {}
-    return document.write_pdf(stylesheets=[stylesheet], **options)
+    variant = ARCHIVE_VARIANT if pdf_a else ACCESSIBLE_VARIANT
+    return document.write_pdf(stylesheets=[stylesheet], pdf_variant=variant, pdf_tags=True)
 
 
-def merge_pdfs(parts: list[bytes]) -> bytes:
-    """One PDF from several (e.g. a batch of credential letters for printing)."""
+def pdf_structure(content: bytes) -> dict:
+    """What makes a PDF accessible, as read back from the file (tests and checks):
+    tagged (MarkInfo/Marked), the structure tree's top-level roles, language and title."""
     import io
+    import re
 
-    from pypdf import PdfWriter
+    from pypdf import PdfReader
 
-    writer = PdfWriter()
-    for part in parts:
-        writer.append(io.BytesIO(part))
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    reader = PdfReader(io.BytesIO(content))
+    root = reader.trailer["/Root"]
+    mark_info = root.get("/MarkInfo")
+    tree = root.get("/StructTreeRoot")
+    roles: list[str] = []
+
+    def walk(node, depth: int = 0) -> None:
+        node = node.get_object()
+        if isinstance(node, list):
+            for child in node:
+                walk(child, depth)
+            return
+        if not hasattr(node, "get"):
+            return
+        if "/S" in node:
+            roles.append(str(node["/S"]))
+        if depth < 12 and "/K" in node:
+            walk(node["/K"], depth + 1)
+
+    if tree is not None:
+        walk(tree.get_object().get("/K", []))
+    info = reader.metadata or {}
+    xmp = b""
+    if "/Metadata" in root:
+        xmp = root["/Metadata"].get_object().get_data()
+    part = re.search(rb"pdfaid:part[>=\"']+\s*(\d)", xmp)
+    conformance = re.search(rb"pdfaid:conformance[>=\"']+\s*([A-Za-z])", xmp)
+    return {
+        "pdfa": (part.group(1) + conformance.group(1)).decode().lower()
+        if part and conformance
+        else "",
+        "pdfua": b"pdfuaid:part" in xmp,
+        "tagged": bool(mark_info and mark_info.get_object().get("/Marked")),
+        "roles": roles,
+        "lang": str(root.get("/Lang", "")),
+        "title": str(info.get("/Title", "") or ""),
+    }
 
 
 def pdf_text(content: bytes) -> str:

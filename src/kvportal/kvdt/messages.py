@@ -89,9 +89,11 @@ RULES: dict[str, tuple[str, str]] = {
         "Die LANR muss neun Ziffern haben und eine gültige Prüfziffer (7. Stelle) tragen.",
     ),
     "052": (FEHLER, "Die KBV-Prüfnummer muss das Format a/n[n][n]/JJMM/nn/aaa haben."),
+    # Rule 054: the check digit "kann" be checked (rule table); no XPM catalogue message.
     "054": (
-        FEHLER,
-        "Die Versicherten-ID muss das Format annnnnnnnP haben und eine gültige Prüfziffer tragen.",
+        WARNUNG,
+        "Die Versicherten-ID soll das Format annnnnnnnP haben und eine gültige Prüfziffer "
+        "tragen (Prüfung nach Regel 054 „kann“: Warnung).",
     ),
     "124": (FEHLER, "FK 9132 (enthaltene Datenpakete) muss 1, 3, 6 oder 7 sein."),
     "162": (FEHLER, "Die ersten beiden Stellen der (N)BSNR müssen ein gültiger KV-Bereich sein."),
@@ -147,9 +149,10 @@ RULES: dict[str, tuple[str, str]] = {
         "Das Feld steht ohne das Feld, dem es untergeordnet ist (z. B. 5001 ohne 5000).",
     ),
     "STR-ENDE": (FEHLER, "Die Datei endet nicht mit der Satzart con9 (unvollständig?)."),
-    "STR-SORT": (WARNUNG, "Die Leistungstage (5000) eines Falls sollen aufsteigend sortiert sein."),
+    # XPM KVDT-FSORT: a Fehler in the XPM catalogue.
+    "STR-SORT": (FEHLER, "Die Leistungstage (5000) eines Falls müssen aufsteigend sortiert sein."),
     "743": (WARNUNG, "Die Satzart rvsa fehlt, obwohl ein ADT-Datenpaket enthalten ist."),
-    "750": (FEHLER, "Die (N)BSNR in rvsa (0201) muss in besa angegeben sein."),
+    "750": (WARNUNG, "Die (N)BSNR in rvsa (0201) muss in besa angegeben sein."),
     "836": (FEHLER, "Zu jeder (N)BSNR in besa gehört mindestens eine LANR (0212) oder 0223."),
     # Context
     "304": (FEHLER, "Das Datum darf nicht nach dem Prüfdatum (Systemdatum) liegen."),
@@ -160,7 +163,7 @@ RULES: dict[str, tuple[str, str]] = {
         "Die PLZ (3112) oder die Postfach-PLZ (3121) muss angegeben sein (außer bei "
         "Wohnsitzland ungleich D mit eingelesener Karte).",
     ),
-    "480": (FEHLER, "Der letzte Einlesetag der Versichertenkarte (4109) muss im Quartal liegen."),
+    "480": (WARNUNG, "Der letzte Einlesetag der Versichertenkarte (4109) muss im Quartal liegen."),
     "486": (FEHLER, "Jeder Behandlungsfall braucht mindestens eine Diagnose (6001 oder 3673)."),
     "715": (
         FEHLER,

@@ -102,6 +102,8 @@ _ROLES: dict[bytes, int] = {
     b"9102": R_EMPFAENGER,
     b"9103": R_CREATED,
     b"9115": R_NOTFUTURE,
+    b"9116": R_NOTFUTURE,
+    b"9117": R_NOTFUTURE,
     b"4102": R_AUSSTELLUNG,
     b"3114": R_LAND,
     b"4109": R_CARDREAD,
@@ -231,6 +233,7 @@ class _Validator:
         self.seen_satzarten: set[bytes] = set()
         # case state
         self.in_case = False
+        self.adt_case = False
         self.pat: bytes | None = None
         self.birth: bytes | None = None
         self.qrange: tuple[bytes, bytes] | None = None
@@ -418,6 +421,7 @@ class _Validator:
         self.sa_known = ok
         if not ok:
             self.in_case = False
+            self.adt_case = False
             return
         if sa == b"con0" and self.prev_sa is None:
             pass
@@ -437,20 +441,24 @@ class _Validator:
                 self.msg("743", ln, b"8000")
         self.prev_sa = sa
         self.seen_satzarten.add(sa)
-        self.in_case = sa in F.CASE_SATZARTEN
+        # Every package's case record starts with fresh case state (no leak from the last
+        # ADT case into KADT/SADT/Hybrid-DRG); the ADT rule table applies to ADT cases only.
+        self.adt_case = sa in F.CASE_SATZARTEN
+        self.in_case = self.adt_case or sa in F.PACKAGE_CASE_SATZARTEN
         if self.in_case:
             self.report.stats["cases"] += 1
             self.pat = None
             self.birth = None
             self.qrange = None
-            self.current_quarter_case = True
+            # 715/716 compare with besa, which Hybrid-DRG files do not have
+            self.current_quarter_case = sa != b"hdrg1"
             self.last_ltag = b""
             self.has_ltag = False
             self.svc_open = False
             self.diag_open = False
             self.sug = None
             self.land = None
-            self.needs_place = sa != b"0103"
+            self.needs_place = self.adt_case and sa != b"0103"
         elif sa == b"besa":
             self.besa_line = ln
 
@@ -464,6 +472,7 @@ class _Validator:
         if self.in_case:
             self.close_service()
             self.close_diag()
+        if self.adt_case:
             if b"6001" not in seen and b"3673" not in seen:
                 self.msg("486", line, b"6001")
             if b"3112" not in seen and b"3121" not in seen:
@@ -494,6 +503,7 @@ class _Validator:
                     self.msg("STR-MUSS", line, fk, f"Es fehlt {name}.")
         seen.clear()
         self.in_case = False
+        self.adt_case = False
 
     def case_rules(self, sa: bytes, seen: set[bytes], line: int) -> None:
         """Rules that depend on the Scheinuntergruppe (4239) of the finished case."""
@@ -753,13 +763,13 @@ class _Validator:
                     if ok:
                         self.birth = val
                 elif role == R_QUARTAL:
-                    if ok:
+                    if ok and self.adt_case:
                         self.qrange = self.quarter_of(val)
                         self.current_quarter_case = (
                             self.adt_quarter is None or val == self.adt_quarter
                         )
                 elif role == R_SUG:
-                    if ok and self.in_case:
+                    if ok and self.adt_case:
                         self.sug = val
                         allowed, rule = F.SUG_BY_SATZART[self.sa]
                         if val not in allowed:

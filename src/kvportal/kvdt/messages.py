@@ -202,6 +202,176 @@ RULES: dict[str, tuple[str, str]] = {
         WARNUNG,
         "Empfänger (9102) ist keine Bezirksstelle der KV Sachsen (94, 95, 96).",
     ),
+    # ---- ADT rule table (KVDT Datensatzbeschreibung), severities of the XPM catalogue
+    "056": (
+        WARNUNG,
+        "Scheinuntergruppe 28: die LANR (5099) ist falsch bzw. unplausibel (Prüfziffer).",
+    ),
+    "062": (FEHLER, "Eine BSNR SAPV (beginnend mit 74) muss das Format 74kknnn63 haben."),
+    "307": (
+        WARNUNG,
+        "Sind Einlesetag (4109) und Versicherten-ID (3119) vorhanden, muss die CDM-Version "
+        "(3006) vorhanden sein.",
+    ),
+    "308": (WARNUNG, "Die CDM-Version (3006) muss kleiner oder gleich 5.2.0 sein."),
+    "309": (
+        WARNUNG,
+        "Bei CDM-Version 5.2.0 darf der Error-Code (3012) nicht 99999 sein.",
+    ),
+    "310": (
+        WARNUNG,
+        "Bei CDM-Version ungleich 5.2.0 muss der Error-Code (3012) 99999 sein.",
+    ),
+    "315": (
+        WARNUNG,
+        "Der Leistungstag (5000) muss kleiner oder gleich dem Versicherungsschutz-Ende (4110) "
+        "sein.",
+    ),
+    "319": (
+        FEHLER,
+        "Die (N)BSNR des Erstveranlassers (4217) darf nicht gleich der (N)BSNR des "
+        "Überweisers (4218) sein.",
+    ),
+    "431": (
+        FEHLER,
+        "Nur bei Scheinuntergruppe 27 darf 4217 oder 4225 (Erstveranlasser) vorhanden sein, "
+        "nicht beide.",
+    ),
+    "432": (FEHLER, "Die Ausnahmeindikation (4229) ist nur bei Scheinuntergruppe 27/28 erlaubt."),
+    "484": (FEHLER, "Zum ICD-Code (6001) fehlt die Diagnosensicherheit (6003)."),
+    "484a": (FEHLER, "Zur Dauerdiagnose (3673) fehlt die Diagnosensicherheit (3674)."),
+    "485": (
+        FEHLER,
+        "Die Patientenadresse ist unvollständig: Straße (3107) und Ort (3113) gehören zusammen.",
+    ),
+    "537": (
+        FEHLER,
+        "Für die Versicherten-ID T555558879 dürfen keine Leistungen abgerechnet werden.",
+    ),
+    "706": (
+        FEHLER,
+        "Für Behandlungsfälle ab Q1/2026 ist die Seitenlokalisation von OPS-Kodes (5041) nur "
+        "L oder R.",
+    ),
+    "720": (
+        FEHLER,
+        "Scheinuntergruppe 28: die (N)BSNR des Überweisers (4218) muss gleich der (N)BSNR "
+        "des Leistungsorts (5098) sein.",
+    ),
+    "721": (
+        FEHLER,
+        "Scheinuntergruppe 28: die LANR des Überweisers (4242) muss gleich der LANR (5099) sein.",
+    ),
+    "723": (
+        WARNUNG,
+        "Scheinuntergruppe 28: die LANR (5099) soll in besa (0212) angegeben sein.",
+    ),
+    "724": (
+        WARNUNG,
+        "Scheinuntergruppe 28: die (N)BSNR (5098) soll in besa (0201) angegeben sein.",
+    ),
+    "738": (
+        FEHLER,
+        "Der Abrechnungsteil (9261) muss kleiner oder gleich der Anzahl Teilabrechnungen "
+        "(9260) sein.",
+    ),
+    "744": (
+        FEHLER,
+        "Bei Scheinuntergruppe 21 (Auftragsleistungen) muss der Auftrag (4205) da sein.",
+    ),
+    "746": (
+        FEHLER,
+        "Bei Scheinuntergruppe 31 müssen 4218 und einer der Felder 4205, 4207 oder 4208 da sein.",
+    ),
+    "754": (FEHLER, "Bei Scheinuntergruppe 28 sind in 4221 nur 1, 2 und 4 erlaubt."),
+    "755": (FEHLER, "Bei Scheinuntergruppe 27 muss der Auftrag (4205) vorhanden sein."),
+    "756": (WARNUNG, "Das Feld 4209 ist nur bei Scheinuntergruppe 28 erlaubt."),
+    "774": (FEHLER, "Ab CDM-Version 5.2.0 (3006) muss der WOP (3116) vorhanden sein."),
+    "775": (
+        FEHLER,
+        "Sind CDM-Version (3006) und Einlesetag (4109) vorhanden, muss der "
+        "Versicherungsschutz-Beginn (4133) vorhanden sein.",
+    ),
+    "776a": (
+        FEHLER,
+        "Bei eingelesener Karte (4109) und VKNR-Stellen 3–5 unter 800 muss die Versicherten-ID "
+        "(3119) vorhanden sein.",
+    ),
+    "776b": (
+        FEHLER,
+        "Bei eingelesener Karte (4109) und VKNR-Stellen 3–5 ab 800 muss 3119 oder 3105 "
+        "vorhanden sein.",
+    ),
+    "777": (
+        FEHLER,
+        "Bei eingelesener Karte (4109) muss der Kostenträgername (4134) vorhanden sein "
+        "(außer Scheinuntergruppe 21, 27, 28).",
+    ),
+    "782": (
+        WARNUNG,
+        "Der Leistungstag (5000) muss größer oder gleich dem Versicherungsschutz-Beginn (4133) "
+        "sein.",
+    ),
+    "784": (
+        FEHLER,
+        "Ist die CDM-Version (3006) vorhanden, muss der Wohnsitzländercode (3114 oder 3124) "
+        "vorhanden sein.",
+    ),
+    "790": (
+        FEHLER,
+        "Bei eingelesener Karte (4109) ohne CDM-Version (3006) müssen die VKNR-Stellen 3–5 "
+        "(4104) mindestens 800 sein.",
+    ),
+    "841": (FEHLER, "Ist 4218 (BSNR des Überweisers) vorhanden, muss 4242 (LANR) vorhanden sein."),
+    "850": (FEHLER, "Die Felder 4252 und 4253 dürfen nur gemeinsam übertragen werden."),
+    "851": (FEHLER, "Die Felder 4255 und 4256 dürfen nur gemeinsam übertragen werden."),
+    "852": (FEHLER, "Ist das Feld 4255 befüllt, muss auch das Feld 4252 befüllt sein."),
+    "857": (FEHLER, "Im besa-Satz muss das Feld 0201 oder 0213 vorhanden sein."),
+    "864": (WARNUNG, "Der Zeitstempel der Onlineprüfung (3010) muss im Quartal (4101) liegen."),
+    "867": (
+        WARNUNG,
+        "Der Zeitstempel der Onlineprüfung (3010) darf nicht nach dem Prüfdatum liegen.",
+    ),
+    "870": (FEHLER, "Die Kontaktart 3 (4103) ist nur in Satzart 0102 erlaubt."),
+    "872": (FEHLER, "Ist 0224 (Konnektor) angegeben, muss auch 0227 angegeben sein."),
+    "874": (WARNUNG, "Ist 0224 (Konnektor) angegeben, muss auch 0228 angegeben sein."),
+    "876": (WARNUNG, "Ist 3010 (Onlineprüfung) vorhanden, muss auch 4109 vorhanden sein."),
+    "877": (WARNUNG, "Bei Kontaktart 3 (4103) muss der Tag der Terminvermittlung (4115) da sein."),
+    "886": (
+        WARNUNG,
+        "Der Tag der Terminvermittlung (4115) darf nicht mehr als 60 Tage vor dem ersten "
+        "Leistungstag liegen.",
+    ),
+    "887": (WARNUNG, "Der Tag der Terminvermittlung (4115) darf nicht nach dem Prüfdatum liegen."),
+    "895": (
+        WARNUNG,
+        "Ist 4112 (eEB) vorhanden, dürfen 4109, 3010 und 3006 nicht vorhanden sein.",
+    ),
+    "899": (WARNUNG, "Der Leistungstag (5000) darf nicht vor dem Datum in 4214 liegen."),
+    "900": (
+        WARNUNG,
+        "Das Datum in 4214 darf nicht mehr als 60 Tage vor dem Leistungstag (5000) liegen.",
+    ),
+    # ---- XPM checks outside the rule tables
+    "KVDT-FK5001": (FEHLER, "Das Feld darf erst hinter einer GNR (5001) angegeben werden."),
+    "KVDT-FEHL": (FEHLER, "Zu einer GNR fehlt eine Pflichtangabe (Satztabelle 0103)."),
+    "KVDT-RDP1": (FEHLER, "Das Datenpaket wurde nicht im Containersatz (9132) deklariert."),
+    "KVDT-RDP2": (
+        FEHLER,
+        "Das Datenpaket wurde im Containersatz (9132) deklariert, fehlt aber in der Datei.",
+    ),
+    "KVDT-SATZBESAHDRG": (
+        FEHLER,
+        "besa oder rvsa dürfen nicht zusammen mit hdrg0 in einer Datei übertragen werden.",
+    ),
+    "KVDT-RQL1": (
+        FEHLER,
+        "Dieser Behandlungsfall kann erst im nächsten Quartal abgerechnet werden.",
+    ),
+    "KVDT-RQL3": (
+        WARNUNG,
+        "Das Scheinquartal (4101) weicht um mehr als 8 Quartale vom Abrechnungsquartal ab.",
+    ),
     "KV-MELDUNGEN": (INFO, "Weitere Meldungen wurden nicht einzeln aufgeführt."),
 }
 

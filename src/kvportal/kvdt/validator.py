@@ -75,7 +75,20 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
     R_LAND,
     R_CREATED,
     R_AUSSTELLUNG,
-) = range(27)
+    R_CAPTURE,
+    R_SVCFIELD,
+) = range(29)
+
+#: Case fields whose value the end-of-case rules need (kept per case in `_Validator.vals`).
+_CAPTURE = (
+    "3006 3010 3012 4103 4104 4109 4110 4115 4133 4214 4217 4218 4221 4242 5041 9132 9260 9261"
+).split()
+#: Fields that belong to a GNR (5001): before the first 5001 of a day they are KVDT-FK5001.
+_SVC_FIELDS = (
+    "5002 5003 5005 5006 5008 5009 5010 5011 5012 5013 5015 5016 5017 5018 5019 5020 5021 "
+    "5023 5024 5025 5026 5034 5035 5036 5037 5038 5040 5042 5043 5050 5051 5052 5074 5075 "
+    "5076 5077 5078 5079 5100"
+).split()
 
 _ROLES: dict[bytes, int] = {
     b"8000": R_SATZART,
@@ -94,6 +107,7 @@ _ROLES: dict[bytes, int] = {
     b"6003": R_DIAGSICH,
     b"3674": R_DIAGSICH,
     b"0201": R_BSNR,
+    b"0213": R_BSNR,
     b"0212": R_LANR,
     b"0223": R_PSEUDO_ASV,
     b"0225": R_TI,
@@ -108,6 +122,8 @@ _ROLES: dict[bytes, int] = {
     b"3114": R_LAND,
     b"4109": R_CARDREAD,
     **{fk: R_GROUPFIELD for fk in F.BESA_GROUP_MUSS},
+    **{fk.encode(): R_CAPTURE for fk in _CAPTURE if fk != "4109"},
+    **{fk.encode(): R_SVCFIELD for fk in _SVC_FIELDS},
 }
 
 #: Field spec used by the hot loop: (min, max, type, values, special, role).
@@ -153,6 +169,25 @@ _SPECIAL_PATTERNS = {
 
 _LANR_SUBSTITUTE = b"999999900"  # Ersatzwert (P2-40), accepted in 5099/4241/4242
 _LANR_OBSOLETE = b"888888800"  # rule 762
+_BSNR_SUBSTITUTE = b"777777700"  # rule 821
+
+#: Rules that apply from a quarter on (year * 10 + quarter of the case, 4101, else 9204).
+RULE_FROM = {"706": 20261, "899": 20262, "900": 20262, "309": 20263, "310": 20263}
+_CDM_520 = (5, 2, 0)
+
+
+def _version(val: bytes) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(p) for p in val.split(b"."))
+    except ValueError:
+        return None
+
+
+def _days(a: bytes, b: bytes) -> int:
+    """Days from date a to date b (JJJJMMTT, both valid)."""
+    da = dt.date(int(a[:4]), int(a[4:6]), int(a[6:8]))
+    db = dt.date(int(b[:4]), int(b[4:6]), int(b[6:8]))
+    return (db - da).days
 
 
 class _Abort(Exception):
@@ -234,6 +269,15 @@ class _Validator:
         # case state
         self.in_case = False
         self.adt_case = False
+        self.vals: dict[bytes, bytes] = {}
+        self.first_ltag = b""
+        self.sug28 = False
+        self.case_q = 0  # quarter of the case (4101) as year * 10 + quarter, 0 = unknown
+        self.adt_q = 0
+        self.packages: list[bytes] = []
+        self.besa_ik = False
+        self.declared_bad = False
+        self.declared: set[bytes] = set()
         self.pat: bytes | None = None
         self.birth: bytes | None = None
         self.qrange: tuple[bytes, bytes] | None = None
@@ -356,6 +400,12 @@ class _Validator:
             if len(val) != 9 or not val.isdigit():
                 ok = False
                 rule = "049"
+            elif val == _BSNR_SUBSTITUTE or val[:2] == b"35":
+                pass  # rule 821 Ersatzwert; rule 061 pseudo-BSNR 35kknnnnn
+            elif val[:2] == b"74":
+                if val[7:] != b"63":  # rule 062: BSNR SAPV 74kknnn63
+                    ok = False
+                    rule = "062"
             elif check_bsnr(val.decode("ascii")).errors:
                 ok = False
                 rule = "162"
@@ -365,12 +415,15 @@ class _Validator:
                 return False
             if val == _LANR_SUBSTITUTE and fk != b"0212":
                 return True
-            rule = "050"
+            rule = "056" if (self.sug28 and fk == b"5099") else "050"
             if len(val) != 9 or not val.isdigit():  # ASCII digits only (see above)
                 self.msg(rule, ln, fk, self.value_detail(fk, val))
                 return False
             result = check_lanr(val.decode("ascii"))
             if result.errors:
+                if rule == "056":  # SUG 28: a warning (XPM KVDT-R056)
+                    self.msg(rule, ln, fk, self.value_detail(fk, val))
+                    return True
                 ok = False
             elif result.warnings:
                 self.msg("050", ln, fk, f"{self.value_detail(fk, val)} Pseudo-LANR.", WARNUNG)
@@ -378,9 +431,10 @@ class _Validator:
         elif special == F.SP_QUARTER:
             ok = self.quarter_of(val) is not None
         elif special == F.SP_KVNR:
+            if val == b"T555558879":  # rule 537: the KBV dummy ID bills no services
+                self.msg("537", ln, fk)
+                return False
             ok = _kvnr_ok(val)
-            if ok and val == b"T555558879":
-                ok = False
         elif special == F.SP_BIRTH:
             ok = (
                 _valid_date(val)
@@ -457,7 +511,11 @@ class _Validator:
             self.svc_open = False
             self.diag_open = False
             self.sug = None
+            self.sug28 = False
             self.land = None
+            self.vals = {}
+            self.first_ltag = b""
+            self.case_q = 0
             self.needs_place = self.adt_case and sa != b"0103"
         elif sa == b"besa":
             self.besa_line = ln
@@ -480,10 +538,17 @@ class _Validator:
                 if not foreign_card:
                     self.msg("479", line, b"3112")
             self.case_rules(sa, seen, line)
+            self.card_rules(sa, seen, line)
+        elif sa in (b"adt0", b"kad0", b"sad0", b"hdrg0"):
+            self.packages.append(sa)
+            part, parts = self.vals.get(b"9261"), self.vals.get(b"9260")
+            if part is not None and parts is not None and int(part) > int(parts):
+                self.msg("738", line, b"9261", f"Teil {_s(part)} von {_s(parts)}.")
+            self.vals = {}
         elif sa == b"besa":
             self.close_group()
-            if not self.besa_bsnrs:
-                self.msg("STR-MUSS", line, b"0201", "Es fehlt FK 0201 ((N)BSNR).")
+            if not self.besa_bsnrs and not self.besa_ik:
+                self.msg("857", line, b"0201")
             if self.expected_bsnr is not None and (
                 not self.besa_bsnrs or self.besa_bsnrs[0] != self.expected_bsnr
             ):
@@ -505,6 +570,126 @@ class _Validator:
         self.in_case = False
         self.adt_case = False
 
+    def applies(self, rule: str) -> bool:
+        q = self.case_q or self.adt_q
+        return q == 0 or q >= RULE_FROM[rule]
+
+    def sug28_place(self, ref_fk: bytes, rule: str, fk: bytes, val: bytes, ln: int) -> None:
+        """SUG 28 (Laborgemeinschaft): 4218 = 5098 (R720) and 4242 = 5099 (R721)."""
+        ref = self.vals.get(ref_fk)
+        if ref is not None and ref != val:
+            self.msg(rule, ln, fk, f"{_s(ref_fk)}: „{_s(ref)}“, {_s(fk)}: „{_s(val)}“.")
+
+    def card_rules(self, sa: bytes, seen: set[bytes], line: int) -> None:
+        """End-of-case rules of the ADT rule table on card data, dates and referrals."""
+        v = self.vals
+        msg = self.msg
+        sug = self.sug
+        card = v.get(b"4109")
+        cdm_raw = v.get(b"3006")
+        cdm = _version(cdm_raw) if cdm_raw is not None else None
+        vknr = v.get(b"4104")
+        serial = int(vknr[2:5]) if vknr is not None and vknr.isdigit() else None
+        if card is not None:
+            if b"3119" in seen and cdm_raw is None:
+                msg("307", line, b"3006")
+            if cdm_raw is not None and b"4133" not in seen:
+                msg("775", line, b"4133")
+            if serial is not None:
+                if serial < 800 and b"3119" not in seen:
+                    msg("776a", line, b"3119")
+                elif serial >= 800 and b"3119" not in seen and b"3105" not in seen:
+                    msg("776b", line, b"3119")
+                if cdm_raw is None and serial < 800:
+                    msg("790", line, b"4104")
+            if sug not in (b"21", b"27", b"28") and b"4134" not in seen:
+                msg("777", line, b"4134")
+        if cdm is not None:
+            if cdm > _CDM_520:
+                msg("308", line, b"3006", f"Gefunden: „{_s(cdm_raw)}“.")
+            if cdm >= _CDM_520 and b"3116" not in seen:
+                msg("774", line, b"3116")
+            # applied with a card read only: the KBV test file has SVA cases (no card) without
+            # 3114 that the XPM accepts
+            if card is not None and b"3114" not in seen and b"3124" not in seen:
+                msg("784", line, b"3114")
+        error_code = v.get(b"3012")
+        if error_code is not None and cdm_raw is not None:
+            if cdm == _CDM_520 and error_code == b"99999" and self.applies("309"):
+                msg("309", line, b"3012")
+            elif cdm != _CDM_520 and error_code != b"99999" and self.applies("310"):
+                msg("310", line, b"3012")
+        stamp = v.get(b"3010")
+        if stamp is not None:
+            if card is None:
+                msg("876", line, b"4109")
+            q = self.qrange
+            if q is not None and not q[0] <= stamp[:8] <= q[1]:
+                msg("864", line, b"3010")
+            if stamp[:8] > self.today:
+                msg("867", line, b"3010")
+        if b"4112" in seen and (card is not None or stamp is not None or cdm_raw is not None):
+            msg("895", line, b"4112")
+        first, last = self.first_ltag, self.last_ltag
+        begin, end = v.get(b"4133"), v.get(b"4110")
+        if first and begin is not None and first < begin:
+            msg("782", line, b"5000", f"Leistungstag {_s(first)}, Beginn {_s(begin)}.")
+        if last and end is not None and last > end:
+            msg("315", line, b"5000", f"Leistungstag {_s(last)}, Ende {_s(end)}.")
+        ordered = v.get(b"4214")
+        if ordered is not None and first:
+            if first < ordered and self.applies("899"):
+                msg("899", line, b"4214", f"FK 4214: „{_s(ordered)}“, FK 5000: „{_s(first)}“.")
+            elif _days(ordered, first) > 60 and self.applies("900"):
+                msg("900", line, b"4214", f"FK 4214: „{_s(ordered)}“, FK 5000: „{_s(first)}“.")
+        booked = v.get(b"4115")
+        if booked is not None:
+            if first and _days(booked, first) > 60:
+                msg("886", line, b"4115", f"FK 4115: „{_s(booked)}“.")
+            if booked > self.today:
+                msg("887", line, b"4115", f"FK 4115: „{_s(booked)}“.")
+        contact = v.get(b"4103")
+        if contact == b"3":
+            if sa != b"0102":
+                msg("870", line, b"4103")
+            if booked is None:
+                msg("877", line, b"4115")
+        if b"4218" in seen and b"4242" not in seen:
+            msg("841", line, b"4242")
+        if (b"3107" in seen) != (b"3113" in seen):
+            msg("485", line, b"3107" if b"3107" not in seen else b"3113")
+        if (b"4252" in seen) != (b"4253" in seen):
+            msg("850", line, b"4252")
+        if (b"4255" in seen) != (b"4256" in seen):
+            msg("851", line, b"4255")
+        if b"4255" in seen and b"4252" not in seen:
+            msg("852", line, b"4252")
+        q_case, q_adt = self.case_q, self.adt_q
+        if q_case and q_adt:
+            if q_case > q_adt:
+                msg("KVDT-RQL1", line, b"4101")
+            elif (q_adt // 10 - q_case // 10) * 4 + (q_adt % 10 - q_case % 10) > 8:
+                msg("KVDT-RQL3", line, b"4101")
+        if sa != b"0102":
+            return
+        initiator = v.get(b"4217")
+        if initiator is not None and initiator == v.get(b"4218"):
+            msg("319", line, b"4217")
+        if sug == b"21" and b"4205" not in seen:
+            msg("744", line, b"4205")
+        if sug == b"27" and b"4205" not in seen:
+            msg("755", line, b"4205")
+        if (b"4217" in seen or b"4225" in seen) and (
+            sug != b"27" or (b"4217" in seen and b"4225" in seen)
+        ):
+            msg("431", line, b"4217")
+        if b"4229" in seen and sug not in (b"27", b"28"):
+            msg("432", line, b"4229")
+        if b"4209" in seen and sug != b"28":
+            msg("756", line, b"4209")
+        if sug == b"28" and v.get(b"4221", b"1") not in (b"1", b"2", b"4"):
+            msg("754", line, b"4221")
+
     def case_rules(self, sa: bytes, seen: set[bytes], line: int) -> None:
         """Rules that depend on the Scheinuntergruppe (4239) of the finished case."""
         sug = self.sug
@@ -523,11 +708,22 @@ class _Validator:
                     self.msg("405", line, b"4102")
         elif sa == b"0103" and sug == b"30" and b"4233" not in seen:
             self.msg("354", line, b"4233")
+        elif (
+            sa == b"0103"
+            and sug == b"31"
+            and (b"4218" not in seen or not seen & {b"4205", b"4207", b"4208"})
+        ):
+            self.msg("746", line, b"4218")
 
     def close_service(self) -> None:
         if self.svc_open:
             self.svc_open = False
             if not self.needs_place:
+                if self.sa == b"0103":  # Satztabelle 0103: 5098 and 5099 per GNR (KVDT-FEHL)
+                    if not self.svc_bsnr:
+                        self.msg("KVDT-FEHL", self.svc_line, b"5098", "FK 5098 fehlt zur GNR.")
+                    if not self.svc_lanr:
+                        self.msg("KVDT-FEHL", self.svc_line, b"5099", "FK 5099 fehlt zur GNR.")
                 return
             if not self.svc_bsnr:
                 self.msg("859", self.svc_line, b"5098")
@@ -538,10 +734,10 @@ class _Validator:
         if self.diag_open:
             self.diag_open = False
             if not self.diag_sich:
-                sich = "6003" if self.diag_fk == b"6001" else "3674"
-                self.msg(
-                    "STR-MUSS", self.diag_line, sich, f"Es fehlt FK {sich} (Diagnosensicherheit)."
-                )
+                if self.diag_fk == b"6001":
+                    self.msg("484", self.diag_line, "6003")
+                else:
+                    self.msg("484a", self.diag_line, "3674")
 
     def close_group(self) -> None:
         bsnr = self.group_bsnr
@@ -557,6 +753,11 @@ class _Validator:
             if fk not in gseen:
                 name = F.field_name(fk.decode())
                 self.msg("STR-MUSS", line, fk, f"BSNR {_s(bsnr)}: es fehlt {name}.")
+        if b"0224" in gseen:
+            if b"0227" not in gseen:
+                self.msg("872", line, b"0227", f"BSNR {_s(bsnr)}.")
+            if b"0228" not in gseen:
+                self.msg("874", line, b"0228", f"BSNR {_s(bsnr)}.")
         if b"0212" not in gseen and b"0223" not in gseen:
             self.msg("836", line, b"0212", f"BSNR {_s(bsnr)}.")
         ti = self.group_ti
@@ -704,7 +905,9 @@ class _Validator:
                 elif role == R_LBSNR:
                     self.svc_bsnr = True
                     if ok and self.current_quarter_case and val not in self.besa_bsnr_set:
-                        msg("716", ln, fk, self.value_detail(fk, val))
+                        msg("724" if self.sug28 else "716", ln, fk, self.value_detail(fk, val))
+                    if self.sug28 and ok:
+                        self.sug28_place(b"4218", "720", fk, val, ln)
                     continue
                 elif role == R_LLANR:
                     self.svc_lanr = True
@@ -714,11 +917,15 @@ class _Validator:
                         and val not in self.besa_lanrs
                         and val != _LANR_SUBSTITUTE
                     ):
-                        msg("715", ln, fk, self.value_detail(fk, val))
+                        msg("723" if self.sug28 else "715", ln, fk, self.value_detail(fk, val))
+                    if self.sug28 and ok:
+                        self.sug28_place(b"4242", "721", fk, val, ln)
                     continue
                 elif role == R_LTAG:
                     if self.svc_open:
                         self.close_service()
+                    if ok and not self.has_ltag:
+                        self.first_ltag = val
                     self.has_ltag = True
                     if ok:
                         q = self.qrange
@@ -765,12 +972,14 @@ class _Validator:
                 elif role == R_QUARTAL:
                     if ok and self.adt_case:
                         self.qrange = self.quarter_of(val)
+                        self.case_q = int(val[1:]) * 10 + val[0] - 48
                         self.current_quarter_case = (
                             self.adt_quarter is None or val == self.adt_quarter
                         )
                 elif role == R_SUG:
                     if ok and self.adt_case:
                         self.sug = val
+                        self.sug28 = val == b"28"
                         allowed, rule = F.SUG_BY_SATZART[self.sa]
                         if val not in allowed:
                             msg(rule, ln, fk, self.value_detail(fk, val))
@@ -801,6 +1010,7 @@ class _Validator:
                         q = self.qrange
                         if q is not None and not q[0] <= val <= q[1]:
                             msg("480", ln, fk, self.value_detail(fk, val))
+                        self.vals[fk] = val
                 else:
                     self.ln = ln
                     self.other_role(role, fk, val, ok, ln)
@@ -808,9 +1018,32 @@ class _Validator:
         self.ln = ln
 
     def other_role(self, role: int, fk: bytes, val: bytes, ok: bool, ln: int) -> None:
-        """Roles outside the cases (besa, rvsa, adt0): rare, so a plain method."""
+        """Roles outside the cases (besa, rvsa, adt0) and rare case fields: a plain method."""
+        if role == R_CAPTURE:
+            if not ok and fk == b"9132":
+                self.declared_bad = True  # rule 124 reported; packages cannot be compared
+            if ok:
+                self.vals[fk] = val
+                if fk == b"9132":
+                    self.declared.add(val)
+                elif fk == b"5041" and val == b"B" and self.applies("706"):
+                    self.msg("706", ln, fk, self.value_detail(fk, val))
+            return
+        if role == R_SVCFIELD:
+            if self.adt_case and not self.svc_open:
+                self.msg("KVDT-FK5001", ln, fk, f"{F.field_name(fk.decode())}.")
+            return
         sa = self.sa
         if role == R_BSNR:
+            if sa == b"besa" and fk == b"0213":  # ASV: Krankenhaus-IK instead of a BSNR (R857)
+                self.close_group()
+                self.group_bsnr = val
+                self.group_line = ln
+                self.group_lanrs = set()
+                self.group_ti = []
+                self.group_seen = set()
+                self.besa_ik = True
+                return
             if sa == b"besa":
                 self.close_group()
                 self.group_bsnr = val
@@ -855,6 +1088,8 @@ class _Validator:
             return
         if role == R_ADTQUARTAL and ok:
             self.adt_quarter = val
+            if self.quarter_of(val) is not None:
+                self.adt_q = int(val[1:]) * 10 + val[0] - 48
             try:
                 self.report.quarter = Quarter.parse(val.decode("ascii"))
             except ValueError:
@@ -924,6 +1159,7 @@ class _Validator:
             raise _Abort("ABBRUCH-LEER", None)
         self.end_record()
         self.sa = None
+        self.package_rules()
         if self.prev_sa != b"con9":
             self.msg("STR-ENDE", self.ln, None, satzart="")
         if self.expected_quarter is not None and self.adt_quarter is None:
@@ -932,6 +1168,20 @@ class _Validator:
             )
         if self.expected_bsnr is not None and b"besa" not in self.seen_satzarten:
             self.msg("KV-BSNR", None, "0201", "Die Datei enthält keine Satzart besa.")
+
+    def package_rules(self) -> None:
+        """Declared packages (con0 9132) against those present (XPM KVDT-RDP1/RDP2)."""
+        names = {b"adt0": b"1", b"kad0": b"3", b"sad0": b"6", b"hdrg0": b"7"}
+        labels = {b"1": "ADT", b"3": "KADT", b"6": "SADT", b"7": "Hybrid-DRG"}
+        present = {names[p] for p in self.packages}
+        if self.declared_bad:
+            present = self.declared = set()
+        for code in sorted(present - self.declared):
+            self.msg("KVDT-RDP1", None, "9132", f"Datenpaket {labels[code]}.", satzart="con0")
+        for code in sorted(self.declared - present):
+            self.msg("KVDT-RDP2", None, "9132", f"Datenpaket {labels[code]}.", satzart="con0")
+        if b"hdrg0" in self.seen_satzarten and self.seen_satzarten & {b"besa", b"rvsa"}:
+            self.msg("KVDT-SATZBESAHDRG", None, "8000", satzart="")
 
     def check_start(self, block: bytes, terminated: bool) -> None:
         if not terminated or not block:

@@ -352,6 +352,42 @@ RULES: dict[str, tuple[str, str]] = {
         WARNUNG,
         "Das Datum in 4214 darf nicht mehr als 60 Tage vor dem Leistungstag (5000) liegen.",
     ),
+    "023": (
+        WARNUNG,
+        "Hybrid-DRG: das Geburtsdatum (3103) soll vollständig (JJJJMMTT) angegeben sein.",
+    ),
+    "314": (WARNUNG, "Das Geburtsdatum (3103) muss kleiner oder gleich dem OP-Datum (5034) sein."),
+    "321": (
+        WARNUNG,
+        "Das OP-Datum (5034) muss kleiner oder gleich dem Versicherungsschutz-Ende (4110) sein.",
+    ),
+    "322": (
+        WARNUNG,
+        "Das OP-Datum (5034) muss größer oder gleich dem Versicherungsschutz-Beginn (4133) sein.",
+    ),
+    "363": (FEHLER, "Der Leistungstag (5000) muss im Gültigkeitszeitraum (4125) liegen."),
+    "778": (
+        FEHLER,
+        "Bei Besonderer Personengruppe 07 oder 08 (4131) muss der KTAB (4106) 01 oder 09 sein.",
+    ),
+    "779": (
+        FEHLER,
+        "Bei Besonderer Personengruppe 06 (4131) muss der KTAB (4106) 02 oder 09 sein.",
+    ),
+    "780": (
+        FEHLER,
+        "Bei Besonderer Personengruppe 04 (4131) muss der KTAB (4106) 00 oder 09 sein.",
+    ),
+    "818": (
+        WARNUNG,
+        "Bei Besonderer Personengruppe 09 (4131) soll der KTAB (4106) 00 oder 09 sein.",
+    ),
+    "827": (
+        WARNUNG,
+        "Bei eingelesener Karte ohne Besondere Personengruppe muss der KTAB (4106) 00 oder 09 "
+        "sein.",
+    ),
+    "897": (WARNUNG, "Ist 4235 vorhanden, sollen auch 4252 und 4253 vorhanden sein."),
     # ---- XPM checks outside the rule tables
     "KVDT-FK5001": (FEHLER, "Das Feld darf erst hinter einer GNR (5001) angegeben werden."),
     "KVDT-FEHL": (FEHLER, "Zu einer GNR fehlt eine Pflichtangabe (Satztabelle 0103)."),

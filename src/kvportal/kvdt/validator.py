@@ -81,7 +81,8 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
 
 #: Case fields whose value the end-of-case rules need (kept per case in `_Validator.vals`).
 _CAPTURE = (
-    "3006 3010 3012 4103 4104 4109 4110 4115 4133 4214 4217 4218 4221 4242 5041 9132 9260 9261"
+    "3006 3010 3012 4103 4104 4106 4109 4110 4115 4125 4131 4133 4214 4217 4218 4221 4242 "
+    "5041 9132 9260 9261"
 ).split()
 #: Fields that belong to a GNR (5001): before the first 5001 of a day they are KVDT-FK5001.
 _SVC_FIELDS = (
@@ -270,6 +271,7 @@ class _Validator:
         self.in_case = False
         self.adt_case = False
         self.vals: dict[bytes, bytes] = {}
+        self.op_dates: list[bytes] = []
         self.first_ltag = b""
         self.sug28 = False
         self.case_q = 0  # quarter of the case (4101) as year * 10 + quarter, 0 = unknown
@@ -514,6 +516,7 @@ class _Validator:
             self.sug28 = False
             self.land = None
             self.vals = {}
+            self.op_dates = []
             self.first_ltag = b""
             self.case_q = 0
             self.needs_place = self.adt_case and sa != b"0103"
@@ -530,6 +533,8 @@ class _Validator:
         if self.in_case:
             self.close_service()
             self.close_diag()
+        if sa == b"hdrg1":
+            self.hdrg_rules(line)
         if self.adt_case:
             if b"6001" not in seen and b"3673" not in seen:
                 self.msg("486", line, b"6001")
@@ -579,6 +584,26 @@ class _Validator:
         ref = self.vals.get(ref_fk)
         if ref is not None and ref != val:
             self.msg(rule, ln, fk, f"{_s(ref_fk)}: „{_s(ref)}“, {_s(fk)}: „{_s(val)}“.")
+
+    def hdrg_rules(self, line: int) -> None:
+        """Hybrid-DRG case: full birth date (KVDT-R023, a warning)."""
+        birth = self.birth
+        if birth is not None and (birth[4:6] == b"00" or birth[6:] == b"00"):
+            self.msg("023", line, b"3103")
+        self.op_rules(line)
+
+    def op_rules(self, line: int) -> None:
+        """OP date (5034) against birth date (R314) and insurance cover (R321/R322)."""
+        if not self.op_dates:
+            return
+        begin, end, birth = self.vals.get(b"4133"), self.vals.get(b"4110"), self.birth
+        for op in self.op_dates:
+            if birth is not None and birth.isdigit() and op < birth:
+                self.msg("314", line, b"5034", f"OP-Datum „{_s(op)}“.")
+            if end is not None and op > end:
+                self.msg("321", line, b"5034", f"OP-Datum „{_s(op)}“.")
+            if begin is not None and op < begin:
+                self.msg("322", line, b"5034", f"OP-Datum „{_s(op)}“.")
 
     def card_rules(self, sa: bytes, seen: set[bytes], line: int) -> None:
         """End-of-case rules of the ADT rule table on card data, dates and referrals."""
@@ -658,6 +683,28 @@ class _Validator:
             msg("841", line, b"4242")
         if (b"3107" in seen) != (b"3113" in seen):
             msg("485", line, b"3107" if b"3107" not in seen else b"3113")
+        self.op_rules(line)
+        group, ktab = v.get(b"4131"), v.get(b"4106")
+        if group in (b"07", b"08") and ktab not in (b"01", b"09"):
+            msg("778", line, b"4106")
+        elif group == b"06" and ktab not in (b"02", b"09"):
+            msg("779", line, b"4106")
+        elif group == b"04" and ktab not in (b"00", b"09"):
+            msg("780", line, b"4106")
+        elif group == b"09" and ktab not in (b"00", b"09"):
+            msg("818", line, b"4106")
+        if card is not None and group in (None, b"00") and ktab not in (b"00", b"09", None):
+            msg("827", line, b"4106")
+        period = v.get(b"4125")
+        if (
+            period is not None
+            and first
+            and len(period) == 16
+            and (first < period[:8] or last > period[8:])
+        ):
+            msg("363", line, b"5000", f"Gültigkeitszeitraum „{_s(period)}“.")
+        if b"4235" in seen and not (b"4252" in seen and b"4253" in seen):
+            msg("897", line, b"4252")
         if (b"4252" in seen) != (b"4253" in seen):
             msg("850", line, b"4252")
         if (b"4255" in seen) != (b"4256" in seen):
@@ -1032,6 +1079,8 @@ class _Validator:
         if role == R_SVCFIELD:
             if self.adt_case and not self.svc_open:
                 self.msg("KVDT-FK5001", ln, fk, f"{F.field_name(fk.decode())}.")
+            if fk == b"5034" and ok and self.in_case:
+                self.op_dates.append(val)
             return
         sa = self.sa
         if role == R_BSNR:

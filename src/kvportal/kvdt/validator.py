@@ -79,11 +79,8 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
     R_SVCFIELD,
 ) = range(29)
 
-#: Case fields whose value the end-of-case rules need (kept per case in `_Validator.vals`).
-_CAPTURE = (
-    "3006 3010 3012 4103 4104 4106 4109 4110 4115 4125 4131 4133 4214 4217 4218 4221 4242 "
-    "5041 9132 9260 9261"
-).split()
+#: Fields whose every value matters (the record's `seen` dict keeps only the last one).
+_CAPTURE = ("5041", "9132")
 #: Fields that belong to a GNR (5001): before the first 5001 of a day they are KVDT-FK5001.
 _SVC_FIELDS = (
     "5002 5003 5005 5006 5008 5009 5010 5011 5012 5013 5015 5016 5017 5018 5019 5020 5021 "
@@ -123,7 +120,7 @@ _ROLES: dict[bytes, int] = {
     b"3114": R_LAND,
     b"4109": R_CARDREAD,
     **{fk: R_GROUPFIELD for fk in F.BESA_GROUP_MUSS},
-    **{fk.encode(): R_CAPTURE for fk in _CAPTURE if fk != "4109"},
+    **{fk.encode(): R_CAPTURE for fk in _CAPTURE},
     **{fk.encode(): R_SVCFIELD for fk in _SVC_FIELDS},
 }
 
@@ -185,7 +182,9 @@ def _version(val: bytes) -> tuple[int, ...] | None:
 
 
 def _days(a: bytes, b: bytes) -> int:
-    """Days from date a to date b (JJJJMMTT, both valid)."""
+    """Days from date a to date b (JJJJMMTT); 0 when either is not a valid date."""
+    if not (_valid_date(a) and _valid_date(b)):
+        return 0
     da = dt.date(int(a[:4]), int(a[4:6]), int(a[6:8]))
     db = dt.date(int(b[:4]), int(b[4:6]), int(b[6:8]))
     return (db - da).days
@@ -265,12 +264,12 @@ class _Validator:
         self.sa_known = False
         self.prev_sa: bytes | None = None  # last known Satzart (order check)
         self.record_line = 0
-        self.seen: set[bytes] = set()
+        #: Fields of the current record -> last value (the end-of-record rules read it).
+        self.seen: dict[bytes, bytes] = {}
         self.seen_satzarten: set[bytes] = set()
         # case state
         self.in_case = False
         self.adt_case = False
-        self.vals: dict[bytes, bytes] = {}
         self.op_dates: list[bytes] = []
         self.first_ltag = b""
         self.sug28 = False
@@ -515,7 +514,6 @@ class _Validator:
             self.sug = None
             self.sug28 = False
             self.land = None
-            self.vals = {}
             self.op_dates = []
             self.first_ltag = b""
             self.case_q = 0
@@ -546,10 +544,9 @@ class _Validator:
             self.card_rules(sa, seen, line)
         elif sa in (b"adt0", b"kad0", b"sad0", b"hdrg0"):
             self.packages.append(sa)
-            part, parts = self.vals.get(b"9261"), self.vals.get(b"9260")
-            if part is not None and parts is not None and int(part) > int(parts):
+            part, parts = seen.get(b"9261"), seen.get(b"9260")
+            if part and parts and part.isdigit() and parts.isdigit() and int(part) > int(parts):
                 self.msg("738", line, b"9261", f"Teil {_s(part)} von {_s(parts)}.")
-            self.vals = {}
         elif sa == b"besa":
             self.close_group()
             if not self.besa_bsnrs and not self.besa_ik:
@@ -566,7 +563,7 @@ class _Validator:
                 )
         mandatory = F.MANDATORY.get(sa)
         if mandatory is not None:
-            missing = mandatory - seen
+            missing = mandatory - seen.keys()
             if missing and not (sa == b"besa" and missing == {b"0201"}):
                 for fk in sorted(missing):
                     name = F.field_name(fk.decode())
@@ -581,7 +578,7 @@ class _Validator:
 
     def sug28_place(self, ref_fk: bytes, rule: str, fk: bytes, val: bytes, ln: int) -> None:
         """SUG 28 (Laborgemeinschaft): 4218 = 5098 (R720) and 4242 = 5099 (R721)."""
-        ref = self.vals.get(ref_fk)
+        ref = self.seen.get(ref_fk)
         if ref is not None and ref != val:
             self.msg(rule, ln, fk, f"{_s(ref_fk)}: „{_s(ref)}“, {_s(fk)}: „{_s(val)}“.")
 
@@ -596,7 +593,7 @@ class _Validator:
         """OP date (5034) against birth date (R314) and insurance cover (R321/R322)."""
         if not self.op_dates:
             return
-        begin, end, birth = self.vals.get(b"4133"), self.vals.get(b"4110"), self.birth
+        begin, end, birth = self.seen.get(b"4133"), self.seen.get(b"4110"), self.birth
         for op in self.op_dates:
             if birth is not None and birth.isdigit() and op < birth:
                 self.msg("314", line, b"5034", f"OP-Datum „{_s(op)}“.")
@@ -605,9 +602,9 @@ class _Validator:
             if begin is not None and op < begin:
                 self.msg("322", line, b"5034", f"OP-Datum „{_s(op)}“.")
 
-    def card_rules(self, sa: bytes, seen: set[bytes], line: int) -> None:
+    def card_rules(self, sa: bytes, seen: dict[bytes, bytes], line: int) -> None:
         """End-of-case rules of the ADT rule table on card data, dates and referrals."""
-        v = self.vals
+        v = seen
         msg = self.msg
         sug = self.sug
         card = v.get(b"4109")
@@ -737,7 +734,7 @@ class _Validator:
         if sug == b"28" and v.get(b"4221", b"1") not in (b"1", b"2", b"4"):
             msg("754", line, b"4221")
 
-    def case_rules(self, sa: bytes, seen: set[bytes], line: int) -> None:
+    def case_rules(self, sa: bytes, seen: dict[bytes, bytes], line: int) -> None:
         """Rules that depend on the Scheinuntergruppe (4239) of the finished case."""
         sug = self.sug
         if sa == b"0102":
@@ -758,7 +755,7 @@ class _Validator:
         elif (
             sa == b"0103"
             and sug == b"31"
-            and (b"4218" not in seen or not seen & {b"4205", b"4207", b"4208"})
+            and (b"4218" not in seen or not seen.keys() & {b"4205", b"4207", b"4208"})
         ):
             self.msg("746", line, b"4218")
 
@@ -905,7 +902,7 @@ class _Validator:
 
     def feed(self, lines: list[bytes], first: int) -> None:
         fast_get = _FAST.get
-        seen_add = self.seen.add
+        seen_add = self.seen.__setitem__
         good_dates = self.good_dates
         today = self.today
         msg = self.msg
@@ -918,7 +915,7 @@ class _Validator:
                     if line[7] == 32 or line[-1] == 32:
                         self.blank(fk, line[7:], ln)
                     if not role:
-                        seen_add(fk)
+                        seen_add(fk, line[7:])
                         continue
                     val = line[7:]
                     ok = True
@@ -1057,11 +1054,10 @@ class _Validator:
                         q = self.qrange
                         if q is not None and not q[0] <= val <= q[1]:
                             msg("480", ln, fk, self.value_detail(fk, val))
-                        self.vals[fk] = val
                 else:
                     self.ln = ln
                     self.other_role(role, fk, val, ok, ln)
-            seen_add(fk)
+            seen_add(fk, val)
         self.ln = ln
 
     def other_role(self, role: int, fk: bytes, val: bytes, ok: bool, ln: int) -> None:
@@ -1070,7 +1066,6 @@ class _Validator:
             if not ok and fk == b"9132":
                 self.declared_bad = True  # rule 124 reported; packages cannot be compared
             if ok:
-                self.vals[fk] = val
                 if fk == b"9132":
                     self.declared.add(val)
                 elif fk == b"5041" and val == b"B" and self.applies("706"):

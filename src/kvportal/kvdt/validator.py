@@ -181,6 +181,27 @@ def _version(val: bytes) -> tuple[int, ...] | None:
         return None
 
 
+_VERSIONS: dict[bytes, tuple[int, ...] | None] = {}
+#: A case carrying none of these fields skips the rare end-of-case rules.
+_RARE_CASE_FIELDS = frozenset(
+    fk.encode()
+    for fk in (
+        "3012 3010 4112 4214 4115 4103 4218 4217 4225 4229 4209 4221 4205 4252 4253 4255 "
+        "4256 4235 4125"
+    ).split()
+)
+
+
+def _version_cached(val: bytes) -> tuple[int, ...] | None:
+    try:
+        return _VERSIONS[val]
+    except KeyError:
+        if len(_VERSIONS) > 1000:
+            _VERSIONS.clear()
+        version = _VERSIONS[val] = _version(val)
+        return version
+
+
 def _days(a: bytes, b: bytes) -> int:
     """Days from date a to date b (JJJJMMTT); 0 when either is not a valid date."""
     if not (_valid_date(a) and _valid_date(b)):
@@ -609,10 +630,10 @@ class _Validator:
         sug = self.sug
         card = v.get(b"4109")
         cdm_raw = v.get(b"3006")
-        cdm = _version(cdm_raw) if cdm_raw is not None else None
-        vknr = v.get(b"4104")
-        serial = int(vknr[2:5]) if vknr is not None and vknr.isdigit() else None
+        cdm = _version_cached(cdm_raw) if cdm_raw is not None else None
         if card is not None:
+            vknr = v.get(b"4104")
+            serial = int(vknr[2:5]) if vknr is not None and vknr.isdigit() else None
             if b"3119" in seen and cdm_raw is None:
                 msg("307", line, b"3006")
             if cdm_raw is not None and b"4133" not in seen:
@@ -635,6 +656,49 @@ class _Validator:
             # 3114 that the XPM accepts
             if card is not None and b"3114" not in seen and b"3124" not in seen:
                 msg("784", line, b"3114")
+        first = self.first_ltag
+        begin = v.get(b"4133")
+        if begin is not None and first and first < begin:
+            msg("782", line, b"5000", f"Leistungstag {_s(first)}, Beginn {_s(begin)}.")
+        end = v.get(b"4110")
+        if end is not None and self.last_ltag > end:
+            msg("315", line, b"5000", f"Leistungstag {_s(self.last_ltag)}, Ende {_s(end)}.")
+        q_case, q_adt = self.case_q, self.adt_q
+        if q_case != q_adt and q_case and q_adt:
+            if q_case > q_adt:
+                msg("KVDT-RQL1", line, b"4101")
+            elif (q_adt // 10 - q_case // 10) * 4 + (q_adt % 10 - q_case % 10) > 8:
+                msg("KVDT-RQL3", line, b"4101")
+        if (b"3107" in seen) != (b"3113" in seen):
+            msg("485", line, b"3107" if b"3107" not in seen else b"3113")
+        if sa == b"0102":
+            sug = self.sug
+            if sug == b"21" and b"4205" not in seen:
+                msg("744", line, b"4205")
+            elif sug == b"27" and b"4205" not in seen:
+                msg("755", line, b"4205")
+        if not seen.keys().isdisjoint(_RARE_CASE_FIELDS):
+            self.rare_case_rules(sa, seen, line, card, cdm_raw, cdm)
+        else:
+            if self.op_dates:
+                self.op_rules(line)
+            if v.get(b"4131", b"00") != b"00" or v.get(b"4106", b"00") not in (b"00", b"09"):
+                self.person_group_rules(seen, line, card)
+
+    def rare_case_rules(
+        self,
+        sa: bytes,
+        seen: dict[bytes, bytes],
+        line: int,
+        card: bytes | None,
+        cdm_raw: bytes | None,
+        cdm: tuple[int, ...] | None,
+    ) -> None:
+        """Rules on fields most cases do not carry (only run when one of them is there)."""
+        v = seen
+        msg = self.msg
+        sug = self.sug
+        first, last = self.first_ltag, self.last_ltag
         error_code = v.get(b"3012")
         if error_code is not None and cdm_raw is not None:
             if cdm == _CDM_520 and error_code == b"99999" and self.applies("309"):
@@ -652,12 +716,6 @@ class _Validator:
                 msg("867", line, b"3010")
         if b"4112" in seen and (card is not None or stamp is not None or cdm_raw is not None):
             msg("895", line, b"4112")
-        first, last = self.first_ltag, self.last_ltag
-        begin, end = v.get(b"4133"), v.get(b"4110")
-        if first and begin is not None and first < begin:
-            msg("782", line, b"5000", f"Leistungstag {_s(first)}, Beginn {_s(begin)}.")
-        if last and end is not None and last > end:
-            msg("315", line, b"5000", f"Leistungstag {_s(last)}, Ende {_s(end)}.")
         ordered = v.get(b"4214")
         if ordered is not None and first:
             if first < ordered and self.applies("899"):
@@ -678,20 +736,8 @@ class _Validator:
                 msg("877", line, b"4115")
         if b"4218" in seen and b"4242" not in seen:
             msg("841", line, b"4242")
-        if (b"3107" in seen) != (b"3113" in seen):
-            msg("485", line, b"3107" if b"3107" not in seen else b"3113")
         self.op_rules(line)
-        group, ktab = v.get(b"4131"), v.get(b"4106")
-        if group in (b"07", b"08") and ktab not in (b"01", b"09"):
-            msg("778", line, b"4106")
-        elif group == b"06" and ktab not in (b"02", b"09"):
-            msg("779", line, b"4106")
-        elif group == b"04" and ktab not in (b"00", b"09"):
-            msg("780", line, b"4106")
-        elif group == b"09" and ktab not in (b"00", b"09"):
-            msg("818", line, b"4106")
-        if card is not None and group in (None, b"00") and ktab not in (b"00", b"09", None):
-            msg("827", line, b"4106")
+        self.person_group_rules(seen, line, card)
         period = v.get(b"4125")
         if (
             period is not None
@@ -708,21 +754,11 @@ class _Validator:
             msg("851", line, b"4255")
         if b"4255" in seen and b"4252" not in seen:
             msg("852", line, b"4252")
-        q_case, q_adt = self.case_q, self.adt_q
-        if q_case and q_adt:
-            if q_case > q_adt:
-                msg("KVDT-RQL1", line, b"4101")
-            elif (q_adt // 10 - q_case // 10) * 4 + (q_adt % 10 - q_case % 10) > 8:
-                msg("KVDT-RQL3", line, b"4101")
         if sa != b"0102":
             return
         initiator = v.get(b"4217")
         if initiator is not None and initiator == v.get(b"4218"):
             msg("319", line, b"4217")
-        if sug == b"21" and b"4205" not in seen:
-            msg("744", line, b"4205")
-        if sug == b"27" and b"4205" not in seen:
-            msg("755", line, b"4205")
         if (b"4217" in seen or b"4225" in seen) and (
             sug != b"27" or (b"4217" in seen and b"4225" in seen)
         ):
@@ -733,6 +769,22 @@ class _Validator:
             msg("756", line, b"4209")
         if sug == b"28" and v.get(b"4221", b"1") not in (b"1", b"2", b"4"):
             msg("754", line, b"4221")
+
+    def person_group_rules(self, seen: dict[bytes, bytes], line: int, card: bytes | None) -> None:
+        """Besondere Personengruppe (4131) against the KTAB (4106): R778–R780, R818, R827."""
+        v = seen
+        msg = self.msg
+        group, ktab = v.get(b"4131"), v.get(b"4106")
+        if group in (b"07", b"08") and ktab not in (b"01", b"09"):
+            msg("778", line, b"4106")
+        elif group == b"06" and ktab not in (b"02", b"09"):
+            msg("779", line, b"4106")
+        elif group == b"04" and ktab not in (b"00", b"09"):
+            msg("780", line, b"4106")
+        elif group == b"09" and ktab not in (b"00", b"09"):
+            msg("818", line, b"4106")
+        if card is not None and group in (None, b"00") and ktab not in (b"00", b"09", None):
+            msg("827", line, b"4106")
 
     def case_rules(self, sa: bytes, seen: dict[bytes, bytes], line: int) -> None:
         """Rules that depend on the Scheinuntergruppe (4239) of the finished case."""
@@ -902,7 +954,7 @@ class _Validator:
 
     def feed(self, lines: list[bytes], first: int) -> None:
         fast_get = _FAST.get
-        seen_add = self.seen.__setitem__
+        seen = self.seen
         good_dates = self.good_dates
         today = self.today
         msg = self.msg
@@ -915,7 +967,7 @@ class _Validator:
                     if line[7] == 32 or line[-1] == 32:
                         self.blank(fk, line[7:], ln)
                     if not role:
-                        seen_add(fk, line[7:])
+                        seen[fk] = line[7:]
                         continue
                     val = line[7:]
                     ok = True
@@ -1057,7 +1109,7 @@ class _Validator:
                 else:
                     self.ln = ln
                     self.other_role(role, fk, val, ok, ln)
-            seen_add(fk, val)
+            seen[fk] = val
         self.ln = ln
 
     def other_role(self, role: int, fk: bytes, val: bytes, ok: bool, ln: int) -> None:

@@ -120,6 +120,7 @@ _ROLES: dict[bytes, int] = {
     b"3114": R_LAND,
     b"4109": R_CARDREAD,
     **{fk: R_GROUPFIELD for fk in F.BESA_GROUP_MUSS},
+    **{fk: R_GROUPFIELD for fk in (b"0224", b"0227", b"0228")},
     **{fk.encode(): R_CAPTURE for fk in _CAPTURE},
     **{fk.encode(): R_SVCFIELD for fk in _SVC_FIELDS},
 }

@@ -412,6 +412,47 @@ RULES: dict[str, tuple[str, str]] = {
 }
 
 
+#: "Was tun?": a short German action for the practice where the cause is clear.
+HINTS: dict[str, str] = {
+    "054": "Versichertenkarte erneut einlesen oder die Versicherten-ID prüfen.",
+    "304": "Datum korrigieren; es darf nicht in der Zukunft liegen.",
+    "313": "Geburtsdatum oder Leistungstag des Falls korrigieren.",
+    "324": "Leistung in den richtigen Fall (Quartal) verschieben oder das Datum korrigieren.",
+    "480": "Einlesedatum prüfen; die Karte im Behandlungsquartal erneut einlesen.",
+    "486": "Mindestens eine Diagnose (ICD-10-GM) zum Fall erfassen.",
+    "484": "Zur Diagnose die Diagnosensicherheit (G, V, Z oder A) erfassen.",
+    "484a": "Zur Dauerdiagnose die Diagnosensicherheit erfassen.",
+    "479": "Postleitzahl des Patienten erfassen.",
+    "485": "Straße und Ort des Patienten vollständig erfassen.",
+    "715": "Arzt mit dieser LANR in den Praxisstammdaten (besa) anlegen oder LANR korrigieren.",
+    "716": "Betriebsstätte in den Praxisstammdaten (besa) anlegen oder BSNR korrigieren.",
+    "723": "Arzt in den Praxisstammdaten (besa) anlegen oder LANR korrigieren.",
+    "724": "Betriebsstätte in den Praxisstammdaten (besa) anlegen oder BSNR korrigieren.",
+    "744": "Auftrag (FK 4205) vom Überweisungsschein übernehmen.",
+    "755": "Auftrag (FK 4205) vom Überweisungsschein übernehmen.",
+    "777": "Versichertenkarte erneut einlesen (Kostenträgername fehlt).",
+    "782": "Leistungsdatum prüfen: es liegt vor dem Versicherungsbeginn; ggf. Karte neu einlesen.",
+    "315": "Leistungsdatum prüfen: es liegt nach dem Ende des Versicherungsschutzes.",
+    "841": "LANR des Überweisers (FK 4242) vom Überweisungsschein übernehmen.",
+    "856": "Bei Z01.7 die Diagnosensicherheit G angeben.",
+    "899": "Leistungstag oder Datum der Auftragserteilung (FK 4214) prüfen.",
+    "900": "Datum der Auftragserteilung (FK 4214) prüfen.",
+    "537": "Für die Test-Versicherten-ID keine Leistungen abrechnen; echte Karte einlesen.",
+    "STR-SORT": "Praxissoftware: Leistungstage aufsteigend ausgeben (Systemhaus informieren).",
+    "KV-QUARTAL": "Datei für das gewählte Quartal erstellen oder das Quartal im Portal ändern.",
+    "KV-BSNR": "Datei der gewählten Betriebsstätte hochladen.",
+    "KVDT-RQL1": "Fall erst im nächsten Quartal abrechnen.",
+}
+#: Rules a practice cannot fix by itself: the practice software writes the file wrongly.
+_SOFTWARE = "Praxissoftware erzeugt die Datei fehlerhaft: bitte das Systemhaus informieren."
+for _rule in (
+    "SYN-LEN", "SYN-FK", "SYN-CRLF", "SYN-ZEICHEN", "STR-REIHENFOLGE", "STR-ZUORDNUNG",
+    "STR-ENDE", "016", "031", "052", "124", "175", "182", "KVDT-FK5001", "KVDT-RDP1",
+    "KVDT-RDP2", "KVDT-SATZBESAHDRG", "738",
+):  # fmt: skip
+    HINTS.setdefault(_rule, _SOFTWARE)
+
+
 @dataclass(slots=True)
 class Message:
     severity: str
@@ -421,6 +462,10 @@ class Message:
     satzart: str | None = None
     field: str | None = None
     patient_number: str | None = None
+    #: "Was tun?" (German), where the cause is clear; None otherwise.
+    hint: str | None = None
+    #: Line of the case's first field (8000): groups the messages of one case.
+    case_line: int | None = None
 
     @property
     def severity_label(self) -> str:
@@ -435,6 +480,8 @@ class Message:
             "field": self.field,
             "patient_number": self.patient_number,
             "text": self.text,
+            "hint": self.hint,
+            "case_line": self.case_line,
         }
 
 

@@ -20,6 +20,7 @@ from kvportal.members.identifiers import check_bsnr, check_lanr
 from . import fields as F
 from .messages import (
     FEHLER,
+    HINTS,
     INFO,
     RULES,
     STATUS_ABORTED,
@@ -367,7 +368,18 @@ class _Validator:
         if satzart is None and self.sa is not None:
             satzart = _s(self.sa)
         pat = _s(self.pat) if (self.in_case and case_level and self.pat is not None) else None
-        message = Message(sev, rule, text, line, satzart, fk_s, pat)
+        in_case = self.in_case and case_level
+        message = Message(
+            sev,
+            rule,
+            text,
+            line,
+            satzart,
+            fk_s,
+            pat,
+            HINTS.get(rule),
+            self.record_line if in_case else None,
+        )
         if first:  # the reason for an abort heads the protocol, whatever else was found
             report.messages.insert(0, message)
         else:

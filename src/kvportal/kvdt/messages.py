@@ -388,6 +388,17 @@ RULES: dict[str, tuple[str, str]] = {
         "sein.",
     ),
     "897": (WARNUNG, "Ist 4235 vorhanden, sollen auch 4252 und 4253 vorhanden sein."),
+    "212": (FEHLER, "Der Kostenträger mit der VKNR 74799 darf nicht an die KV übermittelt werden."),
+    "710": (WARNUNG, "Sachkosten (5012) sollten kleiner als 10.000 Euro sein."),
+    "813": (WARNUNG, "Die Version der ADT-Satzbeschreibung (9212) passt nicht zum Quartal."),
+    "814": (WARNUNG, "Die Version der KADT-Satzbeschreibung (9212) passt nicht zum Quartal."),
+    "815": (WARNUNG, "Die Version der SADT-Satzbeschreibung (9212) passt nicht zum Quartal."),
+    "824": (WARNUNG, "Die Version der HDRG-Satzbeschreibung (9212) passt nicht zum Quartal."),
+    "840": (
+        WARNUNG,
+        "Bei Empfänger 93–96 (Thüringen/Sachsen) muss das Release (0132) dem vorgegebenen "
+        "Format entsprechen.",
+    ),
     # ---- XPM checks outside the rule tables
     "KVDT-FK5001": (FEHLER, "Das Feld darf erst hinter einer GNR (5001) angegeben werden."),
     "KVDT-FEHL": (FEHLER, "Zu einer GNR fehlt eine Pflichtangabe (Satztabelle 0103)."),

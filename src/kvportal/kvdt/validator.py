@@ -184,6 +184,16 @@ def _version(val: bytes) -> tuple[int, ...] | None:
 
 
 _VERSIONS: dict[bytes, tuple[int, ...] | None] = {}
+_VERSION_RULES = {
+    b"adt0": (b"ADT", "813"),
+    b"kad0": (b"KADT", "814"),
+    b"sad0": (b"SADT", "815"),
+    b"hdrg0": (b"HDRG", "824"),
+}
+#: Rule 840 (Thüringen/Sachsen): release (0132) of the practice software.
+_RELEASE_RE = re.compile(
+    rb"(.{1,23})|(.{1,23}\|([0-9][0-9][0-9][0-9])?([a-ku-x][a-z][1-9])*([a-ku-x][A-Z][1-9])*)"
+)
 #: A case carrying none of these fields skips the rare end-of-case rules.
 _RARE_CASE_FIELDS = frozenset(
     fk.encode()
@@ -578,6 +588,7 @@ class _Validator:
             self.card_rules(sa, seen, line)
         elif sa in (b"adt0", b"kad0", b"sad0", b"hdrg0"):
             self.packages.append(sa)
+            self.header_rules(sa, seen, line)
             part, parts = seen.get(b"9261"), seen.get(b"9260")
             if part and parts and part.isdigit() and parts.isdigit() and int(part) > int(parts):
                 self.msg("738", line, b"9261", f"Teil {_s(part)} von {_s(parts)}.")
@@ -605,6 +616,31 @@ class _Validator:
         seen.clear()
         self.in_case = False
         self.adt_case = False
+
+    def header_rules(self, sa: bytes, seen: dict[bytes, bytes], line: int) -> None:
+        """Package header: version of the Satzbeschreibung (R813–R815, R824), 0132 (R840)."""
+        version, quarter = seen.get(b"9212"), seen.get(b"9204")
+        prefix, rule = _VERSION_RULES[sa]
+        if (
+            version is not None
+            and _VERSION_RE.match(version)  # else rule 031 is reported
+            and quarter is not None
+            and self.quarter_of(quarter) is not None
+        ):
+            month = (quarter[0] - 48) * 3 - 2
+            expected = b"%s%02d%s" % (prefix, month, quarter[3:5])
+            if version[:-3] != expected:
+                self.msg(
+                    rule, line, b"9212", f"Erwartet {_s(expected)}.nn, gefunden „{_s(version)}“."
+                )
+        release = seen.get(b"0132")
+        if (
+            sa == b"adt0"
+            and release is not None
+            and seen.get(b"9102") in (b"93", b"94", b"95", b"96")
+            and not _RELEASE_RE.fullmatch(release)
+        ):
+            self.msg("840", line, b"0132", f"Gefunden: „{_s(release)}“.")
 
     def applies(self, rule: str) -> bool:
         q = self.case_q or self.adt_q
@@ -644,6 +680,8 @@ class _Validator:
         card = v.get(b"4109")
         cdm_raw = v.get(b"3006")
         cdm = _version_cached(cdm_raw) if cdm_raw is not None else None
+        if v.get(b"4104") == b"74799":
+            msg("212", line, b"4104")
         if card is not None:
             vknr = v.get(b"4104")
             serial = int(vknr[2:5]) if vknr is not None and vknr.isdigit() else None
@@ -1141,6 +1179,8 @@ class _Validator:
                 self.msg("KVDT-FK5001", ln, fk, f"{F.field_name(fk.decode())}.")
             if fk == b"5034" and ok and self.in_case:
                 self.op_dates.append(val)
+            elif fk == b"5012" and ok and val.isdigit() and int(val) >= 1_000_000:
+                self.msg("710", ln, fk, f"{int(val) / 100:.2f} Euro.".replace(".", ","))
             return
         sa = self.sa
         if role == R_BSNR:

@@ -238,7 +238,6 @@ MUTATIONS: dict[str, tuple[str, Callable[[list[Record]], None]]] = {
     "710": (Z01, lambda r: put(case(r, "0101", has=("5012",)), "5012", "1000000")),
     "813": (Z01, lambda r: put(r[3], "9212", "ADT0726.01")),
     "814": (Z05, lambda r: put(case(r, "kad0"), "9212", "KADT0726.01")),
-    "824": (Z30, lambda r: put(r[1], "9212", "HDRG0726.01")),
     "840": (
         Z01,
         lambda r: (put(r[3], "9102", "95"), put(r[3], "0132", "Release mit mehr als 23 Zeichen")),

@@ -393,7 +393,6 @@ RULES: dict[str, tuple[str, str]] = {
     "813": (WARNUNG, "Die Version der ADT-Satzbeschreibung (9212) passt nicht zum Quartal."),
     "814": (WARNUNG, "Die Version der KADT-Satzbeschreibung (9212) passt nicht zum Quartal."),
     "815": (WARNUNG, "Die Version der SADT-Satzbeschreibung (9212) passt nicht zum Quartal."),
-    "824": (WARNUNG, "Die Version der HDRG-Satzbeschreibung (9212) passt nicht zum Quartal."),
     "840": (
         WARNUNG,
         "Bei Empfänger 93–96 (Thüringen/Sachsen) muss das Release (0132) dem vorgegebenen "

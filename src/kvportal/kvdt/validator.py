@@ -188,7 +188,6 @@ _VERSION_RULES = {
     b"adt0": (b"ADT", "813"),
     b"kad0": (b"KADT", "814"),
     b"sad0": (b"SADT", "815"),
-    b"hdrg0": (b"HDRG", "824"),
 }
 #: Rule 840 (Thüringen/Sachsen): release (0132) of the practice software.
 _RELEASE_RE = re.compile(
@@ -618,7 +617,9 @@ class _Validator:
         self.adt_case = False
 
     def header_rules(self, sa: bytes, seen: dict[bytes, bytes], line: int) -> None:
-        """Package header: version of the Satzbeschreibung (R813–R815, R824), 0132 (R840)."""
+        """Package header: version of the Satzbeschreibung (R813–R815), 0132 (R840)."""
+        if sa not in _VERSION_RULES:  # hdrg0 carries no quarter (R824 not checked)
+            return
         version, quarter = seen.get(b"9212"), seen.get(b"9204")
         prefix, rule = _VERSION_RULES[sa]
         if (

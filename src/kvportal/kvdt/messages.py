@@ -537,3 +537,65 @@ class ValidationReport:
             },
             "messages": [m.to_dict() for m in self.messages],
         }
+
+
+#: Rules of the rule tables / XPM catalogue that need a KBV master file (Stammdatei); they
+#: cannot run without it and the protocol says so. Rule -> master file.
+MASTER_DATA_RULES: dict[str, str] = {
+    **dict.fromkeys(("017", "201", "202", "210", "763", "KVDT-RQL2"), "Kostenträger (SDKT)"),
+    **dict.fromkeys(
+        ("KVDT-SKT1", "KVDT-SKT2", "KVDT-SKT3", "KVDT-SKT4", "KVDT-SKT5"), "Kostenträger (SDKT)"
+    ),
+    **dict.fromkeys(
+        ("203", "701", "702", "703", "704", "749", "868", "888", "889", "890", "892", "901"),
+        "EBM/GO (SDEBM)",
+    ),
+    **dict.fromkeys(
+        (
+            "489",
+            "490",
+            "491",
+            "492",
+            "493",
+            "494",
+            "498",
+            "499",
+            "728",
+            "729",
+            "735",
+            "737",
+            "761",
+            "817",
+        ),
+        "ICD-10-GM (SDICD)",
+    ),
+    **dict.fromkeys(("478", "783"), "PLZ (SDPLZ)"),
+    **dict.fromkeys(("223", "705"), "OPS (SDOPS)"),
+    **dict.fromkeys(("204", "213"), "Anbieter/Prüfnummern (SDPN)"),
+    "221": "Hybrid-DRG (SDHDRG)",
+    "222": "HGNC",
+    "KVDT-RAV": "Arztverzeichnis (SDAV)",
+}
+
+#: Checkable without master data but not implemented yet (rule tables and XPM catalogue).
+OPEN_RULES: tuple[str, ...] = tuple(
+    (
+        "043 048 048a 059 063 064 108 151 160 164 316 317 318 364 365 366 382 383 390 428 "
+        "475 496 497 521 530 534 536 538 707 709 711a 711b 730 731 732 733 734 740 741 748 "
+        "770 816 824 828 829 830 834 838 839 842 843 844 845 847 848 853 854 862 865 866 "
+        "869 879 880 881 882 883 884 885 891 893 894 896 KVDT-FFK KVDT-FFKW KVDT-FK3674 "
+        "KVDT-FSATZ KVDT-VSDM KVDT-F0224a KVDT-F0224b KVDT-DK01 KVDT-DK02 KVDT-DK03 "
+        "KVDT-BP01 KVDT-BP02 KVDT-BP03 KVDT-PRFNW-VK KVDT-DATLEN KVDT-TIMLEN KVDT-FILEHDRG "
+        "KVDT-RSU KVDT-RKAB KVDT-RQL4"
+    ).split()
+)
+
+#: Catalogue entries that do not apply to a portal check (Prüfmodul installation itself).
+NOT_APPLICABLE_RULES: dict[str, str] = {
+    "KVDT-RGOS": "betrifft die Installation des Prüfmoduls (GOS-Datei)",
+    "KVDT-JAVAVERSION": "betrifft die Java-Version des Prüfmoduls",
+    "482": "im XPM-Katalog „Inaktiv“: wird nicht gemeldet",
+    "KVDT-STSM": "Statistik, keine Prüfung",
+    "KVDT-STUE": "Statistik, keine Prüfung",
+    "KVDT-ST4242": "Statistik, keine Prüfung",
+}

@@ -7,7 +7,14 @@ No Django.
 
 from __future__ import annotations
 
-from .messages import FEHLER, INFO, SEVERITY_LABELS, WARNUNG, ValidationReport
+from .messages import (
+    FEHLER,
+    INFO,
+    MASTER_DATA_RULES,
+    SEVERITY_LABELS,
+    WARNUNG,
+    ValidationReport,
+)
 
 
 def _n(value: int) -> str:
@@ -31,6 +38,12 @@ def summary_lines(
         ("Diagnosen", _n(s["diagnoses"])),
         ("Zeilen", _n(s["lines"])),
         ("Größe", f"{_n(s['bytes'])} Bytes"),
+        (
+            "Nicht geprüft",
+            f"{len(MASTER_DATA_RULES)} Regeln brauchen KBV-Stammdateien (Kostenträger, EBM, "
+            "ICD-10-GM, PLZ, OPS, Prüfnummern), die dieser Prüfung nicht vorliegen; "
+            "die KV prüft sie bei der Annahme",
+        ),
         (
             "Meldungen",
             f"{_n(report.counts[FEHLER])} Fehler, {_n(report.counts[WARNUNG])} Warnungen, "

@@ -184,6 +184,8 @@ def _version(val: bytes) -> tuple[int, ...] | None:
 
 
 _VERSIONS: dict[bytes, tuple[int, ...] | None] = {}
+#: With CDM 5.2.0 and a card read, these fields satisfy every card rule (307–790).
+_CARD_OK = frozenset((b"3119", b"4133", b"4134", b"3114"))
 _VERSION_RULES = {
     b"adt0": (b"ADT", "813"),
     b"kad0": (b"KADT", "814"),
@@ -673,16 +675,14 @@ class _Validator:
             if begin is not None and op < begin:
                 self.msg("322", line, b"5034", f"OP-Datum „{_s(op)}“.")
 
-    def card_rules(self, sa: bytes, seen: dict[bytes, bytes], line: int) -> None:
-        """End-of-case rules of the ADT rule table on card data, dates and referrals."""
+    def card_detail(
+        self, seen: dict[bytes, bytes], line: int, card: bytes | None, cdm_raw: bytes | None
+    ) -> tuple[int, ...] | None:
+        """Card and CDM rules (307, 308, 774–777, 784, 790); returns the CDM version."""
         v = seen
         msg = self.msg
         sug = self.sug
-        card = v.get(b"4109")
-        cdm_raw = v.get(b"3006")
         cdm = _version_cached(cdm_raw) if cdm_raw is not None else None
-        if v.get(b"4104") == b"74799":
-            msg("212", line, b"4104")
         if card is not None:
             vknr = v.get(b"4104")
             serial = int(vknr[2:5]) if vknr is not None and vknr.isdigit() else None
@@ -708,6 +708,23 @@ class _Validator:
             # 3114 that the XPM accepts
             if card is not None and b"3114" not in seen and b"3124" not in seen:
                 msg("784", line, b"3114")
+        return cdm
+
+    def card_rules(self, sa: bytes, seen: dict[bytes, bytes], line: int) -> None:
+        """End-of-case rules of the ADT rule table on card data, dates and referrals."""
+        v = seen
+        msg = self.msg
+        sug = self.sug
+        card = v.get(b"4109")
+        cdm_raw = v.get(b"3006")
+        if cdm_raw == b"5.2.0" and b"3116" in seen and (card is None or seen.keys() >= _CARD_OK):
+            cdm = _CDM_520  # the common eGK case: every card rule is met
+        elif card is not None or cdm_raw is not None:
+            cdm = self.card_detail(seen, line, card, cdm_raw)
+        else:
+            cdm = None
+        if v.get(b"4104") == b"74799":
+            msg("212", line, b"4104")
         first = self.first_ltag
         begin = v.get(b"4133")
         if begin is not None and first and first < begin:

@@ -242,6 +242,28 @@ MUTATIONS: dict[str, tuple[str, Callable[[list[Record]], None]]] = {
         Z01,
         lambda r: (put(r[3], "9102", "95"), put(r[3], "0132", "Release mit mehr als 23 Zeichen")),
     ),
+    "534": (Z01, lambda r: put(card_case(r), "4131", "05")),
+    "536": (Z01, lambda r: put(card_case(r), "4132", "99")),
+    "316": (Z05, lambda r: put(case(r, "0109"), "4264", "20260611")),
+    "317": (Z05, lambda r: put(case(r, "0109"), "4265", "20260609")),
+    "318": (Z05, lambda r: put(case(r, "0109"), "4266", "20260609", after="4265")),
+    "382": (
+        Z05,
+        lambda r: (
+            put(case(r, "0109"), "4261", "3"),
+            put(case(r, "0109"), "4262", "1", after="4261"),
+        ),
+    ),
+    "383": (Z05, lambda r: put(case(r, "0109"), "4271", "1", after="4270")),
+    "879": (Z05, lambda r: put(case(r, "0109"), "4276", "20260601", after="4270")),
+    "880": (Z05, lambda r: put(case(r, "0109"), "4278", "20260601", after="4270")),
+    "881": (
+        Z05,
+        lambda r: (
+            put(case(r, "0109"), "4262", "1", after="4261"),
+            put(case(r, "0109"), "4272", "1", after="4270"),
+        ),
+    ),
     "023": (Z30, lambda r: put(r[2], "3103", "19610400")),
     "314": (Z30, lambda r: put(r[2], "3103", "20261201")),
     "321": (Z30, lambda r: put(r[2], "5034", "20280501")),

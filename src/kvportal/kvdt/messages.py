@@ -398,7 +398,22 @@ RULES: dict[str, tuple[str, str]] = {
         "Bei Empfänger 93–96 (Thüringen/Sachsen) muss das Release (0132) dem vorgegebenen "
         "Format entsprechen.",
     ),
-    # ---- XPM checks outside the rule tables
+    "534": (FEHLER, "Der Wert von 4131 (Besondere Personengruppe) ist nicht zulässig."),
+    "536": (FEHLER, "Der Wert von 4132 (DMP-Kennzeichnung) ist nicht zulässig."),
+    "316": (FEHLER, "KADT: der Anreisetag (4264) muss kleiner oder gleich dem Leistungstag sein."),
+    "317": (
+        FEHLER,
+        "KADT: ohne 4272 muss der Abreisetag (4265) größer oder gleich dem Leistungstag sein.",
+    ),
+    "318": (
+        FEHLER,
+        "KADT: ohne 4272 muss der Leistungstag kleiner oder gleich dem Kurabbruch (4266) sein.",
+    ),
+    "382": (FEHLER, "KADT: Kompaktkur (4262/4272) nur bei Kurart (4261) 1 oder 2."),
+    "383": (FEHLER, "KADT: das Feld 4271 nur zusammen mit 4262 oder 4272."),
+    "879": (WARNUNG, "KADT: die Felder 4276 und 4277 nur zusammen mit 4272."),
+    "880": (WARNUNG, "KADT: das Feld 4278 nur zusammen mit 4272."),
+    "881": (WARNUNG, "KADT: entweder 4262 oder 4272 oder keines von beiden."),
     "KVDT-FK5001": (FEHLER, "Das Feld darf erst hinter einer GNR (5001) angegeben werden."),
     "KVDT-FEHL": (FEHLER, "Zu einer GNR fehlt eine Pflichtangabe (Satztabelle 0103)."),
     "KVDT-RDP1": (FEHLER, "Das Datenpaket wurde nicht im Containersatz (9132) deklariert."),
@@ -580,10 +595,10 @@ MASTER_DATA_RULES: dict[str, str] = {
 #: Checkable without master data but not implemented yet (rule tables and XPM catalogue).
 OPEN_RULES: tuple[str, ...] = tuple(
     (
-        "043 048 048a 059 063 064 108 151 160 164 316 317 318 364 365 366 382 383 390 428 "
-        "475 496 497 521 530 534 536 538 707 709 711a 711b 730 731 732 733 734 740 741 748 "
+        "043 048 048a 059 063 064 108 151 160 164 364 365 366 390 428 "
+        "475 496 497 521 530 538 707 709 711a 711b 730 731 732 733 734 740 741 748 "
         "770 816 824 828 829 830 834 838 839 842 843 844 845 847 848 853 854 862 865 866 "
-        "869 879 880 881 882 883 884 885 891 893 894 896 KVDT-FFK KVDT-FFKW KVDT-FK3674 "
+        "869 882 883 884 885 891 893 894 896 KVDT-FFK KVDT-FFKW KVDT-FK3674 "
         "KVDT-FSATZ KVDT-VSDM KVDT-F0224a KVDT-F0224b KVDT-DK01 KVDT-DK02 KVDT-DK03 "
         "KVDT-BP01 KVDT-BP02 KVDT-BP03 KVDT-PRFNW-VK KVDT-DATLEN KVDT-TIMLEN KVDT-FILEHDRG "
         "KVDT-RSU KVDT-RKAB KVDT-RQL4"

@@ -149,6 +149,8 @@ _VALUE_RULES = {
     b"9102": "532",
     b"3110": "533",
     b"0225": "177",
+    b"4131": "534",
+    b"4132": "536",
 }
 
 _SPECIAL_RULES = {
@@ -578,6 +580,8 @@ class _Validator:
             self.close_diag()
         if sa == b"hdrg1":
             self.hdrg_rules(line)
+        elif sa == b"0109":
+            self.kadt_rules(seen, line)
         if self.adt_case:
             if b"6001" not in seen and b"3673" not in seen:
                 self.msg("486", line, b"6001")
@@ -654,6 +658,32 @@ class _Validator:
         ref = self.seen.get(ref_fk)
         if ref is not None and ref != val:
             self.msg(rule, ln, fk, f"{_s(ref_fk)}: „{_s(ref)}“, {_s(fk)}: „{_s(val)}“.")
+
+    def kadt_rules(self, seen: dict[bytes, bytes], line: int) -> None:
+        """KADT rule table: stay dates (R316–R318) and Kompaktkur fields (R382/R383, R879–R881)."""
+        msg = self.msg
+        first, last = self.first_ltag, self.last_ltag
+        arrival, departure, stop = seen.get(b"4264"), seen.get(b"4265"), seen.get(b"4266")
+        refresher = b"4272" in seen
+        if first and arrival is not None and first < arrival:
+            msg("316", line, b"4264", f"Anreisetag „{_s(arrival)}“, Leistungstag „{_s(first)}“.")
+        if last and not refresher:
+            if departure is not None and last > departure:
+                msg("317", line, b"4265", f"Abreisetag „{_s(departure)}“.")
+            if stop is not None and last > stop:
+                msg("318", line, b"4266", f"Kurabbruch „{_s(stop)}“.")
+        compact = b"4262" in seen
+        if (compact or refresher) and seen.get(b"4261") not in (b"1", b"2"):
+            msg("382", line, b"4261")
+        if b"4271" in seen and not (compact or refresher):
+            msg("383", line, b"4271")
+        if compact and refresher:
+            msg("881", line, b"4262")
+        if not refresher:
+            if b"4276" in seen or b"4277" in seen:
+                msg("879", line, b"4276")
+            if b"4278" in seen:
+                msg("880", line, b"4278")
 
     def hdrg_rules(self, line: int) -> None:
         """Hybrid-DRG case: full birth date (KVDT-R023, a warning)."""

@@ -351,7 +351,7 @@ class _Generator:
         if satzart == "0101":
             sug = "20" if "331" in inj else "00"
         elif satzart == "0102":
-            sug = "00" if "356" in inj else rng.choice(("20", "21", "24", "26"))
+            sug = "00" if "356" in inj else rng.choice(("20", "21", "23", "24", "26"))
             if "405" in inj:
                 sug = "27"
             ref_bsnr, ref_lanr = rng.choice(self.referrers)
@@ -370,7 +370,7 @@ class _Generator:
             if "404" in inj or "405" in inj:
                 items.append(("4221", "1"))
         elif satzart == "0103":
-            sug = "41" if "426" in inj else rng.choice(("31", "32"))
+            sug = "41" if "426" in inj else rng.choice(("30", "31", "32"))
             if "354" in inj:
                 sug = "30"
             if sug == "31":  # belegärztliche Mitbehandlung: referrer and order (R746, R841)
@@ -378,6 +378,9 @@ class _Generator:
                 items += [("4205", "Mitbehandlung"), ("4218", ref_bsnr), ("4242", ref_lanr)]
         else:
             sug = "00" if "427" in inj else rng.choice(("41", "42", "43", "44", "45", "46"))
+        if sug == "30" and "354" not in inj:  # stationary stay (R354)
+            stay = q.start + dt.timedelta(days=rng.randrange(20))
+            items.append(("4233", _d(stay) + _d(stay + dt.timedelta(days=3))))
         items.append(("4239", sug))
         blocks: list[list[Item]] = []
         for k, day in enumerate(dates):

@@ -264,6 +264,22 @@ MUTATIONS: dict[str, tuple[str, Callable[[list[Record]], None]]] = {
             put(case(r, "0109"), "4272", "1", after="4270"),
         ),
     ),
+    "844": (
+        Z01,
+        lambda r: put(
+            case(r, "0102", where=lambda d: d["4239"] == "27"), "4225", "001234566", after="4205"
+        ),
+    ),
+    "845": (
+        Z01,
+        lambda r: (
+            drop(rec := case(r, "0102", where=lambda d: d["4239"] == "21"), "4242"),
+            drop(rec, "4218"),
+            put(rec, "4226", "001234566", after="4205"),
+        ),
+    ),
+    "865": (Z05, lambda r: put(case(r, "0109"), "3010", "20220801101010", after="3006")),
+    "866": (Z05, lambda r: put(case(r, "0109"), "3010", "20260801101010", after="3006")),
     "023": (Z30, lambda r: put(r[2], "3103", "19610400")),
     "314": (Z30, lambda r: put(r[2], "3103", "20261201")),
     "321": (Z30, lambda r: put(r[2], "5034", "20280501")),
@@ -341,3 +357,13 @@ def test_kadt_and_hybrid_drg_cases_get_no_adt_rules():
     for name in (Z05, Z30):
         found = rules_of((FIXTURES / name).read_bytes())
         assert not {"486", "479", "715", "716", "837", "859", "324", "480"} & found.keys()
+
+
+def test_hybrid_drg_file_name_must_start_with_z30(tmp_path):
+    data = (FIXTURES / Z30).read_bytes()
+    good, bad = tmp_path / Z30, tmp_path / "Z01123456699_27.10.2026_12.00.con"
+    good.write_bytes(data)
+    bad.write_bytes(data)
+    assert "KVDT-FILEHDRG" not in validate_file(good, today=CHECK_DATE).rules()
+    report = validate_file(bad, today=CHECK_DATE)
+    assert {m.severity for m in report.messages if m.rule == "KVDT-FILEHDRG"} == {"W"}

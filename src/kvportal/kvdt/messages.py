@@ -414,6 +414,21 @@ RULES: dict[str, tuple[str, str]] = {
     "879": (WARNUNG, "KADT: die Felder 4276 und 4277 nur zusammen mit 4272."),
     "880": (WARNUNG, "KADT: das Feld 4278 nur zusammen mit 4272."),
     "881": (WARNUNG, "KADT: entweder 4262 oder 4272 oder keines von beiden."),
+    "844": (WARNUNG, "Ist 4225 vorhanden, muss 4241 oder 4248 vorhanden sein."),
+    "845": (
+        WARNUNG,
+        "Ist 4226 vorhanden, muss 4242 oder 4249 vorhanden sein (bei Scheinuntergruppe 28: "
+        "4242, nicht 4249).",
+    ),
+    "865": (
+        WARNUNG,
+        "KADT: der Zeitstempel 3010 muss größer oder gleich dem Anreisetag (4264) sein.",
+    ),
+    "866": (
+        WARNUNG,
+        "KADT: der Zeitstempel 3010 muss kleiner oder gleich dem Abreisetag bzw. Kurabbruch sein.",
+    ),
+    # ---- XPM checks outside the rule tables
     "KVDT-FK5001": (FEHLER, "Das Feld darf erst hinter einer GNR (5001) angegeben werden."),
     "KVDT-FEHL": (FEHLER, "Zu einer GNR fehlt eine Pflichtangabe (Satztabelle 0103)."),
     "KVDT-RDP1": (FEHLER, "Das Datenpaket wurde nicht im Containersatz (9132) deklariert."),
@@ -425,6 +440,7 @@ RULES: dict[str, tuple[str, str]] = {
         FEHLER,
         "besa oder rvsa dürfen nicht zusammen mit hdrg0 in einer Datei übertragen werden.",
     ),
+    "KVDT-FILEHDRG": (WARNUNG, "Der Dateiname einer Hybrid-DRG-Datei muss mit „Z30“ beginnen."),
     "KVDT-RQL1": (
         FEHLER,
         "Dieser Behandlungsfall kann erst im nächsten Quartal abgerechnet werden.",
@@ -597,10 +613,10 @@ OPEN_RULES: tuple[str, ...] = tuple(
     (
         "043 048 048a 059 063 064 108 151 160 164 364 365 366 390 428 "
         "475 496 497 521 530 538 707 709 711a 711b 730 731 732 733 734 740 741 748 "
-        "770 816 824 828 829 830 834 838 839 842 843 844 845 847 848 853 854 862 865 866 "
+        "770 816 824 828 829 830 834 838 839 842 843 847 848 853 854 862 "
         "869 882 883 884 885 891 893 894 896 KVDT-FFK KVDT-FFKW KVDT-FK3674 "
         "KVDT-FSATZ KVDT-VSDM KVDT-F0224a KVDT-F0224b KVDT-DK01 KVDT-DK02 KVDT-DK03 "
-        "KVDT-BP01 KVDT-BP02 KVDT-BP03 KVDT-PRFNW-VK KVDT-DATLEN KVDT-TIMLEN KVDT-FILEHDRG "
+        "KVDT-BP01 KVDT-BP02 KVDT-BP03 KVDT-PRFNW-VK KVDT-DATLEN KVDT-TIMLEN "
         "KVDT-RSU KVDT-RKAB KVDT-RQL4"
     ).split()
 )

@@ -202,7 +202,7 @@ _RARE_CASE_FIELDS = frozenset(
     fk.encode()
     for fk in (
         "3012 3010 4112 4214 4115 4103 4218 4217 4225 4229 4209 4221 4205 4252 4253 4255 "
-        "4256 4235 4125"
+        "4256 4235 4125 4226"
     ).split()
 )
 
@@ -665,6 +665,13 @@ class _Validator:
         first, last = self.first_ltag, self.last_ltag
         arrival, departure, stop = seen.get(b"4264"), seen.get(b"4265"), seen.get(b"4266")
         refresher = b"4272" in seen
+        stamp = seen.get(b"3010")
+        if stamp is not None:
+            if arrival is not None and stamp[:8] < arrival:
+                msg("865", line, b"3010")
+            end = stop if stop is not None else departure
+            if end is not None and stamp[:8] > end:
+                msg("866", line, b"3010", f"FK {'4266' if stop is not None else '4265'}.")
         if first and arrival is not None and first < arrival:
             msg("316", line, b"4264", f"Anreisetag „{_s(arrival)}“, Leistungstag „{_s(first)}“.")
         if last and not refresher:
@@ -715,7 +722,8 @@ class _Validator:
         cdm = _version_cached(cdm_raw) if cdm_raw is not None else None
         if card is not None:
             vknr = v.get(b"4104")
-            serial = int(vknr[2:5]) if vknr is not None and vknr.isdigit() else None
+            ok_vknr = vknr is not None and len(vknr) == 5 and vknr.isdigit()
+            serial = int(vknr[2:5]) if ok_vknr else None
             if b"3119" in seen and cdm_raw is None:
                 msg("307", line, b"3006")
             if cdm_raw is not None and b"4133" not in seen:
@@ -862,6 +870,15 @@ class _Validator:
             sug != b"27" or (b"4217" in seen and b"4225" in seen)
         ):
             msg("431", line, b"4217")
+        if b"4225" in seen and b"4241" not in seen and b"4248" not in seen:
+            msg("844", line, b"4225")
+        if b"4226" in seen:  # R845
+            if sug == b"28":
+                bad_referrer = b"4242" not in seen or b"4249" in seen
+            else:
+                bad_referrer = b"4242" not in seen and b"4249" not in seen
+            if bad_referrer:
+                msg("845", line, b"4226")
         if b"4229" in seen and sug not in (b"27", b"28"):
             msg("432", line, b"4229")
         if b"4209" in seen and sug != b"28":
@@ -1415,6 +1432,10 @@ def validate_file(
     try:
         with open_binary(path_or_binary_fileobj) as fobj:
             v.run(fobj, progress)
+        if isinstance(path_or_binary_fileobj, (str, os.PathLike)):
+            name = os.path.basename(os.fspath(path_or_binary_fileobj))
+            if b"hdrg0" in v.seen_satzarten and not name.upper().startswith("Z30"):
+                v.msg("KVDT-FILEHDRG", None, None, f"Dateiname „{name}“.", satzart="")
     except _CallbackError as exc:
         raise exc.original from None
     except _Abort as exc:

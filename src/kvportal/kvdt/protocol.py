@@ -41,8 +41,8 @@ def summary_lines(
         (
             "Nicht geprüft",
             f"{len(MASTER_DATA_RULES)} Regeln brauchen KBV-Stammdateien (Kostenträger, EBM, "
-            "ICD-10-GM, PLZ, OPS, Prüfnummern), die dieser Prüfung nicht vorliegen; "
-            "die KV prüft sie bei der Annahme",
+            "ICD-10-GM, PLZ, OPS, Prüfnummern), die dieser Prüfung nicht vorliegen "
+            "(Liste: Dokumentation der KVDT-Prüfung)",
         ),
         (
             "Meldungen",

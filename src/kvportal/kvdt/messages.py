@@ -414,6 +414,16 @@ RULES: dict[str, tuple[str, str]] = {
     "879": (WARNUNG, "KADT: die Felder 4276 und 4277 nur zusammen mit 4272."),
     "880": (WARNUNG, "KADT: das Feld 4278 nur zusammen mit 4272."),
     "881": (WARNUNG, "KADT: entweder 4262 oder 4272 oder keines von beiden."),
+    "478": (
+        FEHLER,
+        "Ungültige Patienten-Postleitzahl (Stammdatei SDPLZ); bei Wohnsitz im Ausland 99999 "
+        "angeben.",
+    ),
+    "783": (
+        FEHLER,
+        "Bei Primärabrechnung (4106 = 00) ohne Einlesedatum muss die Postfach-PLZ (3121) in der "
+        "PLZ-Stammdatei stehen.",
+    ),
     "844": (WARNUNG, "Ist 4225 vorhanden, muss 4241 oder 4248 vorhanden sein."),
     "845": (
         WARNUNG,
@@ -480,6 +490,7 @@ HINTS: dict[str, str] = {
     "900": "Datum der Auftragserteilung (FK 4214) prüfen.",
     "537": "Für die Test-Versicherten-ID keine Leistungen abrechnen; echte Karte einlesen.",
     "STR-SORT": "Praxissoftware: Leistungstage aufsteigend ausgeben (Systemhaus informieren).",
+    "478": "PLZ des Patienten prüfen (bei Wohnsitz im Ausland 99999).",
     "KV-QUARTAL": "Datei für das gewählte Quartal erstellen oder das Quartal im Portal ändern.",
     "KV-BSNR": "Datei der gewählten Betriebsstätte hochladen.",
     "KVDT-RQL1": "Fall erst im nächsten Quartal abrechnen.",
@@ -535,6 +546,8 @@ class ValidationReport:
     )
     bsnrs: list[str] = field(default_factory=list)
     quarter: Quarter | None = None
+    #: Rules that need a master file that was not loaded for this check.
+    not_checked: list[str] = field(default_factory=list)
     #: Number of messages per severity, including those not listed (see MAX_MESSAGES).
     counts: dict[str, int] = field(default_factory=lambda: {FEHLER: 0, WARNUNG: 0, INFO: 0})
 
@@ -567,6 +580,7 @@ class ValidationReport:
                 "infos": self.counts[INFO],
             },
             "messages": [m.to_dict() for m in self.messages],
+            "not_checked": list(self.not_checked),
         }
 
 
@@ -600,7 +614,6 @@ MASTER_DATA_RULES: dict[str, str] = {
         ),
         "ICD-10-GM (SDICD)",
     ),
-    **dict.fromkeys(("478", "783"), "PLZ (SDPLZ)"),
     **dict.fromkeys(("223", "705"), "OPS (SDOPS)"),
     **dict.fromkeys(("204", "213"), "Anbieter/Prüfnummern (SDPN)"),
     "221": "Hybrid-DRG (SDHDRG)",

@@ -10,7 +10,6 @@ from __future__ import annotations
 from .messages import (
     FEHLER,
     INFO,
-    MASTER_DATA_RULES,
     SEVERITY_LABELS,
     WARNUNG,
     ValidationReport,
@@ -40,9 +39,9 @@ def summary_lines(
         ("Größe", f"{_n(s['bytes'])} Bytes"),
         (
             "Nicht geprüft",
-            f"{len(MASTER_DATA_RULES)} Regeln brauchen KBV-Stammdateien (Kostenträger, EBM, "
-            "ICD-10-GM, PLZ, OPS, Prüfnummern), die dieser Prüfung nicht vorliegen "
-            "(Liste: Dokumentation der KVDT-Prüfung)",
+            f"{len(report.not_checked)} Regeln brauchen KBV-Stammdateien (Kostenträger, EBM, "
+            "ICD-10-GM, PLZ, OPS, Prüfnummern), die dieser Prüfung nicht vorliegen: "
+            + ", ".join(report.not_checked),
         ),
         (
             "Meldungen",

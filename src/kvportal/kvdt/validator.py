@@ -18,10 +18,12 @@ from kvportal.core.quarters import Quarter
 from kvportal.members.identifiers import check_bsnr, check_lanr
 
 from . import fields as F
+from .masterdata import MasterData
 from .messages import (
     FEHLER,
     HINTS,
     INFO,
+    MASTER_DATA_RULES,
     RULES,
     STATUS_ABORTED,
     STATUS_FAULTY,
@@ -313,6 +315,8 @@ class _Validator:
         self.adt_q = 0
         self.packages: list[bytes] = []
         self.besa_ik = False
+        self.masterdata: MasterData | None = None
+        self.postcodes: frozenset[bytes] | None = None  # SDPLZ of the billing quarter
         self.declared_bad = False
         self.declared: set[bytes] = set()
         self.pat: bytes | None = None
@@ -712,6 +716,23 @@ class _Validator:
             if begin is not None and op < begin:
                 self.msg("322", line, b"5034", f"OP-Datum „{_s(op)}“.")
 
+    def postcode_rules(self, seen: dict[bytes, bytes], line: int) -> None:
+        """Master data SDPLZ, cases without a card read: 3112 (R478) and 3121 (R783)."""
+        postcodes = self.postcodes
+        plz = seen.get(b"3112")
+        # a PLZ that is not five digits (e.g. "I1000" of an SVA case) is taken as foreign
+        if (
+            plz is not None
+            and len(plz) == 5
+            and plz.isdigit()
+            and seen.get(b"3114", b"D") == b"D"
+            and plz not in postcodes
+        ):
+            self.msg("478", line, b"3112", "Die PLZ (3112) steht nicht in der PLZ-Stammdatei.")
+        box = seen.get(b"3121")
+        if box is not None and seen.get(b"4106") == b"00" and box not in postcodes:
+            self.msg("783", line, b"3121")
+
     def card_detail(
         self, seen: dict[bytes, bytes], line: int, card: bytes | None, cdm_raw: bytes | None
     ) -> tuple[int, ...] | None:
@@ -776,6 +797,8 @@ class _Validator:
                 msg("KVDT-RQL1", line, b"4101")
             elif (q_adt // 10 - q_case // 10) * 4 + (q_adt % 10 - q_case % 10) > 8:
                 msg("KVDT-RQL3", line, b"4101")
+        if self.postcodes is not None and card is None:
+            self.postcode_rules(seen, line)
         if (b"3107" in seen) != (b"3113" in seen):
             msg("485", line, b"3107" if b"3107" not in seen else b"3113")
         if sa == b"0102":
@@ -1304,6 +1327,9 @@ class _Validator:
             self.adt_quarter = val
             if self.quarter_of(val) is not None:
                 self.adt_q = int(val[1:]) * 10 + val[0] - 48
+                if self.masterdata is not None and sa == b"adt0":
+                    quarter = Quarter(int(val[1:]), val[0] - 48)
+                    self.postcodes = self.masterdata.postcodes(quarter)
             try:
                 self.report.quarter = Quarter.parse(val.decode("ascii"))
             except ValueError:
@@ -1416,6 +1442,7 @@ def validate_file(
     expected_bsnr: str | None = None,
     today: dt.date | None = None,
     progress: Callable[[int], None] | None = None,
+    masterdata: MasterData | None = None,
 ) -> ValidationReport:
     """Check a KVDT file and return the report (status 0 OK, 1 warnings, 2 faulty, 3 aborted).
 
@@ -1427,6 +1454,7 @@ def validate_file(
         expected_bsnr=expected_bsnr,
         today=today or dt.date.today(),
     )
+    v.masterdata = masterdata
     report = v.report
     aborted = False
     try:
@@ -1464,6 +1492,10 @@ def validate_file(
     report.messages.sort(
         key=lambda m: (not m.rule.startswith("ABBRUCH"), m.line is None, m.line or 0)
     )
+    missing = set(MASTER_DATA_RULES)
+    if v.postcodes is None:  # implemented, but only with the SDPLZ master file
+        missing |= {"478", "783"}
+    report.not_checked = sorted(missing)
     report.stats["lines"] = v.ln
     report.stats["services"] = v.n_services
     report.stats["diagnoses"] = v.n_diagnoses

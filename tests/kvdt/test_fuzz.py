@@ -1,6 +1,7 @@
 """The reader/validator never crashes: arbitrary bytes give a report (abort = status 3)."""
 
 import io
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -108,3 +109,42 @@ def test_mutated_generated_file(data):
 def test_record_reader_never_crashes(data):
     for record in iter_records(io.BytesIO(data)):
         assert isinstance(record.satzart, str)
+
+
+# The KBV test files carry every package (ADT, KADT, Hybrid-DRG) and most case fields: their
+# lines with random values, dropped or repeated lines exercise the end-of-case rules.
+_KBV = Path(__file__).parent / "fixtures" / "kbv"
+_KBV_LINES = [
+    line
+    for name in sorted(p.name for p in _KBV.glob("*.con"))
+    for line in (_KBV / name).read_bytes().split(b"\r\n")[:-1]
+]
+_Z05 = (_KBV / "Z05123456699_27.10.2026_12.00.con").read_bytes().split(b"\r\n")[:-1]
+_VALUES = st.sampled_from(
+    [b"", b"0", b"1", b"3", b"28", b"99999", b"5.2.0", b"5.3.0", b"x.y", b"20261231",
+     b"20260231", b"2026101520261028", b"74799", b"12027", b"B", b"\xe4", b"99999999999"]
+)  # fmt: skip
+
+
+def _line(fk: bytes, value: bytes) -> bytes:
+    return b"%03d%s%s" % (len(value) + 9, fk, value)
+
+
+@_SETTINGS
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(_KBV_LINES) - 1), st.integers(0, 2), _VALUES),
+        max_size=25,
+    )
+)
+def test_mutated_kbv_file(edits):
+    lines = list(_Z05)
+    for index, kind, value in edits:
+        index %= len(lines)
+        if kind == 0:
+            lines[index] = _line(lines[index][3:7], value)
+        elif kind == 1:
+            del lines[index]
+        else:
+            lines.insert(index, _KBV_LINES[(index * 7) % len(_KBV_LINES)])
+    _assert_sane(b"\r\n".join(lines) + b"\r\n")

@@ -87,3 +87,20 @@ def test_bad_arguments(kwargs, message):
     cases = args.pop("cases")
     with pytest.raises(ValueError, match=message):
         generate(cases, **args)
+
+
+def test_valid_file_covers_the_scheinuntergruppen_and_passes_all_rules():
+    import io
+    import re
+
+    from kvportal.kvdt import validate_file
+
+    from .conftest import BSNR, QUARTER, TODAY
+
+    data = generate(300, seed=11, quarter=QUARTER, bsnr=BSNR)
+    sugs = set(re.findall(rb"\r\n0114239(\d\d)", data))
+    expected = {b"00", b"20", b"21", b"23", b"24", b"26", b"30", b"31", b"32"}
+    expected |= {b"41", b"42", b"43", b"44", b"45", b"46"}
+    assert expected <= sugs
+    report = validate_file(io.BytesIO(data), today=TODAY)
+    assert report.messages == [] and report.status == 0

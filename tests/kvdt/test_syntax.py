@@ -128,14 +128,19 @@ def test_postcode_not_required_for_foreign_card(make_file):
     assert check(foreign).rules() == set()
 
 
-def test_place_of_service_not_required_in_0103(make_file):
+def test_place_of_service_in_0103_is_a_satztabelle_field_not_r837_r859(make_file):
+    """R837/R859 name 0101, 0102, 0104 only; the 0103 Satztabelle requires 5098/5099 per
+    GNR, which the XPM reports as KVDT-FEHL."""
     data = make_file()
     records = data.split(b"0138000")
     for i, record in enumerate(records):
         if record.startswith(b"0103"):
             lines = record.split(b"\r\n")
             records[i] = b"\r\n".join(ln for ln in lines if ln[3:7] not in (b"5098", b"5099"))
-    assert check(b"0138000".join(records)).rules() == set()
+    report = check(b"0138000".join(records))
+    assert report.rules() == {"KVDT-FEHL"}
+    assert {m.field for m in report.messages} == {"5098", "5099"}
+    assert check(data).rules() == set()
 
 
 def test_progress_callback_exceptions_propagate(clean_file):

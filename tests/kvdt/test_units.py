@@ -54,7 +54,7 @@ def _replace_first(data: bytes, fk: str, value: str) -> bytes:
         ("4101", "02026", "016"),
         ("3110", "D", None),
         ("3110", "w", "533"),
-        ("3119", "T555558879", "054"),  # the KBV dummy number is not a valid ID
+        ("3119", "T555558879", "537"),  # the KBV dummy ID bills no services (rule 537)
         ("5099", "999999900", None),  # substitute value (Ersatzwert)
         ("5099", "888888800", "762"),
         ("5099", "59518533²", "050"),  # "²" is a digit for str.isdigit(), not for KVDT

@@ -17,6 +17,7 @@ from typing import TextIO
 from kvportal.core.quarters import Quarter
 
 from .generator import INJECTABLE, generate
+from .masterdata import MasterDataError, load_directory
 from .protocol import format_protocol
 from .validator import validate_file
 
@@ -57,6 +58,9 @@ def build_parser(prog: str = "kvdt") -> argparse.ArgumentParser:
     check.add_argument("--bsnr", help="erwartete abrechnende BSNR (erste 0201 in besa)")
     check.add_argument("--today", type=_date, help="Prüfdatum JJJJ-MM-TT (Standard: heute)")
     check.add_argument("--json", action="store_true", help="Ergebnis als JSON ausgeben")
+    check.add_argument(
+        "--stammdaten", metavar="VERZEICHNIS", help="Verzeichnis mit KBV-Stammdateien (SDPLZ)"
+    )
     gen = sub.add_parser("generate", help="synthetische KVDT-Datei erzeugen")
     gen.add_argument("--cases", type=int, required=True, help="Zahl der Behandlungsfälle")
     gen.add_argument("--seed", type=int, default=1)
@@ -91,9 +95,20 @@ def main(
         if not path.is_file():
             stderr.write(f"Fehler: Die Datei „{args.file}“ gibt es nicht.\n")
             return EXIT_NOINPUT
+        masterdata = None
+        if args.stammdaten:
+            try:
+                masterdata = load_directory(args.stammdaten)
+            except MasterDataError as exc:
+                stderr.write(f"Fehler: {exc}\n")
+                return EXIT_USAGE
         try:
             report = validate_file(
-                path, expected_quarter=args.quarter, expected_bsnr=args.bsnr, today=args.today
+                path,
+                expected_quarter=args.quarter,
+                expected_bsnr=args.bsnr,
+                today=args.today,
+                masterdata=masterdata,
             )
         except OSError as exc:
             stderr.write(f"Fehler: „{args.file}“ kann nicht gelesen werden ({exc.strerror}).\n")

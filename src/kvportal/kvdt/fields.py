@@ -26,6 +26,8 @@ SP_PRUEFNR = 8  # rule 052
 SP_VERSION = 9  # rule 031
 
 CASE_SATZARTEN = (b"0101", b"0102", b"0103", b"0104")
+#: Case records of the other packages (KADT, SADT, Hybrid-DRG): own case state, no ADT rules.
+PACKAGE_CASE_SATZARTEN = frozenset((b"0109", b"sad1", b"sad2", b"sad3", b"hdrg1"))
 
 #: Every Satzart KVDT knows (rule 175).
 SATZARTEN = frozenset(
@@ -256,6 +258,8 @@ _TABLE: dict[str, tuple] = {
     "0103": (1, 60, _A, None, 0),
     "0132": (1, 60, _A, None, 0),
     "9115": (8, 8, _D, None, 0),
+    "9116": (8, 8, _D, None, 0),  # Erstellungsdatum KADT-Datenpaket
+    "9117": (8, 8, _D, None, 0),  # Erstellungsdatum Hybrid-DRG-Datenpaket
     "9260": (2, 2, _N, None, 0),
     "9261": (2, 2, _N, None, 0),
     "9204": (5, 5, _S, None, SP_QUARTER),
@@ -417,6 +421,20 @@ _LOOSE = [
     "5077",
     "5078",
     "5079",
+    # Q4/2026 and Q1/2027 field ids seen in the KBV test-practice files (XPM 2026.4.x) whose
+    # format this validator does not check yet: ADT 4225/4248/4249, KADT 4261–4270,
+    # Hybrid-DRG 5027–5029/6009/6010, and the Prüfmodul's con9 fields 9213, 9230–9237.
+    "4225",
+    "4248",
+    "4249",
+    *(str(n) for n in range(4261, 4279)),
+    "5027",
+    "5028",
+    "5029",
+    "6009",
+    "6010",
+    "9213",
+    *(str(n) for n in range(9230, 9238)),
 ]
 
 FIELDS: dict[bytes, FieldSpec] = {fk.encode(): spec for fk, spec in _TABLE.items()}

@@ -295,6 +295,8 @@ class _Generator:
         days = sorted(rng.sample(range(span), ndays))
         dates = [q.start + dt.timedelta(days=d) for d in days]
         items: list[Item] = [("8000", satzart), ("3000", f"{i + 1:06d}")]
+        if satzart == "0101":  # card read: CDM version (R307/R790), 4133 (R775), 4134 (R777)
+            items.append(("3006", "5.2.0"))
         if "SYN-FK" in inj:
             items.append(b"0139A01abcd\r\n")
         if "SYN-LEER" in inj:
@@ -340,13 +342,16 @@ class _Generator:
         if satzart == "0101":
             read = q.start - dt.timedelta(days=5) if "480" in inj else min(dates[0], q.end)
             items.append(("4109", _d(read)))
+            items.append(("4133", _d(q.start - dt.timedelta(days=400))))
         ik = _ik(rng)
         items.append(("4111", ik[:8] + "X" if "FMT-NUM" in inj else ik))
+        if satzart == "0101":
+            items.append(("4134", "Beispielkasse"))
         items += [("4131", "00"), ("4132", "00"), ("4121", "0"), ("4122", "00")]
         if satzart == "0101":
             sug = "20" if "331" in inj else "00"
         elif satzart == "0102":
-            sug = "00" if "356" in inj else rng.choice(("20", "21", "24", "26"))
+            sug = "00" if "356" in inj else rng.choice(("20", "21", "23", "24", "26"))
             if "405" in inj:
                 sug = "27"
             ref_bsnr, ref_lanr = rng.choice(self.referrers)
@@ -354,7 +359,7 @@ class _Generator:
                 ref_bsnr = ref_bsnr[:8]
             elif "162" in inj:
                 ref_bsnr = "04" + ref_bsnr[2:]
-            if sug == "21":
+            if sug in ("21", "27"):  # R744, R755
                 items.append(("4205", "Abklärung Befund"))
             items.append(("4218", ref_bsnr))
             items.append(("4242", "888888800" if "762" in inj else ref_lanr))
@@ -365,11 +370,17 @@ class _Generator:
             if "404" in inj or "405" in inj:
                 items.append(("4221", "1"))
         elif satzart == "0103":
-            sug = "41" if "426" in inj else rng.choice(("31", "32"))
+            sug = "41" if "426" in inj else rng.choice(("30", "31", "32"))
             if "354" in inj:
                 sug = "30"
+            if sug == "31":  # belegärztliche Mitbehandlung: referrer and order (R746, R841)
+                ref_bsnr, ref_lanr = rng.choice(self.referrers)
+                items += [("4205", "Mitbehandlung"), ("4218", ref_bsnr), ("4242", ref_lanr)]
         else:
             sug = "00" if "427" in inj else rng.choice(("41", "42", "43", "44", "45", "46"))
+        if sug == "30" and "354" not in inj:  # stationary stay (R354)
+            stay = q.start + dt.timedelta(days=rng.randrange(20))
+            items.append(("4233", _d(stay) + _d(stay + dt.timedelta(days=3))))
         items.append(("4239", sug))
         blocks: list[list[Item]] = []
         for k, day in enumerate(dates):

@@ -89,9 +89,11 @@ RULES: dict[str, tuple[str, str]] = {
         "Die LANR muss neun Ziffern haben und eine gültige Prüfziffer (7. Stelle) tragen.",
     ),
     "052": (FEHLER, "Die KBV-Prüfnummer muss das Format a/n[n][n]/JJMM/nn/aaa haben."),
+    # Rule 054: the check digit "kann" be checked (rule table); no XPM catalogue message.
     "054": (
-        FEHLER,
-        "Die Versicherten-ID muss das Format annnnnnnnP haben und eine gültige Prüfziffer tragen.",
+        WARNUNG,
+        "Die Versicherten-ID soll das Format annnnnnnnP haben und eine gültige Prüfziffer "
+        "tragen (Prüfung nach Regel 054 „kann“: Warnung).",
     ),
     "124": (FEHLER, "FK 9132 (enthaltene Datenpakete) muss 1, 3, 6 oder 7 sein."),
     "162": (FEHLER, "Die ersten beiden Stellen der (N)BSNR müssen ein gültiger KV-Bereich sein."),
@@ -147,9 +149,10 @@ RULES: dict[str, tuple[str, str]] = {
         "Das Feld steht ohne das Feld, dem es untergeordnet ist (z. B. 5001 ohne 5000).",
     ),
     "STR-ENDE": (FEHLER, "Die Datei endet nicht mit der Satzart con9 (unvollständig?)."),
-    "STR-SORT": (WARNUNG, "Die Leistungstage (5000) eines Falls sollen aufsteigend sortiert sein."),
+    # XPM KVDT-FSORT: a Fehler in the XPM catalogue.
+    "STR-SORT": (FEHLER, "Die Leistungstage (5000) eines Falls müssen aufsteigend sortiert sein."),
     "743": (WARNUNG, "Die Satzart rvsa fehlt, obwohl ein ADT-Datenpaket enthalten ist."),
-    "750": (FEHLER, "Die (N)BSNR in rvsa (0201) muss in besa angegeben sein."),
+    "750": (WARNUNG, "Die (N)BSNR in rvsa (0201) muss in besa angegeben sein."),
     "836": (FEHLER, "Zu jeder (N)BSNR in besa gehört mindestens eine LANR (0212) oder 0223."),
     # Context
     "304": (FEHLER, "Das Datum darf nicht nach dem Prüfdatum (Systemdatum) liegen."),
@@ -160,7 +163,7 @@ RULES: dict[str, tuple[str, str]] = {
         "Die PLZ (3112) oder die Postfach-PLZ (3121) muss angegeben sein (außer bei "
         "Wohnsitzland ungleich D mit eingelesener Karte).",
     ),
-    "480": (FEHLER, "Der letzte Einlesetag der Versichertenkarte (4109) muss im Quartal liegen."),
+    "480": (WARNUNG, "Der letzte Einlesetag der Versichertenkarte (4109) muss im Quartal liegen."),
     "486": (FEHLER, "Jeder Behandlungsfall braucht mindestens eine Diagnose (6001 oder 3673)."),
     "715": (
         FEHLER,
@@ -199,8 +202,307 @@ RULES: dict[str, tuple[str, str]] = {
         WARNUNG,
         "Empfänger (9102) ist keine Bezirksstelle der KV Sachsen (94, 95, 96).",
     ),
+    # ---- ADT rule table (KVDT Datensatzbeschreibung), severities of the XPM catalogue
+    "056": (
+        WARNUNG,
+        "Scheinuntergruppe 28: die LANR (5099) ist falsch bzw. unplausibel (Prüfziffer).",
+    ),
+    "062": (FEHLER, "Eine BSNR SAPV (beginnend mit 74) muss das Format 74kknnn63 haben."),
+    "307": (
+        WARNUNG,
+        "Sind Einlesetag (4109) und Versicherten-ID (3119) vorhanden, muss die CDM-Version "
+        "(3006) vorhanden sein.",
+    ),
+    "308": (WARNUNG, "Die CDM-Version (3006) muss kleiner oder gleich 5.2.0 sein."),
+    "309": (
+        WARNUNG,
+        "Bei CDM-Version 5.2.0 darf der Error-Code (3012) nicht 99999 sein.",
+    ),
+    "310": (
+        WARNUNG,
+        "Bei CDM-Version ungleich 5.2.0 muss der Error-Code (3012) 99999 sein.",
+    ),
+    "315": (
+        WARNUNG,
+        "Der Leistungstag (5000) muss kleiner oder gleich dem Versicherungsschutz-Ende (4110) "
+        "sein.",
+    ),
+    "319": (
+        FEHLER,
+        "Die (N)BSNR des Erstveranlassers (4217) darf nicht gleich der (N)BSNR des "
+        "Überweisers (4218) sein.",
+    ),
+    "431": (
+        FEHLER,
+        "Nur bei Scheinuntergruppe 27 darf 4217 oder 4225 (Erstveranlasser) vorhanden sein, "
+        "nicht beide.",
+    ),
+    "432": (FEHLER, "Die Ausnahmeindikation (4229) ist nur bei Scheinuntergruppe 27/28 erlaubt."),
+    "484": (FEHLER, "Zum ICD-Code (6001) fehlt die Diagnosensicherheit (6003)."),
+    "484a": (FEHLER, "Zur Dauerdiagnose (3673) fehlt die Diagnosensicherheit (3674)."),
+    "485": (
+        FEHLER,
+        "Die Patientenadresse ist unvollständig: Straße (3107) und Ort (3113) gehören zusammen.",
+    ),
+    "537": (
+        FEHLER,
+        "Für die Versicherten-ID T555558879 dürfen keine Leistungen abgerechnet werden.",
+    ),
+    "706": (
+        FEHLER,
+        "Für Behandlungsfälle ab Q1/2026 ist die Seitenlokalisation von OPS-Kodes (5041) nur "
+        "L oder R.",
+    ),
+    "720": (
+        FEHLER,
+        "Scheinuntergruppe 28: die (N)BSNR des Überweisers (4218) muss gleich der (N)BSNR "
+        "des Leistungsorts (5098) sein.",
+    ),
+    "721": (
+        FEHLER,
+        "Scheinuntergruppe 28: die LANR des Überweisers (4242) muss gleich der LANR (5099) sein.",
+    ),
+    "723": (
+        WARNUNG,
+        "Scheinuntergruppe 28: die LANR (5099) soll in besa (0212) angegeben sein.",
+    ),
+    "724": (
+        WARNUNG,
+        "Scheinuntergruppe 28: die (N)BSNR (5098) soll in besa (0201) angegeben sein.",
+    ),
+    "738": (
+        FEHLER,
+        "Der Abrechnungsteil (9261) muss kleiner oder gleich der Anzahl Teilabrechnungen "
+        "(9260) sein.",
+    ),
+    "744": (
+        FEHLER,
+        "Bei Scheinuntergruppe 21 (Auftragsleistungen) muss der Auftrag (4205) da sein.",
+    ),
+    "746": (
+        FEHLER,
+        "Bei Scheinuntergruppe 31 müssen 4218 und einer der Felder 4205, 4207 oder 4208 da sein.",
+    ),
+    "754": (FEHLER, "Bei Scheinuntergruppe 28 sind in 4221 nur 1, 2 und 4 erlaubt."),
+    "755": (FEHLER, "Bei Scheinuntergruppe 27 muss der Auftrag (4205) vorhanden sein."),
+    "756": (WARNUNG, "Das Feld 4209 ist nur bei Scheinuntergruppe 28 erlaubt."),
+    "774": (FEHLER, "Ab CDM-Version 5.2.0 (3006) muss der WOP (3116) vorhanden sein."),
+    "775": (
+        FEHLER,
+        "Sind CDM-Version (3006) und Einlesetag (4109) vorhanden, muss der "
+        "Versicherungsschutz-Beginn (4133) vorhanden sein.",
+    ),
+    "776a": (
+        FEHLER,
+        "Bei eingelesener Karte (4109) und VKNR-Stellen 3–5 unter 800 muss die Versicherten-ID "
+        "(3119) vorhanden sein.",
+    ),
+    "776b": (
+        FEHLER,
+        "Bei eingelesener Karte (4109) und VKNR-Stellen 3–5 ab 800 muss 3119 oder 3105 "
+        "vorhanden sein.",
+    ),
+    "777": (
+        FEHLER,
+        "Bei eingelesener Karte (4109) muss der Kostenträgername (4134) vorhanden sein "
+        "(außer Scheinuntergruppe 21, 27, 28).",
+    ),
+    "782": (
+        WARNUNG,
+        "Der Leistungstag (5000) muss größer oder gleich dem Versicherungsschutz-Beginn (4133) "
+        "sein.",
+    ),
+    "784": (
+        FEHLER,
+        "Ist die CDM-Version (3006) vorhanden, muss der Wohnsitzländercode (3114 oder 3124) "
+        "vorhanden sein.",
+    ),
+    "790": (
+        FEHLER,
+        "Bei eingelesener Karte (4109) ohne CDM-Version (3006) müssen die VKNR-Stellen 3–5 "
+        "(4104) mindestens 800 sein.",
+    ),
+    "841": (FEHLER, "Ist 4218 (BSNR des Überweisers) vorhanden, muss 4242 (LANR) vorhanden sein."),
+    "850": (FEHLER, "Die Felder 4252 und 4253 dürfen nur gemeinsam übertragen werden."),
+    "851": (FEHLER, "Die Felder 4255 und 4256 dürfen nur gemeinsam übertragen werden."),
+    "852": (FEHLER, "Ist das Feld 4255 befüllt, muss auch das Feld 4252 befüllt sein."),
+    "857": (FEHLER, "Im besa-Satz muss das Feld 0201 oder 0213 vorhanden sein."),
+    "864": (WARNUNG, "Der Zeitstempel der Onlineprüfung (3010) muss im Quartal (4101) liegen."),
+    "867": (
+        WARNUNG,
+        "Der Zeitstempel der Onlineprüfung (3010) darf nicht nach dem Prüfdatum liegen.",
+    ),
+    "870": (FEHLER, "Die Kontaktart 3 (4103) ist nur in Satzart 0102 erlaubt."),
+    "872": (FEHLER, "Ist 0224 (Konnektor) angegeben, muss auch 0227 angegeben sein."),
+    "874": (WARNUNG, "Ist 0224 (Konnektor) angegeben, muss auch 0228 angegeben sein."),
+    "876": (WARNUNG, "Ist 3010 (Onlineprüfung) vorhanden, muss auch 4109 vorhanden sein."),
+    "877": (WARNUNG, "Bei Kontaktart 3 (4103) muss der Tag der Terminvermittlung (4115) da sein."),
+    "886": (
+        WARNUNG,
+        "Der Tag der Terminvermittlung (4115) darf nicht mehr als 60 Tage vor dem ersten "
+        "Leistungstag liegen.",
+    ),
+    "887": (WARNUNG, "Der Tag der Terminvermittlung (4115) darf nicht nach dem Prüfdatum liegen."),
+    "895": (
+        WARNUNG,
+        "Ist 4112 (eEB) vorhanden, dürfen 4109, 3010 und 3006 nicht vorhanden sein.",
+    ),
+    "899": (WARNUNG, "Der Leistungstag (5000) darf nicht vor dem Datum in 4214 liegen."),
+    "900": (
+        WARNUNG,
+        "Das Datum in 4214 darf nicht mehr als 60 Tage vor dem Leistungstag (5000) liegen.",
+    ),
+    "023": (
+        WARNUNG,
+        "Hybrid-DRG: das Geburtsdatum (3103) soll vollständig (JJJJMMTT) angegeben sein.",
+    ),
+    "314": (WARNUNG, "Das Geburtsdatum (3103) muss kleiner oder gleich dem OP-Datum (5034) sein."),
+    "321": (
+        WARNUNG,
+        "Das OP-Datum (5034) muss kleiner oder gleich dem Versicherungsschutz-Ende (4110) sein.",
+    ),
+    "322": (
+        WARNUNG,
+        "Das OP-Datum (5034) muss größer oder gleich dem Versicherungsschutz-Beginn (4133) sein.",
+    ),
+    "363": (FEHLER, "Der Leistungstag (5000) muss im Gültigkeitszeitraum (4125) liegen."),
+    "778": (
+        FEHLER,
+        "Bei Besonderer Personengruppe 07 oder 08 (4131) muss der KTAB (4106) 01 oder 09 sein.",
+    ),
+    "779": (
+        FEHLER,
+        "Bei Besonderer Personengruppe 06 (4131) muss der KTAB (4106) 02 oder 09 sein.",
+    ),
+    "780": (
+        FEHLER,
+        "Bei Besonderer Personengruppe 04 (4131) muss der KTAB (4106) 00 oder 09 sein.",
+    ),
+    "818": (
+        WARNUNG,
+        "Bei Besonderer Personengruppe 09 (4131) soll der KTAB (4106) 00 oder 09 sein.",
+    ),
+    "827": (
+        WARNUNG,
+        "Bei eingelesener Karte ohne Besondere Personengruppe muss der KTAB (4106) 00 oder 09 "
+        "sein.",
+    ),
+    "897": (WARNUNG, "Ist 4235 vorhanden, sollen auch 4252 und 4253 vorhanden sein."),
+    "212": (FEHLER, "Der Kostenträger mit der VKNR 74799 darf nicht an die KV übermittelt werden."),
+    "710": (WARNUNG, "Sachkosten (5012) sollten kleiner als 10.000 Euro sein."),
+    "813": (WARNUNG, "Die Version der ADT-Satzbeschreibung (9212) passt nicht zum Quartal."),
+    "814": (WARNUNG, "Die Version der KADT-Satzbeschreibung (9212) passt nicht zum Quartal."),
+    "815": (WARNUNG, "Die Version der SADT-Satzbeschreibung (9212) passt nicht zum Quartal."),
+    "840": (
+        WARNUNG,
+        "Bei Empfänger 93–96 (Thüringen/Sachsen) muss das Release (0132) dem vorgegebenen "
+        "Format entsprechen.",
+    ),
+    "534": (FEHLER, "Der Wert von 4131 (Besondere Personengruppe) ist nicht zulässig."),
+    "536": (FEHLER, "Der Wert von 4132 (DMP-Kennzeichnung) ist nicht zulässig."),
+    "316": (FEHLER, "KADT: der Anreisetag (4264) muss kleiner oder gleich dem Leistungstag sein."),
+    "317": (
+        FEHLER,
+        "KADT: ohne 4272 muss der Abreisetag (4265) größer oder gleich dem Leistungstag sein.",
+    ),
+    "318": (
+        FEHLER,
+        "KADT: ohne 4272 muss der Leistungstag kleiner oder gleich dem Kurabbruch (4266) sein.",
+    ),
+    "382": (FEHLER, "KADT: Kompaktkur (4262/4272) nur bei Kurart (4261) 1 oder 2."),
+    "383": (FEHLER, "KADT: das Feld 4271 nur zusammen mit 4262 oder 4272."),
+    "879": (WARNUNG, "KADT: die Felder 4276 und 4277 nur zusammen mit 4272."),
+    "880": (WARNUNG, "KADT: das Feld 4278 nur zusammen mit 4272."),
+    "881": (WARNUNG, "KADT: entweder 4262 oder 4272 oder keines von beiden."),
+    "478": (
+        FEHLER,
+        "Ungültige Patienten-Postleitzahl (Stammdatei SDPLZ); bei Wohnsitz im Ausland 99999 "
+        "angeben.",
+    ),
+    "783": (
+        FEHLER,
+        "Bei Primärabrechnung (4106 = 00) ohne Einlesedatum muss die Postfach-PLZ (3121) in der "
+        "PLZ-Stammdatei stehen.",
+    ),
+    "844": (WARNUNG, "Ist 4225 vorhanden, muss 4241 oder 4248 vorhanden sein."),
+    "845": (
+        WARNUNG,
+        "Ist 4226 vorhanden, muss 4242 oder 4249 vorhanden sein (bei Scheinuntergruppe 28: "
+        "4242, nicht 4249).",
+    ),
+    "865": (
+        WARNUNG,
+        "KADT: der Zeitstempel 3010 muss größer oder gleich dem Anreisetag (4264) sein.",
+    ),
+    "866": (
+        WARNUNG,
+        "KADT: der Zeitstempel 3010 muss kleiner oder gleich dem Abreisetag bzw. Kurabbruch sein.",
+    ),
+    # ---- XPM checks outside the rule tables
+    "KVDT-FK5001": (FEHLER, "Das Feld darf erst hinter einer GNR (5001) angegeben werden."),
+    "KVDT-FEHL": (FEHLER, "Zu einer GNR fehlt eine Pflichtangabe (Satztabelle 0103)."),
+    "KVDT-RDP1": (FEHLER, "Das Datenpaket wurde nicht im Containersatz (9132) deklariert."),
+    "KVDT-RDP2": (
+        FEHLER,
+        "Das Datenpaket wurde im Containersatz (9132) deklariert, fehlt aber in der Datei.",
+    ),
+    "KVDT-SATZBESAHDRG": (
+        FEHLER,
+        "besa oder rvsa dürfen nicht zusammen mit hdrg0 in einer Datei übertragen werden.",
+    ),
+    "KVDT-FILEHDRG": (WARNUNG, "Der Dateiname einer Hybrid-DRG-Datei muss mit „Z30“ beginnen."),
+    "KVDT-RQL1": (
+        FEHLER,
+        "Dieser Behandlungsfall kann erst im nächsten Quartal abgerechnet werden.",
+    ),
+    "KVDT-RQL3": (
+        WARNUNG,
+        "Das Scheinquartal (4101) weicht um mehr als 8 Quartale vom Abrechnungsquartal ab.",
+    ),
     "KV-MELDUNGEN": (INFO, "Weitere Meldungen wurden nicht einzeln aufgeführt."),
 }
+
+
+#: "Was tun?": a short German action for the practice where the cause is clear.
+HINTS: dict[str, str] = {
+    "054": "Versichertenkarte erneut einlesen oder die Versicherten-ID prüfen.",
+    "304": "Datum korrigieren; es darf nicht in der Zukunft liegen.",
+    "313": "Geburtsdatum oder Leistungstag des Falls korrigieren.",
+    "324": "Leistung in den richtigen Fall (Quartal) verschieben oder das Datum korrigieren.",
+    "480": "Einlesedatum prüfen; die Karte im Behandlungsquartal erneut einlesen.",
+    "486": "Mindestens eine Diagnose (ICD-10-GM) zum Fall erfassen.",
+    "484": "Zur Diagnose die Diagnosensicherheit (G, V, Z oder A) erfassen.",
+    "484a": "Zur Dauerdiagnose die Diagnosensicherheit erfassen.",
+    "479": "Postleitzahl des Patienten erfassen.",
+    "485": "Straße und Ort des Patienten vollständig erfassen.",
+    "715": "Arzt mit dieser LANR in den Praxisstammdaten (besa) anlegen oder LANR korrigieren.",
+    "716": "Betriebsstätte in den Praxisstammdaten (besa) anlegen oder BSNR korrigieren.",
+    "723": "Arzt in den Praxisstammdaten (besa) anlegen oder LANR korrigieren.",
+    "724": "Betriebsstätte in den Praxisstammdaten (besa) anlegen oder BSNR korrigieren.",
+    "744": "Auftrag (FK 4205) vom Überweisungsschein übernehmen.",
+    "755": "Auftrag (FK 4205) vom Überweisungsschein übernehmen.",
+    "777": "Versichertenkarte erneut einlesen (Kostenträgername fehlt).",
+    "782": "Leistungsdatum prüfen: es liegt vor dem Versicherungsbeginn; ggf. Karte neu einlesen.",
+    "315": "Leistungsdatum prüfen: es liegt nach dem Ende des Versicherungsschutzes.",
+    "841": "LANR des Überweisers (FK 4242) vom Überweisungsschein übernehmen.",
+    "856": "Bei Z01.7 die Diagnosensicherheit G angeben.",
+    "899": "Leistungstag oder Datum der Auftragserteilung (FK 4214) prüfen.",
+    "900": "Datum der Auftragserteilung (FK 4214) prüfen.",
+    "537": "Für die Test-Versicherten-ID keine Leistungen abrechnen; echte Karte einlesen.",
+    "STR-SORT": "Praxissoftware: Leistungstage aufsteigend ausgeben (Systemhaus informieren).",
+    "478": "PLZ des Patienten prüfen (bei Wohnsitz im Ausland 99999).",
+    "KV-QUARTAL": "Datei für das gewählte Quartal erstellen oder das Quartal im Portal ändern.",
+    "KV-BSNR": "Datei der gewählten Betriebsstätte hochladen.",
+    "KVDT-RQL1": "Fall erst im nächsten Quartal abrechnen.",
+}
+#: Rules a practice cannot fix by itself: the practice software writes the file wrongly.
+_SOFTWARE = "Praxissoftware erzeugt die Datei fehlerhaft: bitte das Systemhaus informieren."
+for _rule in (
+    "SYN-LEN", "SYN-FK", "SYN-CRLF", "SYN-ZEICHEN", "STR-REIHENFOLGE", "STR-ZUORDNUNG",
+    "STR-ENDE", "016", "031", "052", "124", "175", "182", "KVDT-FK5001", "KVDT-RDP1",
+    "KVDT-RDP2", "KVDT-SATZBESAHDRG", "738",
+):  # fmt: skip
+    HINTS.setdefault(_rule, _SOFTWARE)
 
 
 @dataclass(slots=True)
@@ -212,6 +514,10 @@ class Message:
     satzart: str | None = None
     field: str | None = None
     patient_number: str | None = None
+    #: "Was tun?" (German), where the cause is clear; None otherwise.
+    hint: str | None = None
+    #: Line of the case's first field (8000): groups the messages of one case.
+    case_line: int | None = None
 
     @property
     def severity_label(self) -> str:
@@ -226,6 +532,8 @@ class Message:
             "field": self.field,
             "patient_number": self.patient_number,
             "text": self.text,
+            "hint": self.hint,
+            "case_line": self.case_line,
         }
 
 
@@ -238,6 +546,8 @@ class ValidationReport:
     )
     bsnrs: list[str] = field(default_factory=list)
     quarter: Quarter | None = None
+    #: Rules that need a master file that was not loaded for this check.
+    not_checked: list[str] = field(default_factory=list)
     #: Number of messages per severity, including those not listed (see MAX_MESSAGES).
     counts: dict[str, int] = field(default_factory=lambda: {FEHLER: 0, WARNUNG: 0, INFO: 0})
 
@@ -270,4 +580,66 @@ class ValidationReport:
                 "infos": self.counts[INFO],
             },
             "messages": [m.to_dict() for m in self.messages],
+            "not_checked": list(self.not_checked),
         }
+
+
+#: Rules of the rule tables / XPM catalogue that need a KBV master file (Stammdatei); they
+#: cannot run without it and the protocol says so. Rule -> master file.
+MASTER_DATA_RULES: dict[str, str] = {
+    **dict.fromkeys(("017", "201", "202", "210", "763", "KVDT-RQL2"), "Kostenträger (SDKT)"),
+    **dict.fromkeys(
+        ("KVDT-SKT1", "KVDT-SKT2", "KVDT-SKT3", "KVDT-SKT4", "KVDT-SKT5"), "Kostenträger (SDKT)"
+    ),
+    **dict.fromkeys(
+        ("203", "701", "702", "703", "704", "749", "868", "888", "889", "890", "892", "901"),
+        "EBM/GO (SDEBM)",
+    ),
+    **dict.fromkeys(
+        (
+            "489",
+            "490",
+            "491",
+            "492",
+            "493",
+            "494",
+            "498",
+            "499",
+            "728",
+            "729",
+            "735",
+            "737",
+            "761",
+            "817",
+        ),
+        "ICD-10-GM (SDICD)",
+    ),
+    **dict.fromkeys(("223", "705"), "OPS (SDOPS)"),
+    **dict.fromkeys(("204", "213"), "Anbieter/Prüfnummern (SDPN)"),
+    "221": "Hybrid-DRG (SDHDRG)",
+    "222": "HGNC",
+    "KVDT-RAV": "Arztverzeichnis (SDAV)",
+}
+
+#: Checkable without master data but not implemented yet (rule tables and XPM catalogue).
+OPEN_RULES: tuple[str, ...] = tuple(
+    (
+        "043 048 048a 059 063 064 108 151 160 164 364 365 366 390 428 "
+        "475 496 497 521 530 538 707 709 711a 711b 730 731 732 733 734 740 741 748 "
+        "770 816 824 828 829 830 834 838 839 842 843 847 848 853 854 862 "
+        "869 882 883 884 885 891 893 894 896 KVDT-FFK KVDT-FFKW KVDT-FK3674 "
+        "KVDT-FSATZ KVDT-VSDM KVDT-F0224a KVDT-F0224b KVDT-DK01 KVDT-DK02 KVDT-DK03 "
+        "KVDT-BP01 KVDT-BP02 KVDT-BP03 KVDT-PRFNW-VK KVDT-DATLEN KVDT-TIMLEN "
+        "KVDT-RSU KVDT-RKAB KVDT-RQL4"
+    ).split()
+)
+
+#: Catalogue entries that do not apply to a portal check (Prüfmodul installation itself).
+NOT_APPLICABLE_RULES: dict[str, str] = {
+    "KVDT-RGOS": "betrifft die Installation des Prüfmoduls (GOS-Datei)",
+    "KVDT-JAVAVERSION": "betrifft die Java-Version des Prüfmoduls",
+    "482": "im XPM-Katalog „Inaktiv“: wird nicht gemeldet",
+    "KVDT-STSM": "Statistik, keine Prüfung",
+    "KVDT-STUE": "Statistik, keine Prüfung",
+    "KVDT-ST4242": "Statistik, keine Prüfung",
+}

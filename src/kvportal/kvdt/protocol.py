@@ -7,7 +7,13 @@ No Django.
 
 from __future__ import annotations
 
-from .messages import FEHLER, INFO, SEVERITY_LABELS, WARNUNG, ValidationReport
+from .messages import (
+    FEHLER,
+    INFO,
+    SEVERITY_LABELS,
+    WARNUNG,
+    ValidationReport,
+)
 
 
 def _n(value: int) -> str:
@@ -32,6 +38,12 @@ def summary_lines(
         ("Zeilen", _n(s["lines"])),
         ("Größe", f"{_n(s['bytes'])} Bytes"),
         (
+            "Nicht geprüft",
+            f"{len(report.not_checked)} Regeln brauchen KBV-Stammdateien (Kostenträger, EBM, "
+            "ICD-10-GM, PLZ, OPS, Prüfnummern), die dieser Prüfung nicht vorliegen: "
+            + ", ".join(report.not_checked),
+        ),
+        (
             "Meldungen",
             f"{_n(report.counts[FEHLER])} Fehler, {_n(report.counts[WARNUNG])} Warnungen, "
             f"{_n(report.counts[INFO])} Hinweise",
@@ -52,6 +64,8 @@ def message_rows(report: ValidationReport) -> list[dict[str, str]]:
             "feld": m.field or "",
             "patientennummer": m.patient_number or "",
             "meldung": m.text,
+            "was_tun": m.hint or "",
+            "fall_zeile": str(m.case_line) if m.case_line is not None else "",
         }
         for m in report.messages
     ]
@@ -67,8 +81,21 @@ def format_protocol(report: ValidationReport, *, file_name: str | None = None) -
     if not report.messages:
         out.append("Keine Meldungen.")
         return "\n".join(out) + "\n"
-    out.append("Meldungen (Art: F = Fehler, W = Warnung, I = Hinweis):")
+    out.append("Übersicht nach Regel (Anzahl der aufgeführten Meldungen):")
+    for (severity, rule), (count, text) in rule_counts(report).items():
+        out.append(f"  {severity} [{rule}] {count}×  {text}")
+    out.append("")
+    out.append("Meldungen nach Fall (Art: F = Fehler, W = Warnung, I = Hinweis):")
+    current = object()
     for row in message_rows(report):
+        case = row["fall_zeile"]
+        if case != current:
+            current = case
+            if case:
+                pat = f", Pat.-Nr. {row['patientennummer']}" if row["patientennummer"] else ""
+                out.append(f"– Fall ab Zeile {case} (Satzart {row['satzart']}{pat})")
+            else:
+                out.append("– Datei, Kopf- und Praxisdaten")
         where = []
         if row["zeile"]:
             where.append(f"Zeile {row['zeile']}")
@@ -84,4 +111,19 @@ def format_protocol(report: ValidationReport, *, file_name: str | None = None) -
             if place
             else f"{row['kuerzel']} [{row['regel']}] {row['meldung']}"
         )
+        if row["was_tun"]:
+            out.append(f"    Was tun? {row['was_tun']}")
     return "\n".join(out) + "\n"
+
+
+def rule_counts(report: ValidationReport) -> dict[tuple[str, str], tuple[int, str]]:
+    """(severity, rule) -> (number of listed messages, rule text), errors first."""
+    from .messages import RULES
+
+    counts: dict[tuple[str, str], int] = {}
+    for m in report.messages:
+        key = (m.severity, m.rule)
+        counts[key] = counts.get(key, 0) + 1
+    order = {FEHLER: 0, WARNUNG: 1, INFO: 2}
+    keys = sorted(counts, key=lambda k: (order[k[0]], -counts[k], k[1]))
+    return {k: (counts[k], RULES.get(k[1], (None, ""))[1]) for k in keys}

@@ -18,9 +18,12 @@ from kvportal.core.quarters import Quarter
 from kvportal.members.identifiers import check_bsnr, check_lanr
 
 from . import fields as F
+from .masterdata import MasterData
 from .messages import (
     FEHLER,
+    HINTS,
     INFO,
+    MASTER_DATA_RULES,
     RULES,
     STATUS_ABORTED,
     STATUS_FAULTY,
@@ -75,7 +78,18 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
     R_LAND,
     R_CREATED,
     R_AUSSTELLUNG,
-) = range(27)
+    R_CAPTURE,
+    R_SVCFIELD,
+) = range(29)
+
+#: Fields whose every value matters (the record's `seen` dict keeps only the last one).
+_CAPTURE = ("5041", "9132")
+#: Fields that belong to a GNR (5001): before the first 5001 of a day they are KVDT-FK5001.
+_SVC_FIELDS = (
+    "5002 5003 5005 5006 5008 5009 5010 5011 5012 5013 5015 5016 5017 5018 5019 5020 5021 "
+    "5023 5024 5025 5026 5034 5035 5036 5037 5038 5040 5042 5043 5050 5051 5052 5074 5075 "
+    "5076 5077 5078 5079 5100"
+).split()
 
 _ROLES: dict[bytes, int] = {
     b"8000": R_SATZART,
@@ -94,6 +108,7 @@ _ROLES: dict[bytes, int] = {
     b"6003": R_DIAGSICH,
     b"3674": R_DIAGSICH,
     b"0201": R_BSNR,
+    b"0213": R_BSNR,
     b"0212": R_LANR,
     b"0223": R_PSEUDO_ASV,
     b"0225": R_TI,
@@ -102,10 +117,15 @@ _ROLES: dict[bytes, int] = {
     b"9102": R_EMPFAENGER,
     b"9103": R_CREATED,
     b"9115": R_NOTFUTURE,
+    b"9116": R_NOTFUTURE,
+    b"9117": R_NOTFUTURE,
     b"4102": R_AUSSTELLUNG,
     b"3114": R_LAND,
     b"4109": R_CARDREAD,
     **{fk: R_GROUPFIELD for fk in F.BESA_GROUP_MUSS},
+    **{fk: R_GROUPFIELD for fk in (b"0224", b"0227", b"0228")},
+    **{fk.encode(): R_CAPTURE for fk in _CAPTURE},
+    **{fk.encode(): R_SVCFIELD for fk in _SVC_FIELDS},
 }
 
 #: Field spec used by the hot loop: (min, max, type, values, special, role).
@@ -131,6 +151,8 @@ _VALUE_RULES = {
     b"9102": "532",
     b"3110": "533",
     b"0225": "177",
+    b"4131": "534",
+    b"4132": "536",
 }
 
 _SPECIAL_RULES = {
@@ -151,6 +173,59 @@ _SPECIAL_PATTERNS = {
 
 _LANR_SUBSTITUTE = b"999999900"  # Ersatzwert (P2-40), accepted in 5099/4241/4242
 _LANR_OBSOLETE = b"888888800"  # rule 762
+_BSNR_SUBSTITUTE = b"777777700"  # rule 821
+
+#: Rules that apply from a quarter on (year * 10 + quarter of the case, 4101, else 9204).
+RULE_FROM = {"706": 20261, "899": 20262, "900": 20262, "309": 20263, "310": 20263}
+_CDM_520 = (5, 2, 0)
+
+
+def _version(val: bytes) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(p) for p in val.split(b"."))
+    except ValueError:
+        return None
+
+
+_VERSIONS: dict[bytes, tuple[int, ...] | None] = {}
+#: With CDM 5.2.0 and a card read, these fields satisfy every card rule (307–790).
+_CARD_OK = frozenset((b"3119", b"4133", b"4134", b"3114"))
+_VERSION_RULES = {
+    b"adt0": (b"ADT", "813"),
+    b"kad0": (b"KADT", "814"),
+    b"sad0": (b"SADT", "815"),
+}
+#: Rule 840 (Thüringen/Sachsen): release (0132) of the practice software.
+_RELEASE_RE = re.compile(
+    rb"(.{1,23})|(.{1,23}\|([0-9][0-9][0-9][0-9])?([a-ku-x][a-z][1-9])*([a-ku-x][A-Z][1-9])*)"
+)
+#: A case carrying none of these fields skips the rare end-of-case rules.
+_RARE_CASE_FIELDS = frozenset(
+    fk.encode()
+    for fk in (
+        "3012 3010 4112 4214 4115 4103 4218 4217 4225 4229 4209 4221 4205 4252 4253 4255 "
+        "4256 4235 4125 4226"
+    ).split()
+)
+
+
+def _version_cached(val: bytes) -> tuple[int, ...] | None:
+    try:
+        return _VERSIONS[val]
+    except KeyError:
+        if len(_VERSIONS) > 1000:
+            _VERSIONS.clear()
+        version = _VERSIONS[val] = _version(val)
+        return version
+
+
+def _days(a: bytes, b: bytes) -> int:
+    """Days from date a to date b (JJJJMMTT); 0 when either is not a valid date."""
+    if not (_valid_date(a) and _valid_date(b)):
+        return 0
+    da = dt.date(int(a[:4]), int(a[4:6]), int(a[6:8]))
+    db = dt.date(int(b[:4]), int(b[4:6]), int(b[6:8]))
+    return (db - da).days
 
 
 class _Abort(Exception):
@@ -227,10 +302,23 @@ class _Validator:
         self.sa_known = False
         self.prev_sa: bytes | None = None  # last known Satzart (order check)
         self.record_line = 0
-        self.seen: set[bytes] = set()
+        #: Fields of the current record -> last value (the end-of-record rules read it).
+        self.seen: dict[bytes, bytes] = {}
         self.seen_satzarten: set[bytes] = set()
         # case state
         self.in_case = False
+        self.adt_case = False
+        self.op_dates: list[bytes] = []
+        self.first_ltag = b""
+        self.sug28 = False
+        self.case_q = 0  # quarter of the case (4101) as year * 10 + quarter, 0 = unknown
+        self.adt_q = 0
+        self.packages: list[bytes] = []
+        self.besa_ik = False
+        self.masterdata: MasterData | None = None
+        self.postcodes: frozenset[bytes] | None = None  # SDPLZ of the billing quarter
+        self.declared_bad = False
+        self.declared: set[bytes] = set()
         self.pat: bytes | None = None
         self.birth: bytes | None = None
         self.qrange: tuple[bytes, bytes] | None = None
@@ -297,7 +385,18 @@ class _Validator:
         if satzart is None and self.sa is not None:
             satzart = _s(self.sa)
         pat = _s(self.pat) if (self.in_case and case_level and self.pat is not None) else None
-        message = Message(sev, rule, text, line, satzart, fk_s, pat)
+        in_case = self.in_case and case_level
+        message = Message(
+            sev,
+            rule,
+            text,
+            line,
+            satzart,
+            fk_s,
+            pat,
+            HINTS.get(rule),
+            self.record_line if in_case else None,
+        )
         if first:  # the reason for an abort heads the protocol, whatever else was found
             report.messages.insert(0, message)
         else:
@@ -353,6 +452,12 @@ class _Validator:
             if len(val) != 9 or not val.isdigit():
                 ok = False
                 rule = "049"
+            elif val == _BSNR_SUBSTITUTE or val[:2] == b"35":
+                pass  # rule 821 Ersatzwert; rule 061 pseudo-BSNR 35kknnnnn
+            elif val[:2] == b"74":
+                if val[7:] != b"63":  # rule 062: BSNR SAPV 74kknnn63
+                    ok = False
+                    rule = "062"
             elif check_bsnr(val.decode("ascii")).errors:
                 ok = False
                 rule = "162"
@@ -362,12 +467,15 @@ class _Validator:
                 return False
             if val == _LANR_SUBSTITUTE and fk != b"0212":
                 return True
-            rule = "050"
+            rule = "056" if (self.sug28 and fk == b"5099") else "050"
             if len(val) != 9 or not val.isdigit():  # ASCII digits only (see above)
                 self.msg(rule, ln, fk, self.value_detail(fk, val))
                 return False
             result = check_lanr(val.decode("ascii"))
             if result.errors:
+                if rule == "056":  # SUG 28: a warning (XPM KVDT-R056)
+                    self.msg(rule, ln, fk, self.value_detail(fk, val))
+                    return True
                 ok = False
             elif result.warnings:
                 self.msg("050", ln, fk, f"{self.value_detail(fk, val)} Pseudo-LANR.", WARNUNG)
@@ -375,9 +483,10 @@ class _Validator:
         elif special == F.SP_QUARTER:
             ok = self.quarter_of(val) is not None
         elif special == F.SP_KVNR:
+            if val == b"T555558879":  # rule 537: the KBV dummy ID bills no services
+                self.msg("537", ln, fk)
+                return False
             ok = _kvnr_ok(val)
-            if ok and val == b"T555558879":
-                ok = False
         elif special == F.SP_BIRTH:
             ok = (
                 _valid_date(val)
@@ -418,6 +527,7 @@ class _Validator:
         self.sa_known = ok
         if not ok:
             self.in_case = False
+            self.adt_case = False
             return
         if sa == b"con0" and self.prev_sa is None:
             pass
@@ -437,20 +547,28 @@ class _Validator:
                 self.msg("743", ln, b"8000")
         self.prev_sa = sa
         self.seen_satzarten.add(sa)
-        self.in_case = sa in F.CASE_SATZARTEN
+        # Every package's case record starts with fresh case state (no leak from the last
+        # ADT case into KADT/SADT/Hybrid-DRG); the ADT rule table applies to ADT cases only.
+        self.adt_case = sa in F.CASE_SATZARTEN
+        self.in_case = self.adt_case or sa in F.PACKAGE_CASE_SATZARTEN
         if self.in_case:
             self.report.stats["cases"] += 1
             self.pat = None
             self.birth = None
             self.qrange = None
-            self.current_quarter_case = True
+            # 715/716 compare with besa, which Hybrid-DRG files do not have
+            self.current_quarter_case = sa != b"hdrg1"
             self.last_ltag = b""
             self.has_ltag = False
             self.svc_open = False
             self.diag_open = False
             self.sug = None
+            self.sug28 = False
             self.land = None
-            self.needs_place = sa != b"0103"
+            self.op_dates = []
+            self.first_ltag = b""
+            self.case_q = 0
+            self.needs_place = self.adt_case and sa != b"0103"
         elif sa == b"besa":
             self.besa_line = ln
 
@@ -464,6 +582,11 @@ class _Validator:
         if self.in_case:
             self.close_service()
             self.close_diag()
+        if sa == b"hdrg1":
+            self.hdrg_rules(line)
+        elif sa == b"0109":
+            self.kadt_rules(seen, line)
+        if self.adt_case:
             if b"6001" not in seen and b"3673" not in seen:
                 self.msg("486", line, b"6001")
             if b"3112" not in seen and b"3121" not in seen:
@@ -471,10 +594,17 @@ class _Validator:
                 if not foreign_card:
                     self.msg("479", line, b"3112")
             self.case_rules(sa, seen, line)
+            self.card_rules(sa, seen, line)
+        elif sa in (b"adt0", b"kad0", b"sad0", b"hdrg0"):
+            self.packages.append(sa)
+            self.header_rules(sa, seen, line)
+            part, parts = seen.get(b"9261"), seen.get(b"9260")
+            if part and parts and part.isdigit() and parts.isdigit() and int(part) > int(parts):
+                self.msg("738", line, b"9261", f"Teil {_s(part)} von {_s(parts)}.")
         elif sa == b"besa":
             self.close_group()
-            if not self.besa_bsnrs:
-                self.msg("STR-MUSS", line, b"0201", "Es fehlt FK 0201 ((N)BSNR).")
+            if not self.besa_bsnrs and not self.besa_ik:
+                self.msg("857", line, b"0201")
             if self.expected_bsnr is not None and (
                 not self.besa_bsnrs or self.besa_bsnrs[0] != self.expected_bsnr
             ):
@@ -487,15 +617,315 @@ class _Validator:
                 )
         mandatory = F.MANDATORY.get(sa)
         if mandatory is not None:
-            missing = mandatory - seen
+            missing = mandatory - seen.keys()
             if missing and not (sa == b"besa" and missing == {b"0201"}):
                 for fk in sorted(missing):
                     name = F.field_name(fk.decode())
                     self.msg("STR-MUSS", line, fk, f"Es fehlt {name}.")
         seen.clear()
         self.in_case = False
+        self.adt_case = False
 
-    def case_rules(self, sa: bytes, seen: set[bytes], line: int) -> None:
+    def header_rules(self, sa: bytes, seen: dict[bytes, bytes], line: int) -> None:
+        """Package header: version of the Satzbeschreibung (R813–R815), 0132 (R840)."""
+        if sa not in _VERSION_RULES:  # hdrg0 carries no quarter (R824 not checked)
+            return
+        version, quarter = seen.get(b"9212"), seen.get(b"9204")
+        prefix, rule = _VERSION_RULES[sa]
+        if (
+            version is not None
+            and _VERSION_RE.match(version)  # else rule 031 is reported
+            and quarter is not None
+            and self.quarter_of(quarter) is not None
+        ):
+            month = (quarter[0] - 48) * 3 - 2
+            expected = b"%s%02d%s" % (prefix, month, quarter[3:5])
+            if version[:-3] != expected:
+                self.msg(
+                    rule, line, b"9212", f"Erwartet {_s(expected)}.nn, gefunden „{_s(version)}“."
+                )
+        release = seen.get(b"0132")
+        if (
+            sa == b"adt0"
+            and release is not None
+            and seen.get(b"9102") in (b"93", b"94", b"95", b"96")
+            and not _RELEASE_RE.fullmatch(release)
+        ):
+            self.msg("840", line, b"0132", f"Gefunden: „{_s(release)}“.")
+
+    def applies(self, rule: str) -> bool:
+        q = self.case_q or self.adt_q
+        return q == 0 or q >= RULE_FROM[rule]
+
+    def sug28_place(self, ref_fk: bytes, rule: str, fk: bytes, val: bytes, ln: int) -> None:
+        """SUG 28 (Laborgemeinschaft): 4218 = 5098 (R720) and 4242 = 5099 (R721)."""
+        ref = self.seen.get(ref_fk)
+        if ref is not None and ref != val:
+            self.msg(rule, ln, fk, f"{_s(ref_fk)}: „{_s(ref)}“, {_s(fk)}: „{_s(val)}“.")
+
+    def kadt_rules(self, seen: dict[bytes, bytes], line: int) -> None:
+        """KADT rule table: stay dates (R316–R318) and Kompaktkur fields (R382/R383, R879–R881)."""
+        msg = self.msg
+        first, last = self.first_ltag, self.last_ltag
+        arrival, departure, stop = seen.get(b"4264"), seen.get(b"4265"), seen.get(b"4266")
+        refresher = b"4272" in seen
+        stamp = seen.get(b"3010")
+        if stamp is not None:
+            if arrival is not None and stamp[:8] < arrival:
+                msg("865", line, b"3010")
+            end = stop if stop is not None else departure
+            if end is not None and stamp[:8] > end:
+                msg("866", line, b"3010", f"FK {'4266' if stop is not None else '4265'}.")
+        if first and arrival is not None and first < arrival:
+            msg("316", line, b"4264", f"Anreisetag „{_s(arrival)}“, Leistungstag „{_s(first)}“.")
+        if last and not refresher:
+            if departure is not None and last > departure:
+                msg("317", line, b"4265", f"Abreisetag „{_s(departure)}“.")
+            if stop is not None and last > stop:
+                msg("318", line, b"4266", f"Kurabbruch „{_s(stop)}“.")
+        compact = b"4262" in seen
+        if (compact or refresher) and seen.get(b"4261") not in (b"1", b"2"):
+            msg("382", line, b"4261")
+        if b"4271" in seen and not (compact or refresher):
+            msg("383", line, b"4271")
+        if compact and refresher:
+            msg("881", line, b"4262")
+        if not refresher:
+            if b"4276" in seen or b"4277" in seen:
+                msg("879", line, b"4276")
+            if b"4278" in seen:
+                msg("880", line, b"4278")
+
+    def hdrg_rules(self, line: int) -> None:
+        """Hybrid-DRG case: full birth date (KVDT-R023, a warning)."""
+        birth = self.birth
+        if birth is not None and (birth[4:6] == b"00" or birth[6:] == b"00"):
+            self.msg("023", line, b"3103")
+        self.op_rules(line)
+
+    def op_rules(self, line: int) -> None:
+        """OP date (5034) against birth date (R314) and insurance cover (R321/R322)."""
+        if not self.op_dates:
+            return
+        begin, end, birth = self.seen.get(b"4133"), self.seen.get(b"4110"), self.birth
+        for op in self.op_dates:
+            if birth is not None and birth.isdigit() and op < birth:
+                self.msg("314", line, b"5034", f"OP-Datum „{_s(op)}“.")
+            if end is not None and op > end:
+                self.msg("321", line, b"5034", f"OP-Datum „{_s(op)}“.")
+            if begin is not None and op < begin:
+                self.msg("322", line, b"5034", f"OP-Datum „{_s(op)}“.")
+
+    def postcode_rules(self, seen: dict[bytes, bytes], line: int) -> None:
+        """Master data SDPLZ, cases without a card read: 3112 (R478) and 3121 (R783)."""
+        postcodes = self.postcodes
+        plz = seen.get(b"3112")
+        # a PLZ that is not five digits (e.g. "I1000" of an SVA case) is taken as foreign
+        if (
+            plz is not None
+            and len(plz) == 5
+            and plz.isdigit()
+            and seen.get(b"3114", b"D") == b"D"
+            and plz not in postcodes
+        ):
+            self.msg("478", line, b"3112", "Die PLZ (3112) steht nicht in der PLZ-Stammdatei.")
+        box = seen.get(b"3121")
+        if box is not None and seen.get(b"4106") == b"00" and box not in postcodes:
+            self.msg("783", line, b"3121")
+
+    def card_detail(
+        self, seen: dict[bytes, bytes], line: int, card: bytes | None, cdm_raw: bytes | None
+    ) -> tuple[int, ...] | None:
+        """Card and CDM rules (307, 308, 774–777, 784, 790); returns the CDM version."""
+        v = seen
+        msg = self.msg
+        sug = self.sug
+        cdm = _version_cached(cdm_raw) if cdm_raw is not None else None
+        if card is not None:
+            vknr = v.get(b"4104")
+            ok_vknr = vknr is not None and len(vknr) == 5 and vknr.isdigit()
+            serial = int(vknr[2:5]) if ok_vknr else None
+            if b"3119" in seen and cdm_raw is None:
+                msg("307", line, b"3006")
+            if cdm_raw is not None and b"4133" not in seen:
+                msg("775", line, b"4133")
+            if serial is not None:
+                if serial < 800 and b"3119" not in seen:
+                    msg("776a", line, b"3119")
+                elif serial >= 800 and b"3119" not in seen and b"3105" not in seen:
+                    msg("776b", line, b"3119")
+                if cdm_raw is None and serial < 800:
+                    msg("790", line, b"4104")
+            if sug not in (b"21", b"27", b"28") and b"4134" not in seen:
+                msg("777", line, b"4134")
+        if cdm is not None:
+            if cdm > _CDM_520:
+                msg("308", line, b"3006", f"Gefunden: „{_s(cdm_raw)}“.")
+            if cdm >= _CDM_520 and b"3116" not in seen:
+                msg("774", line, b"3116")
+            # applied with a card read only: the KBV test file has SVA cases (no card) without
+            # 3114 that the XPM accepts
+            if card is not None and b"3114" not in seen and b"3124" not in seen:
+                msg("784", line, b"3114")
+        return cdm
+
+    def card_rules(self, sa: bytes, seen: dict[bytes, bytes], line: int) -> None:
+        """End-of-case rules of the ADT rule table on card data, dates and referrals."""
+        v = seen
+        msg = self.msg
+        sug = self.sug
+        card = v.get(b"4109")
+        cdm_raw = v.get(b"3006")
+        if cdm_raw == b"5.2.0" and b"3116" in seen and (card is None or seen.keys() >= _CARD_OK):
+            cdm = _CDM_520  # the common eGK case: every card rule is met
+        elif card is not None or cdm_raw is not None:
+            cdm = self.card_detail(seen, line, card, cdm_raw)
+        else:
+            cdm = None
+        if v.get(b"4104") == b"74799":
+            msg("212", line, b"4104")
+        first = self.first_ltag
+        begin = v.get(b"4133")
+        if begin is not None and first and first < begin:
+            msg("782", line, b"5000", f"Leistungstag {_s(first)}, Beginn {_s(begin)}.")
+        end = v.get(b"4110")
+        if end is not None and self.last_ltag > end:
+            msg("315", line, b"5000", f"Leistungstag {_s(self.last_ltag)}, Ende {_s(end)}.")
+        q_case, q_adt = self.case_q, self.adt_q
+        if q_case != q_adt and q_case and q_adt:
+            if q_case > q_adt:
+                msg("KVDT-RQL1", line, b"4101")
+            elif (q_adt // 10 - q_case // 10) * 4 + (q_adt % 10 - q_case % 10) > 8:
+                msg("KVDT-RQL3", line, b"4101")
+        if self.postcodes is not None and card is None:
+            self.postcode_rules(seen, line)
+        if (b"3107" in seen) != (b"3113" in seen):
+            msg("485", line, b"3107" if b"3107" not in seen else b"3113")
+        if sa == b"0102":
+            sug = self.sug
+            if sug == b"21" and b"4205" not in seen:
+                msg("744", line, b"4205")
+            elif sug == b"27" and b"4205" not in seen:
+                msg("755", line, b"4205")
+        if not seen.keys().isdisjoint(_RARE_CASE_FIELDS):
+            self.rare_case_rules(sa, seen, line, card, cdm_raw, cdm)
+        else:
+            if self.op_dates:
+                self.op_rules(line)
+            if v.get(b"4131", b"00") != b"00" or v.get(b"4106", b"00") not in (b"00", b"09"):
+                self.person_group_rules(seen, line, card)
+
+    def rare_case_rules(
+        self,
+        sa: bytes,
+        seen: dict[bytes, bytes],
+        line: int,
+        card: bytes | None,
+        cdm_raw: bytes | None,
+        cdm: tuple[int, ...] | None,
+    ) -> None:
+        """Rules on fields most cases do not carry (only run when one of them is there)."""
+        v = seen
+        msg = self.msg
+        sug = self.sug
+        first, last = self.first_ltag, self.last_ltag
+        error_code = v.get(b"3012")
+        if error_code is not None and cdm_raw is not None:
+            if cdm == _CDM_520 and error_code == b"99999" and self.applies("309"):
+                msg("309", line, b"3012")
+            elif cdm != _CDM_520 and error_code != b"99999" and self.applies("310"):
+                msg("310", line, b"3012")
+        stamp = v.get(b"3010")
+        if stamp is not None:
+            if card is None:
+                msg("876", line, b"4109")
+            q = self.qrange
+            if q is not None and not q[0] <= stamp[:8] <= q[1]:
+                msg("864", line, b"3010")
+            if stamp[:8] > self.today:
+                msg("867", line, b"3010")
+        if b"4112" in seen and (card is not None or stamp is not None or cdm_raw is not None):
+            msg("895", line, b"4112")
+        ordered = v.get(b"4214")
+        if ordered is not None and first:
+            if first < ordered and self.applies("899"):
+                msg("899", line, b"4214", f"FK 4214: „{_s(ordered)}“, FK 5000: „{_s(first)}“.")
+            elif _days(ordered, first) > 60 and self.applies("900"):
+                msg("900", line, b"4214", f"FK 4214: „{_s(ordered)}“, FK 5000: „{_s(first)}“.")
+        booked = v.get(b"4115")
+        if booked is not None:
+            if first and _days(booked, first) > 60:
+                msg("886", line, b"4115", f"FK 4115: „{_s(booked)}“.")
+            if booked > self.today:
+                msg("887", line, b"4115", f"FK 4115: „{_s(booked)}“.")
+        contact = v.get(b"4103")
+        if contact == b"3":
+            if sa != b"0102":
+                msg("870", line, b"4103")
+            if booked is None:
+                msg("877", line, b"4115")
+        if b"4218" in seen and b"4242" not in seen:
+            msg("841", line, b"4242")
+        self.op_rules(line)
+        self.person_group_rules(seen, line, card)
+        period = v.get(b"4125")
+        if (
+            period is not None
+            and first
+            and len(period) == 16
+            and (first < period[:8] or last > period[8:])
+        ):
+            msg("363", line, b"5000", f"Gültigkeitszeitraum „{_s(period)}“.")
+        if b"4235" in seen and not (b"4252" in seen and b"4253" in seen):
+            msg("897", line, b"4252")
+        if (b"4252" in seen) != (b"4253" in seen):
+            msg("850", line, b"4252")
+        if (b"4255" in seen) != (b"4256" in seen):
+            msg("851", line, b"4255")
+        if b"4255" in seen and b"4252" not in seen:
+            msg("852", line, b"4252")
+        if sa != b"0102":
+            return
+        initiator = v.get(b"4217")
+        if initiator is not None and initiator == v.get(b"4218"):
+            msg("319", line, b"4217")
+        if (b"4217" in seen or b"4225" in seen) and (
+            sug != b"27" or (b"4217" in seen and b"4225" in seen)
+        ):
+            msg("431", line, b"4217")
+        if b"4225" in seen and b"4241" not in seen and b"4248" not in seen:
+            msg("844", line, b"4225")
+        if b"4226" in seen:  # R845
+            if sug == b"28":
+                bad_referrer = b"4242" not in seen or b"4249" in seen
+            else:
+                bad_referrer = b"4242" not in seen and b"4249" not in seen
+            if bad_referrer:
+                msg("845", line, b"4226")
+        if b"4229" in seen and sug not in (b"27", b"28"):
+            msg("432", line, b"4229")
+        if b"4209" in seen and sug != b"28":
+            msg("756", line, b"4209")
+        if sug == b"28" and v.get(b"4221", b"1") not in (b"1", b"2", b"4"):
+            msg("754", line, b"4221")
+
+    def person_group_rules(self, seen: dict[bytes, bytes], line: int, card: bytes | None) -> None:
+        """Besondere Personengruppe (4131) against the KTAB (4106): R778–R780, R818, R827."""
+        v = seen
+        msg = self.msg
+        group, ktab = v.get(b"4131"), v.get(b"4106")
+        if group in (b"07", b"08") and ktab not in (b"01", b"09"):
+            msg("778", line, b"4106")
+        elif group == b"06" and ktab not in (b"02", b"09"):
+            msg("779", line, b"4106")
+        elif group == b"04" and ktab not in (b"00", b"09"):
+            msg("780", line, b"4106")
+        elif group == b"09" and ktab not in (b"00", b"09"):
+            msg("818", line, b"4106")
+        if card is not None and group in (None, b"00") and ktab not in (b"00", b"09", None):
+            msg("827", line, b"4106")
+
+    def case_rules(self, sa: bytes, seen: dict[bytes, bytes], line: int) -> None:
         """Rules that depend on the Scheinuntergruppe (4239) of the finished case."""
         sug = self.sug
         if sa == b"0102":
@@ -513,11 +943,22 @@ class _Validator:
                     self.msg("405", line, b"4102")
         elif sa == b"0103" and sug == b"30" and b"4233" not in seen:
             self.msg("354", line, b"4233")
+        elif (
+            sa == b"0103"
+            and sug == b"31"
+            and (b"4218" not in seen or not seen.keys() & {b"4205", b"4207", b"4208"})
+        ):
+            self.msg("746", line, b"4218")
 
     def close_service(self) -> None:
         if self.svc_open:
             self.svc_open = False
             if not self.needs_place:
+                if self.sa == b"0103":  # Satztabelle 0103: 5098 and 5099 per GNR (KVDT-FEHL)
+                    if not self.svc_bsnr:
+                        self.msg("KVDT-FEHL", self.svc_line, b"5098", "FK 5098 fehlt zur GNR.")
+                    if not self.svc_lanr:
+                        self.msg("KVDT-FEHL", self.svc_line, b"5099", "FK 5099 fehlt zur GNR.")
                 return
             if not self.svc_bsnr:
                 self.msg("859", self.svc_line, b"5098")
@@ -528,10 +969,10 @@ class _Validator:
         if self.diag_open:
             self.diag_open = False
             if not self.diag_sich:
-                sich = "6003" if self.diag_fk == b"6001" else "3674"
-                self.msg(
-                    "STR-MUSS", self.diag_line, sich, f"Es fehlt FK {sich} (Diagnosensicherheit)."
-                )
+                if self.diag_fk == b"6001":
+                    self.msg("484", self.diag_line, "6003")
+                else:
+                    self.msg("484a", self.diag_line, "3674")
 
     def close_group(self) -> None:
         bsnr = self.group_bsnr
@@ -547,6 +988,11 @@ class _Validator:
             if fk not in gseen:
                 name = F.field_name(fk.decode())
                 self.msg("STR-MUSS", line, fk, f"BSNR {_s(bsnr)}: es fehlt {name}.")
+        if b"0224" in gseen:
+            if b"0227" not in gseen:
+                self.msg("872", line, b"0227", f"BSNR {_s(bsnr)}.")
+            if b"0228" not in gseen:
+                self.msg("874", line, b"0228", f"BSNR {_s(bsnr)}.")
         if b"0212" not in gseen and b"0223" not in gseen:
             self.msg("836", line, b"0212", f"BSNR {_s(bsnr)}.")
         ti = self.group_ti
@@ -647,7 +1093,7 @@ class _Validator:
 
     def feed(self, lines: list[bytes], first: int) -> None:
         fast_get = _FAST.get
-        seen_add = self.seen.add
+        seen = self.seen
         good_dates = self.good_dates
         today = self.today
         msg = self.msg
@@ -660,7 +1106,7 @@ class _Validator:
                     if line[7] == 32 or line[-1] == 32:
                         self.blank(fk, line[7:], ln)
                     if not role:
-                        seen_add(fk)
+                        seen[fk] = line[7:]
                         continue
                     val = line[7:]
                     ok = True
@@ -694,7 +1140,9 @@ class _Validator:
                 elif role == R_LBSNR:
                     self.svc_bsnr = True
                     if ok and self.current_quarter_case and val not in self.besa_bsnr_set:
-                        msg("716", ln, fk, self.value_detail(fk, val))
+                        msg("724" if self.sug28 else "716", ln, fk, self.value_detail(fk, val))
+                    if self.sug28 and ok:
+                        self.sug28_place(b"4218", "720", fk, val, ln)
                     continue
                 elif role == R_LLANR:
                     self.svc_lanr = True
@@ -704,11 +1152,15 @@ class _Validator:
                         and val not in self.besa_lanrs
                         and val != _LANR_SUBSTITUTE
                     ):
-                        msg("715", ln, fk, self.value_detail(fk, val))
+                        msg("723" if self.sug28 else "715", ln, fk, self.value_detail(fk, val))
+                    if self.sug28 and ok:
+                        self.sug28_place(b"4242", "721", fk, val, ln)
                     continue
                 elif role == R_LTAG:
                     if self.svc_open:
                         self.close_service()
+                    if ok and not self.has_ltag:
+                        self.first_ltag = val
                     self.has_ltag = True
                     if ok:
                         q = self.qrange
@@ -753,14 +1205,16 @@ class _Validator:
                     if ok:
                         self.birth = val
                 elif role == R_QUARTAL:
-                    if ok:
+                    if ok and self.adt_case:
                         self.qrange = self.quarter_of(val)
+                        self.case_q = int(val[1:]) * 10 + val[0] - 48
                         self.current_quarter_case = (
                             self.adt_quarter is None or val == self.adt_quarter
                         )
                 elif role == R_SUG:
-                    if ok and self.in_case:
+                    if ok and self.adt_case:
                         self.sug = val
+                        self.sug28 = val == b"28"
                         allowed, rule = F.SUG_BY_SATZART[self.sa]
                         if val not in allowed:
                             msg(rule, ln, fk, self.value_detail(fk, val))
@@ -794,13 +1248,39 @@ class _Validator:
                 else:
                     self.ln = ln
                     self.other_role(role, fk, val, ok, ln)
-            seen_add(fk)
+            seen[fk] = val
         self.ln = ln
 
     def other_role(self, role: int, fk: bytes, val: bytes, ok: bool, ln: int) -> None:
-        """Roles outside the cases (besa, rvsa, adt0): rare, so a plain method."""
+        """Roles outside the cases (besa, rvsa, adt0) and rare case fields: a plain method."""
+        if role == R_CAPTURE:
+            if not ok and fk == b"9132":
+                self.declared_bad = True  # rule 124 reported; packages cannot be compared
+            if ok:
+                if fk == b"9132":
+                    self.declared.add(val)
+                elif fk == b"5041" and val == b"B" and self.applies("706"):
+                    self.msg("706", ln, fk, self.value_detail(fk, val))
+            return
+        if role == R_SVCFIELD:
+            if self.adt_case and not self.svc_open:
+                self.msg("KVDT-FK5001", ln, fk, f"{F.field_name(fk.decode())}.")
+            if fk == b"5034" and ok and self.in_case:
+                self.op_dates.append(val)
+            elif fk == b"5012" and ok and val.isdigit() and int(val) >= 1_000_000:
+                self.msg("710", ln, fk, f"{int(val) / 100:.2f} Euro.".replace(".", ","))
+            return
         sa = self.sa
         if role == R_BSNR:
+            if sa == b"besa" and fk == b"0213":  # ASV: Krankenhaus-IK instead of a BSNR (R857)
+                self.close_group()
+                self.group_bsnr = val
+                self.group_line = ln
+                self.group_lanrs = set()
+                self.group_ti = []
+                self.group_seen = set()
+                self.besa_ik = True
+                return
             if sa == b"besa":
                 self.close_group()
                 self.group_bsnr = val
@@ -845,6 +1325,11 @@ class _Validator:
             return
         if role == R_ADTQUARTAL and ok:
             self.adt_quarter = val
+            if self.quarter_of(val) is not None:
+                self.adt_q = int(val[1:]) * 10 + val[0] - 48
+                if self.masterdata is not None and sa == b"adt0":
+                    quarter = Quarter(int(val[1:]), val[0] - 48)
+                    self.postcodes = self.masterdata.postcodes(quarter)
             try:
                 self.report.quarter = Quarter.parse(val.decode("ascii"))
             except ValueError:
@@ -914,6 +1399,7 @@ class _Validator:
             raise _Abort("ABBRUCH-LEER", None)
         self.end_record()
         self.sa = None
+        self.package_rules()
         if self.prev_sa != b"con9":
             self.msg("STR-ENDE", self.ln, None, satzart="")
         if self.expected_quarter is not None and self.adt_quarter is None:
@@ -922,6 +1408,20 @@ class _Validator:
             )
         if self.expected_bsnr is not None and b"besa" not in self.seen_satzarten:
             self.msg("KV-BSNR", None, "0201", "Die Datei enthält keine Satzart besa.")
+
+    def package_rules(self) -> None:
+        """Declared packages (con0 9132) against those present (XPM KVDT-RDP1/RDP2)."""
+        names = {b"adt0": b"1", b"kad0": b"3", b"sad0": b"6", b"hdrg0": b"7"}
+        labels = {b"1": "ADT", b"3": "KADT", b"6": "SADT", b"7": "Hybrid-DRG"}
+        present = {names[p] for p in self.packages}
+        if self.declared_bad:
+            present = self.declared = set()
+        for code in sorted(present - self.declared):
+            self.msg("KVDT-RDP1", None, "9132", f"Datenpaket {labels[code]}.", satzart="con0")
+        for code in sorted(self.declared - present):
+            self.msg("KVDT-RDP2", None, "9132", f"Datenpaket {labels[code]}.", satzart="con0")
+        if b"hdrg0" in self.seen_satzarten and self.seen_satzarten & {b"besa", b"rvsa"}:
+            self.msg("KVDT-SATZBESAHDRG", None, "8000", satzart="")
 
     def check_start(self, block: bytes, terminated: bool) -> None:
         if not terminated or not block:
@@ -942,6 +1442,7 @@ def validate_file(
     expected_bsnr: str | None = None,
     today: dt.date | None = None,
     progress: Callable[[int], None] | None = None,
+    masterdata: MasterData | None = None,
 ) -> ValidationReport:
     """Check a KVDT file and return the report (status 0 OK, 1 warnings, 2 faulty, 3 aborted).
 
@@ -953,11 +1454,16 @@ def validate_file(
         expected_bsnr=expected_bsnr,
         today=today or dt.date.today(),
     )
+    v.masterdata = masterdata
     report = v.report
     aborted = False
     try:
         with open_binary(path_or_binary_fileobj) as fobj:
             v.run(fobj, progress)
+        if isinstance(path_or_binary_fileobj, (str, os.PathLike)):
+            name = os.path.basename(os.fspath(path_or_binary_fileobj))
+            if b"hdrg0" in v.seen_satzarten and not name.upper().startswith("Z30"):
+                v.msg("KVDT-FILEHDRG", None, None, f"Dateiname „{name}“.", satzart="")
     except _CallbackError as exc:
         raise exc.original from None
     except _Abort as exc:
@@ -986,6 +1492,10 @@ def validate_file(
     report.messages.sort(
         key=lambda m: (not m.rule.startswith("ABBRUCH"), m.line is None, m.line or 0)
     )
+    missing = set(MASTER_DATA_RULES)
+    if v.postcodes is None:  # implemented, but only with the SDPLZ master file
+        missing |= {"478", "783"}
+    report.not_checked = sorted(missing)
     report.stats["lines"] = v.ln
     report.stats["services"] = v.n_services
     report.stats["diagnoses"] = v.n_diagnoses

@@ -65,6 +65,11 @@ class ReadOnlyMixin:
         return False
 
 
+#: Third-party apps the back office only shows: deleting a lockout record would unlock an
+#: account without the audited action "Konto entsperren".
+READ_ONLY_APPS = {"axes"}
+
+
 def restrict_to_superusers(site: admin.AdminSite, staff_apps: set[str]) -> None:
     """Default deny: every registered model outside the staff roles' own apps becomes
     superuser-only (third-party admins of axes, Celery beat … included)."""
@@ -72,8 +77,11 @@ def restrict_to_superusers(site: admin.AdminSite, staff_apps: set[str]) -> None:
         if model._meta.app_label in staff_apps or isinstance(model_admin, SuperuserOnlyMixin):
             continue
         cls = type(model_admin)
+        bases = (SuperuserOnlyMixin, cls)
+        if model._meta.app_label in READ_ONLY_APPS:
+            bases = (SuperuserOnlyMixin, ReadOnlyMixin, cls)
         site.unregister(model)
-        site.register(model, type(cls.__name__, (SuperuserOnlyMixin, cls), {}))
+        site.register(model, type(cls.__name__, bases, {}))
 
 
 def remember_initial_password(request, user: User, password: str) -> None:

@@ -72,6 +72,12 @@ SITE_URLS = {
     "admin:view_on_site": "nobody_200",
     "admin:accounts_user_initial_password": "superuser",
     "admin:auth_user_password_change": "nobody",  # nobody sets another person's password
+    # TOTP secret and QR code, for any device, for anyone (also static devices' URLs)
+    **{
+        f"admin:otp_{kind}_{kind}device_{view}": "nobody"
+        for kind in ("totp", "static")
+        for view in ("config", "qrcode")
+    },
 }
 #: public by design, outside the matrix: the admin login form and logging out
 PUBLIC = {"admin:login", "admin:logout"}
@@ -261,6 +267,10 @@ def _concrete_requests():
         elif name == "admin:auth_user_password_change":
             user = registry["accounts.user"]._default_manager.order_by("pk").first()
             out.append((name, reverse(name, args=[user.pk]), "nobody", "", ""))
+        elif name.endswith(("device_config", "device_qrcode")):
+            label = "otp_totp.totpdevice" if "totp" in name else "otp_static.staticdevice"
+            device = registry[label]._default_manager.order_by("pk").first()
+            out.append((name, reverse(name, args=[device.pk]), "nobody", "", ""))
         else:
             out.append((name, reverse(name), SITE_URLS[name], "", ""))
     return out

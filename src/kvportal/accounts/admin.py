@@ -324,13 +324,21 @@ class DeviceAdminMixin(SuperuserOnlyMixin):
         return []
 
     def get_urls(self):
-        return admin.ModelAdmin.get_urls(self)  # without django-otp's config/QR views
+        """django-otp's config/QR views answer 404 for everyone (kept as explicit URLs so
+        they do not fall through to the admin's object redirect)."""
+        opts = self.opts
+        gone = [
+            path(
+                f"<int:pk>/{view}/",
+                self.admin_site.admin_view(self.secret_gone),
+                name=f"{opts.app_label}_{opts.model_name}_{view}",
+            )
+            for view in ("config", "qrcode")
+        ]
+        return gone + admin.ModelAdmin.get_urls(self)
 
-    def config_view(self, request, pk):
-        raise Http404
-
-    def qrcode_view(self, request, pk):
-        raise Http404
+    def secret_gone(self, request, pk):
+        raise Http404("Der geheime Schlüssel wird nach der Einrichtung nie mehr angezeigt.")
 
     def has_add_permission(self, request):
         return False  # each user enrols his own device in the portal

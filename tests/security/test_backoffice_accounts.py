@@ -310,3 +310,22 @@ def test_registry_change_without_changes_writes_nothing():
     practice = BetriebsstaetteFactory()
     assert members.save_registry_entry(actor=clerk, entry=practice) == {}
     assert not AccessLogEntry.objects.filter(activity=Activity.UPDATE).exists()
+
+
+def test_superuser_cannot_remove_his_own_administration_rights():
+    _client, root = superuser_client()
+    with pytest.raises(ValidationError):
+        services.update_account(actor=root, user=root, values={"is_superuser": False})
+    root.refresh_from_db()
+    assert root.is_superuser
+    client = Client()
+    client.force_login(root)
+    otp_verify(client, root)
+    url = f"/backoffice/accounts/user/{root.pk}/change/"
+    data = form_data(client.get(url))
+    data.pop("is_superuser")
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "ändert ein anderer" in response.content.decode()
+    root.refresh_from_db()
+    assert root.is_superuser

@@ -214,6 +214,25 @@ class UserAdmin(SuperuserOnlyMixin, BaseUserAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
+    def get_form(self, request, obj=None, **kwargs):
+        base = super().get_form(request, obj, **kwargs)
+        acting = request.user
+
+        class AccountForm(base):
+            def clean(self):
+                data = super().clean()
+                if self.instance.pk == acting.pk:
+                    for field in ("is_superuser", "is_active", "is_staff"):
+                        if field in self.changed_data:
+                            self.add_error(
+                                field,
+                                "Ihre eigenen Rechte der Kontenverwaltung ändert ein anderer "
+                                "Superuser.",
+                            )
+                return data
+
+        return AccountForm
+
     # -- writes through the services ------------------------------------------------------
 
     def save_model(self, request, obj, form, change):

@@ -223,6 +223,11 @@ def update_account(
         after = _account_value(current, field)
         if before != after:
             changes[field] = [before, after]
+    if current.pk == actor.pk and ({"is_superuser", "is_active", "is_staff"} & set(changes)):
+        raise ValidationError(
+            "Die eigenen Rechte der Kontenverwaltung (aktiv, Mitarbeiter, Superuser) ändert "
+            "ein anderer Superuser."
+        )
     if changes:
         current.full_clean(exclude=["password"])
         current.save(update_fields=list(changes))

@@ -4,10 +4,25 @@ from importlib import util
 
 from django.apps import apps
 from django.contrib import admin
+from django.shortcuts import redirect
 from django.urls import include, path
 from django_otp.admin import OTPAdminSite
 
-admin.site.__class__ = OTPAdminSite
+from kvportal.accounts.admin import restrict_to_superusers
+from kvportal.accounts.apps import ROLE_APPS
+
+
+class BackofficeSite(OTPAdminSite):
+    """Back office (issue 11): TOTP-verified staff only; models outside the staff roles' own
+    apps are superuser-only; one's own password is changed on the portal's page (rules,
+    history, access log), not with the admin's form."""
+
+    def password_change(self, request, extra_context=None):
+        return redirect("accounts:password_change")
+
+
+admin.site.__class__ = BackofficeSite
+restrict_to_superusers(admin.site, {app for apps in ROLE_APPS.values() for app in apps})
 admin.site.site_header = "KV-Mitgliederportal – Backoffice"
 admin.site.site_title = "Backoffice"
 admin.site.index_title = "Verwaltung"

@@ -1,23 +1,27 @@
+# Least privilege in the back office (issue 11): staff roles hold model permissions only for
+# their own domain; accounts, groups, devices, lockouts and the access log are superuser-only.
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
-#: Which apps' models each staff role may work on in the back office.
+#: Which apps' models each staff role may work on in the back office, and how.
 ROLE_APPS = {
-    "Arztregister": ["members", "accounts", "access", "audit", "axes", "otp_totp"],
-    "Abrechnung": ["billing", "documents", "audit"],
-    "Zulassung": ["admission", "audit"],
+    "Arztregister": {"members": ("view", "add", "change", "delete")},
+    "Abrechnung": {"billing": ("view",), "documents": ("view",)},
+    "Zulassung": {"admission": ("view",)},
 }
 
 
 def ensure_staff_groups(sender=None, **kwargs) -> None:
     from django.contrib.auth.models import Group, Permission
+    from django.db.models import Q
 
     for role, apps in ROLE_APPS.items():
         group, _ = Group.objects.get_or_create(name=role)
-        perms = Permission.objects.filter(content_type__app_label__in=apps)
-        if role != "Arztregister":
-            perms = perms.exclude(content_type__app_label="audit", codename__startswith="delete")
-        group.permissions.set(perms)
+        wanted = Q(pk__in=[])
+        for app, actions in apps.items():
+            for action in actions:
+                wanted |= Q(content_type__app_label=app, codename__startswith=f"{action}_")
+        group.permissions.set(Permission.objects.filter(wanted))
 
 
 def _may_use_api(user) -> bool:

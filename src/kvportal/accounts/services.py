@@ -65,7 +65,9 @@ def _require_registry_staff(actor: User | None) -> None:
 
 @transaction.atomic
 def issue_initial_password(*, actor: User | None, user: User) -> str:
-    """A new one-time password (invalidates any earlier one); returned once, stored hashed."""
+    """A new one-time password (invalidates any earlier one); returned once, stored hashed.
+    KV accounts get one only from the account administration."""
+    _require_may_administer(actor, user)
     password = generate_initial_password()
     user.set_password(password)
     user.must_change_password = True
@@ -106,22 +108,165 @@ def create_member_account(
     return user, password
 
 
+def _require_superuser(actor: User | None) -> None:
+    if actor is not None and not (actor.is_active and actor.is_superuser):
+        raise PermissionDenied("Konten und Rollen der KV verwaltet nur die Kontenverwaltung.")
+
+
+def is_kv_account(user: User) -> bool:
+    """Accounts of the KV itself: staff flag, superuser or staff kind."""
+    return bool(user.is_staff or user.is_superuser or user.kind == AccountKind.STAFF)
+
+
+def _require_may_administer(actor: User | None, user: User) -> None:
+    """Password, second factor, lock state of a KV account: only the account administration
+    (superuser) touches them, never a staff role."""
+    if actor is None or actor.is_superuser:
+        return
+    if is_kv_account(user):
+        raise PermissionDenied("Das darf nur die Kontenverwaltung der KV.")
+
+
+def _account_value(user: User, field: str):
+    value = user.person_id if field == "person" else getattr(user, field)
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
 @transaction.atomic
 def create_kv_staff_account(
-    *, actor: User | None, username: str, first_name: str, last_name: str, roles: list[StaffRole]
-) -> User:
-    user = User.objects.create(
+    *,
+    actor: User | None,
+    username: str,
+    first_name: str,
+    last_name: str,
+    roles: list[StaffRole],
+    email: str = "",
+) -> tuple[User, str]:
+    """A KV staff account with the given roles and a one-time initial password (forced change
+    and TOTP set-up at first login); returns (user, password). Account administration only."""
+    _require_superuser(actor)
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": "Dieser Nutzername ist bereits vergeben."})
+    unknown = {str(r) for r in roles} - set(StaffRole.values)
+    if unknown:
+        raise ValidationError({"roles": f"Unbekannte Rolle: {', '.join(sorted(unknown))}"})
+    user = User(
         username=username,
         first_name=first_name,
         last_name=last_name,
+        email=email,
         kind=AccountKind.STAFF,
         is_staff=True,
+        created_by=actor if getattr(actor, "pk", None) else None,
     )
-    user.groups.set(Group.objects.filter(name__in=[str(r) for r in roles]))
+    user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    role_names = sorted(str(r) for r in roles)
+    user.groups.set(Group.objects.filter(name__in=role_names))
     audit.record(
-        actor=actor, activity=Activity.ACCOUNT_CREATED, obj=user, detail={"roles": list(roles)}
+        actor=actor,
+        activity=Activity.ACCOUNT_ADMIN,
+        obj=user,
+        detail={
+            "created": True,
+            "changes": {
+                "kind": [None, AccountKind.STAFF.value],
+                "is_staff": [False, True],
+                "groups": [[], role_names],
+            },
+        },
     )
-    return user
+    password = issue_initial_password(actor=actor, user=user)
+    return user, password
+
+
+#: Account fields the account administration may change, audited old → new.
+ACCOUNT_FIELDS = (
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+    "kind",
+    "person",
+    "must_change_password",
+    "initial_password_expires_at",
+    "notify_by_email",
+)
+
+
+@transaction.atomic
+def update_account(
+    *,
+    actor: User,
+    user: User,
+    values: dict,
+    groups: list[Group] | None = None,
+    permissions: list | None = None,
+) -> dict[str, list]:
+    """Account and role administration (superuser only): change account fields, roles
+    (groups) and single permissions; the access log gets every change old → new."""
+    _require_superuser(actor)
+    unknown = set(values) - set(ACCOUNT_FIELDS)
+    if unknown:
+        raise ValidationError(f"Diese Felder sind nicht änderbar: {', '.join(sorted(unknown))}")
+    current = User.objects.select_for_update().get(pk=user.pk)
+    changes: dict[str, list] = {}
+    for field, value in values.items():
+        before = _account_value(current, field)
+        setattr(current, field, value)
+        after = _account_value(current, field)
+        if before != after:
+            changes[field] = [before, after]
+    if current.pk == actor.pk and ({"is_superuser", "is_active", "is_staff"} & set(changes)):
+        raise ValidationError(
+            "Die eigenen Rechte der Kontenverwaltung (aktiv, Mitarbeiter, Superuser) ändert "
+            "ein anderer Superuser."
+        )
+    if changes:
+        current.full_clean(exclude=["password"])
+        current.save(update_fields=list(changes))
+    if groups is not None:
+        before = sorted(current.groups.values_list("name", flat=True))
+        after = sorted(g.name for g in groups)
+        if before != after:
+            current.groups.set(groups)
+            changes["groups"] = [before, after]
+    if permissions is not None:
+
+        def label(p) -> str:
+            return f"{p.content_type.app_label}.{p.codename}"
+
+        before = sorted(label(p) for p in current.user_permissions.select_related("content_type"))
+        after = sorted(label(p) for p in permissions)
+        if before != after:
+            current.user_permissions.set(permissions)
+            changes["user_permissions"] = [before, after]
+    if changes:
+        audit.record(
+            actor=actor, activity=Activity.ACCOUNT_ADMIN, obj=current, detail={"changes": changes}
+        )
+    user.refresh_from_db()
+    return changes
+
+
+@transaction.atomic
+def reset_second_factor(*, actor: User, device) -> None:
+    """Remove a TOTP or backup-code device (lost phone); the owner enrols anew at next login."""
+    owner = device.user
+    _require_superuser(actor)
+    audit.record(
+        actor=actor,
+        activity=Activity.OTP_DISABLED,
+        obj=owner,
+        detail={"device": device._meta.label_lower, "name": device.name},
+    )
+    device.delete()
 
 
 @transaction.atomic
@@ -240,17 +385,37 @@ def create_praxispersonal(
 
 @transaction.atomic
 def deactivate_account(*, actor: User, user: User) -> None:
-    allowed = scope.is_staff_role(actor, StaffRole.ARZTREGISTER) or (
-        user.kind == AccountKind.PRAXISPERSONAL
-        and all(can_withdraw(actor, r) for r in user.portal_rights.all())
-        and user.created_by_id == actor.pk
-    )
-    if not allowed:
+    """Disable an account: it can no longer log in, its rights and API tokens end.
+    KV accounts only by the account administration (superuser)."""
+    if is_kv_account(user):
+        allowed = actor.is_superuser
+    else:
+        allowed = actor.is_superuser or (
+            scope.is_staff_role(actor, StaffRole.ARZTREGISTER)
+            or (
+                user.kind == AccountKind.PRAXISPERSONAL
+                and all(can_withdraw(actor, r) for r in user.portal_rights.all())
+                and user.created_by_id == actor.pk
+            )
+        )
+    if not allowed or actor.pk == user.pk:
         raise PermissionDenied("Sie dürfen dieses Konto nicht deaktivieren.")
+    was_active = user.is_active
     user.is_active = False
     user.save(update_fields=["is_active"])
+    rights = sorted(f"{r.betriebsstaette.bsnr}:{r.right}" for r in user.portal_rights.all())
     user.portal_rights.all().delete()
-    audit.record(actor=actor, activity=Activity.ACCOUNT_DISABLED, obj=user)
+    tokens = user.api_tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    audit.record(
+        actor=actor,
+        activity=Activity.ACCOUNT_DISABLED,
+        obj=user,
+        detail={
+            "changes": {"is_active": [was_active, False]},
+            "rights_removed": rights,
+            "tokens_revoked": tokens,
+        },
+    )
 
 
 @transaction.atomic
@@ -259,6 +424,8 @@ def unlock_account(*, actor: User, user: User) -> None:
 
     if not scope.is_kv_staff(actor):
         raise PermissionDenied("Nur Mitarbeiter der KV dürfen Konten entsperren.")
+    if is_kv_account(user) and not actor.is_superuser:
+        raise PermissionDenied("Konten der KV entsperrt nur die Kontenverwaltung.")
     reset(username=user.username)
     audit.record(actor=actor, activity=Activity.UNLOCKED, obj=user)
 

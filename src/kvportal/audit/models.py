@@ -40,6 +40,7 @@ class Activity(models.TextChoices):
     EXPORT = "export", _("Export")
     ERROR = "error", _("Fehler")
     STAFF_ACTION = "staff_action", _("Aktion der KV")
+    ACCOUNT_ADMIN = "account_admin", _("Kontenverwaltung: Konto, Rollen, Rechte geändert")
 
 
 class AccessLogEntry(models.Model):

@@ -1,3 +1,6 @@
+"""Back office: eHBA registrations and verification reports, read-only (superuser-only, see
+accounts.admin.restrict_to_superusers)."""
+
 from django.contrib import admin
 
 from kvportal.ehba.models import CardRegistration, SignatureCheck, VerificationReport
@@ -19,6 +22,12 @@ class CardRegistrationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # only the member registers his card (card challenge)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # shown only; a registration ends through ehba.services (audited)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class SignatureCheckInline(admin.TabularInline):
@@ -43,6 +52,9 @@ class VerificationReportAdmin(admin.ModelAdmin):
     inlines = [SignatureCheckInline]
 
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):

@@ -1,16 +1,20 @@
 """Registry writes (Arztregister). History by rows: a change ends the old Tätigkeit the day
-before and starts a new one."""
+before and starts a new one. Back-office edits are audited with the changed fields (issue 13):
+the registry drives the Ärztlicher-Leiter rule and the admission roles."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 
-from django.db import transaction
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
 
 from kvportal import audit
 from kvportal.audit.models import Activity
-from kvportal.members.models import Person, Taetigkeit
+from kvportal.members.models import Betriebsstaette, Person, Taetigkeit
+
+RegistryEntry = Betriebsstaette | Person | Taetigkeit
 
 
 @transaction.atomic
@@ -77,3 +81,74 @@ def register_person(
     person.save()
     audit.record(actor=actor, activity=Activity.CREATE, obj=person)
     return person
+
+
+def _require_registry_staff(actor) -> None:
+    from kvportal.accounts import scope
+    from kvportal.accounts.constants import StaffRole
+
+    if actor is not None and not scope.is_staff_role(actor, StaffRole.ARZTREGISTER):
+        raise PermissionDenied("Nur das Arztregister darf das Register ändern.")
+
+
+def _value(entry: models.Model, field: models.Field):
+    value = getattr(entry, field.attname)
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+def registry_changes(old: models.Model | None, new: models.Model) -> dict[str, list]:
+    """{field: [old, new]} of the concrete fields that differ (all set fields for a new entry)."""
+    changes = {}
+    for field in new._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        before = _value(old, field) if old is not None else None
+        after = _value(new, field)
+        if before != after and not (old is None and after in (None, "")):
+            changes[field.name] = [before, after]
+    return changes
+
+
+def _bsnr(entry: RegistryEntry) -> str:
+    if isinstance(entry, Betriebsstaette):
+        return entry.bsnr
+    if isinstance(entry, Taetigkeit):
+        return entry.betriebsstaette.bsnr
+    return ""
+
+
+@transaction.atomic
+def save_registry_entry(*, actor, entry: RegistryEntry) -> dict[str, list]:
+    """Create or change a Betriebsstätte, Person or Tätigkeit (back office of the Arztregister);
+    the access log names every changed field with old and new value. Returns the changes."""
+    _require_registry_staff(actor)
+    if not isinstance(entry, Betriebsstaette | Person | Taetigkeit):
+        raise TypeError(f"Kein Registereintrag: {type(entry).__name__}")
+    created = entry._state.adding or entry.pk is None
+    old = None if created else type(entry).objects.select_for_update().get(pk=entry.pk)
+    entry.full_clean()
+    changes = registry_changes(old, entry)
+    if not created and not changes:
+        return {}
+    entry.save()
+    audit.record(
+        actor=actor,
+        activity=Activity.CREATE if created else Activity.UPDATE,
+        obj=entry,
+        bsnr=_bsnr(entry),
+        detail={"changes": changes},
+    )
+    return changes
+
+
+@transaction.atomic
+def delete_registry_entry(*, actor, entry: RegistryEntry) -> None:
+    """Delete a registry entry; the access log keeps what it held."""
+    _require_registry_staff(actor)
+    if not isinstance(entry, Betriebsstaette | Person | Taetigkeit):
+        raise TypeError(f"Kein Registereintrag: {type(entry).__name__}")
+    detail = {"deleted": {k: v[1] for k, v in registry_changes(None, entry).items()}}
+    audit.record(actor=actor, activity=Activity.DELETE, obj=entry, bsnr=_bsnr(entry), detail=detail)
+    entry.delete()

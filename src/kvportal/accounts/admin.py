@@ -329,15 +329,15 @@ class DeviceAdminMixin(SuperuserOnlyMixin):
     """Second factors: listed and removable (lost phone), never shown or edited."""
 
     list_display = ["user", "name", "created_at", "last_used_at", "confirmed"]
-    fields = ["user", "name", "confirmed", "created_at", "last_used_at"]
-    readonly_fields = fields
+    readonly_fields = ["user", "name", "confirmed", "created_at", "last_used_at"]
+    fieldsets = [(None, {"fields": readonly_fields})]
     inlines = []
 
     def get_list_display(self, request):
         return self.list_display
 
     def get_fieldsets(self, request, obj=None):
-        return [(None, {"fields": self.fields})]
+        return self.fieldsets  # django-otp's own fieldsets would show the key
 
     def get_inline_instances(self, request, obj=None):
         return []

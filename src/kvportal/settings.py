@@ -193,6 +193,8 @@ X_FRAME_OPTIONS = "DENY"
 # --- Content Security Policy (django-csp 4): no inline script, no external hosts ------------
 EHBA_AGENT_URL = env("KVPORTAL_EHBA_AGENT_URL", "http://127.0.0.1:8765")
 EHBA_DIR = Path(env("KVPORTAL_EHBA_DIR", str(VAR_DIR / "ehba")))
+#: Upload limit for signed PDFs (/ehba/dokument/<id>/hochladen/), separate from MAX_UPLOAD_MB.
+EHBA_MAX_UPLOAD_MB = env_int("KVPORTAL_EHBA_MAX_UPLOAD_MB", 20)
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

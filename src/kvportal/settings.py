@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "kvportal.audit.middleware.RequestContextMiddleware",
     "kvportal.accounts.middleware.IdleTimeoutMiddleware",
     "kvportal.accounts.middleware.SecurityGateMiddleware",
+    "kvportal.accounts.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -144,7 +145,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "kvportal.accounts.passwords.CharacterClassValidator"},
     {"NAME": "kvportal.accounts.passwords.CommonPasswordValidator"},
     {"NAME": "kvportal.accounts.passwords.PersonalDataValidator"},
+    {"NAME": "kvportal.accounts.passwords.PasswordHistoryValidator"},
 ]
+#: How many previous passwords cannot be reused (hashes kept in accounts.PasswordHistory).
+PASSWORD_HISTORY_COUNT = env_int("KVPORTAL_PASSWORD_HISTORY", 5)
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -169,7 +173,11 @@ OTP_TOTP_ISSUER = env("KVPORTAL_OTP_ISSUER", "KV-Mitgliederportal")
 # --- Sessions ------------------------------------------------------------------------------
 #: Idle sessions end after this many minutes (seed 000: automatic logout).
 SESSION_IDLE_MINUTES = env_int("KVPORTAL_SESSION_IDLE_MINUTES", 30)
+#: Absolute limit: a session ends this long after login, whatever the activity.
 SESSION_COOKIE_AGE = env_int("KVPORTAL_SESSION_MAX_HOURS", 10) * 3600
+#: Polling endpoints whose requests do not count as activity for the idle timeout (the
+#: portal's scripts also send the header X-Kvportal-Background: 1).
+KVPORTAL_BACKGROUND_URL_NAMES = ["billing:status"]
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Strict"

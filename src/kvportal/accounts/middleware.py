@@ -83,6 +83,8 @@ class NoStoreMiddleware:
             return response
         user = getattr(request, "user", None)
         signed_in = user is not None and user.is_authenticated
+        if "no-store" in response.get("Cache-Control", ""):
+            return response  # the view decided already (e.g. credential letters)
         if signed_in or request.path.startswith("/api/") or getattr(request, "api_token", None):
             add_never_cache_headers(response)  # no-cache, no-store, must-revalidate, private
             patch_cache_control(response, private=True)

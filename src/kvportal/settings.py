@@ -96,6 +96,7 @@ MIDDLEWARE = [
     "kvportal.audit.middleware.RequestContextMiddleware",
     "kvportal.accounts.middleware.IdleTimeoutMiddleware",
     "kvportal.accounts.middleware.SecurityGateMiddleware",
+    "kvportal.accounts.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -157,7 +158,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "kvportal.accounts.passwords.CharacterClassValidator"},
     {"NAME": "kvportal.accounts.passwords.CommonPasswordValidator"},
     {"NAME": "kvportal.accounts.passwords.PersonalDataValidator"},
+    {"NAME": "kvportal.accounts.passwords.PasswordHistoryValidator"},
 ]
+#: How many previous passwords cannot be reused (hashes kept in accounts.PasswordHistory).
+PASSWORD_HISTORY_COUNT = env_int("KVPORTAL_PASSWORD_HISTORY", 5)
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -182,7 +186,11 @@ OTP_TOTP_ISSUER = env("KVPORTAL_OTP_ISSUER", "KV-Mitgliederportal")
 # --- Sessions ------------------------------------------------------------------------------
 #: Idle sessions end after this many minutes (seed 000: automatic logout).
 SESSION_IDLE_MINUTES = env_int("KVPORTAL_SESSION_IDLE_MINUTES", 30)
+#: Absolute limit: a session ends this long after login, whatever the activity.
 SESSION_COOKIE_AGE = env_int("KVPORTAL_SESSION_MAX_HOURS", 10) * 3600
+#: Polling endpoints whose requests do not count as activity for the idle timeout (the
+#: portal's scripts also send the header X-Kvportal-Background: 1).
+KVPORTAL_BACKGROUND_URL_NAMES = ["billing:status"]
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Strict"
@@ -209,6 +217,8 @@ X_FRAME_OPTIONS = "DENY"
 # --- Content Security Policy (django-csp 4): no inline script, no external hosts ------------
 EHBA_AGENT_URL = env("KVPORTAL_EHBA_AGENT_URL", "http://127.0.0.1:8765")
 EHBA_DIR = Path(env("KVPORTAL_EHBA_DIR", str(VAR_DIR / "ehba")))
+#: Upload limit for signed PDFs (/ehba/dokument/<id>/hochladen/), separate from MAX_UPLOAD_MB.
+EHBA_MAX_UPLOAD_MB = env_int("KVPORTAL_EHBA_MAX_UPLOAD_MB", 20)
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

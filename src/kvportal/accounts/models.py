@@ -142,3 +142,20 @@ class ApiToken(models.Model):
 
 def otp_required_for(user: User) -> bool:
     return user.is_kv_staff or getattr(settings, "KVPORTAL_OTP_FOR_ALL", False)
+
+
+class PasswordHistory(models.Model):
+    """Hashes of a user's previous passwords (BSI ORP.4: no reuse of recent passwords); only
+    the last ``settings.PASSWORD_HISTORY_COUNT`` are kept."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_history")
+    password = models.CharField(_("Passwort-Hash"), max_length=128)
+    created_at = models.DateTimeField(_("ersetzt am"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("frühere Passwörter")
+        verbose_name_plural = _("frühere Passwörter")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} – {self.created_at:%Y-%m-%d}"

@@ -1,5 +1,6 @@
 """Password conventions (BSI IT-Grundschutz ORP.4.A8/A22, domain.md §4.3): adequate length and
-character classes, not in a common-password list, no personal data. Shown to users and in
+character classes, not in a common-password list, no personal data, none of the last
+PASSWORD_HISTORY_COUNT passwords (ORP.4.A8: no reuse). Shown to users and in
 credential letters via `password_conventions()`."""
 
 from __future__ import annotations
@@ -33,8 +34,13 @@ def password_conventions() -> list[str]:
         f"Sonderzeichen (ab {LONG_LENGTH} Zeichen genügen zwei, z. B. eine Wortfolge);",
         "Umlaute, ß und Leerzeichen sind erlaubt, Leerzeichen aber nicht am Anfang oder Ende;",
         "kein verbreitetes Passwort (z. B. aus bekannten Passwortlisten);",
-        "weder Ihr Nutzername noch Ihr Vor- oder Nachname noch Ihre LANR.",
+        "weder Ihr Nutzername noch Ihr Vor- oder Nachname noch Ihre LANR;",
+        f"keines Ihrer letzten {history_count()} Passwörter.",
     ]
+
+
+def history_count() -> int:
+    return getattr(settings, "PASSWORD_HISTORY_COUNT", 5)
 
 
 class LengthValidator:
@@ -132,3 +138,28 @@ class CommonPasswordValidator:
 
     def get_help_text(self) -> str:
         return password_conventions()[3]
+
+
+class PasswordHistoryValidator:
+    """A previous password cannot be reused: the last PASSWORD_HISTORY_COUNT passwords are
+    the current one plus the stored hashes of those before (accounts.models.PasswordHistory)."""
+
+    def validate(self, password: str, user=None) -> None:
+        from django.contrib.auth.hashers import check_password
+
+        if user is None or not getattr(user, "pk", None):
+            return
+        hashes = [user.password] if user.password else []
+        hashes += list(
+            user.password_history.values_list("password", flat=True)[: history_count() - 1]
+        )
+        # check_password without a setter: never re-hashes or saves as a side effect
+        if any(check_password(password, encoded) for encoded in hashes):
+            raise ValidationError(
+                f"Dieses Passwort haben Sie bereits verwendet. Bitte wählen Sie ein neues "
+                f"Passwort, das keinem Ihrer letzten {history_count()} Passwörter entspricht.",
+                code="reused",
+            )
+
+    def get_help_text(self) -> str:
+        return password_conventions()[5]

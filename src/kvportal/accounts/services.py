@@ -21,7 +21,7 @@ from django.utils import timezone
 from kvportal import audit
 from kvportal.accounts import rules, scope
 from kvportal.accounts.constants import AccountKind, Right, StaffRole
-from kvportal.accounts.models import ApiToken, PortalRight, User, hash_token
+from kvportal.accounts.models import ApiToken, PasswordHistory, PortalRight, User, hash_token
 from kvportal.audit.models import Activity
 from kvportal.members.models import Betriebsstaette, Person
 
@@ -273,8 +273,14 @@ def reset_second_factor(*, actor: User, device) -> None:
 def change_password(*, actor: User, user: User, new_password: str) -> None:
     if actor.pk != user.pk:
         raise PermissionDenied("Nur der Kontoinhaber kann sein Passwort ändern.")
-    validate_password(new_password, user)
+    validate_password(new_password, user)  # includes PasswordHistoryValidator (no reuse)
     now = timezone.now()
+    if user.has_usable_password() and not user.must_change_password:
+        # keep the replaced password's hash (initial one-time passwords are not kept)
+        PasswordHistory.objects.create(user=user, password=user.password, created_at=now)
+        keep = max(settings.PASSWORD_HISTORY_COUNT - 1, 0)  # + the new current one
+        stale = user.password_history.values_list("pk", flat=True)[keep:]
+        PasswordHistory.objects.filter(pk__in=list(stale)).delete()
     user.set_password(new_password)
     user.must_change_password = False
     user.initial_password_expires_at = None
@@ -415,6 +421,40 @@ def deactivate_account(*, actor: User, user: User) -> None:
             "rights_removed": rights,
             "tokens_revoked": tokens,
         },
+    )
+
+
+def _end_sessions(user: User) -> int:
+    """Delete every server-side session of ``user`` (database session backend)."""
+    from django.contrib.sessions.models import Session
+
+    ended = 0
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
+            session.delete()
+            ended += 1
+    return ended
+
+
+@transaction.atomic
+def lock_account(*, actor: User | None, user: User) -> None:
+    """Lockout (django-axes, too many failed logins): existing sessions end, active API tokens
+    are revoked, and the lock is written to the access log."""
+    sessions = _end_sessions(user)
+    now = timezone.now()
+    tokens = [t for t in user.api_tokens.filter(revoked_at__isnull=True) if t.is_active]
+    for token in tokens:
+        token.revoked_at = now
+        token.save(update_fields=["revoked_at"])
+        audit.record(
+            actor=actor, activity=Activity.TOKEN_REVOKED, obj=token, detail={"reason": "locked"}
+        )
+    audit.record(
+        actor=actor,
+        activity=Activity.LOCKED,
+        obj=user,
+        username=user.username,
+        detail={"sessions_ended": sessions, "tokens_revoked": len(tokens)},
     )
 
 

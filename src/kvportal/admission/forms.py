@@ -63,6 +63,31 @@ class ApplicationForm(forms.Form):
         for f in app_type.fields:
             self.fields[f.name] = _form_field(f)
 
+    def draft_data(self, saved: dict) -> tuple[dict, dict[str, list[str]]]:
+        """The entered values for a draft and the refused ones. A value the form never offered
+        (e.g. a tampered choice ``factor_to=7``) is refused with a field error and the saved
+        value is kept instead of being dropped."""
+        self.is_valid()
+        data = {k: v for k, v in self.cleaned_data.items() if v is not None}
+        refused: dict[str, list[str]] = {}
+        for name in self.errors:
+            if name not in self.fields:
+                continue
+            if name in saved:
+                data[name] = saved[name]
+            value = str(self.data.get(name, ""))[:40]
+            refused[name] = [
+                _(
+                    "„%(label)s“: Der Wert „%(value)s“ ist keine der angebotenen "
+                    "Auswahlmöglichkeiten und wurde nicht übernommen; der bisher gespeicherte "
+                    "Wert bleibt erhalten."
+                )
+                % {"label": self.fields[name].label, "value": value}
+                if isinstance(self.fields[name], forms.ChoiceField)
+                else " ".join(str(e) for e in self.errors[name])
+            ]
+        return data, refused
+
     def section_fields(self, key: str):
         return [self[f.name] for f in self.app_type.fields_in(key)]
 

@@ -169,8 +169,7 @@ def edit(request, pk: int):
     checking = False
     if request.method == "POST":
         form = ApplicationForm(app_type, request.POST)
-        form.is_valid()
-        data = {k: v for k, v in form.cleaned_data.items() if v not in (None,)}
+        data, refused = form.draft_data(application.data)
         data["anlage1"] = rows_from_post(request.POST, "a1", ANLAGE1_KEYS)
         data["partners"] = rows_from_post(request.POST, "p", PARTNER_KEYS)
         application = services.save_draft(actor=request.user, application=application, data=data)
@@ -193,17 +192,19 @@ def edit(request, pk: int):
                     upload_errors.append((attachment.kind, str(exc)))
         checking = "check" in request.POST
         result = services.check(application)
-        if checking and result.ok and not upload_errors:
+        if checking and result.ok and not upload_errors and not refused:
             return redirect("admission:review", application.pk)
-        if not checking and not upload_errors:
+        if not checking and not upload_errors and not refused:
             messages.success(request, _("Entwurf gespeichert."))
             return redirect("admission:edit", application.pk)
     else:
-        upload_errors = []
+        upload_errors, refused = [], {}
         result = services.check(application)
     form = ApplicationForm(app_type, initial=application.data)
     show_errors = checking or request.GET.get("pruefen") == "1"
-    field_errors = result.errors if show_errors else {}
+    field_errors = dict(result.errors) if show_errors else {}
+    for name, errors in refused.items():  # refused input is always shown at its field
+        field_errors[name] = [*errors, *field_errors.get(name, [])]
     attachments = _attachment_context(application, result)
     for item in attachments:
         if not show_errors:

@@ -62,10 +62,14 @@ class SignedUploadForm(forms.Form):
 
     def clean_signed_pdf(self):
         upload = self.cleaned_data["signed_pdf"]
-        limit = settings.MAX_UPLOAD_MB * 1024 * 1024
-        if upload.size > limit:
+        mb = settings.EHBA_MAX_UPLOAD_MB  # own limit: a signed application PDF is small
+        if upload.size > mb * 1024 * 1024:
             raise forms.ValidationError(
-                _("Die Datei ist zu groß (höchstens %(mb)s MB).") % {"mb": settings.MAX_UPLOAD_MB}
+                _(
+                    "Die Datei „%(name)s“ ist zu groß: signierte Dokumente dürfen höchstens "
+                    "%(mb)s MB groß sein."
+                )
+                % {"name": upload.name, "mb": mb}
             )
         head = upload.read(5)
         upload.seek(0)

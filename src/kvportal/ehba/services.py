@@ -1126,6 +1126,27 @@ def submit_signed_document(
     )
     bad = [c for c in report.signatures.all() if c.verdict != "valid"]
     if report.verdict not in (Verdict.VALID, Verdict.INCOMPLETE) or bad:
+        codes = {p.get("code") for p in report.problems}
+        if "unsigned_revision" in codes:
+            raise UploadRejected(
+                _(
+                    "„%(title)s“: Nach dem vom Portal erzeugten Dokument dürfen nur Signaturen "
+                    "folgen. Die Datei enthält nach der letzten Signatur weitere, nicht signierte "
+                    "Änderungen oder angehängte Daten und wurde nicht übernommen."
+                )
+                % {"title": document.title},
+                report,
+            )
+        if "unreadable_signature" in codes:
+            raise UploadRejected(
+                _(
+                    "„%(title)s“: Eine Signatur in der Datei ist beschädigt und kann nicht gelesen "
+                    "werden; die Datei wurde nicht übernommen. Bitte signieren Sie die aktuelle "
+                    "Fassung erneut."
+                )
+                % {"title": document.title},
+                report,
+            )
         if bad and any(p.get("code") == "wrong_signer" for c in bad for p in c.problems):
             raise UploadRejected(
                 _(

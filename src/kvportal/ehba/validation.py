@@ -3,7 +3,9 @@
 
 A signature counts only if: its bytes are intact; its signed revision starts with exactly
 the bytes the portal produced (``original``) and nothing but signature/form updates was
-added since; the signer certificate chains to a configured trust root, is a C.HP.QES
+added since; after the original only signature revisions follow (every later revision is a
+signed one and the file ends where the last signature's byte range ends); the signer
+certificate chains to a configured trust root, is a C.HP.QES
 (policy, QC statements, non-repudiation), is valid now and not revoked; and the signer is
 one of the required signatories. pyHanko checks integrity and the chain; profile and
 revocation are checked here (revocation through the given ``revocation_check``, e.g. OCSP).
@@ -61,7 +63,14 @@ PROBLEMS_DE = {
     "revocation_unknown": "Der Sperrstatus des Signaturzertifikats konnte nicht geprüft werden.",
     "wrong_signer": "Die Person gehört nicht zu den für dieses Dokument vorgesehenen "
     "Unterzeichnenden.",
+    "unreadable_signature": "Eine Signatur im Dokument ist beschädigt und kann nicht gelesen "
+    "werden (fehlerhafte Signaturdaten).",
+    "unsigned_revision": "Nach dem vom Portal erzeugten Dokument dürfen nur Signaturen folgen; "
+    "die Datei enthält danach weitere, nicht signierte Änderungen oder angehängte Daten.",
 }
+
+#: bytes after the last signed byte range that still count as "nothing appended" (EOL only)
+_TRAILING_ALLOWED = 4
 
 VERDICT_DE = {
     "valid": "gültig",
@@ -319,6 +328,133 @@ def _pages_unchanged(old_root, new_root) -> bool:
     return True
 
 
+def _only_signatures_follow(reader: PdfFileReader, pdf: bytes, original: bytes, embedded) -> bool:
+    """Every revision after the portal's original is a signed revision, and nothing but an
+    end-of-line follows the last signature's byte range."""
+    try:
+        orig_revisions = PdfFileReader(BytesIO(original), strict=False).xrefs.total_revisions
+        total = reader.xrefs.total_revisions
+        signed = {sig.signed_revision for sig in embedded}
+        end = max(sig.byte_range[2] + sig.byte_range[3] for sig in embedded)
+    except Exception:
+        return False
+    if any(rev not in signed for rev in range(orig_revisions, total)):
+        return False
+    trailing = pdf[end:]
+    return len(trailing) <= _TRAILING_ALLOWED and not trailing.strip(b"\r\n")
+
+
+def _check_signature(
+    rep: SignatureReport,
+    sig,
+    *,
+    reader: PdfFileReader,
+    pdf: bytes,
+    original: bytes | None,
+    roots: list,
+    revocation_check,
+    now: dt.datetime,
+    required_signers,
+) -> None:
+    vc = ValidationContext(
+        trust_roots=roots,
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+        moment=now,
+        best_signature_time=now,
+    )
+    try:
+        status = validate_pdf_signature(sig, signer_validation_context=vc)
+    except Exception:
+        rep.add("tampered")
+        rep.verdict = "invalid"
+        return
+    cert = _to_crypto(status.signing_cert)
+    profile = parse_card_certificate(cert)
+    rep.given_name, rep.surname = profile.given_name, profile.surname
+    rep.signer_name = f"{profile.given_name} {profile.surname}".strip() or profile.common_name
+    rep.telematik_id = profile.telematik_id or ""
+    rep.profession = str(profile.profession or "")
+    rep.certificate_fingerprint = fingerprint(cert)
+    rep.certificate_serial = profile.serial_number
+    rep.issuer = profile.issuer_cn
+    rep.not_before = profile.not_before.isoformat()
+    rep.not_after = profile.not_after.isoformat()
+    if status.signer_reported_dt:
+        rep.signing_time = status.signer_reported_dt.isoformat()
+    rep.intact = bool(status.intact)
+    if not status.intact:
+        rep.add("tampered")
+    elif not status.valid:
+        rep.add("bad_signature")
+    if status.coverage is None or status.coverage < SignatureCoverageLevel.ENTIRE_REVISION:
+        rep.add("tampered")
+    level = status.modification_level
+    rep.modified_after = level is None or level > ModificationLevel.FORM_FILLING
+    if rep.modified_after:
+        rep.add("modified_after")
+    if original is not None:
+        rep.covers_original = rep.intact and _original_ok(reader, pdf, original, sig.byte_range)
+        if not rep.covers_original:
+            rep.add("not_original")
+    else:
+        rep.covers_original = rep.intact
+    # chain
+    path = status.validation_path
+    issuer_cert = None
+    if path is not None:
+        path_certs = list(path.iter_certs(include_root=True))
+        rep.certificate_path = [_short_name(c) for c in path_certs]
+        issuer_cert = next(
+            (_to_crypto(c) for c in path_certs if c.subject == status.signing_cert.issuer),
+            None,
+        )
+    rep.trusted = bool(status.trusted)
+    if now > profile.not_after:
+        rep.add("expired")
+    elif now < profile.not_before:
+        rep.add("not_yet_valid")
+    elif path is None or not status.trusted:
+        rep.add("wrong_ca")
+    rep.valid_at_check = profile.not_before <= now <= profile.not_after
+    rep.qes_profile_ok = _qes_profile_ok(profile)
+    if not rep.qes_profile_ok:
+        rep.add("not_qes")
+    # revocation
+    if revocation_check is None or issuer_cert is None:
+        rep.revocation = {
+            "status": "not_checked",
+            "revoked_at": None,
+            "source": "nicht geprüft",
+        }
+        if revocation_check is None:
+            rep.add("revocation_unknown")
+    else:
+        rev = RevocationResult.coerce(revocation_check(cert, issuer_cert))
+        rep.revocation = rev.to_dict()
+        if rev.status == "revoked":
+            rep.add("revoked")
+        elif rev.status != "good":
+            rep.add("revocation_unknown")
+    # signer
+    if callable(required_signers):
+        allowed = required_signers(rep)
+    else:
+        match = next((r for r in required_signers if r.matches(rep)), None)
+        allowed = match is not None or not required_signers
+        if match is not None:
+            rep.matched_signer = asdict(match)
+    if not allowed:
+        rep.add("wrong_signer")
+    codes = set(rep.problem_codes)
+    if not codes:
+        rep.verdict = "valid"
+    elif codes <= _INDETERMINATE:
+        rep.verdict = "indeterminate"
+    else:
+        rep.verdict = "invalid"
+
+
 def validate_pdf_signatures(
     pdf: bytes,
     *,
@@ -338,116 +474,50 @@ def validate_pdf_signatures(
     report = VerificationReport(
         signatures=[], missing_signers=[], verdict="invalid", checked_at=now.isoformat()
     )
+    missing_all = list(required_signers) if not callable(required_signers) else []
     try:
         reader = PdfFileReader(BytesIO(pdf), strict=False)
+    except Exception:  # any parser error of pyHanko is a refusal, never a crash
+        report.problems.append({"code": "not_a_pdf", "message": PROBLEMS_DE["not_a_pdf"]})
+        report.missing_signers = missing_all
+        return report
+    try:
         embedded = list(reader.embedded_signatures)
     except (PdfError, ValueError, KeyError):
         report.problems.append({"code": "not_a_pdf", "message": PROBLEMS_DE["not_a_pdf"]})
-        report.missing_signers = list(required_signers) if not callable(required_signers) else []
+        report.missing_signers = missing_all
+        return report
+    except Exception:  # e.g. TypeError on a damaged /Contents (CMS structure unreadable)
+        code = "unreadable_signature"
+        report.problems.append({"code": code, "message": PROBLEMS_DE[code]})
+        report.missing_signers = missing_all
         return report
     if not embedded:
         report.problems.append({"code": "no_signatures", "message": PROBLEMS_DE["no_signatures"]})
+    elif original is not None and not _only_signatures_follow(reader, pdf, original, embedded):
+        code = "unsigned_revision"
+        report.problems.append({"code": code, "message": PROBLEMS_DE[code]})
 
     roots = [_to_asn1(c) for c in trust_roots]
     for sig in embedded:
         rep = SignatureReport(field_name=sig.field_name or "")
         report.signatures.append(rep)
         try:
-            vc = ValidationContext(
-                trust_roots=roots,
-                allow_fetching=False,
-                revocation_mode="soft-fail",
-                moment=now,
-                best_signature_time=now,
+            _check_signature(
+                rep,
+                sig,
+                reader=reader,
+                pdf=pdf,
+                original=original,
+                roots=roots,
+                revocation_check=revocation_check,
+                now=now,
+                required_signers=required_signers,
             )
-            status = validate_pdf_signature(sig, signer_validation_context=vc)
         except Exception:
-            rep.add("tampered")
-            rep.verdict = "invalid"
-            continue
-        cert = _to_crypto(status.signing_cert)
-        profile = parse_card_certificate(cert)
-        rep.given_name, rep.surname = profile.given_name, profile.surname
-        rep.signer_name = f"{profile.given_name} {profile.surname}".strip() or profile.common_name
-        rep.telematik_id = profile.telematik_id or ""
-        rep.profession = str(profile.profession or "")
-        rep.certificate_fingerprint = fingerprint(cert)
-        rep.certificate_serial = profile.serial_number
-        rep.issuer = profile.issuer_cn
-        rep.not_before = profile.not_before.isoformat()
-        rep.not_after = profile.not_after.isoformat()
-        if status.signer_reported_dt:
-            rep.signing_time = status.signer_reported_dt.isoformat()
-        rep.intact = bool(status.intact)
-        if not status.intact:
-            rep.add("tampered")
-        elif not status.valid:
-            rep.add("bad_signature")
-        if status.coverage is None or status.coverage < SignatureCoverageLevel.ENTIRE_REVISION:
-            rep.add("tampered")
-        level = status.modification_level
-        rep.modified_after = level is None or level > ModificationLevel.FORM_FILLING
-        if rep.modified_after:
-            rep.add("modified_after")
-        if original is not None:
-            rep.covers_original = rep.intact and _original_ok(reader, pdf, original, sig.byte_range)
-            if not rep.covers_original:
-                rep.add("not_original")
-        else:
-            rep.covers_original = rep.intact
-        # chain
-        path = status.validation_path
-        issuer_cert = None
-        if path is not None:
-            path_certs = list(path.iter_certs(include_root=True))
-            rep.certificate_path = [_short_name(c) for c in path_certs]
-            issuer_cert = next(
-                (_to_crypto(c) for c in path_certs if c.subject == status.signing_cert.issuer),
-                None,
-            )
-        rep.trusted = bool(status.trusted)
-        if now > profile.not_after:
-            rep.add("expired")
-        elif now < profile.not_before:
-            rep.add("not_yet_valid")
-        elif path is None or not status.trusted:
-            rep.add("wrong_ca")
-        rep.valid_at_check = profile.not_before <= now <= profile.not_after
-        rep.qes_profile_ok = _qes_profile_ok(profile)
-        if not rep.qes_profile_ok:
-            rep.add("not_qes")
-        # revocation
-        if revocation_check is None or issuer_cert is None:
-            rep.revocation = {
-                "status": "not_checked",
-                "revoked_at": None,
-                "source": "nicht geprüft",
-            }
-            if revocation_check is None:
-                rep.add("revocation_unknown")
-        else:
-            rev = RevocationResult.coerce(revocation_check(cert, issuer_cert))
-            rep.revocation = rev.to_dict()
-            if rev.status == "revoked":
-                rep.add("revoked")
-            elif rev.status != "good":
-                rep.add("revocation_unknown")
-        # signer
-        if callable(required_signers):
-            allowed = required_signers(rep)
-        else:
-            match = next((r for r in required_signers if r.matches(rep)), None)
-            allowed = match is not None or not required_signers
-            if match is not None:
-                rep.matched_signer = asdict(match)
-        if not allowed:
-            rep.add("wrong_signer")
-        codes = set(rep.problem_codes)
-        if not codes:
-            rep.verdict = "valid"
-        elif codes <= _INDETERMINATE:
-            rep.verdict = "indeterminate"
-        else:
+            # damaged signature data (e.g. a flipped hex digit in /Contents) that pyHanko,
+            # asn1crypto or cryptography cannot parse: refuse, never answer 500
+            rep.add("unreadable_signature")
             rep.verdict = "invalid"
 
     # overall

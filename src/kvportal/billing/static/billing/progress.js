@@ -11,6 +11,8 @@
     var request = new XMLHttpRequest();
     request.open("GET", url);
     request.setRequestHeader("Accept", "application/json");
+    // background polling: the idle timeout does not count it as activity
+    request.setRequestHeader("X-Kvportal-Background", "1");
     request.onload = function () {
       if (request.status !== 200) { window.setTimeout(poll, 3000); return; }
       var data = JSON.parse(request.responseText);

@@ -25,7 +25,7 @@ class BillingConfig(AppConfig):
         from kvportal.billing import panels
         from kvportal.billing.demo import seed_demo
         from kvportal.billing.openapi import PATHS
-        from kvportal.billing.services import purge_expired_submissions
+        from kvportal.billing.services import purge_expired_submissions, recover_stalled_checks
         from kvportal.core import registry
 
         registry.register_nav(
@@ -57,3 +57,4 @@ class BillingConfig(AppConfig):
         registry.register_api_paths(PATHS)
         registry.register_demo(40, seed_demo)
         registry.register_purger("billing", purge_expired_submissions)
+        registry.register_recoverer("billing", recover_stalled_checks)

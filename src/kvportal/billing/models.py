@@ -133,6 +133,10 @@ class Submission(models.Model):
     progress = models.PositiveSmallIntegerField(_("Fortschritt (%)"), default=0)
     check_status = models.PositiveSmallIntegerField(_("Prüfergebnis"), null=True, blank=True)
     checked_at = models.DateTimeField(_("geprüft am"), null=True, blank=True)
+    #: lease of the running check (issue 11): a check whose lease ran out is started again
+    check_token = models.CharField(_("Prüflauf"), max_length=32, blank=True, editable=False)
+    lease_until = models.DateTimeField(_("Prüfung belegt bis"), null=True, blank=True)
+    check_attempts = models.PositiveSmallIntegerField(_("Prüfversuche"), default=0)
     #: refusal reasons beyond the KVDT check: [{"code": ..., "params": {...}}]
     problems = models.JSONField(_("Ablehnungsgründe"), default=list, blank=True)
     #: the KVDT report (messages capped, see services.MAX_STORED_MESSAGES)

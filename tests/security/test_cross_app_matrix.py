@@ -172,6 +172,7 @@ NON_OBJECT_URLS = {
 STAFF_URLS = {
     "billing:staff_list": "Abrechnung",
     "billing:staff_detail": "Abrechnung",
+    "billing:staff_recheck": "Abrechnung",
     "billing:staff_download": "Abrechnung",
     "billing:staff_protocol_pdf": "Abrechnung",
     "billing:staff_receipt_pdf": "Abrechnung",
@@ -446,6 +447,7 @@ def _staff_kwargs(world, name: str):
     attachment = admission_app.attachments.first()
     table = {
         "billing:staff_detail": {"pk": sub.pk},
+        "billing:staff_recheck": {"pk": sub.pk},
         "billing:staff_download": {"pk": sub.pk},
         "billing:staff_protocol_pdf": {"pk": sub.pk},
         "billing:staff_receipt_pdf": {"pk": sub.pk},

@@ -15,6 +15,7 @@ urlpatterns = [
     # KV staff (role Abrechnung)
     path("kv/", views.staff_list, name="staff_list"),
     path("kv/einreichung/<int:pk>/", views.staff_detail, name="staff_detail"),
+    path("kv/einreichung/<int:pk>/erneut-pruefen/", views.staff_recheck, name="staff_recheck"),
     path("kv/einreichung/<int:pk>/datei/", views.staff_download, name="staff_download"),
     path(
         "kv/einreichung/<int:pk>/protokoll.pdf",

@@ -330,9 +330,24 @@ def staff_detail(request, pk: int):
             ),
             "form": form,
             "staff": True,
+            "may_recheck": services.recheck_allowed(submission),
         }
     )
     return render(request, "billing/staff_detail.html", context)
+
+
+@staff_role_required(StaffRole.ABRECHNUNG)
+@require_POST
+def staff_recheck(request, pk: int):
+    submission = get_object_or_404(Submission, pk=pk)
+    try:
+        services.restart_check(actor=request.user, submission=submission)
+    except services.Refused as refused:
+        for text in refused.texts:
+            flash.error(request, text)
+    else:
+        flash.success(request, _("Die Prüfung der Datei wurde erneut gestartet."))
+    return redirect("billing:staff_detail", pk=pk)
 
 
 @staff_role_required(StaffRole.ABRECHNUNG)

@@ -136,5 +136,5 @@ def pytest_collection_modifyitems(config, items):
         return
     skip = pytest.mark.skip(reason="fault tests run with .ci/faults (KVPORTAL_FAULTS=1)")
     for item in items:
-        if "faults" in item.keywords:
+        if item.get_closest_marker("faults") is not None:
             item.add_marker(skip)

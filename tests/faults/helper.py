@@ -19,9 +19,8 @@ def create(cases: int) -> int:
     from kvportal.core.quarters import Quarter
     from kvportal.core.storage import private_storage
     from kvportal.kvdt import generate
-    from tests.factories import BetriebsstaetteFactory
-
     from kvportal.members.models import Betriebsstaette
+    from tests.factories import BetriebsstaetteFactory
 
     practice = Betriebsstaette.objects.order_by("pk").first() or BetriebsstaetteFactory()
     quarter = Quarter.of(timezone.localdate()).previous()

@@ -83,3 +83,20 @@ def on_request_started(**kwargs) -> None:
         _state["last"] = now
         _state["running"] = True
     threading.Thread(target=_recover_in_thread, name="kvportal-recover", daemon=True).start()
+
+
+def deliver_once(key: str, send) -> bool:
+    """Call `send()` unless a delivery with `key` was recorded; record it in the same
+    transaction. A failing `send()` records nothing (the job retries); a concurrent second run
+    waits on the unique key and then skips. Returns whether it sent."""
+    from django.db import IntegrityError
+
+    from kvportal.core.models import Delivery
+
+    try:
+        with transaction.atomic():
+            Delivery.objects.create(key=key[:200])
+            send()
+    except IntegrityError:
+        return False
+    return True

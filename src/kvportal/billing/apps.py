@@ -58,3 +58,6 @@ class BillingConfig(AppConfig):
         registry.register_demo(40, seed_demo)
         registry.register_purger("billing", purge_expired_submissions)
         registry.register_recoverer("billing", recover_stalled_checks)
+        from kvportal.billing.testruns import purge_expired_test_runs
+
+        registry.register_purger("billing-test-runs", purge_expired_test_runs)

@@ -272,3 +272,57 @@ class Declaration(models.Model):
     @property
     def quarter_obj(self) -> Quarter:
         return Quarter.parse(self.quarter)
+
+
+class TestRun(models.Model):
+    """Testabrechnung (issue 12 item 5): a plain `.con` checked exactly like a submission but not
+    submitted; its protocol is compared with the previous run for the BSNR and quarter. The file
+    and protocol are deleted after `BILLING_TEST_RUN_HOURS` (default 24)."""
+
+    betriebsstaette = models.ForeignKey(
+        "members.Betriebsstaette",
+        verbose_name=_("Betriebsstätte"),
+        on_delete=models.PROTECT,
+        related_name="billing_test_runs",
+    )
+    quarter = QuarterField(_("Quartal"), db_index=True)
+    original_name = models.CharField(_("Dateiname"), max_length=255)
+    storage_name = models.CharField(_("Speicherort"), max_length=300, editable=False)
+    size = models.BigIntegerField(_("Größe (Bytes)"))
+    created_at = models.DateTimeField(_("hochgeladen am"), default=timezone.now)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("hochgeladen von"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    state = models.CharField(
+        _("Status"),
+        max_length=10,
+        default="pending",
+        choices=[("pending", _("wird geprüft")), ("done", _("geprüft"))],
+    )
+    check_status = models.PositiveSmallIntegerField(_("Prüfergebnis"), null=True, blank=True)
+    checked_at = models.DateTimeField(_("geprüft am"), null=True, blank=True)
+    report = models.JSONField(_("Prüfprotokoll"), default=dict, blank=True)
+    #: {"first_run", "new", "fixed", "unchanged"} against `previous` (billing.comparison)
+    comparison = models.JSONField(_("Vergleich"), default=dict, blank=True)
+    previous = models.ForeignKey(
+        "self", verbose_name=_("Vorheriger Testlauf"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )  # fmt: skip
+    expires_at = models.DateTimeField(_("wird gelöscht am"))
+    purged_at = models.DateTimeField(_("gelöscht am"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("Testabrechnung")
+        verbose_name_plural = _("Testabrechnungen")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Testlauf {self.pk} {self.quarter}"
+
+    @property
+    def quarter_obj(self) -> Quarter:
+        return Quarter.parse(self.quarter)

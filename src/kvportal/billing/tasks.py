@@ -30,3 +30,18 @@ def check_submission(self, submission_id: int) -> str:
             return "postponed"
         raise self.retry(exc=exc, countdown=min(300, 5 * 2**self.request.retries)) from exc
     return submission.state if submission is not None else "missing"
+
+
+@shared_task(
+    name="kvportal.billing.tasks.check_test_run",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OSError,),
+    retry_backoff=5,
+    max_retries=8,
+)
+def check_test_run(test_run_id: int) -> str:
+    from kvportal.billing.testruns import run_test_check
+
+    run = run_test_check(test_run_id=test_run_id)
+    return run.state if run is not None else "missing"

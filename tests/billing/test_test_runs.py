@@ -10,7 +10,8 @@ import pytest
 import time_machine
 
 from kvportal.billing import services, testruns
-from kvportal.billing.models import Submission, TestRun
+from kvportal.billing.models import Submission
+from kvportal.billing.models import TestRun as BillingTestRun
 from kvportal.core.registry import purgers
 from kvportal.core.storage import private_storage
 from tests.billing.conftest import ON_TIME, Q1, kvdt_file, std_name, upload
@@ -85,7 +86,7 @@ def test_plain_con_only_and_billing_right_needed(frozen, employed, outsider, pra
             filename=std_name(practice.bsnr),
         )
     assert refused.value.problems[0].code == "no_right"
-    assert TestRun.objects.count() == 0
+    assert BillingTestRun.objects.count() == 0
 
 
 def test_test_files_are_deleted_after_the_configured_time(
@@ -104,3 +105,36 @@ def test_test_files_are_deleted_after_the_configured_time(
     assert run.purged_at is not None and run.report == {} and run.comparison == {}
     assert not private_storage.exists(name)
     assert purger(now=dt.datetime.now(dt.UTC)).count == 0  # idempotent
+
+
+def test_upload_page_and_protocol_with_comparison(
+    frozen, client, employed, practice, django_capture_on_commit_callbacks
+):
+    client.force_login(employed)
+    name = std_name(practice.bsnr)
+    page = client.get("/abrechnung/testabrechnung/")
+    assert page.status_code == 200 and b"test-run-form" in page.content
+    for content in (kvdt_file(practice.bsnr, inject=["SYN-FKUNBEKANNT"]), kvdt_file(practice.bsnr)):
+        frozen.shift(dt.timedelta(minutes=1))
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                "/abrechnung/testabrechnung/",
+                {
+                    "betriebsstaette": practice.pk,
+                    "quarter": "2026-1",
+                    "file": upload(content, name),
+                },
+            )
+        assert response.status_code == 302, response.content.decode()[:2000]
+    detail = client.get(response["Location"]).content.decode()
+    assert "test-run-status" in detail, detail[detail.find("<main") :][:1500]
+    assert "Behoben (" in detail and "Behoben (0)" not in detail
+    assert Submission.objects.count() == 0
+
+
+def test_foreign_test_run_is_404(frozen, client, employed, outsider, practice, test_run):
+    run = test_run(employed, practice, kvdt_file(practice.bsnr))
+    client.force_login(outsider)
+    assert client.get(f"/abrechnung/testabrechnung/{run.pk}/").status_code == 404
+    listing = client.get("/abrechnung/testabrechnung/").content.decode()
+    assert f"/abrechnung/testabrechnung/{run.pk}/" not in listing

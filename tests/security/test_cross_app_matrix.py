@@ -157,6 +157,7 @@ NON_OBJECT_URLS = {
     "accounts:staff_right_revoke": "tests/foundation/test_permission_matrix.py",
     "accounts:api_token_revoke": "tests/foundation/test_permission_matrix.py",
     "billing:declare": "BSNR + quarter: test_declaration_for_foreign_bsnr_is_404",
+    "billing:test_run_detail": "tests/billing/test_test_runs.py::test_foreign_test_run_is_404",
     "access:resume": "secret draft link (token): test_secret_links_are_not_guessable",
     "access:confirm": "secret confirmation link (token): test_secret_links_are_not_guessable",
     "admission:confirm_code": "secret signatory link (token): test_secret_links_are_not_guessable",

@@ -35,6 +35,14 @@ class BillingConfig(AppConfig):
         )
         registry.register_nav(
             registry.NavItem(
+                label=_("Testabrechnung"),
+                url_name="billing:test_runs",
+                order=21,
+                visible=_has_billing,
+            )
+        )
+        registry.register_nav(
+            registry.NavItem(
                 label=_("Abrechnungseingang"),
                 url_name="billing:staff_list",
                 section="staff",

@@ -138,3 +138,41 @@ def test_foreign_test_run_is_404(frozen, client, employed, outsider, practice, t
     assert client.get(f"/abrechnung/testabrechnung/{run.pk}/").status_code == 404
     listing = client.get("/abrechnung/testabrechnung/").content.decode()
     assert f"/abrechnung/testabrechnung/{run.pk}/" not in listing
+
+
+def test_api_test_run(
+    frozen, client, employed, outsider, practice, django_capture_on_commit_callbacks
+):
+    from kvportal.accounts.services import create_api_token
+
+    raw = create_api_token(actor=employed, name="PVS", scopes=["billing"])[1]
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+    name = std_name(practice.bsnr)
+    with django_capture_on_commit_callbacks(execute=True):
+        r = client.post(
+            "/api/v1/billing/test-runs/",
+            {
+                "bsnr": practice.bsnr,
+                "quartal": "1/2026",
+                "datei": upload(kvdt_file(practice.bsnr), name),
+            },
+            **headers,
+        )
+    assert r.status_code == 201, r.content
+    data = client.get(r["Location"], **headers).json()
+    assert data["abgeschlossen"] and data["erster_testlauf"] is True
+    xkm = std_name(practice.bsnr, encrypted=True)
+    r = client.post(
+        "/api/v1/billing/test-runs/",
+        {"bsnr": practice.bsnr, "quartal": "1/2026", "datei": upload(b"x", xkm)},
+        **headers,
+    )
+    assert r.status_code == 422 and r.json()["codes"] == ["test_run_plain_only"]
+    other = create_api_token(actor=outsider, name="PVS", scopes=["billing"])[1]
+    assert (
+        client.get(
+            f"/api/v1/billing/test-runs/{data['id']}/", HTTP_AUTHORIZATION=f"Bearer {other}"
+        ).status_code
+        == 404
+    )
+    assert Submission.objects.count() == 0

@@ -132,7 +132,18 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # A small multi-user server on SQLite (issue 11): WAL lets readers run beside the writer,
+    # IMMEDIATE takes the write lock at BEGIN so a transaction that reads and then writes waits
+    # for the lock (busy timeout) instead of failing at once with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": env_int("KVPORTAL_SQLITE_TIMEOUT", 30),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"
+            ),
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 #: A PostgreSQL server that does not answer fails fast (readiness probe, requests) instead of
 #: hanging on the operating system's TCP timeout.
@@ -288,14 +299,29 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Durable background work (issue 11): a task is acknowledged only after it ran; a task whose
+# worker process died is given back to the queue instead of being acked and lost; Redis hands
+# an unacknowledged task to another worker after the visibility timeout, which must be longer
+# than the longest task (the time limit) or a running check would be delivered twice.
 CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_TIME_LIMIT = 30 * 60
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("KVPORTAL_TASK_TIME_LIMIT", 30 * 60)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("KVPORTAL_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 5 * 60)
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "purge-expired": {
         "task": "kvportal.core.tasks.purge_expired",
         "schedule": 60 * 60,  # hourly; every purger is idempotent and batched
+    },
+    "recover-stalled": {
+        "task": "kvportal.core.tasks.recover_stalled",
+        # every registered recoverer re-queues work whose lease ran out (billing checks)
+        "schedule": env_int("KVPORTAL_RECOVER_EVERY", 60),
     },
 }
 

@@ -157,6 +157,8 @@ NON_OBJECT_URLS = {
     "accounts:staff_right_revoke": "tests/foundation/test_permission_matrix.py",
     "accounts:api_token_revoke": "tests/foundation/test_permission_matrix.py",
     "billing:declare": "BSNR + quarter: test_declaration_for_foreign_bsnr_is_404",
+    "billing:test_run_detail": "tests/billing/test_test_runs.py::test_foreign_test_run_is_404",
+    "billing_api:test_run": "tests/billing/test_test_runs.py::test_api_test_run (404 for others)",
     "access:resume": "secret draft link (token): test_secret_links_are_not_guessable",
     "access:confirm": "secret confirmation link (token): test_secret_links_are_not_guessable",
     "admission:confirm_code": "secret signatory link (token): test_secret_links_are_not_guessable",
@@ -172,6 +174,7 @@ NON_OBJECT_URLS = {
 STAFF_URLS = {
     "billing:staff_list": "Abrechnung",
     "billing:staff_detail": "Abrechnung",
+    "billing:staff_recheck": "Abrechnung",
     "billing:staff_download": "Abrechnung",
     "billing:staff_protocol_pdf": "Abrechnung",
     "billing:staff_receipt_pdf": "Abrechnung",
@@ -446,6 +449,7 @@ def _staff_kwargs(world, name: str):
     attachment = admission_app.attachments.first()
     table = {
         "billing:staff_detail": {"pk": sub.pk},
+        "billing:staff_recheck": {"pk": sub.pk},
         "billing:staff_download": {"pk": sub.pk},
         "billing:staff_protocol_pdf": {"pk": sub.pk},
         "billing:staff_receipt_pdf": {"pk": sub.pk},

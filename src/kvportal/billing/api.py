@@ -233,3 +233,83 @@ def deadlines(request):
         },
         json_dumps_params={"ensure_ascii": False},
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Testabrechnung (issue 12 item 5)
+
+
+def test_run_json(run) -> dict:
+    comparison = run.comparison or {}
+    return {
+        "id": run.pk,
+        "bsnr": run.betriebsstaette.bsnr,
+        "quartal": str(run.quarter_obj),
+        "dateiname": run.original_name,
+        "hochgeladen": timezone.localtime(run.created_at).isoformat(),
+        "loeschung": timezone.localtime(run.expires_at).isoformat(),
+        "status": run.state,
+        "abgeschlossen": run.state == "done",
+        "pruefergebnis": run.check_status,
+        "vorheriger_testlauf": run.previous_id,
+        "erster_testlauf": comparison.get("first_run"),
+        "neu": comparison.get("new", []),
+        "behoben": comparison.get("fixed", []),
+        "unveraendert": comparison.get("unchanged", []),
+        "links": {"self": f"/api/v1/billing/test-runs/{run.pk}/"},
+    }
+
+
+@api_view(scope=ApiScope.BILLING)
+@require_http_methods(["GET", "POST"])
+def test_runs(request):
+    if request.method == "GET":
+        runs = selectors.test_runs_for(request.user)[:200]
+        return JsonResponse(
+            {"testlaeufe": [test_run_json(r) for r in runs]},
+            json_dumps_params={"ensure_ascii": False},
+        )
+    from kvportal.billing import testruns
+
+    limit_uploads(request)
+    upload = request.FILES.get("datei") or request.FILES.get("file")
+    if getattr(request, "billing_upload_too_large", False):
+        return json_error(413, too_large_text(), codes=["file_too_large"])
+    bsnr = (request.POST.get("bsnr") or "").strip()
+    if upload is None:
+        return json_error(400, "Die KVDT-Datei fehlt (Formularfeld „datei“).")
+    try:
+        quarter = Quarter.parse((request.POST.get("quartal") or "").strip())
+    except ValueError as exc:
+        return json_error(400, f"Formularfeld „quartal“: {exc}")
+    practice = Betriebsstaette.objects.filter(bsnr=bsnr).first()
+    if practice is None:
+        problem = rules.Problem("no_right", {"bsnr": bsnr})
+        return json_error(403, messages.text(problem), codes=["no_right"])
+    try:
+        run = testruns.receive_test_run(
+            actor=request.user,
+            betriebsstaette=practice,
+            quarter=quarter,
+            upload=upload,
+            filename=upload.name,
+        )
+    except services.Refused as refused:
+        codes = [p.code for p in refused.problems]
+        status = _STATUS_FOR_CODE.get(codes[0], 422) if codes else 422
+        return json_error(status, " ".join(refused.texts), codes=codes, gruende=refused.texts)
+    run.refresh_from_db()
+    response = JsonResponse(
+        test_run_json(run), status=201, json_dumps_params={"ensure_ascii": False}
+    )
+    response["Location"] = f"/api/v1/billing/test-runs/{run.pk}/"
+    return response
+
+
+@api_view(scope=ApiScope.BILLING)
+@require_http_methods(["GET"])
+def test_run_detail(request, pk: int):
+    run = selectors.test_runs_for(request.user).filter(pk=pk).first()
+    if run is None:
+        return json_error(404, "Diesen Testlauf gibt es nicht (oder nicht für Ihren Zugang).")
+    return JsonResponse(test_run_json(run), json_dumps_params={"ensure_ascii": False})

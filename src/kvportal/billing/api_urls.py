@@ -10,5 +10,7 @@ urlpatterns = [
     path("submissions/<int:pk>/protocol/", api.protocol, name="protocol"),
     path("submissions/<int:pk>/protocol.pdf", api.protocol_pdf, name="protocol_pdf"),
     path("submissions/<int:pk>/receipt.pdf", api.receipt_pdf, name="receipt_pdf"),
+    path("test-runs/", api.test_runs, name="test_runs"),
+    path("test-runs/<int:pk>/", api.test_run_detail, name="test_run"),
     path("deadlines/", api.deadlines, name="deadlines"),
 ]

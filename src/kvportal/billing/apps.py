@@ -25,12 +25,20 @@ class BillingConfig(AppConfig):
         from kvportal.billing import panels
         from kvportal.billing.demo import seed_demo
         from kvportal.billing.openapi import PATHS
-        from kvportal.billing.services import purge_expired_submissions
+        from kvportal.billing.services import purge_expired_submissions, recover_stalled_checks
         from kvportal.core import registry
 
         registry.register_nav(
             registry.NavItem(
                 label=_("Abrechnung"), url_name="billing:overview", order=20, visible=_has_billing
+            )
+        )
+        registry.register_nav(
+            registry.NavItem(
+                label=_("Testabrechnung"),
+                url_name="billing:test_runs",
+                order=21,
+                visible=_has_billing,
             )
         )
         registry.register_nav(
@@ -57,3 +65,7 @@ class BillingConfig(AppConfig):
         registry.register_api_paths(PATHS)
         registry.register_demo(40, seed_demo)
         registry.register_purger("billing", purge_expired_submissions)
+        registry.register_recoverer("billing", recover_stalled_checks)
+        from kvportal.billing.testruns import purge_expired_test_runs
+
+        registry.register_purger("billing-test-runs", purge_expired_test_runs)

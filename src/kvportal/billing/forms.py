@@ -109,3 +109,27 @@ class KvResultForm(forms.Form):
         label=_("Ergebnis der Prüfung durch die KV"), choices=KvResult.choices
     )
     note = forms.CharField(label=_("Vermerk"), max_length=500, required=False)
+
+
+class TestRunForm(forms.Form):
+    """Testabrechnung: BSNR, quarter (the running or the last one), plain `.con`."""
+
+    betriebsstaette = PracticeChoiceField(
+        label=_("Betriebsstätte (BSNR)"), queryset=None, empty_label=None
+    )
+    quarter = forms.ChoiceField(label=_("Abrechnungsquartal"))
+    file = forms.FileField(
+        label=_("KVDT-Datei (.con)"),
+        help_text=_("Unverschlüsselte Abrechnungsdatei aus Ihrer Praxissoftware (Endung .con)."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".con,.CON"}),
+    )
+
+    def __init__(self, *args: Any, user: Any, today: dt.date, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["betriebsstaette"].queryset = billing_practices(user).order_by("bsnr")
+        current = Quarter.of(today)
+        self.fields["quarter"].choices = [(q.slug, str(q)) for q in (current, current.previous())]
+        self.fields["quarter"].initial = current.slug
+
+    def clean_quarter(self) -> Quarter:
+        return Quarter.parse(self.cleaned_data["quarter"])

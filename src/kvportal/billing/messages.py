@@ -79,6 +79,18 @@ def _texts() -> dict[str, str]:
             "Bei der Prüfung ist ein technischer Fehler aufgetreten. Bitte reichen Sie die "
             "Datei später erneut ein oder wenden Sie sich an die Abrechnungsabteilung."
         ),
+        "check_superseded": _(
+            "Die Prüfung dieser Datei wurde nicht abgeschlossen; dieselbe Datei wurde am "
+            "{received_at} erneut hochgeladen (Einreichung Nr. {id}) und wird dort geprüft."
+        ),
+        "test_run_plain_only": _(
+            "„{name}“ ist verschlüsselt (.con.xkm) und kann nicht geprüft werden. Für die "
+            "Testabrechnung laden Sie bitte die unverschlüsselte KVDT-Datei (.con) hoch."
+        ),
+        "recheck_not_allowed": _(
+            "Die Einreichung Nr. {id} kann nicht erneut geprüft werden: ihre Prüfung läuft "
+            "noch, ist regulär abgeschlossen oder die Datei ist nicht mehr vorhanden."
+        ),
         "window_early_after_start": _(
             "„Vorzeitige Abgabe ab“ darf nicht nach dem Beginn der Abgabefrist liegen."
         ),

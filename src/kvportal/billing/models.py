@@ -133,6 +133,10 @@ class Submission(models.Model):
     progress = models.PositiveSmallIntegerField(_("Fortschritt (%)"), default=0)
     check_status = models.PositiveSmallIntegerField(_("Prüfergebnis"), null=True, blank=True)
     checked_at = models.DateTimeField(_("geprüft am"), null=True, blank=True)
+    #: lease of the running check (issue 11): a check whose lease ran out is started again
+    check_token = models.CharField(_("Prüflauf"), max_length=32, blank=True, editable=False)
+    lease_until = models.DateTimeField(_("Prüfung belegt bis"), null=True, blank=True)
+    check_attempts = models.PositiveSmallIntegerField(_("Prüfversuche"), default=0)
     #: refusal reasons beyond the KVDT check: [{"code": ..., "params": {...}}]
     problems = models.JSONField(_("Ablehnungsgründe"), default=list, blank=True)
     #: the KVDT report (messages capped, see services.MAX_STORED_MESSAGES)
@@ -264,6 +268,60 @@ class Declaration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.betriebsstaette.bsnr} {self.quarter_obj} – {self.given_by_name}"
+
+    @property
+    def quarter_obj(self) -> Quarter:
+        return Quarter.parse(self.quarter)
+
+
+class TestRun(models.Model):
+    """Testabrechnung (issue 12 item 5): a plain `.con` checked exactly like a submission but not
+    submitted; its protocol is compared with the previous run for the BSNR and quarter. The file
+    and protocol are deleted after `BILLING_TEST_RUN_HOURS` (default 24)."""
+
+    betriebsstaette = models.ForeignKey(
+        "members.Betriebsstaette",
+        verbose_name=_("Betriebsstätte"),
+        on_delete=models.PROTECT,
+        related_name="billing_test_runs",
+    )
+    quarter = QuarterField(_("Quartal"), db_index=True)
+    original_name = models.CharField(_("Dateiname"), max_length=255)
+    storage_name = models.CharField(_("Speicherort"), max_length=300, editable=False)
+    size = models.BigIntegerField(_("Größe (Bytes)"))
+    created_at = models.DateTimeField(_("hochgeladen am"), default=timezone.now)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("hochgeladen von"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    state = models.CharField(
+        _("Status"),
+        max_length=10,
+        default="pending",
+        choices=[("pending", _("wird geprüft")), ("done", _("geprüft"))],
+    )
+    check_status = models.PositiveSmallIntegerField(_("Prüfergebnis"), null=True, blank=True)
+    checked_at = models.DateTimeField(_("geprüft am"), null=True, blank=True)
+    report = models.JSONField(_("Prüfprotokoll"), default=dict, blank=True)
+    #: {"first_run", "new", "fixed", "unchanged"} against `previous` (billing.comparison)
+    comparison = models.JSONField(_("Vergleich"), default=dict, blank=True)
+    previous = models.ForeignKey(
+        "self", verbose_name=_("Vorheriger Testlauf"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )  # fmt: skip
+    expires_at = models.DateTimeField(_("wird gelöscht am"))
+    purged_at = models.DateTimeField(_("gelöscht am"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("Testabrechnung")
+        verbose_name_plural = _("Testabrechnungen")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Testlauf {self.pk} {self.quarter}"
 
     @property
     def quarter_obj(self) -> Quarter:

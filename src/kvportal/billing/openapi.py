@@ -190,4 +190,30 @@ PATHS = {
             "responses": {"200": {"description": "Fristen"}},
         }
     },
+    "/billing/test-runs/": {
+        "get": {
+            "summary": "Testläufe (Testabrechnung) der eigenen Betriebsstätten",
+            "tags": ["Abrechnung"],
+            "responses": {"200": {"description": "Liste"}, "401": _ERROR, "403": _ERROR},
+        },
+        "post": {
+            "summary": "Testabrechnung: unverschlüsselte .con prüfen (keine Einreichung)",
+            "tags": ["Abrechnung"],
+            "responses": {
+                "201": {"description": "Testlauf angelegt"},
+                "400": _ERROR,
+                "403": _ERROR,
+                "413": _ERROR,
+                "422": _ERROR,
+            },
+        },
+    },
+    "/billing/test-runs/{id}/": {
+        "get": {
+            "summary": "Testlauf mit Vergleich neu/behoben/unverändert",
+            "tags": ["Abrechnung"],
+            "parameters": _ID,
+            "responses": {"200": {"description": "Testlauf"}, "404": _ERROR},
+        }
+    },
 }

@@ -159,3 +159,12 @@ def staff_submissions(
     if current == "1":
         qs = qs.filter(is_current=True)
     return qs.order_by("-received_at", "-id")
+
+
+def test_runs_for(user: Any):
+    """Testabrechnung runs of the BSNRs the user holds the billing right for."""
+    from kvportal.billing.models import TestRun
+
+    return scope.filter_practice(
+        user, TestRun.objects.select_related("betriebsstaette"), Right.BILLING
+    ).filter(purged_at__isnull=True)

@@ -12,7 +12,7 @@ import uuid
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from kvportal import audit
@@ -193,8 +193,10 @@ def receive_submission(
         problems += rules.size_problems(size, max_upload_bytes())
         if problems:
             raise Refused(problems)
+        # a file whose check never finished (stalled, or ended in a technical error) does not
+        # make the same file a duplicate: the new upload is checked, the old one closed
         duplicate = (
-            Submission.objects.filter(betriebsstaette=betriebsstaette, sha256=sha256)
+            countable_duplicates(betriebsstaette=betriebsstaette, sha256=sha256, now=now)
             .order_by("received_at")
             .first()
         )
@@ -304,6 +306,7 @@ def _create_submission(
     )
     if declare:
         _create_declaration(actor=actor, betriebsstaette=betriebsstaette, quarter=quarter)
+    _close_unfinished_twins(submission, now=now)
     if encrypted:
         _settle(submission, now=now)
     else:
@@ -376,33 +379,187 @@ def _file_quarter(value: Any) -> Quarter | None:
         return None
 
 
+# Durability of the check (issue 11): a run holds a lease on the submission (token + expiry,
+# renewed while it reads); only the holder of the current token may write the result, so the
+# protocol of a submission is written exactly once even when a killed run is redelivered.
+
+
+class TransientCheckError(Exception):
+    """Database or storage failed during the check; the task retries with back-off."""
+
+
+class LeaseLost(Exception):
+    """Another run took the submission over (this run's lease had expired)."""
+
+
+def lease_seconds() -> int:
+    return int(getattr(settings, "BILLING_CHECK_LEASE_SECONDS", 120))
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "BILLING_CHECK_MAX_ATTEMPTS", 5))
+
+
+def _stalled_q(now: dt.datetime):
+    from django.db.models import Q
+
+    grace = now - dt.timedelta(seconds=lease_seconds())
+    return Q(state=SubmissionState.CHECKING, lease_until__lt=now) | Q(
+        state=SubmissionState.PENDING, received_at__lt=grace
+    )
+
+
+def stalled_checks(*, now: dt.datetime):
+    """Plain-file checks that stopped: lease expired, or never started within one lease."""
+    return Submission.objects.filter(_stalled_q(now), purged_at__isnull=True).exclude(
+        kind=FileKind.ENCRYPTED.value
+    )
+
+
+def countable_duplicates(*, betriebsstaette: Betriebsstaette, sha256: str, now: dt.datetime):
+    """Earlier uploads of the same file that make a new upload a duplicate: not those whose
+    check stalled or ended in a technical error, nor those closed for that reason."""
+    same = Submission.objects.filter(betriebsstaette=betriebsstaette, sha256=sha256)
+    unfinished = same.filter(_stalled_q(now)).values("pk")
+    broken = [
+        s.pk
+        for s in same.filter(state=SubmissionState.REJECTED).only("pk", "problems")
+        if any(p.get("code") in ("check_internal", "check_superseded") for p in s.problems)
+    ]
+    return same.exclude(pk__in=unfinished).exclude(pk__in=broken)
+
+
+def _close_unfinished_twins(submission: Submission, *, now: dt.datetime) -> None:
+    """A re-upload of a file whose check stalled closes the stalled submission (rejected,
+    reason named), so that it is neither checked again nor counted."""
+    twins = stalled_checks(now=now).filter(
+        betriebsstaette_id=submission.betriebsstaette_id, sha256=submission.sha256
+    )
+    for twin in twins.exclude(pk=submission.pk).select_for_update():
+        problem = Problem(
+            "check_superseded",
+            {"received_at": timezone.localtime(submission.received_at), "id": submission.pk},
+        )
+        twin.state = SubmissionState.REJECTED
+        twin.check_token = ""
+        twin.lease_until = None
+        twin.problems = [messages.stored(problem)]
+        twin.save(update_fields=["state", "check_token", "lease_until", "problems"])
+        audit.record(
+            actor=None,
+            activity=Activity.UPDATE,
+            obj=twin,
+            detail={"event": "billing.check_superseded", "by": submission.pk},
+        )
+
+
+def _claim(submission_id: int) -> str | None:
+    """Take the lease of a pending or stalled check; None if it is done or held by a live run.
+
+    One conditional UPDATE (compare-and-set), so two deliveries of the same task never both
+    run the check."""
+    from django.db.models import F, Q
+
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    claimed = Submission.objects.filter(
+        Q(state=SubmissionState.PENDING)
+        | Q(state=SubmissionState.CHECKING, lease_until__lt=now)
+        | Q(state=SubmissionState.CHECKING, lease_until__isnull=True),
+        pk=submission_id,
+        purged_at__isnull=True,
+    ).update(
+        state=SubmissionState.CHECKING,
+        check_token=token,
+        lease_until=now + dt.timedelta(seconds=lease_seconds()),
+        check_attempts=F("check_attempts") + 1,
+        progress=0,
+    )
+    return token if claimed else None
+
+
+def _release(submission_id: int, token: str) -> None:
+    """Give a lease back after a transient error, so a retry or the recovery takes it up."""
+    try:
+        Submission.objects.filter(pk=submission_id, check_token=token).update(
+            state=SubmissionState.PENDING, lease_until=None, check_token=""
+        )
+    except Exception:  # the database may still be down: the lease then simply runs out
+        logger.warning("could not release the lease of submission %s", submission_id)
+
+
+class _Throttled:
+    """Test-only (setting BILLING_CHECK_TEST_DELAY): read in 64 KiB pieces and sleep after each,
+    so fault tests can kill a check mid-way. Never set in production."""
+
+    def __init__(self, fileobj: IO[bytes], delay: float) -> None:
+        self._f = fileobj
+        self._delay = delay
+
+    def read(self, n: int = -1) -> bytes:
+        import time
+
+        data = self._f.read(65536 if n is None or n < 0 else min(n, 65536))
+        if data:
+            time.sleep(self._delay)
+        return data
+
+
 def run_check(*, submission_id: int) -> Submission | None:
     """Validate a stored `.con` file with `kvportal.kvdt` and settle the result.
 
-    Idempotent: a submission that already has a result is left alone. Progress is written
-    outside the final transaction so that the status page can show it."""
+    Idempotent and exactly-once: the run takes the submission's lease first; a submission that
+    is done, or whose check is held by a live run, is left alone. The lease is renewed with the
+    progress; the result is written only by the holder of the lease. Database and storage
+    errors raise `TransientCheckError` (the lease is given back; the task retries)."""
     submission = Submission.objects.filter(pk=submission_id).first()
-    if submission is None or submission.is_done:
+    if submission is None or submission.is_done or submission.is_encrypted:
         return submission
-    Submission.objects.filter(pk=submission.pk).update(state=SubmissionState.CHECKING, progress=0)
-    last = {"percent": -1}
+    token = _claim(submission_id)
+    if token is None:
+        return Submission.objects.filter(pk=submission_id).first()
+    submission.refresh_from_db()
+    if submission.check_attempts > max_attempts():
+        # the check kept dying (e.g. a worker killed by the file): stop, say so, keep the file
+        logger.warning(
+            "billing check of submission %s gave up after %s attempts",
+            submission.pk,
+            submission.check_attempts - 1,
+        )
+        return _finish_check(
+            submission_id=submission.pk,
+            token=token,
+            status=rules.CHECK_ABORTED,
+            problems=[Problem("check_internal")],
+            report={},
+        )
+    last = {"percent": -1, "renewed": timezone.now()}
     total = max(submission.size, 1)
+    lease = lease_seconds()
 
     def progress(bytes_read: int) -> None:
         percent = min(99, rules.progress_percent(int(bytes_read), total))
-        if percent >= last["percent"] + 2:
-            last["percent"] = percent
-            Submission.objects.filter(pk=submission.pk).update(progress=percent)
+        now = timezone.now()
+        renew = (now - last["renewed"]).total_seconds() >= lease / 3
+        if percent >= last["percent"] + 2 or renew:
+            last["percent"] = max(percent, last["percent"])
+            fields = {"progress": last["percent"]}
+            if renew:
+                fields["lease_until"] = now + dt.timedelta(seconds=lease)
+                last["renewed"] = now
+            if not Submission.objects.filter(pk=submission.pk, check_token=token).update(**fields):
+                raise LeaseLost(submission.pk)
 
     problems: list[Problem] = []
     report_data: dict = {}
     status = rules.CHECK_ABORTED
+    delay = float(getattr(settings, "BILLING_CHECK_TEST_DELAY", 0) or 0)
     try:
         from kvportal.kvdt import validate_file
 
         with private_storage.open(submission.storage_name, "rb") as fileobj:
             report = validate_file(
-                fileobj,
+                _Throttled(fileobj, delay) if delay else fileobj,
                 expected_quarter=submission.quarter_obj,
                 expected_bsnr=submission.betriebsstaette.bsnr,
                 today=timezone.localdate(submission.received_at),
@@ -417,6 +574,15 @@ def run_check(*, submission_id: int) -> Submission | None:
                 file_bsnrs=list(getattr(report, "bsnrs", []) or []),
                 file_quarter=_file_quarter(getattr(report, "quarter", None)),
             )
+    except LeaseLost:
+        logger.info("billing check of submission %s was taken over", submission.pk)
+        return Submission.objects.filter(pk=submission_id).first()
+    except (DatabaseError, OSError) as exc:
+        logger.warning(
+            "billing check of submission %s: transient %s", submission.pk, type(exc).__name__
+        )
+        _release(submission.pk, token)
+        raise TransientCheckError(str(submission.pk)) from exc
     except Exception:
         logger.exception("billing check failed for submission %s", submission.pk)
         problems = [Problem("check_internal")]
@@ -430,18 +596,26 @@ def run_check(*, submission_id: int) -> Submission | None:
         problems.append(Problem("check_faulty"))
     elif status == rules.CHECK_ABORTED and not any(p.code == "check_internal" for p in problems):
         problems.append(Problem("check_aborted"))
-    return _finish_check(
-        submission_id=submission.pk, status=status, problems=problems, report=report_data
-    )
+    try:
+        return _finish_check(
+            submission_id=submission.pk,
+            token=token,
+            status=status,
+            problems=problems,
+            report=report_data,
+        )
+    except DatabaseError as exc:
+        _release(submission.pk, token)
+        raise TransientCheckError(str(submission.pk)) from exc
 
 
 @transaction.atomic
 def _finish_check(
-    *, submission_id: int, status: int, problems: list[Problem], report: dict
+    *, submission_id: int, token: str, status: int, problems: list[Problem], report: dict
 ) -> Submission:
     submission = Submission.objects.select_for_update().get(pk=submission_id)
-    if submission.is_done:
-        return submission
+    if submission.is_done or submission.check_token != token:
+        return submission  # finished by another run: the result is written exactly once
     now = timezone.now()
     accepted = rules.check_accepts(status) and not problems
     submission.check_status = status
@@ -449,9 +623,18 @@ def _finish_check(
     submission.report = report
     submission.progress = 100
     submission.checked_at = now
+    submission.lease_until = None
     submission.state = SubmissionState.ACCEPTED if accepted else SubmissionState.REJECTED
     submission.save(
-        update_fields=["check_status", "problems", "report", "progress", "checked_at", "state"]
+        update_fields=[
+            "check_status",
+            "problems",
+            "report",
+            "progress",
+            "checked_at",
+            "state",
+            "lease_until",
+        ]
     )
     if accepted:
         _settle(submission, now=now)
@@ -464,8 +647,81 @@ def _finish_check(
             "status": status,
             "state": submission.state,
             "codes": [p.code for p in problems],
+            "attempt": submission.check_attempts,
         },
     )
+    return submission
+
+
+def recover_stalled_checks(*, now: dt.datetime) -> int:
+    """Registered recoverer: queue the check again for every stalled submission (idempotent:
+    the check itself takes the lease, so queuing twice runs it once)."""
+    from kvportal.billing.tasks import check_submission
+
+    ids = list(stalled_checks(now=now).order_by("received_at").values_list("pk", flat=True)[:100])
+    for pk in ids:
+        logger.info("billing check of submission %s stalled: started again", pk)
+        check_submission.delay(pk)
+    return len(ids)
+
+
+def recheck_allowed(submission: Submission, *, now: dt.datetime | None = None) -> bool:
+    """Staff may start a check again for a plain file that is kept, unless a live run holds
+    it: a stalled check, or a rejection by a technical error or an aborted check."""
+    now = now or timezone.now()
+    if submission.is_encrypted or submission.is_purged or submission.is_current:
+        return False
+    if submission.state == SubmissionState.CHECKING:
+        return submission.lease_until is None or submission.lease_until < now
+    if submission.state == SubmissionState.PENDING:
+        return True
+    codes = {p.get("code") for p in submission.problems}
+    return submission.state == SubmissionState.REJECTED and bool(
+        codes & {"check_internal", "check_aborted"}
+    )
+
+
+def restart_check(*, actor: Any, submission: Submission) -> Submission:
+    """Staff (Abrechnung): check the file of a submission again (see `recheck_allowed`)."""
+    _require_billing_staff(actor)
+    from kvportal.billing.tasks import check_submission
+    from kvportal.core.tasks import enqueue
+
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission.pk)
+        if not recheck_allowed(submission):
+            raise Refused([Problem("recheck_not_allowed", {"id": submission.pk})])
+        previous = {"state": submission.state, "check_status": submission.check_status}
+        submission.state = SubmissionState.PENDING
+        submission.check_token = ""
+        submission.lease_until = None
+        submission.check_attempts = 0
+        submission.check_status = None
+        submission.checked_at = None
+        submission.problems = []
+        submission.report = {}
+        submission.progress = 0
+        submission.save(
+            update_fields=[
+                "state",
+                "check_token",
+                "lease_until",
+                "check_attempts",
+                "check_status",
+                "checked_at",
+                "problems",
+                "report",
+                "progress",
+            ]
+        )
+        audit.record(
+            actor=actor,
+            activity=Activity.STAFF_ACTION,
+            obj=submission,
+            detail={"event": "billing.recheck", **previous},
+        )
+        enqueue(check_submission, submission.pk)
+    submission.refresh_from_db()
     return submission
 
 

@@ -11,10 +11,13 @@ urlpatterns = [
     path("einreichung/<int:pk>/status/", views.status, name="status"),
     path("einreichung/<int:pk>/protokoll.pdf", views.protocol_pdf, name="protocol_pdf"),
     path("einreichung/<int:pk>/empfangsbestaetigung.pdf", views.receipt_pdf, name="receipt_pdf"),
+    path("testabrechnung/", views.test_runs, name="test_runs"),
+    path("testabrechnung/<int:pk>/", views.test_run_detail, name="test_run_detail"),
     path("erklaerung/<str:bsnr>/<str:quarter>/", views.declare, name="declare"),
     # KV staff (role Abrechnung)
     path("kv/", views.staff_list, name="staff_list"),
     path("kv/einreichung/<int:pk>/", views.staff_detail, name="staff_detail"),
+    path("kv/einreichung/<int:pk>/erneut-pruefen/", views.staff_recheck, name="staff_recheck"),
     path("kv/einreichung/<int:pk>/datei/", views.staff_download, name="staff_download"),
     path(
         "kv/einreichung/<int:pk>/protokoll.pdf",

@@ -19,7 +19,13 @@ from kvportal.accounts import scope
 from kvportal.accounts.constants import StaffRole
 from kvportal.accounts.decorators import member_required, staff_role_required
 from kvportal.billing import messages, rules, selectors, services
-from kvportal.billing.forms import DeadlineForm, KvResultForm, StaffFilterForm, SubmissionForm
+from kvportal.billing.forms import (
+    DeadlineForm,
+    KvResultForm,
+    StaffFilterForm,
+    SubmissionForm,
+    TestRunForm,
+)
 from kvportal.billing.models import Submission
 from kvportal.core.pdf import render_pdf
 from kvportal.core.quarters import Quarter
@@ -330,9 +336,24 @@ def staff_detail(request, pk: int):
             ),
             "form": form,
             "staff": True,
+            "may_recheck": services.recheck_allowed(submission),
         }
     )
     return render(request, "billing/staff_detail.html", context)
+
+
+@staff_role_required(StaffRole.ABRECHNUNG)
+@require_POST
+def staff_recheck(request, pk: int):
+    submission = get_object_or_404(Submission, pk=pk)
+    try:
+        services.restart_check(actor=request.user, submission=submission)
+    except services.Refused as refused:
+        for text in refused.texts:
+            flash.error(request, text)
+    else:
+        flash.success(request, _("Die Prüfung der Datei wurde erneut gestartet."))
+    return redirect("billing:staff_detail", pk=pk)
 
 
 @staff_role_required(StaffRole.ABRECHNUNG)
@@ -410,4 +431,69 @@ def deadline_edit(request, quarter: str):
         request,
         "billing/deadline_edit.html",
         {"form": form, "quarter": q, "default": rules.default_window(q)},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Testabrechnung (issue 12 item 5)
+
+
+def test_runs(request):
+    if request.method == "POST":
+        limit_uploads(request)
+    return _test_runs(request)
+
+
+@csrf_protect
+@member_required
+def _test_runs(request):
+    from kvportal.billing import testruns
+
+    form = TestRunForm(request.POST or None, request.FILES or None, user=request.user,
+                       today=timezone.localdate())  # fmt: skip
+    if request.method == "POST":
+        if getattr(request, "billing_upload_too_large", False):
+            form.is_valid()
+            form.errors.pop("file", None)
+            form.add_error("file", too_large_text())
+        elif form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                run = testruns.receive_test_run(
+                    actor=request.user,
+                    betriebsstaette=form.cleaned_data["betriebsstaette"],
+                    quarter=form.cleaned_data["quarter"],
+                    upload=upload,
+                    filename=upload.name,
+                )
+            except services.Refused as refused:
+                for text in refused.texts:
+                    form.add_error(None, text)
+            else:
+                return redirect("billing:test_run_detail", pk=run.pk)
+    runs = selectors.test_runs_for(request.user)[:20]
+    return render(
+        request,
+        "billing/test_runs.html",
+        {"form": form, "runs": runs, "keep_hours": testruns.keep_hours()},
+    )
+
+
+@member_required
+def test_run_detail(request, pk: int):
+    run = get_object_or_404(selectors.test_runs_for(request.user), pk=pk)
+    services.log_access(actor=request.user, submission=run, what="test_run_view", download=False)
+    comparison = run.comparison or {}
+    return render(
+        request,
+        "billing/test_run_detail.html",
+        {
+            "run": run,
+            "groups": [
+                ("new", _("Neu gegenüber dem vorigen Testlauf"), comparison.get("new", [])),
+                ("fixed", _("Behoben"), comparison.get("fixed", [])),
+                ("unchanged", _("Unverändert"), comparison.get("unchanged", [])),
+            ],
+            "first_run": comparison.get("first_run", False),
+        },
     )

@@ -117,3 +117,17 @@ def api_paths() -> dict[str, dict]:
 
 def run_purgers(*, now: dt.datetime, dry_run: bool = False) -> list[PurgeResult]:
     return [func(now=now, dry_run=dry_run) for _, func in sorted(_purgers.items())]
+
+
+# --- recovery of background work whose lease ran out (issue 11) -----------------------------
+Recoverer = Callable[..., int]  # func(*, now: datetime) -> number of jobs started again
+_recoverers: dict[str, Recoverer] = {}
+
+
+def register_recoverer(name: str, func: Recoverer) -> None:
+    """`func(*, now)` re-queues this app's stalled background jobs; must be idempotent."""
+    _recoverers[name] = func
+
+
+def run_recoverers(*, now: dt.datetime) -> dict[str, int]:
+    return {name: func(now=now) for name, func in sorted(_recoverers.items())}

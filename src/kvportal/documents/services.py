@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -437,6 +438,10 @@ NOTICE_BODY = (
 )
 
 
+def _pk(document: Document) -> int:
+    return document.pk
+
+
 def send_document_notices(*, document_ids: list[int], now: dt.datetime | None = None) -> int:
     """Mail each opted-in user with access once for all new documents; idempotent.
 
@@ -455,14 +460,23 @@ def send_document_notices(*, document_ids: list[int], now: dt.datetime | None = 
     notified: set[int] = set()
     sent = 0
     url = getattr(settings, "PORTAL_URL", "").rstrip("/") + "/dokumente/"
+    from kvportal.core.tasks import deliver_once
+
     for user, docs in per_user.values():
-        send_mail(
-            NOTICE_SUBJECT,
-            NOTICE_BODY.format(count=len(docs), url=url),
-            settings.DEFAULT_FROM_EMAIL,
-            [user.email],
-        )
-        sent += 1
+        # issue 11: one delivery marker per user and document set, written with the send, so a
+        # re-run after a crash half-way mails only those not yet mailed
+        key = f"documents.notice:{user.pk}:{','.join(str(d.pk) for d in sorted(docs, key=_pk))}"
+        if deliver_once(
+            key,
+            partial(
+                send_mail,
+                NOTICE_SUBJECT,
+                NOTICE_BODY.format(count=len(docs), url=url),
+                settings.DEFAULT_FROM_EMAIL,
+                [user.email],
+            ),
+        ):
+            sent += 1
         notified.update(d.pk for d in docs)
     if notified:
         with transaction.atomic():

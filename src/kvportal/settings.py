@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "kvportal.access",
     "kvportal.admission",
     "kvportal.ehba",
+    "kvportal.kim",
 ]
 
 MIDDLEWARE = [

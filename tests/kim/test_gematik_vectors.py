@@ -29,11 +29,15 @@ def test_both_recipients_decrypt_the_authenveloped_data_to_the_signed_wrap(who):
     assert result.recipient_emails == ["mustersender@komle.de", "musterempfaenger@komle.de"]
 
 
-@pytest.mark.parametrize("sample", ["inputEmail.txt.05.encryptedwrap", "inputEmail.txt.04.encryptedcms"])
+@pytest.mark.parametrize(
+    "sample", ["inputEmail.txt.05.encryptedwrap", "inputEmail.txt.04.encryptedcms"]
+)
 @pytest.mark.parametrize("who", ["recipientA", "recipientB"])
 def test_open_mail_writes_the_signed_wrap_and_reports_the_damaged_inner_part(tmp_path, sample, who):
     target = tmp_path / "out.bin"
-    code, out, err = _run("open", str(DATA / sample), "--key", str(DATA / f"{who}.prv.pem"), "--out", str(target))
+    code, out, err = _run(
+        "open", str(DATA / sample), "--key", str(DATA / f"{who}.prv.pem"), "--out", str(target)
+    )
     assert target.read_bytes() == (DATA / "inputEmail.txt.03.signedwrap").read_bytes()
     assert code == cli.EXIT_UNREADABLE
     assert "AuthEnvelopedData entschlüsselt" in out
@@ -42,8 +46,11 @@ def test_open_mail_writes_the_signed_wrap_and_reports_the_damaged_inner_part(tmp
 
 
 def test_outer_mail_headers_are_printed():
-    code, out, _err = _run(
-        "open", str(DATA / "inputEmail.txt.05.encryptedwrap"), "--key", str(DATA / "recipientA.prv.pem")
+    _code, out, _err = _run(
+        "open",
+        str(DATA / "inputEmail.txt.05.encryptedwrap"),
+        "--key",
+        str(DATA / "recipientA.prv.pem"),
     )
     assert "Subject: KOM-LE-Nachricht" in out
     assert "X-KIM-Dienstkennung: KIM-Mail;Default;V1.0" in out
@@ -52,7 +59,7 @@ def test_outer_mail_headers_are_printed():
 
 def test_signed_cms_opens_to_the_rfc822_wrap_signature_valid_chain_not_verifiable(tmp_path):
     target = tmp_path / "mail.eml"
-    code, out, err = _run("open", str(DATA / "inputEmail.txt.02.signedcms"), "--out", str(target))
+    code, out, _err = _run("open", str(DATA / "inputEmail.txt.02.signedcms"), "--out", str(target))
     assert target.read_bytes() == (DATA / "inputEmail.txt.01.rfc822wrap").read_bytes()
     assert code == cli.EXIT_CHAIN
     assert "Signatur mathematisch gültig" in out
@@ -70,7 +77,12 @@ def test_a_key_that_is_no_recipients_is_refused_and_nothing_written(tmp_path, pk
     key_path, _ = pki["mallory"].write(tmp_path, "mallory")
     target = tmp_path / "out.bin"
     code, out, err = _run(
-        "open", str(DATA / "inputEmail.txt.05.encryptedwrap"), "--key", str(key_path), "--out", str(target)
+        "open",
+        str(DATA / "inputEmail.txt.05.encryptedwrap"),
+        "--key",
+        str(key_path),
+        "--out",
+        str(target),
     )
     assert code == cli.EXIT_KEY
     assert "gehört zu keinem Empfänger" in err
@@ -80,7 +92,9 @@ def test_a_key_that_is_no_recipients_is_refused_and_nothing_written(tmp_path, pk
 
 def test_encrypted_layer_without_key_is_refused(tmp_path):
     target = tmp_path / "out.bin"
-    code, out, _err = _run("open", str(DATA / "inputEmail.txt.04.encryptedcms"), "--out", str(target))
+    code, out, _err = _run(
+        "open", str(DATA / "inputEmail.txt.04.encryptedcms"), "--out", str(target)
+    )
     assert code == cli.EXIT_KEY
     assert "kein Schlüssel" in out
     assert not target.exists()
@@ -103,6 +117,9 @@ def test_missing_file_and_bad_key_file_are_usage_errors(tmp_path):
     code, _out, err = _run("open", str(tmp_path / "fehlt.p7m"))
     assert code == cli.EXIT_USAGE and "Eingabedatei" in err
     code, _out, err = _run(
-        "open", str(DATA / "inputEmail.txt.04.encryptedcms"), "--key", str(DATA / "inputEmail.txt.01.rfc822wrap")
+        "open",
+        str(DATA / "inputEmail.txt.04.encryptedcms"),
+        "--key",
+        str(DATA / "inputEmail.txt.01.rfc822wrap"),
     )
     assert code == cli.EXIT_USAGE and "Schlüsseldatei" in err

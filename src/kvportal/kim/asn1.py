@@ -8,8 +8,11 @@ Importing this module registers the attribute with asn1crypto's CMS attribute ta
 
 from __future__ import annotations
 
-from asn1crypto import cms, core
-from asn1crypto import tsp  # noqa: F401  (registers signing_certificate_v2)
+from asn1crypto import (
+    cms,
+    core,
+    tsp,  # noqa: F401  (registers signing_certificate_v2)
+)
 
 RECIPIENT_EMAILS_OID = "1.2.276.0.76.4.173"
 AES256_GCM_OID = "2.16.840.1.101.3.4.1.46"

@@ -95,7 +95,9 @@ def open_layers(data: bytes, *, key, trust, out: TextIO) -> tuple[int, bytes | N
         kind = komle.content_type(data) if data[:1] == b"\x30" else None
         if kind == "authenticated_enveloped_data":
             if key is None:
-                out.write(f"Ebene {n}: verschlüsselt (AuthEnvelopedData) – kein Schlüssel (--key).\n")
+                out.write(
+                    f"Ebene {n}: verschlüsselt (AuthEnvelopedData) – kein Schlüssel (--key).\n"
+                )
                 return EXIT_KEY, None
             result = komle.decrypt(data, key)
             out.write(
@@ -186,7 +188,7 @@ def main(
     except komle.KomleError as exc:
         err.write(f"Fehler: {exc}\n")
         return EXIT_UNREADABLE
-    except Exception:  # noqa: BLE001 – never a traceback for users
+    except Exception:
         err.write("Fehler: Die Datei konnte nicht geöffnet werden (unerwarteter Aufbau).\n")
         return EXIT_UNREADABLE
     if args.out:

@@ -55,7 +55,10 @@ def _oaep_algorithm() -> cms.KeyEncryptionAlgorithm:
             "parameters": algos.RSAESOAEPParams(
                 {
                     "hash_algorithm": {"algorithm": "sha256"},
-                    "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
+                    "mask_gen_algorithm": {
+                        "algorithm": "mgf1",
+                        "parameters": {"algorithm": "sha256"},
+                    },
                 }
             ),
         }
@@ -69,7 +72,10 @@ def _pss_algorithm() -> cms.SignedDigestAlgorithm:
             "parameters": algos.RSASSAPSSParams(
                 {
                     "hash_algorithm": {"algorithm": "sha256"},
-                    "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
+                    "mask_gen_algorithm": {
+                        "algorithm": "mgf1",
+                        "parameters": {"algorithm": "sha256"},
+                    },
                     "salt_length": PSS_SALT_LENGTH,
                 }
             ),
@@ -117,7 +123,9 @@ def encrypt(content: bytes, recipients: Sequence[tuple[str, object]]) -> bytes:
     for _email, cert in certs:
         public_key = _crypto_cert(cert).public_key()
         if not isinstance(public_key, rsa.RSAPublicKey):
-            raise KomleError("Das Verschlüsselungszertifikat eines Empfängers ist kein RSA-Zertifikat.")
+            raise KomleError(
+                "Das Verschlüsselungszertifikat eines Empfängers ist kein RSA-Zertifikat."
+            )
         infos.append(
             cms.RecipientInfo(
                 name="ktri",
@@ -169,7 +177,9 @@ def _load_content_info(der: bytes, expected: str) -> cms.ContentInfo:
         ctype = info["content_type"].native
         info["content"].native  # noqa: B018 (force a full parse)
     except Exception as exc:  # asn1crypto raises ValueError/TypeError on bad DER
-        raise FormatError("Die Daten sind keine lesbare CMS-Struktur (ASN.1/DER fehlerhaft).") from exc
+        raise FormatError(
+            "Die Daten sind keine lesbare CMS-Struktur (ASN.1/DER fehlerhaft)."
+        ) from exc
     if ctype != expected:
         raise FormatError(f"Erwartet wurde „{expected}“, gefunden „{ctype}“.")
     return info
@@ -190,7 +200,9 @@ def _recipient_emails(attrs) -> list[tuple[str, int]]:
     for attr in attrs:
         if attr["type"].dotted == RECIPIENT_EMAILS_OID:
             for value in attr["values"]:
-                out.append((value["email"].native, value["issuer_and_serial"]["serial_number"].native))
+                out.append(
+                    (value["email"].native, value["issuer_and_serial"]["serial_number"].native)
+                )
     return out
 
 
@@ -202,7 +214,8 @@ def decrypt(der: bytes, private_key: rsa.RSAPrivateKey, certificate=None) -> Dec
     alg = eci["content_encryption_algorithm"]
     if alg["algorithm"].dotted != AES256_GCM_OID:
         raise FormatError(
-            f"Inhaltsverschlüsselung „{alg['algorithm'].native}“ ist nicht AES-256-GCM (gemSMIME_KOMLE)."
+            f"Inhaltsverschlüsselung „{alg['algorithm'].native}“ ist nicht AES-256-GCM "
+            "(gemSMIME_KOMLE)."
         )
     params = GCMParameters.load(alg["parameters"].dump())
     nonce = params["aes_nonce"].native
@@ -267,10 +280,10 @@ def sign(
     sig_alg = _pss_algorithm()
     attrs = [
         cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
-        cms.CMSAttribute({"type": "signing_time", "values": [cms.Time(name="utc_time", value=when)]}),
         cms.CMSAttribute(
-            {"type": "message_digest", "values": [hashlib.sha256(content).digest()]}
+            {"type": "signing_time", "values": [cms.Time(name="utc_time", value=when)]}
         ),
+        cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(content).digest()]}),
         cms.CMSAttribute(
             {
                 "type": "cms_algorithm_protection",
@@ -290,7 +303,9 @@ def sign(
                             {
                                 "cert_hash": hashlib.sha256(cert.dump()).digest(),
                                 "issuer_serial": {
-                                    "issuer": [x509.GeneralName(name="directory_name", value=cert.issuer)],
+                                    "issuer": [
+                                        x509.GeneralName(name="directory_name", value=cert.issuer)
+                                    ],
                                     "serial_number": cert.serial_number,
                                 },
                             }
@@ -311,7 +326,9 @@ def sign(
     signer = cms.SignerInfo(
         {
             "version": "v1",
-            "sid": cms.SignerIdentifier(name="issuer_and_serial_number", value=_issuer_serial(cert)),
+            "sid": cms.SignerIdentifier(
+                name="issuer_and_serial_number", value=_issuer_serial(cert)
+            ),
             "digest_algorithm": digest_alg,
             "signed_attrs": signed_attrs,
             "signature_algorithm": sig_alg,
@@ -346,9 +363,11 @@ def _signer_padding(sig_alg) -> tuple[padding.AsymmetricPadding, hashes.HashAlgo
     if name == "rsassa_pss":
         params = sig_alg["parameters"]
         hash_name = params["hash_algorithm"]["algorithm"].native
-        hash_alg = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}.get(
-            hash_name
-        )
+        hash_alg = {
+            "sha256": hashes.SHA256(),
+            "sha384": hashes.SHA384(),
+            "sha512": hashes.SHA512(),
+        }.get(hash_name)
         if hash_alg is None:
             raise FormatError(f"Hashverfahren „{hash_name}“ wird nicht unterstützt.")
         return (
@@ -397,7 +416,9 @@ def verify(
     signing_time = None
     attrs = si["signed_attrs"]
     if not attrs:
-        raise FormatError("Die Signatur hat keine signierten Attribute (gemSMIME_KOMLE verlangt sie).")
+        raise FormatError(
+            "Die Signatur hat keine signierten Attribute (gemSMIME_KOMLE verlangt sie)."
+        )
     digests = {a["type"].native: a["values"][0].native for a in attrs if len(a["values"])}
     digest_name = si["digest_algorithm"]["algorithm"].native
     if digest_name != "sha256":
@@ -438,7 +459,8 @@ def _check_chain(signer, certs, trust, at) -> tuple[bool, list[str]]:
     for _depth in range(8):
         if not (current.not_valid_before_utc <= at <= current.not_valid_after_utc):
             messages.append(
-                f"Zertifikat „{current.subject.rfc4514_string()}“ ist zum Prüfzeitpunkt nicht gültig "
+                f"Zertifikat „{current.subject.rfc4514_string()}“ ist zum Prüfzeitpunkt "
+                "nicht gültig "
                 f"(gültig {current.not_valid_before_utc:%d.%m.%Y} bis "
                 f"{current.not_valid_after_utc:%d.%m.%Y})."
             )
@@ -456,7 +478,8 @@ def _check_chain(signer, certs, trust, at) -> tuple[bool, list[str]]:
         if issuer is None:
             messages.append(
                 "Kette nicht prüfbar: Aussteller „"
-                f"{current.issuer.rfc4514_string()}“ ist kein angegebener Vertrauensanker (--trust)."
+                f"{current.issuer.rfc4514_string()}“ ist kein angegebener Vertrauensanker "
+                "(--trust)."
             )
             return False, messages
         current = issuer

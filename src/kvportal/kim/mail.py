@@ -46,7 +46,9 @@ def split(data: bytes) -> Part:
     end = min(cut)
     sep = 4 if data[end : end + 4] == b"\r\n\r\n" else 2
     head, body = data[:end], data[end + sep :]
-    headers = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(head + b"\r\n\r\n")
+    headers = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(
+        head + b"\r\n\r\n"
+    )
     return Part(headers=headers, body=body)
 
 

@@ -99,3 +99,21 @@ def test_we_verify_an_openssl_made_pss_signed_data(pki, tmp_path):
     assert result.content == content
     assert result.signature_valid, result.problems
     assert result.chain_valid, result.chain_messages
+
+
+def test_we_decrypt_an_openssl_made_authenveloped_data(pki, tmp_path):
+    """OpenSSL writes AES-256-GCM AuthEnvelopedData with RSA-OAEP-SHA256 (no recipient-emails;
+    OpenSSL 3.0 cannot read that attribute's [2] tag, so the reverse direction is not tested)."""
+    _, cert = pki["alice"].write(tmp_path, "alice")
+    (tmp_path / "in.bin").write_bytes(b"Inhalt von OpenSSL")
+    run = subprocess.run(
+        ["openssl", "cms", "-encrypt", "-binary", "-aes-256-gcm", "-in", str(tmp_path / "in.bin"),
+         "-recip", str(cert), "-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256",
+         "-keyopt", "rsa_mgf1_md:sha256", "-outform", "DER", "-out", str(tmp_path / "aed.der")],
+        capture_output=True,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr.decode()
+    der = (tmp_path / "aed.der").read_bytes()
+    assert komle.decrypt(der, pki["alice"].key).content == b"Inhalt von OpenSSL"
+    with pytest.raises(komle.NotARecipientError):
+        komle.decrypt(der, pki["bob"].key)

@@ -123,3 +123,15 @@ def test_missing_file_and_bad_key_file_are_usage_errors(tmp_path):
         str(DATA / "inputEmail.txt.01.rfc822wrap"),
     )
     assert code == cli.EXIT_USAGE and "Schlüsseldatei" in err
+
+
+def test_management_command_runs_the_same_cli(tmp_path):
+    from django.core.management import call_command
+
+    target = tmp_path / "mail.eml"
+    out = io.StringIO()
+    call_command(
+        "kim", "open", str(DATA / "inputEmail.txt.02.signedcms"), "--out", str(target), stdout=out
+    )
+    assert target.read_bytes() == (DATA / "inputEmail.txt.01.rfc822wrap").read_bytes()
+    assert "Signatur mathematisch gültig" in out.getvalue()

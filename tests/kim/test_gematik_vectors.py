@@ -135,3 +135,9 @@ def test_management_command_runs_the_same_cli(tmp_path):
     )
     assert target.read_bytes() == (DATA / "inputEmail.txt.01.rfc822wrap").read_bytes()
     assert "Signatur mathematisch gültig" in out.getvalue()
+
+
+def test_client_mail_headers_are_printed_as_sent():
+    _code, out, _err = _run("open", str(DATA / "inputEmail.txt.02.signedcms"))
+    assert "Date: Wed, 20 Jun 2020 12:58:26 +0200" in out
+    assert "From: Karl Mustersender <mustersender@komle.de>" in out

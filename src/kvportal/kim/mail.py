@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import email.header
+import email.message
 import email.parser
 import email.policy
 import email.utils
@@ -26,7 +28,7 @@ def _b64_lines(der: bytes) -> bytes:
 
 @dataclass
 class Part:
-    headers: email.message.EmailMessage
+    headers: email.message.Message
     body: bytes
 
     @property
@@ -34,8 +36,14 @@ class Part:
         return self.headers.get_content_type()
 
     def get(self, name: str) -> str | None:
+        """The header as sent (encoded words decoded, nothing else normalised)."""
         value = self.headers.get(name)
-        return None if value is None else str(value)
+        if value is None:
+            return None
+        try:
+            return str(email.header.make_header(email.header.decode_header(str(value))))
+        except (ValueError, LookupError):
+            return str(value)
 
 
 def split(data: bytes) -> Part:
@@ -46,7 +54,7 @@ def split(data: bytes) -> Part:
     end = min(cut)
     sep = 4 if data[end : end + 4] == b"\r\n\r\n" else 2
     head, body = data[:end], data[end + sep :]
-    headers = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(
+    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(
         head + b"\r\n\r\n"
     )
     return Part(headers=headers, body=body)

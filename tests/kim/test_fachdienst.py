@@ -176,3 +176,26 @@ def test_unauthenticated_and_wrong_password_are_refused(pki, servers):
     with pytest.raises(poplib.error_proto):
         pop.pass_("falsch")
     pop.quit()
+
+
+def test_serve_refuses_bad_account_file_and_tls_files_in_german(tmp_path):
+    import io
+
+    from kvportal.kim import cli
+
+    (tmp_path / "konten.txt").write_text("keine-adresse\n")
+    err = io.StringIO()
+    code = cli.main(
+        ["serve", "--accounts", str(tmp_path / "konten.txt"), "--store", str(tmp_path / "s"),
+         "--tls-cert", str(tmp_path / "fehlt.crt"), "--tls-key", str(tmp_path / "fehlt.key")],
+        stdout=io.StringIO(), stderr=err,
+    )  # fmt: skip
+    assert code == cli.EXIT_USAGE and "Zeile 1" in err.getvalue()
+    (tmp_path / "konten.txt").write_text(f"{ALPHA} geheim\n")
+    err = io.StringIO()
+    code = cli.main(
+        ["serve", "--accounts", str(tmp_path / "konten.txt"), "--store", str(tmp_path / "s"),
+         "--tls-cert", str(tmp_path / "fehlt.crt"), "--tls-key", str(tmp_path / "fehlt.key")],
+        stdout=io.StringIO(), stderr=err,
+    )  # fmt: skip
+    assert code == cli.EXIT_USAGE and "TLS-Zertifikat" in err.getvalue()

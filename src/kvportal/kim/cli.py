@@ -1,4 +1,5 @@
-"""`kim open FILE [--key PEM] [--trust PEM …] [--out FILE]` — open a KOM-LE mail layer by layer.
+"""`kim open FILE [--key PEM] [--trust PEM …] [--out FILE]` — open a KOM-LE mail layer by layer;
+`kim serve --accounts F --store DIR --tls-cert PEM --tls-key PEM` — the Fachdienst servers.
 
 No Django needed: `kvportal kim open …` (management command) and tests call `main`.
 Exit codes: 0 opened and verified; 1 opened, signature valid, signer's certificate not
@@ -46,7 +47,78 @@ def build_parser(prog: str = "kim") -> argparse.ArgumentParser:
     op.add_argument("--key", help="privater ENC-Schlüssel des Empfängers (PEM)")
     op.add_argument("--trust", action="append", default=[], help="Vertrauensanker (PEM), mehrfach")
     op.add_argument("--out", help="Inhalt der zuletzt geöffneten Ebene in diese Datei schreiben")
+    serve = sub.add_parser("serve", help="Fachdienst-Mailserver (SMTP-Submission, POP3) starten")
+    serve.add_argument("--accounts", required=True, help="Kontendatei: je Zeile „adresse passwort“")
+    serve.add_argument("--store", required=True, help="Verzeichnis der Postfächer (Maildir)")
+    serve.add_argument("--tls-cert", required=True, help="TLS-Zertifikat des Servers (PEM)")
+    serve.add_argument("--tls-key", required=True, help="privater TLS-Schlüssel (PEM)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--smtp-port", type=int, default=587)
+    serve.add_argument("--pop3-port", type=int, default=110)
+    serve.add_argument("--max-size", type=int, default=700 * 1024 * 1024, help="Byte je Mail")
     return parser
+
+
+def _accounts(path: str) -> dict[str, str]:
+    accounts = {}
+    text = _read(path, "Kontendatei").decode("utf-8", "replace")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split(None, 1)
+        if len(parts) != 2 or "@" not in parts[0]:
+            raise _UsageError(f"Kontendatei „{path}“, Zeile {number}: erwartet „adresse passwort“.")
+        accounts[parts[0].lower()] = parts[1].strip()
+    if not accounts:
+        raise _UsageError(f"Kontendatei „{path}“ enthält kein Konto.")
+    return accounts
+
+
+def serve(args, out: TextIO) -> int:
+    """Run SMTP and POP3 until interrupted (both STARTTLS/STLS, authentication required)."""
+    import asyncio
+    import ssl
+
+    from . import fachdienst
+
+    accounts = _accounts(args.accounts)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise _UsageError(f"TLS-Zertifikat/Schlüssel nicht ladbar ({exc}).") from exc
+    store = fachdienst.MailStore(Path(args.store), set(accounts))
+    check = fachdienst.check_password(accounts)
+    smtp = fachdienst.smtp_controller(
+        store, authenticate=check, tls=tls, host=args.host, port=args.smtp_port,
+        max_size=args.max_size,
+    )  # fmt: skip
+    try:
+        smtp.start()
+    except Exception as exc:  # port in use etc.
+        raise _UsageError(f"SMTP-Server auf Port {args.smtp_port} nicht startbar ({exc}).") from exc
+    pop = fachdienst.Pop3Server(store, authenticate=check, tls=tls)
+
+    async def run() -> None:
+        server = await pop.start(args.host, args.pop3_port)
+        out.write(
+            f"KIM-Fachdienst: SMTP {args.host}:{args.smtp_port}, "
+            f"POP3 {args.host}:{args.pop3_port}, "
+            f"{len(accounts)} Konten. Beenden mit Strg+C.\n"
+        )
+        out.flush()
+        async with server:
+            await server.serve_forever()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise _UsageError(f"POP3-Server auf Port {args.pop3_port} nicht startbar ({exc}).") from exc
+    finally:
+        smtp.stop()
+    return EXIT_OK
 
 
 def _read(path: str, what: str) -> bytes:
@@ -169,6 +241,8 @@ def main(
     err = stderr or sys.stderr
     try:
         args = build_parser(prog).parse_args(list(sys.argv[1:] if argv is None else argv))
+        if args.command == "serve":
+            return serve(args, out)
         data = _read(args.file, "Eingabedatei")
         key = _load_key(args.key) if args.key else None
         trust = [c for path in args.trust for c in _load_certs(path)]

@@ -1,0 +1,278 @@
+"""`kim open FILE [--key PEM] [--trust PEM …] [--out FILE]` — open a KOM-LE mail layer by layer;
+`kim serve --accounts F --store DIR --tls-cert PEM --tls-key PEM` — the Fachdienst servers.
+
+No Django needed: `kvportal kim open …` (management command) and tests call `main`.
+Exit codes: 0 opened and verified; 1 opened, signature valid, signer's certificate not
+verifiable (chain/validity); 2 signature invalid or message tampered with; 3 a layer is
+unreadable; 4 no key given for an encrypted layer or the key is no recipient's (nothing is
+written); 64 bad command line or unreadable input file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from . import komle, mail
+
+EXIT_OK = 0
+EXIT_CHAIN = 1
+EXIT_INVALID = 2
+EXIT_UNREADABLE = 3
+EXIT_KEY = 4
+EXIT_USAGE = 64
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise _UsageError(message)
+
+
+def build_parser(prog: str = "kim") -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog, description="KIM-Nachrichten (KOM-LE, gemSMIME_KOMLE) öffnen.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    op = sub.add_parser("open", help="KOM-LE-Mail, AuthEnvelopedData oder SignedData öffnen")
+    op.add_argument("file", help="Datei: KOM-LE-Mail, AuthEnvelopedData (DER) oder SignedData")
+    op.add_argument("--key", help="privater ENC-Schlüssel des Empfängers (PEM)")
+    op.add_argument("--trust", action="append", default=[], help="Vertrauensanker (PEM), mehrfach")
+    op.add_argument("--out", help="Inhalt der zuletzt geöffneten Ebene in diese Datei schreiben")
+    serve = sub.add_parser("serve", help="Fachdienst-Mailserver (SMTP-Submission, POP3) starten")
+    serve.add_argument("--accounts", required=True, help="Kontendatei: je Zeile „adresse passwort“")
+    serve.add_argument("--store", required=True, help="Verzeichnis der Postfächer (Maildir)")
+    serve.add_argument("--tls-cert", required=True, help="TLS-Zertifikat des Servers (PEM)")
+    serve.add_argument("--tls-key", required=True, help="privater TLS-Schlüssel (PEM)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--smtp-port", type=int, default=587)
+    serve.add_argument("--pop3-port", type=int, default=110)
+    serve.add_argument("--max-size", type=int, default=700 * 1024 * 1024, help="Byte je Mail")
+    return parser
+
+
+def _accounts(path: str) -> dict[str, str]:
+    accounts = {}
+    text = _read(path, "Kontendatei").decode("utf-8", "replace")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split(None, 1)
+        if len(parts) != 2 or "@" not in parts[0]:
+            raise _UsageError(f"Kontendatei „{path}“, Zeile {number}: erwartet „adresse passwort“.")
+        accounts[parts[0].lower()] = parts[1].strip()
+    if not accounts:
+        raise _UsageError(f"Kontendatei „{path}“ enthält kein Konto.")
+    return accounts
+
+
+def serve(args, out: TextIO) -> int:
+    """Run SMTP and POP3 until interrupted (both STARTTLS/STLS, authentication required)."""
+    import asyncio
+    import ssl
+
+    from . import fachdienst
+
+    accounts = _accounts(args.accounts)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise _UsageError(f"TLS-Zertifikat/Schlüssel nicht ladbar ({exc}).") from exc
+    store = fachdienst.MailStore(Path(args.store), set(accounts))
+    check = fachdienst.check_password(accounts)
+    smtp = fachdienst.smtp_controller(
+        store, authenticate=check, tls=tls, host=args.host, port=args.smtp_port,
+        max_size=args.max_size,
+    )  # fmt: skip
+    try:
+        smtp.start()
+    except Exception as exc:  # port in use etc.
+        raise _UsageError(f"SMTP-Server auf Port {args.smtp_port} nicht startbar ({exc}).") from exc
+    pop = fachdienst.Pop3Server(store, authenticate=check, tls=tls)
+
+    async def run() -> None:
+        server = await pop.start(args.host, args.pop3_port)
+        out.write(
+            f"KIM-Fachdienst: SMTP {args.host}:{args.smtp_port}, "
+            f"POP3 {args.host}:{args.pop3_port}, "
+            f"{len(accounts)} Konten. Beenden mit Strg+C.\n"
+        )
+        out.flush()
+        async with server:
+            await server.serve_forever()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise _UsageError(f"POP3-Server auf Port {args.pop3_port} nicht startbar ({exc}).") from exc
+    finally:
+        smtp.stop()
+    return EXIT_OK
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise _UsageError(f"{what} „{path}“ ist nicht lesbar ({exc.strerror}).") from exc
+
+
+def _load_key(path: str) -> rsa.RSAPrivateKey:
+    data = _read(path, "Schlüsseldatei")
+    try:
+        key = load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise _UsageError(
+            f"Schlüsseldatei „{path}“ enthält keinen unverschlüsselten privaten Schlüssel (PEM)."
+        ) from exc
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise _UsageError(f"Schlüsseldatei „{path}“: kein RSA-Schlüssel.")
+    return key
+
+
+def _load_certs(path: str) -> list[x509.Certificate]:
+    data = _read(path, "Zertifikatsdatei")
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificates(data)
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError as exc:
+        raise _UsageError(f"Zertifikatsdatei „{path}“ enthält kein lesbares Zertifikat.") from exc
+
+
+def _show_mail(out: TextIO, title: str, part: mail.Part) -> None:
+    out.write(f"{title}:\n")
+    for name in ("From", "To", "Subject", "Date", "X-KIM-Dienstkennung", "X-KOM-LE-Version"):
+        value = part.get(name)
+        if value is not None:
+            out.write(f"  {name}: {value}\n")
+
+
+def open_layers(data: bytes, *, key, trust, out: TextIO) -> tuple[int, bytes | None]:
+    """Open layer by layer; returns (exit code, content of the last CMS layer opened)."""
+    last: bytes | None = None
+    code = EXIT_OK
+    for n in range(1, 20):
+        kind = komle.content_type(data) if data[:1] == b"\x30" else None
+        if kind == "authenticated_enveloped_data":
+            if key is None:
+                out.write(
+                    f"Ebene {n}: verschlüsselt (AuthEnvelopedData) – kein Schlüssel (--key).\n"
+                )
+                return EXIT_KEY, None
+            result = komle.decrypt(data, key)
+            out.write(
+                f"Ebene {n}: AuthEnvelopedData entschlüsselt (AES-256-GCM, Empfänger "
+                f"{result.recipient_index + 1}; Empfängeradressen: "
+                f"{', '.join(result.recipient_emails) or '–'}).\n"
+            )
+            data = last = result.content
+            continue
+        if kind == "signed_data":
+            result = komle.verify(data, trust=trust)
+            state = "gültig" if result.signature_valid else "UNGÜLTIG"
+            out.write(f"Ebene {n}: SignedData – Signatur mathematisch {state}")
+            out.write(f" (Unterzeichner: {result.signer_subject}")
+            if result.signing_time:
+                out.write(f"; signiert {result.signing_time:%d.%m.%Y %H:%M} UTC")
+            out.write(").\n")
+            for problem in result.problems:
+                out.write(f"  {problem}\n")
+            if result.chain_valid:
+                out.write("  Zertifikatskette gültig.\n")
+            for message in result.chain_messages:
+                out.write(f"  {message}\n")
+            if not result.signature_valid:
+                code = EXIT_INVALID
+            elif not result.chain_valid:
+                code = max(code, EXIT_CHAIN)
+            data = last = result.content
+            continue
+        if data[:1] == b"\x30":
+            out.write(f"Ebene {n}: nicht lesbar – keine CMS-Struktur, die KIM verwendet.\n")
+            return EXIT_UNREADABLE, last
+        try:
+            part = mail.split(data)
+        except komle.FormatError as exc:
+            out.write(f"Ebene {n}: nicht lesbar – {exc}\n")
+            return EXIT_UNREADABLE, last
+        ctype = part.content_type
+        if ctype == "message/rfc822":
+            inner = mail.split(part.body)
+            _show_mail(out, f"Ebene {n}: Client-Mail (message/rfc822)", inner)
+            return code, last
+        if ctype in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
+            smime = part.headers.get_param("smime-type") or "?"
+            _show_mail(out, f"Ebene {n}: S/MIME-Teil ({smime})", part)
+            body = mail.decoded_body(part)
+            if komle.content_type(body) is None:
+                out.write(
+                    f"Ebene {n + 1}: nicht lesbar – der CMS-Inhalt ist beschädigt "
+                    "(DER fehlerhaft, z. B. Zeilenenden in binärem Inhalt umgeschrieben).\n"
+                )
+                return EXIT_UNREADABLE, last
+            data = body
+            continue
+        _show_mail(out, f"Ebene {n}: Mail ohne KOM-LE-Inhalt ({ctype})", part)
+        return (code if last is not None else EXIT_UNREADABLE), last
+    out.write("Zu viele Ebenen – Abbruch.\n")
+    return EXIT_UNREADABLE, last
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    prog: str = "kim",
+) -> int:
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    try:
+        args = build_parser(prog).parse_args(list(sys.argv[1:] if argv is None else argv))
+        if args.command == "serve":
+            return serve(args, out)
+        data = _read(args.file, "Eingabedatei")
+        key = _load_key(args.key) if args.key else None
+        trust = [c for path in args.trust for c in _load_certs(path)]
+    except _UsageError as exc:
+        err.write(f"Fehler: {exc}\n")
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    try:
+        code, last = open_layers(data, key=key, trust=trust, out=out)
+    except komle.NotARecipientError as exc:
+        err.write(f"Fehler: {exc} Es wurde nichts geschrieben.\n")
+        return EXIT_KEY
+    except komle.TamperedError as exc:
+        err.write(f"Fehler: {exc} Es wurde nichts geschrieben.\n")
+        return EXIT_INVALID
+    except komle.KomleError as exc:
+        err.write(f"Fehler: {exc}\n")
+        return EXIT_UNREADABLE
+    except Exception:
+        err.write("Fehler: Die Datei konnte nicht geöffnet werden (unerwarteter Aufbau).\n")
+        return EXIT_UNREADABLE
+    if args.out:
+        if last is None:
+            err.write("Hinweis: keine Ebene geöffnet – --out wurde nicht geschrieben.\n")
+        else:
+            try:
+                Path(args.out).write_bytes(last)
+            except OSError as exc:
+                err.write(f"Fehler: „{args.out}“ ist nicht schreibbar ({exc.strerror}).\n")
+                return EXIT_USAGE
+            out.write(f"Inhalt der letzten Ebene geschrieben: {args.out} ({len(last)} Byte)\n")
+    return code

@@ -27,7 +27,7 @@ OFFLINE_TOOLS = {
     "kim": "kvportal.kim.cli",
 }
 #: Sub-commands of an offline tool that work on the portal's database (run through Django).
-NEEDS_PORTAL = {"kvdt": {"stammdaten"}, "kim": {"serve"}}
+NEEDS_PORTAL = {"kvdt": {"stammdaten"}}
 #: Django commands that neither sign nor store anything: a throwaway key is enough.
 NO_SECRET_COMMANDS = {"help", "--help", "-h", "version", "--version"}
 

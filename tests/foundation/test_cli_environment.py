@@ -103,3 +103,11 @@ def test_development_commands_run_with_debug(tmp_path):
     no_traceback(result)
     assert result.returncode == 1
     assert "Kein zweiter Faktor" in result.stderr
+
+
+def test_kim_open_needs_no_configuration(tmp_path):
+    result = run(tmp_path, "kim", "open", "fehlt.eml")
+    no_traceback(result)
+    assert result.returncode == 64
+    assert "KVPORTAL_SECRET_KEY" not in result.stderr
+    assert "fehlt.eml" in result.stderr

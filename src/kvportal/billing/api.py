@@ -99,7 +99,9 @@ def submissions(request):
     )
 
 
-def _create(request):
+def _upload_request(request, *, missing_file: str):
+    """File, practice and quarter of an upload (submission or test run), or the JSON error
+    that names the form field at fault."""
     limit_uploads(request)
     upload = request.FILES.get("datei") or request.FILES.get("file")
     if getattr(request, "billing_upload_too_large", False):
@@ -107,7 +109,7 @@ def _create(request):
     bsnr = (request.POST.get("bsnr") or "").strip()
     quarter_text = (request.POST.get("quartal") or request.POST.get("quarter") or "").strip()
     if upload is None:
-        return json_error(400, "Die Abrechnungsdatei fehlt (Formularfeld „datei“).")
+        return json_error(400, missing_file)
     if not bsnr:
         return json_error(400, "Die BSNR fehlt (Formularfeld „bsnr“).")
     try:
@@ -118,6 +120,16 @@ def _create(request):
     if practice is None:
         problem = rules.Problem("no_right", {"bsnr": bsnr})
         return json_error(403, messages.text(problem), codes=["no_right"])
+    return upload, practice, quarter
+
+
+def _create(request):
+    parsed = _upload_request(
+        request, missing_file="Die Abrechnungsdatei fehlt (Formularfeld „datei“)."
+    )
+    if isinstance(parsed, JsonResponse):
+        return parsed
+    upload, practice, quarter = parsed
     try:
         submission = services.receive_submission(
             actor=request.user,
@@ -271,21 +283,10 @@ def test_runs(request):
         )
     from kvportal.billing import testruns
 
-    limit_uploads(request)
-    upload = request.FILES.get("datei") or request.FILES.get("file")
-    if getattr(request, "billing_upload_too_large", False):
-        return json_error(413, too_large_text(), codes=["file_too_large"])
-    bsnr = (request.POST.get("bsnr") or "").strip()
-    if upload is None:
-        return json_error(400, "Die KVDT-Datei fehlt (Formularfeld „datei“).")
-    try:
-        quarter = Quarter.parse((request.POST.get("quartal") or "").strip())
-    except ValueError as exc:
-        return json_error(400, f"Formularfeld „quartal“: {exc}")
-    practice = Betriebsstaette.objects.filter(bsnr=bsnr).first()
-    if practice is None:
-        problem = rules.Problem("no_right", {"bsnr": bsnr})
-        return json_error(403, messages.text(problem), codes=["no_right"])
+    parsed = _upload_request(request, missing_file="Die KVDT-Datei fehlt (Formularfeld „datei“).")
+    if isinstance(parsed, JsonResponse):
+        return parsed
+    upload, practice, quarter = parsed
     try:
         run = testruns.receive_test_run(
             actor=request.user,

@@ -31,8 +31,6 @@ def staff_session(page, live_server, user):
 
 
 def test_application_to_first_login(page, live_server, settings, browser):
-    settings.ACCESS_CAPTCHA = False
-    settings.ACCESS_MIN_FORM_SECONDS = 0
     practice, leiter, arzt = mvz_world()
     mail.outbox.clear()
 

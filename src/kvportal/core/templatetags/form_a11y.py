@@ -33,3 +33,9 @@ def with_errors(bound, errors):
 @register.filter
 def describedby_ids(bound, errors) -> str:
     return describedby(bound, errors)
+
+
+@register.filter
+def count_errors(items) -> int:
+    """Number of messages in a list of dicts with an "errors" list (e.g. attachments)."""
+    return sum(len(item.get("errors") or []) for item in items or [])

@@ -158,3 +158,35 @@ def test_invalid_email_error_is_tied_and_summarised(client):
     assert "#id_contact_email" in page.summaries[0]["links"]
     assert "Bitte geben Sie eine gültige E-Mail-Adresse an" in html
     assert 'value="keine-adresse"' in html
+
+
+def test_draft_check_errors_have_their_ids(client):
+    from tests.access.helpers import mvz_world, persons_for
+
+    _practice, leiter, arzt = mvz_world()
+    assert post(client, variant="mvz").status_code == 302
+    app = AccessApplication.objects.get()
+    persons = persons_for(leiter, arzt)
+    persons[2]["lanr"] = "123"
+    data = {
+        "variant": "mvz",
+        "traeger_name": "MVZ Träger GmbH",
+        "practice_name": "MVZ",
+        "bsnr": "12",
+        "p-TOTAL_FORMS": str(len(persons)),
+        "p-INITIAL_FORMS": "0",
+        "action": "save",
+        "acknowledge": "on",
+    }
+    for i, row in enumerate(persons):
+        for key, value in row.items():
+            if isinstance(value, bool):
+                if value:
+                    data[f"p-{i}-{key}"] = "on"
+            else:
+                data[f"p-{i}-{key}"] = value
+    client.post(f"/zugang/antrag/{app.reference}/bearbeiten/", data)
+    html = client.get(f"/zugang/antrag/{app.reference}/bearbeiten/?pruefen=1").content.decode()
+    page = assert_errors_tied(html)
+    assert "#id_bsnr" in page.summaries[0]["links"]
+    assert ("id_p-2-lanr", "id_p-2-lanr_error") in page.describedby

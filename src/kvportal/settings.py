@@ -70,7 +70,6 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "axes",
     "csp",
-    "captcha",
     "django_celery_beat",
     "kvportal.core",
     "kvportal.audit",
@@ -349,5 +348,7 @@ LOGGING = {
 ADMISSION_LEAD_WEEKS = env_int("KVPORTAL_ADMISSION_LEAD_WEEKS", 6)
 ADMISSION_MAX_ATTACHMENT_MB = env_int("KVPORTAL_ADMISSION_MAX_ATTACHMENT_MB", 20)
 ADMISSION_DRAFT_DAYS = env_int("KVPORTAL_ADMISSION_DRAFT_DAYS", 180)
-#: Anti-automation on the public access application (captcha image, offline).
-ACCESS_CAPTCHA = env_bool("KVPORTAL_ACCESS_CAPTCHA", True)
+#: Anti-automation on the public access application (no image puzzle): proof-of-work
+#: difficulty (leading zero hex digits) and starts per hour (access/antiabuse.py).
+ACCESS_POW_DIFFICULTY = env_int("KVPORTAL_ACCESS_POW_DIFFICULTY", 4)
+ACCESS_RATE_LIMITS = {"ip": 10, "ip_noscript": 3, "email": 3}

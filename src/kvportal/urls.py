@@ -43,7 +43,6 @@ handler500 = "kvportal.core.views.server_error"
 
 urlpatterns = [
     path("backoffice/", admin.site.urls),
-    path("captcha/", include("captcha.urls")),
     path("", include("kvportal.accounts.urls")),
     path("", include("kvportal.core.urls")),
 ]

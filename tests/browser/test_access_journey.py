@@ -31,8 +31,6 @@ def staff_session(page, live_server, user):
 
 
 def test_application_to_first_login(page, live_server, settings, browser):
-    settings.ACCESS_CAPTCHA = False
-    settings.ACCESS_MIN_FORM_SECONDS = 0
     practice, leiter, arzt = mvz_world()
     mail.outbox.clear()
 
@@ -69,7 +67,10 @@ def test_application_to_first_login(page, live_server, settings, browser):
     # the acknowledgement is missing: reported at the field
     expect(page.get_by_text("Bitte korrigieren Sie zuerst")).to_be_visible()
     page.get_by_role("link", name="Zurück zum Bearbeiten").click()
-    expect(page.get_by_text("Bitte bestätigen Sie, dass Sie die Hinweise")).to_be_visible()
+    error = page.locator("#id_acknowledge_error")
+    expect(error.get_by_text("Bitte bestätigen Sie, dass Sie die Hinweise")).to_be_visible()
+    # ... and linked from the summary, which has the focus
+    expect(page.locator("[data-error-summary] a[href='#id_acknowledge']")).to_be_visible()
     page.get_by_label(re.compile("Ich habe die Hinweise zu Sicherheit")).check()
     page.get_by_role("button", name="Weiter zur Prüfung").click()
     expect(page.locator("#summary-persons")).to_contain_text("Abrechnung automatisch")

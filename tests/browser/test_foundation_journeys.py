@@ -23,7 +23,7 @@ def test_first_login_forces_password_change_then_shows_practice(page):
     page.locator("#id_new_password1").fill("kurz")
     page.locator("#id_new_password2").fill("kurz")
     page.get_by_role("button", name="Passwort ändern").click()
-    expect(page.get_by_text("zu kurz")).to_be_visible()
+    expect(page.locator(".field .error").get_by_text("zu kurz")).to_be_visible()
     page.get_by_label("Bisheriges Passwort").fill(initial)
     page.locator("#id_new_password1").fill("Mond-Stern!7x")
     page.locator("#id_new_password2").fill("Mond-Stern!7x")

@@ -1,4 +1,4 @@
-# KBV IT-Sicherheitsrichtlinie Anl. 1 Nr. 48: no automated use (captcha, honeypot, timing).
+# KBV IT-Sicherheitsrichtlinie Anl. 1 Nr. 48: no automated use (honeypot, proof-of-work, limits).
 """Forms of the access application."""
 
 from __future__ import annotations
@@ -6,21 +6,12 @@ from __future__ import annotations
 import time
 
 from django import forms
-from django.conf import settings
 from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
-from kvportal.access import rules
+from kvportal.access import antiabuse, rules
 
 _SIGNER_SALT = "kvportal.access.start"
-
-
-def captcha_enabled() -> bool:
-    return bool(getattr(settings, "ACCESS_CAPTCHA", True))
-
-
-def min_form_seconds() -> float:
-    return float(getattr(settings, "ACCESS_MIN_FORM_SECONDS", 3))
 
 
 def new_form_stamp() -> str:
@@ -28,7 +19,7 @@ def new_form_stamp() -> str:
 
 
 class StartForm(forms.Form):
-    """Public entry page: which kind of practice, whom we write to, and proof of a human."""
+    """Public entry page: which kind of practice and whom we write to (no image puzzle)."""
 
     variant = forms.ChoiceField(
         label=_("Praxisform"),
@@ -42,6 +33,10 @@ class StartForm(forms.Form):
             "An diese Adresse senden wir den persönlichen Link, mit dem Sie den Antrag "
             "später weiter bearbeiten können."
         ),
+        error_messages={
+            "required": _("Bitte geben Sie eine E-Mail-Adresse an."),
+            "invalid": _("Bitte geben Sie eine gültige E-Mail-Adresse an, z. B. name@praxis.de."),
+        },
     )
     # Honeypot: hidden by CSS, humans leave it empty.
     website = forms.CharField(
@@ -51,40 +46,55 @@ class StartForm(forms.Form):
     )
     stamp = forms.CharField(widget=forms.HiddenInput)
     nonce = forms.CharField(widget=forms.HiddenInput)
+    #: Proof-of-work computed by core/proof.js; empty without JavaScript (stricter limit).
+    proof = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, with_captcha: bool = True, **kwargs):
+    def __init__(self, *args, public: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        if with_captcha and captcha_enabled():
-            from captcha.fields import CaptchaField
-
-            self.fields["captcha"] = CaptchaField(
-                label=_("Sicherheitsabfrage: Bitte geben Sie die Zeichen aus dem Bild ein"),
-                error_messages={"invalid": _("Die Zeichen aus dem Bild stimmen nicht überein.")},
-            )
+        self.public = public
 
     def clean_website(self) -> str:
         if self.cleaned_data.get("website"):
             raise forms.ValidationError(
-                _("Die Anfrage wurde als automatisiert erkannt und nicht angenommen.")
+                _(
+                    "Die Anfrage wurde als automatisiert erkannt und nicht angenommen: Das "
+                    "Feld „Bitte dieses Feld leer lassen“ war ausgefüllt. Bitte leeren Sie es "
+                    "und senden Sie das Formular erneut."
+                )
             )
         return ""
 
     def clean_stamp(self) -> str:
         value = self.cleaned_data["stamp"]
         try:
-            started = signing.loads(value, salt=_SIGNER_SALT, max_age=24 * 3600)
+            signing.loads(value, salt=_SIGNER_SALT, max_age=24 * 3600)
         except signing.BadSignature as exc:
             raise forms.ValidationError(
-                _("Das Formular ist abgelaufen. Bitte laden Sie die Seite neu.")
+                _(
+                    "Das Formular ist älter als 24 Stunden oder wurde verändert. Bitte senden "
+                    "Sie es erneut; Ihre Angaben bleiben erhalten."
+                )
             ) from exc
-        if time.time() - float(started) < min_form_seconds():
+        return value
+
+    def clean(self):
+        data = super().clean()
+        proof = (data.get("proof") or "").strip()
+        stamp = data.get("stamp")
+        zeros = antiabuse.difficulty()
+        if self.public and proof and stamp and not antiabuse.proof_ok(stamp, proof, zeros=zeros):
             raise forms.ValidationError(
                 _(
-                    "Das Formular wurde zu schnell abgeschickt. Bitte prüfen Sie Ihre Angaben und "
-                    "senden Sie es erneut."
-                )
+                    "Die automatische Sicherheitsprüfung Ihres Browsers ist fehlgeschlagen. "
+                    "Bitte senden Sie das Formular erneut; Ihre Angaben bleiben erhalten."
+                ),
+                code="bad_proof",
             )
-        return value
+        return data
+
+    @property
+    def with_proof(self) -> bool:
+        return bool((self.cleaned_data.get("proof") or "").strip())
 
 
 class HeaderForm(forms.Form):

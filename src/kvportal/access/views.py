@@ -12,11 +12,12 @@ from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kvportal import audit
+from kvportal.access import antiabuse, rules, services
 from kvportal.access import forms as access_forms
-from kvportal.access import rules, services
 from kvportal.access.models import AccessApplication, Confirmation, CredentialLetter
 from kvportal.access.pdf import application_pdf, letters_pdf
 from kvportal.accounts import scope
@@ -79,10 +80,18 @@ def apply(request):
     member = request.user.is_authenticated and request.user.kind == AccountKind.MEMBER
     if request.user.is_authenticated and not member:
         raise Http404("Nicht gefunden.")
-    form_kwargs = {"with_captcha": not member}
+    form_kwargs = {"public": not member}
     if request.method == "POST":
         form = access_forms.StartForm(request.POST, **form_kwargs)
+        if form.is_valid() and not member:
+            _refuse_over_limit(request, form)
         if form.is_valid():
+            if not member:
+                antiabuse.count(
+                    ip=_client_ip(request),
+                    email=form.cleaned_data["contact_email"],
+                    with_proof=form.with_proof,
+                )
             bsnr, name = "", ""
             if member:
                 practice = (
@@ -102,13 +111,52 @@ def apply(request):
             if _token is None and not app.is_editable:
                 return redirect("access:status", app.reference)
             return redirect("access:edit", app.reference)
+        # Keep all the user typed; a fresh stamp and proof for the next attempt.
+        data = request.POST.copy()
+        data["stamp"], data["proof"] = access_forms.new_form_stamp(), ""
+        form.data = data
     else:
         initial = {"stamp": access_forms.new_form_stamp(), "nonce": secrets.token_urlsafe(16)}
         if member:
             initial["contact_email"] = request.user.email
         form = access_forms.StartForm(initial=initial, **form_kwargs)
     practices = scope.practices(request.user).order_by("bsnr") if member else []
-    return render(request, "access/apply.html", {"form": form, "practices": practices})
+    return render(
+        request,
+        "access/apply.html",
+        {"form": form, "practices": practices, "pow_difficulty": antiabuse.difficulty()},
+    )
+
+
+def _client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def _refuse_over_limit(request, form) -> None:
+    """Adds a German non-field error when this start would exceed a rate limit."""
+    limit = antiabuse.over_limit(
+        ip=_client_ip(request),
+        email=form.cleaned_data["contact_email"],
+        with_proof=form.with_proof,
+    )
+    if limit == "email":
+        form.add_error(
+            "contact_email",
+            _(
+                "Für diese E-Mail-Adresse wurden in der letzten Stunde schon mehrere Anträge "
+                "begonnen. Bitte nutzen Sie den Link aus unserer E-Mail oder versuchen Sie es "
+                "in einer Stunde erneut."
+            ),
+        )
+    elif limit == "ip":
+        form.add_error(
+            None,
+            _(
+                "Von Ihrem Anschluss wurden in der letzten Stunde zu viele Anträge begonnen. "
+                "Bitte versuchen Sie es in einer Stunde erneut oder wenden Sie sich an die "
+                "Hotline. Ohne JavaScript gilt eine engere Grenze."
+            ),
+        )
 
 
 def resume(request, token: str):

@@ -17,5 +17,4 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = True
 #: tests start recovery explicitly (no daemon threads inside test transactions)
 KVPORTAL_RECOVER_IN_PROCESS = False
-ACCESS_CAPTCHA = False
 WHITENOISE_AUTOREFRESH = True

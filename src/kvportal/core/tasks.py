@@ -127,5 +127,11 @@ def send_mail_once(key: str, subject: str, body: str, recipients: list[str]) -> 
 
 
 def enqueue_mail(key: str, subject: str, body: str, recipients: list[str]) -> None:
-    """Queue `send_mail_once` after the current transaction commits."""
-    enqueue(send_mail_once, key, subject, body, list(recipients))
+    """Queue `send_mail_once` after the current transaction commits. Robust: a failing first
+    attempt without a broker (eager, the retry cannot be scheduled) is logged, not raised into
+    the request whose data is already committed."""
+
+    def queue_mail() -> None:
+        send_mail_once.delay(key, subject, body, list(recipients))
+
+    transaction.on_commit(queue_mail, robust=True)

@@ -177,6 +177,8 @@ class Confirmation(models.Model):
     # One-time code (hashed), sent in the same e-mail; typed in on the confirmation page.
     code_hash = models.CharField(max_length=128, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    #: issue 11: number of requested mails (first send + resends); part of the delivery key
+    sends_requested = models.PositiveIntegerField(default=1)
     requested_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     confirmed_at = models.DateTimeField(null=True, blank=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from kvportal import audit
@@ -96,7 +97,7 @@ def create_application(
     audit.record(actor=user, activity=Activity.CREATE, obj=app, detail={"variant": app.variant})
     from kvportal.access import notifications
 
-    transaction.on_commit(lambda: notifications.send_draft_link(app.pk, raw))
+    notifications.queue_draft_link(app, raw)
     return app, raw
 
 
@@ -386,6 +387,26 @@ def prepare_confirmation_request(*, confirmation_id: int) -> tuple[Confirmation,
     return conf, raw, code
 
 
+def send_confirmation_request(*, confirmation_id: int) -> bool:
+    """Issue 11: mail request no. `sends_requested` once. New token and code are stored in the
+    same transaction as the delivery marker and the send: a failed send rolls all back (the
+    retry makes a fresh code); after a sent mail a re-run is skipped, so the stored hashes stay
+    those of the mailed code. Plain codes are never stored, so nothing can be re-sent as is."""
+    from kvportal.access import notifications
+    from kvportal.core.tasks import deliver_once
+
+    conf = Confirmation.objects.filter(pk=confirmation_id).first()
+    if conf is None or conf.confirmed_at is not None:
+        return False
+
+    def send() -> None:
+        prepared = prepare_confirmation_request(confirmation_id=confirmation_id)
+        if prepared is not None:
+            notifications.send_confirmation_request(*prepared)
+
+    return deliver_once(f"access.confirmation:{conf.pk}:{conf.sends_requested}", send)
+
+
 def find_confirmation(raw: str) -> Confirmation | None:
     if not raw:
         return None
@@ -540,6 +561,8 @@ def resend_confirmation(*, actor: User | None, confirmation: Confirmation) -> No
     audit.record(
         actor=_real_user(actor), activity=Activity.UPDATE, obj=app, detail={"resend": conf.pk}
     )
+    # a new logical message: its own delivery key (issue 11)
+    Confirmation.objects.filter(pk=conf.pk).update(sends_requested=F("sends_requested") + 1)
     enqueue(tasks.send_confirmation_request, conf.pk)
 
 

@@ -21,12 +21,15 @@ SESSION_KEY = "kvportal_last_activity"
 LOGIN_KEY = "kvportal_login_at"
 #: header the portal's own polling scripts send (e.g. billing/progress.js)
 BACKGROUND_HEADER = "X-Kvportal-Background"
+#: query parameter of the self-reload of pages with data-refresh-seconds (core/portal.js)
+AUTO_PARAM = "auto"
 
 
 def is_background(request) -> bool:
-    """Status polling is not user activity: marked by the header our scripts send, or a URL
+    """Status polling is not user activity: marked by the header our scripts send, `?auto=1`
+    (the self-reload of refreshing pages), or a URL
     name listed in settings.KVPORTAL_BACKGROUND_URL_NAMES (polling endpoints)."""
-    if request.headers.get(BACKGROUND_HEADER) == "1":
+    if request.headers.get(BACKGROUND_HEADER) == "1" or request.GET.get(AUTO_PARAM) == "1":
         return True
     names = getattr(settings, "KVPORTAL_BACKGROUND_URL_NAMES", ())
     if not names:

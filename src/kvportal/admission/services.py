@@ -15,7 +15,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -110,7 +109,7 @@ def max_attachment_bytes() -> int:
 
 
 def _history(application, *, actor, event: str, label: str, before: str = "", note: str = ""):
-    HistoryEntry.objects.create(
+    return HistoryEntry.objects.create(
         application=application,
         actor=actor if getattr(actor, "pk", None) else None,
         event=event,
@@ -166,16 +165,15 @@ def _store_generated(application: Application, kind: str, content: bytes) -> Gen
     )
 
 
-def _notify(recipients: list[str], subject: str, body: str) -> None:
-    """E-mail without health data; sent after commit."""
+def _notify(key: str, recipients: list[str], subject: str, body: str) -> None:
+    """E-mail without health data; queued after commit, retried on SMTP errors and sent once
+    per `key` (issue 11: one key per logical message, see core.tasks.send_mail_once)."""
+    from kvportal.core.tasks import enqueue_mail
+
     recipients = [r for r in recipients if r]
     if not recipients:
         return
-    transaction.on_commit(
-        lambda: send_mail(
-            subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=True
-        )
-    )
+    enqueue_mail(f"admission.{key}", subject, body, recipients)
 
 
 def _applicant_emails(application: Application) -> list[str]:
@@ -588,6 +586,7 @@ def _invite(signatory: Signatory, token: str) -> None:
         link = settings.PORTAL_URL + reverse("admission:confirm_code", args=[token])
         to = signatory.email
     _notify(
+        f"invite:{signatory.pk}:{application.content_sha256}",
         [to],
         f"Bitte bestätigen: Antrag {application.reference} an den Zulassungsausschuss",
         f"Guten Tag {signatory.name},\n\nder Antrag {application.reference} "
@@ -639,6 +638,7 @@ def _confirm(*, actor, signatory: Signatory, method: str, evidence: dict | None 
             before=before,
         )
         _notify(
+            f"received:{application.pk}:{application.content_sha256}",
             _applicant_emails(application),
             f"Antrag {application.reference} eingegangen",
             f"Alle Bestätigungen liegen vor. Der Antrag {application.reference} ist bei der "
@@ -704,6 +704,7 @@ def send_code(*, signatory: Signatory) -> None:
         detail={"einmalcode_fuer": signatory.pk},
     )
     _notify(
+        f"code:{signatory.pk}:{today.isoformat()}:{signatory.codes_sent}",
         [signatory.email],
         f"Ihr Bestätigungscode für Antrag {signatory.application.reference}",
         f"Ihr Einmalcode lautet: {code}\n\nEr ist 30 Minuten gültig.",
@@ -797,7 +798,7 @@ def request_documents(
     item = Nachforderung.objects.create(
         application=application, text=text.strip(), due_date=due_date, requested_by=actor
     )
-    _history(
+    entry = _history(
         application,
         actor=actor,
         event=Event.REQUEST_DOCUMENTS,
@@ -807,6 +808,7 @@ def request_documents(
     )
     _audit(actor, application, Activity.STAFF_ACTION, event="nachforderung")
     _notify(
+        f"event:{entry.pk}",
         _applicant_emails(application),
         f"Nachforderung zu Antrag {application.reference}",
         "Die Geschäftsstelle des Zulassungsausschusses benötigt weitere Angaben oder "
@@ -864,7 +866,7 @@ def request_fee(*, actor, application: Application, deadline: dt.date) -> Applic
     application.fee_requested_at = timezone.now()
     application.save()
     _store_generated(application, GeneratedFile.Kind.GEBUEHR, pdfs.fee_request_pdf(application))
-    _history(
+    entry = _history(
         application,
         actor=actor,
         event=Event.REQUEST_FEE,
@@ -874,6 +876,7 @@ def request_fee(*, actor, application: Application, deadline: dt.date) -> Applic
     )
     _audit(actor, application, Activity.STAFF_ACTION, event="request_fee", deadline=str(deadline))
     _notify(
+        f"event:{entry.pk}",
         _applicant_emails(application),
         f"Gebührenanforderung zu Antrag {application.reference}",
         f"Für den Antrag {application.reference} ist eine Gebühr von "
@@ -955,7 +958,7 @@ def _expire_one(pk: int, today: dt.date) -> None:
         application, Event.FEE_EXPIRED, Context(today=today, fee_deadline=application.fee_deadline)
     )
     application.save()
-    _history(
+    entry = _history(
         application,
         actor=None,
         event=Event.FEE_EXPIRED,
@@ -964,6 +967,7 @@ def _expire_one(pk: int, today: dt.date) -> None:
     )
     _audit(None, application, Activity.UPDATE, event="fee_expired")
     _notify(
+        f"event:{entry.pk}",
         _applicant_emails(application),
         f"Antrag {application.reference} gilt als zurückgenommen",
         "Die Gebühr wurde nicht innerhalb der gesetzten Frist gezahlt. Der Antrag gilt nach "
@@ -1007,7 +1011,7 @@ def schedule(*, actor, application: Application, session: CommitteeSession) -> A
     before = _transition(application, Event.SCHEDULE)
     application.session = session
     application.save()
-    _history(
+    entry = _history(
         application,
         actor=actor,
         event=Event.SCHEDULE,
@@ -1016,6 +1020,7 @@ def schedule(*, actor, application: Application, session: CommitteeSession) -> A
     )
     _audit(actor, application, Activity.STAFF_ACTION, event="schedule", session=session.pk)
     _notify(
+        f"event:{entry.pk}",
         _applicant_emails(application),
         f"Antrag {application.reference} terminiert",
         f"Der Zulassungsausschuss berät über Ihren Antrag in seiner Sitzung am "
@@ -1112,7 +1117,7 @@ def decide(*, actor, application: Application, outcome: str, reasons: str = "") 
     registry_note = " ".join(
         p for p in (registry_note, _publish_decision(actor, application, content)) if p
     )
-    _history(
+    entry = _history(
         application,
         actor=actor,
         event=event,
@@ -1122,6 +1127,7 @@ def decide(*, actor, application: Application, outcome: str, reasons: str = "") 
     )
     _audit(actor, application, Activity.DECISION, outcome=outcome)
     _notify(
+        f"event:{entry.pk}",
         _applicant_emails(application),
         f"Beschluss zu Antrag {application.reference}",
         "Der Zulassungsausschuss hat über Ihren Antrag entschieden. Den Beschluss finden Sie im "

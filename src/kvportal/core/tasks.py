@@ -11,7 +11,7 @@ from functools import partial
 
 from celery import shared_task
 from django.conf import settings
-from django.db import close_old_connections, connections, transaction
+from django.db import DatabaseError, close_old_connections, connections, transaction
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -100,3 +100,38 @@ def deliver_once(key: str, send) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+#: retry policy of every mail job: SMTP errors are OSErrors; a busy database is retried too
+MAIL_RETRY = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OSError, DatabaseError),
+    "retry_backoff": 5,
+    "retry_backoff_max": 600,
+    "max_retries": 10,
+}
+
+
+@shared_task(name="kvportal.core.tasks.send_mail_once", **MAIL_RETRY)
+def send_mail_once(key: str, subject: str, body: str, recipients: list[str]) -> bool:
+    """One logical message, identified by `key`: sent at most once, retried until it is."""
+    from django.core.mail import send_mail
+
+    recipients = sorted({r.strip() for r in recipients if r and r.strip()})
+    if not recipients:
+        return False
+    return deliver_once(
+        key, partial(send_mail, subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    )
+
+
+def enqueue_mail(key: str, subject: str, body: str, recipients: list[str]) -> None:
+    """Queue `send_mail_once` after the current transaction commits. Robust: a failing first
+    attempt without a broker (eager, the retry cannot be scheduled) is logged, not raised into
+    the request whose data is already committed."""
+
+    def queue_mail() -> None:
+        send_mail_once.delay(key, subject, body, list(recipients))
+
+    transaction.on_commit(queue_mail, robust=True)

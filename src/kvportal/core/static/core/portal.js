@@ -62,7 +62,12 @@
   // Elements with data-refresh-url reload that URL's page every N seconds (progress views).
   var refresh = document.querySelector("[data-refresh-seconds]");
   if (refresh) {
-    window.setTimeout(function () { window.location.reload(); },
+    // ?auto=1 marks the reload as background: it does not count as activity (idle timeout)
+    window.setTimeout(function () {
+      var url = new URL(window.location.href);
+      url.searchParams.set("auto", "1");
+      window.location.replace(url.toString());
+    },
       parseInt(refresh.getAttribute("data-refresh-seconds"), 10) * 1000);
   }
 })();

@@ -1,0 +1,134 @@
+"""Issue 11: access and admission mails are sent once per logical message — a job that runs
+twice sends once, a job whose first attempt hits an SMTP error is retried and sends once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+
+import pytest
+from celery.exceptions import Retry
+from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend
+
+from kvportal.access import services, tasks
+from kvportal.access.models import Confirmation
+from kvportal.core.tasks import send_mail_once
+from tests.access.helpers import codes_by_email, draft, mvz_world
+
+pytestmark = pytest.mark.django_db
+FAILS = {"left": 0}
+
+
+class FailOnceBackend(EmailBackend):
+    """locmem backend whose next FAILS["left"] sends raise an SMTP error."""
+
+    def send_messages(self, messages):
+        if FAILS["left"] > 0:
+            FAILS["left"] -= 1
+            raise smtplib.SMTPServerDisconnected("Verbindung unterbrochen")
+        return super().send_messages(messages)
+
+
+@pytest.fixture
+def failing_once(settings):
+    settings.EMAIL_BACKEND = "tests.faults.test_mail_once.FailOnceBackend"
+    FAILS["left"] = 1
+    yield
+    FAILS["left"] = 0
+
+
+@pytest.fixture
+def submitted(django_capture_on_commit_callbacks):
+    practice, leiter, arzt = mvz_world()
+    app = draft(practice, leiter, arzt)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.submit(actor=None, application=app)
+    app.refresh_from_db()
+    return app
+
+
+def _requests(outbox) -> list:
+    return [m for m in outbox if m.subject.startswith("Bitte bestätigen")]
+
+
+def test_confirmation_request_job_run_twice_mails_once_and_the_code_still_works(submitted):
+    conf = Confirmation.objects.filter(application=submitted).first()
+    before = len(_requests(mail.outbox))
+    assert before == submitted.confirmations.count() > 0
+    assert tasks.send_confirmation_request(conf.pk) is False  # the re-run is skipped
+    assert len(_requests(mail.outbox)) == before
+    # the stored code is still the one that was mailed
+    token, code = codes_by_email()[conf.person.email.lower()]
+    services.confirm_with_code(
+        actor=None, confirmation=services.find_confirmation(token), code=code
+    )
+    conf.refresh_from_db()
+    assert conf.confirmed_at is not None
+
+
+def test_confirmation_request_retried_after_smtp_error_mails_once(
+    submitted, failing_once, django_capture_on_commit_callbacks
+):
+    conf = Confirmation.objects.filter(application=submitted).first()
+    conf.expires_at -= dt.timedelta(minutes=5)  # past the resend pause
+    conf.save(update_fields=["expires_at"])
+    mail.outbox.clear()
+    with pytest.raises(Retry), django_capture_on_commit_callbacks(execute=True):
+        services.resend_confirmation(actor=None, confirmation=conf)  # SMTP error: retry
+    assert mail.outbox == [] and FAILS["left"] == 0
+    assert tasks.send_confirmation_request(conf.pk) is True  # the retry sends
+    assert len(mail.outbox) == 1
+    assert tasks.send_confirmation_request(conf.pk) is False
+    assert len(mail.outbox) == 1
+    token, code = codes_by_email()[conf.person.email.lower()]
+    services.confirm_with_code(
+        actor=None, confirmation=services.find_confirmation(token), code=code
+    )
+
+
+def test_status_mail_job_run_twice_mails_once(submitted):
+    status_mails = [m for m in mail.outbox if "Online-Zugang:" in m.subject]
+    assert len(status_mails) == 1  # "Wartet auf Bestätigungen"
+    assert tasks.notify_status(submitted.pk, submitted.status) is False
+    assert len([m for m in mail.outbox if "Online-Zugang:" in m.subject]) == 1
+
+
+def test_status_mail_retried_after_smtp_error_mails_once(
+    submitted, failing_once, django_capture_on_commit_callbacks
+):
+    mail.outbox.clear()
+    with pytest.raises(Retry), django_capture_on_commit_callbacks(execute=True):
+        services.withdraw(actor=None, application=submitted)  # SMTP error: retry
+    submitted.refresh_from_db()
+    assert mail.outbox == [] and FAILS["left"] == 0
+    assert tasks.notify_status(submitted.pk, submitted.status) is True  # the retry
+    assert [m.subject for m in mail.outbox] == [
+        f"Ihr Antrag {submitted.reference} auf Online-Zugang: Zurückgezogen"
+    ]
+    tasks.notify_status(submitted.pk, submitted.status)
+    assert len(mail.outbox) == 1
+
+
+def test_draft_link_mailed_once_even_after_smtp_error(
+    failing_once, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        app, token = services.create_application(
+            actor=None, variant="mvz", contact_email="kontakt@mvz.example"
+        )
+    assert FAILS["left"] == 0 and mail.outbox == []  # failed, logged, not raised
+    key = f"access.draft_link:{app.pk}"
+    assert send_mail_once(key, "Link", token, ["kontakt@mvz.example"])  # the retry
+    assert not send_mail_once(key, "Link", token, ["kontakt@mvz.example"])  # a re-run
+    assert len(mail.outbox) == 1 and token in mail.outbox[0].body
+
+
+def test_admission_style_mail_job_twice_and_after_smtp_error_sends_once(failing_once):
+    args = ("admission.code:1:2026-01-01:1", "Betreff", "Text", ["a@praxis.example"])
+    with pytest.raises(Retry):
+        send_mail_once.delay(*args)  # first attempt: SMTP error, retry scheduled
+    assert mail.outbox == []
+    assert send_mail_once.delay(*args).get() is True  # the retry
+    assert send_mail_once.delay(*args).get() is False  # the job delivered twice
+    assert len(mail.outbox) == 1 and FAILS["left"] == 0

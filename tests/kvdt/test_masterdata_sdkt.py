@@ -81,3 +81,43 @@ def test_bad_files_give_a_german_message_naming_file_and_place(tmp_path, content
     path.write_bytes(content)
     with pytest.raises(MasterDataError, match=re.escape(expected)):
         load_sdkt(path)
+
+
+# --- rule 201: "Die Abrechnungs-VKNR (4104) muss in der Kostenträger-Stammdatei des Quartals
+# stehen" (existence check against the Kassendatei SDKT) ---------------------------------------
+
+Z01 = Path(__file__).parent / "fixtures" / "kbv" / "Z01123456699_27.10.2026_12.00.con"
+#: the Abrechnungs-VKNR (4104) of the KBV test file's cases (quarter 4/2026)
+FILE_VKNR = ["02402", "19969", "24602", "25984", "27606", "27822", "37601", "40101", "49402",
+             "64808", "73310", "78818"]  # fmt: skip
+
+
+def test_rule_201_runs_only_with_the_sdkt(tmp_path):
+    import datetime as dt
+
+    from kvportal.kvdt import validate_file
+
+    today = dt.date(2027, 1, 15)
+    without = validate_file(Z01, today=today)
+    assert "201" in without.not_checked and "201" not in without.rules()
+    (tmp_path / "SDKT_Q4_2026.xml").write_bytes(sdkt(*(entry(v) for v in FILE_VKNR)))
+    full = validate_file(Z01, today=today, masterdata=load_directory(tmp_path))
+    assert "201" not in full.rules() and "201" not in full.not_checked
+    # 40101 unknown: break exactly once (one case carries it)
+    (tmp_path / "SDKT_Q4_2026.xml").write_bytes(
+        sdkt(*(entry(v) for v in FILE_VKNR if v != "40101"))
+    )
+    broken = validate_file(Z01, today=today, masterdata=load_directory(tmp_path))
+    hits = [m for m in broken.messages if m.rule == "201"]
+    assert len(hits) == 1 and hits[0].severity == "F" and "40101" in hits[0].text
+    # a Kostenträger whose validity ended before the quarter is unknown, too
+    (tmp_path / "SDKT_Q4_2026.xml").write_bytes(
+        sdkt(
+            *(
+                entry(v, "2020-01-01..2026-09-30" if v == "40101" else "2020-01-01..")
+                for v in FILE_VKNR
+            )
+        )
+    )
+    ended = validate_file(Z01, today=today, masterdata=load_directory(tmp_path))
+    assert [m.rule for m in ended.messages].count("201") == 1

@@ -55,12 +55,35 @@ class KtFile:
     entries: tuple[Kostentraeger, ...]
 
 
+@dataclass(frozen=True)
+class IcdCode:
+    code: str
+    billable: bool  # `abrechenbar V="j"`
+    terminal: bool  # no nested `diagnosen_liste`
+    sex: str | None  # `geschlechtsbezug` m/w
+
+
+@dataclass
+class IcdFile:
+    path: Path
+    year: int  # ICD-10-GM is published per year: valid in its four quarters
+    codes: dict[str, IcdCode]
+
+
 @dataclass
 class MasterData:
     """Master files found in a directory; the newest file valid in a quarter is used."""
 
     plz_files: list[PlzFile] = field(default_factory=list)
     kt_files: list[KtFile] = field(default_factory=list)
+    icd_files: list[IcdFile] = field(default_factory=list)
+
+    def icd_codes(self, quarter: Quarter) -> dict[str, IcdCode] | None:
+        """ICD-10-GM codes valid in `quarter` (SDICD of that year), None without a file."""
+        for f in self.icd_files:
+            if f.year == quarter.year:
+                return f.codes
+        return None
 
     def kt_file(self, quarter: Quarter | None) -> KtFile | None:
         valid = [f for f in self.kt_files if quarter is None or f.quarter <= quarter]
@@ -88,12 +111,14 @@ class MasterData:
         return max(valid, key=lambda f: f.quarter).postcodes
 
     def describe(self) -> list[str]:
-        return [
-            f"PLZ-Stammdatei {f.path.name} ({f.version}, ab {f.quarter})" for f in self.plz_files
-        ] + [
-            f"Kostenträger-Stammdatei {f.path.name} ({len(f.entries)} Kostenträger, ab {f.quarter})"
-            for f in self.kt_files
-        ]
+        return (
+            [f"PLZ-Stammdatei {f.path.name} ({f.version}, ab {f.quarter})" for f in self.plz_files]
+            + [
+                f"Kostenträger-Stammdatei {f.path.name} ({len(f.entries)} Einträge, ab {f.quarter})"
+                for f in self.kt_files
+            ]
+            + [f"ICD-10-GM-Stammdatei {f.path.name} ({f.year})" for f in self.icd_files]
+        )
 
 
 def _lines(path: Path):
@@ -172,20 +197,11 @@ def load_sdkt(path: str | os.PathLike, *, quarter: Quarter | None = None) -> KtF
     """Read one SDKT file (schema kts). Its quarter comes from `quarter`, else the file name
     (e.g. SDKT_Q4_2025.xml), else the earliest Kostenträger validity."""
     path = Path(path)
-    head = path.read_bytes()[:4096]
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-        raise MasterDataError(f"{path.name}: DOCTYPE/ENTITY-Angaben sind nicht erlaubt.")
     entries: list[Kostentraeger] = []
     current: dict | None = None
     depth_in_ik_liste = False
     try:
-        for event, elem in etree.iterparse(
-            str(path),
-            events=("start", "end"),
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-        ):
+        for event, elem in _xml_events(path):
             name = _local(elem.tag)
             if event == "start":
                 if name == "kostentraeger":
@@ -245,6 +261,84 @@ def load_sdkt(path: str | os.PathLike, *, quarter: Quarter | None = None) -> KtF
     return KtFile(path, quarter, tuple(entries))
 
 
+_ICD = re.compile(r"[A-Z]\d{2}(\.\d{1,2})?[-*+!]?")
+_YEAR_IN_NAME = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
+
+
+def _xml_events(path: Path):
+    head = path.read_bytes()[:4096]
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        raise MasterDataError(f"{path.name}: DOCTYPE/ENTITY-Angaben sind nicht erlaubt.")
+    return etree.iterparse(
+        str(path), events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False
+    )
+
+
+def load_sdicd(path: str | os.PathLike, *, year: int | None = None) -> IcdFile:
+    """Read one SDICD file (KBV Schnittstelle SDICD, schema icd: `diagnose` with `icd_code V`,
+    `abrechenbar V=j|n`, optional `geschlechtsbezug`, nested `diagnosen_liste` for sub-codes).
+    The year (ICD-10-GM version) comes from `year` or the file name (e.g. ICDStamm2027.xml)."""
+    path = Path(path)
+    if year is None:
+        match = _YEAR_IN_NAME.search(path.name)
+        if not match:
+            raise MasterDataError(
+                f"{path.name}: das Jahr der ICD-10-GM-Version steht nicht im Dateinamen."
+            )
+        year = int(match[1])
+    codes: dict[str, IcdCode] = {}
+    stack: list[dict] = []
+    try:
+        for event, elem in _xml_events(path):
+            name = _local(elem.tag)
+            if event == "start":
+                if name == "diagnose":
+                    if stack:
+                        stack[-1]["terminal"] = False
+                    stack.append({"terminal": True, "n": len(codes) + len(stack) + 1})
+                continue
+            if not stack:
+                continue
+            top = stack[-1]
+            parent = elem.getparent()
+            direct = parent is not None and _local(parent.tag) == "diagnose"
+            if name == "icd_code" and direct and "code" not in top:
+                code = elem.get("V", "")
+                if not _ICD.fullmatch(code):
+                    raise MasterDataError(
+                        f"{path.name}, Zeile {elem.sourceline}: ICD-Code „{code}“ hat nicht das "
+                        "Muster der ICD-10-GM."
+                    )
+                top["code"] = code
+            elif name == "abrechenbar" and direct:
+                value = elem.get("V", "")
+                if value not in ("j", "n"):
+                    raise MasterDataError(
+                        f"{path.name}, Zeile {elem.sourceline}: abrechenbar muss j oder n sein."
+                    )
+                top["billable"] = value == "j"
+            elif name == "geschlechtsbezug" and direct:
+                top["sex"] = elem.get("V")
+            elif name == "diagnose":
+                stack.pop()
+                if "code" not in top or "billable" not in top:
+                    raise MasterDataError(
+                        f"{path.name}, Zeile {elem.sourceline}: Diagnose ohne icd_code oder "
+                        "abrechenbar."
+                    )
+                codes[top["code"]] = IcdCode(
+                    top["code"], top["billable"], top["terminal"], top.get("sex")
+                )
+    except etree.XMLSyntaxError as exc:
+        line, column = exc.position
+        raise MasterDataError(
+            f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."
+        ) from None
+    if not codes:
+        raise MasterDataError(f"{path.name}: die Datei enthält keine Diagnose.")
+    return IcdFile(path, year, codes)
+
+
 def load_directory(directory: str | os.PathLike) -> MasterData:
     """All master files of a directory (offline use: `kvdt check --stammdaten DIR`)."""
     directory = Path(directory)
@@ -260,4 +354,10 @@ def load_directory(directory: str | os.PathLike) -> MasterData:
             and (path.suffix.lower() == ".xml")
         ):
             data.kt_files.append(load_sdkt(path))
+        elif (
+            path.is_file()
+            and path.name.upper().startswith(("SDICD", "ICD"))
+            and (path.suffix.lower() == ".xml")
+        ):
+            data.icd_files.append(load_sdicd(path))
     return data

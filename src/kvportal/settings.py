@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "kvportal.access",
     "kvportal.admission",
     "kvportal.ehba",
+    "kvportal.masterdata",
 ]
 
 MIDDLEWARE = [

@@ -103,12 +103,14 @@ class MasterData:
             return None
         return frozenset(ik.encode() for e in kt.entries if e.valid_in(quarter) for ik in e.iks)
 
+    def plz_file(self, quarter: Quarter | None) -> PlzFile | None:
+        valid = [f for f in self.plz_files if quarter is None or f.quarter <= quarter]
+        return max(valid, key=lambda f: f.quarter) if valid else None
+
     def postcodes(self, quarter: Quarter | None) -> frozenset[bytes] | None:
         """PLZ set valid in `quarter` (newest file with 9111 <= quarter), None if none."""
-        valid = [f for f in self.plz_files if quarter is None or f.quarter <= quarter]
-        if not valid:
-            return None
-        return max(valid, key=lambda f: f.quarter).postcodes
+        plz = self.plz_file(quarter)
+        return None if plz is None else plz.postcodes
 
     def describe(self) -> list[str]:
         return (

@@ -17,8 +17,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lxml import etree
-
 from kvportal.core.quarters import Quarter
 
 
@@ -175,6 +173,12 @@ _VKNR = re.compile(r"\d{5}")
 _IK = re.compile(r"\d{9}")
 
 
+def _xml_syntax_error() -> type[Exception]:
+    from lxml import etree
+
+    return etree.XMLSyntaxError
+
+
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
@@ -240,7 +244,7 @@ def load_sdkt(path: str | os.PathLike, *, quarter: Quarter | None = None) -> KtF
                     )
                     current = None
                     elem.clear()
-    except etree.XMLSyntaxError as exc:
+    except _xml_syntax_error() as exc:
         line, column = exc.position
         raise MasterDataError(
             f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."
@@ -268,6 +272,8 @@ _YEAR_IN_NAME = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
 
 
 def _xml_events(path: Path):
+    from lxml import etree  # lazy: a check without master data does not pay for lxml
+
     head = path.read_bytes()[:4096]
     if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
         raise MasterDataError(f"{path.name}: DOCTYPE/ENTITY-Angaben sind nicht erlaubt.")
@@ -331,7 +337,7 @@ def load_sdicd(path: str | os.PathLike, *, year: int | None = None) -> IcdFile:
                 codes[top["code"]] = IcdCode(
                     top["code"], top["billable"], top["terminal"], top.get("sex")
                 )
-    except etree.XMLSyntaxError as exc:
+    except _xml_syntax_error() as exc:
         line, column = exc.position
         raise MasterDataError(
             f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "kvportal.admission",
     "kvportal.ehba",
     "kvportal.kim",
+    "kvportal.masterdata",
 ]
 
 MIDDLEWARE = [

@@ -59,7 +59,9 @@ def build_parser(prog: str = "kvdt") -> argparse.ArgumentParser:
     check.add_argument("--today", type=_date, help="Prüfdatum JJJJ-MM-TT (Standard: heute)")
     check.add_argument("--json", action="store_true", help="Ergebnis als JSON ausgeben")
     check.add_argument(
-        "--stammdaten", metavar="VERZEICHNIS", help="Verzeichnis mit KBV-Stammdateien (SDPLZ)"
+        "--stammdaten",
+        metavar="VERZEICHNIS",
+        help="Verzeichnis mit KBV-Stammdateien (SDPLZ, SDKT, SDICD)",
     )
     gen = sub.add_parser("generate", help="synthetische KVDT-Datei erzeugen")
     gen.add_argument("--cases", type=int, required=True, help="Zahl der Behandlungsfälle")

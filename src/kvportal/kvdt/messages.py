@@ -414,6 +414,11 @@ RULES: dict[str, tuple[str, str]] = {
     "879": (WARNUNG, "KADT: die Felder 4276 und 4277 nur zusammen mit 4272."),
     "880": (WARNUNG, "KADT: das Feld 4278 nur zusammen mit 4272."),
     "881": (WARNUNG, "KADT: entweder 4262 oder 4272 oder keines von beiden."),
+    "201": (
+        FEHLER,
+        "Die Abrechnungs-VKNR (4104) muss in der Kostenträger-Stammdatei (SDKT) des Quartals "
+        "stehen.",
+    ),
     "478": (
         FEHLER,
         "Ungültige Patienten-Postleitzahl (Stammdatei SDPLZ); bei Wohnsitz im Ausland 99999 "
@@ -490,6 +495,7 @@ HINTS: dict[str, str] = {
     "900": "Datum der Auftragserteilung (FK 4214) prüfen.",
     "537": "Für die Test-Versicherten-ID keine Leistungen abrechnen; echte Karte einlesen.",
     "STR-SORT": "Praxissoftware: Leistungstage aufsteigend ausgeben (Systemhaus informieren).",
+    "201": "VKNR der Kasse prüfen (Versichertenkarte neu einlesen) oder aktuelle SDKT laden.",
     "478": "PLZ des Patienten prüfen (bei Wohnsitz im Ausland 99999).",
     "KV-QUARTAL": "Datei für das gewählte Quartal erstellen oder das Quartal im Portal ändern.",
     "KV-BSNR": "Datei der gewählten Betriebsstätte hochladen.",
@@ -587,7 +593,7 @@ class ValidationReport:
 #: Rules of the rule tables / XPM catalogue that need a KBV master file (Stammdatei); they
 #: cannot run without it and the protocol says so. Rule -> master file.
 MASTER_DATA_RULES: dict[str, str] = {
-    **dict.fromkeys(("017", "201", "202", "210", "763", "KVDT-RQL2"), "Kostenträger (SDKT)"),
+    **dict.fromkeys(("017", "202", "210", "763", "KVDT-RQL2"), "Kostenträger (SDKT)"),
     **dict.fromkeys(
         ("KVDT-SKT1", "KVDT-SKT2", "KVDT-SKT3", "KVDT-SKT4", "KVDT-SKT5"), "Kostenträger (SDKT)"
     ),

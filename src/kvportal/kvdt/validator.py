@@ -317,6 +317,7 @@ class _Validator:
         self.besa_ik = False
         self.masterdata: MasterData | None = None
         self.postcodes: frozenset[bytes] | None = None  # SDPLZ of the billing quarter
+        self.vknrs: frozenset[bytes] | None = None  # SDKT of the billing quarter
         self.declared_bad = False
         self.declared: set[bytes] = set()
         self.pat: bytes | None = None
@@ -799,6 +800,11 @@ class _Validator:
                 msg("KVDT-RQL3", line, b"4101")
         if self.postcodes is not None and card is None:
             self.postcode_rules(seen, line)
+        vknrs = self.vknrs
+        if vknrs is not None:
+            vknr = seen.get(b"4104")
+            if vknr is not None and len(vknr) == 5 and vknr.isdigit() and vknr not in vknrs:
+                msg("201", line, b"4104", f"VKNR „{_s(vknr)}“.")
         if (b"3107" in seen) != (b"3113" in seen):
             msg("485", line, b"3107" if b"3107" not in seen else b"3113")
         if sa == b"0102":
@@ -1330,6 +1336,7 @@ class _Validator:
                 if self.masterdata is not None and sa == b"adt0":
                     quarter = Quarter(int(val[1:]), val[0] - 48)
                     self.postcodes = self.masterdata.postcodes(quarter)
+                    self.vknrs = self.masterdata.vknrs(quarter)
             try:
                 self.report.quarter = Quarter.parse(val.decode("ascii"))
             except ValueError:
@@ -1495,6 +1502,8 @@ def validate_file(
     missing = set(MASTER_DATA_RULES)
     if v.postcodes is None:  # implemented, but only with the SDPLZ master file
         missing |= {"478", "783"}
+    if v.vknrs is None:  # implemented, but only with the SDKT master file
+        missing.add("201")
     report.not_checked = sorted(missing)
     report.stats["lines"] = v.ln
     report.stats["services"] = v.n_services

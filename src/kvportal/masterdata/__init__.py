@@ -1,0 +1,1 @@
+"""KBV master files (SDPLZ, SDKT, SDICD) imported into the portal database, per quarter."""

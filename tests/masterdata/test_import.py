@@ -1,0 +1,90 @@
+"""Import of KBV master files into the database and `selectors.for_quarter`."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from kvportal.audit.models import AccessLogEntry
+from kvportal.core.quarters import Quarter
+from kvportal.kvdt.management.commands.kvdt import Command
+from kvportal.kvdt.masterdata import MasterDataError
+from kvportal.masterdata import selectors
+from kvportal.masterdata.models import MasterFile
+from kvportal.masterdata.services import import_directory
+
+pytestmark = pytest.mark.django_db
+
+FIXTURES = Path(__file__).parents[1] / "kvdt" / "fixtures" / "stammdaten"
+
+
+@pytest.fixture
+def directory(tmp_path):
+    for path in FIXTURES.iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    return tmp_path
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    command = Command(stdout=out, stderr=err)
+    call_command(command, "stammdaten", *args)
+    return command.exit_code, out.getvalue(), err.getvalue()
+
+
+def test_import_is_idempotent_and_audited(directory):
+    first = import_directory(None, directory=directory)
+    assert sorted(first.imported) == ["ICDStamm2027.xml", "SDKT_Q1_2027.xml"]
+    second = import_directory(None, directory=directory)
+    assert second.imported == [] and sorted(second.unchanged) == sorted(first.imported)
+    assert MasterFile.objects.count() == 2
+    assert AccessLogEntry.objects.filter(object_type="masterdata.MasterFile").count() == 1
+
+
+def test_for_quarter_gives_the_data_valid_in_the_quarter(directory):
+    import_directory(None, directory=directory)
+    data = selectors.for_quarter(Quarter(2027, 2))
+    assert data is not None
+    assert data.vknrs(Quarter(2027, 2)) == {b"38825", b"38827"}
+    assert data.icd_codes(Quarter(2027, 2))["J06.9"].terminal
+    assert selectors.for_quarter(Quarter(2026, 4)) is None
+
+
+def test_a_bad_file_imports_nothing(directory):
+    import_directory(None, directory=directory)
+    before = list(MasterFile.objects.values_list("sha256", flat=True).order_by("pk"))
+    (directory / "SDKT_Q1_2027.xml").write_text("<kostentraeger_liste>", encoding="utf-8")
+    (directory / "ICDStamm2027.xml").write_text(  # changed, valid: must not be written either
+        '<icd_stammdaten><diagnose><icd_code V="A00"/><abrechenbar V="n"/></diagnose>'
+        "</icd_stammdaten>",
+        encoding="utf-8",
+    )
+    with pytest.raises(MasterDataError, match=r"SDKT_Q1_2027\.xml, Zeile 1"):
+        import_directory(None, directory=directory)
+    assert list(MasterFile.objects.values_list("sha256", flat=True).order_by("pk")) == before
+
+
+def test_quarter_option_imports_only_files_valid_in_it(directory):
+    result = import_directory(None, directory=directory, quarter=Quarter(2028, 1))
+    assert result.imported == ["SDKT_Q1_2027.xml"]  # ICD 2027 is not valid in 2028
+    with pytest.raises(MasterDataError, match="keine Stammdatei für das Quartal"):
+        import_directory(None, directory=directory, quarter=Quarter(2026, 4))
+
+
+def test_command_messages_are_german_and_name_the_file(directory):
+    code, out, err = run("import", str(directory), "--quarter", "1/2027")
+    assert code == 0 and "importiert: SDKT_Q1_2027.xml" in out
+    code, out, _ = run("import", str(directory))
+    assert code == 0 and "unverändert: SDKT_Q1_2027.xml" in out
+    (directory / "ICDStamm2027.xml").write_text("<x", encoding="utf-8")
+    code, _, err = run("import", str(directory))
+    assert code == 64 and "ICDStamm2027.xml, Zeile 1" in err and "nichts importiert" in err
+    assert "Traceback" not in err
+    code, _, err = run("import")
+    assert code == 64 and "Aufruf: kvportal kvdt stammdaten import" in err
+    code, _, err = run("import", str(directory), "--quarter", "Q9/2027")
+    assert code == 64 and "Fehler:" in err

@@ -199,6 +199,29 @@ PATHS = {
         "post": {
             "summary": "Testabrechnung: unverschlüsselte .con prüfen (keine Einreichung)",
             "tags": ["Abrechnung"],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["bsnr", "quartal", "datei"],
+                            "properties": {
+                                "bsnr": BSNR_SCHEMA,
+                                "quartal": {
+                                    **QUARTER_SCHEMA,
+                                    "description": "QJJJJ (12026) oder Q/JJJJ (1/2026)",
+                                },
+                                "datei": {
+                                    "type": "string",
+                                    "format": "binary",
+                                    "description": "unverschlüsselte KVDT-Datei (.con)",
+                                },
+                            },
+                        }
+                    }
+                },
+            },
             "responses": {
                 "201": {"description": "Testlauf angelegt"},
                 "400": _ERROR,

@@ -68,6 +68,34 @@ _ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "intege
 
 BSNR_SCHEMA = {"type": "string", "pattern": "^[0-9]{9}$", "example": "951234500"}
 
+
+def _upload_body(*, datei_description: str | None = None, **extra: dict) -> dict:
+    """Multipart body of a KVDT upload (submission or test run): BSNR, quarter, file."""
+    datei: dict = {"type": "string", "format": "binary"}
+    if datei_description:
+        datei["description"] = datei_description
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["bsnr", "quartal", "datei"],
+                    "properties": {
+                        "bsnr": BSNR_SCHEMA,
+                        "quartal": {
+                            **QUARTER_SCHEMA,
+                            "description": "QJJJJ (12026) oder Q/JJJJ (1/2026)",
+                        },
+                        "datei": datei,
+                        **extra,
+                    },
+                }
+            }
+        },
+    }
+
+
 PATHS = {
     "/billing/submissions/": {
         "get": {
@@ -100,30 +128,13 @@ PATHS = {
             "description": "Die Prüfung läuft im Hintergrund; Status über den Link „self“ "
             "abfragen, bis „abgeschlossen“ true ist.",
             "tags": ["Abrechnung"],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["bsnr", "quartal", "datei"],
-                            "properties": {
-                                "bsnr": BSNR_SCHEMA,
-                                "quartal": {
-                                    **QUARTER_SCHEMA,
-                                    "description": "QJJJJ (12026) oder Q/JJJJ (1/2026)",
-                                },
-                                "datei": {"type": "string", "format": "binary"},
-                                "erklaerung": {
-                                    "type": "boolean",
-                                    "description": "Erklärung zur Abrechnung mit abgeben "
-                                    "(nur unterschriftsberechtigte Ärzte)",
-                                },
-                            },
-                        }
-                    }
-                },
-            },
+            "requestBody": _upload_body(
+                erklaerung={
+                    "type": "boolean",
+                    "description": "Erklärung zur Abrechnung mit abgeben "
+                    "(nur unterschriftsberechtigte Ärzte)",
+                }
+            ),
             "responses": {
                 "201": {
                     "description": "Angenommen zur Prüfung",
@@ -199,29 +210,7 @@ PATHS = {
         "post": {
             "summary": "Testabrechnung: unverschlüsselte .con prüfen (keine Einreichung)",
             "tags": ["Abrechnung"],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["bsnr", "quartal", "datei"],
-                            "properties": {
-                                "bsnr": BSNR_SCHEMA,
-                                "quartal": {
-                                    **QUARTER_SCHEMA,
-                                    "description": "QJJJJ (12026) oder Q/JJJJ (1/2026)",
-                                },
-                                "datei": {
-                                    "type": "string",
-                                    "format": "binary",
-                                    "description": "unverschlüsselte KVDT-Datei (.con)",
-                                },
-                            },
-                        }
-                    }
-                },
-            },
+            "requestBody": _upload_body(datei_description="unverschlüsselte KVDT-Datei (.con)"),
             "responses": {
                 "201": {"description": "Testlauf angelegt"},
                 "400": _ERROR,

@@ -66,6 +66,7 @@ class BillingConfig(AppConfig):
         registry.register_demo(40, seed_demo)
         registry.register_purger("billing", purge_expired_submissions)
         registry.register_recoverer("billing", recover_stalled_checks)
-        from kvportal.billing.testruns import purge_expired_test_runs
+        from kvportal.billing.testruns import purge_expired_test_runs, recover_stalled_test_runs
 
         registry.register_purger("billing-test-runs", purge_expired_test_runs)
+        registry.register_recoverer("billing-test-runs", recover_stalled_test_runs)

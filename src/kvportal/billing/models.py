@@ -314,6 +314,10 @@ class TestRun(models.Model):
     )  # fmt: skip
     expires_at = models.DateTimeField(_("wird gelöscht am"))
     purged_at = models.DateTimeField(_("gelöscht am"), null=True, blank=True, editable=False)
+    #: lease of the running check (issue 11), like `Submission`: a killed run is taken up again
+    check_token = models.CharField(_("Prüflauf"), max_length=32, blank=True, editable=False)
+    lease_until = models.DateTimeField(_("Prüfung belegt bis"), null=True, blank=True)
+    check_attempts = models.PositiveSmallIntegerField(_("Prüfversuche"), default=0)
 
     class Meta:
         verbose_name = _("Testabrechnung")

@@ -305,7 +305,9 @@ def _create_submission(
         },
     )
     if declare:
-        _create_declaration(actor=actor, betriebsstaette=betriebsstaette, quarter=quarter)
+        # with the file (as in 1-Click): takes effect when the file is accepted (_settle)
+        submission.declare_on_accept = actor
+        submission.save(update_fields=["declare_on_accept"])
     _close_unfinished_twins(submission, now=now)
     if encrypted:
         _settle(submission, now=now)
@@ -335,6 +337,7 @@ def _settle(submission: Submission, *, now: dt.datetime) -> None:
     if decision is rules.Replacement.SUPPLEMENT:
         submission.is_supplement = True
         submission.save(update_fields=["is_supplement"])
+        _declare_with_file(submission)  # the quarter has an accepted (current) file
         return
     if decision is rules.Replacement.REPLACES:
         assert current is not None
@@ -350,6 +353,27 @@ def _settle(submission: Submission, *, now: dt.datetime) -> None:
         )
     submission.is_current = True
     submission.save(update_fields=["is_current", "replaces"])
+    _declare_with_file(submission)
+
+
+def _declare_with_file(submission: Submission) -> None:
+    """The declaration given with this file takes effect now that the file is accepted (if the
+    declarer is still entitled and none was given meanwhile)."""
+    actor = submission.declare_on_accept
+    if actor is None:
+        return
+    quarter = submission.quarter_obj
+    practice = submission.betriebsstaette
+    if Declaration.objects.filter(betriebsstaette=practice, quarter=quarter.slug).exists():
+        return
+    if not may_declare(actor, practice):
+        return
+    _create_declaration(
+        actor=actor,
+        betriebsstaette=practice,
+        quarter=quarter,
+        evidence={"with_submission": submission.pk},
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -729,6 +753,42 @@ def restart_check(*, actor: Any, submission: Submission) -> Submission:
 # Erklärung zur Abrechnung
 
 
+def accepted_submission(betriebsstaette: Betriebsstaette, quarter: Quarter) -> Submission | None:
+    """The valid (accepted, current) submission of a BSNR and quarter, if any."""
+    return (
+        Submission.objects.filter(
+            betriebsstaette=betriebsstaette, quarter=quarter.slug, is_current=True
+        )
+        .order_by("-received_at")
+        .first()
+    )
+
+
+def covered_lanrs(betriebsstaette: Betriebsstaette, quarter: Quarter) -> list[str]:
+    """LANRs of the doctors with a Tätigkeit at the BSNR during the quarter (the declaration
+    covers their services)."""
+    from django.db.models import Q
+
+    rows = Taetigkeit.objects.filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gte=quarter.start),
+        betriebsstaette=betriebsstaette,
+        valid_from__lte=quarter.end,
+    ).select_related("person")
+    return sorted({t.person.lanr for t in rows if t.person.lanr})
+
+
+def declaration_text(betriebsstaette: Betriebsstaette, quarter: Quarter) -> str:
+    """The full wording of the declaration for a BSNR and quarter, with the LANRs it covers."""
+    text = DECLARATION_TEXT.format(bsnr=betriebsstaette.bsnr, quarter=quarter)
+    lanrs = covered_lanrs(betriebsstaette, quarter)
+    if lanrs:
+        text += (
+            " Sie umfasst die Leistungen der Ärztinnen und Ärzte mit den lebenslangen "
+            f"Arztnummern (LANR) {', '.join(lanrs)}."
+        )
+    return text
+
+
 def _create_declaration(
     *,
     actor: Any,
@@ -743,8 +803,8 @@ def _create_declaration(
         given_by=actor,
         given_by_name=str(actor.display_name)[:200],
         method=method,
-        text=DECLARATION_TEXT.format(bsnr=betriebsstaette.bsnr, quarter=quarter),
-        evidence=evidence or {},
+        text=declaration_text(betriebsstaette, quarter),
+        evidence={"lanrs": covered_lanrs(betriebsstaette, quarter), **(evidence or {})},
     )
     audit.record(
         actor=actor,
@@ -764,9 +824,21 @@ def give_declaration(
     method: DeclarationMethod | str = DeclarationMethod.PORTAL,
     evidence: dict | None = None,
 ) -> Declaration:
-    """Only signature-entitled doctors may give it; once per BSNR and quarter."""
+    """Only signature-entitled doctors may give it; once per BSNR and quarter; only for a
+    quarter with an accepted submission (issue 14 defect 2: never blind). A declaration with a
+    file that is still being checked is given with the upload (`receive_submission(declare=)`)
+    and takes effect when the file is accepted."""
     if not may_declare(actor, betriebsstaette):
         raise Refused([Problem("not_entitled", {"bsnr": betriebsstaette.bsnr})])
+    if accepted_submission(betriebsstaette, quarter) is None:
+        raise Refused(
+            [
+                Problem(
+                    "declaration_no_submission",
+                    {"bsnr": betriebsstaette.bsnr, "quarter": str(quarter)},
+                )
+            ]
+        )
     existing = Declaration.objects.filter(
         betriebsstaette=betriebsstaette, quarter=quarter.slug
     ).first()

@@ -95,3 +95,103 @@ def test_on_time_quarter_is_not_announced_as_late(member_client, employed, pract
     assert "verspätet" not in labels[Q1.slug]
     late = main(response.content).by_id("late-notice")
     assert late is None or "1/2026" not in late.text  # only older quarters are late
+
+
+# --- a refusal never loses the file choice --------------------------------------------------
+
+
+@pytest.fixture
+def two_practices(practice, other_practice, doctor):
+    """The doctor is entitled at `practice` and employed (billing right only) at the other."""
+    from kvportal.accounts.constants import Right
+    from kvportal.members.constants import Role
+    from tests.factories import TaetigkeitFactory, grant
+
+    TaetigkeitFactory(person=doctor.person, betriebsstaette=other_practice, role=Role.ANGESTELLT)
+    grant(doctor, other_practice, Right.BILLING)
+    return practice, other_practice
+
+
+def post(client, practice, **data):
+    return client.post(
+        "/abrechnung/einreichen/",
+        {"betriebsstaette": practice.pk, "quarter": Q1.slug, **data},
+    )
+
+
+def test_refused_upload_keeps_the_file_for_the_corrected_attempt(
+    member_client, doctor, two_practices, django_capture_on_commit_callbacks
+):
+    from kvportal.core.storage import private_storage
+
+    _entitled_at, employed_at = two_practices
+    content = kvdt_file(employed_at.bsnr)
+    name = std_name(employed_at.bsnr)
+    client = member_client(doctor)
+    with time_machine.travel(ON_TIME, tick=False):
+        # the declaration ticked for a BSNR where the doctor may not give it: refused
+        refused = post(client, employed_at, file=upload(content, name), declare="on")
+        assert refused.status_code == 200 and not Submission.objects.exists()
+        page = main(refused.content)
+        assert "unterschriftsberechtigte" in page.text
+        held = page.by_id("held-file")
+        assert held is not None and name in held.text
+        assert held.find_all("input", name="held", value="1")
+        kept = client.session["billing_held_upload"]["path"]
+        assert private_storage.exists(kept)
+        # corrected: without the declaration, without choosing the file again
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post(client, employed_at, held="1")
+    assert response.status_code == 302
+    submission = Submission.objects.get()
+    assert submission.original_name == name and submission.betriebsstaette == employed_at
+    import hashlib
+
+    assert submission.sha256 == hashlib.sha256(content).hexdigest()
+    assert not private_storage.exists(kept)  # used: deleted
+    assert "billing_held_upload" not in client.session
+
+
+def test_kept_file_is_only_for_the_next_attempt_and_expires(member_client, doctor, two_practices):
+    from kvportal.billing import services
+    from kvportal.core.storage import private_storage
+
+    _entitled_at, employed_at = two_practices
+    name = std_name(employed_at.bsnr)
+    client = member_client(doctor)
+    with time_machine.travel(ON_TIME, tick=False):
+        post(client, employed_at, file=upload(kvdt_file(employed_at.bsnr), name), declare="on")
+        kept = client.session["billing_held_upload"]["path"]
+        # without the kept file and without a new one: the file is asked for at the field
+        response = post(client, employed_at)
+        assert response.context["form"].errors["file"] == [
+            "Bitte wählen Sie die Abrechnungsdatei aus."
+        ]
+        assert not private_storage.exists(kept)
+        # a kept file older than an hour is removed by the purger
+        post(client, employed_at, file=upload(kvdt_file(employed_at.bsnr), name), declare="on")
+        kept = client.session["billing_held_upload"]["path"]
+        assert services.purge_held_uploads(now=timezone_now()).count == 0
+        later = timezone_now() + dt.timedelta(minutes=services.HELD_MINUTES + 1)
+        assert services.purge_held_uploads(now=later, dry_run=True).count == 1
+        assert private_storage.exists(kept)
+        assert services.purge_held_uploads(now=later).count == 1
+        assert not private_storage.exists(kept)
+        response = post(client, employed_at, held="1")
+    assert "nicht mehr vorhanden" in " ".join(response.context["form"].errors["file"])
+    assert not Submission.objects.exists()
+
+
+def test_a_file_that_is_itself_the_problem_is_not_kept(member_client, employed, practice):
+    with time_machine.travel(ON_TIME, tick=False):
+        response = post(
+            member_client(employed), practice, file=upload(b"irgendwas", "abrechnung.txt")
+        )
+    assert main(response.content).by_id("held-file") is None
+    assert "billing_held_upload" not in response.wsgi_request.session
+
+
+def timezone_now():
+    from django.utils import timezone
+
+    return timezone.now()

@@ -60,6 +60,7 @@ class SubmissionForm(forms.Form):
             "verschlüsselte Datei (Endung .con.xkm)."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".con,.xkm,.CON,.XKM"}),
+        required=False,  # a kept file of a refused attempt may stand in (see `held_name`)
     )
     declare = forms.BooleanField(
         label=_(
@@ -76,9 +77,12 @@ class SubmissionForm(forms.Form):
         today: dt.date,
         show_declare: bool,
         offer: dict[str, Any] | None = None,
+        held_name: str = "",
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        #: name of the file kept from a refused attempt (used when no new file is chosen)
+        self.held_name = held_name
         self.fields["betriebsstaette"].queryset = billing_practices(user).order_by("bsnr")
         if offer is None:
             choices = quarter_choices(today)
@@ -122,6 +126,12 @@ class SubmissionForm(forms.Form):
 
     def clean_quarter(self) -> Quarter:
         return Quarter.parse(self.cleaned_data["quarter"])
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("file") and not self.held_name and "file" not in self.errors:
+            self.add_error("file", _("Bitte wählen Sie die Abrechnungsdatei aus."))
+        return data
 
 
 class DeadlineForm(forms.Form):

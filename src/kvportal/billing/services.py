@@ -962,6 +962,78 @@ def log_access(*, actor: Any, submission: Submission, what: str, download: bool 
     )
 
 
+# --------------------------------------------------------------------------- held uploads
+# Issue 14 defect 3: a refusal never loses the file choice. The chosen file of a refused upload
+# is kept in private storage (patient data: never under MEDIA_URL) for `HELD_MINUTES`, only for
+# the user who chose it; it is deleted when used, replaced or expired (purger).
+
+HELD_PREFIX = "billing-held"
+HELD_MINUTES = 60
+#: refusals where the file itself is the problem: keeping it would not help
+FILE_PROBLEMS = {
+    "duplicate",
+    "file_empty",
+    "file_too_large",
+    "file_too_large_limit",
+    "filename_empty",
+    "filename_chars",
+    "filename_too_long",
+    "filename_extension",
+    "filename_xkm_not_standard",
+}
+
+
+def hold_upload(*, actor: Any, upload: IO[bytes], filename: str) -> dict[str, str]:
+    """Keep a refused upload's file for the next attempt; returns what the session keeps."""
+    upload.seek(0)
+    stamp = int(timezone.now().timestamp())  # the portal's clock, read back by the purger
+    stored = private_storage.save(
+        f"{HELD_PREFIX}/{actor.pk}/{stamp}-{uuid.uuid4().hex}.bin", upload
+    )
+    return {"path": stored, "name": rules.clean_filename(filename)[:255]}
+
+
+def open_held(*, actor: Any, held: dict | None):
+    """The kept file of this user, or None (expired, or not this user's)."""
+    path = (held or {}).get("path", "")
+    if not path.startswith(f"{HELD_PREFIX}/{actor.pk}/") or ".." in path:
+        return None
+    if not private_storage.exists(path):
+        return None
+    return private_storage.open(path, "rb")
+
+
+def drop_held(held: dict | None) -> None:
+    path = (held or {}).get("path", "")
+    if path.startswith(f"{HELD_PREFIX}/") and private_storage.exists(path):
+        private_storage.delete(path)
+
+
+def purge_held_uploads(*, now: dt.datetime, dry_run: bool = False) -> PurgeResult:
+    """Delete kept files of refused uploads after `HELD_MINUTES` (registered purger)."""
+    result = PurgeResult(name="Zwischengespeicherte Abrechnungsdateien")
+    cutoff = now - dt.timedelta(minutes=HELD_MINUTES)
+    try:
+        users, _files = private_storage.listdir(HELD_PREFIX)
+    except (FileNotFoundError, OSError):
+        return result
+    for user_dir in users:
+        _dirs, files = private_storage.listdir(f"{HELD_PREFIX}/{user_dir}")
+        for name in files:
+            path = f"{HELD_PREFIX}/{user_dir}/{name}"
+            stamp = name.split("-", 1)[0]
+            kept_at = (
+                dt.datetime.fromtimestamp(int(stamp), tz=dt.UTC)
+                if stamp.isdigit()
+                else private_storage.get_modified_time(path)
+            )
+            if kept_at < cutoff:
+                result.count += 1
+                if not dry_run:
+                    private_storage.delete(path)
+    return result
+
+
 # --------------------------------------------------------------------------- purge
 # § 304 (1) SGB V: the billing file and its protocol (patient numbers) are deleted at the latest
 # ten years after the end of the year of the quarter; the row keeps BSNR, quarter, file name,

@@ -111,6 +111,11 @@ def _submit(request):
         initial["betriebsstaette"] = practices.get(bsnr=wanted_bsnr).pk
     if wanted_quarter in {q.slug for q in offer["offered"]}:
         initial["quarter"] = wanted_quarter
+    # issue 14 defect 3: a refusal never loses the file choice (kept server-side, this user)
+    held = request.session.get(HELD_SESSION_KEY)
+    if held and (request.method != "POST" or request.POST.get("held") != "1"):
+        _forget_held(request)  # a fresh page or a form without the kept file
+        held = None
     form = SubmissionForm(
         request.POST or None,
         request.FILES or None,
@@ -119,30 +124,56 @@ def _submit(request):
         show_declare=show_declare,
         offer=offer,
         initial=initial,
+        held_name=(held or {}).get("name", ""),
     )
     duplicate = None
+    new_file = request.FILES.get("file") if request.method == "POST" else None
     if request.method == "POST":
         if getattr(request, "billing_upload_too_large", False):
             form.is_valid()  # bind the other fields; the file itself was not kept
             form.errors.pop("file", None)
             form.add_error("file", too_large_text())
         elif form.is_valid():
-            upload = form.cleaned_data["file"]
-            try:
-                submission = services.receive_submission(
-                    actor=user,
-                    betriebsstaette=form.cleaned_data["betriebsstaette"],
-                    quarter=form.cleaned_data["quarter"],
-                    upload=upload,
-                    filename=upload.name,
-                    declare=form.cleaned_data.get("declare", False),
+            upload, filename = new_file, getattr(new_file, "name", "")
+            if upload is None:
+                upload, filename = services.open_held(actor=user, held=held), held["name"]
+            if upload is None:
+                form.add_error(
+                    "file",
+                    _(
+                        "Die zuvor gewählte Datei ist nicht mehr vorhanden (nach einer Stunde "
+                        "gelöscht). Bitte wählen Sie die Datei erneut aus."
+                    ),
                 )
-            except services.Refused as refused:
-                duplicate = refused.duplicate
-                for text in refused.texts:
-                    form.add_error(None, text)
             else:
-                return redirect("billing:detail", pk=submission.pk)
+                try:
+                    submission = services.receive_submission(
+                        actor=user,
+                        betriebsstaette=form.cleaned_data["betriebsstaette"],
+                        quarter=form.cleaned_data["quarter"],
+                        upload=upload,
+                        filename=filename,
+                        declare=form.cleaned_data.get("declare", False),
+                    )
+                except services.Refused as refused:
+                    duplicate = refused.duplicate
+                    for text in refused.texts:
+                        form.add_error(None, text)
+                    if {p.code for p in refused.problems} & services.FILE_PROBLEMS:
+                        _forget_held(request)  # the file itself is the problem
+                        form.held_name = ""
+                    elif new_file is not None:
+                        _keep_held(request, form, new_file)
+                else:
+                    if upload is not new_file:
+                        upload.close()
+                    _forget_held(request)
+                    return redirect("billing:detail", pk=submission.pk)
+                finally:
+                    if upload is not new_file and not upload.closed:
+                        upload.close()
+        elif new_file is not None and "file" not in form.errors:
+            _keep_held(request, form, new_file)  # another field was wrong: keep the file
     return render(
         request,
         "billing/submit.html",
@@ -162,6 +193,21 @@ def _submit(request):
             ],
         },
     )
+
+
+HELD_SESSION_KEY = "billing_held_upload"
+
+
+def _keep_held(request, form: SubmissionForm, upload) -> None:
+    """Keep the file of a refused attempt for the next one (replaces an earlier kept file)."""
+    _forget_held(request)
+    held = services.hold_upload(actor=request.user, upload=upload, filename=upload.name)
+    request.session[HELD_SESSION_KEY] = held
+    form.held_name = held["name"]
+
+
+def _forget_held(request) -> None:
+    services.drop_held(request.session.pop(HELD_SESSION_KEY, None))
 
 
 def _detail_context(submission: Submission) -> dict:

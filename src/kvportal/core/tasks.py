@@ -178,8 +178,10 @@ def outbox_max_attempts() -> int:
 
 
 def outbox_backoff(attempts: int) -> dt.timedelta:
-    """Wait after the `attempts`-th failed run: 30 s, 60 s, 120 s … at most one hour."""
-    return dt.timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
+    """Wait after the `attempts`-th failed run: 30 s, 60 s, 120 s … at most one hour
+    (base `KVPORTAL_OUTBOX_BACKOFF_SECONDS`, shortened only by the fault tests)."""
+    base = int(getattr(settings, "KVPORTAL_OUTBOX_BACKOFF_SECONDS", 30))
+    return dt.timedelta(seconds=min(3600, base * 2 ** max(0, attempts - 1)))
 
 
 def _fernet():

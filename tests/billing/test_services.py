@@ -306,7 +306,11 @@ def test_check_reports_progress(employed, practice, django_capture_on_commit_cal
 # --- Erklärung zur Abrechnung ------------------------------------------------------------
 
 
-def test_entitled_doctor_declares(doctor, practice):
+def test_entitled_doctor_declares(doctor, practice, submit_file):
+    with pytest.raises(services.Refused) as exc:  # never blind: no accepted file yet
+        services.give_declaration(actor=doctor, betriebsstaette=practice, quarter=Q1)
+    assert codes(exc) == ["declaration_no_submission"]
+    submit_file(doctor, practice, kvdt_file(practice.bsnr))
     d = services.give_declaration(actor=doctor, betriebsstaette=practice, quarter=Q1)
     assert d.method == "portal" and d.given_by == doctor
     assert practice.bsnr in d.text and "1/2026" in d.text

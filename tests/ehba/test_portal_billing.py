@@ -48,6 +48,8 @@ def world():
         submitted_by=doctor,
         submitted_by_name="Anna Müller",
         timing="on_time",
+        state="accepted",  # issue 14 defect 2: a declaration refers to an accepted file
+        is_current=True,
     )
     return practice, doctor, employed, submission
 

@@ -1,6 +1,8 @@
 """Run by the fault tests in a child process: `python -m tests.faults.helper create [N]`
 stores a generated KVDT file for a new synthetic practice and prints the submission id.
-With a broker the check is queued; without one the submission waits for the recovery."""
+With a broker the check is queued; without one the submission waits for the recovery.
+`mail KEY` queues one outbox mail (its first send runs right after the commit);
+`die-in-mail KEY` queues one and is killed (SIGKILL) inside the job, holding its lease."""
 
 from __future__ import annotations
 
@@ -49,7 +51,36 @@ def create(cases: int) -> int:
     return submission.pk
 
 
+def mail(key: str) -> int:
+    from django.db import transaction
+
+    from kvportal.core.models import OutboxJob
+    from kvportal.core.tasks import enqueue_mail
+
+    with transaction.atomic():
+        enqueue_mail(key, "Fehlertest", "Synthetischer Inhalt", ["praxis@example.org"])
+    return OutboxJob.objects.get(key=f"mail:{key}").pk
+
+
+def die_in_mail(key: str) -> None:
+    import os
+    import signal
+    from unittest import mock
+
+    from kvportal.core import tasks
+
+    def killed(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)  # kill -9 in the middle of the job
+
+    with mock.patch.object(tasks, "deliver_once", killed):
+        mail(key)
+
+
 if __name__ == "__main__":
     django.setup()
     if sys.argv[1] == "create":
         print(create(int(sys.argv[2]) if len(sys.argv) > 2 else 2000))
+    elif sys.argv[1] == "mail":
+        print(mail(sys.argv[2]))
+    elif sys.argv[1] == "die-in-mail":
+        die_in_mail(sys.argv[2])

@@ -1,5 +1,6 @@
 """Issue 11: access and admission mails are sent once per logical message — a job that runs
-twice sends once, a job whose first attempt hits an SMTP error is retried and sends once."""
+twice sends once, a job whose first attempt hits an SMTP error is retried (outbox) and sends
+once."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import datetime as dt
 import smtplib
 
 import pytest
-from celery.exceptions import Retry
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 
 from kvportal.access import services, tasks
 from kvportal.access.models import Confirmation
-from kvportal.core.tasks import send_mail_once
+from kvportal.core.models import OutboxJob
+from kvportal.core.tasks import deliver_mail, run_job, send_mail_once
 from tests.access.helpers import codes_by_email, draft, mvz_world
 
 pytestmark = pytest.mark.django_db
@@ -74,9 +75,13 @@ def test_confirmation_request_retried_after_smtp_error_mails_once(
     conf.expires_at -= dt.timedelta(minutes=5)  # past the resend pause
     conf.save(update_fields=["expires_at"])
     mail.outbox.clear()
-    with pytest.raises(Retry), django_capture_on_commit_callbacks(execute=True):
-        services.resend_confirmation(actor=None, confirmation=conf)  # SMTP error: retry
+    with django_capture_on_commit_callbacks(execute=True):
+        services.resend_confirmation(actor=None, confirmation=conf)  # SMTP error: logged
     assert mail.outbox == [] and FAILS["left"] == 0
+    job = OutboxJob.objects.get(
+        task__endswith="send_confirmation_request", state=OutboxJob.State.PENDING
+    )
+    assert job.attempts == 1 and job.last_error == "SMTPServerDisconnected"
     assert tasks.send_confirmation_request(conf.pk) is True  # the retry sends
     assert len(mail.outbox) == 1
     assert tasks.send_confirmation_request(conf.pk) is False
@@ -98,8 +103,8 @@ def test_status_mail_retried_after_smtp_error_mails_once(
     submitted, failing_once, django_capture_on_commit_callbacks
 ):
     mail.outbox.clear()
-    with pytest.raises(Retry), django_capture_on_commit_callbacks(execute=True):
-        services.withdraw(actor=None, application=submitted)  # SMTP error: retry
+    with django_capture_on_commit_callbacks(execute=True):
+        services.withdraw(actor=None, application=submitted)  # SMTP error: logged
     submitted.refresh_from_db()
     assert mail.outbox == [] and FAILS["left"] == 0
     assert tasks.notify_status(submitted.pk, submitted.status) is True  # the retry
@@ -118,17 +123,21 @@ def test_draft_link_mailed_once_even_after_smtp_error(
             actor=None, variant="mvz", contact_email="kontakt@mvz.example"
         )
     assert FAILS["left"] == 0 and mail.outbox == []  # failed, logged, not raised
+    job = OutboxJob.objects.get(key=f"mail:access.draft_link:{app.pk}")
+    assert job.state == OutboxJob.State.PENDING and token not in job.payload
+    OutboxJob.objects.filter(pk=job.pk).update(next_attempt_at=job.created_at)  # back-off over
+    assert run_job(job.pk) == "done"  # the retry
+    assert run_job(job.pk) == "skipped"  # a re-run
     key = f"access.draft_link:{app.pk}"
-    assert send_mail_once(key, "Link", token, ["kontakt@mvz.example"])  # the retry
-    assert not send_mail_once(key, "Link", token, ["kontakt@mvz.example"])  # a re-run
+    assert not deliver_mail(key, payload={"subject": "x", "body": "y", "recipients": ["a@b.c"]})
     assert len(mail.outbox) == 1 and token in mail.outbox[0].body
 
 
 def test_admission_style_mail_job_twice_and_after_smtp_error_sends_once(failing_once):
     args = ("admission.code:1:2026-01-01:1", "Betreff", "Text", ["a@praxis.example"])
-    with pytest.raises(Retry):
-        send_mail_once.delay(*args)  # first attempt: SMTP error, retry scheduled
+    with pytest.raises(OSError):
+        send_mail_once(*args)  # first attempt: SMTP error
     assert mail.outbox == []
-    assert send_mail_once.delay(*args).get() is True  # the retry
-    assert send_mail_once.delay(*args).get() is False  # the job delivered twice
+    assert send_mail_once(*args) is True  # the retry
+    assert send_mail_once(*args) is False  # the job delivered twice
     assert len(mail.outbox) == 1 and FAILS["left"] == 0

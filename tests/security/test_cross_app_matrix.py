@@ -157,6 +157,8 @@ NON_OBJECT_URLS = {
     "accounts:staff_right_revoke": "tests/foundation/test_permission_matrix.py",
     "accounts:api_token_revoke": "tests/foundation/test_permission_matrix.py",
     "billing:declare": "BSNR + quarter: test_declaration_for_foreign_bsnr_is_404",
+    "billing:declaration_pdf": "BSNR + quarter: "
+    "tests/billing/test_declaration.py::test_foreign_practice_page_and_receipt_are_404",
     "billing:test_run_detail": "tests/billing/test_test_runs.py::test_foreign_test_run_is_404",
     "billing_api:test_run": "tests/billing/test_test_runs.py::test_api_test_run (404 for others)",
     "access:resume": "secret draft link (token): test_secret_links_are_not_guessable",

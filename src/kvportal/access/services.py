@@ -285,10 +285,10 @@ def submit(*, actor: User | None, application: AccessApplication) -> AccessAppli
         detail={"flags": len(application.flags), "confirmations": len(to_send)},
     )
     from kvportal.access import tasks
-    from kvportal.core.tasks import enqueue
+    from kvportal.core.tasks import enqueue_job
 
     for pk in to_send:
-        enqueue(tasks.send_confirmation_request, pk)
+        enqueue_job(tasks.send_confirmation_request, pk)
     _complete_if_ready(application)
     _notify(application)
     return application
@@ -306,9 +306,9 @@ def open_requests(application: AccessApplication, key: str):
 
 def _notify(application: AccessApplication) -> None:
     from kvportal.access import tasks
-    from kvportal.core.tasks import enqueue
+    from kvportal.core.tasks import enqueue_job
 
-    enqueue(tasks.notify_status, application.pk, application.status)
+    enqueue_job(tasks.notify_status, application.pk, application.status)
 
 
 def _complete_if_ready(application: AccessApplication) -> bool:
@@ -556,14 +556,14 @@ def resend_confirmation(*, actor: User | None, confirmation: Confirmation) -> No
             "erneut anfordern."
         )
     from kvportal.access import tasks
-    from kvportal.core.tasks import enqueue
+    from kvportal.core.tasks import enqueue_job
 
     audit.record(
         actor=_real_user(actor), activity=Activity.UPDATE, obj=app, detail={"resend": conf.pk}
     )
     # a new logical message: its own delivery key (issue 11)
     Confirmation.objects.filter(pk=conf.pk).update(sends_requested=F("sends_requested") + 1)
-    enqueue(tasks.send_confirmation_request, conf.pk)
+    enqueue_job(tasks.send_confirmation_request, conf.pk)
 
 
 # --- back office (Arztregister) ---------------------------------------------------------------

@@ -65,7 +65,11 @@ class BillingConfig(AppConfig):
         registry.register_api_paths(PATHS)
         registry.register_demo(40, seed_demo)
         registry.register_purger("billing", purge_expired_submissions)
+        from kvportal.billing.services import purge_held_uploads
+
+        registry.register_purger("billing-held-uploads", purge_held_uploads)
         registry.register_recoverer("billing", recover_stalled_checks)
-        from kvportal.billing.testruns import purge_expired_test_runs
+        from kvportal.billing.testruns import purge_expired_test_runs, recover_stalled_test_runs
 
         registry.register_purger("billing-test-runs", purge_expired_test_runs)
+        registry.register_recoverer("billing-test-runs", recover_stalled_test_runs)

@@ -25,6 +25,27 @@ def quarter_choices(today: dt.date) -> list[tuple[str, str]]:
     return [(q.slug, str(q)) for q in rules.submittable_quarters(today, windows, back=4)]
 
 
+def quarter_offer(today: dt.date, opens: Quarter | None) -> dict[str, Any]:
+    """Issue 14 defect 3: the quarters this user may submit today (`offered`, newest first),
+    those the calendar would allow but billing is not yet open for the user (`blocked`, first
+    online quarter `opens`), and which offered ones are late (`late`: quarter -> window)."""
+    windows = windows_around(today, back=4)
+    possible = rules.submittable_quarters(today, windows, back=4)
+    offered = [q for q in possible if not rules.billing_open_problems(q, opens)] if opens else []
+    late = {
+        q: windows.get(q) or rules.default_window(q)
+        for q in offered
+        if rules.classify_timing(windows.get(q) or rules.default_window(q), today)
+        is rules.Timing.LATE
+    }
+    return {
+        "offered": offered,
+        "blocked": [q for q in possible if q not in offered],
+        "late": late,
+        "opens": opens,
+    }
+
+
 class SubmissionForm(forms.Form):
     betriebsstaette = PracticeChoiceField(
         label=_("Betriebsstätte (BSNR)"),
@@ -39,6 +60,7 @@ class SubmissionForm(forms.Form):
             "verschlüsselte Datei (Endung .con.xkm)."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".con,.xkm,.CON,.XKM"}),
+        required=False,  # a kept file of a refused attempt may stand in (see `held_name`)
     )
     declare = forms.BooleanField(
         label=_(
@@ -48,12 +70,37 @@ class SubmissionForm(forms.Form):
         required=False,
     )
 
-    def __init__(self, *args: Any, user: Any, today: dt.date, show_declare: bool, **kwargs):
+    def __init__(
+        self,
+        *args: Any,
+        user: Any,
+        today: dt.date,
+        show_declare: bool,
+        offer: dict[str, Any] | None = None,
+        held_name: str = "",
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
+        #: name of the file kept from a refused attempt (used when no new file is chosen)
+        self.held_name = held_name
         self.fields["betriebsstaette"].queryset = billing_practices(user).order_by("bsnr")
-        choices = quarter_choices(today)
+        if offer is None:
+            choices = quarter_choices(today)
+        else:  # only quarters the user may submit; late ones are announced in the label
+            choices = [
+                (
+                    q.slug,
+                    str(q)
+                    + (
+                        " – " + str(_("Frist abgelaufen, wird als verspätet gekennzeichnet"))
+                        if q in offer["late"]
+                        else ""
+                    ),
+                )
+                for q in offer["offered"]
+            ]
         self.fields["quarter"].choices = choices
-        if choices:
+        if choices and not self.fields["quarter"].initial:
             self.fields["quarter"].initial = choices[0][0]
         limit = max_upload_bytes() // (1024 * 1024)
         self.fields["file"].help_text = (
@@ -63,9 +110,28 @@ class SubmissionForm(forms.Form):
         )
         if not show_declare:
             del self.fields["declare"]
+        else:
+            from kvportal.billing.services import DECLARATION_TEXT
+
+            wording = DECLARATION_TEXT.format(
+                bsnr=_("(gewählte BSNR)"), quarter=_("(gewähltes Quartal)")
+            )
+            self.fields["declare"].help_text = str(
+                _(
+                    "Sie wird wirksam, sobald die Datei angenommen ist; wird die Datei "
+                    "abgelehnt, geben Sie sie mit der korrigierten Datei erneut ab. Wortlaut: "
+                    "%(text)s"
+                )
+            ) % {"text": wording}
 
     def clean_quarter(self) -> Quarter:
         return Quarter.parse(self.cleaned_data["quarter"])
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("file") and not self.held_name and "file" not in self.errors:
+            self.add_error("file", _("Bitte wählen Sie die Abrechnungsdatei aus."))
+        return data
 
 
 class DeadlineForm(forms.Form):

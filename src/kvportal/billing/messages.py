@@ -108,6 +108,12 @@ def _texts() -> dict[str, str]:
             "(Vertragsarzt/Gesellschafter, Ärztlicher Leiter) der Betriebsstätte {bsnr} "
             "abgeben."
         ),
+        "declaration_no_submission": _(
+            "Für die BSNR {bsnr} und das Quartal {quarter} liegt keine angenommene "
+            "Abrechnung vor. Die Erklärung zur Abrechnung bezieht sich auf eine angenommene "
+            "Datei: Reichen Sie zuerst die Abrechnungsdatei ein – Sie können die Erklärung "
+            "dabei gleich mitgeben; sie wird wirksam, sobald die Datei angenommen ist."
+        ),
         "declaration_exists": _(
             "Die Erklärung zur Abrechnung für die BSNR {bsnr} und das Quartal {quarter} "
             "wurde bereits am {given_at} von {given_by} abgegeben."

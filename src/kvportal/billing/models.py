@@ -137,6 +137,16 @@ class Submission(models.Model):
     check_token = models.CharField(_("Prüflauf"), max_length=32, blank=True, editable=False)
     lease_until = models.DateTimeField(_("Prüfung belegt bis"), null=True, blank=True)
     check_attempts = models.PositiveSmallIntegerField(_("Prüfversuche"), default=0)
+    #: issue 14 defect 2: the Erklärung zur Abrechnung given with this file (as in 1-Click
+    #: billing) takes effect only when the file is accepted
+    declare_on_accept = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("Erklärung mit der Datei von"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     #: refusal reasons beyond the KVDT check: [{"code": ..., "params": {...}}]
     problems = models.JSONField(_("Ablehnungsgründe"), default=list, blank=True)
     #: the KVDT report (messages capped, see services.MAX_STORED_MESSAGES)
@@ -314,6 +324,10 @@ class TestRun(models.Model):
     )  # fmt: skip
     expires_at = models.DateTimeField(_("wird gelöscht am"))
     purged_at = models.DateTimeField(_("gelöscht am"), null=True, blank=True, editable=False)
+    #: lease of the running check (issue 11), like `Submission`: a killed run is taken up again
+    check_token = models.CharField(_("Prüflauf"), max_length=32, blank=True, editable=False)
+    lease_until = models.DateTimeField(_("Prüfung belegt bis"), null=True, blank=True)
+    check_attempts = models.PositiveSmallIntegerField(_("Prüfversuche"), default=0)
 
     class Meta:
         verbose_name = _("Testabrechnung")

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from kvportal.accounts import scope
 from kvportal.accounts.constants import Right
 from kvportal.billing import rules
-from kvportal.billing.models import Declaration, Submission
+from kvportal.billing.models import Declaration, Submission, SubmissionState
 from kvportal.billing.services import billing_opens_for, may_declare, windows_around
 from kvportal.core.quarters import Quarter
 from kvportal.members.models import Betriebsstaette
@@ -129,7 +129,10 @@ def overview(user: Any, today: dt.date, *, count: int = 6) -> list[PracticeOverv
                     current=current,
                     submissions=quarter_subs,
                     declaration=declarations.get(quarter.slug),
-                    can_declare=entitled and quarter.slug not in declarations,
+                    # issue 14 defect 2: only for a quarter with an accepted file
+                    can_declare=entitled
+                    and quarter.slug not in declarations
+                    and current is not None,
                 )
             )
         result.append(item)
@@ -168,3 +171,48 @@ def test_runs_for(user: Any):
     return scope.filter_practice(
         user, TestRun.objects.select_related("betriebsstaette"), Right.BILLING
     ).filter(purged_at__isnull=True)
+
+
+# --- Erklärung zur Abrechnung (issue 14 defect 2) ---------------------------------------------
+
+
+def declarers(betriebsstaette: Betriebsstaette) -> list[str]:
+    """Names of those who may give the declaration for the BSNR (active Tätigkeit as
+    Vertragsarzt/Gesellschafter or Ärztlicher Leiter): shown to everyone else."""
+    from kvportal.members.constants import SIGNATURE_ROLES
+    from kvportal.members.models import Taetigkeit
+
+    rows = (
+        Taetigkeit.objects.active()
+        .filter(betriebsstaette=betriebsstaette, role__in=SIGNATURE_ROLES)
+        .select_related("person")
+    )
+    return sorted({t.person.full_name for t in rows}, key=str.casefold)
+
+
+def declaration_practice(user: Any, bsnr: str) -> Betriebsstaette:
+    """The practice of a declaration page: billing right or signature-entitled, else 404."""
+    practice = get_object_or_404(scope.practices(user), bsnr=bsnr)
+    if not (scope.has_right(user, practice, Right.BILLING) or may_declare(user, practice)):
+        from django.http import Http404
+
+        raise Http404
+    return practice
+
+
+def declaration_files(betriebsstaette: Betriebsstaette, quarter: Quarter) -> dict[str, Any]:
+    """The accepted file a declaration refers to, and a file still in check that carries a
+    declaration given with it (caller has checked the scope)."""
+    from kvportal.billing.services import accepted_submission
+
+    waiting = (
+        Submission.objects.filter(
+            betriebsstaette=betriebsstaette,
+            quarter=quarter.slug,
+            declare_on_accept__isnull=False,
+            state__in=[SubmissionState.PENDING, SubmissionState.CHECKING],
+        )
+        .order_by("-received_at")
+        .first()
+    )
+    return {"accepted": accepted_submission(betriebsstaette, quarter), "waiting": waiting}

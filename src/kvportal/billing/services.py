@@ -305,7 +305,9 @@ def _create_submission(
         },
     )
     if declare:
-        _create_declaration(actor=actor, betriebsstaette=betriebsstaette, quarter=quarter)
+        # with the file (as in 1-Click): takes effect when the file is accepted (_settle)
+        submission.declare_on_accept = actor
+        submission.save(update_fields=["declare_on_accept"])
     _close_unfinished_twins(submission, now=now)
     if encrypted:
         _settle(submission, now=now)
@@ -335,6 +337,7 @@ def _settle(submission: Submission, *, now: dt.datetime) -> None:
     if decision is rules.Replacement.SUPPLEMENT:
         submission.is_supplement = True
         submission.save(update_fields=["is_supplement"])
+        _declare_with_file(submission)  # the quarter has an accepted (current) file
         return
     if decision is rules.Replacement.REPLACES:
         assert current is not None
@@ -350,6 +353,27 @@ def _settle(submission: Submission, *, now: dt.datetime) -> None:
         )
     submission.is_current = True
     submission.save(update_fields=["is_current", "replaces"])
+    _declare_with_file(submission)
+
+
+def _declare_with_file(submission: Submission) -> None:
+    """The declaration given with this file takes effect now that the file is accepted (if the
+    declarer is still entitled and none was given meanwhile)."""
+    actor = submission.declare_on_accept
+    if actor is None:
+        return
+    quarter = submission.quarter_obj
+    practice = submission.betriebsstaette
+    if Declaration.objects.filter(betriebsstaette=practice, quarter=quarter.slug).exists():
+        return
+    if not may_declare(actor, practice):
+        return
+    _create_declaration(
+        actor=actor,
+        betriebsstaette=practice,
+        quarter=quarter,
+        evidence={"with_submission": submission.pk},
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -729,6 +753,42 @@ def restart_check(*, actor: Any, submission: Submission) -> Submission:
 # Erklärung zur Abrechnung
 
 
+def accepted_submission(betriebsstaette: Betriebsstaette, quarter: Quarter) -> Submission | None:
+    """The valid (accepted, current) submission of a BSNR and quarter, if any."""
+    return (
+        Submission.objects.filter(
+            betriebsstaette=betriebsstaette, quarter=quarter.slug, is_current=True
+        )
+        .order_by("-received_at")
+        .first()
+    )
+
+
+def covered_lanrs(betriebsstaette: Betriebsstaette, quarter: Quarter) -> list[str]:
+    """LANRs of the doctors with a Tätigkeit at the BSNR during the quarter (the declaration
+    covers their services)."""
+    from django.db.models import Q
+
+    rows = Taetigkeit.objects.filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gte=quarter.start),
+        betriebsstaette=betriebsstaette,
+        valid_from__lte=quarter.end,
+    ).select_related("person")
+    return sorted({t.person.lanr for t in rows if t.person.lanr})
+
+
+def declaration_text(betriebsstaette: Betriebsstaette, quarter: Quarter) -> str:
+    """The full wording of the declaration for a BSNR and quarter, with the LANRs it covers."""
+    text = DECLARATION_TEXT.format(bsnr=betriebsstaette.bsnr, quarter=quarter)
+    lanrs = covered_lanrs(betriebsstaette, quarter)
+    if lanrs:
+        text += (
+            " Sie umfasst die Leistungen der Ärztinnen und Ärzte mit den lebenslangen "
+            f"Arztnummern (LANR) {', '.join(lanrs)}."
+        )
+    return text
+
+
 def _create_declaration(
     *,
     actor: Any,
@@ -743,8 +803,8 @@ def _create_declaration(
         given_by=actor,
         given_by_name=str(actor.display_name)[:200],
         method=method,
-        text=DECLARATION_TEXT.format(bsnr=betriebsstaette.bsnr, quarter=quarter),
-        evidence=evidence or {},
+        text=declaration_text(betriebsstaette, quarter),
+        evidence={"lanrs": covered_lanrs(betriebsstaette, quarter), **(evidence or {})},
     )
     audit.record(
         actor=actor,
@@ -764,9 +824,21 @@ def give_declaration(
     method: DeclarationMethod | str = DeclarationMethod.PORTAL,
     evidence: dict | None = None,
 ) -> Declaration:
-    """Only signature-entitled doctors may give it; once per BSNR and quarter."""
+    """Only signature-entitled doctors may give it; once per BSNR and quarter; only for a
+    quarter with an accepted submission (issue 14 defect 2: never blind). A declaration with a
+    file that is still being checked is given with the upload (`receive_submission(declare=)`)
+    and takes effect when the file is accepted."""
     if not may_declare(actor, betriebsstaette):
         raise Refused([Problem("not_entitled", {"bsnr": betriebsstaette.bsnr})])
+    if accepted_submission(betriebsstaette, quarter) is None:
+        raise Refused(
+            [
+                Problem(
+                    "declaration_no_submission",
+                    {"bsnr": betriebsstaette.bsnr, "quarter": str(quarter)},
+                )
+            ]
+        )
     existing = Declaration.objects.filter(
         betriebsstaette=betriebsstaette, quarter=quarter.slug
     ).first()
@@ -888,6 +960,78 @@ def log_access(*, actor: Any, submission: Submission, what: str, download: bool 
         obj=submission,
         detail={"event": f"billing.{what}"},
     )
+
+
+# --------------------------------------------------------------------------- held uploads
+# Issue 14 defect 3: a refusal never loses the file choice. The chosen file of a refused upload
+# is kept in private storage (patient data: never under MEDIA_URL) for `HELD_MINUTES`, only for
+# the user who chose it; it is deleted when used, replaced or expired (purger).
+
+HELD_PREFIX = "billing-held"
+HELD_MINUTES = 60
+#: refusals where the file itself is the problem: keeping it would not help
+FILE_PROBLEMS = {
+    "duplicate",
+    "file_empty",
+    "file_too_large",
+    "file_too_large_limit",
+    "filename_empty",
+    "filename_chars",
+    "filename_too_long",
+    "filename_extension",
+    "filename_xkm_not_standard",
+}
+
+
+def hold_upload(*, actor: Any, upload: IO[bytes], filename: str) -> dict[str, str]:
+    """Keep a refused upload's file for the next attempt; returns what the session keeps."""
+    upload.seek(0)
+    stamp = int(timezone.now().timestamp())  # the portal's clock, read back by the purger
+    stored = private_storage.save(
+        f"{HELD_PREFIX}/{actor.pk}/{stamp}-{uuid.uuid4().hex}.bin", upload
+    )
+    return {"path": stored, "name": rules.clean_filename(filename)[:255]}
+
+
+def open_held(*, actor: Any, held: dict | None):
+    """The kept file of this user, or None (expired, or not this user's)."""
+    path = (held or {}).get("path", "")
+    if not path.startswith(f"{HELD_PREFIX}/{actor.pk}/") or ".." in path:
+        return None
+    if not private_storage.exists(path):
+        return None
+    return private_storage.open(path, "rb")
+
+
+def drop_held(held: dict | None) -> None:
+    path = (held or {}).get("path", "")
+    if path.startswith(f"{HELD_PREFIX}/") and private_storage.exists(path):
+        private_storage.delete(path)
+
+
+def purge_held_uploads(*, now: dt.datetime, dry_run: bool = False) -> PurgeResult:
+    """Delete kept files of refused uploads after `HELD_MINUTES` (registered purger)."""
+    result = PurgeResult(name="Zwischengespeicherte Abrechnungsdateien")
+    cutoff = now - dt.timedelta(minutes=HELD_MINUTES)
+    try:
+        users, _files = private_storage.listdir(HELD_PREFIX)
+    except (FileNotFoundError, OSError):
+        return result
+    for user_dir in users:
+        _dirs, files = private_storage.listdir(f"{HELD_PREFIX}/{user_dir}")
+        for name in files:
+            path = f"{HELD_PREFIX}/{user_dir}/{name}"
+            stamp = name.split("-", 1)[0]
+            kept_at = (
+                dt.datetime.fromtimestamp(int(stamp), tz=dt.UTC)
+                if stamp.isdigit()
+                else private_storage.get_modified_time(path)
+            )
+            if kept_at < cutoff:
+                result.count += 1
+                if not dry_run:
+                    private_storage.delete(path)
+    return result
 
 
 # --------------------------------------------------------------------------- purge

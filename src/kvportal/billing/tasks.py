@@ -33,15 +33,22 @@ def check_submission(self, submission_id: int) -> str:
 
 
 @shared_task(
+    bind=True,
     name="kvportal.billing.tasks.check_test_run",
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(OSError,),
-    retry_backoff=5,
     max_retries=8,
 )
-def check_test_run(test_run_id: int) -> str:
+def check_test_run(self, test_run_id: int) -> str:
+    from kvportal.billing.services import TransientCheckError
     from kvportal.billing.testruns import run_test_check
 
-    run = run_test_check(test_run_id=test_run_id)
+    try:
+        run = run_test_check(test_run_id=test_run_id)
+    except TransientCheckError as exc:
+        if self.request.is_eager:
+            # in-process: the lease was given back; the recovery starts the check again later
+            logger.warning("billing test run %s postponed", test_run_id)
+            return "postponed"
+        raise self.retry(exc=exc, countdown=min(300, 5 * 2**self.request.retries)) from exc
     return run.state if run is not None else "missing"

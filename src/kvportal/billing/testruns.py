@@ -6,11 +6,12 @@ compare its protocol with the previous run for the BSNR and quarter; no submissi
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from kvportal import audit
@@ -21,11 +22,19 @@ from kvportal.billing import rules
 from kvportal.billing.comparison import compare
 from kvportal.billing.models import TestRun
 from kvportal.billing.rules import FileKind, Problem
-from kvportal.billing.services import Refused, _report_dict, _sha256_and_size, max_upload_bytes
+from kvportal.billing.services import (
+    Refused,
+    TransientCheckError,
+    _report_dict,
+    _sha256_and_size,
+    max_upload_bytes,
+)
 from kvportal.core.quarters import Quarter
 from kvportal.core.registry import PurgeResult
 from kvportal.core.storage import private_storage
 from kvportal.members.models import Betriebsstaette
+
+logger = logging.getLogger(__name__)
 
 
 def keep_hours() -> int:
@@ -83,12 +92,98 @@ def receive_test_run(
     return run
 
 
+# Durability (issue 11): a check run takes the test run's lease (token + expiry, compare-and-set)
+# and writes its result only while it holds it, so a killed run is taken up again by the
+# recoverer "billing-test-runs" and the protocol is written exactly once.
+
+
+def _claim_test_run(test_run_id: int) -> str | None:
+    """Take the lease of a pending test run whose lease is free or ran out; None otherwise."""
+    from django.db.models import F, Q
+
+    from kvportal.billing.services import lease_seconds
+
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    claimed = (
+        TestRun.objects.filter(pk=test_run_id, state="pending", purged_at__isnull=True)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(
+            check_token=token,
+            lease_until=now + dt.timedelta(seconds=lease_seconds()),
+            check_attempts=F("check_attempts") + 1,
+        )
+    )
+    return token if claimed else None
+
+
+def _write_test_result(
+    run: TestRun, token: str, *, status: int, data: dict, result: dict, previous
+) -> TestRun:
+    """Write the result once, only as holder of the lease, with its audit event."""
+    with transaction.atomic():
+        written = TestRun.objects.filter(pk=run.pk, state="pending", check_token=token).update(
+            state="done",
+            check_status=status,
+            checked_at=timezone.now(),
+            report=data,
+            comparison=result,
+            previous=previous,
+            lease_until=None,
+        )
+        if written:
+            audit.record(
+                actor=None,
+                activity=Activity.UPDATE,
+                obj=run,
+                bsnr=run.betriebsstaette.bsnr,
+                detail={
+                    "event": "billing.test_run_checked",
+                    "status": status,
+                    "attempt": run.check_attempts,
+                },
+            )
+    run.refresh_from_db()
+    return run
+
+
 def run_test_check(*, test_run_id: int) -> TestRun | None:
-    """The same KVDT check as for a submission; the result is written once (conditional update
-    on `state`), so a redelivered task changes nothing."""
+    """The same KVDT check as for a submission. Exactly once: the run takes the lease first (a
+    run held by a live check is left alone), the result is written only by the lease holder,
+    so a redelivered or recovered task changes nothing. A run that keeps dying is closed as
+    aborted after `max_attempts()`."""
+    from kvportal.billing.services import max_attempts
+
     run = TestRun.objects.filter(pk=test_run_id).select_related("betriebsstaette").first()
     if run is None or run.state == "done" or run.purged_at is not None:
         return run
+    token = _claim_test_run(test_run_id)
+    if token is None:
+        return TestRun.objects.filter(pk=test_run_id).first()
+    run.refresh_from_db()
+    if run.check_attempts > max_attempts():
+        return _write_test_result(
+            run, token, status=rules.CHECK_ABORTED, data={}, result={}, previous=None
+        )
+    try:
+        return _check_and_write(run, token)
+    except (DatabaseError, OSError) as exc:
+        logger.warning("billing test run %s: transient %s", run.pk, type(exc).__name__)
+        _release_test_run(run.pk, token)
+        raise TransientCheckError(str(run.pk)) from exc
+
+
+def _release_test_run(test_run_id: int, token: str) -> None:
+    """Give the lease back after a transient error, so a retry or the recovery takes it up."""
+    try:
+        TestRun.objects.filter(pk=test_run_id, check_token=token).update(
+            lease_until=None, check_token=""
+        )
+    except DatabaseError:  # still down: the lease simply runs out
+        logger.warning("could not release the lease of test run %s", test_run_id)
+
+
+def _check_and_write(run: TestRun, token: str) -> TestRun:
     from kvportal.kvdt import validate_file
 
     with private_storage.open(run.storage_name, "rb") as fileobj:
@@ -114,16 +209,33 @@ def run_test_check(*, test_run_id: int) -> TestRun | None:
     result = compare(
         previous.report.get("messages", []) if previous else None, data.get("messages", [])
     )
-    TestRun.objects.filter(pk=run.pk, state="pending").update(
-        state="done",
-        check_status=int(report.status),
-        checked_at=timezone.now(),
-        report=data,
-        comparison=result,
-        previous=previous,
+    return _write_test_result(
+        run, token, status=int(report.status), data=data, result=result, previous=previous
     )
-    run.refresh_from_db()
-    return run
+
+
+def stalled_test_runs(*, now: dt.datetime):
+    """Test runs whose check stopped: lease ran out, or never started within one lease."""
+    from django.db.models import Q
+
+    from kvportal.billing.services import lease_seconds
+
+    grace = now - dt.timedelta(seconds=lease_seconds())
+    return TestRun.objects.filter(state="pending", purged_at__isnull=True).filter(
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True, created_at__lt=grace)
+    )
+
+
+def recover_stalled_test_runs(*, now: dt.datetime) -> int:
+    """Registered recoverer "billing-test-runs": queue the check of every stalled test run
+    again (idempotent: the check takes the lease, so queuing twice runs it once)."""
+    from kvportal.billing.tasks import check_test_run
+
+    ids = list(stalled_test_runs(now=now).order_by("created_at").values_list("pk", flat=True)[:100])
+    for pk in ids:
+        logger.info("billing test run %s stalled: started again", pk)
+        check_test_run.delay(pk)
+    return len(ids)
 
 
 def purge_expired_test_runs(*, now: dt.datetime, dry_run: bool = False) -> PurgeResult:

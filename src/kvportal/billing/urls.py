@@ -14,6 +14,11 @@ urlpatterns = [
     path("testabrechnung/", views.test_runs, name="test_runs"),
     path("testabrechnung/<int:pk>/", views.test_run_detail, name="test_run_detail"),
     path("erklaerung/<str:bsnr>/<str:quarter>/", views.declare, name="declare"),
+    path(
+        "erklaerung/<str:bsnr>/<str:quarter>/bestaetigung.pdf",
+        views.declaration_pdf,
+        name="declaration_pdf",
+    ),
     # KV staff (role Abrechnung)
     path("kv/", views.staff_list, name="staff_list"),
     path("kv/einreichung/<int:pk>/", views.staff_detail, name="staff_detail"),

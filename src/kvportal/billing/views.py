@@ -10,13 +10,14 @@ from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from kvportal.accounts import scope
-from kvportal.accounts.constants import StaffRole
+from kvportal.accounts.constants import Right, StaffRole
 from kvportal.accounts.decorators import member_required, staff_role_required
 from kvportal.billing import messages, rules, selectors, services
 from kvportal.billing.forms import (
@@ -25,6 +26,7 @@ from kvportal.billing.forms import (
     StaffFilterForm,
     SubmissionForm,
     TestRunForm,
+    quarter_offer,
 )
 from kvportal.billing.models import Submission
 from kvportal.core.pdf import render_pdf
@@ -73,11 +75,14 @@ def too_large_text() -> str:
 @member_required
 def overview(request):
     today = timezone.localdate()
+    practices = selectors.overview(request.user, today)
+    for item in practices:  # issue 14 defect 2: others see who has to give the declaration
+        item.declarers = selectors.declarers(item.practice)
     return render(
         request,
         "billing/overview.html",
         {
-            "practices": selectors.overview(request.user, today),
+            "practices": practices,
             "opens": services.billing_opens_for(request.user),
             "today": today,
         },
@@ -98,43 +103,89 @@ def _submit(request):
     today = timezone.localdate()
     practices = selectors.billing_practices(user)
     show_declare = any(services.may_declare(user, p) for p in practices)
+    offer = quarter_offer(today, services.billing_opens_for(user))
+    initial = {}
+    # "Korrigierte Datei hochladen": the same BSNR and quarter preselected
+    wanted_bsnr, wanted_quarter = request.GET.get("bsnr", ""), request.GET.get("quarter", "")
+    if wanted_bsnr and practices.filter(bsnr=wanted_bsnr).exists():
+        initial["betriebsstaette"] = practices.get(bsnr=wanted_bsnr).pk
+    if wanted_quarter in {q.slug for q in offer["offered"]}:
+        initial["quarter"] = wanted_quarter
+    # issue 14 defect 3: a refusal never loses the file choice (kept server-side, this user)
+    held = request.session.get(HELD_SESSION_KEY)
+    if held and (request.method != "POST" or request.POST.get("held") != "1"):
+        _forget_held(request)  # a fresh page or a form without the kept file
+        held = None
     form = SubmissionForm(
         request.POST or None,
         request.FILES or None,
         user=user,
         today=today,
         show_declare=show_declare,
+        offer=offer,
+        initial=initial,
+        held_name=(held or {}).get("name", ""),
     )
     duplicate = None
+    new_file = request.FILES.get("file") if request.method == "POST" else None
     if request.method == "POST":
         if getattr(request, "billing_upload_too_large", False):
             form.is_valid()  # bind the other fields; the file itself was not kept
             form.errors.pop("file", None)
             form.add_error("file", too_large_text())
         elif form.is_valid():
-            upload = form.cleaned_data["file"]
-            try:
-                submission = services.receive_submission(
-                    actor=user,
-                    betriebsstaette=form.cleaned_data["betriebsstaette"],
-                    quarter=form.cleaned_data["quarter"],
-                    upload=upload,
-                    filename=upload.name,
-                    declare=form.cleaned_data.get("declare", False),
+            upload, filename = new_file, getattr(new_file, "name", "")
+            if upload is None:
+                upload, filename = services.open_held(actor=user, held=held), held["name"]
+            if upload is None:
+                form.add_error(
+                    "file",
+                    _(
+                        "Die zuvor gewählte Datei ist nicht mehr vorhanden (nach einer Stunde "
+                        "gelöscht). Bitte wählen Sie die Datei erneut aus."
+                    ),
                 )
-            except services.Refused as refused:
-                duplicate = refused.duplicate
-                for text in refused.texts:
-                    form.add_error(None, text)
             else:
-                return redirect("billing:detail", pk=submission.pk)
+                try:
+                    submission = services.receive_submission(
+                        actor=user,
+                        betriebsstaette=form.cleaned_data["betriebsstaette"],
+                        quarter=form.cleaned_data["quarter"],
+                        upload=upload,
+                        filename=filename,
+                        declare=form.cleaned_data.get("declare", False),
+                    )
+                except services.Refused as refused:
+                    duplicate = refused.duplicate
+                    for text in refused.texts:
+                        form.add_error(None, text)
+                    if {p.code for p in refused.problems} & services.FILE_PROBLEMS:
+                        _forget_held(request)  # the file itself is the problem
+                        form.held_name = ""
+                    elif new_file is not None:
+                        _keep_held(request, form, new_file)
+                else:
+                    if upload is not new_file:
+                        upload.close()
+                    _forget_held(request)
+                    return redirect("billing:detail", pk=submission.pk)
+                finally:
+                    if upload is not new_file and not upload.closed:
+                        upload.close()
+        elif new_file is not None and "file" not in form.errors:
+            _keep_held(request, form, new_file)  # another field was wrong: keep the file
     return render(
         request,
         "billing/submit.html",
         {
             "form": form,
             "duplicate": duplicate,
-            "opens": services.billing_opens_for(user),
+            "opens": offer["opens"],
+            "offer": offer,
+            "chosen_late": offer["late"].get(Quarter.parse(initial["quarter"]))
+            if "quarter" in initial
+            else None,
+            "late_windows": sorted(offer["late"].values(), key=lambda w: w.quarter, reverse=True),
             "has_practices": practices.exists(),
             "windows": [
                 services.window_for(Quarter.parse(slug))
@@ -142,6 +193,21 @@ def _submit(request):
             ],
         },
     )
+
+
+HELD_SESSION_KEY = "billing_held_upload"
+
+
+def _keep_held(request, form: SubmissionForm, upload) -> None:
+    """Keep the file of a refused attempt for the next one (replaces an earlier kept file)."""
+    _forget_held(request)
+    held = services.hold_upload(actor=request.user, upload=upload, filename=upload.name)
+    request.session[HELD_SESSION_KEY] = held
+    form.held_name = held["name"]
+
+
+def _forget_held(request) -> None:
+    services.drop_held(request.session.pop(HELD_SESSION_KEY, None))
 
 
 def _detail_context(submission: Submission) -> dict:
@@ -168,11 +234,19 @@ def detail(request, pk: int):
     context["declaration"] = selectors.declaration_for(
         submission.betriebsstaette, submission.quarter_obj
     )
-    context["can_declare"] = context["declaration"] is None and services.may_declare(
-        request.user, submission.betriebsstaette
+    practice, quarter = submission.betriebsstaette, submission.quarter_obj
+    accepted = services.accepted_submission(practice, quarter)
+    context["quarter_accepted"] = accepted
+    # issue 14 defect 2: the declaration refers to an accepted file, never to a rejected one
+    context["can_declare"] = (
+        context["declaration"] is None
+        and accepted is not None
+        and services.may_declare(request.user, practice)
     )
-    context["declaration_text"] = services.DECLARATION_TEXT.format(
-        bsnr=submission.betriebsstaette.bsnr, quarter=submission.quarter_obj
+    context["declarers"] = selectors.declarers(practice)
+    context["declaration_url"] = reverse("billing:declare", args=[practice.bsnr, quarter.slug])
+    context["correct_url"] = (
+        reverse("billing:submit") + f"?bsnr={practice.bsnr}&quarter={quarter.slug}"
     )
     return render(request, "billing/detail.html", context)
 
@@ -255,35 +329,92 @@ def receipt_pdf(request, pk: int):
     return receipt_pdf_response(submission)
 
 
-@require_POST
-@member_required
-def declare(request, bsnr: str, quarter: str):
-    practice = get_object_or_404(scope.practices(request.user), bsnr=bsnr)
+def _parse_quarter(quarter: str) -> Quarter:
     try:
-        q = Quarter.parse(quarter)
+        return Quarter.parse(quarter)
     except ValueError as exc:
         raise Http404(str(exc)) from exc
-    if request.POST.get("confirm") != "1":
-        flash.error(request, _("Bitte bestätigen Sie die Erklärung zur Abrechnung."))
-    else:
-        try:
-            services.give_declaration(actor=request.user, betriebsstaette=practice, quarter=q)
-        except services.Refused as refused:
-            for text in refused.texts:
-                flash.error(request, text)
-        else:
-            flash.success(
-                request,
-                _(
-                    "Die Erklärung zur Abrechnung für die BSNR %(bsnr)s und das Quartal "
-                    "%(q)s ist abgegeben."
-                )
-                % {"bsnr": practice.bsnr, "q": q},
+
+
+def declaration_context(user, practice, q: Quarter) -> dict:
+    """Issue 14 defect 2: the full wording, BSNR, quarter, covered LANRs, the accepted file it
+    refers to (summary) and who has to give it."""
+    declaration = selectors.declaration_for(practice, q)
+    files = selectors.declaration_files(practice, q)
+    entitled = services.may_declare(user, practice)
+    accepted = files["accepted"]
+    lanrs = (
+        declaration.evidence.get("lanrs") if declaration and declaration.evidence else None
+    ) or services.covered_lanrs(practice, q)
+    return {
+        "practice": practice,
+        "quarter": q,
+        "declaration": declaration,
+        "text": declaration.text if declaration else services.declaration_text(practice, q),
+        "lanrs": lanrs,
+        "accepted": accepted,
+        "stats": (accepted.report or {}).get("stats", {}) if accepted else {},
+        "waiting": files["waiting"],
+        "entitled": entitled,
+        "can_give": entitled and declaration is None and accepted is not None,
+        "declarers": selectors.declarers(practice),
+        "may_bill": scope.has_right(user, practice, Right.BILLING),
+    }
+
+
+@member_required
+def declare(request, bsnr: str, quarter: str):
+    """The declaration page of one BSNR and quarter (GET) and giving it (POST)."""
+    practice = selectors.declaration_practice(request.user, bsnr)
+    q = _parse_quarter(quarter)
+    context = declaration_context(request.user, practice, q)
+    error = ""
+    if request.method == "POST":
+        if request.POST.get("confirm") != "1":
+            error = _(
+                "Bitte bestätigen Sie die Erklärung zur Abrechnung: setzen Sie das Häkchen "
+                "unter dem Wortlaut."
             )
-    target = request.POST.get("next", "")
-    if target.startswith("/abrechnung/") and "//" not in target:
-        return redirect(target)
-    return redirect("billing:overview")
+        else:
+            try:
+                services.give_declaration(actor=request.user, betriebsstaette=practice, quarter=q)
+            except services.Refused as refused:
+                error = " ".join(refused.texts)
+            else:
+                flash.success(
+                    request,
+                    _(
+                        "Die Erklärung zur Abrechnung für die BSNR %(bsnr)s und das Quartal "
+                        "%(q)s ist abgegeben."
+                    )
+                    % {"bsnr": practice.bsnr, "q": q},
+                )
+                target = request.POST.get("next", "")
+                if target.startswith("/abrechnung/") and "//" not in target:
+                    return redirect(target)
+                return redirect("billing:declare", bsnr=practice.bsnr, quarter=q.slug)
+        context = declaration_context(request.user, practice, q)
+    context["error"] = error
+    return render(request, "billing/declaration.html", context, status=400 if error else 200)
+
+
+@member_required
+def declaration_pdf(request, bsnr: str, quarter: str):
+    """Receipt of a given declaration (tagged PDF)."""
+    practice = selectors.declaration_practice(request.user, bsnr)
+    q = _parse_quarter(quarter)
+    context = declaration_context(request.user, practice, q)
+    declaration = context["declaration"]
+    if declaration is None:
+        raise Http404(_("Für dieses Quartal ist keine Erklärung zur Abrechnung abgegeben."))
+    services.log_access(actor=request.user, submission=declaration, what="declaration_pdf")
+    context["created_at"] = timezone.now()
+    pdf = render_pdf("billing/pdf/declaration.html", context)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="Erklaerung_zur_Abrechnung_{practice.bsnr}_{q.slug}.pdf"'
+    )
+    return response
 
 
 # --------------------------------------------------------------------------------------------

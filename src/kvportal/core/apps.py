@@ -10,7 +10,10 @@ class CoreConfig(AppConfig):
         from django.core.signals import request_started
 
         from kvportal.celery import app  # noqa: F401  (registers the Celery app)
-        from kvportal.core.tasks import on_request_started
+        from kvportal.core import registry
+        from kvportal.core.tasks import on_request_started, recover_outbox
+
+        registry.register_recoverer("outbox", recover_outbox)
 
         # without a broker, stalled background work is picked up lazily by the running portal
         request_started.connect(on_request_started, dispatch_uid="kvportal-recover-stalled")

@@ -231,10 +231,10 @@ def publish_document(
 def _enqueue_notices(document_ids: list[int]) -> None:
     if not document_ids:
         return
-    from kvportal.core.tasks import enqueue
+    from kvportal.core.tasks import enqueue_job
     from kvportal.documents.tasks import send_document_notices_task
 
-    enqueue(send_document_notices_task, document_ids)
+    enqueue_job(send_document_notices_task, sorted(document_ids))
 
 
 # --------------------------------------------------------------------------- import

@@ -89,6 +89,7 @@ def run_test_check(*, test_run_id: int) -> TestRun | None:
     run = TestRun.objects.filter(pk=test_run_id).select_related("betriebsstaette").first()
     if run is None or run.state == "done" or run.purged_at is not None:
         return run
+    from kvportal.billing.checkdata import for_check
     from kvportal.kvdt import validate_file
 
     with private_storage.open(run.storage_name, "rb") as fileobj:
@@ -97,6 +98,7 @@ def run_test_check(*, test_run_id: int) -> TestRun | None:
             expected_quarter=run.quarter_obj,
             expected_bsnr=run.betriebsstaette.bsnr,
             today=timezone.localdate(run.created_at),
+            masterdata=for_check(run.quarter_obj),
         )
     data = _report_dict(report)
     previous = (

@@ -110,6 +110,17 @@ class MasterData:
         plz = self.plz_file(quarter)
         return None if plz is None else plz.postcodes
 
+    def available(self, quarter: Quarter) -> set[str]:
+        """Kinds of master file (`messages.MASTER_FILES`) valid in `quarter`."""
+        kinds = set()
+        if self.postcodes(quarter) is not None:
+            kinds.add("plz")
+        if self.kt_file(quarter) is not None:
+            kinds.add("sdkt")
+        if self.icd_codes(quarter) is not None:
+            kinds.add("sdicd")
+        return kinds
+
     def describe(self) -> list[str]:
         return (
             [f"PLZ-Stammdatei {f.path.name} ({f.version}, ab {f.quarter})" for f in self.plz_files]

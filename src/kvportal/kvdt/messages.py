@@ -415,9 +415,9 @@ RULES: dict[str, tuple[str, str]] = {
     "880": (WARNUNG, "KADT: das Feld 4278 nur zusammen mit 4272."),
     "881": (WARNUNG, "KADT: entweder 4262 oder 4272 oder keines von beiden."),
     "201": (
-        FEHLER,
-        "Die Abrechnungs-VKNR (4104) muss in der Kostenträger-Stammdatei (SDKT) des Quartals "
-        "stehen.",
+        INFO,
+        "Die Abrechnungs-VKNR (4104) steht nicht in der Kostenträger-Stammdatei (SDKT) des "
+        "Quartals; bei einem temporär angelegten Kostenträger ist das ohne Belang.",
     ),
     "478": (
         FEHLER,
@@ -554,6 +554,8 @@ class ValidationReport:
     quarter: Quarter | None = None
     #: Rules that need a master file that was not loaded for this check.
     not_checked: list[str] = field(default_factory=list)
+    #: Why they did not run, one German sentence per missing master file.
+    not_checked_reasons: list[str] = field(default_factory=list)
     #: Number of messages per severity, including those not listed (see MAX_MESSAGES).
     counts: dict[str, int] = field(default_factory=lambda: {FEHLER: 0, WARNUNG: 0, INFO: 0})
 
@@ -587,6 +589,7 @@ class ValidationReport:
             },
             "messages": [m.to_dict() for m in self.messages],
             "not_checked": list(self.not_checked),
+            "not_checked_reasons": list(self.not_checked_reasons),
         }
 
 
@@ -626,6 +629,16 @@ MASTER_DATA_RULES: dict[str, str] = {
     "222": "HGNC",
     "KVDT-RAV": "Arztverzeichnis (SDAV)",
 }
+
+#: Master file kinds (as in `kvportal.kvdt.masterdata.MasterData.available`) -> German name.
+MASTER_FILES: dict[str, str] = {
+    "plz": "PLZ (SDPLZ)",
+    "sdkt": "Kostenträger (SDKT)",
+    "sdicd": "ICD-10-GM (SDICD)",
+}
+
+#: Implemented rules that run only with a master file of the billing quarter: rule -> kind.
+MASTER_FILE_RULES: dict[str, str] = {"478": "plz", "783": "plz", "201": "sdkt"}
 
 #: Checkable without master data but not implemented yet (rule tables and XPM catalogue).
 OPEN_RULES: tuple[str, ...] = tuple(

@@ -24,6 +24,8 @@ from .messages import (
     HINTS,
     INFO,
     MASTER_DATA_RULES,
+    MASTER_FILE_RULES,
+    MASTER_FILES,
     RULES,
     STATUS_ABORTED,
     STATUS_FAULTY,
@@ -318,6 +320,7 @@ class _Validator:
         self.masterdata: MasterData | None = None
         self.postcodes: frozenset[bytes] | None = None  # SDPLZ of the billing quarter
         self.vknrs: frozenset[bytes] | None = None  # SDKT of the billing quarter
+        self.loaded_kinds: set[str] = set()  # master file kinds used (messages.MASTER_FILES)
         self.declared_bad = False
         self.declared: set[bytes] = set()
         self.pat: bytes | None = None
@@ -1337,6 +1340,7 @@ class _Validator:
                     quarter = Quarter(int(val[1:]), val[0] - 48)
                     self.postcodes = self.masterdata.postcodes(quarter)
                     self.vknrs = self.masterdata.vknrs(quarter)
+                    self.loaded_kinds = self.masterdata.available(quarter)
             try:
                 self.report.quarter = Quarter.parse(val.decode("ascii"))
             except ValueError:
@@ -1442,6 +1446,35 @@ class _Validator:
             raise _Abort("ABBRUCH-START", 1)
 
 
+def _not_checked(v: _Validator, expected: Quarter | None) -> None:
+    """Rules that could not run for want of master data, and why (protocol, report)."""
+    report = v.report
+    quarter = report.quarter or expected
+    available = v.loaded_kinds
+    by_kind: dict[str, list[str]] = {}
+    for rule, kind in MASTER_FILE_RULES.items():
+        if kind not in available:
+            by_kind.setdefault(kind, []).append(rule)
+    where = f"für das Quartal {quarter}" if quarter else "(Abrechnungsquartal unbekannt)"
+    reasons = []
+    for kind, rules in sorted(by_kind.items(), key=lambda item: MASTER_FILES[item[0]]):
+        reason = (
+            f"Stammdatei {MASTER_FILES[kind]} {where} nicht eingespielt: "
+            f"Regel{'n' if len(rules) > 1 else ''} {', '.join(sorted(rules))}."
+        )
+        reasons.append(reason)
+    if MASTER_DATA_RULES:
+        reasons.append(
+            "Noch nicht umgesetzt (brauchen weitere KBV-Stammdateien): Regeln "
+            + ", ".join(sorted(MASTER_DATA_RULES))
+            + "."
+        )
+    report.not_checked_reasons = reasons
+    report.not_checked = sorted(
+        set(MASTER_DATA_RULES) | {r for rules in by_kind.values() for r in rules}
+    )
+
+
 def validate_file(
     path_or_binary_fileobj: str | os.PathLike | BinaryIO,
     *,
@@ -1499,12 +1532,7 @@ def validate_file(
     report.messages.sort(
         key=lambda m: (not m.rule.startswith("ABBRUCH"), m.line is None, m.line or 0)
     )
-    missing = set(MASTER_DATA_RULES)
-    if v.postcodes is None:  # implemented, but only with the SDPLZ master file
-        missing |= {"478", "783"}
-    if v.vknrs is None:  # implemented, but only with the SDKT master file
-        missing.add("201")
-    report.not_checked = sorted(missing)
+    _not_checked(v, expected_quarter)
     report.stats["lines"] = v.ln
     report.stats["services"] = v.n_services
     report.stats["diagnoses"] = v.n_diagnoses

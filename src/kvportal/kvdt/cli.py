@@ -61,7 +61,7 @@ def build_parser(prog: str = "kvdt") -> argparse.ArgumentParser:
     check.add_argument(
         "--stammdaten",
         metavar="VERZEICHNIS",
-        help="Verzeichnis mit KBV-Stammdateien (SDPLZ, SDKT, SDICD)",
+        help="Verzeichnis mit KBV-Stammdateien (SDPLZ, SDKT, SDICD, SDEBM, SDOPS)",
     )
     gen = sub.add_parser("generate", help="synthetische KVDT-Datei erzeugen")
     gen.add_argument("--cases", type=int, required=True, help="Zahl der Behandlungsfälle")

@@ -419,6 +419,47 @@ RULES: dict[str, tuple[str, str]] = {
         "Die Abrechnungs-VKNR (4104) steht nicht in der Kostenträger-Stammdatei (SDKT) des "
         "Quartals; bei einem temporär angelegten Kostenträger ist das ohne Belang.",
     ),
+    "203": (
+        WARNUNG,
+        "Die GNR (5001) ist in der EBM-Stammdatei (SDEBM) des Quartals nicht definiert oder am "
+        "Leistungstag nicht gültig.",
+    ),
+    "223": (
+        FEHLER,
+        "Der OP-Schlüssel (5035) ist nicht in der OPS-Stammdatei (SDOPS) enthalten oder am "
+        "Leistungstag nicht gültig.",
+    ),
+    "701": (WARNUNG, "Die Abrechnung der GNR erfordert die Angabe des OP-Datums (5034)."),
+    "702": (
+        WARNUNG,
+        "Die Abrechnung der GNR erfordert laut EBM-Stammdatei den OP-Schlüssel (5035) bzw. die "
+        "GNR als Begründung (5036).",
+    ),
+    "705": (
+        WARNUNG,
+        "Der OP-Schlüssel erfordert laut OPS-Stammdatei (kzseite=J) die Seitenlokalisation (5041).",
+    ),
+    "728": (
+        FEHLER,
+        "Der ICD-Code (6001/3673) ist zum Abrechnungszeitraum nicht gültig: er steht nicht als "
+        "abrechenbar in der ICD-10-GM-Stammdatei (SDICD).",
+    ),
+    "868": (
+        WARNUNG,
+        "Die GNR erfordert laut EBM-Stammdatei das Feld 5010 einmal je GNR.",
+    ),
+    "888": (WARNUNG, "Die GNR erfordert laut EBM-Stammdatei das Feld 5050."),
+    "889": (WARNUNG, "Die GNR erfordert laut EBM-Stammdatei das Feld 5051."),
+    "890": (WARNUNG, "Die GNR erfordert laut EBM-Stammdatei das Feld 5052."),
+    "892": (
+        WARNUNG,
+        "Die GNR erfordert laut EBM-Stammdatei mindestens ein HGNC-Gensymbol (5077).",
+    ),
+    "901": (
+        WARNUNG,
+        "Überweisung (0102) mit Scheinuntergruppe 21, 27 oder 28: die GNR erfordert laut "
+        "EBM-Stammdatei das Datum der Terminvermittlung/Auftragserteilung (4214).",
+    ),
     "478": (
         FEHLER,
         "Ungültige Patienten-Postleitzahl (Stammdatei SDPLZ); bei Wohnsitz im Ausland 99999 "
@@ -600,10 +641,7 @@ MASTER_DATA_RULES: dict[str, str] = {
     **dict.fromkeys(
         ("KVDT-SKT1", "KVDT-SKT2", "KVDT-SKT3", "KVDT-SKT4", "KVDT-SKT5"), "Kostenträger (SDKT)"
     ),
-    **dict.fromkeys(
-        ("203", "701", "702", "703", "704", "749", "868", "888", "889", "890", "892", "901"),
-        "EBM/GO (SDEBM)",
-    ),
+    **dict.fromkeys(("703", "704", "749"), "EBM/GO (SDEBM)"),
     **dict.fromkeys(
         (
             "489",
@@ -614,7 +652,6 @@ MASTER_DATA_RULES: dict[str, str] = {
             "494",
             "498",
             "499",
-            "728",
             "729",
             "735",
             "737",
@@ -623,7 +660,6 @@ MASTER_DATA_RULES: dict[str, str] = {
         ),
         "ICD-10-GM (SDICD)",
     ),
-    **dict.fromkeys(("223", "705"), "OPS (SDOPS)"),
     **dict.fromkeys(("204", "213"), "Anbieter/Prüfnummern (SDPN)"),
     "221": "Hybrid-DRG (SDHDRG)",
     "222": "HGNC",
@@ -635,10 +671,19 @@ MASTER_FILES: dict[str, str] = {
     "plz": "PLZ (SDPLZ)",
     "sdkt": "Kostenträger (SDKT)",
     "sdicd": "ICD-10-GM (SDICD)",
+    "sdebm": "EBM/GO (SDEBM)",
+    "sdops": "OPS (SDOPS)",
 }
 
 #: Implemented rules that run only with a master file of the billing quarter: rule -> kind.
-MASTER_FILE_RULES: dict[str, str] = {"478": "plz", "783": "plz", "201": "sdkt"}
+MASTER_FILE_RULES: dict[str, str] = {
+    "478": "plz",
+    "783": "plz",
+    "201": "sdkt",
+    "728": "sdicd",
+    **dict.fromkeys(("203", "701", "702", "868", "888", "889", "890", "892", "901"), "sdebm"),
+    **dict.fromkeys(("223", "705"), "sdops"),
+}
 
 #: Checkable without master data but not implemented yet (rule tables and XPM catalogue).
 OPEN_RULES: tuple[str, ...] = tuple(

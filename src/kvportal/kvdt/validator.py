@@ -18,7 +18,7 @@ from kvportal.core.quarters import Quarter
 from kvportal.members.identifiers import check_bsnr, check_lanr
 
 from . import fields as F
-from .masterdata import MasterData
+from .masterdata import EbmFile, IcdCode, MasterData, OpsFile
 from .messages import (
     FEHLER,
     HINTS,
@@ -177,6 +177,19 @@ _LANR_SUBSTITUTE = b"999999900"  # Ersatzwert (P2-40), accepted in 5099/4241/424
 _LANR_OBSOLETE = b"888888800"  # rule 762
 _BSNR_SUBSTITUTE = b"777777700"  # rule 821
 
+#: Zusatzangaben a GNR requires (SDEBM gnr_zusatzangabe V) -> the rule that checks them.
+_ZUSATZ_RULES = {
+    "5034": "701",
+    "5035": "702",
+    "5036": "702",
+    "5010": "868",
+    "5050": "888",
+    "5051": "889",
+    "5052": "890",
+    "5077": "892",
+    "4214": "901",
+}
+
 #: Rules that apply from a quarter on (year * 10 + quarter of the case, 4101, else 9204).
 RULE_FROM = {"706": 20261, "899": 20262, "900": 20262, "309": 20263, "310": 20263}
 _CDM_520 = (5, 2, 0)
@@ -321,6 +334,14 @@ class _Validator:
         self.postcodes: frozenset[bytes] | None = None  # SDPLZ of the billing quarter
         self.vknrs: frozenset[bytes] | None = None  # SDKT of the billing quarter
         self.loaded_kinds: set[str] = set()  # master file kinds used (messages.MASTER_FILES)
+        self.ebm: EbmFile | None = None  # SDEBM of the billing quarter (203, 701 ff.)
+        self.ops: OpsFile | None = None  # SDOPS of the billing quarter (223, 705)
+        self.icd: dict[bytes, IcdCode] | None = None  # SDICD of the billing year (728)
+        self.svc_gnr = b""
+        self.svc_day = b""
+        self.svc_fields: set[bytes] = set()
+        self.ops_pending = b""  # last 5035 that needs a Seitenlokalisation (5041), rule 705
+        self.ops_pending_line = 0
         self.declared_bad = False
         self.declared: set[bytes] = set()
         self.pat: bytes | None = None
@@ -565,6 +586,7 @@ class _Validator:
             self.last_ltag = b""
             self.has_ltag = False
             self.svc_open = False
+            self.ops_pending = b""
             self.diag_open = False
             self.sug = None
             self.sug28 = False
@@ -962,6 +984,10 @@ class _Validator:
     def close_service(self) -> None:
         if self.svc_open:
             self.svc_open = False
+            if self.ops_pending:
+                self.flush_ops()
+            if self.ebm is not None and self.adt_case:
+                self.ebm_rules()
             if not self.needs_place:
                 if self.sa == b"0103":  # Satztabelle 0103: 5098 and 5099 per GNR (KVDT-FEHL)
                     if not self.svc_bsnr:
@@ -973,6 +999,67 @@ class _Validator:
                 self.msg("859", self.svc_line, b"5098")
             if not self.svc_lanr:
                 self.msg("837", self.svc_line, b"5099")
+
+    def ops_rules(self, val: bytes, ln: int) -> None:
+        """SDOPS: the OPS code (5035) exists and is valid (R223); with `kzseite=J` a
+        Seitenlokalisation (5041) must follow it (R705)."""
+        if self.ops_pending:
+            self.flush_ops()
+        code = self.ops.codes.get(val.decode(ENCODING))
+        day = self.last_ltag
+        if code is None or (day and not code.valid_on(day)):
+            when = "" if code is None else f" (nicht gültig am {_s(day)})"
+            self.msg("223", ln, b"5035", f"OP-Schlüssel „{_s(val)}“{when}.")
+        elif code.side:
+            self.ops_pending = val
+            self.ops_pending_line = ln
+
+    def flush_ops(self) -> None:
+        self.msg("705", self.ops_pending_line, b"5035", f"OP-Schlüssel „{_s(self.ops_pending)}“.")
+        self.ops_pending = b""
+
+    def ebm_rules(self) -> None:
+        """SDEBM, if the Gebührenordnung (4121) is not 3: the GNR exists and is valid on the
+        Leistungstag (R203); the Zusatzangaben it requires are there (R701, R702, R868,
+        R888-R890, R892, R901)."""
+        seen = self.seen
+        if seen.get(b"4121") == b"3":
+            return
+        gnr, day = self.svc_gnr, self.svc_day
+        entry = self.ebm.get(gnr.decode(ENCODING))
+        if entry is None or (day and not entry.valid_on(day)):
+            when = "" if entry is None else f" (nicht gültig am {_s(day)})"
+            self.msg("203", self.svc_line, b"5001", f"GNR „{_s(gnr)}“{when}.")
+            return
+        if not entry.lists:
+            return
+        fields = self.svc_fields
+        referral = self.sa == b"0102" and self.sug in (b"21", b"27", b"28")
+
+        def present(fk: str) -> bool:
+            if fk == "4214":  # case field; required only in 0102 with SUG 21/27/28 (R901)
+                return not referral or b"4214" in seen
+            return fk.encode() in fields
+
+        for sequence, fks in entry.lists:
+            ruled = [fk for fk in fks if fk in _ZUSATZ_RULES]
+            if not ruled:
+                continue
+            if "5035" in fks and "5036" in fks and (present("5035") or present("5036")):
+                ruled = [fk for fk in ruled if fk not in ("5035", "5036")]  # R702: either
+            if sequence:
+                for fk in ruled:
+                    if not present(fk):
+                        self.msg(
+                            _ZUSATZ_RULES[fk], self.svc_line, fk, f"GNR „{_s(gnr)}“: FK {fk} fehlt."
+                        )
+            elif ruled and not any(present(fk) for fk in fks):
+                self.msg(
+                    _ZUSATZ_RULES[ruled[0]],
+                    self.svc_line,
+                    ruled[0],
+                    f"GNR „{_s(gnr)}“: es fehlt eines der Felder {', '.join(fks)}.",
+                )
 
     def close_diag(self) -> None:
         if self.diag_open:
@@ -1145,6 +1232,10 @@ class _Validator:
                     self.svc_open = True
                     self.svc_bsnr = self.svc_lanr = False
                     self.svc_line = ln
+                    if self.ebm is not None:
+                        self.svc_gnr = val
+                        self.svc_day = self.last_ltag
+                        self.svc_fields = set()
                     continue  # service fields are not needed in `seen`
                 elif role == R_LBSNR:
                     self.svc_bsnr = True
@@ -1195,6 +1286,11 @@ class _Validator:
                     self.diag_line = ln
                     self.diag_fk = fk
                     self.diag_z017 = val == b"Z01.7"
+                    icd = self.icd
+                    if icd is not None and ok and self.adt_case:
+                        code = icd.get(val)
+                        if code is None or not code.billable:
+                            msg("728", ln, fk, self.value_detail(fk, val))
                     if self.diag_z017 and fk == b"3673":
                         msg("860", ln, fk)
                 elif role == R_DIAGSICH:
@@ -1263,6 +1359,8 @@ class _Validator:
     def other_role(self, role: int, fk: bytes, val: bytes, ok: bool, ln: int) -> None:
         """Roles outside the cases (besa, rvsa, adt0) and rare case fields: a plain method."""
         if role == R_CAPTURE:
+            if fk == b"5041":
+                self.ops_pending = b""
             if not ok and fk == b"9132":
                 self.declared_bad = True  # rule 124 reported; packages cannot be compared
             if ok:
@@ -1274,6 +1372,10 @@ class _Validator:
         if role == R_SVCFIELD:
             if self.adt_case and not self.svc_open:
                 self.msg("KVDT-FK5001", ln, fk, f"{F.field_name(fk.decode())}.")
+            if self.svc_open and self.ebm is not None:
+                self.svc_fields.add(fk)
+            if fk == b"5035" and ok and self.ops is not None and self.adt_case:
+                self.ops_rules(val, ln)
             if fk == b"5034" and ok and self.in_case:
                 self.op_dates.append(val)
             elif fk == b"5012" and ok and val.isdigit() and int(val) >= 1_000_000:
@@ -1341,6 +1443,10 @@ class _Validator:
                     self.postcodes = self.masterdata.postcodes(quarter)
                     self.vknrs = self.masterdata.vknrs(quarter)
                     self.loaded_kinds = self.masterdata.available(quarter)
+                    self.ebm = self.masterdata.ebm(quarter)
+                    self.ops = self.masterdata.ops(quarter)
+                    codes = self.masterdata.icd_codes(quarter)
+                    self.icd = None if codes is None else {k.encode(): c for k, c in codes.items()}
             try:
                 self.report.quarter = Quarter.parse(val.decode("ascii"))
             except ValueError:

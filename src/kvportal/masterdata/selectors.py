@@ -1,4 +1,5 @@
-"""Reads of the imported master data (no practice data: not scoped)."""
+"""Reads of the imported master data (SDPLZ, SDKT, SDICD, SDEBM, SDOPS); no practice data,
+so not scoped."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ from django.db.models import Q
 
 from kvportal.core.quarters import Quarter
 from kvportal.kvdt.masterdata import (
+    EbmFile,
+    Gnr,
     IcdCode,
     IcdFile,
     Kostentraeger,
     KtFile,
     MasterData,
+    OpsCode,
+    OpsFile,
     PlzFile,
 )
 
@@ -56,4 +61,15 @@ def for_quarter(quarter: Quarter) -> MasterData | None:
     if f is not None:
         codes = {c[0]: IcdCode(*c) for c in f.payload["codes"]}
         data.icd_files.append(IcdFile(PurePath(f.name), f.year, codes))
+    f = _latest(MasterFile.Kind.SDEBM, quarter)
+    if f is not None:
+        gnrs = {
+            code: Gnr(code, a, b, tuple((seq, tuple(fks)) for seq, fks in lists))
+            for code, a, b, lists in f.payload["gnrs"]
+        }
+        data.ebm_files.append(EbmFile(PurePath(f.name), Quarter(f.year, f.quarter), gnrs))
+    f = _latest(MasterFile.Kind.SDOPS, quarter)
+    if f is not None:
+        codes = {c[0]: OpsCode(*c) for c in f.payload["codes"]}
+        data.ops_files.append(OpsFile(PurePath(f.name), Quarter(f.year, f.quarter), codes))
     return data if data.available(quarter) else None

@@ -414,6 +414,99 @@ RULES: dict[str, tuple[str, str]] = {
     "879": (WARNUNG, "KADT: die Felder 4276 und 4277 nur zusammen mit 4272."),
     "880": (WARNUNG, "KADT: das Feld 4278 nur zusammen mit 4272."),
     "881": (WARNUNG, "KADT: entweder 4262 oder 4272 oder keines von beiden."),
+    "707": (
+        WARNUNG,
+        "Ist die Mengenangabe Kontrast-/Arzneimittel (5042) da, darf kein Multiplikator (5005) "
+        "angegeben sein.",
+    ),
+    "770": (
+        WARNUNG,
+        "Zu den GNR 11511, 11512, 11516–11518, 11521, 11721–11723, 11728, 11730, 11731 müssen "
+        "5077 und 5079 genau einmal angegeben sein.",
+    ),
+    "816": (
+        WARNUNG,
+        "Zur GNR 11233 muss 5079 (Art der Erkrankung) angegeben sein; 5077 und 5078 dürfen nicht "
+        "angegeben sein.",
+    ),
+    "824": (
+        WARNUNG,
+        "Die Version der Hybrid-DRG-Satzbeschreibung (9212) passt nicht zum Quartal der "
+        "Erstellung (9103).",
+    ),
+    "828": (
+        WARNUNG,
+        "Zu den GNR 11302, 11303, 11305, 19402 muss eine Diagnose (6001) außer Z01.7 angegeben "
+        "sein; 5077 und 5079 dürfen nicht angegeben sein.",
+    ),
+    "829": (
+        WARNUNG,
+        "Zu den GNR 19421, 19424, 19425, 19451–19454, 19456 muss 5077 genau einmal je GNR und "
+        "eine Diagnose (6001) außer Z01.7 angegeben sein.",
+    ),
+    "830": (
+        WARNUNG,
+        "Zu den GNR 19424, 19453, 19456 muss 5077 mindestens einmal je GNR und eine Diagnose "
+        "(6001) außer Z01.7 angegeben sein.",
+    ),
+    "834": (
+        WARNUNG,
+        "Zu den GNR 11513, 11522, 11724–11727, 11732 müssen 5077 und 5079 mindestens einmal je "
+        "GNR angegeben sein.",
+    ),
+    "843": (
+        WARNUNG,
+        "Zu den GNR 32901, 32902, 32904, 32906, 32908, 32910, 32911 muss eine Diagnose (6001) "
+        "außer Z01.7 angegeben sein; 5077 und 5079 dürfen nicht angegeben sein.",
+    ),
+    "847": (INFO, "Zu den GNR 19421, 19451, 19452 soll 5079 genau einmal je GNR angegeben sein."),
+    "848": (
+        INFO,
+        "Zu den GNR 19424, 19453, 19454, 19456 sollte 5079 mindestens einmal je GNR angegeben "
+        "sein.",
+    ),
+    "853": (
+        FEHLER,
+        "In einem Psychotherapie-Informationsblock (4235 ff.) darf eine GNR in 4253 bzw. 4256 "
+        "nicht mehrfach angegeben sein.",
+    ),
+    "854": (
+        WARNUNG,
+        "Zu den GNR 32915–32918 muss eine Diagnose (6001) außer Z01.7 angegeben sein; 5077 und "
+        "5079 dürfen nicht angegeben sein.",
+    ),
+    "869": (
+        WARNUNG,
+        "Mit Onlineprüfung (3010) und CDM-Version 5.2.0 muss zu mindestens einer (N)BSNR des "
+        "Falls (5098) in besa die Produkttypversion des Konnektors (0224) angegeben sein.",
+    ),
+    "882": (
+        WARNUNG,
+        "KADT mit Refresher (4272, ohne 4266/4278): jeder Leistungstag muss in 4264–4265 oder "
+        "4276–4277 liegen.",
+    ),
+    "883": (
+        WARNUNG,
+        "KADT mit Refresher (4272) und Kurabbruch (4266): jeder Leistungstag muss in 4264–4265 "
+        "(bis 4266) oder 4276–4277 liegen.",
+    ),
+    "884": (
+        WARNUNG,
+        "KADT mit Refresher (4272) und dessen Abbruch (4278): jeder Leistungstag muss in "
+        "4264–4265 oder 4276–4277 (bis 4278) liegen.",
+    ),
+    "885": (
+        WARNUNG,
+        "KADT mit Refresher (4272), 4266 und 4278: jeder Leistungstag muss in 4264–4265 (bis "
+        "4266) oder 4276–4277 (bis 4278) liegen.",
+    ),
+    "891": (WARNUNG, "Ist 5077 = 999999, muss mindestens ein Gen-Name (5078) angegeben sein."),
+    "893": (WARNUNG, "Ist 5077 ungleich 999999, darf kein Gen-Name (5078) angegeben sein."),
+    "894": (
+        WARNUNG,
+        "Sind 5050 und ein Multiplikator (5005) angegeben, muss die Anzahl der 5050 dem "
+        "Multiplikator entsprechen.",
+    ),
     "201": (
         INFO,
         "Die Abrechnungs-VKNR (4104) steht nicht in der Kostenträger-Stammdatei (SDKT) des "
@@ -500,6 +593,26 @@ RULES: dict[str, tuple[str, str]] = {
     "KVDT-RQL1": (
         FEHLER,
         "Dieser Behandlungsfall kann erst im nächsten Quartal abgerechnet werden.",
+    ),
+    "KVDT-FSATZ": (
+        FEHLER,
+        "Ein Datenpaket muss mindestens einen Behandlungsfall-Satz enthalten (ADT: 0101–0104, "
+        "KADT: 0109, SADT: sad1–sad3, Hybrid-DRG: hdrg1).",
+    ),
+    "KVDT-RKAB": (
+        FEHLER,
+        "Unbekannter Kostenträger-Abrechnungsbereich (4106): zulässig sind 00 bis 09.",
+    ),
+    "KVDT-DATLEN": (FEHLER, "Für ein Datumsfeld wird eine Länge von 8 (JJJJMMTT) erwartet."),
+    "KVDT-TIMLEN": (
+        FEHLER,
+        "Für ein Datums- und Uhrzeitfeld wird eine Länge von 14 (JJJJMMTThhmmss) erwartet.",
+    ),
+    "KVDT-FK3674": (
+        INFO,
+        "Bitte die Diagnosensicherheit der Dauerdiagnose (3674) prüfen: Dauerdiagnosen im Sinne "
+        "der Abrechnung sind gesichert oder beschreiben einen Zustand nach einer gesicherten "
+        "Diagnose (G oder Z); V oder A nur ausnahmsweise quartalsübergreifend.",
     ),
     "KVDT-RQL3": (
         WARNUNG,
@@ -689,12 +802,11 @@ MASTER_FILE_RULES: dict[str, str] = {
 OPEN_RULES: tuple[str, ...] = tuple(
     (
         "043 048 048a 059 063 064 108 151 160 164 364 365 366 390 428 "
-        "475 496 497 521 530 538 707 709 711a 711b 730 731 732 733 734 740 741 748 "
-        "770 816 824 828 829 830 834 838 839 842 843 847 848 853 854 862 "
-        "869 882 883 884 885 891 893 894 896 KVDT-FFK KVDT-FFKW KVDT-FK3674 "
-        "KVDT-FSATZ KVDT-VSDM KVDT-F0224a KVDT-F0224b KVDT-DK01 KVDT-DK02 KVDT-DK03 "
-        "KVDT-BP01 KVDT-BP02 KVDT-BP03 KVDT-PRFNW-VK KVDT-DATLEN KVDT-TIMLEN "
-        "KVDT-RSU KVDT-RKAB KVDT-RQL4"
+        "475 496 497 521 530 538 709 711a 711b 730 731 732 733 734 740 741 748 "
+        "838 839 842 862 896 KVDT-FFK KVDT-FFKW "
+        "KVDT-VSDM KVDT-F0224a KVDT-F0224b KVDT-DK01 KVDT-DK02 KVDT-DK03 "
+        "KVDT-BP01 KVDT-BP02 KVDT-BP03 KVDT-PRFNW-VK "
+        "KVDT-RSU KVDT-RQL4"
     ).split()
 )
 

@@ -82,7 +82,10 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
     R_AUSSTELLUNG,
     R_CAPTURE,
     R_SVCFIELD,
-) = range(29)
+    R_PSYBLOCK,
+    R_PSYGNR,
+    R_STAMP,
+) = range(32)
 
 #: Fields whose every value matters (the record's `seen` dict keeps only the last one).
 _CAPTURE = ("5041", "9132")
@@ -128,6 +131,10 @@ _ROLES: dict[bytes, int] = {
     **{fk: R_GROUPFIELD for fk in (b"0224", b"0227", b"0228")},
     **{fk.encode(): R_CAPTURE for fk in _CAPTURE},
     **{fk.encode(): R_SVCFIELD for fk in _SVC_FIELDS},
+    b"4235": R_PSYBLOCK,
+    b"4253": R_PSYGNR,
+    b"4256": R_PSYGNR,
+    b"3010": R_STAMP,
 }
 
 #: Field spec used by the hot loop: (min, max, type, values, special, role).
@@ -155,6 +162,7 @@ _VALUE_RULES = {
     b"0225": "177",
     b"4131": "534",
     b"4132": "536",
+    b"4106": "KVDT-RKAB",
 }
 
 _SPECIAL_RULES = {
@@ -188,6 +196,44 @@ _ZUSATZ_RULES = {
     "5052": "890",
     "5077": "892",
     "4214": "901",
+}
+
+#: Service fields whose values the lab/Zusatzangaben rules count per GNR (770 ff., 891-894, 707).
+_SVC_TRACK = frozenset((b"5077", b"5078", b"5079", b"5005", b"5050", b"5042"))
+
+
+def _gnrs(*codes: int) -> frozenset[bytes]:
+    return frozenset(b"%05d" % c for c in codes)
+
+
+#: GNR rules of the ADT-Regeltabelle on genetic/lab services, texts of the XPM catalogue:
+#: (rule, GNRs (5 digits, any letter suffix), 5077 count, 5079 count, needs 6001 != Z01.7,
+#: 5078 forbidden). Counts: None = not checked, 0 = must not be there, 1 = exactly once,
+#: -1 = at least once.
+_LAB_RULES = (
+    ("770", _gnrs(11511, 11512, 11516, 11517, 11518, 11521, 11721, 11722, 11723, 11728, 11730,
+                  11731), 1, 1, False, False),
+    ("816", _gnrs(11233), 0, -1, False, True),
+    ("828", _gnrs(11302, 11303, 11305, 19402), 0, 0, True, False),
+    ("829", _gnrs(19421, 19424, 19425, 19451, 19452, 19453, 19454, 19456), 1, None, True, False),
+    ("830", _gnrs(19424, 19453, 19456), -1, None, True, False),
+    ("834", _gnrs(11522, 11513, 11724, 11725, 11726, 11727, 11732), -1, -1, False, False),
+    ("843", _gnrs(32901, 32902, 32904, 32906, 32908, 32910, 32911), 0, 0, True, False),
+    ("854", _gnrs(32915, 32916, 32917, 32918), 0, 0, True, False),
+    ("847", _gnrs(19421, 19451, 19452), None, 1, False, False),
+    ("848", _gnrs(19424, 19453, 19454, 19456), None, -1, False, False),
+)  # fmt: skip
+_LAB_BY_GNR: dict[bytes, list[tuple]] = {}
+for _rule in _LAB_RULES:
+    for _code in _rule[1]:
+        _LAB_BY_GNR.setdefault(_code, []).append(_rule)
+
+#: Package headers and the case records each package must contain (KVDT-FSATZ).
+_PACKAGE_HEADERS = {
+    b"adt0": ("ADT", "0101, 0102, 0103, 0104"),
+    b"kad0": ("KADT", "0109"),
+    b"sad0": ("SADT", "sad1, sad2, sad3"),
+    b"hdrg0": ("Hybrid-DRG", "hdrg1"),
 }
 
 #: Rules that apply from a quarter on (year * 10 + quarter of the case, 4101, else 9204).
@@ -341,6 +387,18 @@ class _Validator:
         self.svc_day = b""
         self.svc_fields: set[bytes] = set()
         self.ops_pending = b""  # last 5035 that needs a Seitenlokalisation (5041), rule 705
+        self.svc_code = b""  # GNR (5001) of the open service
+        self.svc_track: dict[bytes, list[bytes]] | None = None  # values of _SVC_TRACK fields
+        self.diag_real = False  # the case has a 6001 other than Z01.7 (828 ff.)
+        self.lab_pending: list[tuple[str, int, bytes]] = []  # (rule, line, GNR) at case end
+        self.psy_seen: dict[bytes, set[bytes]] = {}  # R853: GNRs per field in the 4235 block
+        self.stamp_case = False  # 3010 in the case (R869)
+        self.case_bsnrs: set[bytes] = set()  # 5098 of the case when 3010 is there (R869)
+        self.besa_0224: set[bytes] = set()  # (N)BSNRs with 0224 in besa (R869)
+        self.kadt_case = False
+        self.kadt_days: list[bytes] = []  # Leistungstage of a KADT case (R882-R885)
+        self.current_pkg: bytes | None = None
+        self.pkg_cases: dict[bytes, int] = {}  # cases per package header (KVDT-FSATZ)
         self.ops_pending_line = 0
         self.declared_bad = False
         self.declared: set[bytes] = set()
@@ -587,6 +645,15 @@ class _Validator:
             self.has_ltag = False
             self.svc_open = False
             self.ops_pending = b""
+            self.diag_real = False
+            self.lab_pending = []
+            self.psy_seen = {}
+            self.stamp_case = False
+            self.case_bsnrs = set()
+            self.kadt_case = sa == b"0109"
+            self.kadt_days = []
+            if self.current_pkg is not None:
+                self.pkg_cases[self.current_pkg] = self.pkg_cases.get(self.current_pkg, 0) + 1
             self.diag_open = False
             self.sug = None
             self.sug28 = False
@@ -597,6 +664,9 @@ class _Validator:
             self.needs_place = self.adt_case and sa != b"0103"
         elif sa == b"besa":
             self.besa_line = ln
+        elif sa in _PACKAGE_HEADERS:
+            self.current_pkg = sa
+            self.pkg_cases.setdefault(sa, 0)
 
     def end_record(self) -> None:
         sa = self.sa
@@ -621,6 +691,20 @@ class _Validator:
                     self.msg("479", line, b"3112")
             self.case_rules(sa, seen, line)
             self.card_rules(sa, seen, line)
+            if self.lab_pending and not self.diag_real:
+                done = set()
+                for rule, svc_line, code in self.lab_pending:
+                    if rule not in done:
+                        done.add(rule)
+                        detail = f"GNR „{_s(code)}“: keine Diagnose (6001) außer Z01.7."
+                        self.msg(rule, svc_line, b"6001", detail)
+            if (
+                self.stamp_case
+                and self.current_quarter_case
+                and seen.get(b"3006") == b"5.2.0"
+                and not self.case_bsnrs & self.besa_0224
+            ):
+                self.msg("869", line, b"3010")
         elif sa in (b"adt0", b"kad0", b"sad0", b"hdrg0"):
             self.packages.append(sa)
             self.header_rules(sa, seen, line)
@@ -654,7 +738,10 @@ class _Validator:
 
     def header_rules(self, sa: bytes, seen: dict[bytes, bytes], line: int) -> None:
         """Package header: version of the Satzbeschreibung (R813–R815), 0132 (R840)."""
-        if sa not in _VERSION_RULES:  # hdrg0 carries no quarter (R824 not checked)
+        if sa == b"hdrg0":
+            self.hdrg_version(seen, line)
+            return
+        if sa not in _VERSION_RULES:
             return
         version, quarter = seen.get(b"9212"), seen.get(b"9204")
         prefix, rule = _VERSION_RULES[sa]
@@ -678,6 +765,17 @@ class _Validator:
             and not _RELEASE_RE.fullmatch(release)
         ):
             self.msg("840", line, b"0132", f"Gefunden: „{_s(release)}“.")
+
+    def hdrg_version(self, seen: dict[bytes, bytes], line: int) -> None:
+        """R824: hdrg0 carries no quarter; the version (9212) must be that of the quarter the
+        file was created in (con0 9103), e.g. HDRG1026.nn for a file from 4/2026."""
+        version, created = seen.get(b"9212"), self.created
+        if version is None or not _VERSION_RE.match(version) or created is None:
+            return
+        month = (int(created[4:6]) - 1) // 3 * 3 + 1
+        expected = b"HDRG%02d%s" % (month, created[2:4])
+        if version[:-3] != expected:
+            self.msg("824", line, b"9212", f"Erwartet {_s(expected)}.nn, gefunden „{_s(version)}“.")
 
     def applies(self, rule: str) -> bool:
         q = self.case_q or self.adt_q
@@ -721,6 +819,28 @@ class _Validator:
                 msg("879", line, b"4276")
             if b"4278" in seen:
                 msg("880", line, b"4278")
+        elif self.kadt_days:
+            self.refresher_rules(seen, line)
+
+    def refresher_rules(self, seen: dict[bytes, bytes], line: int) -> None:
+        """KADT Kompaktkur mit Refresher (4272): every Leistungstag lies in the stay
+        4264-4265 (and up to a Kurabbruch 4266) or in the refresher 4276-4277 (and up to its
+        Abbruch 4278): R882 (neither 4266 nor 4278), R883 (4266), R884 (4278), R885 (both)."""
+        stop, stop2 = seen.get(b"4266"), seen.get(b"4278")
+        rule = {(False, False): "882", (True, False): "883", (False, True): "884"}.get(
+            (stop is not None, stop2 is not None), "885"
+        )
+        windows = []
+        for lo_fk, hi_fk, cap in ((b"4264", b"4265", stop), (b"4276", b"4277", stop2)):
+            lo, hi = seen.get(lo_fk), seen.get(hi_fk)
+            if lo is not None and hi is not None:
+                windows.append((lo, min(hi, cap) if cap is not None else hi))
+        if not windows:
+            return
+        for day in self.kadt_days:
+            if not any(lo <= day <= hi for lo, hi in windows):
+                self.msg(rule, line, b"5000", f"Leistungstag „{_s(day)}“.")
+                return
 
     def hdrg_rules(self, line: int) -> None:
         """Hybrid-DRG case: full birth date (KVDT-R023, a warning)."""
@@ -988,6 +1108,8 @@ class _Validator:
                 self.flush_ops()
             if self.ebm is not None and self.adt_case:
                 self.ebm_rules()
+            if self.adt_case and (self.svc_track is not None or self.svc_code[:5] in _LAB_BY_GNR):
+                self.lab_rules()
             if not self.needs_place:
                 if self.sa == b"0103":  # Satztabelle 0103: 5098 and 5099 per GNR (KVDT-FEHL)
                     if not self.svc_bsnr:
@@ -1061,6 +1183,46 @@ class _Validator:
                     f"GNR „{_s(gnr)}“: es fehlt eines der Felder {', '.join(fks)}.",
                 )
 
+    def lab_rules(self) -> None:
+        """Genetic/lab GNRs (R770, R816, R828-R830, R834, R843, R847, R848, R854) and the
+        Zusatzangaben 5077/5078 (R891, R893), 5050/5005 (R894), 5042/5005 (R707) per GNR."""
+        track = self.svc_track or {}
+        code, line = self.svc_code, self.svc_line
+        hgnc, names, kinds = track.get(b"5077", ()), track.get(b"5078", ()), track.get(b"5079", ())
+        for rule, _codes, n5077, n5079, needs_diag, no5078 in _LAB_BY_GNR.get(code[:5], ()):
+            if len(code) > 6:
+                continue
+            bad = []
+            for fk, want, have in ((b"5077", n5077, len(hgnc)), (b"5079", n5079, len(kinds))):
+                if want is None:
+                    continue
+                if (want == 0 and have) or (want == 1 and have != 1) or (want == -1 and not have):
+                    word = {0: "keinmal", 1: "genau einmal", -1: "mindestens einmal"}[want]
+                    bad.append(f"FK {_s(fk)} {have}× (erwartet {word})")
+            if no5078 and names:
+                bad.append(f"FK 5078 {len(names)}× (erwartet keinmal)")
+            if bad:
+                self.msg(rule, line, b"5001", f"GNR „{_s(code)}“: {', '.join(bad)}.")
+            if needs_diag:
+                self.lab_pending.append((rule, line, code))
+        if hgnc:
+            if b"999999" in hgnc and not names:
+                self.msg("891", line, b"5078", f"GNR „{_s(code)}“.")
+            elif b"999999" not in hgnc and names:
+                self.msg("893", line, b"5078", f"GNR „{_s(code)}“.")
+        factor = track.get(b"5005")
+        if factor:
+            implants = track.get(b"5050")
+            if implants and factor[-1].isdigit() and len(implants) != int(factor[-1]):
+                self.msg(
+                    "894",
+                    line,
+                    b"5050",
+                    f"GNR „{_s(code)}“: {len(implants)}× FK 5050, Multiplikator {_s(factor[-1])}.",
+                )
+            if b"5042" in track:
+                self.msg("707", line, b"5005", f"GNR „{_s(code)}“.")
+
     def close_diag(self) -> None:
         if self.diag_open:
             self.diag_open = False
@@ -1085,6 +1247,7 @@ class _Validator:
                 name = F.field_name(fk.decode())
                 self.msg("STR-MUSS", line, fk, f"BSNR {_s(bsnr)}: es fehlt {name}.")
         if b"0224" in gseen:
+            self.besa_0224.add(bsnr)
             if b"0227" not in gseen:
                 self.msg("872", line, b"0227", f"BSNR {_s(bsnr)}.")
             if b"0228" not in gseen:
@@ -1138,7 +1301,9 @@ class _Validator:
         m = n - 7
         if (m > hi or m < lo) and typ != F.SPECIAL:  # special formats carry their own rule
             unit = "Stellen" if typ == F.NUM else "Zeichen"
-            msg("FMT-LEN", ln, fk, f"{F.field_name(fk.decode())}: {m} {unit}, zulässig {lo}–{hi}.")
+            # XPM: a date must have 8 (KVDT-DATLEN), a date and time 14 (KVDT-TIMLEN) characters
+            rule = "KVDT-DATLEN" if typ == F.DATE else "KVDT-TIMLEN" if fk == b"3010" else "FMT-LEN"
+            msg(rule, ln, fk, f"{F.field_name(fk.decode())}: {m} {unit}, zulässig {lo}–{hi}.")
             return fk, val, False, role
         if length_ok and len(_FAST) < _FAST_LIMIT:
             fast_values = values
@@ -1232,6 +1397,8 @@ class _Validator:
                     self.svc_open = True
                     self.svc_bsnr = self.svc_lanr = False
                     self.svc_line = ln
+                    self.svc_code = val
+                    self.svc_track = None
                     if self.ebm is not None:
                         self.svc_gnr = val
                         self.svc_day = self.last_ltag
@@ -1239,6 +1406,8 @@ class _Validator:
                     continue  # service fields are not needed in `seen`
                 elif role == R_LBSNR:
                     self.svc_bsnr = True
+                    if self.stamp_case:
+                        self.case_bsnrs.add(val)
                     if ok and self.current_quarter_case and val not in self.besa_bsnr_set:
                         msg("724" if self.sug28 else "716", ln, fk, self.value_detail(fk, val))
                     if self.sug28 and ok:
@@ -1262,6 +1431,8 @@ class _Validator:
                     if ok and not self.has_ltag:
                         self.first_ltag = val
                     self.has_ltag = True
+                    if self.kadt_case and ok:
+                        self.kadt_days.append(val)
                     if ok:
                         q = self.qrange
                         if q is not None and not q[0] <= val <= q[1]:
@@ -1286,6 +1457,8 @@ class _Validator:
                     self.diag_line = ln
                     self.diag_fk = fk
                     self.diag_z017 = val == b"Z01.7"
+                    if fk == b"6001" and not self.diag_z017:
+                        self.diag_real = True
                     icd = self.icd
                     if icd is not None and ok and self.adt_case:
                         code = icd.get(val)
@@ -1294,6 +1467,8 @@ class _Validator:
                     if self.diag_z017 and fk == b"3673":
                         msg("860", ln, fk)
                 elif role == R_DIAGSICH:
+                    if fk == b"3674" and (val == b"V" or val == b"A"):
+                        msg("KVDT-FK3674", ln, fk, self.value_detail(fk, val))
                     if self.diag_open:
                         self.diag_sich = True
                         if self.diag_z017 and val != b"G" and fk == b"6003":
@@ -1372,6 +1547,10 @@ class _Validator:
         if role == R_SVCFIELD:
             if self.adt_case and not self.svc_open:
                 self.msg("KVDT-FK5001", ln, fk, f"{F.field_name(fk.decode())}.")
+            if fk in _SVC_TRACK and self.svc_open:
+                if self.svc_track is None:
+                    self.svc_track = {}
+                self.svc_track.setdefault(fk, []).append(val)
             if self.svc_open and self.ebm is not None:
                 self.svc_fields.add(fk)
             if fk == b"5035" and ok and self.ops is not None and self.adt_case:
@@ -1380,6 +1559,19 @@ class _Validator:
                 self.op_dates.append(val)
             elif fk == b"5012" and ok and val.isdigit() and int(val) >= 1_000_000:
                 self.msg("710", ln, fk, f"{int(val) / 100:.2f} Euro.".replace(".", ","))
+            return
+        if role == R_PSYBLOCK:
+            self.psy_seen = {}
+            return
+        if role == R_PSYGNR:
+            if self.adt_case:
+                done = self.psy_seen.setdefault(fk, set())
+                if val in done:
+                    self.msg("853", ln, fk, f"GNR „{_s(val)}“ in FK {_s(fk)} mehrfach.")
+                done.add(val)
+            return
+        if role == R_STAMP:
+            self.stamp_case = True
             return
         sa = self.sa
         if role == R_BSNR:
@@ -1537,6 +1729,16 @@ class _Validator:
             self.msg("KVDT-RDP1", None, "9132", f"Datenpaket {labels[code]}.", satzart="con0")
         for code in sorted(self.declared - present):
             self.msg("KVDT-RDP2", None, "9132", f"Datenpaket {labels[code]}.", satzart="con0")
+        for header, count in self.pkg_cases.items():
+            if not count:
+                name, records = _PACKAGE_HEADERS[header]
+                self.msg(
+                    "KVDT-FSATZ",
+                    None,
+                    "8000",
+                    f"Im {name}-Datenpaket fehlt ein Satz {records}.",
+                    satzart=_s(header),
+                )
         if b"hdrg0" in self.seen_satzarten and self.seen_satzarten & {b"besa", b"rvsa"}:
             self.msg("KVDT-SATZBESAHDRG", None, "8000", satzart="")
 

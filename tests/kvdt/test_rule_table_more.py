@@ -1,0 +1,283 @@
+"""Rules of the ADT/KADT/Hybrid-DRG rule tables and XPM checks added in issue 12, stage 3
+(no master data needed): one break and one no-break per rule, from the rule text, with the
+severity of the XPM catalogue (MeldungenKVDT.xml).
+
+Each case starts from a KBV test-practice file (valid), changes exactly what the rule text
+names and expects the rule; the no-break variant changes the same place so that the rule text
+is satisfied and expects the rule not to be reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from kvportal.kvdt import RULES
+from tests.kvdt.test_rule_table import (
+    Z01,
+    Z05,
+    Z30,
+    Record,
+    card_case,
+    case,
+    drop,
+    dump,
+    get,
+    ins,
+    load,
+    put,
+    rules_of,
+)
+
+
+def gnr_case(r) -> Record:
+    """A 0101 card case; its first GNR is the one the lab rules change."""
+    return card_case(r)
+
+
+def set_gnr(rec: Record, code: str, *extra: tuple[str, str]) -> Record:
+    """Make the first 5001 of the case `code` and put `extra` fields right after it."""
+    index = next(i for i, (f, _) in enumerate(rec) if f == "5001")
+    rec[index][1] = code
+    for offset, (fk, val) in enumerate(extra, 1):
+        rec.insert(index + offset, [fk, val])
+    return rec
+
+
+def only_z017(rec: Record) -> None:
+    """All diagnoses (6001) of the case become Z01.7 (G), the case keeps one."""
+    for item in rec:
+        if item[0] == "6001":
+            item[1] = "Z01.7"
+        elif item[0] == "6003":
+            item[1] = "G"
+    rec[:] = [item for item in rec if item[0] not in ("3673", "3674")]
+
+
+def kadt(r) -> Record:
+    return case(r, "0109")  # Z05: 4264 20220802, 4265 20260720, one Leistungstag 20260610
+
+
+def refresher(r, **fields: str) -> Record:
+    rec = kadt(r)
+    put(rec, "4272", "1", after="4270")
+    after = "4272"
+    for fk, val in fields.items():
+        fk = fk.lstrip("f")
+        put(rec, fk, val, after=after)
+        after = fk
+    return rec
+
+
+Mutation = Callable[[list[Record]], object]
+
+#: rule -> (file, break, no-break)
+CASES: dict[str, tuple[str, Mutation, Mutation]] = {
+    # ---- lab/genetic GNRs (ADT-Regeltabelle; GNR lists of the XPM texts)
+    "770": (
+        Z01,
+        lambda r: set_gnr(gnr_case(r), "11511", ("5077", "BRCA1")),
+        lambda r: set_gnr(gnr_case(r), "11511", ("5077", "BRCA1"), ("5079", "1")),
+    ),
+    "816": (
+        Z01,
+        lambda r: set_gnr(gnr_case(r), "11233", ("5079", "1"), ("5078", "Gen")),
+        lambda r: set_gnr(gnr_case(r), "11233", ("5079", "1")),
+    ),
+    "828": (
+        Z01,
+        lambda r: (only_z017(rec := gnr_case(r)), set_gnr(rec, "11302")),
+        lambda r: set_gnr(gnr_case(r), "11302"),
+    ),
+    "829": (
+        Z01,
+        lambda r: set_gnr(gnr_case(r), "19421"),
+        lambda r: set_gnr(gnr_case(r), "19421", ("5077", "BRCA1"), ("5079", "1")),
+    ),
+    "830": (
+        Z01,
+        lambda r: set_gnr(gnr_case(r), "19453", ("5079", "1")),
+        lambda r: set_gnr(gnr_case(r), "19453", ("5077", "BRCA1"), ("5079", "1")),
+    ),
+    "834": (
+        Z01,
+        lambda r: set_gnr(gnr_case(r), "11513", ("5079", "1")),
+        lambda r: set_gnr(gnr_case(r), "11513", ("5077", "BRCA1"), ("5079", "1")),
+    ),
+    "843": (
+        Z01,
+        lambda r: set_gnr(gnr_case(r), "32901", ("5077", "BRCA1")),
+        lambda r: set_gnr(gnr_case(r), "32901"),
+    ),
+    "854": (
+        Z01,
+        lambda r: set_gnr(gnr_case(r), "32915", ("5079", "1")),
+        lambda r: set_gnr(gnr_case(r), "32915B"),
+    ),
+    "847": (
+        Z01,
+        lambda r: set_gnr(gnr_case(r), "19451", ("5077", "BRCA1")),
+        lambda r: set_gnr(gnr_case(r), "19451", ("5077", "BRCA1"), ("5079", "1")),
+    ),
+    "848": (
+        Z01,
+        lambda r: set_gnr(gnr_case(r), "19454", ("5077", "BRCA1")),
+        lambda r: set_gnr(gnr_case(r), "19454", ("5077", "BRCA1"), ("5079", "2")),
+    ),
+    "891": (
+        Z01,
+        lambda r: set_gnr(gnr_case(r), "01100", ("5077", "999999")),
+        lambda r: set_gnr(gnr_case(r), "01100", ("5077", "999999"), ("5078", "Gen-Name")),
+    ),
+    "893": (
+        Z01,
+        lambda r: set_gnr(gnr_case(r), "01100", ("5077", "BRCA1"), ("5078", "Gen-Name")),
+        lambda r: set_gnr(gnr_case(r), "01100", ("5077", "BRCA1")),
+    ),
+    "894": (
+        Z01,
+        lambda r: set_gnr(gnr_case(r), "01100", ("5005", "2"), ("5050", "1")),
+        lambda r: set_gnr(gnr_case(r), "01100", ("5005", "2"), ("5050", "1"), ("5050", "2")),
+    ),
+    "707": (
+        Z01,
+        lambda r: set_gnr(gnr_case(r), "01100", ("5005", "2"), ("5042", "3")),
+        lambda r: set_gnr(gnr_case(r), "01100", ("5042", "3")),
+    ),
+    # ---- 853: a GNR at most once per field in a Psychotherapie block (DSB examples)
+    "853": (
+        Z01,
+        lambda r: ins(case(r, "0101", has=("4253",)), "4253", "35151", after="4253"),
+        lambda r: (
+            put(rec := case(r, "0101", has=("4253",)), "4255", "1", after="4254"),
+            put(rec, "4256", get(rec, "4253"), after="4255"),  # same GNR in 4256: allowed
+        ),
+    ),
+    # ---- 869: 3010 with CDM 5.2.0 needs 0224 in besa for a BSNR of the case (5098)
+    "869": (
+        Z01,
+        lambda r: (drop(r[1], "0224"), put(card_case(r), "3010", "20261026101010", after="3006")),
+        lambda r: put(card_case(r), "3010", "20261026101010", after="3006"),
+    ),
+    # ---- KADT Kompaktkur mit Refresher (4272): Leistungstag 20260610 in a window
+    "882": (
+        Z05,
+        lambda r: (
+            put(kadt(r), "4265", "20260601"),
+            refresher(r, f4276="20260701", f4277="20260710"),
+        ),
+        lambda r: (
+            put(kadt(r), "4265", "20260601"),
+            refresher(r, f4276="20260605", f4277="20260615"),
+        ),
+    ),
+    "883": (
+        Z05,
+        lambda r: (
+            put(kadt(r), "4266", "20260605", after="4265"),
+            refresher(r, f4276="20260701", f4277="20260710"),
+        ),
+        lambda r: (
+            put(kadt(r), "4266", "20260615", after="4265"),
+            refresher(r, f4276="20260701", f4277="20260710"),
+        ),
+    ),
+    "884": (
+        Z05,
+        lambda r: (
+            put(kadt(r), "4265", "20260601"),
+            refresher(r, f4276="20260602", f4277="20260620", f4278="20260605"),
+        ),
+        lambda r: (
+            put(kadt(r), "4265", "20260601"),
+            refresher(r, f4276="20260602", f4277="20260620", f4278="20260612"),
+        ),
+    ),
+    "885": (
+        Z05,
+        lambda r: (
+            put(kadt(r), "4266", "20260605", after="4265"),
+            refresher(r, f4276="20260602", f4277="20260620", f4278="20260605"),
+        ),
+        lambda r: (
+            put(kadt(r), "4266", "20260605", after="4265"),
+            refresher(r, f4276="20260602", f4277="20260620", f4278="20260612"),
+        ),
+    ),
+    # ---- 824: Hybrid-DRG version of the creation quarter (Z30: 9103 20261020 -> HDRG1026)
+    "824": (
+        Z30,
+        lambda r: put(case(r, "hdrg0"), "9212", "HDRG0726.01"),
+        lambda r: put(case(r, "hdrg0"), "9212", "HDRG1026.02"),
+    ),
+    # ---- XPM checks
+    "KVDT-FSATZ": (
+        Z05,
+        lambda r: r.remove(kadt(r)),
+        lambda r: r.insert(r.index(kadt(r)), [list(item) for item in kadt(r)]),
+    ),
+    "KVDT-RKAB": (
+        Z01,
+        lambda r: put(card_case(r), "4106", "10"),
+        lambda r: put(card_case(r), "4106", "00"),
+    ),
+    "KVDT-DATLEN": (
+        Z01,
+        lambda r: put(card_case(r), "4109", "2026103"),
+        lambda r: put(card_case(r), "4109", "20261029"),
+    ),
+    "KVDT-TIMLEN": (
+        Z01,
+        lambda r: put(card_case(r), "3010", "202610261010", after="3006"),
+        lambda r: put(card_case(r), "3010", "20261026101010", after="3006"),
+    ),
+    "KVDT-FK3674": (
+        Z01,
+        lambda r: (
+            put(rec := card_case(r), "3673", "I10.90", after="6003"),
+            put(rec, "3674", "V", after="3673"),
+        ),
+        lambda r: (
+            put(rec := card_case(r), "3673", "I10.90", after="6003"),
+            put(rec, "3674", "G", after="3673"),
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_rule_breaks_and_does_not_break(rule):
+    name, breaks, keeps = CASES[rule]
+    assert rule not in rules_of(dump(load(name)))
+    records = load(name)
+    breaks(records)
+    found = rules_of(dump(records))
+    assert rule in found, sorted(found)
+    assert found[rule] == {RULES[rule][0]}
+    records = load(name)
+    keeps(records)
+    assert rule not in rules_of(dump(records))
+
+
+def test_853_new_block_starts_afresh():
+    """The duplicate check is per Psychotherapie-Informationsblock (4235 ff.)."""
+    records = load(Z01)
+    rec = case(records, "0101", has=("4253",))
+    block = [item[:] for item in rec if item[0] in ("4235", "4252", "4253")]
+    index = max(i for i, (f, _) in enumerate(rec) if f == "4253")
+    rec[index + 1 : index + 1] = block
+    assert "853" not in rules_of(dump(records))
+
+
+def test_lab_rules_ignore_other_gnrs_and_vorquartal_has_no_869():
+    records = load(Z01)
+    set_gnr(gnr_case(records), "11510", ("5077", "BRCA1"))  # not in the 770 list
+    found = rules_of(dump(records))
+    assert not {"770", "834", "829"} & set(found)
+    records = load(Z01)
+    drop(records[1], "0224")
+    rec = card_case(records)
+    put(rec, "3010", "20260926101010", after="3006")
+    put(rec, "4101", "32026")  # Vorquartalsfall: no check against besa
+    assert "869" not in rules_of(dump(records))

@@ -211,6 +211,18 @@ CASES: dict[str, tuple[str, Mutation, Mutation]] = {
         lambda r: put(case(r, "hdrg0"), "9212", "HDRG0726.01"),
         lambda r: put(case(r, "hdrg0"), "9212", "HDRG1026.02"),
     ),
+    "521": (
+        Z01,
+        lambda r: set_gnr(gnr_case(r), "01100", ("5024", "X")),
+        lambda r: set_gnr(gnr_case(r), "01100", ("5024", "N")),
+    ),
+    "364": (
+        Z01,
+        lambda r: set_gnr(case(r, "0101", has=("4125",)), "01100", ("5034", "20260901")),
+        lambda r: set_gnr(
+            rec := case(r, "0101", has=("4125",)), "01100", ("5034", get(rec, "4125")[:8])
+        ),
+    ),
     # ---- XPM checks
     "KVDT-FSATZ": (
         Z05,

@@ -414,6 +414,12 @@ RULES: dict[str, tuple[str, str]] = {
     "879": (WARNUNG, "KADT: die Felder 4276 und 4277 nur zusammen mit 4272."),
     "880": (WARNUNG, "KADT: das Feld 4278 nur zusammen mit 4272."),
     "881": (WARNUNG, "KADT: entweder 4262 oder 4272 oder keines von beiden."),
+    "364": (
+        WARNUNG,
+        "Ist 4125 (Gültigkeitszeitraum) angegeben, muss das OP-Datum (5034) in diesem Zeitraum "
+        "liegen.",
+    ),
+    "521": (FEHLER, "Ungültiges Kennzeichen für eine poststationäre Behandlung (5024): nur N."),
     "707": (
         WARNUNG,
         "Ist die Mengenangabe Kontrast-/Arzneimittel (5042) da, darf kein Multiplikator (5005) "
@@ -801,8 +807,8 @@ MASTER_FILE_RULES: dict[str, str] = {
 #: Checkable without master data but not implemented yet (rule tables and XPM catalogue).
 OPEN_RULES: tuple[str, ...] = tuple(
     (
-        "043 048 048a 059 063 064 108 151 160 164 364 365 366 390 428 "
-        "475 496 497 521 530 538 709 711a 711b 730 731 732 733 734 740 741 748 "
+        "043 048 048a 059 063 064 108 151 160 164 365 366 390 428 "
+        "475 496 497 530 538 709 711a 711b 730 731 732 733 734 740 741 748 "
         "838 839 842 862 896 KVDT-FFK KVDT-FFKW "
         "KVDT-VSDM KVDT-F0224a KVDT-F0224b KVDT-DK01 KVDT-DK02 KVDT-DK03 "
         "KVDT-BP01 KVDT-BP02 KVDT-BP03 KVDT-PRFNW-VK "

@@ -163,6 +163,7 @@ _VALUE_RULES = {
     b"4131": "534",
     b"4132": "536",
     b"4106": "KVDT-RKAB",
+    b"5024": "521",
 }
 
 _SPECIAL_RULES = {
@@ -1027,6 +1028,10 @@ class _Validator:
             and (first < period[:8] or last > period[8:])
         ):
             msg("363", line, b"5000", f"Gültigkeitszeitraum „{_s(period)}“.")
+        if period is not None and len(period) == 16:
+            for op in self.op_dates:
+                if not period[:8] <= op <= period[8:]:
+                    msg("364", line, b"5034", f"OP-Datum „{_s(op)}“, Zeitraum „{_s(period)}“.")
         if b"4235" in seen and not (b"4252" in seen and b"4253" in seen):
             msg("897", line, b"4252")
         if (b"4252" in seen) != (b"4253" in seen):

@@ -223,6 +223,28 @@ CASES: dict[str, tuple[str, Mutation, Mutation]] = {
             rec := case(r, "0101", has=("4125",)), "01100", ("5034", get(rec, "4125")[:8])
         ),
     ),
+    # ---- Hybrid-DRG rule table (Z30: r[2] is the first hdrg1 case)
+    "365": (
+        Z30,
+        lambda r: put(r[2], "4125", "2020010120200331", after="4132"),
+        lambda r: put(r[2], "4125", "2026010120261231", after="4132"),
+    ),
+    "366": (
+        Z30,
+        lambda r: put(r[2], "4125", get(r[2], "5028") * 2, after="4132"),
+        lambda r: put(r[2], "4125", "2026010120261231", after="4132"),
+    ),
+    "390": (
+        Z30,
+        lambda r: put(r[2], "3103", get(r[2], "5028")),
+        lambda r: (put(r[2], "3103", get(r[2], "5028")), put(r[2], "3111", "3200", after="3110")),
+    ),
+    "538": (Z30, lambda r: put(r[2], "3110", "U"), lambda r: put(r[2], "3110", "D")),
+    "896": (
+        Z30,
+        lambda r: put(r[2], "5030", "12", after="5029"),
+        lambda r: put(r[2], "5030", "0", after="5029"),
+    ),
     # ---- XPM checks
     "KVDT-FSATZ": (
         Z05,
@@ -293,3 +315,23 @@ def test_lab_rules_ignore_other_gnrs_and_vorquartal_has_no_869():
     put(rec, "3010", "20260926101010", after="3006")
     put(rec, "4101", "32026")  # Vorquartalsfall: no check against besa
     assert "869" not in rules_of(dump(records))
+
+
+@pytest.mark.parametrize(
+    ("name", "satzart", "fk"),
+    [
+        (Z05, "kad0", "9204"),
+        (Z05, "kad0", "0105"),
+        (Z05, "0109", "4264"),
+        (Z05, "0109", "4111"),
+        (Z30, "hdrg0", "9212"),
+        (Z30, "hdrg1", "5027"),
+        (Z30, "hdrg1", "6009"),
+    ],
+)
+def test_mandatory_fields_of_kadt_and_hybrid_drg_satztabellen(name, satzart, fk):
+    """Feldart M of the KADT/HDRG Satztabellen: a missing field is STR-MUSS (F)."""
+    records = load(name)
+    drop(case(records, satzart), fk)
+    report = rules_of(dump(records))
+    assert report.get("STR-MUSS") == {"F"}

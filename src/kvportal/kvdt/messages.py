@@ -419,6 +419,23 @@ RULES: dict[str, tuple[str, str]] = {
         "Ist 4125 (Gültigkeitszeitraum) angegeben, muss das OP-Datum (5034) in diesem Zeitraum "
         "liegen.",
     ),
+    "365": (
+        WARNUNG,
+        "Hybrid-DRG: ist 4125 angegeben, muss der Beginn der Leistung (5028) in diesem Zeitraum "
+        "liegen.",
+    ),
+    "366": (
+        WARNUNG,
+        "Hybrid-DRG: ist 4125 angegeben, muss das Ende der Leistung (5029) in diesem Zeitraum "
+        "liegen.",
+    ),
+    "390": (
+        WARNUNG,
+        "Hybrid-DRG: ist der Patient zu Beginn der Leistung (5028) höchstens ein Jahr alt, muss "
+        "das Aufnahmegewicht (3111) angegeben sein.",
+    ),
+    "538": (FEHLER, "Hybrid-DRG: das Geschlecht (3110) muss M, W, X oder D sein (nicht U)."),
+    "896": (WARNUNG, "Hybrid-DRG: die Beatmungsstunden (5030) dürfen nicht größer als 0 sein."),
     "521": (FEHLER, "Ungültiges Kennzeichen für eine poststationäre Behandlung (5024): nur N."),
     "707": (
         WARNUNG,
@@ -807,9 +824,9 @@ MASTER_FILE_RULES: dict[str, str] = {
 #: Checkable without master data but not implemented yet (rule tables and XPM catalogue).
 OPEN_RULES: tuple[str, ...] = tuple(
     (
-        "043 048 048a 059 063 064 108 151 160 164 365 366 390 428 "
-        "475 496 497 530 538 709 711a 711b 730 731 732 733 734 740 741 748 "
-        "838 839 842 862 896 KVDT-FFK KVDT-FFKW "
+        "043 048 048a 059 063 064 108 151 160 164 428 "
+        "475 496 497 530 709 711a 711b 730 731 732 733 734 740 741 748 "
+        "838 839 842 862 KVDT-FFK KVDT-FFKW "
         "KVDT-VSDM KVDT-F0224a KVDT-F0224b KVDT-DK01 KVDT-DK02 KVDT-DK03 "
         "KVDT-BP01 KVDT-BP02 KVDT-BP03 KVDT-PRFNW-VK "
         "KVDT-RSU KVDT-RQL4"

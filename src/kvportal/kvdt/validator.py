@@ -844,10 +844,33 @@ class _Validator:
                 return
 
     def hdrg_rules(self, line: int) -> None:
-        """Hybrid-DRG case: full birth date (KVDT-R023, a warning)."""
+        """Hybrid-DRG case (HDRG-Regeltabelle): full birth date (R023), sex without U (R538),
+        Beatmungsstunden (R896), 5028/5029 in 4125 (R365/R366), Aufnahmegewicht up to one year
+        of age (R390), OP date (R314, R321, R322)."""
+        seen = self.seen
         birth = self.birth
         if birth is not None and (birth[4:6] == b"00" or birth[6:] == b"00"):
             self.msg("023", line, b"3103")
+        if seen.get(b"3110") == b"U":
+            self.msg("538", line, b"3110", "Geschlecht „U“.")
+        hours = seen.get(b"5030")
+        if hours is not None and hours.isdigit() and int(hours) > 0:
+            self.msg("896", line, b"5030", f"Beatmungsstunden „{_s(hours)}“.")
+        period, start, end = seen.get(b"4125"), seen.get(b"5028"), seen.get(b"5029")
+        if period is not None and len(period) == 16:
+            for rule, fk, day in (("365", b"5028", start), ("366", b"5029", end)):
+                if day is not None and not period[:8] <= day <= period[8:]:
+                    self.msg(rule, line, fk, f"„{_s(day)}“, Zeitraum „{_s(period)}“.")
+        if (
+            birth is not None
+            and start is not None
+            and birth.isdigit()
+            and birth[4:6] != b"00"
+            and birth[6:] != b"00"
+            and b"3111" not in seen
+            and start <= b"%04d%s" % (int(birth[:4]) + 1, birth[4:])
+        ):
+            self.msg("390", line, b"3111")
         self.op_rules(line)
 
     def op_rules(self, line: int) -> None:

@@ -75,6 +75,11 @@ def build_parser(prog: str = "kvdt") -> argparse.ArgumentParser:
         default="",
         help="Regeln, die absichtlich verletzt werden, kommagetrennt: " + ",".join(INJECTABLE),
     )
+    gen.add_argument(
+        "--pakete",
+        default="ADT",
+        help="Datenpakete, kommagetrennt: ADT, KADT, SADT oder HDRG allein (Standard: ADT)",
+    )
     gen.add_argument("--out", required=True, help="Zieldatei")
     return parser
 
@@ -129,6 +134,7 @@ def main(
             bsnr=args.bsnr,
             inject=args.inject.split(","),
             out=args.out,
+            packages=args.pakete.split(","),
         )
     except ValueError as exc:
         stderr.write(f"Fehler: {exc}\n")

@@ -19,6 +19,7 @@ from tests.kvdt.test_rule_table import (
     Z05,
     Z30,
     Record,
+    _sug28,
     card_case,
     case,
     drop,
@@ -244,6 +245,39 @@ CASES: dict[str, tuple[str, Mutation, Mutation]] = {
         Z30,
         lambda r: put(r[2], "5030", "12", after="5029"),
         lambda r: put(r[2], "5030", "0", after="5029"),
+    ),
+    # ---- ASV: Pseudo-LANR (5101) and ASV-Teamnummer (5100), all Info
+    "839": (
+        Z01,
+        lambda r: set_gnr(card_case(r), "01100", ("5101", "555555123")),
+        lambda r: (
+            put(r[1], "0223", "555555123", after="0212"),
+            set_gnr(card_case(r), "01100", ("5101", "555555123")),
+        ),
+    ),
+    "838": (
+        Z01,
+        lambda r: (
+            drop(rec := _sug28(r), "4218"),
+            put(rec, "4226", "001234566", after="4239"),
+            set_gnr(rec, get(rec, "5001"), ("5100", "001234567")),
+        ),
+        lambda r: (
+            drop(rec := _sug28(r), "4218"),
+            put(rec, "4226", "001234566", after="4239"),
+            set_gnr(rec, get(rec, "5001"), ("5100", "001234566")),
+        ),
+    ),
+    "842": (
+        Z01,
+        lambda r: (
+            put(rec := _sug28(r), "4249", "555555123", after="4242"),
+            set_gnr(rec, get(rec, "5001"), ("5101", "555555124")),
+        ),
+        lambda r: (
+            put(rec := _sug28(r), "4249", "555555123", after="4242"),
+            set_gnr(rec, get(rec, "5001"), ("5101", "555555123")),
+        ),
     ),
     # ---- XPM checks
     "KVDT-FSATZ": (

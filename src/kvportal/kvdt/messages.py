@@ -477,6 +477,20 @@ RULES: dict[str, tuple[str, str]] = {
         "Zu den GNR 11513, 11522, 11724–11727, 11732 müssen 5077 und 5079 mindestens einmal je "
         "GNR angegeben sein.",
     ),
+    "838": (
+        INFO,
+        "Scheinuntergruppe 28 mit ASV-Teamnummer des Überweisers (4226): die ASV-Teamnummer "
+        "der Leistung (5100) muss gleich sein.",
+    ),
+    "839": (
+        INFO,
+        "Die Pseudo-LANR (5101) muss in besa (0223) angegeben sein, außer bei Vorquartalsfällen.",
+    ),
+    "842": (
+        INFO,
+        "Scheinuntergruppe 28 mit Pseudo-LANR des Überweisers (4249): die Pseudo-LANR der "
+        "Leistung (5101) muss gleich sein.",
+    ),
     "843": (
         WARNUNG,
         "Zu den GNR 32901, 32902, 32904, 32906, 32908, 32910, 32911 muss eine Diagnose (6001) "
@@ -826,7 +840,7 @@ OPEN_RULES: tuple[str, ...] = tuple(
     (
         "043 048 048a 059 063 064 108 151 160 164 428 "
         "475 496 497 530 709 711a 711b 730 731 732 733 734 740 741 748 "
-        "838 839 842 862 KVDT-FFK KVDT-FFKW "
+        "862 KVDT-FFK KVDT-FFKW "
         "KVDT-VSDM KVDT-F0224a KVDT-F0224b KVDT-DK01 KVDT-DK02 KVDT-DK03 "
         "KVDT-BP01 KVDT-BP02 KVDT-BP03 KVDT-PRFNW-VK "
         "KVDT-RSU KVDT-RQL4"

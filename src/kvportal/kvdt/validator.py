@@ -396,6 +396,7 @@ class _Validator:
         self.stamp_case = False  # 3010 in the case (R869)
         self.case_bsnrs: set[bytes] = set()  # 5098 of the case when 3010 is there (R869)
         self.besa_0224: set[bytes] = set()  # (N)BSNRs with 0224 in besa (R869)
+        self.besa_asv: set[bytes] = set()  # Pseudo-LANR ASV (0223) in besa (R839)
         self.kadt_case = False
         self.kadt_days: list[bytes] = []  # Leistungstage of a KADT case (R882-R885)
         self.current_pkg: bytes | None = None
@@ -1211,6 +1212,15 @@ class _Validator:
                     f"GNR „{_s(gnr)}“: es fehlt eines der Felder {', '.join(fks)}.",
                 )
 
+    def pseudo_lanr_rules(self, fk: bytes, val: bytes, ln: int) -> None:
+        """Pseudo-LANR (5101): in besa 0223 for current-quarter cases (R839); with SUG 28 equal
+        to the referrer's Pseudo-LANR 4249 (R842)."""
+        if self.adt_case and self.current_quarter_case and val not in self.besa_asv:
+            self.msg("839", ln, fk, self.value_detail(fk, val))
+        ref = self.seen.get(b"4249") if self.sug28 else None
+        if ref is not None and ref != val:
+            self.msg("842", ln, fk, f"FK 4249: „{_s(ref)}“, FK 5101: „{_s(val)}“.")
+
     def lab_rules(self) -> None:
         """Genetic/lab GNRs (R770, R816, R828-R830, R834, R843, R847, R848, R854) and the
         Zusatzangaben 5077/5078 (R891, R893), 5050/5005 (R894), 5042/5005 (R707) per GNR."""
@@ -1528,6 +1538,8 @@ class _Validator:
                             msg(rule, ln, fk, self.value_detail(fk, val))
                 elif role == R_PSEUDO_LANR:
                     self.svc_lanr = True
+                    if ok:
+                        self.pseudo_lanr_rules(fk, val, ln)
                 elif role == R_KHIK:
                     self.svc_bsnr = True
                 elif role == R_NOTFUTURE:
@@ -1575,6 +1587,10 @@ class _Validator:
         if role == R_SVCFIELD:
             if self.adt_case and not self.svc_open:
                 self.msg("KVDT-FK5001", ln, fk, f"{F.field_name(fk.decode())}.")
+            if fk == b"5100" and self.sug28:  # R838: ASV-Teamnummer = that of the referrer
+                team = self.seen.get(b"4226")
+                if team is not None and team != val:
+                    self.msg("838", ln, fk, f"FK 4226: „{_s(team)}“, FK 5100: „{_s(val)}“.")
             if fk in _SVC_TRACK and self.svc_open:
                 if self.svc_track is None:
                     self.svc_track = {}
@@ -1649,6 +1665,8 @@ class _Validator:
                 self.ti_open_line = ln
                 if ok:
                     self.group_ti.append(val)
+            elif role == R_PSEUDO_ASV:
+                self.besa_asv.add(val)
             elif role == R_TIFLAG:
                 if not self.ti_open_line:
                     self.msg("STR-ZUORDNUNG", ln, fk, "FK 0226 ohne vorangehendes FK 0225.")

@@ -15,6 +15,7 @@ import pytest
 
 from kvportal.kvdt import RULES
 from tests.kvdt.test_rule_table import (
+    OTHER_LANR,
     Z01,
     Z05,
     Z30,
@@ -279,6 +280,37 @@ CASES: dict[str, tuple[str, Mutation, Mutation]] = {
             set_gnr(rec, get(rec, "5001"), ("5101", "555555123")),
         ),
     ),
+    # ---- KADT: 5098/5099 against besa (own rule numbers, XPM: 730 F, 731 W)
+    "730": (
+        Z05,
+        lambda r: put(kadt(r), "5098", "136926399"),
+        lambda r: put(kadt(r), "5098", get(r[1], "0201")),
+    ),
+    "731": (
+        Z05,
+        lambda r: put(kadt(r), "5099", OTHER_LANR),
+        lambda r: put(kadt(r), "5099", get(r[1], "0212")),
+    ),
+    # ---- rvsa (Z01: r[2]; 0300 = 0, 0301 = 0)
+    "740": (
+        Z01,
+        lambda r: put(r[2], "0300", "1"),
+        lambda r: (put(r[2], "0300", "1"), put(r[2], "0304", "123", after="0301")),
+    ),
+    "741": (
+        Z01,
+        lambda r: put(r[2], "0301", "1"),
+        lambda r: (put(r[2], "0301", "1"), put(r[2], "0302", "Gerät", after="0301")),
+    ),
+    "748": (
+        Z01,
+        lambda r: (put(r[2], "0304", "123", after="0301"), put(r[2], "0305", "2", after="0304")),
+        lambda r: (
+            put(r[2], "0302", "Gerät", after="0301"),
+            put(r[2], "0304", "123", after="0302"),
+            put(r[2], "0305", "2", after="0304"),
+        ),
+    ),
     # ---- XPM checks
     "KVDT-FSATZ": (
         Z05,
@@ -369,3 +401,24 @@ def test_mandatory_fields_of_kadt_and_hybrid_drg_satztabellen(name, satzart, fk)
     drop(case(records, satzart), fk)
     report = rules_of(dump(records))
     assert report.get("STR-MUSS") == {"F"}
+
+
+def test_sadt_places_and_doctors_against_besa_are_732_and_733():
+    """SADT-Regeltabelle: 5098 (R732) and 5099 (R733) must be in besa; both errors."""
+    import io
+
+    from kvportal.kvdt import generate, iter_records, validate_file
+    from tests.kvdt.conftest import BSNR, QUARTER, TODAY
+
+    data = generate(8, seed=3, quarter=QUARTER, bsnr=BSNR, packages=("ADT", "SADT"))
+    assert validate_file(io.BytesIO(data), today=TODAY).rules() == set()
+    sad = next(r for r in iter_records(io.BytesIO(data)) if r.satzart == "sad1")
+    place, doctor = sad.get("5098").encode(), sad.get("5099").encode()
+    head, tail = data.split(b"8000sad1", 1)
+    for fk, old, new, rule in (
+        (b"5098", place, b"136926399", "732"),
+        (b"5099", doctor, OTHER_LANR.encode(), "733"),
+    ):
+        broken = head + b"8000sad1" + tail.replace(fk + old, fk + new, 1)
+        report = validate_file(io.BytesIO(broken), today=TODAY)
+        assert report.rules() == {rule} and {m.severity for m in report.messages} == {"F"}

@@ -477,6 +477,27 @@ RULES: dict[str, tuple[str, str]] = {
         "Zu den GNR 11513, 11522, 11724–11727, 11732 müssen 5077 und 5079 mindestens einmal je "
         "GNR angegeben sein.",
     ),
+    "730": (
+        FEHLER,
+        "KADT: die (N)BSNR des Leistungsorts (5098) muss in besa (0201) angegeben sein.",
+    ),
+    "731": (WARNUNG, "KADT: die LANR (5099) soll in besa (0212) angegeben sein."),
+    "732": (
+        FEHLER,
+        "SADT: die (N)BSNR des Leistungsorts (5098) muss in besa (0201) angegeben sein.",
+    ),
+    "733": (FEHLER, "SADT: die LANR (5099) muss in besa (0212) angegeben sein."),
+    "740": (
+        WARNUNG,
+        "rvsa: ist 0300 = 1 (Laborleistungen), müssen 0301 (pnSD/uu-Analysen) und mindestens eine "
+        "Analyt-ID (0304) angegeben sein.",
+    ),
+    "741": (WARNUNG, "rvsa: ist 0301 = 1 oder 2, muss der Gerätetyp (0302) angegeben sein."),
+    "748": (
+        WARNUNG,
+        "rvsa: ist ein RV-Zertifikat (0305) = 2 (pnSD/uu-Analyse), muss mindestens ein Gerätetyp "
+        "(0302) angegeben sein.",
+    ),
     "838": (
         INFO,
         "Scheinuntergruppe 28 mit ASV-Teamnummer des Überweisers (4226): die ASV-Teamnummer "
@@ -839,7 +860,7 @@ MASTER_FILE_RULES: dict[str, str] = {
 OPEN_RULES: tuple[str, ...] = tuple(
     (
         "043 048 048a 059 063 064 108 151 160 164 428 "
-        "475 496 497 530 709 711a 711b 730 731 732 733 734 740 741 748 "
+        "475 496 497 530 709 711a 711b 734 "
         "862 KVDT-FFK KVDT-FFKW "
         "KVDT-VSDM KVDT-F0224a KVDT-F0224b KVDT-DK01 KVDT-DK02 KVDT-DK03 "
         "KVDT-BP01 KVDT-BP02 KVDT-BP03 KVDT-PRFNW-VK "

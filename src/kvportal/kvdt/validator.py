@@ -88,7 +88,10 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
 ) = range(32)
 
 #: Fields whose every value matters (the record's `seen` dict keeps only the last one).
-_CAPTURE = ("5041", "9132")
+_CAPTURE = ("5041", "9132", "0305")
+#: 5098/5099 not in besa: KADT (R730 F, R731 W) and SADT (R732, R733 F) have own numbers.
+_PLACE_RULES = {b"0109": "730", b"sad1": "732", b"sad2": "732", b"sad3": "732"}
+_DOCTOR_RULES = {b"0109": "731", b"sad1": "733", b"sad2": "733", b"sad3": "733"}
 #: Fields that belong to a GNR (5001): before the first 5001 of a day they are KVDT-FK5001.
 _SVC_FIELDS = (
     "5002 5003 5005 5006 5008 5009 5010 5011 5012 5013 5015 5016 5017 5018 5019 5020 5021 "
@@ -397,6 +400,7 @@ class _Validator:
         self.case_bsnrs: set[bytes] = set()  # 5098 of the case when 3010 is there (R869)
         self.besa_0224: set[bytes] = set()  # (N)BSNRs with 0224 in besa (R869)
         self.besa_asv: set[bytes] = set()  # Pseudo-LANR ASV (0223) in besa (R839)
+        self.rv_pnsd = False  # rvsa: an RV-Zertifikat 0305 = 2 (R748)
         self.kadt_case = False
         self.kadt_days: list[bytes] = []  # Leistungstage of a KADT case (R882-R885)
         self.current_pkg: bytes | None = None
@@ -713,6 +717,8 @@ class _Validator:
             part, parts = seen.get(b"9261"), seen.get(b"9260")
             if part and parts and part.isdigit() and parts.isdigit() and int(part) > int(parts):
                 self.msg("738", line, b"9261", f"Teil {_s(part)} von {_s(parts)}.")
+        elif sa == b"rvsa":
+            self.rvsa_rules(seen, line)
         elif sa == b"besa":
             self.close_group()
             if not self.besa_bsnrs and not self.besa_ik:
@@ -737,6 +743,18 @@ class _Validator:
         seen.clear()
         self.in_case = False
         self.adt_case = False
+
+    def rvsa_rules(self, seen: dict[bytes, bytes], line: int) -> None:
+        """Ringversuchszertifikate (Container-Regeltabelle): 0300 = 1 needs 0301 and an
+        Analyt-ID 0304 (R740); 0301 = 1/2 needs a Gerätetyp 0302 (R741), so does an
+        RV-Zertifikat 0305 = 2 (R748)."""
+        if seen.get(b"0300") == b"1" and (b"0301" not in seen or b"0304" not in seen):
+            self.msg("740", line, b"0300")
+        if seen.get(b"0301") in (b"1", b"2") and b"0302" not in seen:
+            self.msg("741", line, b"0302")
+        if self.rv_pnsd and b"0302" not in seen:
+            self.msg("748", line, b"0302")
+        self.rv_pnsd = False
 
     def header_rules(self, sa: bytes, seen: dict[bytes, bytes], line: int) -> None:
         """Package header: version of the Satzbeschreibung (R813–R815), 0132 (R840)."""
@@ -1447,7 +1465,8 @@ class _Validator:
                     if self.stamp_case:
                         self.case_bsnrs.add(val)
                     if ok and self.current_quarter_case and val not in self.besa_bsnr_set:
-                        msg("724" if self.sug28 else "716", ln, fk, self.value_detail(fk, val))
+                        rule = "724" if self.sug28 else _PLACE_RULES.get(self.sa, "716")
+                        msg(rule, ln, fk, self.value_detail(fk, val))
                     if self.sug28 and ok:
                         self.sug28_place(b"4218", "720", fk, val, ln)
                     continue
@@ -1459,7 +1478,8 @@ class _Validator:
                         and val not in self.besa_lanrs
                         and val != _LANR_SUBSTITUTE
                     ):
-                        msg("723" if self.sug28 else "715", ln, fk, self.value_detail(fk, val))
+                        rule = "723" if self.sug28 else _DOCTOR_RULES.get(self.sa, "715")
+                        msg(rule, ln, fk, self.value_detail(fk, val))
                     if self.sug28 and ok:
                         self.sug28_place(b"4242", "721", fk, val, ln)
                     continue
@@ -1576,6 +1596,8 @@ class _Validator:
         if role == R_CAPTURE:
             if fk == b"5041":
                 self.ops_pending = b""
+            if fk == b"0305" and val == b"2":
+                self.rv_pnsd = True
             if not ok and fk == b"9132":
                 self.declared_bad = True  # rule 124 reported; packages cannot be compared
             if ok:

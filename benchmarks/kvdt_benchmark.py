@@ -13,6 +13,8 @@ a child that only imported the same modules, so it shows what the work itself co
 
     .venv/bin/python benchmarks/kvdt_benchmark.py [--sizes 20,100] [--out-dir DIR] [--keep]
         [--src DIR]   # measure another source tree (e.g. an older commit) on the same files
+        [--stammdaten]  # also validate with synthetic KBV master files (SDKT, SDPLZ, SDICD,
+                        # SDEBM) covering the generated values: mode "validate+SD"
 
 Each child runs pinned to one core (`taskset -c 0` semantics via os.sched_setaffinity).
 """
@@ -58,6 +60,19 @@ def child(mode: str, path: str) -> dict:
                 rest = buf[idx + 2 :]
                 lines += len(parts)
         result["lines"] = lines
+    elif mode == "validate+SD":
+        from kvportal.kvdt.masterdata import load_directory
+
+        loaded = time.perf_counter()
+        masterdata = load_directory(Path(path).parent / "stammdaten")
+        result["load_seconds"] = time.perf_counter() - loaded
+        start = time.perf_counter()
+        cpu = time.process_time()
+        report = validate_file(path, today=TODAY, masterdata=masterdata)
+        result["status"] = report.status
+        result["stats"] = report.stats
+        result["messages"] = len(report.messages)
+        result["not_checked"] = len(report.not_checked)
     elif mode == "validate":
         report = validate_file(path, today=TODAY)
         result["status"] = report.status
@@ -135,6 +150,53 @@ def make_file(directory: Path, target_mb: int) -> Path:
     return path
 
 
+def _line(fk: str, value: str) -> bytes:
+    return b"%03d%s%s\r\n" % (len(value) + 9, fk.encode(), value.encode())
+
+
+def make_masterdata(directory: Path) -> None:
+    """Synthetic master files in the published formats with every value the generator uses
+    (so the check with them is clean and every master-data rule runs)."""
+    from kvportal.core.quarters import Quarter
+    from kvportal.kvdt import generator
+
+    q = Quarter.parse(QUARTER)
+    target = directory / "stammdaten"
+    target.mkdir(exist_ok=True)
+    vknrs = [f"{BSNR[:2]}{n:03d}" for n in range(100, 800)]
+    entries = "".join(
+        f'<kostentraeger V="{v}"><gueltigkeit V="2000-01-01.."/>'
+        f'<ik_liste><ik V="109{v[1:]}01"/></ik_liste></kostentraeger>'
+        for v in vknrs
+    )
+    (target / f"SDKT_Q{q.quarter}_{q.year}.xml").write_text(
+        f'<kostentraeger_liste xmlns="urn:ehd/kts/001">{entries}</kostentraeger_liste>'
+    )
+    plz = [_line("8000", "plz0"), _line("9111", q.kvdt), _line("9212", "PLZ1016.01")]
+    plz += [_line("8000", "2150") + _line("0150", f"0{n}") for n in range(1000, 10000)]
+    (target / f"PLZ74_1.{q.quarter}{q.year % 100:02d}").write_bytes(
+        b"".join(plz) + _line("8000", "plz9")
+    )
+    icds = sorted(set(generator._ICDS) | {"O04.9"})
+    diagnoses = "".join(
+        f'<diagnose><icd_code V="{c}"/><abrechenbar V="j"/></diagnose>' for c in icds
+    )
+    (target / f"ICDStamm{q.year}.xml").write_text(
+        f'<icd_stammdaten xmlns="urn:ehd/icd/001"><diagnosen_liste>{diagnoses}'
+        "</diagnosen_liste></icd_stammdaten>"
+    )
+    gnrs = sorted(set(generator._GNRS) | {"00001U", "01900", "01100", "11511"})
+    body = "".join(
+        f'<gnr V="{g}"><allgemein><gueltigkeit><service_tmr V="2008-01-01.."/></gueltigkeit>'
+        "</allgemein></gnr>"
+        for g in gnrs
+    )
+    (target / f"SDEBM_01.62_74_tf{q.year}q{q.quarter}_nr1.xml").write_text(
+        '<ehd:ehd xmlns:ehd="urn:ehd/001" xmlns="urn:ehd/go/001"><ehd:body><gnr_liste>'
+        f"{body}</gnr_liste></ehd:body></ehd:ehd>"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="20,100", help="file sizes in MB, comma separated")
@@ -142,6 +204,9 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep generated files")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best)")
     parser.add_argument("--src", help="source tree to measure (default: this checkout's src)")
+    parser.add_argument(
+        "--stammdaten", action="store_true", help="also validate with synthetic master files"
+    )
     parser.add_argument("--child", nargs=2, metavar=("MODE", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     global SRC
@@ -167,7 +232,11 @@ def main() -> int:
     rows = []
     for size in sizes:
         path = make_file(directory, size)
-        for mode in ("split", "validate"):
+        modes = ["split", "validate"]
+        if args.stammdaten:
+            make_masterdata(directory)
+            modes.append("validate+SD")
+        for mode in modes:
             runs = [run_child(mode, path) for _ in range(max(1, args.repeat))]
             best = min(runs, key=lambda r: r["seconds"])
             best["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
@@ -190,11 +259,16 @@ def main() -> int:
             f" {r['cpu_seconds']:>7.2f} {r['peak_rss_mb']:>8.1f} MB"
             f" {r['peak_rss_mb'] - base:>9.1f} MB"
         )
-        if r["mode"] in ("validate", "process"):
+        if r["mode"] in ("validate", "process", "validate+SD"):
             s = r["stats"]
             print(
                 f"{'':>19}Status {r['status']}, {s['cases']} Fälle, {s['services']} Leistungen, "
                 f"{s['diagnoses']} Diagnosen, {s['lines']} Zeilen"
+            )
+        if r["mode"] == "validate+SD":
+            print(
+                f"{'':>19}Stammdaten geladen in {r['load_seconds']:.2f} s, "
+                f"{r['not_checked']} Regeln nicht geprüft"
             )
     if tmp is not None and not args.keep:
         tmp.cleanup()

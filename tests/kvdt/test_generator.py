@@ -1,5 +1,6 @@
 """Generator: deterministic, realistic, streaming; round trip through the record reader."""
 
+import datetime as dt
 import io
 from collections import Counter
 
@@ -104,3 +105,62 @@ def test_valid_file_covers_the_scheinuntergruppen_and_passes_all_rules():
     assert expected <= sugs
     report = validate_file(io.BytesIO(data), today=TODAY)
     assert report.messages == [] and report.status == 0
+
+
+# ---- issue 12, stage 4: every Scheinuntergruppe, KADT/SADT/Hybrid-DRG packages
+ALL_SUGS = {"00", "20", "21", "23", "24", "26", "27", "28", "30", "31", "32"} | {
+    f"{n}" for n in range(41, 47)
+}
+
+
+def _sugs_and_satzarten(data: bytes) -> tuple[set[str], list[str]]:
+    records = list(iter_records(io.BytesIO(data)))
+    return {r.get("4239") for r in records if r.get("4239")}, [r.satzart for r in records]
+
+
+def test_every_scheinuntergruppe_and_every_package_is_valid():
+    data = generate(40, seed=11, quarter=QUARTER, bsnr=BSNR, packages=("ADT", "KADT", "SADT"))
+    sugs, satzarten = _sugs_and_satzarten(data)
+    assert sugs == ALL_SUGS
+    assert {"adt0", "kad0", "0109", "kad9", "sad0", "sad1", "sad9"} <= set(satzarten)
+    report = validate_file(io.BytesIO(data), today=TODAY)
+    assert report.messages == [] and report.status == 0
+    # a Kompaktkur with Refresher is among the KADT cases (R882 ff. are exercised)
+    assert b"01042721\r\n" in data
+
+
+def test_sug_27_and_28_follow_their_rules():
+    data = generate(8, seed=2, quarter=QUARTER, bsnr=BSNR)
+    records = list(iter_records(io.BytesIO(data)))
+    lab = {r.get("4239"): r for r in records if r.get("4239") in ("27", "28")}
+    assert set(lab) == {"27", "28"}
+    assert lab["27"].get("4205") and lab["27"].get("4102") and lab["27"].get("4221")
+    assert lab["28"].get_all("5098") == [lab["28"].get("4218")] * len(lab["28"].get_all("5098"))
+    assert set(lab["28"].get_all("5099")) == {lab["28"].get("4242")}
+    assert lab["28"].get("4221") in ("1", "2", "4")
+
+
+def test_hybrid_drg_file_for_a_quarter_from_the_clock():
+    quarter = Quarter.of(dt.date.today()).previous()
+    data = generate(5, seed=4, quarter=quarter, bsnr=BSNR, packages=["HDRG"])
+    _sugs, satzarten = _sugs_and_satzarten(data)
+    assert satzarten == ["con0", "hdrg0", *["hdrg1"] * 5, "hdrg9", "con9"]
+    report = validate_file(io.BytesIO(data))  # today: the clock the test runs under
+    assert report.messages == [] and report.status == 0
+
+
+def test_packages_are_checked():
+    with pytest.raises(ValueError, match="Unbekanntes Datenpaket: XDT"):
+        generate(4, seed=1, quarter=QUARTER, bsnr=BSNR, packages=("XDT",))
+    with pytest.raises(ValueError, match="allein"):
+        generate(4, seed=1, quarter=QUARTER, bsnr=BSNR, packages=("ADT", "HDRG"))
+    with pytest.raises(ValueError, match="kein --inject"):
+        generate(4, seed=1, quarter=QUARTER, bsnr=BSNR, packages=("HDRG",), inject=["324"])
+    with pytest.raises(ValueError, match="ADT-Datenpaket"):
+        generate(4, seed=1, quarter=QUARTER, bsnr=BSNR, packages=("KADT",), inject=["324"])
+
+
+def test_inject_882_adds_the_kadt_package():
+    data = generate(8, seed=1, quarter=QUARTER, bsnr=BSNR, inject=["882"])
+    assert b"8000kad0" in data
+    assert validate_file(io.BytesIO(data), today=TODAY).rules() == {"882"}

@@ -88,3 +88,25 @@ def test_command_messages_are_german_and_name_the_file(directory):
     assert code == 64 and "Aufruf: kvportal kvdt stammdaten import" in err
     code, _, err = run("import", str(directory), "--quarter", "Q9/2027")
     assert code == 64 and "Fehler:" in err
+
+
+def test_ebm_and_ops_files_are_imported_and_read_back(tmp_path):
+    """SDEBM/SDOPS (published eHD formats, synthetic content) survive the database round trip."""
+    from kvportal.kvdt.masterdata import load_directory
+    from tests.kvdt.stammdaten import gnr, opscode, sdebm, sdops
+
+    q = Quarter(2027, 1)
+    (tmp_path / "SDEBM_01.62_74_tf2027q1_nr1.xml").write_bytes(
+        sdebm(q, [gnr("03000"), gnr("31101", "2020-01-01..2027-03-31", [("SEQUENZ", ["5034"])])])
+    )
+    (tmp_path / "SDOPS_01.00_74_tf2027q1_nr1.xml").write_bytes(
+        sdops(q, [opscode("5-812.5", True), opscode("1-100")])
+    )
+    result = import_directory(None, directory=tmp_path)
+    assert len(result.imported) == 2
+    data = selectors.for_quarter(Quarter(2027, 2))
+    direct = load_directory(tmp_path)
+    assert data.ebm(Quarter(2027, 2)).gnrs == direct.ebm_files[0].gnrs
+    assert data.ops(Quarter(2027, 2)).codes == direct.ops_files[0].codes
+    assert data.available(Quarter(2027, 2)) == {"sdebm", "sdops"}
+    assert selectors.for_quarter(Quarter(2026, 4)) is None

@@ -579,6 +579,7 @@ def run_check(*, submission_id: int) -> Submission | None:
     status = rules.CHECK_ABORTED
     delay = float(getattr(settings, "BILLING_CHECK_TEST_DELAY", 0) or 0)
     try:
+        from kvportal.billing.checkdata import for_check
         from kvportal.kvdt import validate_file
 
         with private_storage.open(submission.storage_name, "rb") as fileobj:
@@ -588,6 +589,7 @@ def run_check(*, submission_id: int) -> Submission | None:
                 expected_bsnr=submission.betriebsstaette.bsnr,
                 today=timezone.localdate(submission.received_at),
                 progress=progress,
+                masterdata=for_check(submission.quarter_obj),
             )
         report_data = _report_dict(report)
         status = int(report.status)

@@ -184,6 +184,7 @@ def _release_test_run(test_run_id: int, token: str) -> None:
 
 
 def _check_and_write(run: TestRun, token: str) -> TestRun:
+    from kvportal.billing.checkdata import for_check
     from kvportal.kvdt import validate_file
 
     with private_storage.open(run.storage_name, "rb") as fileobj:
@@ -192,6 +193,7 @@ def _check_and_write(run: TestRun, token: str) -> TestRun:
             expected_quarter=run.quarter_obj,
             expected_bsnr=run.betriebsstaette.bsnr,
             today=timezone.localdate(run.created_at),
+            masterdata=for_check(run.quarter_obj),
         )
     data = _report_dict(report)
     previous = (

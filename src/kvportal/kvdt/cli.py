@@ -61,7 +61,7 @@ def build_parser(prog: str = "kvdt") -> argparse.ArgumentParser:
     check.add_argument(
         "--stammdaten",
         metavar="VERZEICHNIS",
-        help="Verzeichnis mit KBV-Stammdateien (SDPLZ, SDKT, SDICD)",
+        help="Verzeichnis mit KBV-Stammdateien (SDPLZ, SDKT, SDICD, SDEBM, SDOPS)",
     )
     gen = sub.add_parser("generate", help="synthetische KVDT-Datei erzeugen")
     gen.add_argument("--cases", type=int, required=True, help="Zahl der Behandlungsfälle")
@@ -74,6 +74,11 @@ def build_parser(prog: str = "kvdt") -> argparse.ArgumentParser:
         "--inject",
         default="",
         help="Regeln, die absichtlich verletzt werden, kommagetrennt: " + ",".join(INJECTABLE),
+    )
+    gen.add_argument(
+        "--pakete",
+        default="ADT",
+        help="Datenpakete, kommagetrennt: ADT, KADT, SADT oder HDRG allein (Standard: ADT)",
     )
     gen.add_argument("--out", required=True, help="Zieldatei")
     return parser
@@ -129,6 +134,7 @@ def main(
             bsnr=args.bsnr,
             inject=args.inject.split(","),
             out=args.out,
+            packages=args.pakete.split(","),
         )
     except ValueError as exc:
         stderr.write(f"Fehler: {exc}\n")

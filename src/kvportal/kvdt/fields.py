@@ -143,6 +143,21 @@ MANDATORY: dict[bytes, frozenset[bytes]] = {
         ]
     ),
     **{sa: frozenset(f.encode() for f in _CASE_MUSS) for sa in CASE_SATZARTEN},
+    # KADT and Hybrid-DRG Satztabellen (KVDT-Datensatzbeschreibung 4.4, 6.5): Feldart M
+    b"kad0": frozenset(
+        f.encode()
+        for f in "0105 9102 9212 0102 0121 0122 0123 0124 0126 0127 0128 0129 0130 0103 "
+        "9204".split()
+    ),
+    b"0109": frozenset(
+        f.encode()
+        for f in "3101 3102 3103 3108 3110 4104 4111 4131 4132 4261 4263 4264 4265 6001".split()
+    ),
+    b"hdrg0": frozenset((b"0105", b"9212", b"0103")),
+    b"hdrg1": frozenset(
+        f.encode()
+        for f in "3101 3102 3103 3108 3110 4104 4106 4111 4131 4132 5027 5028 6009".split()
+    ),
 }
 
 #: Mandatory fields of each (N)BSNR group inside besa.
@@ -318,6 +333,8 @@ _TABLE: dict[str, tuple] = {
     "4123": (2, 2, _N, None, 0),
     "4124": (1, 60, _A, None, 0),
     "4125": (16, 16, _N, None, 0),
+    "3111": (1, 5, _N, None, 0),  # Aufnahmegewicht in Gramm (Hybrid-DRG, R390)
+    "5030": (1, 4, _N, None, 0),  # Beatmungsstunden (Hybrid-DRG, R896)
     "4126": (1, 60, _A, None, 0),
     "4202": (1, 1, _N, _vals("1"), 0),
     "4204": (1, 1, _N, _vals("1"), 0),
@@ -363,6 +380,7 @@ _TABLE: dict[str, tuple] = {
     "5018": (2, 2, _A, _vals("Z1", "Z2", "Z3", "Z4"), 0),
     "5019": (1, 60, _A, None, 0),
     "5034": (8, 8, _D, None, 0),
+    "5024": (1, 1, _A, _vals("N"), 0),  # poststationär (R521: only N)
     "5035": (1, 8, _A, None, 0),
     "5036": (5, 6, _A, None, 0),
     "5041": (1, 1, _A, _vals("R", "L", "B"), 0),
@@ -404,7 +422,6 @@ _LOOSE = [
     "5020",
     "5021",
     "5023",
-    "5024",
     "5025",
     "5026",
     "5037",

@@ -3,10 +3,12 @@
 """Synthetic KVDT billing files for tests, demos and benchmarks. No Django.
 
 `generate(cases, seed=..., quarter=..., bsnr=...)` builds a realistic ADT billing file
-(besa with several doctors and a Nebenbetriebsstätte, all four case types 0101–0104,
-several services and diagnoses per case) that passes the validator, or – with
-`inject=["324", ...]` – breaks exactly the named rules. The output depends only on the
-arguments (deterministic for a seed).
+(besa with several doctors and a Nebenbetriebsstätte, all four case types 0101–0104 and every
+Scheinuntergruppe incl. 27/28, several services and diagnoses per case) that passes the
+validator, or – with `inject=["324", ...]` – breaks exactly the named rules. With
+`packages=("ADT", "KADT", "SADT")` the file also carries a KADT and an SADT package;
+`packages=("HDRG",)` makes a Hybrid-DRG file (no besa/rvsa, cases hdrg1). The output depends
+only on the arguments (deterministic for a seed).
 """
 
 from __future__ import annotations
@@ -85,9 +87,32 @@ INJECTABLE: dict[str, str] = {
     "406": "Ausstellungsdatum (4102) nach dem Erstellungsdatum (9103)",
     "856": "Diagnose Z01.7 mit Diagnosensicherheit V",
     "860": "Dauerdiagnose Z01.7",
+    "770": "zusätzliche GNR 11511 ohne 5077/5079",
+    "891": "zusätzliche GNR mit 5077 = 999999 ohne 5078",
+    "853": "GNR zweimal in 4253 eines Psychotherapie-Blocks",
+    "KVDT-RKAB": "0102 mit Kostenträger-Abrechnungsbereich 4106 = 10",
+    "KVDT-DATLEN": "Erstellungsdatum ADT (9115) mit sieben Stellen",
+    "KVDT-FK3674": "Dauerdiagnose mit Diagnosensicherheit V",
+    "KVDT-FSATZ": "zusätzliches SADT-Datenpaket ohne Fall",
+    "882": "KADT-Fall mit Refresher und einem Leistungstag außerhalb beider Zeiträume",
 }
 
+#: Datenpakete the generator can write (KVDT con0 9132 code).
+PACKAGES: dict[str, str] = {"ADT": "1", "KADT": "3", "SADT": "6", "HDRG": "7"}
+#: Injections that need another package than ADT: it is added.
+_PACKAGE_OF = {"882": "KADT"}
+
+#: Scheinuntergruppen the cases after the first four go through, so that a file with 21 or
+#: more cases has every one (27/28 first, so that small files have them too).
+_SUG_CYCLE = (
+    ("0102", "27"), ("0102", "28"), ("0102", "20"), ("0102", "21"), ("0102", "23"),
+    ("0102", "24"), ("0102", "26"), ("0103", "30"), ("0103", "31"), ("0103", "32"),
+    ("0104", "41"), ("0104", "42"), ("0104", "43"), ("0104", "44"), ("0104", "45"),
+    ("0104", "46"), ("0101", "00"),
+)  # fmt: skip
+
 _CASE_KIND = {
+    "KVDT-RKAB": "0102",
     "331": "0101",
     "356": "0102",
     "426": "0103",
@@ -108,7 +133,7 @@ _CASE_RULES = {
     "SYN-LEN", "SYN-FK", "SYN-LEER", "SYN-ZEICHEN", "SYN-CRLF", "SYN-BLANK",
     "SYN-FKUNBEKANNT", "FMT-NUM", "FMT-WERT", "016", "021", "022", "042", "054", "313",
     "324", "479", "486", "533", "715", "716", "837", "859", "STR-MUSS", "STR-ZUORDNUNG",
-    "856", "860",
+    "856", "860", "770", "891", "853", "KVDT-FK3674",
     *_CASE_KIND,
 }  # fmt: skip
 
@@ -159,9 +184,23 @@ def _d(day: dt.date) -> str:
 
 
 class _Generator:
-    def __init__(self, cases: int, seed: int, quarter: Quarter, bsnr: str, inject: set[str]):
+    def __init__(
+        self,
+        cases: int,
+        seed: int,
+        quarter: Quarter,
+        bsnr: str,
+        inject: set[str],
+        packages: tuple[str, ...] = ("ADT",),
+    ):
         self.rng = random.Random(seed)
-        self.cases = cases
+        self.packages = packages
+        extra = sum(1 for p in packages if p in ("KADT", "SADT"))
+        self.other_cases = max(1, cases // 10) if extra else 0
+        self.cases = cases if "ADT" in packages else 0
+        if "ADT" in packages and extra:
+            self.cases = max(cases - extra * self.other_cases, min(cases, 4))
+        self.hdrg_cases = cases if packages == ("HDRG",) else 0
         self.q = quarter
         self.bsnr = bsnr
         self.inject = inject
@@ -206,7 +245,12 @@ class _Generator:
             ("8000", "con0"),
             ("9103", "20991231" if "304" in self.inject else _d(self.created)),
             ("9106", "3" if "182" in self.inject else "4"),
-            ("9132", "2" if "124" in self.inject else "1"),
+            *(
+                [("9132", "2")]
+                if "124" in self.inject
+                else [("9132", PACKAGES[p]) for p in self.packages]
+                + ([("9132", "6")] if "KVDT-FSATZ" in self.inject else [])
+            ),
         ]
 
     def besa(self) -> list[Item]:
@@ -281,14 +325,27 @@ class _Generator:
             ("0130", "0341 000000"),
             ("0103", "kvportal Testdatengenerator"),
             ("0132", "1.0"),
-            ("9115", _d(self.created)),
+            ("9115", _d(self.created)[:7] if "KVDT-DATLEN" in inj else _d(self.created)),
             ("9204", q.kvdt),
         ]
 
-    def case(self, i: int, satzart: str, targets: set[str]) -> list[Item]:
+    def header(self, satzart: str, prefix: str) -> list[Item]:
+        """kad0/sad0: the adt0 fields (Satztabelle: same Muss fields) with their version."""
+        q = self.q
+        items = [(fk, v) for fk, v in self.adt0() if fk not in ("8000", "9212", "9115")]
+        items = [
+            i if i[0] != "0105" else ("0105", f"Y/9/{q.year % 100:02d}01/99/999") for i in items
+        ]
+        version = f"{prefix}{q.start.month:02d}{q.year % 100:02d}.01"
+        return [("8000", satzart), *items[:2], ("9212", version), *items[2:]]
+
+    def case(
+        self, i: int, satzart: str, targets: set[str], forced_sug: str | None = None
+    ) -> list[Item]:
         rng = self.rng
         q = self.q
         inj = targets
+        lab_place: tuple[str, str] | None = None
         birth = dt.date(rng.randint(1930, q.year - 1), rng.randint(1, 12), rng.randint(1, 28))
         span = (q.end - q.start).days  # last day excluded, keeps rule 313 injectable
         ndays = rng.randint(2, 4) if "STR-SORT" in inj or "313" in inj else rng.randint(1, 4)
@@ -338,7 +395,7 @@ class _Generator:
         if "406" in inj:
             items.append(("4102", _d(self.created + dt.timedelta(days=1))))
         items.append(("4104", f"{self.bsnr[:2]}{rng.randrange(100, 800):03d}"))
-        items.append(("4106", "00"))
+        items.append(("4106", "10" if "KVDT-RKAB" in inj else "00"))
         if satzart == "0101":
             read = q.start - dt.timedelta(days=5) if "480" in inj else min(dates[0], q.end)
             items.append(("4109", _d(read)))
@@ -350,8 +407,23 @@ class _Generator:
         items += [("4131", "00"), ("4132", "00"), ("4121", "0"), ("4122", "00")]
         if satzart == "0101":
             sug = "20" if "331" in inj else "00"
+        elif satzart == "0102" and forced_sug in ("27", "28"):
+            sug = forced_sug
+            items.append(("4102", _d(dates[0])))  # R405/R406: Ausstellungsdatum
+            if sug == "27":  # Auftragsleistung Labor: Auftrag (R755), external referrer
+                ref_bsnr, ref_lanr = rng.choice(self.referrers)
+                items.append(("4205", "Laboruntersuchung"))
+            else:  # Laborgemeinschaft: the referrer is the service provider (R720/R721)
+                ref_bsnr = self.bsnr
+                ref_lanr = rng.choice(self.doctors[self.bsnr])[0]
+                lab_place = (ref_bsnr, ref_lanr)
+            items.append(("4218", ref_bsnr))
+            items.append(("4242", ref_lanr))
+            items.append(("4221", rng.choice("124")))  # R404, R754
         elif satzart == "0102":
             sug = "00" if "356" in inj else rng.choice(("20", "21", "23", "24", "26"))
+            if forced_sug is not None and not inj:
+                sug = forced_sug
             if "405" in inj:
                 sug = "27"
             ref_bsnr, ref_lanr = rng.choice(self.referrers)
@@ -378,6 +450,11 @@ class _Generator:
                 items += [("4205", "Mitbehandlung"), ("4218", ref_bsnr), ("4242", ref_lanr)]
         else:
             sug = "00" if "427" in inj else rng.choice(("41", "42", "43", "44", "45", "46"))
+        if forced_sug is not None and not inj and satzart in ("0103", "0104"):
+            sug = forced_sug
+        if sug == "31" and "4218" not in {item[0] for item in items if isinstance(item, tuple)}:
+            ref_bsnr, ref_lanr = rng.choice(self.referrers)  # R746, R841
+            items += [("4205", "Mitbehandlung"), ("4218", ref_bsnr), ("4242", ref_lanr)]
         if sug == "30" and "354" not in inj:  # stationary stay (R354)
             stay = q.start + dt.timedelta(days=rng.randrange(20))
             items.append(("4233", _d(stay) + _d(stay + dt.timedelta(days=3))))
@@ -391,6 +468,8 @@ class _Generator:
                 place = self.bsnr if rng.random() < 0.8 else self.nbsnr
                 lanr = rng.choice(self.doctors[place])[0]
                 gnr = rng.choice(_GNRS)
+                if lab_place is not None:
+                    place, lanr = lab_place
                 first = k == 0 and n == 0
                 if first and "042" in inj:
                     gnr = "0300"
@@ -406,6 +485,20 @@ class _Generator:
             blocks.append(block)
         if "STR-SORT" in inj:
             blocks.reverse()
+        place = self.bsnr
+        lanr = self.doctors[place][0][0]
+        if "770" in inj:  # lab GNR without its Zusatzangaben 5077/5079
+            blocks[-1] += [("5001", "11511"), ("5098", place), ("5099", lanr)]
+        if "891" in inj:  # HGNC 999999 without a Gen-Name (5078)
+            blocks[-1] += [("5001", "01100"), ("5077", "999999"), ("5098", place), ("5099", lanr)]
+        if "853" in inj:  # Psychotherapie block: a GNR twice in 4253
+            at = next(n for n, item in enumerate(items) if item[0] == "4239") + 1
+            items[at:at] = [
+                ("4235", _d(dates[0])),
+                ("4252", "2"),
+                ("4253", "35401"),
+                ("4253", "35401"),
+            ]
         for block in blocks:
             items += block
         if "486" not in inj:
@@ -423,27 +516,169 @@ class _Generator:
             if rng.random() < 0.3:
                 items.append(("3673", rng.choice(_ICDS)))
                 items.append(("3674", "G"))
+            if "KVDT-FK3674" in inj:
+                items += [("3673", rng.choice(_ICDS)), ("3674", "V")]
         return items
+
+    def patient(self, rng: random.Random, birth: dt.date) -> list[Item]:
+        return [
+            ("3101", self.surname()),
+            ("3102", rng.choice(_FIRST)),
+            ("3103", _d(birth)),
+            ("3107", rng.choice(_STREETS)),
+            ("3109", str(rng.randint(1, 99))),
+            ("3112", f"0{rng.randint(1000, 9999)}"),
+            ("3114", "D"),
+            ("3113", rng.choice(_CITIES)),
+            ("3108", rng.choice("11135")),
+        ]
+
+    def kadt_case(self, i: int, *, outside: bool) -> list[Item]:
+        """Kurärztliche Behandlung 0109 (Satztabelle 4.4.3); every third a Kompaktkur with
+        Refresher (4272, 4276/4277). `outside`: one Leistungstag in neither period (R882)."""
+        rng, q = self.rng, self.q
+        birth = dt.date(rng.randint(1930, q.year - 2), rng.randint(1, 12), rng.randint(1, 28))
+        arrival = q.start + dt.timedelta(days=rng.randrange(20))
+        refresher = outside or i % 3 == 2
+        departure = arrival + dt.timedelta(days=14 if refresher else 21)
+        items: list[Item] = [("8000", "0109"), ("3000", f"K{i + 1:05d}"), *self.patient(rng, birth)]
+        items += [
+            ("3110", rng.choice("MW")),
+            ("4104", f"{self.bsnr[:2]}{rng.randrange(100, 800):03d}"),
+        ]
+        items += [("4111", _ik(rng)), ("4131", "00"), ("4132", "00")]
+        items += [("4261", rng.choice("12")), ("4263", "3")]
+        items += [("4264", _d(arrival)), ("4265", _d(departure))]
+        days = sorted(rng.sample(range((departure - arrival).days + 1), 2))
+        dates = [arrival + dt.timedelta(days=d) for d in days]
+        if refresher:
+            start = departure + dt.timedelta(days=10)
+            items += [
+                ("4272", "1"),
+                ("4276", _d(start)),
+                ("4277", _d(start + dt.timedelta(days=7))),
+            ]
+            dates.append(start + dt.timedelta(days=rng.randrange(8)))
+            if outside:  # between the stay and the refresher
+                dates[-1] = departure + dt.timedelta(days=5)
+        place = self.bsnr
+        lanr = rng.choice(self.doctors[place])[0]
+        for day in sorted(dates):
+            items += [("5000", _d(day)), ("5001", "00001U"), ("5098", place), ("5099", lanr)]
+        items += [("6001", rng.choice(_ICDS)), ("6003", "G")]
+        return items
+
+    def sadt_case(self, i: int) -> list[Item]:
+        """SADT-ambulante Behandlung sad1 (Schwangerschaftsabbruch NRW)."""
+        rng, q = self.rng, self.q
+        birth = dt.date(
+            rng.randint(q.year - 45, q.year - 18), rng.randint(1, 12), rng.randint(1, 28)
+        )
+        day = q.start + dt.timedelta(days=rng.randrange((q.end - q.start).days))
+        place = self.bsnr
+        lanr = rng.choice(self.doctors[place])[0]
+        return [
+            ("8000", "sad1"),
+            ("3000", f"S{i + 1:05d}"),
+            *self.patient(rng, birth),
+            ("3110", "W"),
+            ("4104", f"{self.bsnr[:2]}{rng.randrange(100, 800):03d}"),
+            ("4111", _ik(rng)),
+            ("5000", _d(day)),
+            ("5001", "01900"),
+            ("5098", place),
+            ("5099", lanr),
+            ("6001", "O04.9"),
+            ("6003", "G"),
+        ]
+
+    def hdrg_file(self) -> Iterator[list[Item]]:
+        """Hybrid-DRG file (Satztabellen 6.5): con0, hdrg0, hdrg1 cases, hdrg9, con9."""
+        rng, q = self.rng, self.q
+        created = self.created
+        creation_q = Quarter.of(created)
+        yield self.con0()
+        yield [
+            ("8000", "hdrg0"),
+            ("0105", f"Y/9/{q.year % 100:02d}01/99/999"),
+            ("9212", f"HDRG{creation_q.start.month:02d}{creation_q.year % 100:02d}.01"),
+            ("0103", "kvportal Testdatengenerator"),
+            ("0132", "1.0"),
+            ("9117", _d(created)),
+        ]
+        for i in range(self.hdrg_cases):
+            birth = dt.date(rng.randint(1930, q.year - 2), rng.randint(1, 12), rng.randint(1, 28))
+            start = q.start + dt.timedelta(days=rng.randrange(60))
+            end = start + dt.timedelta(days=rng.randint(0, 3))
+            place = self.bsnr
+            lanr = rng.choice(self.doctors[place])[0]
+            yield [
+                ("8000", "hdrg1"),
+                ("3000", f"H{i + 1:05d}"),
+                ("3006", "5.2.0"),
+                *self.patient(rng, birth),
+                ("3116", "98"),
+                ("3110", rng.choice("MWXD")),
+                ("4104", f"{self.bsnr[:2]}{rng.randrange(100, 800):03d}"),
+                ("4106", "00"),
+                ("4111", _ik(rng)),
+                ("4131", "00"),
+                ("4132", "00"),
+                ("5027", rng.choice(("G09N", "G24M", "F59F"))),
+                ("5028", _d(start)),
+                ("5029", _d(end)),
+                ("5034", _d(start)),
+                ("5035", rng.choice(("5-530.31", "5-932.13", "5-812.5"))),
+                ("5041", rng.choice("RL")),
+                ("5098", place),
+                ("5099", lanr),
+                ("6009", rng.choice(_ICDS)),
+            ]
+        yield [("8000", "hdrg9")]
+        yield [("8000", "con9")]
 
     # ------------------------------------------------------------------ file
     def records(self) -> Iterator[list[Item]]:
         inj = self.inject
+        if self.packages == ("HDRG",):
+            yield from self.hdrg_file()
+            return
         yield self.con0()
         yield self.besa()
         if "743" not in inj:
             yield self.rvsa()
-        yield self.adt0()
-        pending = {r for r in inj if r in _CASE_RULES}
-        kinds = ("0101", "0102", "0103", "0104")
-        for i in range(self.cases):
-            satzart = kinds[i] if i < 4 else self.rng.choices(kinds, (70, 15, 5, 10))[0]
-            targets = {r for r in pending if _CASE_KIND.get(r, satzart) == satzart}
-            pending -= targets
-            yield self.case(i, satzart, targets)
-            if i == 0 and "175" in inj:
-                yield [("8000", "0199"), ("9901", "unbekannte Satzart")]
-        if "STR-REIHENFOLGE" not in inj:
-            yield [("8000", "adt9")]
+        if "ADT" in self.packages:
+            yield self.adt0()
+            pending = {r for r in inj if r in _CASE_RULES}
+            kinds = ("0101", "0102", "0103", "0104")
+            for i in range(self.cases):
+                forced = None
+                if i < 4:
+                    satzart = kinds[i]
+                elif i - 4 < len(_SUG_CYCLE):
+                    satzart, forced = _SUG_CYCLE[i - 4]
+                else:
+                    satzart = self.rng.choices(kinds, (70, 15, 5, 10))[0]
+                targets = {r for r in pending if _CASE_KIND.get(r, satzart) == satzart}
+                pending -= targets
+                yield self.case(i, satzart, targets, None if targets else forced)
+                if i == 0 and "175" in inj:
+                    yield [("8000", "0199"), ("9901", "unbekannte Satzart")]
+            if "STR-REIHENFOLGE" not in inj:
+                yield [("8000", "adt9")]
+        if "KADT" in self.packages:
+            yield self.header("kad0", "KADT")
+            for i in range(self.other_cases):
+                yield self.kadt_case(i, outside=i == 0 and "882" in inj)
+            yield [("8000", "kad9")]
+        if "SADT" in self.packages:
+            yield self.header("sad0", "SADT")
+            for i in range(self.other_cases):
+                yield self.sadt_case(i)
+            yield [("8000", "sad9")]
+        if "KVDT-FSATZ" in inj:  # an SADT package without a case record
+            yield self.header("sad0", "SADT")
+            yield [("8000", "sad9")]
         if "STR-ENDE" not in inj:
             yield [("8000", "con9")]
 
@@ -459,9 +694,25 @@ def iter_generate(
     quarter: Quarter,
     bsnr: str,
     inject: Iterable[str] = (),
+    packages: Iterable[str] = ("ADT",),
 ) -> Iterator[bytes]:
     """Yield the file in pieces (a few hundred records each); memory stays flat."""
     inject_set = {r.strip() for r in inject if r.strip()}
+    chosen = [p.strip().upper() for p in packages if p.strip()]
+    wrong = [p for p in chosen if p not in PACKAGES]
+    if wrong or not chosen:
+        raise ValueError(
+            f"Unbekanntes Datenpaket: {', '.join(wrong) or '(keines)'}. "
+            f"Möglich: {', '.join(PACKAGES)} (HDRG nur allein)."
+        )
+    for rule in sorted(inject_set):
+        if rule in _PACKAGE_OF and _PACKAGE_OF[rule] not in chosen:
+            chosen.append(_PACKAGE_OF[rule])
+    if "HDRG" in chosen and len(chosen) > 1:
+        raise ValueError("Ein Hybrid-DRG-Paket (HDRG) steht allein in einer Datei (ohne besa).")
+    if "HDRG" in chosen and inject_set:
+        raise ValueError("Für Hybrid-DRG-Dateien gibt es kein --inject.")
+    order = tuple(p for p in PACKAGES if p in chosen)
     unknown = inject_set - INJECTABLE.keys()
     if unknown:
         raise ValueError(
@@ -475,7 +726,9 @@ def iter_generate(
     needs_cases = inject_set & _CASE_RULES
     if needs_cases and cases < (4 if needs_cases & _CASE_KIND.keys() else 1):
         raise ValueError("Für die gewählten Regeln werden mindestens 4 Fälle gebraucht.")
-    gen = _Generator(cases, seed, quarter, bsnr, inject_set)
+    if needs_cases and "ADT" not in order:
+        raise ValueError("Die gewählten Regeln brauchen das ADT-Datenpaket.")
+    gen = _Generator(cases, seed, quarter, bsnr, inject_set, order)
     batch: list[bytes] = []
     for items in gen.records():
         batch.append(_encode(items))
@@ -494,13 +747,16 @@ def generate(
     bsnr: str,
     inject: Iterable[str] = (),
     out: BinaryIO | str | os.PathLike | None = None,
+    packages: Iterable[str] = ("ADT",),
 ) -> bytes | int:
     """Generate a synthetic KVDT file.
 
     Without `out` the file is returned as bytes; with `out` (binary file object or path)
     it is streamed there and the number of bytes written is returned.
     """
-    chunks = iter_generate(cases, seed=seed, quarter=quarter, bsnr=bsnr, inject=inject)
+    chunks = iter_generate(
+        cases, seed=seed, quarter=quarter, bsnr=bsnr, inject=inject, packages=packages
+    )
     if out is None:
         return b"".join(chunks)
     written = 0

@@ -68,6 +68,56 @@ class IcdFile:
     codes: dict[str, IcdCode]
 
 
+@dataclass(frozen=True)
+class Gnr:
+    """One GNR of the EBM master file (SDEBM `gnr`)."""
+
+    code: str
+    valid_from: str | None  # JJJJMMTT (`allgemein/gueltigkeit/service_tmr`), None = open
+    valid_to: str | None
+    #: `bedingung/gnr_zusatzangaben/gnr_zusatzangaben_liste`: (SEQUENZ?, KVDT field ids)
+    lists: tuple[tuple[bool, tuple[str, ...]], ...] = ()
+
+    def valid_on(self, day: bytes) -> bool:
+        """Valid on `day` (KVDT date JJJJMMTT)."""
+        d = day.decode("ascii", "replace")
+        return (self.valid_from is None or self.valid_from <= d) and (
+            self.valid_to is None or d <= self.valid_to
+        )
+
+
+@dataclass
+class EbmFile:
+    path: Path
+    quarter: Quarter
+    gnrs: dict[str, Gnr]
+
+    def get(self, gnr: str) -> Gnr | None:
+        """The GNR; a Zusatznummer (5 digits + letter) falls back to its 5-digit GNR."""
+        return self.gnrs.get(gnr) or (self.gnrs.get(gnr[:5]) if len(gnr) == 6 else None)
+
+
+@dataclass(frozen=True)
+class OpsCode:
+    code: str
+    valid_from: str | None  # JJJJMMTT
+    valid_to: str | None
+    side: bool  # `kzseite V="J"`: a Seitenlokalisation (5041) is required
+
+    def valid_on(self, day: bytes) -> bool:
+        d = day.decode("ascii", "replace")
+        return (self.valid_from is None or self.valid_from <= d) and (
+            self.valid_to is None or d <= self.valid_to
+        )
+
+
+@dataclass
+class OpsFile:
+    path: Path
+    quarter: Quarter
+    codes: dict[str, OpsCode]
+
+
 @dataclass
 class MasterData:
     """Master files found in a directory; the newest file valid in a quarter is used."""
@@ -75,6 +125,18 @@ class MasterData:
     plz_files: list[PlzFile] = field(default_factory=list)
     kt_files: list[KtFile] = field(default_factory=list)
     icd_files: list[IcdFile] = field(default_factory=list)
+    ebm_files: list[EbmFile] = field(default_factory=list)
+    ops_files: list[OpsFile] = field(default_factory=list)
+
+    def ebm(self, quarter: Quarter | None) -> EbmFile | None:
+        """EBM master file (SDEBM) valid in `quarter`: the newest one up to it."""
+        valid = [f for f in self.ebm_files if quarter is None or f.quarter <= quarter]
+        return max(valid, key=lambda f: f.quarter) if valid else None
+
+    def ops(self, quarter: Quarter | None) -> OpsFile | None:
+        """OPS master file (SDOPS) valid in `quarter`: the newest one up to it."""
+        valid = [f for f in self.ops_files if quarter is None or f.quarter <= quarter]
+        return max(valid, key=lambda f: f.quarter) if valid else None
 
     def icd_codes(self, quarter: Quarter) -> dict[str, IcdCode] | None:
         """ICD-10-GM codes valid in `quarter` (SDICD of that year), None without a file."""
@@ -110,6 +172,21 @@ class MasterData:
         plz = self.plz_file(quarter)
         return None if plz is None else plz.postcodes
 
+    def available(self, quarter: Quarter) -> set[str]:
+        """Kinds of master file (`messages.MASTER_FILES`) valid in `quarter`."""
+        kinds = set()
+        if self.postcodes(quarter) is not None:
+            kinds.add("plz")
+        if self.kt_file(quarter) is not None:
+            kinds.add("sdkt")
+        if self.icd_codes(quarter) is not None:
+            kinds.add("sdicd")
+        if self.ebm(quarter) is not None:
+            kinds.add("sdebm")
+        if self.ops(quarter) is not None:
+            kinds.add("sdops")
+        return kinds
+
     def describe(self) -> list[str]:
         return (
             [f"PLZ-Stammdatei {f.path.name} ({f.version}, ab {f.quarter})" for f in self.plz_files]
@@ -118,6 +195,14 @@ class MasterData:
                 for f in self.kt_files
             ]
             + [f"ICD-10-GM-Stammdatei {f.path.name} ({f.year})" for f in self.icd_files]
+            + [
+                f"EBM-Stammdatei {f.path.name} ({len(f.gnrs)} GNR, ab {f.quarter})"
+                for f in self.ebm_files
+            ]
+            + [
+                f"OPS-Stammdatei {f.path.name} ({len(f.codes)} OPS, ab {f.quarter})"
+                for f in self.ops_files
+            ]
         )
 
 
@@ -347,6 +432,168 @@ def load_sdicd(path: str | os.PathLike, *, year: int | None = None) -> IcdFile:
     return IcdFile(path, year, codes)
 
 
+_TF_IN_NAME = re.compile(r"tf\+?(\d{4})q([1-4])", re.I)
+_EBM_GNR = re.compile(r"\d{5}[A-Z]?")
+_KVDT_FK = re.compile(r"\d{4}")
+
+
+def _ehd_period(path: Path, value: str, where: str) -> tuple[str | None, str | None]:
+    """eHD `zeitraum_typ`: `JJJJ-MM-TT..JJJJ-MM-TT`, `..JJJJ-MM-TT`, `JJJJ-MM-TT..` or one day
+    `JJJJ-MM-TT`; returned as KVDT dates JJJJMMTT (None = open end)."""
+    start, sep, end = value.partition("..")
+    if not sep:
+        end = start
+    try:
+        return tuple(  # type: ignore[return-value]
+            dt.date.fromisoformat(v).strftime("%Y%m%d") if v else None for v in (start, end)
+        )
+    except ValueError:
+        raise MasterDataError(
+            f"{path.name}, {where}: Gültigkeit „{value}“ ist kein Zeitraum JJJJ-MM-TT..JJJJ-MM-TT."
+        ) from None
+
+
+def _file_quarter(path: Path, header_start: str | None, kind: str) -> Quarter:
+    """Quarter of an eHD master file: `tfJJJJqQ` in the name (eHD naming convention), else
+    the start of the header's `service_tmr`."""
+    match = _TF_IN_NAME.search(path.name) or _QUARTER_IN_NAME.search(path.name)
+    if match and match.re is _TF_IN_NAME:
+        return Quarter(int(match[1]), int(match[2]))
+    if match:
+        q, y = (match[1], match[2]) if match[1] else (match[4], match[3])
+        return Quarter(int(y), int(q))
+    if header_start:
+        return Quarter.of(dt.datetime.strptime(header_start, "%Y%m%d").date())
+    raise MasterDataError(
+        f"{path.name}: Gültigkeitsquartal der {kind} unbekannt (weder „tfJJJJqQ“ im Dateinamen "
+        "noch service_tmr im Header)."
+    )
+
+
+def _stack_events(path: Path):
+    """(event, local name, element, stack of local names below the element)."""
+    stack: list[str] = []
+    for event, elem in _xml_events(path):
+        name = _local(elem.tag)
+        if event == "start":
+            yield event, name, elem, stack
+            stack.append(name)
+        else:
+            stack.pop()
+            yield event, name, elem, stack
+
+
+def load_sdebm(path: str | os.PathLike, *, quarter: Quarter | None = None) -> EbmFile:
+    """Read one EBM master file (KBV Datensatzbeschreibung SDEBM, eHD namespace urn:ehd/go/001):
+    `body/gnr_liste/gnr V=GNR` with `allgemein/gueltigkeit/service_tmr V=Zeitraum` and
+    `bedingung/gnr_zusatzangaben/gnr_zusatzangaben_liste V=AUSWAHL|SEQUENZ` of
+    `gnr_zusatzangabe V=FK`. The quarter comes from `quarter`, the name (`tfJJJJqQ`) or the
+    header's `service_tmr`."""
+    path = Path(path)
+    gnrs: dict[str, Gnr] = {}
+    header_start: str | None = None
+    current: dict | None = None
+    try:
+        for event, name, elem, stack in _stack_events(path):
+            parent = stack[-1] if stack else ""
+            if event == "start":
+                if name == "gnr" and stack[-2:] == ["body", "gnr_liste"]:
+                    code = elem.get("V", "")
+                    where = f"GNR Nr. {len(gnrs) + 1}"
+                    if not _EBM_GNR.fullmatch(code):
+                        raise MasterDataError(
+                            f"{path.name}, {where}: GNR (V) „{code}“ muss nnnnn oder nnnnnA sein."
+                        )
+                    current = {"code": code, "period": None, "lists": [], "where": where}
+                elif current is None:
+                    if name == "service_tmr" and "header" in stack and header_start is None:
+                        header_start = _ehd_period(path, elem.get("V", ""), "Header")[0]
+                elif name == "service_tmr" and stack[-2:] == ["allgemein", "gueltigkeit"]:
+                    if current["period"] is None:
+                        current["period"] = _ehd_period(
+                            path, elem.get("V", ""), f"{current['where']} ({current['code']})"
+                        )
+                elif name == "gnr_zusatzangaben_liste" and parent == "gnr_zusatzangaben":
+                    kind = elem.get("V", "")
+                    if kind not in ("AUSWAHL", "SEQUENZ"):
+                        raise MasterDataError(
+                            f"{path.name}, GNR {current['code']}: gnr_zusatzangaben_liste V muss "
+                            "AUSWAHL oder SEQUENZ sein."
+                        )
+                    current["lists"].append((kind == "SEQUENZ", []))
+                elif name == "gnr_zusatzangabe" and parent == "gnr_zusatzangaben_liste":
+                    fk = elem.get("V", "")
+                    if not _KVDT_FK.fullmatch(fk):
+                        raise MasterDataError(
+                            f"{path.name}, GNR {current['code']}: Zusatzangabe „{fk}“ ist keine "
+                            "KVDT-Feldkennung."
+                        )
+                    current["lists"][-1][1].append(fk)
+                continue
+            if name == "gnr" and current is not None and stack[-2:] == ["body", "gnr_liste"]:
+                start, end = current["period"] or (None, None)
+                lists = tuple((seq, tuple(fks)) for seq, fks in current["lists"] if fks)
+                gnrs[current["code"]] = Gnr(current["code"], start, end, lists)
+                current = None
+                elem.clear()
+    except _xml_syntax_error() as exc:
+        line, column = exc.position
+        raise MasterDataError(
+            f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."
+        ) from None
+    if not gnrs:
+        raise MasterDataError(f"{path.name}: die Datei enthält keine GNR (gnr_liste/gnr).")
+    return EbmFile(path, quarter or _file_quarter(path, header_start, "EBM-Stammdatei"), gnrs)
+
+
+def load_sdops(path: str | os.PathLike, *, quarter: Quarter | None = None) -> OpsFile:
+    """Read one OPS master file (KBV Schnittstelle SDOPS, namespace urn:ehd/sdops/001):
+    `opscode_liste/opscode V=OPS` with `gueltigkeit V=Zeitraum` and `kzseite V=J|N`."""
+    path = Path(path)
+    codes: dict[str, OpsCode] = {}
+    header_start: str | None = None
+    current: dict | None = None
+    try:
+        for event, name, elem, stack in _stack_events(path):
+            if event == "start":
+                if name == "opscode":
+                    code = elem.get("V", "")
+                    if not code or len(code) > 8:
+                        raise MasterDataError(
+                            f"{path.name}, OPS Nr. {len(codes) + 1}: OP-Schlüssel (V) „{code}“ "
+                            "muss 1 bis 8 Zeichen haben."
+                        )
+                    current = {"code": code, "period": None, "side": None}
+                elif current is None:
+                    if name == "service_tmr" and "header" in stack and header_start is None:
+                        header_start = _ehd_period(path, elem.get("V", ""), "Header")[0]
+                elif name == "gueltigkeit":
+                    current["period"] = _ehd_period(path, elem.get("V", ""), current["code"])
+                elif name == "kzseite":
+                    side = elem.get("V", "")
+                    if side not in ("J", "N"):
+                        raise MasterDataError(
+                            f"{path.name}, OPS {current['code']}: kzseite muss J oder N sein."
+                        )
+                    current["side"] = side == "J"
+                continue
+            if name == "opscode" and current is not None:
+                if current["side"] is None:
+                    raise MasterDataError(f"{path.name}, OPS {current['code']}: kzseite fehlt.")
+                start, end = current["period"] or (None, None)
+                codes[current["code"]] = OpsCode(current["code"], start, end, current["side"])
+                current = None
+                elem.clear()
+    except _xml_syntax_error() as exc:
+        line, column = exc.position
+        raise MasterDataError(
+            f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."
+        ) from None
+    if not codes:
+        raise MasterDataError(f"{path.name}: die Datei enthält keinen OP-Schlüssel (opscode).")
+    return OpsFile(path, quarter or _file_quarter(path, header_start, "OPS-Stammdatei"), codes)
+
+
 def load_directory(directory: str | os.PathLike) -> MasterData:
     """All master files of a directory (offline use: `kvdt check --stammdaten DIR`)."""
     directory = Path(directory)
@@ -368,4 +615,12 @@ def load_directory(directory: str | os.PathLike) -> MasterData:
             and (path.suffix.lower() == ".xml")
         ):
             data.icd_files.append(load_sdicd(path))
+        elif path.is_file() and _is_xml(path, ("SDEBM", "EBM", "850_", "851_", "852_")):
+            data.ebm_files.append(load_sdebm(path))
+        elif path.is_file() and _is_xml(path, ("SDOPS", "OPS")):
+            data.ops_files.append(load_sdops(path))
     return data
+
+
+def _is_xml(path: Path, prefixes: tuple[str, ...]) -> bool:
+    return path.name.upper().startswith(prefixes) and path.suffix.lower() == ".xml"

@@ -414,10 +414,202 @@ RULES: dict[str, tuple[str, str]] = {
     "879": (WARNUNG, "KADT: die Felder 4276 und 4277 nur zusammen mit 4272."),
     "880": (WARNUNG, "KADT: das Feld 4278 nur zusammen mit 4272."),
     "881": (WARNUNG, "KADT: entweder 4262 oder 4272 oder keines von beiden."),
-    "201": (
+    "364": (
+        WARNUNG,
+        "Ist 4125 (Gültigkeitszeitraum) angegeben, muss das OP-Datum (5034) in diesem Zeitraum "
+        "liegen.",
+    ),
+    "365": (
+        WARNUNG,
+        "Hybrid-DRG: ist 4125 angegeben, muss der Beginn der Leistung (5028) in diesem Zeitraum "
+        "liegen.",
+    ),
+    "366": (
+        WARNUNG,
+        "Hybrid-DRG: ist 4125 angegeben, muss das Ende der Leistung (5029) in diesem Zeitraum "
+        "liegen.",
+    ),
+    "390": (
+        WARNUNG,
+        "Hybrid-DRG: ist der Patient zu Beginn der Leistung (5028) höchstens ein Jahr alt, muss "
+        "das Aufnahmegewicht (3111) angegeben sein.",
+    ),
+    "538": (FEHLER, "Hybrid-DRG: das Geschlecht (3110) muss M, W, X oder D sein (nicht U)."),
+    "896": (WARNUNG, "Hybrid-DRG: die Beatmungsstunden (5030) dürfen nicht größer als 0 sein."),
+    "521": (FEHLER, "Ungültiges Kennzeichen für eine poststationäre Behandlung (5024): nur N."),
+    "707": (
+        WARNUNG,
+        "Ist die Mengenangabe Kontrast-/Arzneimittel (5042) da, darf kein Multiplikator (5005) "
+        "angegeben sein.",
+    ),
+    "770": (
+        WARNUNG,
+        "Zu den GNR 11511, 11512, 11516–11518, 11521, 11721–11723, 11728, 11730, 11731 müssen "
+        "5077 und 5079 genau einmal angegeben sein.",
+    ),
+    "816": (
+        WARNUNG,
+        "Zur GNR 11233 muss 5079 (Art der Erkrankung) angegeben sein; 5077 und 5078 dürfen nicht "
+        "angegeben sein.",
+    ),
+    "824": (
+        WARNUNG,
+        "Die Version der Hybrid-DRG-Satzbeschreibung (9212) passt nicht zum Quartal der "
+        "Erstellung (9103).",
+    ),
+    "828": (
+        WARNUNG,
+        "Zu den GNR 11302, 11303, 11305, 19402 muss eine Diagnose (6001) außer Z01.7 angegeben "
+        "sein; 5077 und 5079 dürfen nicht angegeben sein.",
+    ),
+    "829": (
+        WARNUNG,
+        "Zu den GNR 19421, 19424, 19425, 19451–19454, 19456 muss 5077 genau einmal je GNR und "
+        "eine Diagnose (6001) außer Z01.7 angegeben sein.",
+    ),
+    "830": (
+        WARNUNG,
+        "Zu den GNR 19424, 19453, 19456 muss 5077 mindestens einmal je GNR und eine Diagnose "
+        "(6001) außer Z01.7 angegeben sein.",
+    ),
+    "834": (
+        WARNUNG,
+        "Zu den GNR 11513, 11522, 11724–11727, 11732 müssen 5077 und 5079 mindestens einmal je "
+        "GNR angegeben sein.",
+    ),
+    "730": (
         FEHLER,
-        "Die Abrechnungs-VKNR (4104) muss in der Kostenträger-Stammdatei (SDKT) des Quartals "
-        "stehen.",
+        "KADT: die (N)BSNR des Leistungsorts (5098) muss in besa (0201) angegeben sein.",
+    ),
+    "731": (WARNUNG, "KADT: die LANR (5099) soll in besa (0212) angegeben sein."),
+    "732": (
+        FEHLER,
+        "SADT: die (N)BSNR des Leistungsorts (5098) muss in besa (0201) angegeben sein.",
+    ),
+    "733": (FEHLER, "SADT: die LANR (5099) muss in besa (0212) angegeben sein."),
+    "740": (
+        WARNUNG,
+        "rvsa: ist 0300 = 1 (Laborleistungen), müssen 0301 (pnSD/uu-Analysen) und mindestens eine "
+        "Analyt-ID (0304) angegeben sein.",
+    ),
+    "741": (WARNUNG, "rvsa: ist 0301 = 1 oder 2, muss der Gerätetyp (0302) angegeben sein."),
+    "748": (
+        WARNUNG,
+        "rvsa: ist ein RV-Zertifikat (0305) = 2 (pnSD/uu-Analyse), muss mindestens ein Gerätetyp "
+        "(0302) angegeben sein.",
+    ),
+    "838": (
+        INFO,
+        "Scheinuntergruppe 28 mit ASV-Teamnummer des Überweisers (4226): die ASV-Teamnummer "
+        "der Leistung (5100) muss gleich sein.",
+    ),
+    "839": (
+        INFO,
+        "Die Pseudo-LANR (5101) muss in besa (0223) angegeben sein, außer bei Vorquartalsfällen.",
+    ),
+    "842": (
+        INFO,
+        "Scheinuntergruppe 28 mit Pseudo-LANR des Überweisers (4249): die Pseudo-LANR der "
+        "Leistung (5101) muss gleich sein.",
+    ),
+    "843": (
+        WARNUNG,
+        "Zu den GNR 32901, 32902, 32904, 32906, 32908, 32910, 32911 muss eine Diagnose (6001) "
+        "außer Z01.7 angegeben sein; 5077 und 5079 dürfen nicht angegeben sein.",
+    ),
+    "847": (INFO, "Zu den GNR 19421, 19451, 19452 soll 5079 genau einmal je GNR angegeben sein."),
+    "848": (
+        INFO,
+        "Zu den GNR 19424, 19453, 19454, 19456 sollte 5079 mindestens einmal je GNR angegeben "
+        "sein.",
+    ),
+    "853": (
+        FEHLER,
+        "In einem Psychotherapie-Informationsblock (4235 ff.) darf eine GNR in 4253 bzw. 4256 "
+        "nicht mehrfach angegeben sein.",
+    ),
+    "854": (
+        WARNUNG,
+        "Zu den GNR 32915–32918 muss eine Diagnose (6001) außer Z01.7 angegeben sein; 5077 und "
+        "5079 dürfen nicht angegeben sein.",
+    ),
+    "869": (
+        WARNUNG,
+        "Mit Onlineprüfung (3010) und CDM-Version 5.2.0 muss zu mindestens einer (N)BSNR des "
+        "Falls (5098) in besa die Produkttypversion des Konnektors (0224) angegeben sein.",
+    ),
+    "882": (
+        WARNUNG,
+        "KADT mit Refresher (4272, ohne 4266/4278): jeder Leistungstag muss in 4264–4265 oder "
+        "4276–4277 liegen.",
+    ),
+    "883": (
+        WARNUNG,
+        "KADT mit Refresher (4272) und Kurabbruch (4266): jeder Leistungstag muss in 4264–4265 "
+        "(bis 4266) oder 4276–4277 liegen.",
+    ),
+    "884": (
+        WARNUNG,
+        "KADT mit Refresher (4272) und dessen Abbruch (4278): jeder Leistungstag muss in "
+        "4264–4265 oder 4276–4277 (bis 4278) liegen.",
+    ),
+    "885": (
+        WARNUNG,
+        "KADT mit Refresher (4272), 4266 und 4278: jeder Leistungstag muss in 4264–4265 (bis "
+        "4266) oder 4276–4277 (bis 4278) liegen.",
+    ),
+    "891": (WARNUNG, "Ist 5077 = 999999, muss mindestens ein Gen-Name (5078) angegeben sein."),
+    "893": (WARNUNG, "Ist 5077 ungleich 999999, darf kein Gen-Name (5078) angegeben sein."),
+    "894": (
+        WARNUNG,
+        "Sind 5050 und ein Multiplikator (5005) angegeben, muss die Anzahl der 5050 dem "
+        "Multiplikator entsprechen.",
+    ),
+    "201": (
+        INFO,
+        "Die Abrechnungs-VKNR (4104) steht nicht in der Kostenträger-Stammdatei (SDKT) des "
+        "Quartals; bei einem temporär angelegten Kostenträger ist das ohne Belang.",
+    ),
+    "203": (
+        WARNUNG,
+        "Die GNR (5001) ist in der EBM-Stammdatei (SDEBM) des Quartals nicht definiert oder am "
+        "Leistungstag nicht gültig.",
+    ),
+    "223": (
+        FEHLER,
+        "Der OP-Schlüssel (5035) ist nicht in der OPS-Stammdatei (SDOPS) enthalten oder am "
+        "Leistungstag nicht gültig.",
+    ),
+    "701": (WARNUNG, "Die Abrechnung der GNR erfordert die Angabe des OP-Datums (5034)."),
+    "702": (
+        WARNUNG,
+        "Die Abrechnung der GNR erfordert laut EBM-Stammdatei den OP-Schlüssel (5035) bzw. die "
+        "GNR als Begründung (5036).",
+    ),
+    "705": (
+        WARNUNG,
+        "Der OP-Schlüssel erfordert laut OPS-Stammdatei (kzseite=J) die Seitenlokalisation (5041).",
+    ),
+    "728": (
+        FEHLER,
+        "Der ICD-Code (6001/3673) ist zum Abrechnungszeitraum nicht gültig: er steht nicht als "
+        "abrechenbar in der ICD-10-GM-Stammdatei (SDICD).",
+    ),
+    "868": (
+        WARNUNG,
+        "Die GNR erfordert laut EBM-Stammdatei das Feld 5010 einmal je GNR.",
+    ),
+    "888": (WARNUNG, "Die GNR erfordert laut EBM-Stammdatei das Feld 5050."),
+    "889": (WARNUNG, "Die GNR erfordert laut EBM-Stammdatei das Feld 5051."),
+    "890": (WARNUNG, "Die GNR erfordert laut EBM-Stammdatei das Feld 5052."),
+    "892": (
+        WARNUNG,
+        "Die GNR erfordert laut EBM-Stammdatei mindestens ein HGNC-Gensymbol (5077).",
+    ),
+    "901": (
+        WARNUNG,
+        "Überweisung (0102) mit Scheinuntergruppe 21, 27 oder 28: die GNR erfordert laut "
+        "EBM-Stammdatei das Datum der Terminvermittlung/Auftragserteilung (4214).",
     ),
     "478": (
         FEHLER,
@@ -459,6 +651,26 @@ RULES: dict[str, tuple[str, str]] = {
     "KVDT-RQL1": (
         FEHLER,
         "Dieser Behandlungsfall kann erst im nächsten Quartal abgerechnet werden.",
+    ),
+    "KVDT-FSATZ": (
+        FEHLER,
+        "Ein Datenpaket muss mindestens einen Behandlungsfall-Satz enthalten (ADT: 0101–0104, "
+        "KADT: 0109, SADT: sad1–sad3, Hybrid-DRG: hdrg1).",
+    ),
+    "KVDT-RKAB": (
+        FEHLER,
+        "Unbekannter Kostenträger-Abrechnungsbereich (4106): zulässig sind 00 bis 09.",
+    ),
+    "KVDT-DATLEN": (FEHLER, "Für ein Datumsfeld wird eine Länge von 8 (JJJJMMTT) erwartet."),
+    "KVDT-TIMLEN": (
+        FEHLER,
+        "Für ein Datums- und Uhrzeitfeld wird eine Länge von 14 (JJJJMMTThhmmss) erwartet.",
+    ),
+    "KVDT-FK3674": (
+        INFO,
+        "Bitte die Diagnosensicherheit der Dauerdiagnose (3674) prüfen: Dauerdiagnosen im Sinne "
+        "der Abrechnung sind gesichert oder beschreiben einen Zustand nach einer gesicherten "
+        "Diagnose (G oder Z); V oder A nur ausnahmsweise quartalsübergreifend.",
     ),
     "KVDT-RQL3": (
         WARNUNG,
@@ -554,6 +766,8 @@ class ValidationReport:
     quarter: Quarter | None = None
     #: Rules that need a master file that was not loaded for this check.
     not_checked: list[str] = field(default_factory=list)
+    #: Why they did not run, one German sentence per missing master file.
+    not_checked_reasons: list[str] = field(default_factory=list)
     #: Number of messages per severity, including those not listed (see MAX_MESSAGES).
     counts: dict[str, int] = field(default_factory=lambda: {FEHLER: 0, WARNUNG: 0, INFO: 0})
 
@@ -587,6 +801,7 @@ class ValidationReport:
             },
             "messages": [m.to_dict() for m in self.messages],
             "not_checked": list(self.not_checked),
+            "not_checked_reasons": list(self.not_checked_reasons),
         }
 
 
@@ -597,10 +812,7 @@ MASTER_DATA_RULES: dict[str, str] = {
     **dict.fromkeys(
         ("KVDT-SKT1", "KVDT-SKT2", "KVDT-SKT3", "KVDT-SKT4", "KVDT-SKT5"), "Kostenträger (SDKT)"
     ),
-    **dict.fromkeys(
-        ("203", "701", "702", "703", "704", "749", "868", "888", "889", "890", "892", "901"),
-        "EBM/GO (SDEBM)",
-    ),
+    **dict.fromkeys(("703", "704", "749"), "EBM/GO (SDEBM)"),
     **dict.fromkeys(
         (
             "489",
@@ -611,7 +823,6 @@ MASTER_DATA_RULES: dict[str, str] = {
             "494",
             "498",
             "499",
-            "728",
             "729",
             "735",
             "737",
@@ -620,23 +831,40 @@ MASTER_DATA_RULES: dict[str, str] = {
         ),
         "ICD-10-GM (SDICD)",
     ),
-    **dict.fromkeys(("223", "705"), "OPS (SDOPS)"),
     **dict.fromkeys(("204", "213"), "Anbieter/Prüfnummern (SDPN)"),
     "221": "Hybrid-DRG (SDHDRG)",
     "222": "HGNC",
     "KVDT-RAV": "Arztverzeichnis (SDAV)",
 }
 
+#: Master file kinds (as in `kvportal.kvdt.masterdata.MasterData.available`) -> German name.
+MASTER_FILES: dict[str, str] = {
+    "plz": "PLZ (SDPLZ)",
+    "sdkt": "Kostenträger (SDKT)",
+    "sdicd": "ICD-10-GM (SDICD)",
+    "sdebm": "EBM/GO (SDEBM)",
+    "sdops": "OPS (SDOPS)",
+}
+
+#: Implemented rules that run only with a master file of the billing quarter: rule -> kind.
+MASTER_FILE_RULES: dict[str, str] = {
+    "478": "plz",
+    "783": "plz",
+    "201": "sdkt",
+    "728": "sdicd",
+    **dict.fromkeys(("203", "701", "702", "868", "888", "889", "890", "892", "901"), "sdebm"),
+    **dict.fromkeys(("223", "705"), "sdops"),
+}
+
 #: Checkable without master data but not implemented yet (rule tables and XPM catalogue).
 OPEN_RULES: tuple[str, ...] = tuple(
     (
-        "043 048 048a 059 063 064 108 151 160 164 364 365 366 390 428 "
-        "475 496 497 521 530 538 707 709 711a 711b 730 731 732 733 734 740 741 748 "
-        "770 816 824 828 829 830 834 838 839 842 843 847 848 853 854 862 "
-        "869 882 883 884 885 891 893 894 896 KVDT-FFK KVDT-FFKW KVDT-FK3674 "
-        "KVDT-FSATZ KVDT-VSDM KVDT-F0224a KVDT-F0224b KVDT-DK01 KVDT-DK02 KVDT-DK03 "
-        "KVDT-BP01 KVDT-BP02 KVDT-BP03 KVDT-PRFNW-VK KVDT-DATLEN KVDT-TIMLEN "
-        "KVDT-RSU KVDT-RKAB KVDT-RQL4"
+        "043 048 048a 059 063 064 108 151 160 164 428 "
+        "475 496 497 530 709 711a 711b 734 "
+        "862 KVDT-FFK KVDT-FFKW "
+        "KVDT-VSDM KVDT-F0224a KVDT-F0224b KVDT-DK01 KVDT-DK02 KVDT-DK03 "
+        "KVDT-BP01 KVDT-BP02 KVDT-BP03 KVDT-PRFNW-VK "
+        "KVDT-RSU KVDT-RQL4"
     ).split()
 )
 

@@ -39,9 +39,12 @@ def summary_lines(
         ("Größe", f"{_n(s['bytes'])} Bytes"),
         (
             "Nicht geprüft",
-            f"{len(report.not_checked)} Regeln brauchen KBV-Stammdateien (Kostenträger, EBM, "
-            "ICD-10-GM, PLZ, OPS, Prüfnummern), die dieser Prüfung nicht vorliegen: "
-            + ", ".join(report.not_checked),
+            (
+                f"{len(report.not_checked)} Regeln brauchen KBV-Stammdateien. "
+                + " ".join(report.not_checked_reasons)
+            )
+            if report.not_checked
+            else "–",
         ),
         (
             "Meldungen",

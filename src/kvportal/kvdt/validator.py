@@ -18,12 +18,14 @@ from kvportal.core.quarters import Quarter
 from kvportal.members.identifiers import check_bsnr, check_lanr
 
 from . import fields as F
-from .masterdata import MasterData
+from .masterdata import EbmFile, IcdCode, MasterData, OpsFile
 from .messages import (
     FEHLER,
     HINTS,
     INFO,
     MASTER_DATA_RULES,
+    MASTER_FILE_RULES,
+    MASTER_FILES,
     RULES,
     STATUS_ABORTED,
     STATUS_FAULTY,
@@ -80,10 +82,16 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
     R_AUSSTELLUNG,
     R_CAPTURE,
     R_SVCFIELD,
-) = range(29)
+    R_PSYBLOCK,
+    R_PSYGNR,
+    R_STAMP,
+) = range(32)
 
 #: Fields whose every value matters (the record's `seen` dict keeps only the last one).
-_CAPTURE = ("5041", "9132")
+_CAPTURE = ("5041", "9132", "0305")
+#: 5098/5099 not in besa: KADT (R730 F, R731 W) and SADT (R732, R733 F) have own numbers.
+_PLACE_RULES = {b"0109": "730", b"sad1": "732", b"sad2": "732", b"sad3": "732"}
+_DOCTOR_RULES = {b"0109": "731", b"sad1": "733", b"sad2": "733", b"sad3": "733"}
 #: Fields that belong to a GNR (5001): before the first 5001 of a day they are KVDT-FK5001.
 _SVC_FIELDS = (
     "5002 5003 5005 5006 5008 5009 5010 5011 5012 5013 5015 5016 5017 5018 5019 5020 5021 "
@@ -126,6 +134,10 @@ _ROLES: dict[bytes, int] = {
     **{fk: R_GROUPFIELD for fk in (b"0224", b"0227", b"0228")},
     **{fk.encode(): R_CAPTURE for fk in _CAPTURE},
     **{fk.encode(): R_SVCFIELD for fk in _SVC_FIELDS},
+    b"4235": R_PSYBLOCK,
+    b"4253": R_PSYGNR,
+    b"4256": R_PSYGNR,
+    b"3010": R_STAMP,
 }
 
 #: Field spec used by the hot loop: (min, max, type, values, special, role).
@@ -153,6 +165,8 @@ _VALUE_RULES = {
     b"0225": "177",
     b"4131": "534",
     b"4132": "536",
+    b"4106": "KVDT-RKAB",
+    b"5024": "521",
 }
 
 _SPECIAL_RULES = {
@@ -174,6 +188,57 @@ _SPECIAL_PATTERNS = {
 _LANR_SUBSTITUTE = b"999999900"  # Ersatzwert (P2-40), accepted in 5099/4241/4242
 _LANR_OBSOLETE = b"888888800"  # rule 762
 _BSNR_SUBSTITUTE = b"777777700"  # rule 821
+
+#: Zusatzangaben a GNR requires (SDEBM gnr_zusatzangabe V) -> the rule that checks them.
+_ZUSATZ_RULES = {
+    "5034": "701",
+    "5035": "702",
+    "5036": "702",
+    "5010": "868",
+    "5050": "888",
+    "5051": "889",
+    "5052": "890",
+    "5077": "892",
+    "4214": "901",
+}
+
+#: Service fields whose values the lab/Zusatzangaben rules count per GNR (770 ff., 891-894, 707).
+_SVC_TRACK = frozenset((b"5077", b"5078", b"5079", b"5005", b"5050", b"5042"))
+
+
+def _gnrs(*codes: int) -> frozenset[bytes]:
+    return frozenset(b"%05d" % c for c in codes)
+
+
+#: GNR rules of the ADT-Regeltabelle on genetic/lab services, texts of the XPM catalogue:
+#: (rule, GNRs (5 digits, any letter suffix), 5077 count, 5079 count, needs 6001 != Z01.7,
+#: 5078 forbidden). Counts: None = not checked, 0 = must not be there, 1 = exactly once,
+#: -1 = at least once.
+_LAB_RULES = (
+    ("770", _gnrs(11511, 11512, 11516, 11517, 11518, 11521, 11721, 11722, 11723, 11728, 11730,
+                  11731), 1, 1, False, False),
+    ("816", _gnrs(11233), 0, -1, False, True),
+    ("828", _gnrs(11302, 11303, 11305, 19402), 0, 0, True, False),
+    ("829", _gnrs(19421, 19424, 19425, 19451, 19452, 19453, 19454, 19456), 1, None, True, False),
+    ("830", _gnrs(19424, 19453, 19456), -1, None, True, False),
+    ("834", _gnrs(11522, 11513, 11724, 11725, 11726, 11727, 11732), -1, -1, False, False),
+    ("843", _gnrs(32901, 32902, 32904, 32906, 32908, 32910, 32911), 0, 0, True, False),
+    ("854", _gnrs(32915, 32916, 32917, 32918), 0, 0, True, False),
+    ("847", _gnrs(19421, 19451, 19452), None, 1, False, False),
+    ("848", _gnrs(19424, 19453, 19454, 19456), None, -1, False, False),
+)  # fmt: skip
+_LAB_BY_GNR: dict[bytes, list[tuple]] = {}
+for _rule in _LAB_RULES:
+    for _code in _rule[1]:
+        _LAB_BY_GNR.setdefault(_code, []).append(_rule)
+
+#: Package headers and the case records each package must contain (KVDT-FSATZ).
+_PACKAGE_HEADERS = {
+    b"adt0": ("ADT", "0101, 0102, 0103, 0104"),
+    b"kad0": ("KADT", "0109"),
+    b"sad0": ("SADT", "sad1, sad2, sad3"),
+    b"hdrg0": ("Hybrid-DRG", "hdrg1"),
+}
 
 #: Rules that apply from a quarter on (year * 10 + quarter of the case, 4101, else 9204).
 RULE_FROM = {"706": 20261, "899": 20262, "900": 20262, "309": 20263, "310": 20263}
@@ -318,6 +383,29 @@ class _Validator:
         self.masterdata: MasterData | None = None
         self.postcodes: frozenset[bytes] | None = None  # SDPLZ of the billing quarter
         self.vknrs: frozenset[bytes] | None = None  # SDKT of the billing quarter
+        self.loaded_kinds: set[str] = set()  # master file kinds used (messages.MASTER_FILES)
+        self.ebm: EbmFile | None = None  # SDEBM of the billing quarter (203, 701 ff.)
+        self.ops: OpsFile | None = None  # SDOPS of the billing quarter (223, 705)
+        self.icd: dict[bytes, IcdCode] | None = None  # SDICD of the billing year (728)
+        self.svc_gnr = b""
+        self.svc_day = b""
+        self.svc_fields: set[bytes] = set()
+        self.ops_pending = b""  # last 5035 that needs a Seitenlokalisation (5041), rule 705
+        self.svc_code = b""  # GNR (5001) of the open service
+        self.svc_track: dict[bytes, list[bytes]] | None = None  # values of _SVC_TRACK fields
+        self.diag_real = False  # the case has a 6001 other than Z01.7 (828 ff.)
+        self.lab_pending: list[tuple[str, int, bytes]] = []  # (rule, line, GNR) at case end
+        self.psy_seen: dict[bytes, set[bytes]] = {}  # R853: GNRs per field in the 4235 block
+        self.stamp_case = False  # 3010 in the case (R869)
+        self.case_bsnrs: set[bytes] = set()  # 5098 of the case when 3010 is there (R869)
+        self.besa_0224: set[bytes] = set()  # (N)BSNRs with 0224 in besa (R869)
+        self.besa_asv: set[bytes] = set()  # Pseudo-LANR ASV (0223) in besa (R839)
+        self.rv_pnsd = False  # rvsa: an RV-Zertifikat 0305 = 2 (R748)
+        self.kadt_case = False
+        self.kadt_days: list[bytes] = []  # Leistungstage of a KADT case (R882-R885)
+        self.current_pkg: bytes | None = None
+        self.pkg_cases: dict[bytes, int] = {}  # cases per package header (KVDT-FSATZ)
+        self.ops_pending_line = 0
         self.declared_bad = False
         self.declared: set[bytes] = set()
         self.pat: bytes | None = None
@@ -562,6 +650,16 @@ class _Validator:
             self.last_ltag = b""
             self.has_ltag = False
             self.svc_open = False
+            self.ops_pending = b""
+            self.diag_real = False
+            self.lab_pending = []
+            self.psy_seen = {}
+            self.stamp_case = False
+            self.case_bsnrs = set()
+            self.kadt_case = sa == b"0109"
+            self.kadt_days = []
+            if self.current_pkg is not None:
+                self.pkg_cases[self.current_pkg] = self.pkg_cases.get(self.current_pkg, 0) + 1
             self.diag_open = False
             self.sug = None
             self.sug28 = False
@@ -572,6 +670,9 @@ class _Validator:
             self.needs_place = self.adt_case and sa != b"0103"
         elif sa == b"besa":
             self.besa_line = ln
+        elif sa in _PACKAGE_HEADERS:
+            self.current_pkg = sa
+            self.pkg_cases.setdefault(sa, 0)
 
     def end_record(self) -> None:
         sa = self.sa
@@ -596,12 +697,28 @@ class _Validator:
                     self.msg("479", line, b"3112")
             self.case_rules(sa, seen, line)
             self.card_rules(sa, seen, line)
+            if self.lab_pending and not self.diag_real:
+                done = set()
+                for rule, svc_line, code in self.lab_pending:
+                    if rule not in done:
+                        done.add(rule)
+                        detail = f"GNR „{_s(code)}“: keine Diagnose (6001) außer Z01.7."
+                        self.msg(rule, svc_line, b"6001", detail)
+            if (
+                self.stamp_case
+                and self.current_quarter_case
+                and seen.get(b"3006") == b"5.2.0"
+                and not self.case_bsnrs & self.besa_0224
+            ):
+                self.msg("869", line, b"3010")
         elif sa in (b"adt0", b"kad0", b"sad0", b"hdrg0"):
             self.packages.append(sa)
             self.header_rules(sa, seen, line)
             part, parts = seen.get(b"9261"), seen.get(b"9260")
             if part and parts and part.isdigit() and parts.isdigit() and int(part) > int(parts):
                 self.msg("738", line, b"9261", f"Teil {_s(part)} von {_s(parts)}.")
+        elif sa == b"rvsa":
+            self.rvsa_rules(seen, line)
         elif sa == b"besa":
             self.close_group()
             if not self.besa_bsnrs and not self.besa_ik:
@@ -627,9 +744,24 @@ class _Validator:
         self.in_case = False
         self.adt_case = False
 
+    def rvsa_rules(self, seen: dict[bytes, bytes], line: int) -> None:
+        """Ringversuchszertifikate (Container-Regeltabelle): 0300 = 1 needs 0301 and an
+        Analyt-ID 0304 (R740); 0301 = 1/2 needs a Gerätetyp 0302 (R741), so does an
+        RV-Zertifikat 0305 = 2 (R748)."""
+        if seen.get(b"0300") == b"1" and (b"0301" not in seen or b"0304" not in seen):
+            self.msg("740", line, b"0300")
+        if seen.get(b"0301") in (b"1", b"2") and b"0302" not in seen:
+            self.msg("741", line, b"0302")
+        if self.rv_pnsd and b"0302" not in seen:
+            self.msg("748", line, b"0302")
+        self.rv_pnsd = False
+
     def header_rules(self, sa: bytes, seen: dict[bytes, bytes], line: int) -> None:
         """Package header: version of the Satzbeschreibung (R813–R815), 0132 (R840)."""
-        if sa not in _VERSION_RULES:  # hdrg0 carries no quarter (R824 not checked)
+        if sa == b"hdrg0":
+            self.hdrg_version(seen, line)
+            return
+        if sa not in _VERSION_RULES:
             return
         version, quarter = seen.get(b"9212"), seen.get(b"9204")
         prefix, rule = _VERSION_RULES[sa]
@@ -653,6 +785,17 @@ class _Validator:
             and not _RELEASE_RE.fullmatch(release)
         ):
             self.msg("840", line, b"0132", f"Gefunden: „{_s(release)}“.")
+
+    def hdrg_version(self, seen: dict[bytes, bytes], line: int) -> None:
+        """R824: hdrg0 carries no quarter; the version (9212) must be that of the quarter the
+        file was created in (con0 9103), e.g. HDRG1026.nn for a file from 4/2026."""
+        version, created = seen.get(b"9212"), self.created
+        if version is None or not _VERSION_RE.match(version) or created is None:
+            return
+        month = (int(created[4:6]) - 1) // 3 * 3 + 1
+        expected = b"HDRG%02d%s" % (month, created[2:4])
+        if version[:-3] != expected:
+            self.msg("824", line, b"9212", f"Erwartet {_s(expected)}.nn, gefunden „{_s(version)}“.")
 
     def applies(self, rule: str) -> bool:
         q = self.case_q or self.adt_q
@@ -696,12 +839,57 @@ class _Validator:
                 msg("879", line, b"4276")
             if b"4278" in seen:
                 msg("880", line, b"4278")
+        elif self.kadt_days:
+            self.refresher_rules(seen, line)
+
+    def refresher_rules(self, seen: dict[bytes, bytes], line: int) -> None:
+        """KADT Kompaktkur mit Refresher (4272): every Leistungstag lies in the stay
+        4264-4265 (and up to a Kurabbruch 4266) or in the refresher 4276-4277 (and up to its
+        Abbruch 4278): R882 (neither 4266 nor 4278), R883 (4266), R884 (4278), R885 (both)."""
+        stop, stop2 = seen.get(b"4266"), seen.get(b"4278")
+        rule = {(False, False): "882", (True, False): "883", (False, True): "884"}.get(
+            (stop is not None, stop2 is not None), "885"
+        )
+        windows = []
+        for lo_fk, hi_fk, cap in ((b"4264", b"4265", stop), (b"4276", b"4277", stop2)):
+            lo, hi = seen.get(lo_fk), seen.get(hi_fk)
+            if lo is not None and hi is not None:
+                windows.append((lo, min(hi, cap) if cap is not None else hi))
+        if not windows:
+            return
+        for day in self.kadt_days:
+            if not any(lo <= day <= hi for lo, hi in windows):
+                self.msg(rule, line, b"5000", f"Leistungstag „{_s(day)}“.")
+                return
 
     def hdrg_rules(self, line: int) -> None:
-        """Hybrid-DRG case: full birth date (KVDT-R023, a warning)."""
+        """Hybrid-DRG case (HDRG-Regeltabelle): full birth date (R023), sex without U (R538),
+        Beatmungsstunden (R896), 5028/5029 in 4125 (R365/R366), Aufnahmegewicht up to one year
+        of age (R390), OP date (R314, R321, R322)."""
+        seen = self.seen
         birth = self.birth
         if birth is not None and (birth[4:6] == b"00" or birth[6:] == b"00"):
             self.msg("023", line, b"3103")
+        if seen.get(b"3110") == b"U":
+            self.msg("538", line, b"3110", "Geschlecht „U“.")
+        hours = seen.get(b"5030")
+        if hours is not None and hours.isdigit() and int(hours) > 0:
+            self.msg("896", line, b"5030", f"Beatmungsstunden „{_s(hours)}“.")
+        period, start, end = seen.get(b"4125"), seen.get(b"5028"), seen.get(b"5029")
+        if period is not None and len(period) == 16:
+            for rule, fk, day in (("365", b"5028", start), ("366", b"5029", end)):
+                if day is not None and not period[:8] <= day <= period[8:]:
+                    self.msg(rule, line, fk, f"„{_s(day)}“, Zeitraum „{_s(period)}“.")
+        if (
+            birth is not None
+            and start is not None
+            and birth.isdigit()
+            and birth[4:6] != b"00"
+            and birth[6:] != b"00"
+            and b"3111" not in seen
+            and start <= b"%04d%s" % (int(birth[:4]) + 1, birth[4:])
+        ):
+            self.msg("390", line, b"3111")
         self.op_rules(line)
 
     def op_rules(self, line: int) -> None:
@@ -882,6 +1070,10 @@ class _Validator:
             and (first < period[:8] or last > period[8:])
         ):
             msg("363", line, b"5000", f"Gültigkeitszeitraum „{_s(period)}“.")
+        if period is not None and len(period) == 16:
+            for op in self.op_dates:
+                if not period[:8] <= op <= period[8:]:
+                    msg("364", line, b"5034", f"OP-Datum „{_s(op)}“, Zeitraum „{_s(period)}“.")
         if b"4235" in seen and not (b"4252" in seen and b"4253" in seen):
             msg("897", line, b"4252")
         if (b"4252" in seen) != (b"4253" in seen):
@@ -959,6 +1151,12 @@ class _Validator:
     def close_service(self) -> None:
         if self.svc_open:
             self.svc_open = False
+            if self.ops_pending:
+                self.flush_ops()
+            if self.ebm is not None and self.adt_case:
+                self.ebm_rules()
+            if self.adt_case and (self.svc_track is not None or self.svc_code[:5] in _LAB_BY_GNR):
+                self.lab_rules()
             if not self.needs_place:
                 if self.sa == b"0103":  # Satztabelle 0103: 5098 and 5099 per GNR (KVDT-FEHL)
                     if not self.svc_bsnr:
@@ -970,6 +1168,116 @@ class _Validator:
                 self.msg("859", self.svc_line, b"5098")
             if not self.svc_lanr:
                 self.msg("837", self.svc_line, b"5099")
+
+    def ops_rules(self, val: bytes, ln: int) -> None:
+        """SDOPS: the OPS code (5035) exists and is valid (R223); with `kzseite=J` a
+        Seitenlokalisation (5041) must follow it (R705)."""
+        if self.ops_pending:
+            self.flush_ops()
+        code = self.ops.codes.get(val.decode(ENCODING))
+        day = self.last_ltag
+        if code is None or (day and not code.valid_on(day)):
+            when = "" if code is None else f" (nicht gültig am {_s(day)})"
+            self.msg("223", ln, b"5035", f"OP-Schlüssel „{_s(val)}“{when}.")
+        elif code.side:
+            self.ops_pending = val
+            self.ops_pending_line = ln
+
+    def flush_ops(self) -> None:
+        self.msg("705", self.ops_pending_line, b"5035", f"OP-Schlüssel „{_s(self.ops_pending)}“.")
+        self.ops_pending = b""
+
+    def ebm_rules(self) -> None:
+        """SDEBM, if the Gebührenordnung (4121) is not 3: the GNR exists and is valid on the
+        Leistungstag (R203); the Zusatzangaben it requires are there (R701, R702, R868,
+        R888-R890, R892, R901)."""
+        seen = self.seen
+        if seen.get(b"4121") == b"3":
+            return
+        gnr, day = self.svc_gnr, self.svc_day
+        entry = self.ebm.get(gnr.decode(ENCODING))
+        if entry is None or (day and not entry.valid_on(day)):
+            when = "" if entry is None else f" (nicht gültig am {_s(day)})"
+            self.msg("203", self.svc_line, b"5001", f"GNR „{_s(gnr)}“{when}.")
+            return
+        if not entry.lists:
+            return
+        fields = self.svc_fields
+        referral = self.sa == b"0102" and self.sug in (b"21", b"27", b"28")
+
+        def present(fk: str) -> bool:
+            if fk == "4214":  # case field; required only in 0102 with SUG 21/27/28 (R901)
+                return not referral or b"4214" in seen
+            return fk.encode() in fields
+
+        for sequence, fks in entry.lists:
+            ruled = [fk for fk in fks if fk in _ZUSATZ_RULES]
+            if not ruled:
+                continue
+            if "5035" in fks and "5036" in fks and (present("5035") or present("5036")):
+                ruled = [fk for fk in ruled if fk not in ("5035", "5036")]  # R702: either
+            if sequence:
+                for fk in ruled:
+                    if not present(fk):
+                        self.msg(
+                            _ZUSATZ_RULES[fk], self.svc_line, fk, f"GNR „{_s(gnr)}“: FK {fk} fehlt."
+                        )
+            elif ruled and not any(present(fk) for fk in fks):
+                self.msg(
+                    _ZUSATZ_RULES[ruled[0]],
+                    self.svc_line,
+                    ruled[0],
+                    f"GNR „{_s(gnr)}“: es fehlt eines der Felder {', '.join(fks)}.",
+                )
+
+    def pseudo_lanr_rules(self, fk: bytes, val: bytes, ln: int) -> None:
+        """Pseudo-LANR (5101): in besa 0223 for current-quarter cases (R839); with SUG 28 equal
+        to the referrer's Pseudo-LANR 4249 (R842)."""
+        if self.adt_case and self.current_quarter_case and val not in self.besa_asv:
+            self.msg("839", ln, fk, self.value_detail(fk, val))
+        ref = self.seen.get(b"4249") if self.sug28 else None
+        if ref is not None and ref != val:
+            self.msg("842", ln, fk, f"FK 4249: „{_s(ref)}“, FK 5101: „{_s(val)}“.")
+
+    def lab_rules(self) -> None:
+        """Genetic/lab GNRs (R770, R816, R828-R830, R834, R843, R847, R848, R854) and the
+        Zusatzangaben 5077/5078 (R891, R893), 5050/5005 (R894), 5042/5005 (R707) per GNR."""
+        track = self.svc_track or {}
+        code, line = self.svc_code, self.svc_line
+        hgnc, names, kinds = track.get(b"5077", ()), track.get(b"5078", ()), track.get(b"5079", ())
+        for rule, _codes, n5077, n5079, needs_diag, no5078 in _LAB_BY_GNR.get(code[:5], ()):
+            if len(code) > 6:
+                continue
+            bad = []
+            for fk, want, have in ((b"5077", n5077, len(hgnc)), (b"5079", n5079, len(kinds))):
+                if want is None:
+                    continue
+                if (want == 0 and have) or (want == 1 and have != 1) or (want == -1 and not have):
+                    word = {0: "keinmal", 1: "genau einmal", -1: "mindestens einmal"}[want]
+                    bad.append(f"FK {_s(fk)} {have}× (erwartet {word})")
+            if no5078 and names:
+                bad.append(f"FK 5078 {len(names)}× (erwartet keinmal)")
+            if bad:
+                self.msg(rule, line, b"5001", f"GNR „{_s(code)}“: {', '.join(bad)}.")
+            if needs_diag:
+                self.lab_pending.append((rule, line, code))
+        if hgnc:
+            if b"999999" in hgnc and not names:
+                self.msg("891", line, b"5078", f"GNR „{_s(code)}“.")
+            elif b"999999" not in hgnc and names:
+                self.msg("893", line, b"5078", f"GNR „{_s(code)}“.")
+        factor = track.get(b"5005")
+        if factor:
+            implants = track.get(b"5050")
+            if implants and factor[-1].isdigit() and len(implants) != int(factor[-1]):
+                self.msg(
+                    "894",
+                    line,
+                    b"5050",
+                    f"GNR „{_s(code)}“: {len(implants)}× FK 5050, Multiplikator {_s(factor[-1])}.",
+                )
+            if b"5042" in track:
+                self.msg("707", line, b"5005", f"GNR „{_s(code)}“.")
 
     def close_diag(self) -> None:
         if self.diag_open:
@@ -995,6 +1303,7 @@ class _Validator:
                 name = F.field_name(fk.decode())
                 self.msg("STR-MUSS", line, fk, f"BSNR {_s(bsnr)}: es fehlt {name}.")
         if b"0224" in gseen:
+            self.besa_0224.add(bsnr)
             if b"0227" not in gseen:
                 self.msg("872", line, b"0227", f"BSNR {_s(bsnr)}.")
             if b"0228" not in gseen:
@@ -1048,7 +1357,9 @@ class _Validator:
         m = n - 7
         if (m > hi or m < lo) and typ != F.SPECIAL:  # special formats carry their own rule
             unit = "Stellen" if typ == F.NUM else "Zeichen"
-            msg("FMT-LEN", ln, fk, f"{F.field_name(fk.decode())}: {m} {unit}, zulässig {lo}–{hi}.")
+            # XPM: a date must have 8 (KVDT-DATLEN), a date and time 14 (KVDT-TIMLEN) characters
+            rule = "KVDT-DATLEN" if typ == F.DATE else "KVDT-TIMLEN" if fk == b"3010" else "FMT-LEN"
+            msg(rule, ln, fk, f"{F.field_name(fk.decode())}: {m} {unit}, zulässig {lo}–{hi}.")
             return fk, val, False, role
         if length_ok and len(_FAST) < _FAST_LIMIT:
             fast_values = values
@@ -1142,11 +1453,20 @@ class _Validator:
                     self.svc_open = True
                     self.svc_bsnr = self.svc_lanr = False
                     self.svc_line = ln
+                    self.svc_code = val
+                    self.svc_track = None
+                    if self.ebm is not None:
+                        self.svc_gnr = val
+                        self.svc_day = self.last_ltag
+                        self.svc_fields = set()
                     continue  # service fields are not needed in `seen`
                 elif role == R_LBSNR:
                     self.svc_bsnr = True
+                    if self.stamp_case:
+                        self.case_bsnrs.add(val)
                     if ok and self.current_quarter_case and val not in self.besa_bsnr_set:
-                        msg("724" if self.sug28 else "716", ln, fk, self.value_detail(fk, val))
+                        rule = "724" if self.sug28 else _PLACE_RULES.get(self.sa, "716")
+                        msg(rule, ln, fk, self.value_detail(fk, val))
                     if self.sug28 and ok:
                         self.sug28_place(b"4218", "720", fk, val, ln)
                     continue
@@ -1158,7 +1478,8 @@ class _Validator:
                         and val not in self.besa_lanrs
                         and val != _LANR_SUBSTITUTE
                     ):
-                        msg("723" if self.sug28 else "715", ln, fk, self.value_detail(fk, val))
+                        rule = "723" if self.sug28 else _DOCTOR_RULES.get(self.sa, "715")
+                        msg(rule, ln, fk, self.value_detail(fk, val))
                     if self.sug28 and ok:
                         self.sug28_place(b"4242", "721", fk, val, ln)
                     continue
@@ -1168,6 +1489,8 @@ class _Validator:
                     if ok and not self.has_ltag:
                         self.first_ltag = val
                     self.has_ltag = True
+                    if self.kadt_case and ok:
+                        self.kadt_days.append(val)
                     if ok:
                         q = self.qrange
                         if q is not None and not q[0] <= val <= q[1]:
@@ -1192,9 +1515,18 @@ class _Validator:
                     self.diag_line = ln
                     self.diag_fk = fk
                     self.diag_z017 = val == b"Z01.7"
+                    if fk == b"6001" and not self.diag_z017:
+                        self.diag_real = True
+                    icd = self.icd
+                    if icd is not None and ok and self.adt_case:
+                        code = icd.get(val)
+                        if code is None or not code.billable:
+                            msg("728", ln, fk, self.value_detail(fk, val))
                     if self.diag_z017 and fk == b"3673":
                         msg("860", ln, fk)
                 elif role == R_DIAGSICH:
+                    if fk == b"3674" and (val == b"V" or val == b"A"):
+                        msg("KVDT-FK3674", ln, fk, self.value_detail(fk, val))
                     if self.diag_open:
                         self.diag_sich = True
                         if self.diag_z017 and val != b"G" and fk == b"6003":
@@ -1226,6 +1558,8 @@ class _Validator:
                             msg(rule, ln, fk, self.value_detail(fk, val))
                 elif role == R_PSEUDO_LANR:
                     self.svc_lanr = True
+                    if ok:
+                        self.pseudo_lanr_rules(fk, val, ln)
                 elif role == R_KHIK:
                     self.svc_bsnr = True
                 elif role == R_NOTFUTURE:
@@ -1260,6 +1594,10 @@ class _Validator:
     def other_role(self, role: int, fk: bytes, val: bytes, ok: bool, ln: int) -> None:
         """Roles outside the cases (besa, rvsa, adt0) and rare case fields: a plain method."""
         if role == R_CAPTURE:
+            if fk == b"5041":
+                self.ops_pending = b""
+            if fk == b"0305" and val == b"2":
+                self.rv_pnsd = True
             if not ok and fk == b"9132":
                 self.declared_bad = True  # rule 124 reported; packages cannot be compared
             if ok:
@@ -1271,10 +1609,35 @@ class _Validator:
         if role == R_SVCFIELD:
             if self.adt_case and not self.svc_open:
                 self.msg("KVDT-FK5001", ln, fk, f"{F.field_name(fk.decode())}.")
+            if fk == b"5100" and self.sug28:  # R838: ASV-Teamnummer = that of the referrer
+                team = self.seen.get(b"4226")
+                if team is not None and team != val:
+                    self.msg("838", ln, fk, f"FK 4226: „{_s(team)}“, FK 5100: „{_s(val)}“.")
+            if fk in _SVC_TRACK and self.svc_open:
+                if self.svc_track is None:
+                    self.svc_track = {}
+                self.svc_track.setdefault(fk, []).append(val)
+            if self.svc_open and self.ebm is not None:
+                self.svc_fields.add(fk)
+            if fk == b"5035" and ok and self.ops is not None and self.adt_case:
+                self.ops_rules(val, ln)
             if fk == b"5034" and ok and self.in_case:
                 self.op_dates.append(val)
             elif fk == b"5012" and ok and val.isdigit() and int(val) >= 1_000_000:
                 self.msg("710", ln, fk, f"{int(val) / 100:.2f} Euro.".replace(".", ","))
+            return
+        if role == R_PSYBLOCK:
+            self.psy_seen = {}
+            return
+        if role == R_PSYGNR:
+            if self.adt_case:
+                done = self.psy_seen.setdefault(fk, set())
+                if val in done:
+                    self.msg("853", ln, fk, f"GNR „{_s(val)}“ in FK {_s(fk)} mehrfach.")
+                done.add(val)
+            return
+        if role == R_STAMP:
+            self.stamp_case = True
             return
         sa = self.sa
         if role == R_BSNR:
@@ -1324,6 +1687,8 @@ class _Validator:
                 self.ti_open_line = ln
                 if ok:
                     self.group_ti.append(val)
+            elif role == R_PSEUDO_ASV:
+                self.besa_asv.add(val)
             elif role == R_TIFLAG:
                 if not self.ti_open_line:
                     self.msg("STR-ZUORDNUNG", ln, fk, "FK 0226 ohne vorangehendes FK 0225.")
@@ -1337,6 +1702,11 @@ class _Validator:
                     quarter = Quarter(int(val[1:]), val[0] - 48)
                     self.postcodes = self.masterdata.postcodes(quarter)
                     self.vknrs = self.masterdata.vknrs(quarter)
+                    self.loaded_kinds = self.masterdata.available(quarter)
+                    self.ebm = self.masterdata.ebm(quarter)
+                    self.ops = self.masterdata.ops(quarter)
+                    codes = self.masterdata.icd_codes(quarter)
+                    self.icd = None if codes is None else {k.encode(): c for k, c in codes.items()}
             try:
                 self.report.quarter = Quarter.parse(val.decode("ascii"))
             except ValueError:
@@ -1427,6 +1797,16 @@ class _Validator:
             self.msg("KVDT-RDP1", None, "9132", f"Datenpaket {labels[code]}.", satzart="con0")
         for code in sorted(self.declared - present):
             self.msg("KVDT-RDP2", None, "9132", f"Datenpaket {labels[code]}.", satzart="con0")
+        for header, count in self.pkg_cases.items():
+            if not count:
+                name, records = _PACKAGE_HEADERS[header]
+                self.msg(
+                    "KVDT-FSATZ",
+                    None,
+                    "8000",
+                    f"Im {name}-Datenpaket fehlt ein Satz {records}.",
+                    satzart=_s(header),
+                )
         if b"hdrg0" in self.seen_satzarten and self.seen_satzarten & {b"besa", b"rvsa"}:
             self.msg("KVDT-SATZBESAHDRG", None, "8000", satzart="")
 
@@ -1440,6 +1820,35 @@ class _Validator:
         first = block.split(b"\r\n", 1)[0]
         if first[3:] != b"8000con0":
             raise _Abort("ABBRUCH-START", 1)
+
+
+def _not_checked(v: _Validator, expected: Quarter | None) -> None:
+    """Rules that could not run for want of master data, and why (protocol, report)."""
+    report = v.report
+    quarter = report.quarter or expected
+    available = v.loaded_kinds
+    by_kind: dict[str, list[str]] = {}
+    for rule, kind in MASTER_FILE_RULES.items():
+        if kind not in available:
+            by_kind.setdefault(kind, []).append(rule)
+    where = f"für das Quartal {quarter}" if quarter else "(Abrechnungsquartal unbekannt)"
+    reasons = []
+    for kind, rules in sorted(by_kind.items(), key=lambda item: MASTER_FILES[item[0]]):
+        reason = (
+            f"Stammdatei {MASTER_FILES[kind]} {where} nicht eingespielt: "
+            f"Regel{'n' if len(rules) > 1 else ''} {', '.join(sorted(rules))}."
+        )
+        reasons.append(reason)
+    if MASTER_DATA_RULES:
+        reasons.append(
+            "Noch nicht umgesetzt (brauchen weitere KBV-Stammdateien): Regeln "
+            + ", ".join(sorted(MASTER_DATA_RULES))
+            + "."
+        )
+    report.not_checked_reasons = reasons
+    report.not_checked = sorted(
+        set(MASTER_DATA_RULES) | {r for rules in by_kind.values() for r in rules}
+    )
 
 
 def validate_file(
@@ -1499,12 +1908,7 @@ def validate_file(
     report.messages.sort(
         key=lambda m: (not m.rule.startswith("ABBRUCH"), m.line is None, m.line or 0)
     )
-    missing = set(MASTER_DATA_RULES)
-    if v.postcodes is None:  # implemented, but only with the SDPLZ master file
-        missing |= {"478", "783"}
-    if v.vknrs is None:  # implemented, but only with the SDKT master file
-        missing.add("201")
-    report.not_checked = sorted(missing)
+    _not_checked(v, expected_quarter)
     report.stats["lines"] = v.ln
     report.stats["services"] = v.n_services
     report.stats["diagnoses"] = v.n_diagnoses

@@ -1,1 +1,1 @@
-"""KBV master files (SDPLZ, SDKT, SDICD) imported into the portal database, per quarter."""
+"""KBV master files (SDPLZ, SDKT, SDICD, SDEBM, SDOPS) imported into the database per quarter."""

@@ -9,6 +9,8 @@ class MasterFile(models.Model):
         PLZ = "plz", _("PLZ-Stammdatei (SDPLZ)")
         SDKT = "sdkt", _("Kostenträger-Stammdatei (SDKT)")
         SDICD = "sdicd", _("ICD-10-GM-Stammdatei (SDICD)")
+        SDEBM = "sdebm", _("EBM-Stammdatei (SDEBM)")
+        SDOPS = "sdops", _("OPS-Stammdatei (SDOPS)")
 
     kind = models.CharField(_("Art"), max_length=8, choices=Kind.choices)
     year = models.PositiveSmallIntegerField(_("Jahr"))

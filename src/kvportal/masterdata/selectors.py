@@ -1,17 +1,24 @@
-"""Reads of the imported master data (no practice data: not scoped)."""
+"""Reads of the imported master data (SDPLZ, SDKT, SDICD, SDEBM, SDOPS); no practice data,
+so not scoped."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import PurePath
 
+from django.db.models import Q
+
 from kvportal.core.quarters import Quarter
 from kvportal.kvdt.masterdata import (
+    EbmFile,
+    Gnr,
     IcdCode,
     IcdFile,
     Kostentraeger,
     KtFile,
     MasterData,
+    OpsCode,
+    OpsFile,
     PlzFile,
 )
 
@@ -22,25 +29,47 @@ def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
-def for_quarter(quarter: Quarter) -> MasterData | None:
-    """The imported master data usable for `quarter`, None if no file is valid in it."""
-    data = MasterData()
-    for f in MasterFile.objects.filter(year__lte=quarter.year).order_by("year", "quarter"):
-        q, path, p = Quarter(f.year, f.quarter), PurePath(f.name), f.payload
-        if f.kind == MasterFile.Kind.PLZ:
-            postcodes = frozenset(c.encode() for c in p["postcodes"])
-            data.plz_files.append(PlzFile(path, q, p["version"], postcodes))
-        elif f.kind == MasterFile.Kind.SDKT:
-            entries = tuple(
-                Kostentraeger(v, _date(a), _date(b), tuple(iks)) for v, a, b, iks in p["entries"]
-            )
-            data.kt_files.append(KtFile(path, q, entries))
-        elif f.kind == MasterFile.Kind.SDICD:
-            codes = {c[0]: IcdCode(*c) for c in p["codes"]}
-            data.icd_files.append(IcdFile(path, f.year, codes))
-    usable = (
-        data.postcodes(quarter) is not None
-        or data.vknrs(quarter) is not None
-        or data.icd_codes(quarter) is not None
+def _latest(kind: str, quarter: Quarter) -> MasterFile | None:
+    """The newest file of `kind` whose quarter is not after `quarter`."""
+    return (
+        MasterFile.objects.filter(kind=kind)
+        .filter(Q(year__lt=quarter.year) | Q(year=quarter.year, quarter__lte=quarter.quarter))
+        .order_by("-year", "-quarter")
+        .first()
     )
-    return data if usable else None
+
+
+def for_quarter(quarter: Quarter) -> MasterData | None:
+    """The imported master data usable for `quarter`, None if no file is valid in it.
+
+    Only the file of each kind that applies is loaded: the newest SDPLZ/SDKT file up to
+    `quarter`, the SDICD file of its year."""
+    data = MasterData()
+    f = _latest(MasterFile.Kind.PLZ, quarter)
+    if f is not None:
+        p = f.payload
+        postcodes = frozenset(c.encode() for c in p["postcodes"])
+        data.plz_files.append(
+            PlzFile(PurePath(f.name), Quarter(f.year, f.quarter), p["version"], postcodes)
+        )
+    f = _latest(MasterFile.Kind.SDKT, quarter)
+    if f is not None:
+        rows = f.payload["entries"]
+        entries = tuple(Kostentraeger(v, _date(a), _date(b), tuple(iks)) for v, a, b, iks in rows)
+        data.kt_files.append(KtFile(PurePath(f.name), Quarter(f.year, f.quarter), entries))
+    f = MasterFile.objects.filter(kind=MasterFile.Kind.SDICD, year=quarter.year).first()
+    if f is not None:
+        codes = {c[0]: IcdCode(*c) for c in f.payload["codes"]}
+        data.icd_files.append(IcdFile(PurePath(f.name), f.year, codes))
+    f = _latest(MasterFile.Kind.SDEBM, quarter)
+    if f is not None:
+        gnrs = {
+            code: Gnr(code, a, b, tuple((seq, tuple(fks)) for seq, fks in lists))
+            for code, a, b, lists in f.payload["gnrs"]
+        }
+        data.ebm_files.append(EbmFile(PurePath(f.name), Quarter(f.year, f.quarter), gnrs))
+    f = _latest(MasterFile.Kind.SDOPS, quarter)
+    if f is not None:
+        codes = {c[0]: OpsCode(*c) for c in f.payload["codes"]}
+        data.ops_files.append(OpsFile(PurePath(f.name), Quarter(f.year, f.quarter), codes))
+    return data if data.available(quarter) else None

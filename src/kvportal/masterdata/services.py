@@ -1,6 +1,6 @@
-"""Import of KBV master files into the database: all files are read and checked first, then
-written in one transaction (nothing half-imported); a file already imported unchanged is
-skipped (idempotent)."""
+"""Import of KBV master files (SDPLZ, SDKT, SDICD, SDEBM, SDOPS) into the database: all files
+are read and checked first, then written in one transaction (nothing half-imported); a file
+already imported unchanged is skipped (idempotent)."""
 
 from __future__ import annotations
 
@@ -43,6 +43,17 @@ def _rows(data: MasterData, quarter: Quarter | None) -> list[tuple[str, Quarter,
     for f in icd:
         codes = [[c.code, c.billable, c.terminal, c.sex] for c in f.codes.values()]
         rows.append((MasterFile.Kind.SDICD, Quarter(f.year, 1), f.path, {"codes": codes}))
+    ebm = [data.ebm(quarter)] if quarter else data.ebm_files
+    for f in filter(None, ebm):
+        gnrs = [
+            [g.code, g.valid_from, g.valid_to, [[seq, list(fks)] for seq, fks in g.lists]]
+            for g in f.gnrs.values()
+        ]
+        rows.append((MasterFile.Kind.SDEBM, f.quarter, f.path, {"gnrs": gnrs}))
+    ops = [data.ops(quarter)] if quarter else data.ops_files
+    for f in filter(None, ops):
+        codes = [[c.code, c.valid_from, c.valid_to, c.side] for c in f.codes.values()]
+        rows.append((MasterFile.Kind.SDOPS, f.quarter, f.path, {"codes": codes}))
     return rows
 
 

@@ -69,3 +69,7 @@ class BillingConfig(AppConfig):
         from kvportal.billing.testruns import purge_expired_test_runs
 
         registry.register_purger("billing-test-runs", purge_expired_test_runs)
+        if self.apps.is_installed("kvportal.ehba"):  # signatures: this app's signable (issue 13)
+            from kvportal.billing import signing
+
+            signing.register()

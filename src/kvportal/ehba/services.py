@@ -792,12 +792,18 @@ def required_signer(
     label: str = "",
     name: str = "",
     person: Any = None,
+    lanr: str = "",
 ):
-    """Build a validation.RequiredSigner from a registry Person, separate names or one name.
+    """Build a validation.RequiredSigner from a registry Person (or the Person with ``lanr``),
+    separate names or one name.
 
     A registry person's active eHBA registration supplies the Telematik-ID."""
     from kvportal.cardlib import validation
 
+    if person is None and lanr:
+        from kvportal.members.models import Person
+
+        person = Person.objects.filter(lanr=lanr).first()
     if person is not None:
         given_name = given_name or person.first_name
         surname = surname or person.last_name
@@ -1002,6 +1008,8 @@ class Signable:
     detail_url: Callable[[Any], str] | None = None
     #: may documents still be (re)signed? (e.g. False once the application is decided)
     is_open: Callable[[Any], bool] = lambda obj: True
+    #: text of the link on the application's page (default "Mit eHBA qualifiziert signieren")
+    link_text: Any = ""
 
 
 _signables: dict[str, Signable] = {}

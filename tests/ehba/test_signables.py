@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from kvportal.ehba import services
 
-EHBA_DIR = Path(services.__file__).resolve().parent
+EHBA_DIR = Path(services.__file__).resolve().parent.parent  # the ehba package
 CONSUMERS = ("kvportal.access", "kvportal.admission", "kvportal.billing")
 
 

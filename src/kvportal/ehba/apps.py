@@ -50,3 +50,4 @@ class EhbaConfig(AppConfig):
         # the signing link on the page of every object an app registered as signable
         registry.register_template_hook("object_actions", "ehba/_object_actions.html")
         registry.register_demo(80, services.seed_demo)
+        from kvportal.ehba import checks  # noqa: F401  (registers the deploy checks)

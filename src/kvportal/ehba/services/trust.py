@@ -43,7 +43,7 @@ def _pem_anchors(paths: tuple[str, ...], mtimes: tuple[float, ...]) -> list:
     return certs.load_pem_certificates(paths)
 
 
-def _configured_anchors(setting: str) -> list:
+def configured_anchors(setting: str) -> list:
     """The certificates of the PEM files named in ``setting`` (production trust anchors)."""
     paths = tuple(str(p) for p in getattr(settings, setting, None) or ())
     try:
@@ -79,8 +79,8 @@ def get_trust() -> Trust:
     """Production trust anchors from ``EHBA_LOGIN_TRUST_ANCHORS`` / ``EHBA_QES_TRUST_ANCHORS``
     (PEM files, revocation by OCSP); with the demo/test switch ``EHBA_TEST_PKI`` also the test
     PKI in ``EHBA_TEST_PKI_DIR`` (its revocation state, or OCSP with ``EHBA_REVOCATION=ocsp``)."""
-    login = _configured_anchors("EHBA_LOGIN_TRUST_ANCHORS")
-    qes = _configured_anchors("EHBA_QES_TRUST_ANCHORS")
+    login = configured_anchors("EHBA_LOGIN_TRUST_ANCHORS")
+    qes = configured_anchors("EHBA_QES_TRUST_ANCHORS")
     sources = ["PEM-Dateien"] if login or qes else []
     check: Callable[..., Any] = _ocsp_check
     if getattr(settings, "EHBA_TEST_PKI", False):

@@ -30,7 +30,7 @@ def documents(submission: Submission) -> list[ehba.SignableDocumentSpec]:
 
     def render() -> bytes:
         return pdf.render_pdf(
-            "ehba/pdf/erklaerung.html",
+            "billing/pdf/erklaerung_qes.html",
             {
                 "practice": practice,
                 "quarter": quarter,

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "kvportal.ehba",
     "kvportal.kim",
     "kvportal.masterdata",
+    "kvportal.portal",
 ]
 
 MIDDLEWARE = [

@@ -5,7 +5,7 @@ import pytest
 from kvportal.access import rules
 from kvportal.access.demo import seed_demo
 from kvportal.access.models import AccessApplication
-from kvportal.core.demo import build_world
+from kvportal.portal.demo import build_world
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from kvportal.billing.demo import seed_demo
 from kvportal.billing.models import Declaration, Submission
-from kvportal.core.demo import build_world
 from kvportal.core.quarters import Quarter
+from kvportal.portal.demo import build_world
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -3,7 +3,7 @@ through the local signing agent, and is then complete."""
 
 from __future__ import annotations
 
-from kvportal.ehba.integrations import ADMISSION_LABEL
+from kvportal.admission.signing import LABEL as ADMISSION_LABEL
 from tests.browser.conftest import login
 from tests.browser.test_ehba_login import agent_for, issue_card, pki  # noqa: F401 (fixtures)
 from tests.ehba.test_portal_admission import submitted_application

@@ -2,10 +2,10 @@
 
 import pytest
 
-from kvportal.core.demo import build_world
 from kvportal.documents import selectors
 from kvportal.documents.demo import seed_demo_documents
 from kvportal.documents.models import Document
+from kvportal.portal.demo import build_world
 
 pytestmark = pytest.mark.django_db
 

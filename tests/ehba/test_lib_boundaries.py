@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 VERIFIERS = [
     "kvportal.cardlib.certs",
@@ -53,3 +54,43 @@ def test_card_library_is_django_free():
     assert set(ALL) <= loaded
     assert not {m for m in loaded if m == "django" or m.startswith("django.")}
     assert not {m for m in loaded if m.startswith("kvportal.ehba")}
+
+
+ROOT = Path(__file__).resolve().parents[2]
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+
+def lint_imports(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_import_contracts_are_kept():
+    result = lint_imports()
+    assert result.returncode == 0, result.stdout + result.stderr
+    for contract in ("Django-free", "Production verifiers", "Layers"):
+        assert contract in result.stdout
+
+
+def test_a_contract_breaks_on_a_forbidden_import(tmp_path):
+    """The machinery sees real imports: the software card does import the test CA, so a
+    contract forbidding exactly that must be reported broken (exit 1)."""
+    config = tmp_path / "contracts.toml"
+    config.write_text(
+        "[tool.importlinter]\n"
+        'root_packages = ["kvportal"]\n\n'
+        "[[tool.importlinter.contracts]]\n"
+        'name = "softcard without test CA"\n'
+        'type = "forbidden"\n'
+        'source_modules = ["kvportal.cardlib.softcard"]\n'
+        'forbidden_modules = ["kvportal.cardlib.testpki"]\n'
+    )
+    result = lint_imports(str(config))
+    assert result.returncode == 1
+    assert "BROKEN" in result.stdout
+    assert "kvportal.cardlib.softcard -> kvportal.cardlib.testpki" in result.stdout

@@ -11,8 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from kvportal.access.signing import LABEL as ACCESS_LABEL
 from kvportal.cardlib import signing
-from kvportal.ehba.integrations import ACCESS_LABEL
 from kvportal.ehba.models import SignatureDocument
 from tests.ehba.conftest import PIN_QES
 
@@ -117,10 +117,10 @@ def test_both_signatories_sign_the_access_application(client, application, new_c
 
 
 def test_required_persons_come_from_the_application(application):
-    from kvportal.ehba.integrations import access_required
+    from kvportal.access.signing import required_signers
 
     app, _creator = application
-    required = access_required(app)
+    required = required_signers(app)
     assert [(r.given_name, r.surname) for r in required] == [
         ("Thomas", "Krüger"),
         ("Anna", "Berger"),

@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kvportal.admission.rules.dates import first_of_next_month
+from kvportal.admission.signing import LABEL as ADMISSION_LABEL
 from kvportal.cardlib import signing
-from kvportal.ehba.integrations import ADMISSION_LABEL
 from kvportal.ehba.models import SignatureDocument
 from tests.ehba.conftest import PIN_QES
 

@@ -8,8 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from kvportal.accounts.constants import Right
+from kvportal.billing.signing import LABEL as BILLING_LABEL
 from kvportal.cardlib import signing
-from kvportal.ehba.integrations import BILLING_LABEL
 from kvportal.ehba.models import SignatureDocument
 from kvportal.members.constants import Role
 from tests.ehba.conftest import PIN_QES, make_pdf

@@ -87,3 +87,21 @@ def test_unreadable_pem_file_is_named(production, tmp_path):
     with pytest.raises(services.ImproperlyConfiguredTrust) as exc:
         services.get_trust()
     assert "EHBA_QES_TRUST_ANCHORS" in str(exc.value) and str(broken) in str(exc.value)
+
+
+def test_deploy_check_warns_about_the_test_pki_and_names_broken_anchor_files(settings, tmp_path):
+    from kvportal.ehba.checks import trust_configuration
+
+    settings.EHBA_TEST_PKI = True
+    settings.EHBA_LOGIN_TRUST_ANCHORS = [str(tmp_path / "fehlt.pem")]
+    settings.EHBA_QES_TRUST_ANCHORS = []
+    found = {m.id: m.msg for m in trust_configuration()}
+    assert set(found) == {"ehba.W001", "ehba.E001"}
+    assert "EHBA_LOGIN_TRUST_ANCHORS" in found["ehba.E001"]
+    assert "fehlt.pem" in found["ehba.E001"]
+
+
+def test_deploy_check_is_quiet_for_a_production_configuration(production):
+    from kvportal.ehba.checks import trust_configuration
+
+    assert trust_configuration() == []

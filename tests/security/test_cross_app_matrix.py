@@ -492,7 +492,7 @@ def test_staff_pages_only_for_the_right_staff_role(world):
 
 
 #: eHBA documents/reports are shared member/staff views: staff of the department that owns
-#: the application see them (ehba/integrations.py staff querysets).
+#: the application see them (staff querysets in <app>/signing.py).
 EHBA_STAFF = {
     "submission": "Abrechnung",
     "application": "Zulassung",

@@ -10,3 +10,7 @@ class AccessConfig(AppConfig):
         from kvportal.access import hooks
 
         hooks.register()
+        if self.apps.is_installed("kvportal.ehba"):  # signatures: this app's signable (issue 13)
+            from kvportal.access import signing
+
+            signing.register()

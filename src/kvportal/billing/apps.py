@@ -73,3 +73,7 @@ class BillingConfig(AppConfig):
 
         registry.register_purger("billing-test-runs", purge_expired_test_runs)
         registry.register_recoverer("billing-test-runs", recover_stalled_test_runs)
+        if self.apps.is_installed("kvportal.ehba"):  # signatures: this app's signable (issue 13)
+            from kvportal.billing import signing
+
+            signing.register()

@@ -93,6 +93,19 @@ def gate_exempt() -> list[str]:
     return list(_gate_exempt)
 
 
+# the start page (issue 13: core knows no accounts or practices)
+_start_page: list[Callable[..., Any]] = []
+
+
+def register_start_page(view: Callable[..., Any]) -> None:
+    """The view behind ``/`` (``core:home``); registered by ``kvportal.portal``."""
+    _start_page[:] = [view]
+
+
+def start_page() -> Callable[..., Any] | None:
+    return _start_page[0] if _start_page else None
+
+
 def nav_items(user: Any, section: str) -> list[NavItem]:
     return sorted(
         (i for i in _nav if i.section == section and i.visible(user)), key=lambda i: i.order

@@ -43,11 +43,11 @@ class EhbaConfig(AppConfig):
             )
         )
         registry.register_purger("ehba_challenges", services.purge_challenges)
-        from kvportal.ehba import integrations
-
-        integrations.register_all()
         registry.register_gate_exempt("ehba:second_factor")
         registry.register_gate_exempt("ehba:challenge")
         registry.register_template_hook("login_extras", "ehba/_login_link.html")
         registry.register_template_hook("otp_extras", "ehba/_second_factor_link.html")
+        # the signing link on the page of every object an app registered as signable
+        registry.register_template_hook("object_actions", "ehba/_object_actions.html")
         registry.register_demo(80, services.seed_demo)
+        from kvportal.ehba import checks  # noqa: F401  (registers the deploy checks)

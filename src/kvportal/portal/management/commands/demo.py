@@ -6,8 +6,8 @@ from django.db import transaction
 from django.test.utils import override_settings
 
 from kvportal.core import registry
-from kvportal.core.demo import DEMO_PASSWORD, MVZ_BSNR, build_world
 from kvportal.members.models import Betriebsstaette
+from kvportal.portal.demo import DEMO_PASSWORD, MVZ_BSNR, build_world
 
 LOGINS = [
     ("krueger.t", "Geschäftsführer des Trägers, MVZ Elbtal Dresden (Abrechnung, alle Dokumente)"),

@@ -1,0 +1,59 @@
+"""The start page "Meine Praxis" (``/``, URL name ``core:home``; registered with core's
+``registry.register_start_page`` in ``PortalConfig.ready``)."""
+
+from __future__ import annotations
+
+from django.shortcuts import render
+from django.utils import timezone
+
+from kvportal.accounts import rules, scope
+from kvportal.accounts.decorators import member_required
+from kvportal.accounts.models import PortalRight
+from kvportal.audit.models import AccessLogEntry
+from kvportal.core import registry
+from kvportal.members.models import Taetigkeit
+
+
+def home(request):
+    """Start page "Meine Praxis": practices, roles and rights, recent activity, panels."""
+    from django.contrib.auth.views import redirect_to_login
+
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if scope.is_kv_staff(request.user):
+        return render(request, "core/staff_home.html", {})
+    return member_home(request)
+
+
+@member_required
+def member_home(request):
+    user = request.user
+    rights = scope.rights_by_practice(user)
+    roles = {}
+    if user.person_id:
+        for t in Taetigkeit.objects.active().filter(person_id=user.person_id):
+            roles.setdefault(t.betriebsstaette_id, []).append(t.get_role_display())
+    practices = [
+        {
+            "practice": practice,
+            "rights": [PortalRight(right=r).get_right_display() for r in sorted(held)],
+            "roles": roles.get(practice.pk, []),
+        }
+        for practice, held in rights.items()
+    ]
+    billing_from = None
+    if user.first_password_change_at:
+        billing_from = rules.billing_opens_quarter(
+            timezone.localdate(user.first_password_change_at)
+        )
+    panels = []
+    for panel in registry.panels():
+        context = panel.context(request)
+        if context is not None:
+            panels.append({"template": panel.template_name, "context": context})
+    recent = AccessLogEntry.objects.filter(user=user)[:8]
+    return render(
+        request,
+        "core/home.html",
+        {"practices": practices, "billing_from": billing_from, "panels": panels, "recent": recent},
+    )

@@ -18,3 +18,4 @@ CELERY_TASK_ALWAYS_EAGER = True
 #: tests start recovery explicitly (no daemon threads inside test transactions)
 KVPORTAL_RECOVER_IN_PROCESS = False
 WHITENOISE_AUTOREFRESH = True
+AUDIT_REQUIRE_TRANSACTION = True  # audit.record() raises on a write outside a transaction

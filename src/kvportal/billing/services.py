@@ -909,7 +909,7 @@ def purge_expired_submissions(*, now: dt.datetime, dry_run: bool = False) -> Pur
     from kvportal.documents.rules import local_date
 
     result = PurgeResult(name="Abrechnungsdateien (§ 304 SGB V)")
-    batch = int(getattr(settings, "PURGE_BATCH_SIZE", 2000))
+    batch = int(settings.PURGE_BATCH_SIZE)
     due = _due_for_purge(local_date(now)).select_related("betriebsstaette")
     due = due.order_by("quarter", "pk")
     if dry_run:

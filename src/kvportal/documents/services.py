@@ -50,11 +50,11 @@ class DocumentError(ValueError):
 
 def retention_overrides() -> Mapping[str, int]:
     """Per-type retention in years (setting DOCUMENT_RETENTION_YEARS; default 10 each)."""
-    return getattr(settings, "DOCUMENT_RETENTION_YEARS", {}) or {}
+    return settings.DOCUMENT_RETENTION_YEARS or {}
 
 
 def max_document_bytes() -> int:
-    return int(getattr(settings, "MAX_UPLOAD_MB", 200)) * 1024 * 1024
+    return int(settings.MAX_UPLOAD_MB) * 1024 * 1024
 
 
 def check_pdf(content: bytes) -> None:
@@ -64,7 +64,7 @@ def check_pdf(content: bytes) -> None:
         raise DocumentError("Die Datei ist keine PDF-Datei.", "file")
     if len(content) > max_document_bytes():
         raise DocumentError(
-            f"Die Datei ist größer als {getattr(settings, 'MAX_UPLOAD_MB', 200)} MB.", "file"
+            f"Die Datei ist größer als {settings.MAX_UPLOAD_MB} MB.", "file"
         )
 
 
@@ -459,7 +459,7 @@ def send_document_notices(*, document_ids: list[int], now: dt.datetime | None = 
             per_user.setdefault(user.pk, (user, []))[1].append(document)
     notified: set[int] = set()
     sent = 0
-    url = getattr(settings, "PORTAL_URL", "").rstrip("/") + "/dokumente/"
+    url = settings.PORTAL_URL.rstrip("/") + "/dokumente/"
     from kvportal.core.tasks import deliver_once
 
     for user, docs in per_user.values():
@@ -501,7 +501,7 @@ def purge_expired_documents(*, now: dt.datetime, dry_run: bool = False) -> Purge
     """§ 304 SGB V: delete documents whose deletion date has passed; keep a tombstone."""
     today = rules.local_date(now)
     result = PurgeResult(name="Dokumente (§ 304 SGB V)")
-    batch = int(getattr(settings, "PURGE_BATCH_SIZE", 2000))
+    batch = int(settings.PURGE_BATCH_SIZE)
     due = Document.objects.filter(deletion_date__lt=today).select_related("betriebsstaette")
     if dry_run:
         for document in due.order_by("deletion_date", "pk")[:batch]:

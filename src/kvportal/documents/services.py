@@ -63,9 +63,7 @@ def check_pdf(content: bytes) -> None:
     if not content.startswith(PDF_MAGIC):
         raise DocumentError("Die Datei ist keine PDF-Datei.", "file")
     if len(content) > max_document_bytes():
-        raise DocumentError(
-            f"Die Datei ist größer als {settings.MAX_UPLOAD_MB} MB.", "file"
-        )
+        raise DocumentError(f"Die Datei ist größer als {settings.MAX_UPLOAD_MB} MB.", "file")
 
 
 def _coerce_quarter(quarter: Quarter | str | int) -> Quarter:

@@ -334,7 +334,7 @@ def _complete_if_ready(application: AccessApplication) -> bool:
     return True
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def back_to_draft(*, actor: User | None, application: AccessApplication) -> AccessApplication:
     """The applicant wants to change the content while confirmations are running."""
     application = AccessApplication.objects.select_for_update().get(pk=application.pk)
@@ -347,7 +347,7 @@ def back_to_draft(*, actor: User | None, application: AccessApplication) -> Acce
     return application
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def withdraw(*, actor: User | None, application: AccessApplication) -> AccessApplication:
     application = AccessApplication.objects.select_for_update().get(pk=application.pk)
     rules.check_transition(application.status_enum, rules.Status.ZURUECKGEZOGEN)
@@ -535,7 +535,7 @@ def can_confirm_by_login(user, conf: Confirmation) -> bool:
     )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def confirm_with_login(*, actor: User, confirmation: Confirmation) -> Confirmation:
     conf = (
         Confirmation.objects.select_for_update(of=("self",))
@@ -572,7 +572,7 @@ def confirm_with_qes(
     return conf
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def resend_confirmation(*, actor: User | None, confirmation: Confirmation) -> None:
     conf = Confirmation.objects.select_related("application").get(pk=confirmation.pk)
     if conf.confirmed_at is not None:
@@ -646,7 +646,7 @@ def _find_account(row: ApplicationPerson) -> User | None:
     )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def approve(*, actor: User, application: AccessApplication) -> list[CredentialLetter]:
     """Create the accounts (or add rights to existing ones); new accounts get a letter."""
     _require_arztregister(actor)
@@ -704,7 +704,7 @@ def approve(*, actor: User, application: AccessApplication) -> list[CredentialLe
     return letters
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def reject(*, actor: User, application: AccessApplication, reason: str) -> AccessApplication:
     _require_arztregister(actor)
     if not reason.strip():
@@ -720,7 +720,7 @@ def reject(*, actor: User, application: AccessApplication, reason: str) -> Acces
     return app
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def request_corrections(
     *, actor: User, application: AccessApplication, message: str
 ) -> AccessApplication:
@@ -796,7 +796,7 @@ def _new_letter(
     return letter
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def reissue_letter(*, actor: User, user: User, bsnr: str = "") -> IssuedLetter:
     """A lost or expired letter: a new one, the old password stops working."""
     _require_arztregister(actor)

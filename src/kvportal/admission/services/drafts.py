@@ -152,7 +152,7 @@ def add_attachment(
     return attachment
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def remove_attachment(*, actor, attachment: Attachment) -> None:
     if attachment.application.state != State.ENTWURF:
         raise AdmissionError("Unterlagen eines eingereichten Antrags können nicht entfernt werden.")

@@ -44,7 +44,7 @@ from kvportal.members.models import Taetigkeit
 # --- Nachforderung -------------------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def request_documents(
     *, actor, application: Application, text: str, due_date: dt.date | None = None
 ) -> Nachforderung:
@@ -76,7 +76,7 @@ def request_documents(
     return item
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def answer_nachforderung(*, actor, application: Application, answer: str) -> Application:
     application = Application.objects.select_for_update().get(pk=application.pk)
     item = application.nachforderungen.filter(answered_at__isnull=True).last()
@@ -172,7 +172,7 @@ def book_payment(
     return application
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def defer_fee(*, actor, application: Application, note: str = "") -> Application:
     application = Application.objects.select_for_update().get(pk=application.pk)
     before = _transition(application, Event.DEFER_FEE)
@@ -208,7 +208,7 @@ def expire_unpaid_fees(*, now: dt.datetime, dry_run: bool = False) -> PurgeResul
     return result
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def _expire_one(pk: int, today: dt.date) -> None:
     application = Application.objects.select_for_update().get(pk=pk)
     if application.state != State.GEBUEHR_ANGEFORDERT:
@@ -237,7 +237,7 @@ def _expire_one(pk: int, today: dt.date) -> None:
 # --- sessions, scheduling, decision -------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def create_session(
     *,
     actor,
@@ -348,7 +348,7 @@ def _publish_decision(actor, application: Application, content: bytes) -> str:
     return "Beschluss unter „Dokumente“ eingestellt."
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def decide(*, actor, application: Application, outcome: str, reasons: str = "") -> Application:
     """Beschluss of the session; approval updates the registry from the effective date."""
     application = Application.objects.select_for_update().get(pk=application.pk)
@@ -395,7 +395,7 @@ def decide(*, actor, application: Application, outcome: str, reasons: str = "") 
     return application
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def finalize(*, actor, application: Application, final_on: dt.date) -> Application:
     """The decision became final; where due, the administrative fee is invoiced."""
     application = Application.objects.select_for_update().get(pk=application.pk)
@@ -425,7 +425,7 @@ def finalize(*, actor, application: Application, final_on: dt.date) -> Applicati
     return application
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def delete_session(*, actor, session: CommitteeSession) -> None:
     """Remove a session that no application is assigned to (e.g. entered by mistake)."""
     session = CommitteeSession.objects.select_for_update().get(pk=session.pk)

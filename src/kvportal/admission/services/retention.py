@@ -81,7 +81,7 @@ def purge_closed_files(*, now: dt.datetime, dry_run: bool = False) -> PurgeResul
     return result
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def _reduce_closed(pk: int) -> None:
     application = Application.objects.select_for_update().get(pk=pk)
     for item in application.attachments.all():
@@ -97,7 +97,7 @@ def _reduce_closed(pk: int) -> None:
     _audit(None, application, Activity.DELETE, event="aufbewahrung_5_jahre")
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def _delete_closed(pk: int) -> None:
     application = Application.objects.select_for_update().get(pk=pk)
     _audit(None, application, Activity.DELETE, event="aufbewahrung_20_jahre")

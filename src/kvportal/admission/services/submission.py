@@ -330,7 +330,7 @@ def confirm_with_code(*, signatory: Signatory, code: str) -> Confirmation:
     raises (the counter is committed before the error is raised)."""
     error = ""
     confirmation = None
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         signatory = Signatory.objects.select_for_update().get(pk=signatory.pk)
         if not signatory.code_hash or signatory.code_sent_at is None:
             error = "Bitte fordern Sie zuerst einen Code an."
@@ -356,7 +356,7 @@ def confirm_with_code(*, signatory: Signatory, code: str) -> Confirmation:
     return confirmation
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def reopen(*, actor, application: Application) -> Application:
     """Take a submitted application (still waiting for confirmations) back into draft."""
     application = Application.objects.select_for_update().get(pk=application.pk)
@@ -380,7 +380,7 @@ def reopen(*, actor, application: Application) -> Application:
     return application
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def withdraw(*, actor, application: Application) -> Application:
     application = Application.objects.select_for_update().get(pk=application.pk)
     before = _transition(application, Event.WITHDRAW)

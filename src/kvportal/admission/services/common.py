@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import uuid
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -37,6 +38,9 @@ from kvportal.admission.rules.lifecycle import (
 from kvportal.core.storage import private_storage
 from kvportal.members.constants import Role
 from kvportal.members.models import Betriebsstaette, Person, Taetigkeit
+
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
 
 DECIDED_OR_CLOSED = frozenset(
     {
@@ -80,7 +84,9 @@ def max_attachment_bytes() -> int:
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _history(application, *, actor, event: str, label: str, before: str = "", note: str = ""):
+def _history(
+    application, *, actor: User | None, event: str, label: str, before: str = "", note: str = ""
+):
     return HistoryEntry.objects.create(
         application=application,
         actor=actor if getattr(actor, "pk", None) else None,
@@ -102,7 +108,7 @@ def _transition(application: Application, event: Event, ctx: Context | None = No
     return before
 
 
-def _audit(actor, application, activity, **detail):
+def _audit(actor: User | None, application, activity, **detail):
     audit.record(
         actor=actor,
         activity=activity,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
@@ -33,11 +34,14 @@ from kvportal.audit.models import Activity
 from kvportal.core.storage import private_storage
 from kvportal.members.models import Betriebsstaette, Person
 
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
+
 
 @transaction.atomic
 def create_draft(
     *,
-    actor,
+    actor: User,
     type_code: str,
     betriebsstaette: Betriebsstaette,
     employee: Person | None = None,
@@ -75,7 +79,7 @@ def _sync_columns(application: Application) -> None:
 
 
 @transaction.atomic
-def save_draft(*, actor, application: Application, data: dict) -> Application:
+def save_draft(*, actor: User, application: Application, data: dict) -> Application:
     """Store the entered values of a draft (incomplete drafts are allowed)."""
     application = Application.objects.select_for_update().get(pk=application.pk)
     if application.state != State.ENTWURF:
@@ -88,7 +92,7 @@ def save_draft(*, actor, application: Application, data: dict) -> Application:
 
 
 @transaction.atomic
-def delete_draft(*, actor, application: Application) -> None:
+def delete_draft(*, actor: User | None, application: Application) -> None:
     if application.state != State.ENTWURF:
         raise AdmissionError("Nur Entwürfe können gelöscht werden.")
     _audit(actor, application, Activity.DELETE)
@@ -122,7 +126,7 @@ def check_pdf(content: bytes, file_name: str) -> None:
 
 @transaction.atomic
 def add_attachment(
-    *, actor, application: Application, kind: str, file_name: str, content: bytes
+    *, actor: User, application: Application, kind: str, file_name: str, content: bytes
 ) -> Attachment:
     application = Application.objects.select_for_update().get(pk=application.pk)
     if application.state == State.NACHFORDERUNG:
@@ -153,7 +157,7 @@ def add_attachment(
 
 
 @transaction.atomic(durable=True)
-def remove_attachment(*, actor, attachment: Attachment) -> None:
+def remove_attachment(*, actor: User, attachment: Attachment) -> None:
     if attachment.application.state != State.ENTWURF:
         raise AdmissionError("Unterlagen eines eingereichten Antrags können nicht entfernt werden.")
     _audit(actor, attachment.application, Activity.DELETE, attachment=attachment.kind)

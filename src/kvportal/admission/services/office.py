@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -43,10 +44,13 @@ from kvportal.members.models import Taetigkeit
 
 # --- Nachforderung -------------------------------------------------------------------------
 
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
+
 
 @transaction.atomic(durable=True)
 def request_documents(
-    *, actor, application: Application, text: str, due_date: dt.date | None = None
+    *, actor: User, application: Application, text: str, due_date: dt.date | None = None
 ) -> Nachforderung:
     application = Application.objects.select_for_update().get(pk=application.pk)
     if not text.strip():
@@ -77,7 +81,7 @@ def request_documents(
 
 
 @transaction.atomic(durable=True)
-def answer_nachforderung(*, actor, application: Application, answer: str) -> Application:
+def answer_nachforderung(*, actor: User, application: Application, answer: str) -> Application:
     application = Application.objects.select_for_update().get(pk=application.pk)
     item = application.nachforderungen.filter(answered_at__isnull=True).last()
     if item is None:
@@ -114,7 +118,7 @@ def answer_nachforderung(*, actor, application: Application, answer: str) -> App
 
 
 @transaction.atomic
-def request_fee(*, actor, application: Application, deadline: dt.date) -> Application:
+def request_fee(*, actor: User, application: Application, deadline: dt.date) -> Application:
     application = Application.objects.select_for_update().get(pk=application.pk)
     before = _transition(
         application,
@@ -148,7 +152,7 @@ def request_fee(*, actor, application: Application, deadline: dt.date) -> Applic
 
 @transaction.atomic
 def book_payment(
-    *, actor, application: Application, paid_on: dt.date, reference: str = ""
+    *, actor: User, application: Application, paid_on: dt.date, reference: str = ""
 ) -> Application:
     application = Application.objects.select_for_update().get(pk=application.pk)
     if paid_on > timezone.localdate():
@@ -173,7 +177,7 @@ def book_payment(
 
 
 @transaction.atomic(durable=True)
-def defer_fee(*, actor, application: Application, note: str = "") -> Application:
+def defer_fee(*, actor: User, application: Application, note: str = "") -> Application:
     application = Application.objects.select_for_update().get(pk=application.pk)
     before = _transition(application, Event.DEFER_FEE)
     application.fee_deferred_at = timezone.now()
@@ -240,7 +244,7 @@ def _expire_one(pk: int, today: dt.date) -> None:
 @transaction.atomic(durable=True)
 def create_session(
     *,
-    actor,
+    actor: User,
     bezirk: str,
     committee: str,
     date: dt.date,
@@ -261,7 +265,7 @@ def create_session(
 
 
 @transaction.atomic
-def schedule(*, actor, application: Application, session: CommitteeSession) -> Application:
+def schedule(*, actor: User, application: Application, session: CommitteeSession) -> Application:
     application = Application.objects.select_for_update().get(pk=application.pk)
     if session.bezirk != application.bezirk or session.committee != application.committee:
         raise AdmissionError("Die Sitzung gehört zu einem anderen Bezirk oder Ausschuss.")
@@ -288,7 +292,7 @@ def schedule(*, actor, application: Application, session: CommitteeSession) -> A
     return application
 
 
-def _update_registry(*, actor, application: Application) -> bool:
+def _update_registry(*, actor: User, application: Application) -> bool:
     """On approval the employee counts with the new factor from the effective date."""
     from kvportal.members.services import change_anrechnungsfaktor
 
@@ -325,7 +329,7 @@ def _update_registry(*, actor, application: Application) -> bool:
     return True
 
 
-def _publish_decision(actor, application: Application, content: bytes) -> str:
+def _publish_decision(actor: User, application: Application, content: bytes) -> str:
     """Place the Beschluss in the practice's documents (documents app), for the BSNR and the
     employee's LANR. Returns a note for the history."""
     from kvportal.core.quarters import Quarter
@@ -349,7 +353,9 @@ def _publish_decision(actor, application: Application, content: bytes) -> str:
 
 
 @transaction.atomic(durable=True)
-def decide(*, actor, application: Application, outcome: str, reasons: str = "") -> Application:
+def decide(
+    *, actor: User, application: Application, outcome: str, reasons: str = ""
+) -> Application:
     """Beschluss of the session; approval updates the registry from the effective date."""
     application = Application.objects.select_for_update().get(pk=application.pk)
     if outcome not in Outcome.values:
@@ -396,7 +402,7 @@ def decide(*, actor, application: Application, outcome: str, reasons: str = "") 
 
 
 @transaction.atomic(durable=True)
-def finalize(*, actor, application: Application, final_on: dt.date) -> Application:
+def finalize(*, actor: User, application: Application, final_on: dt.date) -> Application:
     """The decision became final; where due, the administrative fee is invoiced."""
     application = Application.objects.select_for_update().get(pk=application.pk)
     if application.decided_on and final_on < application.decided_on:
@@ -426,7 +432,7 @@ def finalize(*, actor, application: Application, final_on: dt.date) -> Applicati
 
 
 @transaction.atomic(durable=True)
-def delete_session(*, actor, session: CommitteeSession) -> None:
+def delete_session(*, actor: User, session: CommitteeSession) -> None:
     """Remove a session that no application is assigned to (e.g. entered by mistake)."""
     session = CommitteeSession.objects.select_for_update().get(pk=session.pk)
     if session.applications.exists():

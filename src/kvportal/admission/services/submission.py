@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -41,6 +42,9 @@ from kvportal.admission.services.common import (
 )
 from kvportal.audit.models import Activity
 from kvportal.core import confirmation as one_time
+
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
 
 CODE_PURPOSE = "admission"
 
@@ -97,7 +101,7 @@ def _code_matches(signatory: Signatory, code: str) -> bool:
     )
 
 
-def is_submitter(actor, signatory) -> bool:
+def is_submitter(actor: User | None, signatory) -> bool:
     """The submitting user is this signatory (applicant/representative): same LANR, or —
     for representatives without LANR, e.g. the Geschäftsführer of an MVZ-Träger — the same
     registry person by name."""
@@ -122,7 +126,7 @@ def _user_for(lanr: str, email: str):
 
 
 @transaction.atomic
-def submit(*, actor, application: Application, token: str) -> Application:
+def submit(*, actor: User, application: Application, token: str) -> Application:
     """Submit (idempotent per form token): freeze the content, list the signatories, confirm
     for the submitting user where he is one, produce the PDF copy."""
     application = Application.objects.select_for_update().get(pk=application.pk)
@@ -210,7 +214,9 @@ def _invite(signatory: Signatory, token: str) -> None:
     )
 
 
-def _confirm(*, actor, signatory: Signatory, method: str, evidence: dict | None = None):
+def _confirm(
+    *, actor: User | None, signatory: Signatory, method: str, evidence: dict | None = None
+):
     application = signatory.application
     if application.state != State.EINGEREICHT:
         raise AdmissionError("Dieser Antrag wartet nicht (mehr) auf Bestätigungen.")
@@ -265,7 +271,7 @@ def _confirm(*, actor, signatory: Signatory, method: str, evidence: dict | None 
 @transaction.atomic
 def confirm(
     *,
-    actor,
+    actor: User | None,
     signatory: Signatory,
     method: str = Confirmation.Method.PORTAL,
     evidence: dict | None = None,
@@ -357,7 +363,7 @@ def confirm_with_code(*, signatory: Signatory, code: str) -> Confirmation:
 
 
 @transaction.atomic(durable=True)
-def reopen(*, actor, application: Application) -> Application:
+def reopen(*, actor: User, application: Application) -> Application:
     """Take a submitted application (still waiting for confirmations) back into draft."""
     application = Application.objects.select_for_update().get(pk=application.pk)
     before = _transition(application, Event.REOPEN)
@@ -381,7 +387,7 @@ def reopen(*, actor, application: Application) -> Application:
 
 
 @transaction.atomic(durable=True)
-def withdraw(*, actor, application: Application) -> Application:
+def withdraw(*, actor: User, application: Application) -> Application:
     application = Application.objects.select_for_update().get(pk=application.pk)
     before = _transition(application, Event.WITHDRAW)
     application.save()

@@ -814,26 +814,23 @@ def reissue_letter(*, actor: User, user: User, bsnr: str = "") -> IssuedLetter:
 
 def purge_drafts(*, now: dt.datetime, dry_run: bool = False):
     """Abandoned drafts and withdrawn applications are deleted after ACCESS_DRAFT_DAYS."""
-    from kvportal.core.registry import PurgeResult
+    from kvportal.core.retention import cutoff, purge_in_batches
 
-    days = int(settings.ACCESS_DRAFT_DAYS)
-    qs = AccessApplication.objects.filter(
+    @transaction.atomic
+    def purge_one(app: AccessApplication) -> None:
+        audit.record(
+            actor=None, activity=Activity.DELETE, obj=app, detail={"reason": "draft_expired"}
+        )
+        app.delete()
+
+    due = AccessApplication.objects.filter(
         status__in=[rules.Status.ENTWURF, rules.Status.ZURUECKGEZOGEN],
-        updated_at__lt=now - dt.timedelta(days=days),
-    )
-    result = PurgeResult(
+        updated_at__lt=cutoff(now, days=int(settings.ACCESS_DRAFT_DAYS)),
+    ).order_by("pk")
+    return purge_in_batches(
+        due,
         name="access_drafts",
-        count=qs.count(),
-        items=list(qs.values_list("reference", flat=True)[:50]),
+        purge_one=purge_one,
+        label=lambda app: app.reference,
+        dry_run=dry_run,
     )
-    if not dry_run:
-        with transaction.atomic():
-            for app in qs:
-                audit.record(
-                    actor=None,
-                    activity=Activity.DELETE,
-                    obj=app,
-                    detail={"reason": "draft_expired"},
-                )
-                app.delete()
-    return result

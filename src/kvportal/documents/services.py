@@ -497,26 +497,17 @@ def send_document_notices(*, document_ids: list[int], now: dt.datetime | None = 
 
 def purge_expired_documents(*, now: dt.datetime, dry_run: bool = False) -> PurgeResult:
     """§ 304 SGB V: delete documents whose deletion date has passed; keep a tombstone."""
+    from kvportal.core.retention import purge_in_batches
+
     today = rules.local_date(now)
-    result = PurgeResult(name="Dokumente (§ 304 SGB V)")
-    batch = int(settings.PURGE_BATCH_SIZE)
     due = Document.objects.filter(deletion_date__lt=today).select_related("betriebsstaette")
-    if dry_run:
-        for document in due.order_by("deletion_date", "pk")[:batch]:
-            result.items.append(_purge_label(document))
-        result.count = due.count()
-        return result
-    while True:
-        chunk = list(due.order_by("deletion_date", "pk")[:batch])
-        if not chunk:
-            break
-        for document in chunk:
-            _purge_one(document, now=now)
-            result.count += 1
-            result.items.append(_purge_label(document))
-        if len(chunk) < batch:
-            break
-    return result
+    return purge_in_batches(
+        due.order_by("deletion_date", "pk"),
+        name="Dokumente (§ 304 SGB V)",
+        purge_one=lambda document: _purge_one(document, now=now),
+        label=_purge_label,
+        dry_run=dry_run,
+    )
 
 
 def _purge_label(document: Document) -> str:

@@ -21,35 +21,28 @@ from kvportal.admission.services.common import (
 from kvportal.admission.services.drafts import delete_draft
 from kvportal.audit.models import Activity
 from kvportal.core.registry import PurgeResult
+from kvportal.core.retention import cutoff, purge_in_batches
 from kvportal.core.storage import private_storage
 
 
 def purge_stale_drafts(*, now: dt.datetime, dry_run: bool = False) -> PurgeResult:
     """Drafts nobody touched for ADMISSION_DRAFT_DAYS (default 180) are deleted with their
     uploads (data minimisation; nothing was submitted)."""
-    days = int(settings.ADMISSION_DRAFT_DAYS)
-    result = PurgeResult(name="zulassung_entwuerfe")
     stale = Application.objects.filter(
-        state=State.ENTWURF, updated_at__lt=now - dt.timedelta(days=days)
+        state=State.ENTWURF, updated_at__lt=cutoff(now, days=int(settings.ADMISSION_DRAFT_DAYS))
+    ).order_by("pk")
+    return purge_in_batches(
+        stale,
+        name="zulassung_entwuerfe",
+        purge_one=lambda application: delete_draft(actor=None, application=application),
+        label=lambda application: application.reference,
+        dry_run=dry_run,
     )
-    for application in stale:
-        result.count += 1
-        result.items.append(application.reference)
-        if not dry_run:
-            delete_draft(actor=None, application=application)
-    return result
 
 
 CLOSED_STATES = (State.RECHTSKRAEFTIG, State.ZURUECKGENOMMEN, State.GILT_ALS_ZURUECKGENOMMEN)
 FILE_YEARS = 5  # § 43 Ärzte-ZV: Akten fünf Jahre
 BESCHLUSS_YEARS = 20  # § 43 Ärzte-ZV: Urschriften von Beschlüssen zwanzig Jahre
-
-
-def _years_before(now: dt.datetime, years: int) -> dt.datetime:
-    try:
-        return now.replace(year=now.year - years)
-    except ValueError:  # 29 February
-        return now.replace(year=now.year - years, day=28)
 
 
 def purge_closed_files(*, now: dt.datetime, dry_run: bool = False) -> PurgeResult:
@@ -58,27 +51,35 @@ def purge_closed_files(*, now: dt.datetime, dry_run: bool = False) -> PurgeResul
     years after, the rest is deleted too."""
     from django.db.models import Max, Q
 
-    result = PurgeResult(name="zulassung_aufbewahrung")
-    closed = Application.objects.filter(state__in=[s.value for s in CLOSED_STATES]).annotate(
-        closed_at=Max(
-            "history__at", filter=Q(history__to_state__in=[s.value for s in CLOSED_STATES])
+    closed = (
+        Application.objects.filter(state__in=[s.value for s in CLOSED_STATES])
+        .annotate(
+            closed_at=Max(
+                "history__at", filter=Q(history__to_state__in=[s.value for s in CLOSED_STATES])
+            )
         )
+        .order_by("pk")
     )
-    for application in closed.filter(closed_at__lt=_years_before(now, BESCHLUSS_YEARS)):
-        result.count += 1
-        result.items.append(f"{application.reference} (gelöscht)")
-        if not dry_run:
-            _delete_closed(application.pk)
-    reducible = closed.filter(
-        closed_at__lt=_years_before(now, FILE_YEARS),
-        closed_at__gte=_years_before(now, BESCHLUSS_YEARS),
-    ).exclude(data={})
-    for application in reducible:
-        result.count += 1
-        result.items.append(f"{application.reference} (Akte reduziert)")
-        if not dry_run:
-            _reduce_closed(application.pk)
-    return result
+    deleted = purge_in_batches(
+        closed.filter(closed_at__lt=cutoff(now, years=BESCHLUSS_YEARS)),
+        name="zulassung_aufbewahrung",
+        purge_one=lambda application: _delete_closed(application.pk),
+        label=lambda application: f"{application.reference} (gelöscht)",
+        dry_run=dry_run,
+    )
+    reduced = purge_in_batches(
+        closed.filter(
+            closed_at__lt=cutoff(now, years=FILE_YEARS),
+            closed_at__gte=cutoff(now, years=BESCHLUSS_YEARS),
+        ).exclude(data={}),
+        name="zulassung_aufbewahrung",
+        purge_one=lambda application: _reduce_closed(application.pk),
+        label=lambda application: f"{application.reference} (Akte reduziert)",
+        dry_run=dry_run,
+    )
+    deleted.count += reduced.count
+    deleted.items += reduced.items
+    return deleted
 
 
 @transaction.atomic(durable=True)

@@ -19,6 +19,7 @@ from decimal import Decimal
 from kvportal.admission.rules.dates import DEFAULT_LEAD_TIME, SessionSlot
 from kvportal.admission.rules.fees import FeeRule, FeeSchedule
 from kvportal.admission.rules.signatories import Signatory
+from kvportal.admission.rules.text import parse_date
 
 BEZIRKE = (("chemnitz", "Chemnitz"), ("dresden", "Dresden"), ("leipzig", "Leipzig"))
 BEZIRK_LABELS = dict(BEZIRKE)
@@ -212,20 +213,6 @@ class ApplicationType:
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^[0-9+()/ \-]{6,30}$")
 PLZ_RE = re.compile(r"^[0-9]{5}$")
-
-
-def parse_date(value: object) -> dt.date | None:
-    if isinstance(value, dt.date):
-        return value
-    if not value:
-        return None
-    text = str(value).strip()
-    for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
 
 
 def _check_format(f: FieldDef, value: object) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -278,14 +278,3 @@ def validate(app_type: ApplicationType, data: dict, ctx: ValidationContext) -> V
                     f"Bitte fügen Sie als eigene PDF-Datei bei: {attachment.label}.",
                 )
     return result
-
-
-def relevant_fields(
-    app_type: ApplicationType, data: dict, sections: Iterable[str] | None = None
-) -> list[FieldDef]:
-    wanted = set(sections) if sections is not None else None
-    return [
-        f
-        for f in app_type.fields
-        if f.when.holds(data, {}) and (wanted is None or f.section in wanted)
-    ]

@@ -365,3 +365,34 @@ ADMISSION_DRAFT_DAYS = env_int("KVPORTAL_ADMISSION_DRAFT_DAYS", 180)
 #: difficulty (leading zero hex digits) and starts per hour (access/antiabuse.py).
 ACCESS_POW_DIFFICULTY = env_int("KVPORTAL_ACCESS_POW_DIFFICULTY", 4)
 ACCESS_RATE_LIMITS = {"ip": 10, "ip_noscript": 3, "email": 3}
+
+# --- Declared settings (issue 13: every setting an app reads is declared here) -------------------
+ACCESS_CONFIRMATION_DAYS = 14  # a confirmation link/code of the access application stays valid
+ACCESS_DRAFT_DAYS = 30  # abandoned and withdrawn access applications are deleted after
+BILLING_CHECK_LEASE_SECONDS = 120
+BILLING_CHECK_MAX_ATTEMPTS = 5
+BILLING_CHECK_TEST_DELAY = 0.0  # test-only slow check (tests/faults)
+BILLING_MAX_UPLOAD_BYTES = 0  # 0: MAX_UPLOAD_MB applies
+BILLING_TEST_RUN_HOURS = 24
+#: § 304 SGB V: years per document type (DocType value → years); types not named keep 10.
+DOCUMENT_RETENTION_YEARS: dict[str, int] = {}
+EHBA_CHALLENGE_SECONDS = 120
+EHBA_OCSP_URL = ""
+EHBA_REVOCATION = "local"  # "local" (test PKI revocation list) or "ocsp"
+EHBA_TRUST_DIR: str | None = None  # None: the trust anchors under EHBA_DIR
+KVPORTAL_EHBA_DIR: str | None = None  # `kvportal card` store when no --dir is given
+KVPORTAL_OTP_FOR_ALL = False  # second factor mandatory for members too (staff always)
+KVPORTAL_RECOVER_EVERY = env_int("KVPORTAL_RECOVER_EVERY", 60)
+KVPORTAL_RECOVER_IN_PROCESS = True
+KV_NAME = "Kassenärztliche Vereinigung Sachsen"
+KV_ARZTREGISTER_ADDRESS = ["Fachbereich Arztregister", "Postfach 1164", "09070 Chemnitz"]
+PASSWORD_MIN_LENGTH = 10
+#: One confirmation primitive (core/confirmation.py): secret link + one-time e-mail code.
+CONFIRMATION_TOKEN_BYTES = 32
+CONFIRMATION_CODE_DIGITS = 6
+CONFIRMATION_MAX_ATTEMPTS = 5  # wrong codes before a new code must be requested
+CONFIRMATION_CODE_MINUTES = 30  # validity of a code requested on its own (admission)
+CONFIRMATION_RESEND_SECONDS = 60  # a new code at most once a minute
+CONFIRMATION_MAX_CODES_PER_DAY = 5  # no mail bombing through a confirmation link
+#: audit.record() refuses a write activity outside a transaction: raise (DEBUG, tests) or log.
+AUDIT_REQUIRE_TRANSACTION = DEBUG

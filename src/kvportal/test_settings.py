@@ -20,3 +20,4 @@ KVPORTAL_RECOVER_IN_PROCESS = False
 WHITENOISE_AUTOREFRESH = True
 #: the eHBA tests and the demo trust the test PKI (demo/test switch, docs/ehba.md)
 EHBA_TEST_PKI = True
+AUDIT_REQUIRE_TRANSACTION = True  # audit.record() raises on a write outside a transaction

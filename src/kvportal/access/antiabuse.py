@@ -20,7 +20,7 @@ WINDOW_SECONDS = 3600
 
 def difficulty() -> int:
     """Leading zero hex digits of sha256(challenge ':' answer) the proof must have."""
-    return int(getattr(settings, "ACCESS_POW_DIFFICULTY", 4))
+    return int(settings.ACCESS_POW_DIFFICULTY)
 
 
 def proof_ok(challenge: str, answer: str, *, zeros: int) -> bool:
@@ -32,7 +32,7 @@ def proof_ok(challenge: str, answer: str, *, zeros: int) -> bool:
 
 
 def _limits() -> dict[str, int]:
-    return {**DEFAULT_LIMITS, **getattr(settings, "ACCESS_RATE_LIMITS", {})}
+    return {**DEFAULT_LIMITS, **settings.ACCESS_RATE_LIMITS}
 
 
 def _key(kind: str, value: str) -> str:

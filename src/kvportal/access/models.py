@@ -179,6 +179,10 @@ class Confirmation(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     #: issue 11: number of requested mails (first send + resends); part of the delivery key
     sends_requested = models.PositiveIntegerField(default=1)
+    #: core.confirmation limits: last code sent, codes sent on `codes_day` (local date)
+    code_sent_at = models.DateTimeField(null=True, blank=True)
+    codes_day = models.DateField(null=True, blank=True)
+    codes_sent = models.PositiveSmallIntegerField(default=0)
     requested_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     confirmed_at = models.DateTimeField(null=True, blank=True)

@@ -17,12 +17,8 @@ from kvportal.members.models import Betriebsstaette
 
 def kv_context() -> dict:
     return {
-        "name": getattr(settings, "KV_NAME", "Kassenärztliche Vereinigung Sachsen"),
-        "address_lines": getattr(
-            settings,
-            "KV_ARZTREGISTER_ADDRESS",
-            ["Fachbereich Arztregister", "Postfach 1164", "09070 Chemnitz"],
-        ),
+        "name": settings.KV_NAME,
+        "address_lines": settings.KV_ARZTREGISTER_ADDRESS,
         "portal_url": settings.PORTAL_URL,
     }
 
@@ -91,7 +87,7 @@ def _letter_context(issued: IssuedLetter) -> dict:
         rights = [str(Right(r).label) for r in Right.values if r in held]
     title = user.person.title if user.person_id else ""
     name = " ".join(p for p in (title, user.first_name, user.last_name) if p)
-    days = getattr(settings, "INITIAL_PASSWORD_VALIDITY_DAYS", rules.DEFAULT_INITIAL_PASSWORD_DAYS)
+    days = settings.INITIAL_PASSWORD_VALIDITY_DAYS
     return {
         "recipient_name": name,
         "salutation_name": " ".join(p for p in (title, user.last_name) if p) or user.username,

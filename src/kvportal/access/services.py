@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
-import secrets
 import uuid
 from dataclasses import dataclass
 
@@ -30,19 +28,26 @@ from kvportal.accounts import services as account_services
 from kvportal.accounts.constants import AccountKind, Right, StaffRole
 from kvportal.accounts.models import User
 from kvportal.audit.models import Activity
+from kvportal.core import confirmation as one_time
 from kvportal.members.constants import Profession
 from kvportal.members.models import Betriebsstaette, Person
 
-CODE_MAX_ATTEMPTS = 5
-RESEND_PAUSE_SECONDS = 60
+
+def __getattr__(name: str) -> int:
+    # the former constants, now the shared limits (settings CONFIRMATION_*)
+    if name == "CODE_MAX_ATTEMPTS":
+        return one_time.limits().max_attempts
+    if name == "RESEND_PAUSE_SECONDS":
+        return int(one_time.limits().resend_after.total_seconds())
+    raise AttributeError(name)
 
 
 def confirmation_days() -> int:
-    return int(getattr(settings, "ACCESS_CONFIRMATION_DAYS", 14))
+    return int(settings.ACCESS_CONFIRMATION_DAYS)
 
 
 def _hash(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
+    return one_time.hash_token(raw)
 
 
 def _real_user(actor) -> User | None:
@@ -76,7 +81,7 @@ def create_application(
         existing = AccessApplication.objects.filter(creation_nonce=nonce).first()
         if existing is not None:
             return existing, None
-    raw = secrets.token_urlsafe(24)
+    raw, digest = one_time.new_token()
     user = _real_user(actor)
     try:
         with transaction.atomic():
@@ -86,7 +91,7 @@ def create_application(
                 contact_email=contact_email.strip(),
                 created_by=user if user and user.kind != AccountKind.STAFF else None,
                 creation_nonce=nonce or None,
-                draft_token_hash=_hash(raw),
+                draft_token_hash=digest,
                 bsnr=bsnr.strip(),
                 practice_name=practice_name.strip(),
             )
@@ -102,7 +107,7 @@ def create_application(
 
 
 def token_matches(application: AccessApplication, raw: str) -> bool:
-    return bool(raw) and hmac.compare_digest(application.draft_token_hash, _hash(raw))
+    return one_time.token_matches(application.draft_token_hash, raw)
 
 
 def find_by_token(raw: str) -> AccessApplication | None:
@@ -274,7 +279,7 @@ def submit(*, actor: User | None, application: AccessApplication) -> AccessAppli
             person=person,
             person_key=key,
             fingerprint=application.fingerprint,
-            token_hash=_hash(secrets.token_urlsafe(24)),
+            token_hash=one_time.new_token()[1],
             expires_at=timezone.now() + dt.timedelta(days=confirmation_days()),
         )
         to_send.append(conf.pk)
@@ -329,7 +334,7 @@ def _complete_if_ready(application: AccessApplication) -> bool:
     return True
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def back_to_draft(*, actor: User | None, application: AccessApplication) -> AccessApplication:
     """The applicant wants to change the content while confirmations are running."""
     application = AccessApplication.objects.select_for_update().get(pk=application.pk)
@@ -342,7 +347,7 @@ def back_to_draft(*, actor: User | None, application: AccessApplication) -> Acce
     return application
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def withdraw(*, actor: User | None, application: AccessApplication) -> AccessApplication:
     application = AccessApplication.objects.select_for_update().get(pk=application.pk)
     rules.check_transition(application.status_enum, rules.Status.ZURUECKGEZOGEN)
@@ -361,8 +366,24 @@ def withdraw(*, actor: User | None, application: AccessApplication) -> AccessApp
 # --- confirmations ----------------------------------------------------------------------------
 
 
-def _code_hash(confirmation: Confirmation, code: str) -> str:
-    return _hash(f"{confirmation.pk}:{confirmation.token_hash}:{code.strip()}")
+CODE_PURPOSE = "access"
+RENEW = "Bitte lassen Sie sich einen neuen Code senden."
+
+
+def _legacy_code_hash(confirmation: Confirmation, code: str) -> str:
+    """How codes mailed before core.confirmation were stored (still accepted until used)."""
+    raw = f"{confirmation.pk}:{confirmation.token_hash}:{code.strip()}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _code_matches(confirmation: Confirmation, code: str) -> bool:
+    return one_time.code_matches(
+        confirmation.code_hash,
+        code,
+        purpose=CODE_PURPOSE,
+        key=confirmation.pk,
+        legacy=[_legacy_code_hash(confirmation, code)],
+    )
 
 
 @transaction.atomic
@@ -371,13 +392,25 @@ def prepare_confirmation_request(*, confirmation_id: int) -> tuple[Confirmation,
     conf = Confirmation.objects.select_for_update().filter(pk=confirmation_id).first()
     if conf is None or conf.confirmed_at is not None:
         return None
-    raw = secrets.token_urlsafe(24)
-    code = f"{secrets.randbelow(10**6):06d}"
-    conf.token_hash = _hash(raw)
-    conf.code_hash = _code_hash(conf, code)
+    raw, conf.token_hash = one_time.new_token()
+    code = one_time.new_code()
+    now = timezone.now()
+    conf.code_hash = one_time.hash_code(code, purpose=CODE_PURPOSE, key=conf.pk)
     conf.attempts = 0
-    conf.expires_at = timezone.now() + dt.timedelta(days=confirmation_days())
-    conf.save(update_fields=["token_hash", "code_hash", "attempts", "expires_at"])
+    conf.expires_at = now + dt.timedelta(days=confirmation_days())
+    sending = one_time.count_sending(day=conf.codes_day, sent_on_day=conf.codes_sent, now=now)
+    conf.code_sent_at, conf.codes_day, conf.codes_sent = now, sending.day, sending.count
+    conf.save(
+        update_fields=[
+            "token_hash",
+            "code_hash",
+            "attempts",
+            "expires_at",
+            "code_sent_at",
+            "codes_day",
+            "codes_sent",
+        ]
+    )
     audit.record(
         actor=None,
         activity=Activity.CREATE,  # a system step, not an action of KV staff
@@ -468,12 +501,13 @@ def _confirm_with_code(
     if conf.confirmed_at is not None:
         return conf, ""
     _validate_open(conf)
-    if conf.attempts >= CODE_MAX_ATTEMPTS:
-        return conf, (
-            "Der Code wurde zu oft falsch eingegeben. "
-            "Bitte lassen Sie sich einen neuen Code senden."
-        )
-    if not conf.code_hash or not hmac.compare_digest(conf.code_hash, _code_hash(conf, code)):
+    # the code lives as long as its link (both in one e-mail): no expiry of its own
+    refusal = one_time.attempt_refusal(
+        attempts=conf.attempts, sent_at=None, now=timezone.now(), renew=RENEW
+    )
+    if refusal:
+        return conf, refusal
+    if not _code_matches(conf, code):
         conf.attempts += 1
         conf.save(update_fields=["attempts"])
         audit.record(
@@ -482,10 +516,7 @@ def _confirm_with_code(
             obj=conf.application,
             detail={"confirmation": conf.pk, "code": "falsch"},
         )
-        left = CODE_MAX_ATTEMPTS - conf.attempts
-        if left:
-            return conf, f"Der Code ist falsch. Verbleibende Versuche: {left}."
-        return conf, "Der Code ist falsch. Bitte lassen Sie sich einen neuen Code senden."
+        return conf, one_time.wrong_code_message(conf.attempts, renew=RENEW)
     _mark_confirmed(conf, Confirmation.Method.EMAIL_CODE, _real_user(actor))
     return conf, ""
 
@@ -504,7 +535,7 @@ def can_confirm_by_login(user, conf: Confirmation) -> bool:
     )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def confirm_with_login(*, actor: User, confirmation: Confirmation) -> Confirmation:
     conf = (
         Confirmation.objects.select_for_update(of=("self",))
@@ -541,7 +572,7 @@ def confirm_with_qes(
     return conf
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def resend_confirmation(*, actor: User | None, confirmation: Confirmation) -> None:
     conf = Confirmation.objects.select_related("application").get(pk=confirmation.pk)
     if conf.confirmed_at is not None:
@@ -549,12 +580,13 @@ def resend_confirmation(*, actor: User | None, confirmation: Confirmation) -> No
     app = conf.application
     if app.status != rules.Status.BESTAETIGUNG or conf.fingerprint != app.fingerprint:
         raise ValidationError("Für diesen Antrag werden keine Bestätigungen mehr benötigt.")
-    last_sent = conf.expires_at - dt.timedelta(days=confirmation_days())
-    if timezone.now() - last_sent < dt.timedelta(seconds=RESEND_PAUSE_SECONDS):
-        raise ValidationError(
-            "Der Code wurde gerade erst gesendet. Bitte warten Sie eine Minute, bevor Sie ihn "
-            "erneut anfordern."
-        )
+    # rows from before core.confirmation know the last send only through their expiry
+    last_sent = conf.code_sent_at or conf.expires_at - dt.timedelta(days=confirmation_days())
+    refusal = one_time.resend_refusal(
+        last_sent=last_sent, day=conf.codes_day, sent_on_day=conf.codes_sent, now=timezone.now()
+    )
+    if refusal:
+        raise ValidationError(refusal)
     from kvportal.access import tasks
     from kvportal.core.tasks import enqueue_job
 
@@ -614,7 +646,7 @@ def _find_account(row: ApplicationPerson) -> User | None:
     )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def approve(*, actor: User, application: AccessApplication) -> list[CredentialLetter]:
     """Create the accounts (or add rights to existing ones); new accounts get a letter."""
     _require_arztregister(actor)
@@ -672,7 +704,7 @@ def approve(*, actor: User, application: AccessApplication) -> list[CredentialLe
     return letters
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def reject(*, actor: User, application: AccessApplication, reason: str) -> AccessApplication:
     _require_arztregister(actor)
     if not reason.strip():
@@ -688,7 +720,7 @@ def reject(*, actor: User, application: AccessApplication, reason: str) -> Acces
     return app
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def request_corrections(
     *, actor: User, application: AccessApplication, message: str
 ) -> AccessApplication:
@@ -764,7 +796,7 @@ def _new_letter(
     return letter
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def reissue_letter(*, actor: User, user: User, bsnr: str = "") -> IssuedLetter:
     """A lost or expired letter: a new one, the old password stops working."""
     _require_arztregister(actor)
@@ -782,26 +814,23 @@ def reissue_letter(*, actor: User, user: User, bsnr: str = "") -> IssuedLetter:
 
 def purge_drafts(*, now: dt.datetime, dry_run: bool = False):
     """Abandoned drafts and withdrawn applications are deleted after ACCESS_DRAFT_DAYS."""
-    from kvportal.core.registry import PurgeResult
+    from kvportal.core.retention import cutoff, purge_in_batches
 
-    days = int(getattr(settings, "ACCESS_DRAFT_DAYS", 30))
-    qs = AccessApplication.objects.filter(
+    @transaction.atomic
+    def purge_one(app: AccessApplication) -> None:
+        audit.record(
+            actor=None, activity=Activity.DELETE, obj=app, detail={"reason": "draft_expired"}
+        )
+        app.delete()
+
+    due = AccessApplication.objects.filter(
         status__in=[rules.Status.ENTWURF, rules.Status.ZURUECKGEZOGEN],
-        updated_at__lt=now - dt.timedelta(days=days),
-    )
-    result = PurgeResult(
+        updated_at__lt=cutoff(now, days=int(settings.ACCESS_DRAFT_DAYS)),
+    ).order_by("pk")
+    return purge_in_batches(
+        due,
         name="access_drafts",
-        count=qs.count(),
-        items=list(qs.values_list("reference", flat=True)[:50]),
+        purge_one=purge_one,
+        label=lambda app: app.reference,
+        dry_run=dry_run,
     )
-    if not dry_run:
-        with transaction.atomic():
-            for app in qs:
-                audit.record(
-                    actor=None,
-                    activity=Activity.DELETE,
-                    obj=app,
-                    detail={"reason": "draft_expired"},
-                )
-                app.delete()
-    return result

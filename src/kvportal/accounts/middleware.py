@@ -31,7 +31,7 @@ def is_background(request) -> bool:
     name listed in settings.KVPORTAL_BACKGROUND_URL_NAMES (polling endpoints)."""
     if request.headers.get(BACKGROUND_HEADER) == "1" or request.GET.get(AUTO_PARAM) == "1":
         return True
-    names = getattr(settings, "KVPORTAL_BACKGROUND_URL_NAMES", ())
+    names = settings.KVPORTAL_BACKGROUND_URL_NAMES
     if not names:
         return False
     try:

@@ -141,7 +141,7 @@ class ApiToken(models.Model):
 
 
 def otp_required_for(user: User) -> bool:
-    return user.is_kv_staff or getattr(settings, "KVPORTAL_OTP_FOR_ALL", False)
+    return user.is_kv_staff or settings.KVPORTAL_OTP_FOR_ALL
 
 
 class PasswordHistory(models.Model):

@@ -27,7 +27,7 @@ def _classes(password: str) -> int:
 
 
 def password_conventions() -> list[str]:
-    minimum = getattr(settings, "PASSWORD_MIN_LENGTH", MIN_LENGTH)
+    minimum = settings.PASSWORD_MIN_LENGTH
     return [
         f"mindestens {minimum} und höchstens {MAX_LENGTH} Zeichen;",
         "mindestens drei der vier Zeichenarten: Kleinbuchstaben, Großbuchstaben, Ziffern, "
@@ -40,12 +40,12 @@ def password_conventions() -> list[str]:
 
 
 def history_count() -> int:
-    return getattr(settings, "PASSWORD_HISTORY_COUNT", 5)
+    return settings.PASSWORD_HISTORY_COUNT
 
 
 class LengthValidator:
     def validate(self, password: str, user=None) -> None:
-        minimum = getattr(settings, "PASSWORD_MIN_LENGTH", MIN_LENGTH)
+        minimum = settings.PASSWORD_MIN_LENGTH
         if len(password) < minimum:
             raise ValidationError(
                 f"Das Passwort ist zu kurz: mindestens {minimum} Zeichen.", code="too_short"

@@ -524,3 +524,32 @@ def revoke_api_token(*, actor: User, token: ApiToken) -> None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
         audit.record(actor=actor, activity=Activity.TOKEN_REVOKED, obj=token)
+
+
+# --- second factor (TOTP enrolment) -----------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def totp_enrolment_device(*, actor: User):
+    """The user's unconfirmed TOTP device (created on first call) whose secret he scans."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=actor, confirmed=False).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=actor, name="Authenticator", confirmed=False)
+    return device
+
+
+@transaction.atomic(durable=True)
+def confirm_totp_device(*, actor: User, device, token: str) -> bool:
+    """Security: the second factor counts only after the first correct code from the app.
+    Returns False for a wrong code (django-otp's throttling counts it, committed)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=actor)
+    if not device.verify_token(token.strip()):
+        return False
+    device.confirmed = True
+    device.save()
+    audit.record(actor=actor, activity=Activity.OTP_ENABLED, obj=actor)
+    return True

@@ -112,16 +112,13 @@ def otp_setup(request):
     user = request.user
     if user_has_device(user, confirmed=True) and user.is_verified():
         return render(request, "accounts/otp_setup.html", {"active": True})
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=False)
+    device = services.totp_enrolment_device(actor=user)
     form = OtpTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["token"].strip()):
-            device.confirmed = True
-            device.save()
+        token = form.cleaned_data["token"]
+        if services.confirm_totp_device(actor=user, device=device, token=token):
+            device.refresh_from_db()
             otp_login(request, device)
-            audit.record(actor=user, activity=Activity.OTP_ENABLED, obj=user)
             messages.success(request, _("Der zweite Faktor ist eingerichtet."))
             return redirect("core:home")
         form.add_error("token", _("Der Sicherheitscode ist falsch. Bitte erneut versuchen."))

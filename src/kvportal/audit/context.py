@@ -69,7 +69,7 @@ def meta_from_request(request) -> RequestMeta:
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     from django.conf import settings
 
-    if forwarded and getattr(settings, "AXES_IPWARE_PROXY_COUNT", None):
+    if forwarded and settings.AXES_IPWARE_PROXY_COUNT:
         ip = forwarded.split(",")[0].strip()
     else:
         ip = request.META.get("REMOTE_ADDR") or None

@@ -9,11 +9,14 @@ from django.db import transaction
 
 from kvportal.audit.models import AccessLogEntry
 from kvportal.core.registry import PurgeResult
+from kvportal.core.retention import cutoff
 
 
 def purge_access_log(*, now: dt.datetime, dry_run: bool = False) -> PurgeResult:
-    cutoff = now - dt.timedelta(days=settings.AUDIT_RETENTION_DAYS)
-    expired = AccessLogEntry.objects.filter(timestamp__lt=cutoff)
+    # bulk deletes (no row-by-row purge_in_batches): the log has no files and no tombstones
+    expired = AccessLogEntry.objects.filter(
+        timestamp__lt=cutoff(now, days=settings.AUDIT_RETENTION_DAYS)
+    )
     result = PurgeResult(name="Zugriffsprotokoll")
     if dry_run:
         result.count = expired.count()

@@ -1052,27 +1052,17 @@ def purge_expired_submissions(*, now: dt.datetime, dry_run: bool = False) -> Pur
 
     Idempotent: purged rows carry `purged_at` and are never picked again. Dry run only lists.
     """
+    from kvportal.core.retention import purge_in_batches
     from kvportal.documents.rules import local_date
 
-    result = PurgeResult(name="Abrechnungsdateien (§ 304 SGB V)")
-    batch = int(getattr(settings, "PURGE_BATCH_SIZE", 2000))
     due = _due_for_purge(local_date(now)).select_related("betriebsstaette")
-    due = due.order_by("quarter", "pk")
-    if dry_run:
-        result.items = [_purge_label(s) for s in due[:batch]]
-        result.count = due.count()
-        return result
-    while True:
-        chunk = list(due[:batch])
-        if not chunk:
-            break
-        for submission in chunk:
-            _purge_one(submission, now=now)
-            result.count += 1
-            result.items.append(_purge_label(submission))
-        if len(chunk) < batch:
-            break
-    return result
+    return purge_in_batches(
+        due.order_by("quarter", "pk"),
+        name="Abrechnungsdateien (§ 304 SGB V)",
+        purge_one=lambda submission: _purge_one(submission, now=now),
+        label=_purge_label,
+        dry_run=dry_run,
+    )
 
 
 def _purge_label(submission: Submission) -> str:

@@ -242,20 +242,16 @@ def recover_stalled_test_runs(*, now: dt.datetime) -> int:
 
 def purge_expired_test_runs(*, now: dt.datetime, dry_run: bool = False) -> PurgeResult:
     """Delete test files and protocols after their short keeping time; idempotent."""
-    result = PurgeResult(name="Testabrechnungen")
+    from kvportal.core.retention import purge_in_batches
+
+    @transaction.atomic
+    def purge_one(run: TestRun) -> None:
+        name = run.storage_name
+        TestRun.objects.filter(pk=run.pk).update(
+            report={}, comparison={}, storage_name="", purged_at=now
+        )
+        if name:
+            private_storage.delete(name)
+
     due = TestRun.objects.filter(purged_at__isnull=True, expires_at__lt=now).order_by("pk")
-    if dry_run:
-        result.count = due.count()
-        result.items = [str(r) for r in due[:100]]
-        return result
-    for run in due.iterator():
-        with transaction.atomic():
-            name = run.storage_name
-            TestRun.objects.filter(pk=run.pk).update(
-                report={}, comparison={}, storage_name="", purged_at=now
-            )
-            if name:
-                private_storage.delete(name)
-        result.count += 1
-        result.items.append(str(run))
-    return result
+    return purge_in_batches(due, name="Testabrechnungen", purge_one=purge_one, dry_run=dry_run)

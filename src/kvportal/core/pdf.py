@@ -9,6 +9,7 @@ built from the template's HTML, the document language (`<html lang="de">`) and i
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.template.loader import render_to_string
 
@@ -45,9 +46,11 @@ def pdf_structure(content: bytes) -> dict:
     import re
 
     from pypdf import PdfReader
+    from pypdf.generic import DictionaryObject, StreamObject
 
     reader = PdfReader(io.BytesIO(content))
-    root = reader.trailer["/Root"]
+    root = reader.trailer["/Root"].get_object()
+    assert isinstance(root, DictionaryObject)
     mark_info = root.get("/MarkInfo")
     tree = root.get("/StructTreeRoot")
     roles: list[str] = []
@@ -67,10 +70,11 @@ def pdf_structure(content: bytes) -> dict:
 
     if tree is not None:
         walk(tree.get_object().get("/K", []))
-    info = reader.metadata or {}
+    info: Any = reader.metadata or {}
     xmp = b""
     if "/Metadata" in root:
-        xmp = root["/Metadata"].get_object().get_data()
+        metadata = root["/Metadata"].get_object()
+        xmp = metadata.get_data() if isinstance(metadata, StreamObject) else b""
     part = re.search(rb"pdfaid:part[>=\"']+\s*(\d)", xmp)
     conformance = re.search(rb"pdfaid:conformance[>=\"']+\s*([A-Za-z])", xmp)
     return {

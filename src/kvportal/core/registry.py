@@ -8,10 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.functional import Promise
+
 
 @dataclass(frozen=True)
 class NavItem:
-    label: str
+    label: str | Promise  # a lazy translation (gettext_lazy) is fine
     url_name: str
     #: "member" (practice users) or "staff" (KV back office)
     section: str = "member"
@@ -67,7 +69,7 @@ def register_demo(order: int, func: Callable[..., None]) -> None:
         _demo.append((order, func))
 
 
-def register_api_paths(paths: dict[str, dict]) -> None:
+def register_api_paths(paths: dict[str, Any]) -> None:
     _api_paths.update(paths)
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from typing import IO
-
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage
 from django.utils.functional import LazyObject
@@ -25,12 +22,3 @@ class _PrivateStorage(LazyObject):
 
 
 private_storage = _PrivateStorage()
-
-
-def sha256_of(fileobj: IO[bytes], chunk_size: int = 1024 * 1024) -> str:
-    digest = hashlib.sha256()
-    fileobj.seek(0)
-    for chunk in iter(lambda: fileobj.read(chunk_size), b""):
-        digest.update(chunk)
-    fileobj.seek(0)
-    return digest.hexdigest()

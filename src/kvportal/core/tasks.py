@@ -50,13 +50,11 @@ _state = {"last": 0.0, "running": False}
 
 
 def recover_interval() -> float:
-    return float(getattr(settings, "KVPORTAL_RECOVER_EVERY", 60))
+    return float(settings.KVPORTAL_RECOVER_EVERY)
 
 
 def recovery_in_process_enabled() -> bool:
-    return bool(settings.CELERY_TASK_ALWAYS_EAGER) and bool(
-        getattr(settings, "KVPORTAL_RECOVER_IN_PROCESS", True)
-    )
+    return bool(settings.CELERY_TASK_ALWAYS_EAGER) and bool(settings.KVPORTAL_RECOVER_IN_PROCESS)
 
 
 def _recover_in_thread() -> None:

@@ -30,7 +30,7 @@ def format_euro(amount: Decimal) -> str:
     """German notation: 12.345,67 €."""
     sign = "-" if amount < 0 else ""
     whole, _, cents = f"{abs(amount):.2f}".partition(".")
-    groups = []
+    groups: list[str] = []
     while whole:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]
@@ -114,7 +114,8 @@ def render_bar_chart(bars: list[Bar], *, title: str) -> str:
     for index, bar in enumerate(bars):
         x = MARGIN_LEFT + slot * index + (slot - bar_w) / 2
         center = x + bar_w / 2
-        short = f"Q{_QUARTER_LABEL.match(bar.label).group(1)}" if groups else bar.label
+        match = _QUARTER_LABEL.match(bar.label) if groups else None
+        short = f"Q{match.group(1)}" if match else bar.label
         parts.append(_text("kv-chart-label", center, base_y + 22, short))
         if bar.amount is None:
             parts.append(_text("kv-chart-empty", center, base_y - 6, "–", extra=' fill="#4a4a4a"'))

@@ -50,11 +50,11 @@ class DocumentError(ValueError):
 
 def retention_overrides() -> Mapping[str, int]:
     """Per-type retention in years (setting DOCUMENT_RETENTION_YEARS; default 10 each)."""
-    return getattr(settings, "DOCUMENT_RETENTION_YEARS", {}) or {}
+    return settings.DOCUMENT_RETENTION_YEARS or {}
 
 
 def max_document_bytes() -> int:
-    return int(getattr(settings, "MAX_UPLOAD_MB", 200)) * 1024 * 1024
+    return int(settings.MAX_UPLOAD_MB) * 1024 * 1024
 
 
 def check_pdf(content: bytes) -> None:
@@ -63,9 +63,7 @@ def check_pdf(content: bytes) -> None:
     if not content.startswith(PDF_MAGIC):
         raise DocumentError("Die Datei ist keine PDF-Datei.", "file")
     if len(content) > max_document_bytes():
-        raise DocumentError(
-            f"Die Datei ist größer als {getattr(settings, 'MAX_UPLOAD_MB', 200)} MB.", "file"
-        )
+        raise DocumentError(f"Die Datei ist größer als {settings.MAX_UPLOAD_MB} MB.", "file")
 
 
 def _coerce_quarter(quarter: Quarter | str | int) -> Quarter:
@@ -459,7 +457,7 @@ def send_document_notices(*, document_ids: list[int], now: dt.datetime | None = 
             per_user.setdefault(user.pk, (user, []))[1].append(document)
     notified: set[int] = set()
     sent = 0
-    url = getattr(settings, "PORTAL_URL", "").rstrip("/") + "/dokumente/"
+    url = settings.PORTAL_URL.rstrip("/") + "/dokumente/"
     from kvportal.core.tasks import deliver_once
 
     for user, docs in per_user.values():
@@ -499,26 +497,17 @@ def send_document_notices(*, document_ids: list[int], now: dt.datetime | None = 
 
 def purge_expired_documents(*, now: dt.datetime, dry_run: bool = False) -> PurgeResult:
     """§ 304 SGB V: delete documents whose deletion date has passed; keep a tombstone."""
+    from kvportal.core.retention import purge_in_batches
+
     today = rules.local_date(now)
-    result = PurgeResult(name="Dokumente (§ 304 SGB V)")
-    batch = int(getattr(settings, "PURGE_BATCH_SIZE", 2000))
     due = Document.objects.filter(deletion_date__lt=today).select_related("betriebsstaette")
-    if dry_run:
-        for document in due.order_by("deletion_date", "pk")[:batch]:
-            result.items.append(_purge_label(document))
-        result.count = due.count()
-        return result
-    while True:
-        chunk = list(due.order_by("deletion_date", "pk")[:batch])
-        if not chunk:
-            break
-        for document in chunk:
-            _purge_one(document, now=now)
-            result.count += 1
-            result.items.append(_purge_label(document))
-        if len(chunk) < batch:
-            break
-    return result
+    return purge_in_batches(
+        due.order_by("deletion_date", "pk"),
+        name="Dokumente (§ 304 SGB V)",
+        purge_one=lambda document: _purge_one(document, now=now),
+        label=_purge_label,
+        dry_run=dry_run,
+    )
 
 
 def _purge_label(document: Document) -> str:

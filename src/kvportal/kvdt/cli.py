@@ -142,7 +142,8 @@ def main(
     except OSError as exc:
         stderr.write(f"Fehler: {args.out} kann nicht geschrieben werden ({exc.strerror}).\n")
         return EXIT_USAGE
+    size = written if isinstance(written, int) else len(written)
     stdout.write(
-        f"{args.out}: {args.cases} Fälle, Quartal {quarter}, BSNR {args.bsnr}, {written} Bytes.\n"
+        f"{args.out}: {args.cases} Fälle, Quartal {quarter}, BSNR {args.bsnr}, {size} Bytes.\n"
     )
     return 0

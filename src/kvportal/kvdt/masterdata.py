@@ -330,7 +330,7 @@ def load_sdkt(path: str | os.PathLike, *, quarter: Quarter | None = None) -> KtF
                     current = None
                     elem.clear()
     except _xml_syntax_error() as exc:
-        line, column = exc.position
+        line, column = exc.position  # type: ignore[attr-defined]  # lxml XMLSyntaxError
         raise MasterDataError(
             f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."
         ) from None
@@ -423,7 +423,7 @@ def load_sdicd(path: str | os.PathLike, *, year: int | None = None) -> IcdFile:
                     top["code"], top["billable"], top["terminal"], top.get("sex")
                 )
     except _xml_syntax_error() as exc:
-        line, column = exc.position
+        line, column = exc.position  # type: ignore[attr-defined]  # lxml XMLSyntaxError
         raise MasterDataError(
             f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."
         ) from None

@@ -908,6 +908,8 @@ class _Validator:
     def postcode_rules(self, seen: dict[bytes, bytes], line: int) -> None:
         """Master data SDPLZ, cases without a card read: 3112 (R478) and 3121 (R783)."""
         postcodes = self.postcodes
+        if postcodes is None:  # no SDPLZ loaded: the rules do not apply
+            return
         plz = seen.get(b"3112")
         # a PLZ that is not five digits (e.g. "I1000" of an SVA case) is taken as foreign
         if (
@@ -933,7 +935,7 @@ class _Validator:
         if card is not None:
             vknr = v.get(b"4104")
             ok_vknr = vknr is not None and len(vknr) == 5 and vknr.isdigit()
-            serial = int(vknr[2:5]) if ok_vknr else None
+            serial = int(vknr[2:5]) if vknr is not None and ok_vknr else None
             if b"3119" in seen and cdm_raw is None:
                 msg("307", line, b"3006")
             if cdm_raw is not None and b"4133" not in seen:
@@ -949,7 +951,7 @@ class _Validator:
                 msg("777", line, b"4134")
         if cdm is not None:
             if cdm > _CDM_520:
-                msg("308", line, b"3006", f"Gefunden: „{_s(cdm_raw)}“.")
+                msg("308", line, b"3006", f"Gefunden: „{_s(cdm_raw or b'')}“.")
             if cdm >= _CDM_520 and b"3116" not in seen:
                 msg("774", line, b"3116")
             # applied with a card read only: the KBV test file has SVA cases (no card) without
@@ -965,6 +967,7 @@ class _Validator:
         sug = self.sug
         card = v.get(b"4109")
         cdm_raw = v.get(b"3006")
+        cdm: tuple[int, ...] | None
         if cdm_raw == b"5.2.0" and b"3116" in seen and (card is None or seen.keys() >= _CARD_OK):
             cdm = _CDM_520  # the common eGK case: every card rule is met
         elif card is not None or cdm_raw is not None:
@@ -1553,7 +1556,7 @@ class _Validator:
                     if ok and self.adt_case:
                         self.sug = val
                         self.sug28 = val == b"28"
-                        allowed, rule = F.SUG_BY_SATZART[self.sa]
+                        allowed, rule = F.SUG_BY_SATZART[self.sa]  # type: ignore[index]
                         if val not in allowed:
                             msg(rule, ln, fk, self.value_detail(fk, val))
                 elif role == R_PSEUDO_LANR:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from kvportal.admission.rules.hours import MAX_WEEKLY_HOURS, parse_hours
-from kvportal.admission.rules.text import fmt_date
+from kvportal.admission.rules.text import fmt_date, parse_date
 
 EVIDENCE_REGISTER = "arztregister"  # Nachweis in Arztregisterakte
 EVIDENCE_ATTACHED = "anlage"  # Nachweis liegt als Anlage bei
@@ -47,20 +47,6 @@ class Anlage1Check:
         return any(a.evidence == EVIDENCE_ATTACHED for a in self.rows)
 
 
-def _parse_date(value: object) -> dt.date | None:
-    if isinstance(value, dt.date):
-        return value
-    if not value:
-        return None
-    text = str(value).strip()
-    for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
-
-
 def check_anlage1(raw_rows: list[dict], *, today: dt.date) -> Anlage1Check:
     """Check the rows as entered (dicts with start, end, kind, institution, weekly_hours,
     evidence). Rows are sorted by start; each must begin at the latest the day after the
@@ -70,8 +56,8 @@ def check_anlage1(raw_rows: list[dict], *, today: dt.date) -> Anlage1Check:
     parsed: list[tuple[int, Activity]] = []
     for index, raw in enumerate(raw_rows):
         label = f"Zeile {index + 1}"
-        start = _parse_date(raw.get("start"))
-        end = _parse_date(raw.get("end"))
+        start = parse_date(raw.get("start"))
+        end = parse_date(raw.get("end"))
         hours = parse_hours(raw.get("weekly_hours"))
         kind = (raw.get("kind") or "").strip()
         institution = (raw.get("institution") or "").strip()
@@ -153,14 +139,14 @@ def to_activities(raw_rows: list[dict]) -> list[Activity]:
     """Parsed rows in chronological order (for rendering); invalid rows are skipped."""
     rows = []
     for raw in raw_rows:
-        start = _parse_date(raw.get("start"))
+        start = parse_date(raw.get("start"))
         hours = parse_hours(raw.get("weekly_hours"))
         if start is None or hours is None:
             continue
         rows.append(
             Activity(
                 start,
-                _parse_date(raw.get("end")),
+                parse_date(raw.get("end")),
                 (raw.get("kind") or "").strip(),
                 (raw.get("institution") or "").strip(),
                 hours,

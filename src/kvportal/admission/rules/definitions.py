@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from kvportal.admission.rules.dates import DEFAULT_LEAD_TIME, SessionSlot
 from kvportal.admission.rules.fees import FeeRule, FeeSchedule
 from kvportal.admission.rules.signatories import Signatory
+from kvportal.admission.rules.text import parse_date
 
 BEZIRKE = (("chemnitz", "Chemnitz"), ("dresden", "Dresden"), ("leipzig", "Leipzig"))
 BEZIRK_LABELS = dict(BEZIRKE)
@@ -214,20 +215,6 @@ PHONE_RE = re.compile(r"^[0-9+()/ \-]{6,30}$")
 PLZ_RE = re.compile(r"^[0-9]{5}$")
 
 
-def parse_date(value: object) -> dt.date | None:
-    if isinstance(value, dt.date):
-        return value
-    if not value:
-        return None
-    text = str(value).strip()
-    for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
-
-
 def _check_format(f: FieldDef, value: object) -> str | None:
     text = str(value).strip()
     if len(text) > f.max_length:
@@ -291,14 +278,3 @@ def validate(app_type: ApplicationType, data: dict, ctx: ValidationContext) -> V
                     f"Bitte fügen Sie als eigene PDF-Datei bei: {attachment.label}.",
                 )
     return result
-
-
-def relevant_fields(
-    app_type: ApplicationType, data: dict, sections: Iterable[str] | None = None
-) -> list[FieldDef]:
-    wanted = set(sections) if sections is not None else None
-    return [
-        f
-        for f in app_type.fields
-        if f.when.holds(data, {}) and (wanted is None or f.section in wanted)
-    ]

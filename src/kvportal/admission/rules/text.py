@@ -35,6 +35,21 @@ def fmt_date(value: dt.date) -> str:
     return value.strftime("%d.%m.%Y")
 
 
+def parse_date(value: object) -> dt.date | None:
+    """A date as entered (ISO `JJJJ-MM-TT` or German `TT.MM.JJJJ`); None when it is none."""
+    if isinstance(value, dt.date):
+        return value
+    if not value:
+        return None
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
 def normalise(text: str) -> str:
     """Case- and whitespace-insensitive form of a free-text designation."""
     return re.sub(r"\s+", " ", text or "").strip().casefold()

@@ -9,8 +9,6 @@ attachments, rules and fee rule, and add it to `REGISTRY`. No Django.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from kvportal.admission.rules import anlage1 as anlage1_rules
 from kvportal.admission.rules.dates import check_effective_date
 from kvportal.admission.rules.definitions import (
@@ -584,7 +582,3 @@ def get_type(code: str) -> ApplicationType:
         return REGISTRY[code]
     except KeyError:
         raise KeyError(f"Unbekannte Antragsart „{code}“.") from None
-
-
-def target_factor(data: dict) -> Decimal | None:
-    return parse_factor(data.get("factor_to"))

@@ -59,6 +59,20 @@
     var el = event.target.closest("[data-confirm]");
     if (el && !window.confirm(el.getAttribute("data-confirm"))) { event.preventDefault(); }
   });
+  // WCAG 2.1.1: a table that scrolls sideways (narrow screens) can be scrolled with the keyboard.
+  function focusableScrollers() {
+    var tables = document.querySelectorAll("main .table");
+    for (var i = 0; i < tables.length; i++) {
+      var t = tables[i];
+      if (t.scrollWidth > t.clientWidth + 1) {
+        if (!t.hasAttribute("tabindex")) { t.setAttribute("tabindex", "0"); t.setAttribute("data-scroll-focus", ""); }
+      } else if (t.hasAttribute("data-scroll-focus")) {
+        t.removeAttribute("tabindex"); t.removeAttribute("data-scroll-focus");
+      }
+    }
+  }
+  focusableScrollers();
+  window.addEventListener("resize", focusableScrollers);
   // Elements with data-refresh-url reload that URL's page every N seconds (progress views).
   var refresh = document.querySelector("[data-refresh-seconds]");
   if (refresh) {

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "kvportal.ehba",
     "kvportal.kim",
     "kvportal.masterdata",
+    "kvportal.legal",
 ]
 
 MIDDLEWARE = [
@@ -353,3 +354,14 @@ ADMISSION_DRAFT_DAYS = env_int("KVPORTAL_ADMISSION_DRAFT_DAYS", 180)
 #: difficulty (leading zero hex digits) and starts per hour (access/antiabuse.py).
 ACCESS_POW_DIFFICULTY = env_int("KVPORTAL_ACCESS_POW_DIFFICULTY", 4)
 ACCESS_RATE_LIMITS = {"ip": 10, "ip_noscript": 3, "email": 3}
+
+# --- Legal pages (kvportal.legal, docs/legal.md): the KV's own texts and the feedback address
+#: Templates in this directory override the shipped demo texts (legal/texte/<seite>.html).
+LEGAL_CONTENT_DIR = env("KVPORTAL_CONTENT_DIR")
+if LEGAL_CONTENT_DIR:
+    TEMPLATES[0]["DIRS"].insert(0, LEGAL_CONTENT_DIR)
+#: BITV 2.0 § 7: feedback of the Erklärung zur Barrierefreiheit is mailed here (and stored).
+ACCESSIBILITY_FEEDBACK_EMAIL = env(
+    "KVPORTAL_ACCESSIBILITY_FEEDBACK_EMAIL", "barrierefreiheit@kv-musterland.example"
+)
+LEGAL_FEEDBACK_RETENTION_DAYS = env_int("KVPORTAL_LEGAL_FEEDBACK_RETENTION_DAYS", 730)

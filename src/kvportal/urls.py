@@ -34,6 +34,7 @@ APP_PREFIXES = [
     ("zugang/", "access"),
     ("zulassung/", "admission"),
     ("ehba/", "ehba"),
+    ("", "legal"),
 ]
 
 #: JSON errors under /api/, the portal's pages elsewhere.

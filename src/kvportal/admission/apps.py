@@ -42,3 +42,7 @@ class AdmissionConfig(AppConfig):
         register_purger("zulassung_entwuerfe", services.purge_stale_drafts)
         register_purger("zulassung_aufbewahrung", services.purge_closed_files)
         register_demo(60, demo.seed)
+        from kvportal.admission import todo
+        from kvportal.core.registry import register_tasks
+
+        register_tasks(todo.tasks)

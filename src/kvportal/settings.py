@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "kvportal.kim",
     "kvportal.masterdata",
     "kvportal.legal",
+    "kvportal.selfservice",
 ]
 
 MIDDLEWARE = [
@@ -365,3 +366,5 @@ ACCESSIBILITY_FEEDBACK_EMAIL = env(
     "KVPORTAL_ACCESSIBILITY_FEEDBACK_EMAIL", "barrierefreiheit@kv-musterland.example"
 )
 LEGAL_FEEDBACK_RETENTION_DAYS = env_int("KVPORTAL_LEGAL_FEEDBACK_RETENTION_DAYS", 730)
+#: "Passwort vergessen" (kvportal.selfservice): requests for a new credential letter go here.
+ARZTREGISTER_EMAIL = env("KVPORTAL_ARZTREGISTER_EMAIL", "arztregister@kv-musterland.example")

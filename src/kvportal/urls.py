@@ -35,6 +35,7 @@ APP_PREFIXES = [
     ("zulassung/", "admission"),
     ("ehba/", "ehba"),
     ("", "legal"),
+    ("", "selfservice"),
 ]
 
 #: JSON errors under /api/, the portal's pages elsewhere.

@@ -9,7 +9,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from kvportal.accounts.constants import Right
 from kvportal.documents.pdfgen import minimal_pdf
 from kvportal.members.constants import Role
-from tests.browser.axe import assert_accessible
+from tests.browser.axe import assert_accessible, assert_no_horizontal_scroll
 from tests.browser.conftest import login
 from tests.factories import (
     PASSWORD,
@@ -79,6 +79,7 @@ def test_staff_import_then_doctor_sees_own_and_traeger_sees_all(page, tmp_path):
     assert "neu" in rows.first.inner_text()
     assert "1 Dokument" in page.locator("#document-count").inner_text()
     assert_accessible(page)
+    assert_no_horizontal_scroll(page)  # one card per document on a phone
     with page.expect_download() as info:
         rows.first.get_by_role("link", name="PDF herunterladen").click()
     assert info.value.suggested_filename.endswith(".pdf")

@@ -84,6 +84,8 @@ INSTALLED_APPS = [
     "kvportal.kim",
     "kvportal.masterdata",
     "kvportal.portal",
+    "kvportal.legal",
+    "kvportal.selfservice",
 ]
 
 MIDDLEWARE = [
@@ -379,7 +381,6 @@ DOCUMENT_RETENTION_YEARS: dict[str, int] = {}
 EHBA_CHALLENGE_SECONDS = 120
 EHBA_OCSP_URL = ""
 EHBA_REVOCATION = "local"  # "local" (test PKI revocation list) or "ocsp"
-EHBA_TRUST_DIR: str | None = None  # None: the trust anchors under EHBA_DIR
 KVPORTAL_EHBA_DIR: str | None = None  # `kvportal card` store when no --dir is given
 KVPORTAL_OTP_FOR_ALL = False  # second factor mandatory for members too (staff always)
 KVPORTAL_RECOVER_EVERY = env_int("KVPORTAL_RECOVER_EVERY", 60)
@@ -396,3 +397,15 @@ CONFIRMATION_RESEND_SECONDS = 60  # a new code at most once a minute
 CONFIRMATION_MAX_CODES_PER_DAY = 5  # no mail bombing through a confirmation link
 #: audit.record() refuses a write activity outside a transaction: raise (DEBUG, tests) or log.
 AUDIT_REQUIRE_TRANSACTION = DEBUG
+# --- Legal pages (kvportal.legal, docs/legal.md): the KV's own texts and the feedback address
+#: Templates in this directory override the shipped demo texts (legal/texte/<seite>.html).
+LEGAL_CONTENT_DIR = env("KVPORTAL_CONTENT_DIR")
+if LEGAL_CONTENT_DIR:
+    TEMPLATES[0]["DIRS"].insert(0, LEGAL_CONTENT_DIR)
+#: BITV 2.0 § 7: feedback of the Erklärung zur Barrierefreiheit is mailed here (and stored).
+ACCESSIBILITY_FEEDBACK_EMAIL = env(
+    "KVPORTAL_ACCESSIBILITY_FEEDBACK_EMAIL", "barrierefreiheit@kv-musterland.example"
+)
+LEGAL_FEEDBACK_RETENTION_DAYS = env_int("KVPORTAL_LEGAL_FEEDBACK_RETENTION_DAYS", 730)
+#: "Passwort vergessen" (kvportal.selfservice): requests for a new credential letter go here.
+ARZTREGISTER_EMAIL = env("KVPORTAL_ARZTREGISTER_EMAIL", "arztregister@kv-musterland.example")

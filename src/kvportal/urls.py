@@ -34,6 +34,8 @@ APP_PREFIXES = [
     ("zugang/", "access"),
     ("zulassung/", "admission"),
     ("ehba/", "ehba"),
+    ("", "legal"),
+    ("", "selfservice"),
 ]
 
 #: JSON errors under /api/, the portal's pages elsewhere.

@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from kvportal.accounts.constants import StaffRole
 from kvportal.core.pdf import pdf_text
 from tests.access.helpers import codes_by_email, mvz_world
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import login
 from tests.conftest import otp_verify
 from tests.factories import kv_staff
@@ -44,6 +45,7 @@ def test_application_to_first_login(page, live_server, settings, browser):
     ).to_be_visible()
 
     # 2. the form: MVZ header + three people (Geschäftsführer, ÄL, employed doctor)
+    assert_accessible(page)
     page.get_by_label("Name des MVZ / der Praxis").fill(practice.name)
     page.get_by_label("Betriebsstättennummer (BSNR)").fill(practice.bsnr)
     page.get_by_label("Träger des MVZ (z. B. GmbH)").fill("MVZ Träger GmbH")
@@ -71,12 +73,15 @@ def test_application_to_first_login(page, live_server, settings, browser):
     expect(error.get_by_text("Bitte bestätigen Sie, dass Sie die Hinweise")).to_be_visible()
     # ... and linked from the summary, which has the focus
     expect(page.locator("[data-error-summary] a[href='#id_acknowledge']")).to_be_visible()
+    assert_accessible(page)
     page.get_by_label(re.compile("Ich habe die Hinweise zu Sicherheit")).check()
     page.get_by_role("button", name="Weiter zur Prüfung").click()
     expect(page.locator("#summary-persons")).to_contain_text("Abrechnung automatisch")
+    assert_accessible(page)
     page.get_by_role("button", name="Zur Bestätigung absenden").click()
     expect(page.locator("#application-status")).to_contain_text("Wartet auf Bestätigungen")
     expect(page.get_by_text("Es fehlen noch 3 Bestätigungen.")).to_be_visible()
+    assert_accessible(page)
     status_url = page.url
 
     # 3. every person confirms with the code from his e-mail (own browser context each)
@@ -86,6 +91,7 @@ def test_application_to_first_login(page, live_server, settings, browser):
         ctx = browser.new_context(locale="de-DE", base_url=live_server.url)
         other = ctx.new_page()
         other.goto(f"/zugang/bestaetigen/{token}/")
+        assert_accessible(other)
         other.get_by_label("Bestätigungscode aus der E-Mail").fill(code)
         other.get_by_role("button", name="Antrag bestätigen").click()
         expect(other.locator("#confirm-done")).to_be_visible()
@@ -104,6 +110,7 @@ def test_application_to_first_login(page, live_server, settings, browser):
     expect(staff.locator("#application-status")).to_contain_text("Genehmigt")
     rows = staff.locator("#letters tbody tr")
     expect(rows).to_have_count(3)  # Geschäftsführer, ÄL, employed doctor
+    assert_accessible(staff)
     leiter_row = rows.filter(has_text=leiter.last_name.lower()[:5])
     with staff.expect_download() as download_info:
         leiter_row.get_by_role("button", name="Drucken (PDF)").click()
@@ -131,3 +138,4 @@ def test_application_to_first_login(page, live_server, settings, browser):
     expect(rights).to_contain_text("Abgabe der Abrechnung")
     expect(rights).to_contain_text("BSNR-bezogen")
     expect(page.locator("#billing-opens")).to_be_visible()
+    assert_accessible(page)

@@ -21,6 +21,7 @@ from kvportal.core.pdf import pdf_text
 from kvportal.members.constants import Role
 from kvportal.members.models import Taetigkeit
 from tests.admission.conftest import pdf_bytes
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import login
 from tests.factories import (
     PASSWORD,
@@ -68,6 +69,7 @@ def test_mvz_raises_factor_and_downloads_beschluss(page, tmp_path):
     ).check()
     page.get_by_label("Angestellte(r) – Betriebsstätte").select_option(f"{mvz.pk}:{employee.pk}")
     page.get_by_role("button", name="Entwurf anlegen").click()
+    assert_accessible(page)
     assert page.locator("#id_bsnr").input_value() == "951234500"
     assert page.locator("#id_employee_lanr").input_value() == employee.lanr
     assert page.locator("#id_factor_from_1").is_checked()  # 0,5 from the registry
@@ -83,6 +85,7 @@ def test_mvz_raises_factor_and_downloads_beschluss(page, tmp_path):
         "entsprechen dem Faktor 1,0, nicht 0,75" in page.locator("#section-erhoehung").inner_text()
     )
     assert "Arbeitsvertrag" in page.locator("#section-unterlagen").inner_text()
+    assert_accessible(page)
     page.locator("#id_hours").fill("25")
     page.locator("#att_arbeitsvertrag").set_input_files(str(contract))
     page.locator("#to-review").click()
@@ -91,6 +94,7 @@ def test_mvz_raises_factor_and_downloads_beschluss(page, tmp_path):
     assert "25,0 h" in page.locator("#review-hours").inner_text()
     assert "Antragsgebühr 60,00 €" in page.locator("#fees").inner_text()
     assert "Erika Beispiel" in page.locator("#signatories").inner_text()
+    assert_accessible(page)
     page.locator("#consent").check()
     page.locator("#submit-application").click()
     assert "Bestätigungen ausstehend" in page.locator("#state").inner_text()
@@ -114,6 +118,7 @@ def test_mvz_raises_factor_and_downloads_beschluss(page, tmp_path):
     page.goto("/zulassung/kv/?bezirk=dresden")
     page.get_by_role("link", name=application.reference).click()
     assert "Alle Angaben und Regeln erfüllt." in page.locator("#completeness").inner_text()
+    assert_accessible(page)
     deadline = today + dt.timedelta(weeks=3)
     page.locator("#action-gebuehr input[name=deadline]").fill(deadline.isoformat())
     page.locator("#action-gebuehr button").click()
@@ -137,6 +142,7 @@ def test_mvz_raises_factor_and_downloads_beschluss(page, tmp_path):
     # the applicant downloads the Beschluss
     login(page, leiterin.username, PASSWORD)
     page.goto(f"/zulassung/{application.pk}/")
+    assert_accessible(page)
     with page.expect_download() as info:
         page.locator("#documents").get_by_role("link", name="Beschluss (PDF)").click()
     text = " ".join(pdf_text(Path(info.value.path()).read_bytes()).split())

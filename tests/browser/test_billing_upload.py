@@ -13,6 +13,7 @@ from kvportal.core.pdf import pdf_text
 from kvportal.core.quarters import Quarter
 from kvportal.kvdt import generate
 from kvportal.members.constants import Role
+from tests.browser.axe import assert_accessible, assert_no_horizontal_scroll
 from tests.browser.conftest import login
 from tests.factories import PASSWORD, BetriebsstaetteFactory, doctor_account
 
@@ -28,6 +29,8 @@ def test_upload_protocol_receipt(page, transactional_db):
 
     login(page, user.username, PASSWORD)
     page.goto("/abrechnung/einreichen/")
+    assert_accessible(page)
+    assert_no_horizontal_scroll(page)
     page.get_by_label("Betriebsstätte (BSNR)").select_option(str(practice.pk))
     page.get_by_label("Abrechnungsquartal").select_option(quarter.slug)
     page.get_by_label("Abrechnungsdatei").set_input_files(
@@ -41,6 +44,7 @@ def test_upload_protocol_receipt(page, transactional_db):
     assert "0 – fehlerfrei" in page.locator("#check-result").inner_text()
     assert practice.bsnr in page.locator("#submission-facts").inner_text()
     assert "15" in page.locator("#check-stats").inner_text()
+    assert_accessible(page)
 
     with page.expect_download() as download_info:
         page.locator("#receipt-link").click()

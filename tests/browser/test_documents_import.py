@@ -9,6 +9,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from kvportal.accounts.constants import Right
 from kvportal.documents.pdfgen import minimal_pdf
 from kvportal.members.constants import Role
+from tests.browser.axe import assert_accessible, assert_no_horizontal_scroll
 from tests.browser.conftest import login
 from tests.factories import (
     PASSWORD,
@@ -66,6 +67,7 @@ def test_staff_import_then_doctor_sees_own_and_traeger_sees_all(page, tmp_path):
         in page.locator("#import-summary").inner_text()
     )
     assert "Zeile 5, Feld „Datei“" in page.locator("#import-errors").inner_text()
+    assert_accessible(page)
     page.locator("#logout-button").click()
 
     # employed doctor A: only his own document
@@ -76,6 +78,8 @@ def test_staff_import_then_doctor_sees_own_and_traeger_sees_all(page, tmp_path):
     assert "Richtigstellung Arzt A" in rows.first.inner_text()
     assert "neu" in rows.first.inner_text()
     assert "1 Dokument" in page.locator("#document-count").inner_text()
+    assert_accessible(page)
+    assert_no_horizontal_scroll(page)  # one card per document on a phone
     with page.expect_download() as info:
         rows.first.get_by_role("link", name="PDF herunterladen").click()
     assert info.value.suggested_filename.endswith(".pdf")
@@ -91,5 +95,6 @@ def test_staff_import_then_doctor_sees_own_and_traeger_sees_all(page, tmp_path):
     assert any("Arzt B" in t for t in titles) and any("Honorarbescheid" in t for t in titles)
     page.get_by_role("link", name="Richtigstellung Arzt A", exact=True).click()
     assert doc_a.person.last_name in page.locator("#receipts").inner_text()
+    assert_accessible(page)
     page.goto("/")
     assert page.locator(f"#honorar-chart-{mvz.bsnr} svg").count() == 1

@@ -4,6 +4,7 @@ through the local signing agent, and is then complete."""
 from __future__ import annotations
 
 from kvportal.admission.signing import LABEL as ADMISSION_LABEL
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import login
 from tests.browser.test_ehba_login import agent_for, issue_card, pki  # noqa: F401 (fixtures)
 from tests.ehba.test_portal_admission import submitted_application
@@ -29,6 +30,7 @@ def test_two_signatories_sign_admission_application(page, agent_for, pki, tmp_pa
     sign_all(page, url)
     page.wait_for_selector("#ehba-incomplete")
     assert "Anna Berger" in page.locator("#ehba-documents").inner_text()
+    assert_accessible(page)
     page.locator("#logout-button").click()
     first.shutdown()
 

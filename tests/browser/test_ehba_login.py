@@ -9,6 +9,7 @@ import pytest
 from kvportal.cardlib.agent import SigningAgent, SoftCardBackend
 from kvportal.cardlib.softcard import PinType, SoftCard
 from kvportal.cardlib.testpki import TestPKI
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import login
 from tests.factories import PASSWORD, PersonFactory, UserFactory
 
@@ -76,6 +77,7 @@ def test_register_card_then_log_in_with_it(page, agent_for, pki, tmp_path):
     page.get_by_role("button", name="eHBA registrieren").click()
     page.wait_for_selector("text=ist registriert")
     assert "1-114123456789" in page.locator("#ehba-current").inner_text()
+    assert_accessible(page)
 
     page.locator("#logout-button").click()
     page.goto("/ehba/anmelden/?next=/ehba/registrieren/")
@@ -95,3 +97,4 @@ def test_card_login_refused_for_unregistered_card(page, agent_for, pki, tmp_path
     error = page.locator("#ehba-error")
     error.wait_for()
     assert "nicht registriert" in error.inner_text()
+    assert_accessible(page)

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from kvportal.access import antiabuse
 from kvportal.access.models import AccessApplication
+from tests.browser.axe import assert_accessible, assert_no_horizontal_scroll
 
 FOCUSED_SUMMARY = "() => document.activeElement.hasAttribute('data-error-summary')"
 
@@ -19,6 +20,8 @@ def test_failed_login_moves_focus_to_the_summary(page):
     summary = page.locator("[data-error-summary]")
     expect(summary).to_be_visible()
     assert page.evaluate(FOCUSED_SUMMARY)
+    assert_accessible(page)
+    assert_no_horizontal_scroll(page)
     # the summary link takes the keyboard user to the field
     summary.get_by_role("link").first.click()
     assert page.evaluate("() => document.activeElement.id") == "id_username"
@@ -35,6 +38,8 @@ def test_public_application_without_image_puzzle(page, settings):
     page.get_by_role("button", name="Antrag beginnen").click()
     expect(page.locator("[data-error-summary]")).to_be_visible()
     assert page.evaluate(FOCUSED_SUMMARY)
+    assert_accessible(page)
+    assert_no_horizontal_scroll(page)
     # what the user typed is still there
     expect(page.get_by_label("E-Mail-Adresse für den Link")).to_have_value("keine-adresse")
     expect(page.get_by_label("Einzelpraxis")).to_be_checked()

@@ -48,5 +48,9 @@ def register() -> None:
         )
     )
     register_panel(Panel("access/panel.html", panel_context, order=40))
+    from kvportal.access import todo
+    from kvportal.core.registry import register_tasks
+
+    register_tasks(todo.tasks)
     register_purger("access_drafts", services.purge_drafts)
     register_demo(60, demo.seed_demo)

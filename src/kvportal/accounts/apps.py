@@ -24,10 +24,29 @@ def ensure_staff_groups(sender=None, **kwargs) -> None:
         group.permissions.set(Permission.objects.filter(wanted))
 
 
+def _holds_delegable_right(user) -> bool:
+    """Billing or all documents of a BSNR: what can be delegated or used by practice software
+    (an employed doctor with only his own documents has neither, issue 14)."""
+    from kvportal.accounts import scope
+    from kvportal.accounts.constants import Right
+
+    return any(scope.practices(user, right).exists() for right in (Right.BILLING, Right.DOCS_BSNR))
+
+
 def _may_use_api(user) -> bool:
     from kvportal.accounts.constants import AccountKind
 
     return user.kind != AccountKind.STAFF
+
+
+def _member_api(user) -> bool:
+    return _may_use_api(user) and _holds_delegable_right(user)
+
+
+def _may_delegate(user) -> bool:
+    from kvportal.accounts.constants import AccountKind
+
+    return user.kind == AccountKind.MEMBER and _holds_delegable_right(user)
 
 
 def _staff_api(user) -> bool:
@@ -43,26 +62,31 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from kvportal.accounts import signals  # noqa: F401
-        from kvportal.accounts.constants import AccountKind
         from kvportal.core.registry import NavItem, register_nav
 
         post_migrate.connect(ensure_staff_groups, dispatch_uid="kvportal_staff_groups")
         register_nav(NavItem("Meine Praxis", "core:home", order=0))
+        # "Verwaltung": the user's own account and what the practice delegates (issue 14)
+        admin = "Verwaltung"
+        register_nav(NavItem("Mein Konto", "accounts:settings", order=79, group=admin))
         register_nav(
             NavItem(
-                "Praxispersonal",
-                "accounts:staff_accounts",
-                order=80,
-                visible=lambda u: u.kind == AccountKind.MEMBER,
+                "Praxispersonal", "accounts:staff_accounts", order=80, visible=_may_delegate,
+                group=admin,
             )
-        )
-        register_nav(NavItem("API-Zugänge", "accounts:api_tokens", order=85, visible=_may_use_api))
+        )  # fmt: skip
         register_nav(
             NavItem(
-                "API-Zugänge", "accounts:api_tokens", section="staff", order=95, visible=_staff_api
+                "API-Zugänge", "accounts:api_tokens", order=85, visible=_member_api, group=admin
             )
         )
-        register_nav(NavItem("Zugriffsprotokoll", "accounts:access_log", order=90))
+        register_nav(
+            NavItem(
+                "API-Zugänge", "accounts:api_tokens", section="staff", order=95,
+                visible=_staff_api, group=admin,
+            )
+        )  # fmt: skip
+        register_nav(NavItem("Zugriffsprotokoll", "accounts:access_log", order=90, group=admin))
         register_nav(
             NavItem(
                 "Backoffice (Admin)",
@@ -70,5 +94,6 @@ class AccountsConfig(AppConfig):
                 section="staff",
                 order=0,
                 visible=lambda u: u.is_staff,
+                group=admin,
             )
         )

@@ -120,3 +120,46 @@ class NotificationForm(forms.Form):
     notify_by_email = forms.BooleanField(
         label=_("Über neue Dokumente per E-Mail benachrichtigen (ohne Inhalte)"), required=False
     )
+
+
+class AccessLogFilterForm(forms.Form):
+    """Filter of the access log by period and activity (issue 14 "Accounts")."""
+
+    von = forms.DateField(
+        label=_("Von"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": _("Bitte geben Sie das Datum als TT.MM.JJJJ an.")},
+    )
+    bis = forms.DateField(
+        label=_("Bis"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": _("Bitte geben Sie das Datum als TT.MM.JJJJ an.")},
+    )
+    aktivitaet = forms.ChoiceField(label=_("Aktivität"), required=False)
+    ansicht = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        from kvportal.audit.models import Activity
+
+        super().__init__(*args, **kwargs)
+        self.fields["aktivitaet"].choices = [("", _("alle Aktivitäten")), *Activity.choices]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("von") and data.get("bis") and data["von"] > data["bis"]:
+            self.add_error("bis", _("„Bis“ liegt vor „Von“. Bitte tauschen Sie die Daten."))
+        return data
+
+    def apply(self, entries):
+        """The entries within the chosen period and activity (unfiltered when invalid)."""
+        if not self.is_valid():
+            return entries
+        if self.cleaned_data.get("von"):
+            entries = entries.filter(timestamp__date__gte=self.cleaned_data["von"])
+        if self.cleaned_data.get("bis"):
+            entries = entries.filter(timestamp__date__lte=self.cleaned_data["bis"])
+        if self.cleaned_data.get("aktivitaet"):
+            entries = entries.filter(activity=self.cleaned_data["aktivitaet"])
+        return entries

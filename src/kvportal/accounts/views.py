@@ -25,6 +25,7 @@ from kvportal.accounts import scope, services
 from kvportal.accounts.constants import AccountKind, Right
 from kvportal.accounts.decorators import member_required
 from kvportal.accounts.forms import (
+    AccessLogFilterForm,
     ApiTokenForm,
     LoginForm,
     NotificationForm,
@@ -145,11 +146,13 @@ def access_log(request):
     )
     show = request.GET.get("ansicht", "eigen")
     entries = AccessLogEntry.objects.filter(practice if show == "praxis" and doc_bsnrs else own)
+    filters = AccessLogFilterForm(request.GET or None, initial={"ansicht": show})
+    entries = filters.apply(entries)
     page = Paginator(entries.select_related("user"), 50).get_page(request.GET.get("seite"))
     return render(
         request,
         "accounts/access_log.html",
-        {"page": page, "show": show, "can_see_practice": bool(doc_bsnrs)},
+        {"page": page, "show": show, "can_see_practice": bool(doc_bsnrs), "filters": filters},
     )
 
 

@@ -46,3 +46,7 @@ class AdmissionConfig(AppConfig):
             from kvportal.admission import signing
 
             signing.register()
+        from kvportal.admission import todo
+        from kvportal.core.registry import register_tasks
+
+        register_tasks(todo.tasks)

@@ -20,6 +20,8 @@ class NavItem:
     order: int = 100
     #: predicate deciding whether the user sees the item
     visible: Callable[[Any], bool] = lambda user: True
+    #: items with a group (e.g. "Verwaltung") appear together in a submenu of that name
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,17 @@ class Panel:
     template_name: str
     context: Callable[[Any], dict | None]
     order: int = 100
+
+
+@dataclass(frozen=True)
+class Task:
+    """An entry of "Ihre Aufgaben" on the start page: something the user has to do."""
+
+    label: str
+    url: str
+    detail: str = ""
+    #: the date by which it must be done (sorted first), if any
+    due: dt.date | None = None
 
 
 @dataclass
@@ -47,6 +60,7 @@ _demo: list[tuple[int, Callable[..., None]]] = []
 _api_paths: dict[str, dict] = {}
 _template_hooks: dict[str, list[str]] = {}
 _gate_exempt: list[str] = []
+_task_sources: list[Callable[[Any], list[Task]]] = []
 
 
 def register_nav(item: NavItem) -> None:
@@ -146,3 +160,26 @@ def register_recoverer(name: str, func: Recoverer) -> None:
 
 def run_recoverers(*, now: dt.datetime) -> dict[str, int]:
     return {name: func(now=now) for name, func in sorted(_recoverers.items())}
+
+
+def register_tasks(func: Callable[[Any], list[Task]]) -> None:
+    """`func(user) -> list[Task]`: the app's open tasks for the user ("Ihre Aufgaben")."""
+    if func not in _task_sources:
+        _task_sources.append(func)
+
+
+def tasks_for(user: Any) -> list[Task]:
+    """All apps' tasks for the user: those with a due date first (earliest first)."""
+    tasks = [task for source in _task_sources for task in source(user)]
+    return sorted(tasks, key=lambda t: (t.due is None, t.due or dt.date.min, t.label))
+
+
+def nav_groups(items: list[NavItem]) -> tuple[list[NavItem], list[tuple[str, list[NavItem]]]]:
+    """Split menu items into the top level and the named submenus (in order of appearance)."""
+    top, groups = [], {}
+    for item in items:
+        if item.group:
+            groups.setdefault(item.group, []).append(item)
+        else:
+            top.append(item)
+    return top, list(groups.items())

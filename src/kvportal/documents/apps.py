@@ -48,3 +48,7 @@ class DocumentsConfig(AppConfig):
         register_purger("documents", services.purge_expired_documents)
         register_demo(30, demo.seed_demo_documents)
         register_api_paths(api.OPENAPI_PATHS)
+        from kvportal.core.registry import register_tasks
+        from kvportal.documents import todo
+
+        register_tasks(todo.tasks)

@@ -561,3 +561,27 @@ def last_quarters(current: Quarter, count: int = 8) -> list[Quarter]:
     for _ in range(count - 1):
         quarters.append(quarters[-1].previous())
     return list(reversed(quarters))
+
+
+# --------------------------------------------------------------------------- Widerspruch
+
+#: Documents that are Bescheide (Verwaltungsakte) against which a Widerspruch is possible.
+BESCHEID_TYPES = ("honorarbescheid", "richtigstellung")
+
+
+def widerspruch_deadline(delivered: dt.date, *, holidays: frozenset[dt.date] = frozenset()):
+    """Last day for a Widerspruch: one month after the Bekanntgabe (§ 84 Abs. 1 SGG).
+
+    § 64 Abs. 2 SGG: the month ends on the day with the same number as the day of delivery; a
+    month without that day ends on its last day. § 64 Abs. 3 SGG: a deadline on a Saturday,
+    Sunday or public holiday (`holidays`, the KV's Land) moves to the next working day.
+    """
+    import calendar
+
+    year, month = delivered.year, delivered.month + 1
+    if month == 13:
+        year, month = year + 1, 1
+    deadline = dt.date(year, month, min(delivered.day, calendar.monthrange(year, month)[1]))
+    while deadline.weekday() >= 5 or deadline in holidays:
+        deadline += dt.timedelta(days=1)
+    return deadline

@@ -128,3 +128,41 @@ def latest_honorar_quarter(practice: Betriebsstaette, current: Quarter) -> Quart
         .first()
     )
     return int_to_quarter(value) if value else None
+
+
+#: sort orders of the member list (GET ?sortierung=...)
+SORTS = {
+    "quartal": "Quartal, Honorarbescheid zuerst",
+    "neueste": "Neueste zuerst",
+    "titel": "Titel (A–Z)",
+    "typ": "Dokumenttyp",
+}
+
+
+def order_documents(qs: QuerySet[Document], sort: str = "quartal") -> QuerySet[Document]:
+    """The member list in the chosen order; default: by quarter (newest first), within a
+    quarter the Honorarbescheid first, then the newest (issue 14 "Documents")."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    if sort == "neueste":
+        return qs.order_by("-published_at", "-id")
+    if sort == "titel":
+        return qs.order_by("title", "-quarter", "id")
+    if sort == "typ":
+        return qs.order_by("doc_type", "-quarter", "-published_at", "id")
+    first = Case(
+        When(doc_type__in=rules.HONORAR_TYPES, then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    return qs.alias(honorar_first=first).order_by(
+        "-quarter", "honorar_first", "-published_at", "id"
+    )
+
+
+def quarter_documents(user: Any, quarter: Quarter, *, bsnr: str = "") -> QuerySet[Document]:
+    """All documents of one quarter the user may see (the ZIP of a quarter)."""
+    qs = visible_documents(user).filter(quarter=quarter_to_int(quarter))
+    if bsnr:
+        qs = qs.filter(betriebsstaette__bsnr=bsnr)
+    return order_documents(qs.select_related("betriebsstaette"))

@@ -18,7 +18,7 @@ from kvportal.accounts.constants import Right, StaffRole
 from kvportal.accounts.decorators import member_required, staff_role_required
 from kvportal.audit.models import Activity
 from kvportal.core.quarters import Quarter
-from kvportal.documents import selectors, services
+from kvportal.documents import rules, selectors, services
 from kvportal.documents.chart import Bar, render_bar_chart
 from kvportal.documents.forms import FilterForm, ImportForm, UploadForm
 from kvportal.documents.models import Source
@@ -42,7 +42,9 @@ def document_list(request):
             "doc_type": form.cleaned_data["typ"],
             "text": form.cleaned_data["suche"],
         }
-    documents = selectors.search_documents(user, **filters)
+    sort = request.GET.get("sortierung", "quartal")
+    sort = sort if sort in selectors.SORTS else "quartal"
+    documents = selectors.order_documents(selectors.search_documents(user, **filters), sort)
     page = Paginator(documents, PAGE_SIZE).get_page(request.GET.get("seite"))
     audit.record(
         actor=user,
@@ -59,6 +61,8 @@ def document_list(request):
             "page": page,
             "practices": practices,
             "tombstones": selectors.visible_tombstones(user).select_related("betriebsstaette")[:20],
+            "sort": sort,
+            "sorts": selectors.SORTS,
         },
     )
 
@@ -78,6 +82,10 @@ def document_detail(request, pk: int):
             "document": document,
             "show_receipts": show_receipts,
             "receipts": selectors.receipts_for(document) if show_receipts else [],
+            "is_bescheid": document.doc_type in rules.BESCHEID_TYPES,
+            "widerspruch_until": rules.widerspruch_deadline(document.delivery_date)
+            if document.delivery_date and document.doc_type in rules.BESCHEID_TYPES
+            else None,
         },
     )
 

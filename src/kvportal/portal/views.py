@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from kvportal.accounts import rules, scope
+from kvportal.accounts.constants import Right
 from kvportal.accounts.decorators import member_required
 from kvportal.accounts.models import PortalRight
 from kvportal.audit.models import AccessLogEntry
@@ -42,7 +43,7 @@ def member_home(request):
         for practice, held in rights.items()
     ]
     billing_from = None
-    if user.first_password_change_at:
+    if user.first_password_change_at and scope.practices(user, Right.BILLING).exists():
         billing_from = rules.billing_opens_quarter(
             timezone.localdate(user.first_password_change_at)
         )
@@ -55,5 +56,11 @@ def member_home(request):
     return render(
         request,
         "core/home.html",
-        {"practices": practices, "billing_from": billing_from, "panels": panels, "recent": recent},
+        {
+            "practices": practices,
+            "billing_from": billing_from,
+            "panels": panels,
+            "recent": recent,
+            "tasks": registry.tasks_for(user),
+        },
     )

@@ -59,6 +59,41 @@
     var el = event.target.closest("[data-confirm]");
     if (el && !window.confirm(el.getAttribute("data-confirm"))) { event.preventDefault(); }
   });
+  // WCAG 2.1.1: a table that scrolls sideways (narrow screens) can be scrolled with the keyboard.
+  function focusableScrollers() {
+    var tables = document.querySelectorAll("main .table");
+    for (var i = 0; i < tables.length; i++) {
+      var t = tables[i];
+      if (t.scrollWidth > t.clientWidth + 1) {
+        if (!t.hasAttribute("tabindex")) { t.setAttribute("tabindex", "0"); t.setAttribute("data-scroll-focus", ""); }
+      } else if (t.hasAttribute("data-scroll-focus")) {
+        t.removeAttribute("tabindex"); t.removeAttribute("data-scroll-focus");
+      }
+    }
+  }
+  focusableScrollers();
+  window.addEventListener("resize", focusableScrollers);
+  // Burger menu: closed on phones, always open on wide screens (the toggle is hidden there).
+  var menu = document.querySelector("[data-nav-menu]");
+  if (menu && window.matchMedia) {
+    var narrow = window.matchMedia("(max-width: 48rem)");
+    var syncMenu = function () { menu.open = !narrow.matches; };
+    syncMenu();
+    if (narrow.addEventListener) { narrow.addEventListener("change", syncMenu); }
+  }
+  // Submenus ("Verwaltung"): Escape or a click elsewhere closes them.
+  var groups = document.querySelectorAll("[data-nav-group]");
+  document.addEventListener("click", function (event) {
+    for (var g = 0; g < groups.length; g++) {
+      if (groups[g].open && !groups[g].contains(event.target)) { groups[g].open = false; }
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    for (var g = 0; g < groups.length; g++) {
+      if (groups[g].open) { groups[g].open = false; groups[g].querySelector("summary").focus(); }
+    }
+  });
   // Elements with data-refresh-url reload that URL's page every N seconds (progress views).
   var refresh = document.querySelector("[data-refresh-seconds]");
   if (refresh) {

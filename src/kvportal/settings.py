@@ -353,3 +353,8 @@ ADMISSION_DRAFT_DAYS = env_int("KVPORTAL_ADMISSION_DRAFT_DAYS", 180)
 #: difficulty (leading zero hex digits) and starts per hour (access/antiabuse.py).
 ACCESS_POW_DIFFICULTY = env_int("KVPORTAL_ACCESS_POW_DIFFICULTY", 4)
 ACCESS_RATE_LIMITS = {"ip": 10, "ip_noscript": 3, "email": 3}
+#: KIM (issue 15, docs/kim.md): domain of the KV's KIM addresses, folder of the test SMC-B CA.
+KIM_DOMAIN = env("KVPORTAL_KIM_DOMAIN", "kv-sachsen.kim.example")
+KIM_TSP_DIR = Path(env("KVPORTAL_KIM_TSP_DIR", str(VAR_DIR / "kim-tsp")))
+#: Local KIM client module (the card agent) the web mailbox talks to.
+KIM_AGENT_URL = env("KVPORTAL_KIM_AGENT_URL", EHBA_AGENT_URL)

@@ -34,6 +34,7 @@ APP_PREFIXES = [
     ("zugang/", "access"),
     ("zulassung/", "admission"),
     ("ehba/", "ehba"),
+    ("kim/", "kim"),
 ]
 
 #: JSON errors under /api/, the portal's pages elsewhere.

@@ -46,3 +46,6 @@ class KimConfig(AppConfig):
             )
         )
         registry.register_purger("kim_deregistrations", services.finish_deregistrations)
+        from kvportal.kim.openapi import PATHS
+
+        registry.register_api_paths(PATHS)

@@ -8,6 +8,12 @@ def _is_member(user) -> bool:
     return bool(user.is_authenticated and user.kind != AccountKind.STAFF)
 
 
+def _has_mailbox(user) -> bool:
+    from kvportal.kim import selectors
+
+    return _is_member(user) and selectors.mailboxes(user).exists()
+
+
 def _is_registry_staff(user) -> bool:
     from kvportal.accounts import scope
     from kvportal.accounts.constants import StaffRole
@@ -29,6 +35,11 @@ class KimConfig(AppConfig):
         )
         registry.register_nav(
             registry.NavItem(
+                label=_("Postfach"), url_name="kim:mailboxes", order=96, visible=_has_mailbox
+            )
+        )
+        registry.register_nav(
+            registry.NavItem(
                 label=_("SMC-B-Bestellungen"),
                 url_name="kim:staff_smcb",
                 section="staff",
@@ -46,6 +57,9 @@ class KimConfig(AppConfig):
             )
         )
         registry.register_purger("kim_deregistrations", services.finish_deregistrations)
+        from kvportal.kim import services_mailbox
+
+        registry.register_purger("kim_mailbox_retention", services_mailbox.purge_expired)
         from kvportal.kim.openapi import PATHS
 
         registry.register_api_paths(PATHS)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kvportal.kim import views, views_staff
+from kvportal.kim import views, views_mailbox, views_staff
 
 app_name = "kim"
 
@@ -15,6 +15,18 @@ urlpatterns = [
     path("konto/<int:pk>/", views.account_detail, name="account"),
     path("kollegensuche/", views.directory, name="directory"),
     path("veroeffentlichung/", views.publication, name="publication"),
+    path("postfach/", views_mailbox.index, name="mailboxes"),
+    path("postfach/<int:pk>/", views_mailbox.mailbox, name="mailbox"),
+    path("postfach/<int:pk>/neu/", views_mailbox.compose, name="compose"),
+    path("postfach/<int:pk>/zertifikate/", views_mailbox.certificates, name="certificates"),
+    path("postfach/<int:pk>/senden/", views_mailbox.send, name="send"),
+    path("postfach/<int:pk>/<int:msg>/", views_mailbox.message_detail, name="message"),
+    path(
+        "postfach/<int:pk>/<int:msg>/nachricht.eml", views_mailbox.message_raw, name="message_raw"
+    ),
+    path(
+        "postfach/<int:pk>/<int:msg>/loeschen/", views_mailbox.message_delete, name="message_delete"
+    ),
     path("kv/smcb/", views_staff.smcb_orders, name="staff_smcb"),
     path("kv/smcb/<int:pk>/", views_staff.smcb_decide, name="staff_smcb_decide"),
     path("kv/konten/", views_staff.accounts, name="staff_accounts"),

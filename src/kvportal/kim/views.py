@@ -314,6 +314,7 @@ def directory(request: HttpRequest) -> HttpResponse:
             "results": results[:DIRECTORY_PAGE],
             "more": len(results) > DIRECTORY_PAGE,
             "searched": searched,
+            "mailboxes": list(selectors.mailboxes(request.user).order_by("kind", "address")[:1]),
         },
     )
 

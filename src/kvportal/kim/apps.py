@@ -63,3 +63,6 @@ class KimConfig(AppConfig):
         from kvportal.kim.openapi import PATHS
 
         registry.register_api_paths(PATHS)
+        from kvportal.kim import demo
+
+        registry.register_demo(95, demo.seed)

@@ -276,3 +276,35 @@ def test_agent_without_card_says_so(tmp_path):
     agent = agent_endpoints.KimAgent(tmp_path / "fehlt.json", origins=[], pin=lambda: "1", port=0)
     status = agent.status()
     assert not status["bereit"] and "Keine SMC-B" in status["fehler"]
+
+
+def test_fachdienst_store_bridge_both_ways(two_practices, settings, tmp_path):
+    """With KIM_STORE_DIR (the Maildir root of `kim serve --store`): web-mailbox mails land in
+    the recipient's Maildir for POP3, and KOM-LE mails delivered over SMTP show up in the web
+    mailbox once, with their arrival time; plain reports stay POP3-only."""
+    import mailbox
+
+    settings.KIM_STORE_DIR = str(tmp_path / "store")
+    a, b = two_practices["a"], two_practices["b"]
+    raw = base64.b64decode(_compose(b, a)["mail"])
+    services_mailbox.send(actor=two_practices["doctor_b"], account=b, raw=raw)
+    maildir_a = mailbox.Maildir(tmp_path / "store" / a.address, factory=None)
+    assert [maildir_a.get_bytes(k) for k in maildir_a.iterkeys()] == [raw]
+    inbox = StoredMessage.objects.get(account=a)
+    assert inbox.store_uid in list(maildir_a.iterkeys())
+    assert services_mailbox.sync_from_store(account=a) == 0  # already indexed
+
+    # a mail that came in over SMTP to b, plus a plain delivery report
+    maildir_b = mailbox.Maildir(tmp_path / "store" / b.address, factory=None, create=True)
+    over_smtp = base64.b64decode(_compose(a, b)["mail"])
+    key = maildir_b.add(over_smtp)
+    maildir_b.add(b"From: mailer-daemon@kv-sachsen.kim.example\r\nSubject: DSN\r\n\r\nx")
+    c = Client()
+    c.force_login(two_practices["doctor_b"])
+    html = c.get(f"/kim/postfach/{b.pk}/").content.decode()
+    assert a.address in html and "ungelesen" in html
+    synced = StoredMessage.objects.get(account=b, folder=Folder.INBOX)
+    assert synced.store_uid == key and synced.sender == a.address
+    assert private_storage.open(synced.path).read() == over_smtp
+    c.get(f"/kim/postfach/{b.pk}/")
+    assert StoredMessage.objects.filter(account=b, folder=Folder.INBOX).count() == 1

@@ -317,6 +317,8 @@ class StoredMessage(models.Model):
         _("Dienstkennung"), max_length=200, default="KIM-Mail;Default;V1.0"
     )
     message_id = models.CharField(max_length=300, blank=True)
+    #: Maildir key in the Fachdienst store (`kim serve --store`, KIM_STORE_DIR), if any
+    store_uid = models.CharField(max_length=200, blank=True, db_index=True)
     size = models.PositiveBigIntegerField(_("Größe"), default=0)
     path = models.CharField(max_length=300)
     received_at = models.DateTimeField(_("eingegangen"), default=timezone.now, db_index=True)

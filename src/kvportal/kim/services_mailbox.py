@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import mailbox
+from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -19,6 +22,15 @@ from kvportal.core.registry import PurgeResult
 from kvportal.core.storage import private_storage
 from kvportal.kim import komle, mail, rules, selectors
 from kvportal.kim.models import Folder, KimAccount, StoredMessage
+
+
+def _maildir(address: str) -> mailbox.Maildir | None:
+    """The account's Maildir in the Fachdienst store (the layout `kim serve` and Dovecot use)."""
+    root = str(getattr(settings, "KIM_STORE_DIR", "") or "")
+    if not root:
+        return None
+    Path(root).mkdir(parents=True, exist_ok=True)
+    return mailbox.Maildir(Path(root) / address.lower(), factory=None, create=True)
 
 
 def _require_mailbox(actor: User, account: KimAccount) -> None:
@@ -87,7 +99,15 @@ def send(*, actor: User, account: KimAccount, raw: bytes) -> list[StoredMessage]
         )
     ]
     for target in targets.values():
-        stored.append(StoredMessage.objects.create(account=target, folder=Folder.INBOX, **common))
+        uid = ""
+        store = _maildir(target.address)
+        if store is not None:  # POP3 clients of the Fachdienst see it too
+            uid = store.add(raw)
+        stored.append(
+            StoredMessage.objects.create(
+                account=target, folder=Folder.INBOX, store_uid=uid, **common
+            )
+        )
     audit.record(
         actor=actor,
         activity=Activity.SUBMIT,
@@ -174,3 +194,46 @@ def purge_expired(*, now: dt.datetime, dry_run: bool = False) -> PurgeResult:
                 for message in StoredMessage.objects.filter(pk__in=ids):
                     _remove(message)
     return result
+
+
+def sync_from_store(*, account: KimAccount) -> int:
+    """Index KOM-LE mails that arrived over SMTP in the account's Maildir (idempotent by
+    Maildir key). A copy goes to private storage: deleting in the web mailbox does not remove
+    it from POP3, and a POP3 DELE does not remove it from the web mailbox."""
+    store = _maildir(account.address)
+    if store is None:
+        return 0
+    from kvportal.kim.fachdienst import is_komle_message
+
+    known = set(
+        StoredMessage.objects.filter(account=account)
+        .exclude(store_uid="")
+        .values_list("store_uid", flat=True)
+    )
+    added = 0
+    for key in sorted(set(store.keys()) - known):
+        try:
+            raw = store.get_bytes(key)
+            message = store.get_message(key)  # MaildirMessage: date = delivery (mtime)
+        except (KeyError, OSError):
+            continue  # fetched and deleted over POP3 meanwhile
+        arrived = dt.datetime.fromtimestamp(message.get_date(), dt.UTC)
+        if not is_komle_message(raw):
+            continue  # delivery reports and the like stay for POP3 clients
+        head = mail.split(raw)
+        digest = hashlib.sha256(raw).hexdigest()
+        path = private_storage.save(f"kim/mail/{digest[:2]}/{digest}.eml", ContentFile(raw))
+        StoredMessage.objects.create(
+            account=account,
+            folder=Folder.INBOX,
+            sender=(_addresses(head.get("From")) or [""])[0],
+            recipients=_addresses(head.get("To")) + _addresses(head.get("Cc")),
+            dienstkennung=(head.get("X-KIM-Dienstkennung") or komle.DEFAULT_DIENSTKENNUNG)[:200],
+            message_id=(head.get("Message-ID") or "")[:300],
+            size=len(raw),
+            path=path,
+            store_uid=key,
+            received_at=arrived,
+        )
+        added += 1
+    return added

@@ -40,6 +40,8 @@ def _message(request: HttpRequest, account, msg: int) -> StoredMessage:
 @member_required
 def index(request: HttpRequest) -> HttpResponse:
     boxes = list(selectors.mailboxes(request.user).order_by("address"))
+    for box in boxes:
+        services_mailbox.sync_from_store(account=box)
     if len(boxes) == 1:
         return redirect("kim:mailbox", pk=boxes[0].pk)
     unread = {
@@ -60,6 +62,7 @@ def index(request: HttpRequest) -> HttpResponse:
 @member_required
 def mailbox(request: HttpRequest, pk: int) -> HttpResponse:
     account = _mailbox(request, pk)
+    services_mailbox.sync_from_store(account=account)
     folder = request.GET.get("ordner", Folder.INBOX)
     if folder not in Folder.values:
         folder = Folder.INBOX

@@ -409,3 +409,12 @@ ACCESSIBILITY_FEEDBACK_EMAIL = env(
 LEGAL_FEEDBACK_RETENTION_DAYS = env_int("KVPORTAL_LEGAL_FEEDBACK_RETENTION_DAYS", 730)
 #: "Passwort vergessen" (kvportal.selfservice): requests for a new credential letter go here.
 ARZTREGISTER_EMAIL = env("KVPORTAL_ARZTREGISTER_EMAIL", "arztregister@kv-musterland.example")
+#: KIM (issue 15, docs/kim.md): domain of the KV's KIM addresses, folder of the test SMC-B CA.
+KIM_DOMAIN = env("KVPORTAL_KIM_DOMAIN", "kv-sachsen.kim.example")
+KIM_TSP_DIR = Path(env("KVPORTAL_KIM_TSP_DIR", str(VAR_DIR / "kim-tsp")))
+#: Maildir root of the Fachdienst (`kvportal kim serve --store`); empty: web mailbox only.
+KIM_STORE_DIR = env("KVPORTAL_KIM_STORE_DIR", "")
+#: Local KIM agent the web mailbox talks to (decrypts/signs with the card; kim/agent_endpoints.py).
+KIM_AGENT_URL = env("KVPORTAL_KIM_AGENT_URL", "http://127.0.0.1:8766")
+if KIM_AGENT_URL not in CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"]:
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"].append(KIM_AGENT_URL)

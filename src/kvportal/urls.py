@@ -34,6 +34,7 @@ APP_PREFIXES = [
     ("zugang/", "access"),
     ("zulassung/", "admission"),
     ("ehba/", "ehba"),
+    ("kim/", "kim"),
     ("", "legal"),
     ("", "selfservice"),
 ]

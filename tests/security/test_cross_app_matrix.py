@@ -167,6 +167,28 @@ NON_OBJECT_URLS = {
     "admission:confirm_code_pdf": "secret signatory link (token): "
     "test_secret_links_are_not_guessable",
     "ehba:sign": "app label + id: test_signing_pages_follow_the_owning_app",
+    **{
+        f"kim:{n}": "tests/kim/test_portal_scope.py::test_every_kim_object_url_is_404_out_of_scope"
+        for n in (
+            "smcb_order",
+            "smcb_activate",
+            "smcb_unblock",
+            "smcb_card_file",
+            "account_request",
+            "account",
+            "mailbox",
+            "compose",
+            "certificates",
+            "send",
+            "message",
+            "message_raw",
+            "message_delete",
+        )
+    },
+    **{
+        f"kim_api:{n}_read": "published directory only: tests/kim/test_portal_directory.py"
+        for n in ("organization", "practitioner", "role", "endpoint")
+    },
 }
 
 #: staff pages: URL name -> the one staff role that may use it
@@ -199,6 +221,10 @@ STAFF_URLS = {
     "admission:agenda": "Zulassung",
     "admission:session_delete": "Zulassung",
     "ehba:staff_registrations": "Arztregister",
+    "kim:staff_smcb": "Arztregister",
+    "kim:staff_smcb_decide": "Arztregister",
+    "kim:staff_accounts": "Arztregister",
+    "kim:staff_account_decide": "Arztregister",
 }
 
 #: member pages without ids (lists, forms, start page)
@@ -464,6 +490,8 @@ def _staff_kwargs(world, name: str):
         "admission:session_detail": {"pk": session.pk},
         "admission:agenda": {"pk": session.pk},
         "admission:session_delete": {"pk": session.pk},
+        "kim:staff_smcb_decide": {"pk": 1},
+        "kim:staff_account_decide": {"pk": 1},
     }
     return table.get(name, {})
 

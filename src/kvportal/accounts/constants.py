@@ -8,10 +8,13 @@ class Right(models.TextChoices):
     BILLING = "billing", _("Abgabe der Abrechnung")
     DOCS_BSNR = "docs_bsnr", _("Abruf von Dokumenten, BSNR-bezogen (alle Dokumente)")
     DOCS_LANR = "docs_lanr", _("Abruf von Dokumenten, arztbezogen (nur eigene LANR)")
+    #: issue 15: read and send in the practice's KIM mailbox (granted on registration to the
+    #: billing-right holders, who may delegate it)
+    KIM_POSTFACH = "kim_postfach", _("KIM-Postfach der Praxis")
 
 
 #: Rights a holder may pass on to Praxispersonal. Own-LANR documents are personal.
-DELEGABLE_RIGHTS = frozenset({Right.BILLING, Right.DOCS_BSNR})
+DELEGABLE_RIGHTS = frozenset({Right.BILLING, Right.DOCS_BSNR, Right.KIM_POSTFACH})
 
 
 class AccountKind(models.TextChoices):
@@ -32,8 +35,9 @@ class ApiScope(models.TextChoices):
     BILLING = "billing", _("Abrechnung einreichen")
     DOCUMENTS = "documents", _("Dokumente abrufen")
     DOCUMENTS_IMPORT = "documents_import", _("Dokumente einstellen (KV, Abrechnung)")
+    KIM = "kim", _("KIM-Verzeichnis abfragen")
 
 
 #: Scopes for practice accounts; KV staff of the Abrechnung get only DOCUMENTS_IMPORT.
-MEMBER_API_SCOPES = (ApiScope.BILLING, ApiScope.DOCUMENTS)
+MEMBER_API_SCOPES = (ApiScope.BILLING, ApiScope.DOCUMENTS, ApiScope.KIM)
 STAFF_API_SCOPES = {"Abrechnung": (ApiScope.DOCUMENTS_IMPORT,)}

@@ -1,0 +1,141 @@
+"""Reads of KIM data, always through the scoping layer (accounts/scope.py)."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from kvportal.accounts import scope
+from kvportal.accounts.constants import Right
+from kvportal.kim.models import (
+    AccountKind,
+    AccountState,
+    DirectoryEntry,
+    EntryKind,
+    KimAccount,
+    SmcbCard,
+    SmcbOrder,
+)
+
+LIVE_STATES = (AccountState.REGISTERED, AccountState.DEREGISTERING)
+
+
+def orderable_practices(user):
+    """Practices where the user may order an SMC-B and request practice accounts."""
+    return scope.practices(user, Right.BILLING)
+
+
+def orders(user) -> QuerySet[SmcbOrder]:
+    return scope.filter_practice(
+        user, SmcbOrder.objects.select_related("betriebsstaette"), Right.BILLING
+    )
+
+
+def cards(user) -> QuerySet[SmcbCard]:
+    return scope.filter_practice(
+        user, SmcbCard.objects.select_related("betriebsstaette", "order"), Right.BILLING
+    )
+
+
+def manageable_accounts(user) -> QuerySet[KimAccount]:
+    """Practice accounts of billing-right BSNRs and the user's own personal accounts."""
+    if not user.is_authenticated:
+        return KimAccount.objects.none()
+    ids = scope.practice_id_list(user, Right.BILLING)
+    return KimAccount.objects.filter(
+        Q(kind=AccountKind.PRACTICE, betriebsstaette__in=ids)
+        | Q(kind=AccountKind.PERSON, owner=user)
+    ).select_related("betriebsstaette", "person")
+
+
+def mailboxes(user) -> QuerySet[KimAccount]:
+    """Mailboxes the user may read: practice accounts with „KIM-Postfach der Praxis“,
+    the own personal account (issue 15: personal mailbox only its owner)."""
+    if not user.is_authenticated:
+        return KimAccount.objects.none()
+    ids = scope.practice_id_list(user, Right.KIM_POSTFACH)
+    return KimAccount.objects.filter(
+        Q(kind=AccountKind.PRACTICE, betriebsstaette__in=ids)
+        | Q(kind=AccountKind.PERSON, owner=user),
+        state__in=LIVE_STATES,
+    ).select_related("betriebsstaette", "person")
+
+
+def published_entries() -> QuerySet[DirectoryEntry]:
+    """Practices always; doctors only with consent not revoked."""
+    return DirectoryEntry.objects.filter(active=True).filter(
+        Q(kind=EntryKind.ORGANIZATION)
+        | Q(kind=EntryKind.PRACTITIONER, consent_at__isnull=False, consent_revoked_at__isnull=True)
+    )
+
+
+def search_directory(
+    *, text: str = "", specialty: str = "", city: str = "", telematik_id: str = ""
+) -> QuerySet[DirectoryEntry]:
+    qs = published_entries()
+    for word in text.split():
+        address_match = KimAccount.objects.filter(address__icontains=word, state__in=LIVE_STATES)
+        qs = qs.filter(
+            Q(display_name__icontains=word)
+            | Q(organization__icontains=word)
+            | Q(family_name__icontains=word)
+            | Q(department__icontains=word)
+            | Q(description__icontains=word)
+            | Q(
+                betriebsstaette__in=address_match.filter(kind=AccountKind.PRACTICE).values(
+                    "betriebsstaette_id"
+                ),
+                kind=EntryKind.ORGANIZATION,
+            )
+            | Q(
+                person__in=address_match.filter(kind=AccountKind.PERSON).values("person_id"),
+                kind=EntryKind.PRACTITIONER,
+            )
+        )
+    if specialty.strip():
+        qs = qs.filter(specialty__icontains=specialty.strip())
+    if city.strip():
+        qs = qs.filter(Q(city__icontains=city.strip()) | Q(postal_code__startswith=city.strip()))
+    if telematik_id.strip():
+        qs = qs.filter(telematik_id__iexact=telematik_id.strip())
+    return qs.select_related("betriebsstaette", "person").order_by("display_name", "pk")
+
+
+def addresses_of(entry: DirectoryEntry) -> list[KimAccount]:
+    """The live KIM accounts an entry stands for (kimData)."""
+    qs = KimAccount.objects.filter(state__in=LIVE_STATES)
+    if entry.kind == EntryKind.ORGANIZATION:
+        qs = qs.filter(kind=AccountKind.PRACTICE, betriebsstaette_id=entry.betriebsstaette_id)
+    else:
+        qs = qs.filter(kind=AccountKind.PERSON, person_id=entry.person_id)
+    return list(qs.order_by("address"))
+
+
+def entry_for_address(address: str) -> DirectoryEntry | None:
+    account = (
+        KimAccount.objects.filter(address__iexact=address.strip(), state__in=LIVE_STATES)
+        .select_related("betriebsstaette", "person")
+        .first()
+    )
+    if account is None:
+        return None
+    qs = published_entries()
+    if account.kind == AccountKind.PRACTICE:
+        return qs.filter(
+            kind=EntryKind.ORGANIZATION, betriebsstaette=account.betriebsstaette
+        ).first()
+    return qs.filter(kind=EntryKind.PRACTITIONER, person=account.person).first()
+
+
+def valid_certificate(entry: DirectoryEntry | None) -> str:
+    if entry is None or not entry.enc_certificate:
+        return ""
+    if entry.enc_not_after and entry.enc_not_after <= timezone.now():
+        return ""
+    return entry.enc_certificate
+
+
+def own_entry(user) -> DirectoryEntry | None:
+    if not user.is_authenticated or not user.person_id:
+        return None
+    return DirectoryEntry.objects.filter(kind=EntryKind.PRACTITIONER, person=user.person).first()

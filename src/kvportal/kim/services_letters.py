@@ -1,0 +1,66 @@
+# Initial KIM passwords, PINs and PUKs appear only in the rendered letter; nothing here stores them.
+"""Letters of the KIM part: KIM credential letter (like seed 001's) and the SMC-B PIN letter."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import timezone
+
+from kvportal.core.pdf import render_pdf
+from kvportal.kim.models import AccountKind
+from kvportal.kim.services import IssuedCredentials, IssuedSmcb
+
+
+def _kv() -> dict:
+    return {
+        "name": getattr(settings, "KV_NAME", "Kassenärztliche Vereinigung Sachsen"),
+        "address_lines": getattr(
+            settings,
+            "KV_ARZTREGISTER_ADDRESS",
+            ["Fachbereich Arztregister", "Postfach 1164", "09070 Chemnitz"],
+        ),
+        "portal_url": settings.PORTAL_URL,
+        "kim_host": getattr(settings, "KIM_MAIL_HOST", "") or f"mail.{settings.KIM_DOMAIN}",
+    }
+
+
+def credentials_pdf(issued: IssuedCredentials) -> bytes:
+    account = issued.account
+    if account.kind == AccountKind.PRACTICE:
+        practice = account.betriebsstaette
+        recipient = practice.name
+        address_lines = practice.address_lines
+    else:
+        recipient = account.person.full_name
+        practice = None
+        address_lines = []
+    letter = {
+        "recipient_name": recipient,
+        "address_lines": address_lines,
+        "address": account.address,
+        "reference_id": account.reference_id,
+        "password": issued.password,
+        "kind": account.get_kind_display(),
+        "bsnr": practice.bsnr if practice else "",
+        "data_time_to_live": account.data_time_to_live,
+        "max_mail_size_mib": account.max_mail_size // (1024 * 1024),
+        "issued_at": timezone.localtime(),
+    }
+    return render_pdf("kim/pdf/credentials.html", {"kv": _kv(), "letter": letter})
+
+
+def pin_letter_pdf(issued: IssuedSmcb) -> bytes:
+    card = issued.card
+    practice = card.betriebsstaette
+    letter = {
+        "recipient_name": practice.name,
+        "address_lines": practice.address_lines,
+        "bsnr": practice.bsnr,
+        "telematik_id": card.telematik_id,
+        "iccsn": card.iccsn,
+        "pin": issued.pin,
+        "puk": issued.puk,
+        "not_after": card.not_after,
+        "issued_at": timezone.localtime(),
+    }
+    return render_pdf("kim/pdf/pin_letter.html", {"kv": _kv(), "letter": letter})

@@ -1,0 +1,239 @@
+# gemSpec_FD_KOMLE: the server takes and keeps only KOM-LE ciphertext; access-log entries of
+# open/send/delete carry no content and no patient data; mail is purged after dataTimeToLive.
+"""Web mailbox writes: send (ciphertext from the local agent), open, delete, retention purge."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import mailbox
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from kvportal import audit
+from kvportal.accounts.models import User
+from kvportal.audit.models import Activity
+from kvportal.core.registry import PurgeResult
+from kvportal.core.storage import private_storage
+from kvportal.kim import komle, mail, rules, selectors
+from kvportal.kim.models import Folder, KimAccount, StoredMessage
+
+
+def _maildir(address: str) -> mailbox.Maildir | None:
+    """The account's Maildir in the Fachdienst store (the layout `kim serve` and Dovecot use)."""
+    root = str(getattr(settings, "KIM_STORE_DIR", "") or "")
+    if not root:
+        return None
+    Path(root).mkdir(parents=True, exist_ok=True)
+    return mailbox.Maildir(Path(root) / address.lower(), factory=None, create=True)
+
+
+def _require_mailbox(actor: User, account: KimAccount) -> None:
+    if not selectors.mailboxes(actor).filter(pk=account.pk).exists():
+        raise PermissionDenied("Kein Zugriff auf dieses Postfach.")
+
+
+def _addresses(value: str | None) -> list[str]:
+    import email.utils
+
+    return [a.lower() for _, a in email.utils.getaddresses([value or ""]) if a]
+
+
+@transaction.atomic
+def send(*, actor: User, account: KimAccount, raw: bytes) -> list[StoredMessage]:
+    """Store a KOM-LE mail built and encrypted by the local agent: a copy in each recipient's
+    inbox and one in the sender's „Gesendet“. The sender must be this mailbox; recipients must
+    be live accounts of this KIM service; limits (maxMailSize) of sender and recipients apply."""
+    _require_mailbox(actor, account)
+    if not account.usable():
+        raise ValidationError("Dieses Postfach ist abgemeldet; es kann nichts mehr senden.")
+    from kvportal.kim.fachdienst import is_komle_message  # aiosmtpd: only when sending
+
+    if not is_komle_message(raw):
+        raise ValidationError(
+            "Das ist keine verschlüsselte KOM-LE-Nachricht; der Server nimmt nur Chiffrat an."
+        )
+    head = mail.split(raw)
+    senders = _addresses(head.get("From"))
+    if senders != [account.address]:
+        raise ValidationError(f"Absender muss {account.address} sein.")
+    recipients = list(dict.fromkeys(_addresses(head.get("To")) + _addresses(head.get("Cc"))))
+    if not recipients:
+        raise ValidationError("Die Nachricht hat keinen Empfänger.")
+    targets = {
+        a.address: a
+        for a in KimAccount.objects.filter(address__in=recipients, state__in=selectors.LIVE_STATES)
+    }
+    unknown = [r for r in recipients if r not in targets or not targets[r].usable()]
+    if unknown:
+        raise ValidationError(f"Unbekannte oder abgemeldete KIM-Adresse: {', '.join(unknown)}.")
+    size = len(raw)
+    if size > account.max_mail_size:
+        raise ValidationError(
+            "Die Nachricht ist größer als die maximale Mailgröße (KIM-Fehler 4018)."
+        )
+    too_big = [a for a in targets.values() if size > a.max_mail_size]
+    if too_big:
+        raise ValidationError(
+            "Die Nachricht überschreitet die Mailgröße des Empfängers "
+            f"{', '.join(a.address for a in too_big)} (KIM-Fehler 4018)."
+        )
+    digest = hashlib.sha256(raw).hexdigest()
+    path = private_storage.save(f"kim/mail/{digest[:2]}/{digest}.eml", ContentFile(raw))
+    common = {
+        "sender": account.address,
+        "recipients": recipients,
+        "dienstkennung": (head.get("X-KIM-Dienstkennung") or komle.DEFAULT_DIENSTKENNUNG)[:200],
+        "message_id": (head.get("Message-ID") or "")[:300],
+        "size": size,
+        "path": path,
+    }
+    stored = [
+        StoredMessage.objects.create(
+            account=account, folder=Folder.SENT, read_at=timezone.now(), **common
+        )
+    ]
+    for target in targets.values():
+        uid = ""
+        store = _maildir(target.address)
+        if store is not None:  # POP3 clients of the Fachdienst see it too
+            uid = store.add(raw)
+        stored.append(
+            StoredMessage.objects.create(
+                account=target, folder=Folder.INBOX, store_uid=uid, **common
+            )
+        )
+    audit.record(
+        actor=actor,
+        activity=Activity.SUBMIT,
+        obj=stored[0],
+        bsnr=account.bsnr,
+        object_repr=f"KIM-Nachricht {stored[0].pk}",
+        detail={"kim": "send", "recipients": len(recipients), "size": size},
+    )
+    return stored
+
+
+def open_message(*, actor: User, message: StoredMessage) -> bytes:
+    """The ciphertext for the local agent; marks it read; written to the access log."""
+    _require_mailbox(actor, message.account)
+    with private_storage.open(message.path, "rb") as fh:
+        raw = fh.read()
+    with transaction.atomic():
+        if message.read_at is None:
+            message.read_at = timezone.now()
+            message.save(update_fields=["read_at"])
+        audit.record(
+            actor=actor,
+            activity=Activity.VIEW,
+            obj=message,
+            bsnr=message.account.bsnr,
+            object_repr=f"KIM-Nachricht {message.pk}",
+            detail={"kim": "open"},
+        )
+    return raw
+
+
+@transaction.atomic
+def delete_message(*, actor: User, message: StoredMessage) -> StoredMessage | None:
+    """First delete moves to „Gelöscht“; deleting there removes it for good."""
+    _require_mailbox(actor, message.account)
+    if message.folder != Folder.TRASH:
+        message.folder, message.deleted_at = Folder.TRASH, timezone.now()
+        message.save(update_fields=["folder", "deleted_at"])
+        final = False
+    else:
+        final = True
+    audit.record(
+        actor=actor,
+        activity=Activity.DELETE,
+        obj=message,
+        bsnr=message.account.bsnr,
+        object_repr=f"KIM-Nachricht {message.pk}",
+        detail={"kim": "delete", "final": final},
+    )
+    if final:
+        _remove(message)
+        return None
+    return message
+
+
+@transaction.atomic
+def restore_message(*, actor: User, message: StoredMessage) -> StoredMessage:
+    _require_mailbox(actor, message.account)
+    message.folder = Folder.SENT if message.sender == message.account.address else Folder.INBOX
+    message.deleted_at = None
+    message.save(update_fields=["folder", "deleted_at"])
+    return message
+
+
+def _remove(message: StoredMessage) -> None:
+    path = message.path
+    message.delete()
+    if not StoredMessage.objects.filter(path=path).exists():
+        transaction.on_commit(lambda: private_storage.delete(path))
+
+
+def purge_expired(*, now: dt.datetime, dry_run: bool = False) -> PurgeResult:
+    """Retention per account (AccountLimit dataTimeToLive, default 90 days)."""
+    result = PurgeResult(name="kim_mailbox_retention")
+    for ttl in KimAccount.objects.values_list("data_time_to_live", flat=True).distinct():
+        due = StoredMessage.objects.filter(
+            account__data_time_to_live=ttl, received_at__lt=rules.retention_cutoff(now, ttl)
+        )
+        ids = list(due.values_list("pk", flat=True))
+        result.count += len(ids)
+        result.items += [f"KIM-Nachricht {pk}" for pk in ids[:50]]
+        if not dry_run:
+            with transaction.atomic():
+                for message in StoredMessage.objects.filter(pk__in=ids):
+                    _remove(message)
+    return result
+
+
+def sync_from_store(*, account: KimAccount) -> int:
+    """Index KOM-LE mails that arrived over SMTP in the account's Maildir (idempotent by
+    Maildir key). A copy goes to private storage: deleting in the web mailbox does not remove
+    it from POP3, and a POP3 DELE does not remove it from the web mailbox."""
+    store = _maildir(account.address)
+    if store is None:
+        return 0
+    from kvportal.kim.fachdienst import is_komle_message
+
+    known = set(
+        StoredMessage.objects.filter(account=account)
+        .exclude(store_uid="")
+        .values_list("store_uid", flat=True)
+    )
+    added = 0
+    for key in sorted(set(store.keys()) - known):
+        try:
+            raw = store.get_bytes(key)
+            message = store.get_message(key)  # MaildirMessage: date = delivery (mtime)
+        except (KeyError, OSError):
+            continue  # fetched and deleted over POP3 meanwhile
+        arrived = dt.datetime.fromtimestamp(message.get_date(), dt.UTC)
+        if not is_komle_message(raw):
+            continue  # delivery reports and the like stay for POP3 clients
+        head = mail.split(raw)
+        digest = hashlib.sha256(raw).hexdigest()
+        path = private_storage.save(f"kim/mail/{digest[:2]}/{digest}.eml", ContentFile(raw))
+        StoredMessage.objects.create(
+            account=account,
+            folder=Folder.INBOX,
+            sender=(_addresses(head.get("From")) or [""])[0],
+            recipients=_addresses(head.get("To")) + _addresses(head.get("Cc")),
+            dienstkennung=(head.get("X-KIM-Dienstkennung") or komle.DEFAULT_DIENSTKENNUNG)[:200],
+            message_id=(head.get("Message-ID") or "")[:300],
+            size=len(raw),
+            path=path,
+            store_uid=key,
+            received_at=arrived,
+        )
+        added += 1
+    return added

@@ -1,5 +1,6 @@
 """`kim open FILE [--key PEM] [--trust PEM …] [--out FILE]` — open a KOM-LE mail layer by layer;
-`kim serve --accounts F --store DIR --tls-cert PEM --tls-key PEM` — the Fachdienst servers.
+`kim serve --accounts F --store DIR --tls-cert PEM --tls-key PEM` — the Fachdienst servers;
+`kim purge --accounts F --store DIR` — delete mails older than their dataTimeToLive.
 
 No Django needed: `kvportal kim open …` (management command) and tests call `main`.
 Exit codes: 0 opened and verified; 1 opened, signature valid, signer's certificate not
@@ -48,76 +49,138 @@ def build_parser(prog: str = "kim") -> argparse.ArgumentParser:
     op.add_argument("--trust", action="append", default=[], help="Vertrauensanker (PEM), mehrfach")
     op.add_argument("--out", help="Inhalt der zuletzt geöffneten Ebene in diese Datei schreiben")
     serve = sub.add_parser("serve", help="Fachdienst-Mailserver (SMTP-Submission, POP3) starten")
-    serve.add_argument("--accounts", required=True, help="Kontendatei: je Zeile „adresse passwort“")
+    serve.add_argument(
+        "--accounts",
+        required=True,
+        help="Kontendatei: je Zeile „adresse passwort [max_mail_size=N] [quota=N] [ttl=TAGE]“",
+    )
     serve.add_argument("--store", required=True, help="Verzeichnis der Postfächer (Maildir)")
     serve.add_argument("--tls-cert", required=True, help="TLS-Zertifikat des Servers (PEM)")
     serve.add_argument("--tls-key", required=True, help="privater TLS-Schlüssel (PEM)")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--smtp-port", type=int, default=587)
-    serve.add_argument("--pop3-port", type=int, default=110)
-    serve.add_argument("--max-size", type=int, default=700 * 1024 * 1024, help="Byte je Mail")
+    serve.add_argument("--smtp-port", type=int, default=587, help="SMTP mit STARTTLS (0 = aus)")
+    serve.add_argument("--smtps-port", type=int, default=465, help="SMTP mit TLS (0 = aus)")
+    serve.add_argument("--pop3-port", type=int, default=110, help="POP3 mit STLS (0 = aus)")
+    serve.add_argument("--pop3s-port", type=int, default=995, help="POP3 mit TLS (0 = aus)")
+    serve.add_argument(
+        "--max-size", type=int, default=734_003_200, help="Obergrenze Byte je Mail (Server)"
+    )
+    serve.add_argument("--kas-port", type=int, default=0, help="Attachment-Service HTTP (0 = aus)")
+    serve.add_argument("--kas-dir", help="Verzeichnis des Attachment-Service (Standard: STORE/kas)")
+    purge = sub.add_parser("purge", help="abgelaufene Nachrichten löschen (dataTimeToLive)")
+    purge.add_argument("--accounts", required=True, help="Kontendatei wie bei „serve“")
+    purge.add_argument("--store", required=True, help="Verzeichnis der Postfächer (Maildir)")
     return parser
 
 
-def _accounts(path: str) -> dict[str, str]:
-    accounts = {}
-    text = _read(path, "Kontendatei").decode("utf-8", "replace")
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.split(None, 1)
-        if len(parts) != 2 or "@" not in parts[0]:
-            raise _UsageError(f"Kontendatei „{path}“, Zeile {number}: erwartet „adresse passwort“.")
-        accounts[parts[0].lower()] = parts[1].strip()
-    if not accounts:
-        raise _UsageError(f"Kontendatei „{path}“ enthält kein Konto.")
-    return accounts
+def _source(path: str):
+    from . import fachdienst
+
+    try:
+        return fachdienst.FileAccountSource.load(path)
+    except fachdienst.AccountFileError as exc:
+        raise _UsageError(str(exc)) from exc
+
+
+def _server_tls(cert: str, key: str):
+    import ssl
+
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        tls.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise _UsageError(f"TLS-Zertifikat/Schlüssel nicht ladbar ({exc}).") from exc
+    return tls
+
+
+def purge(args, out: TextIO) -> int:
+    from . import fachdienst
+
+    source = _source(args.accounts)
+    removed = fachdienst.MailStore(Path(args.store)).purge_all(source)
+    out.write(f"{removed} abgelaufene Nachrichten gelöscht.\n")
+    return EXIT_OK
 
 
 def serve(args, out: TextIO) -> int:
-    """Run SMTP and POP3 until interrupted (both STARTTLS/STLS, authentication required)."""
+    """Run SMTP (STARTTLS + implicit TLS), POP3 (STLS + implicit TLS), optionally the KAS."""
     import asyncio
-    import ssl
 
     from . import fachdienst
 
-    accounts = _accounts(args.accounts)
-    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    try:
-        tls.load_cert_chain(args.tls_cert, args.tls_key)
-    except (OSError, ssl.SSLError) as exc:
-        raise _UsageError(f"TLS-Zertifikat/Schlüssel nicht ladbar ({exc}).") from exc
-    store = fachdienst.MailStore(Path(args.store), set(accounts))
-    check = fachdienst.check_password(accounts)
-    smtp = fachdienst.smtp_controller(
-        store, authenticate=check, tls=tls, host=args.host, port=args.smtp_port,
-        max_size=args.max_size,
-    )  # fmt: skip
-    try:
-        smtp.start()
-    except Exception as exc:  # port in use etc.
-        raise _UsageError(f"SMTP-Server auf Port {args.smtp_port} nicht startbar ({exc}).") from exc
-    pop = fachdienst.Pop3Server(store, authenticate=check, tls=tls)
+    source = _source(args.accounts)
+    tls = _server_tls(args.tls_cert, args.tls_key)
+    store = fachdienst.MailStore(Path(args.store))
+    controllers = []
+    for port, implicit in ((args.smtp_port, False), (args.smtps_port, True)):
+        if not port:
+            continue
+        smtp = fachdienst.smtp_controller(
+            store, source=source, tls=tls, host=args.host, port=port, implicit_tls=implicit,
+            max_size=args.max_size,
+        )  # fmt: skip
+        try:
+            smtp.start()
+        except Exception as exc:  # port in use etc.
+            for started in controllers:
+                started.stop()
+            raise _UsageError(f"SMTP-Server auf Port {port} nicht startbar ({exc}).") from exc
+        controllers.append(smtp)
+    pop = fachdienst.Pop3Server(store, source=source, tls=tls)
+    failed_port = None
 
     async def run() -> None:
-        server = await pop.start(args.host, args.pop3_port)
+        nonlocal failed_port
+        servers = []
+        for port, implicit in ((args.pop3_port, False), (args.pop3s_port, True)):
+            if port:
+                failed_port = port
+                servers.append(await pop.start(args.host, port, implicit_tls=implicit))
+        kas_runner = None
+        if args.kas_port:
+            from . import attachments
+
+            failed_port = args.kas_port
+            kas = attachments.AttachmentService(
+                Path(args.kas_dir or Path(args.store) / "kas"), source=source
+            )
+            kas_runner = await kas.start(args.host, args.kas_port)
+        failed_port = None
+        ports = [
+            f"{name} {args.host}:{port}"
+            for name, port in (
+                ("SMTP/STARTTLS", args.smtp_port),
+                ("SMTP/TLS", args.smtps_port),
+                ("POP3/STLS", args.pop3_port),
+                ("POP3/TLS", args.pop3s_port),
+                ("KAS/HTTP", args.kas_port),
+            )
+            if port
+        ]
         out.write(
-            f"KIM-Fachdienst: SMTP {args.host}:{args.smtp_port}, "
-            f"POP3 {args.host}:{args.pop3_port}, "
-            f"{len(accounts)} Konten. Beenden mit Strg+C.\n"
+            f"KIM-Fachdienst: {', '.join(ports)}, {len(source.addresses())} Konten. "
+            "Beenden mit Strg+C.\n"
         )
         out.flush()
-        async with server:
-            await server.serve_forever()
+        try:
+            while True:  # hourly dataTimeToLive purge
+                await asyncio.to_thread(store.purge_all, source)
+                await asyncio.sleep(3600)
+        finally:
+            for server in servers:
+                server.close()
+            if kas_runner is not None:
+                await kas_runner.cleanup()
 
     try:
         asyncio.run(run())
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        raise _UsageError(f"POP3-Server auf Port {args.pop3_port} nicht startbar ({exc}).") from exc
+        raise _UsageError(f"Server auf Port {failed_port} nicht startbar ({exc}).") from exc
     finally:
-        smtp.stop()
+        for smtp in controllers:
+            smtp.stop()
     return EXIT_OK
 
 
@@ -243,6 +306,8 @@ def main(
         args = build_parser(prog).parse_args(list(sys.argv[1:] if argv is None else argv))
         if args.command == "serve":
             return serve(args, out)
+        if args.command == "purge":
+            return purge(args, out)
         data = _read(args.file, "Eingabedatei")
         key = _load_key(args.key) if args.key else None
         trust = [c for path in args.trust for c in _load_certs(path)]

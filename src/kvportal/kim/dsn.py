@@ -68,8 +68,28 @@ class RecipientFailure:
     kim_code: int | None = None
 
 
+def is_error_report(data: bytes) -> bool:
+    """True for a KIM error report: multipart/report (RFC 3462) with X-KIM-Fehlermeldung."""
+    try:
+        part = mail.split(data[:65536])
+    except Exception:
+        return False
+    code = (part.get("X-KIM-Fehlermeldung") or "").strip()
+    return part.content_type == "multipart/report" and code.isdigit()
+
+
 def _header_value(text: str) -> str:
     return " ".join(text.split())
+
+
+_ASCII = str.maketrans(
+    {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
+)
+
+
+def _ascii(text: str) -> str:
+    """message/delivery-status is US-ASCII (RFC 3464): German letters transliterated."""
+    return _header_value(text).translate(_ASCII).encode("ascii", "replace").decode()
 
 
 def _headers_of(original: bytes) -> bytes:
@@ -87,7 +107,7 @@ def _envelope(
     lines = [
         f"From: KIM-Fachdienst <{sender}>",
         f"To: <{to}>",
-        f"Subject: {_header_value(subject)}",
+        mail.header_line("Subject", subject),
         f"Date: {email.utils.formatdate(localtime=False)}",
         f"Message-ID: <{uuid.uuid4()}@kim-fachdienst>",
         "MIME-Version: 1.0",
@@ -144,7 +164,7 @@ def delivery_report(
                     f"Final-Recipient: rfc822; {failure.address}",
                     "Action: failed",
                     f"Status: {failure.status}",
-                    f"Diagnostic-Code: smtp; {_header_value(failure.diagnostic)}",
+                    f"Diagnostic-Code: smtp; {_ascii(failure.diagnostic)}",
                 ]
             )
         )
@@ -186,6 +206,8 @@ def wrapper_mail(
     detail: str = "",
     recipient: str | None = None,
     extra_headers: Sequence[tuple[str, str]] = (),
+    subject: str | None = None,
+    with_code: bool = True,
 ) -> bytes:
     """multipart/mixed for the practice software: explanation + the received mail as rfc822.
 
@@ -197,20 +219,23 @@ def wrapper_mail(
     for name in ("Date", "From", "Sender", "Reply-To", "To", "Cc"):
         value = outer.get(name)
         if value:
-            lines.append(f"{name}: {_header_value(value)}")
+            lines.append(mail.header_line(name, value))
     if recipient and not outer.get("To"):
         lines.append(f"To: <{recipient}>")
     lines += [
-        f"Subject: KIM-Nachricht konnte nicht geöffnet werden (Fehler {code})",
+        mail.header_line(
+            "Subject", subject or f"KIM-Nachricht konnte nicht geöffnet werden (Fehler {code})"
+        ),
         f"Message-ID: <{uuid.uuid4()}@kim-clientmodul>",
         "MIME-Version: 1.0",
-        f"X-KIM-Fehlermeldung: {code}",
     ]
-    lines += [f"{name}: {_header_value(value)}" for name, value in extra_headers]
+    if with_code:
+        lines.append(f"X-KIM-Fehlermeldung: {code}")
+    lines += [mail.header_line(name, value) for name, value in extra_headers]
     lines.append(f'Content-Type: multipart/mixed; boundary="{boundary}"')
-    text = f"KIM-Fehler {code}: {TEXTS.get(code, 'unbekannter Fehler')}."
+    text = f"KIM-Fehler {code}: {TEXTS.get(code, 'unbekannter Fehler')}." if with_code else ""
     if detail:
-        text += f"\r\n\r\n{detail}"
+        text += f"\r\n\r\n{detail}" if text else detail
     text += "\r\n\r\nDie empfangene Nachricht ist unverändert angehängt."
     body = "\r\n".join(
         [

@@ -173,6 +173,9 @@ class StoredMessage:
     size: int  # octets as POP3 sends them (stored with CRLF)
     arrived: dt.datetime
 
+    def read(self) -> bytes:
+        return self.path.read_bytes()
+
 
 class MailStore:
     """One Maildir (tmp/new/cur) per account under `root`; holds only ciphertext and reports.
@@ -396,7 +399,10 @@ class _SmtpHandler:
                 f"552 5.3.4 Nachricht zu groß (höchstens {sender.limits.max_mail_size} Byte "
                 "für Ihr Konto)"
             )
-        if not await asyncio.to_thread(is_komle_message, data):
+        own_report = {r.lower() for r in envelope.rcpt_tos} == {envelope.mail_from.lower()} and (
+            dsn.is_error_report(data)
+        )  # gemSpec_CM_KOMLE: the CM returns send errors to the sender through the Fachdienst
+        if not own_report and not await asyncio.to_thread(is_komle_message, data):
             return "554 5.6.0 Nur KOM-LE-Nachrichten (AuthEnvelopedData) werden angenommen"
         return await asyncio.to_thread(self._deliver, envelope.mail_from, envelope.rcpt_tos, data)
 
@@ -477,17 +483,44 @@ def smtp_controller(
 # --- POP3 -------------------------------------------------------------------------------
 
 
+class Pop3Message(Protocol):
+    uid: str
+    size: int
+
+    def read(self) -> bytes: ...
+
+
+class LoginRefused(Exception):
+    """POP3 login refused; str() is the full `-ERR [CODE] Text` line."""
+
+
+class Pop3Backend(Protocol):
+    """What a POP3 session serves: the Fachdienst store, or the client module's proxy."""
+
+    tls: ssl.SSLContext
+    idle_timeout: float
+
+    async def open_mailbox(self, user: str, password: str) -> tuple[str, list[Pop3Message]]:
+        """(mailbox key, messages) for a login; raises LoginRefused."""
+
+    async def commit(self, key: str, deleted: list[Pop3Message]) -> None:
+        """UPDATE state: remove the messages marked with DELE."""
+
+    def release(self, key: str) -> None:
+        """The session ended (with or without QUIT)."""
+
+
 class _Pop3Session:
     """One POP3 connection: AUTHORIZATION → TRANSACTION → UPDATE (RFC 1939)."""
 
-    def __init__(self, server: Pop3Server, reader, writer, *, tls_on: bool):
+    def __init__(self, server: Pop3Backend, reader, writer, *, tls_on: bool):
         self.server = server
         self.reader = reader
         self.writer = writer
         self.tls_on = tls_on
         self.user: str | None = None
         self.account: str | None = None
-        self.messages: list[StoredMessage] = []
+        self.messages: list[Pop3Message] = []
         self.deleted: set[int] = set()
 
     async def send(self, line: str) -> None:
@@ -519,7 +552,7 @@ class _Pop3Session:
             pass
         finally:
             if self.account:
-                self.server.store.unlock(self.account)
+                self.server.release(self.account)
             self.writer.close()
 
     def capabilities(self) -> list[str]:
@@ -538,11 +571,14 @@ class _Pop3Session:
             await self.send(".")
         elif cmd == "QUIT":
             if self.account is not None:
-                removed = 0
-                for n in sorted(self.deleted):
-                    self.server.store.remove(self.messages[n - 1])
-                    removed += 1
-                await self.send(f"+OK {removed} Nachrichten gelöscht, auf Wiedersehen")
+                doomed = [self.messages[n - 1] for n in sorted(self.deleted)]
+                try:
+                    await self.server.commit(self.account, doomed)
+                except Exception:
+                    log.exception("POP3 UPDATE failed")
+                    await self.send("-ERR [SYS/TEMP] Löschen fehlgeschlagen")
+                    return True
+                await self.send(f"+OK {len(doomed)} Nachrichten gelöscht, auf Wiedersehen")
             else:
                 await self.send("+OK Auf Wiedersehen")
             return True
@@ -616,28 +652,16 @@ class _Pop3Session:
         await self.login(login, password)
 
     async def login(self, user: str, password: str) -> None:
-        store, source = self.server.store, self.server.source
         try:
-            ok = await _call(source.check_password, user, password)
-            account = await _call(source.lookup, user) if ok else None
-        except _SourceError:
-            await self.send("-ERR [SYS/TEMP] Anmeldung vorübergehend gestört")
+            key, messages = await self.server.open_mailbox(user, password)
+        except LoginRefused as exc:
+            await self.send(str(exc))
             return
-        if account is None or not account.active:
-            await self.send("-ERR [AUTH] Anmeldung fehlgeschlagen")
-            return
-        if not store.lock(account.address):
-            await self.send("-ERR [IN-USE] Postfach wird bereits abgerufen")
-            return
-        self.account = account.address
-        await asyncio.to_thread(
-            store.purge_expired, account.address, account.limits.data_time_to_live
-        )
-        self.messages = await asyncio.to_thread(store.messages, account.address)
+        self.account, self.messages = key, messages
         size = sum(m.size for m in self.messages)
         await self.send(f"+OK {len(self.messages)} Nachrichten ({size} Byte)")
 
-    def _pick(self, args: list[str]) -> tuple[int, StoredMessage] | str:
+    def _pick(self, args: list[str]) -> tuple[int, Pop3Message] | str:
         if not args or not args[0].isdigit():
             return "-ERR Nachrichtennummer fehlt"
         n = int(args[0])
@@ -676,7 +700,7 @@ class _Pop3Session:
                     return
                 lines = int(args[1])
             try:
-                data = await asyncio.to_thread(picked[1].path.read_bytes)
+                data = await asyncio.to_thread(picked[1].read)
             except FileNotFoundError:
                 await self.send("-ERR [SYS/TEMP] Nachricht nicht mehr vorhanden")
                 return
@@ -729,14 +753,48 @@ class Pop3Server:
         self.tls = tls
         self.idle_timeout = idle_timeout
 
+    async def open_mailbox(self, user: str, password: str) -> tuple[str, list[Pop3Message]]:
+        try:
+            ok = await _call(self.source.check_password, user, password)
+            account = await _call(self.source.lookup, user) if ok else None
+        except _SourceError as exc:
+            raise LoginRefused("-ERR [SYS/TEMP] Anmeldung vorübergehend gestört") from exc
+        if account is None or not account.active:
+            raise LoginRefused("-ERR [AUTH] Anmeldung fehlgeschlagen")
+        if not self.store.lock(account.address):
+            raise LoginRefused("-ERR [IN-USE] Postfach wird bereits abgerufen")
+        try:
+            await asyncio.to_thread(
+                self.store.purge_expired, account.address, account.limits.data_time_to_live
+            )
+            messages = await asyncio.to_thread(self.store.messages, account.address)
+        except Exception:
+            self.store.unlock(account.address)
+            raise
+        return account.address, list(messages)
+
+    async def commit(self, key: str, deleted: list[Pop3Message]) -> None:
+        for message in deleted:
+            await asyncio.to_thread(self.store.remove, message)
+
+    def release(self, key: str) -> None:
+        self.store.unlock(key)
+
     async def start(
         self, host: str = "127.0.0.1", port: int = 0, *, implicit_tls: bool = False
     ) -> asyncio.base_events.Server:
         """Listen with STLS (110) or implicit TLS (995)."""
+        return await start_pop3(self, host, port, implicit_tls=implicit_tls)
 
-        async def session(reader, writer):
-            await _Pop3Session(self, reader, writer, tls_on=implicit_tls).run()
 
-        return await asyncio.start_server(
-            session, host, port, ssl=self.tls if implicit_tls else None, limit=1024 * 1024
-        )
+async def start_pop3(
+    backend: Pop3Backend, host: str, port: int, *, implicit_tls: bool = False
+) -> asyncio.base_events.Server:
+    """A POP3 listener serving `backend` (STLS offered unless `implicit_tls`)."""
+
+    async def session(reader, writer):
+        await _Pop3Session(backend, reader, writer, tls_on=implicit_tls).run()
+
+    return await asyncio.start_server(
+        session, host, port, ssl=backend.tls if implicit_tls else None, limit=1024 * 1024
+    )

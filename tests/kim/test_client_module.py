@@ -1,0 +1,325 @@
+"""Client module: user-name context, seal (sign+encrypt), open (decrypt+verify+revocation), e2e."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import poplib
+import smtplib
+import threading
+
+import pytest
+from asn1crypto import cms
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from kvportal.kim import clientmodule as cm
+from kvportal.kim import dsn, fachdienst, komle, mail
+
+from .conftest import make_cert
+from .test_roundtrip import CLIENT_MAIL
+from .test_server_fachdienst import (
+    ALPHA,
+    BETA,
+    PASSWORDS,
+    accounts,
+    free_port,
+    running,
+    server_tls,
+)
+
+NOBODY = "ohne-zertifikat@kv-test.kim.example"
+
+
+def crl(ca, revoked=(), *, next_update_days=7):
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.cert.subject)
+        .last_update(now - dt.timedelta(hours=1))
+        .next_update(now + dt.timedelta(days=next_update_days))
+    )
+    for cert in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(cert.serial_number)
+            .revocation_date(now - dt.timedelta(minutes=5))
+            .build()
+        )
+    return builder.sign(ca.key, hashes.SHA256())
+
+
+@pytest.fixture(scope="module")
+def tls(pki, tmp_path_factory):
+    return server_tls(pki, tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def world(pki):
+    ca = pki["ca"]
+    beta_osig = make_cert("Dr. Beta OSIG TEST-ONLY", issuer=ca)
+    revoked_osig = make_cert("Gesperrt OSIG TEST-ONLY", issuer=ca)
+    alpha = cm.PemCard(osig_key=pki["signer"].key, osig_cert=pki["signer"].cert,
+                       enc=[(pki["alice"].cert, pki["alice"].key)])  # fmt: skip
+    beta = cm.PemCard(osig_key=beta_osig.key, osig_cert=beta_osig.cert,
+                      enc=[(pki["bob"].cert, pki["bob"].key)])  # fmt: skip
+    revoked = cm.PemCard(osig_key=revoked_osig.key, osig_cert=revoked_osig.cert,
+                         enc=[(pki["alice"].cert, pki["alice"].key)])  # fmt: skip
+    stranger = cm.PemCard(osig_key=pki["mallory"].key, osig_cert=pki["mallory"].cert,
+                          enc=[(pki["mallory"].cert, pki["mallory"].key)])  # fmt: skip
+    directory = cm.FileDirectory({ALPHA: [pki["alice"].cert], BETA: [pki["bob"].cert]})
+    trust = cm.Trust(anchors=[ca.cert], crls=[crl(ca, [revoked_osig.cert])])
+    return {"alpha": alpha, "beta": beta, "revoked": revoked, "stranger": stranger,
+            "directory": directory, "trust": trust, "ca": ca}  # fmt: skip
+
+
+def sealed(world, card="alpha", recipients=(BETA,)):
+    return cm.seal(CLIENT_MAIL, sender=ALPHA, recipients=list(recipients), card=world[card],
+                   directory=world["directory"])  # fmt: skip
+
+
+# --- user name -------------------------------------------------------------------------------
+
+
+def test_user_name_carries_the_call_context():
+    ctx = cm.parse_user(f"{ALPHA.upper()}#kim.example:465#Mandant1#PVS#AP7#Konn_1")
+    assert (ctx.address, ctx.host, ctx.port) == (ALPHA, "kim.example", 465)
+    assert (ctx.mandant, ctx.client_system, ctx.workplace, ctx.extra) == (
+        "Mandant1", "PVS", "AP7", ("Konn_1",),
+    )  # fmt: skip
+    pop = cm.parse_user(f"{BETA}#10.0.0.1:995#M#C#W#HBA-Nutzer#K2")
+    assert pop.extra == ("HBA-Nutzer", "K2")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (f"{ALPHA}#kim.example:465#M#C", "unvollständig"),
+        ("praxis#kim.example:465#M#C#W", "Teil 1"),
+        (f"{ALPHA}#kim.example#M#C#W", "Teil 2"),
+        (f"{ALPHA}#kim.example:99999#M#C#W", "Teil 2"),
+        (f"{ALPHA}#kim.example:465##C#W", "Mandant fehlt"),
+    ],
+)
+def test_bad_user_names_are_refused_in_german(name, expected):
+    with pytest.raises(cm.ClientModuleError, match=expected) as exc:
+        cm.parse_user(name)
+    assert exc.value.smtp.startswith("535")
+
+
+# --- seal / open -----------------------------------------------------------------------------
+
+
+def test_seal_and_open_verifies_signature_chain_and_crl(world):
+    result = sealed(world)
+    assert result.recipients == [BETA] and result.failures == []
+    outer = mail.split(result.message)
+    assert outer.get("X-KIM-CMVersion") == cm.CM_VERSION and outer.get("Expires")
+    assert b"Synthetischer" not in result.message
+    opened = cm.open_message(result.message, card=world["beta"], trust=world["trust"])
+    assert opened.decrypted and opened.integrity == "gültig" and opened.code is None
+    head = mail.split(opened.message)
+    assert head.get("X-KIM-DecryptionResult") == "erfolgreich"
+    assert head.get("X-KIM-IntegrityCheckResult").startswith("gültig; Signatur gültig")
+    assert "nicht gesperrt (CRL)" in head.get("X-KIM-IntegrityCheckResult")
+    assert opened.message.endswith(CLIENT_MAIL)  # the client mail, headers added in front
+
+
+def test_the_sender_can_read_its_own_sent_mail(world):
+    opened = cm.open_message(sealed(world).message, card=world["alpha"], trust=world["trust"])
+    assert opened.decrypted and opened.integrity == "gültig"
+
+
+def test_recipient_without_certificate_is_left_out_with_4003(world):
+    result = sealed(world, recipients=(BETA, NOBODY))
+    assert result.recipients == [BETA]
+    (failure,) = result.failures
+    assert failure.address == NOBODY and failure.kim_code == dsn.NO_UNIQUE_CERTIFICATE
+    with pytest.raises(cm.ClientModuleError, match="keine eindeutige Telematik-ID") as exc:
+        sealed(world, recipients=(NOBODY,))
+    assert exc.value.smtp.startswith("550")
+
+
+def test_expired_directory_certificate_is_not_used(world, pki):
+    old = make_cert("Abgelaufen ENC TEST-ONLY", issuer=pki["ca"], days=1)
+    directory = cm.FileDirectory({BETA: [old.cert]})
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=5)
+    with pytest.raises(cm.ClientModuleError, match="keine eindeutige"):
+        cm.seal(CLIENT_MAIL, sender=ALPHA, recipients=[BETA], card=world["alpha"],
+                directory=directory, now=later)  # fmt: skip
+
+
+def test_tampered_ciphertext_gives_wrapper_4014(world):
+    message = bytearray(sealed(world).message)
+    outer = mail.split(bytes(message))
+    der = bytearray(mail.decoded_body(outer))
+    aed = cms.ContentInfo.load(bytes(der))["content"]
+    ciphertext = aed["auth_encrypted_content_info"]["encrypted_content"].native
+    der[bytes(der).find(ciphertext) + 100] ^= 0x01  # one bit of the encrypted content
+    forged = bytes(message[: len(message) - len(outer.body)]) + mail._b64_lines(bytes(der))
+    opened = cm.open_message(forged, card=world["beta"], trust=world["trust"])
+    assert not opened.decrypted and opened.code == dsn.MANIPULATED_AFTER_ENCRYPTION
+    head = mail.split(opened.message)
+    assert head.get("X-KIM-Fehlermeldung") == "4014"
+    assert head.content_type == "multipart/mixed" and forged in opened.message  # kept
+
+
+def test_wrong_recipient_key_gives_4009(world):
+    opened = cm.open_message(sealed(world).message, card=world["stranger"], trust=world["trust"])
+    assert opened.code == dsn.KEY_NOT_AVAILABLE
+    assert mail.split(opened.message).get("X-KIM-Fehlermeldung") == "4009"
+    assert b"Synthetischer" not in opened.message
+
+
+def test_revoked_sender_certificate_is_refused(world):
+    result = sealed(world, card="revoked")
+    opened = cm.open_message(result.message, card=world["beta"], trust=world["trust"])
+    assert opened.decrypted and opened.integrity == "ungültig"
+    head = mail.split(opened.message)
+    assert head.get("X-KIM-IntegrityCheckResult").startswith("ungültig")
+    assert "gesperrt (CRL)" in head.get("X-KIM-IntegrityCheckResult")
+    assert head.get("Subject") == "Signaturprüfung der KIM-Nachricht fehlgeschlagen"
+
+
+def test_without_crl_the_revocation_state_is_reported_unknown(world):
+    trust = cm.Trust(anchors=[world["ca"].cert])
+    opened = cm.open_message(sealed(world).message, card=world["beta"], trust=trust)
+    assert opened.integrity == "nicht prüfbar"
+    assert "keine Sperrliste" in mail.split(opened.message).get("X-KIM-IntegrityCheckResult")
+
+
+def test_expired_crl_is_not_trusted(world):
+    stale = cm.Trust(anchors=[world["ca"].cert], crls=[crl(world["ca"], next_update_days=1)])
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+    opened = cm.open_message(sealed(world).message, card=world["beta"], trust=stale, now=later)
+    assert opened.integrity == "nicht prüfbar"
+
+
+def test_foreign_trust_anchor_makes_the_sender_invalid(world, pki):
+    other = cm.Trust(anchors=[make_cert("Andere CA", ca=True).cert])
+    opened = cm.open_message(sealed(world).message, card=world["beta"], trust=other)
+    assert opened.integrity == "ungültig"
+    assert "Vertrauensanker" in mail.split(opened.message).get("X-KIM-IntegrityCheckResult")
+
+
+def test_recipient_list_changed_outside_the_signature_gives_4015(world, pki):
+    signed = komle.sign(mail.RFC822_WRAP_HEADER + CLIENT_MAIL, pki["signer"].key,
+                        pki["signer"].cert, recipients=[(BETA, pki["bob"].cert)])  # fmt: skip
+    wrap = (b"Content-Type: application/pkcs7-mime; smime-type=signed-data\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + mail._b64_lines(signed))  # fmt: skip
+    der = komle.encrypt(wrap, [(BETA, pki["bob"].cert), ("x@evil.example", pki["mallory"].cert)])
+    message = (b"Subject: KOM-LE-Nachricht\r\nContent-Type: application/pkcs7-mime; "
+               b"smime-type=authenticated-enveloped-data\r\nContent-Transfer-Encoding: base64"
+               b"\r\n\r\n" + mail._b64_lines(der))  # fmt: skip
+    opened = cm.open_message(message, card=world["beta"], trust=world["trust"])
+    assert opened.code == dsn.RECIPIENTS_MANIPULATED
+
+
+def test_unsupported_version_and_damaged_content(world):
+    message = sealed(world).message.replace(b"X-KOM-LE-Version: 1.0", b"X-KOM-LE-Version: 9.9")
+    assert cm.open_message(message, card=world["beta"], trust=world["trust"]).code == 4008
+    failure = dsn.RecipientFailure(BETA, "5.1.1", "550 x")
+    report = dsn.delivery_report(
+        reporting_mta="fd", sender=ALPHA, original=CLIENT_MAIL, failures=[failure]
+    )
+    passed = cm.open_message(report, card=world["beta"], trust=world["trust"])
+    assert passed.message == report and passed.integrity == ""  # not KOM-LE: unchanged
+
+
+def test_directory_file_errors_are_german(tmp_path, pki):
+    path = tmp_path / "vzd.json"
+    path.write_text("{kaputt")
+    with pytest.raises(cm.ClientModuleError, match="kein JSON"):
+        cm.FileDirectory.load(path)
+    path.write_text(json.dumps({BETA: ["kein PEM"]}))
+    with pytest.raises(cm.ClientModuleError, match=f"Eintrag „{BETA}“"):
+        cm.FileDirectory.load(path)
+    pem = pki["bob"].cert.public_bytes(serialization.Encoding.PEM).decode()
+    path.write_text(json.dumps({BETA.upper(): [pem]}))
+    assert cm.FileDirectory.load(path).encryption_certificates(BETA) == [pki["bob"].cert]
+
+
+# --- end to end: PVS → client module → Fachdienst → client module → PVS ----------------------
+
+
+@contextlib.contextmanager
+def client_module(world, tls_pair):
+    server_ctx, client_ctx = tls_pair
+    module = cm.ClientModule(
+        cards=cm.CardsByAddress({ALPHA: world["alpha"], BETA: world["beta"]}),
+        directory=world["directory"], trust=world["trust"],
+        upstream_tls=client_ctx, local_tls=server_ctx, upstream_implicit_tls=True,
+    )  # fmt: skip
+    smtp_port, pop_port = free_port(), free_port()
+    controller = cm.smtp_controller(module, port=smtp_port)
+    controller.start()
+    loop = asyncio.new_event_loop()
+    ready, holder = threading.Event(), []
+
+    def run():
+        asyncio.set_event_loop(loop)
+        holder.append(loop.run_until_complete(cm.start_pop3(module, port=pop_port)))
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    try:
+        yield smtp_port, pop_port
+    finally:
+        controller.stop()
+        loop.call_soon_threadsafe(holder[0].close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+
+def test_practice_software_sends_and_receives_in_the_clear(world, tls, tmp_path):
+    _server_ctx, client_ctx = tls
+    store = fachdienst.MailStore(tmp_path / "store")
+    with running(store, accounts(), tls) as fd, client_module(world, tls) as (cm_smtp, cm_pop):
+        pvs = smtplib.SMTP_SSL("127.0.0.1", cm_smtp, timeout=20, context=client_ctx)
+        pvs.login(f"{ALPHA}#127.0.0.1:{fd.smtps}#1#PVS#AP1", PASSWORDS[ALPHA])
+        refused = pvs.sendmail(ALPHA, [BETA, NOBODY], CLIENT_MAIL)
+        assert refused == {}
+        pvs.quit()
+        held = [m.read() for m in store.messages(BETA)]
+        assert len(held) == 1 and b"Synthetischer" not in held[0]
+        (report,) = [m.read() for m in store.messages(ALPHA)]  # DSN 4003 back to the sender
+        assert mail.split(report).get("X-KIM-Fehlermeldung") == "4003"
+        assert f"Final-Recipient: rfc822; {NOBODY}".encode() in report
+
+        pvs = poplib.POP3_SSL("127.0.0.1", cm_pop, timeout=20, context=client_ctx)
+        pvs.user(f"{BETA}#127.0.0.1:{fd.pop3s}#1#PVS#AP2")
+        pvs.pass_(PASSWORDS[BETA])
+        assert pvs.stat()[0] == 1
+        _resp, lines, _ = pvs.retr(1)
+        received = b"\r\n".join(lines) + b"\r\n"
+        head = mail.split(received)
+        assert head.get("X-KIM-DecryptionResult") == "erfolgreich"
+        assert head.get("X-KIM-IntegrityCheckResult").startswith("gültig")
+        assert head.get("Subject") == "Befund" and b"Synthetischer Testinhalt." in received
+        pvs.dele(1)
+        pvs.quit()
+        assert store.messages(BETA) == []  # DELE reached the Fachdienst at QUIT
+
+
+def test_wrong_password_and_bad_user_name_at_the_client_module(world, tls, tmp_path):
+    _server_ctx, client_ctx = tls
+    store = fachdienst.MailStore(tmp_path / "store")
+    with running(store, accounts(), tls) as fd, client_module(world, tls) as (cm_smtp, cm_pop):
+        pvs = smtplib.SMTP_SSL("127.0.0.1", cm_smtp, timeout=20, context=client_ctx)
+        with pytest.raises(smtplib.SMTPAuthenticationError) as exc:
+            pvs.login(f"{ALPHA}#127.0.0.1:{fd.smtps}#1#PVS#AP1", "falsch")
+        assert exc.value.smtp_code == 535
+        with pytest.raises(smtplib.SMTPAuthenticationError) as exc:
+            pvs.login(ALPHA, PASSWORDS[ALPHA])
+        assert "unvollständig" in exc.value.smtp_error.decode()
+        pvs.close()
+        pvs = poplib.POP3_SSL("127.0.0.1", cm_pop, timeout=20, context=client_ctx)
+        pvs.user(f"{BETA}#127.0.0.1:{fd.pop3s}#1#PVS#AP2")
+        with pytest.raises(poplib.error_proto, match=r"\[AUTH\]"):
+            pvs.pass_("falsch")
+        pvs.quit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import json
@@ -323,3 +324,104 @@ def test_wrong_password_and_bad_user_name_at_the_client_module(world, tls, tmp_p
         with pytest.raises(poplib.error_proto, match=r"\[AUTH\]"):
             pvs.pass_("falsch")
         pvs.quit()
+
+
+# --- FHIR directory (the portal's /api/v1/kim/fhir/ shape) --------------------------------------
+
+
+@contextlib.contextmanager
+def fhir_portal(bundles: dict[str, dict], token="tok-Test"):
+    import http.server
+    from urllib.parse import parse_qs, urlparse
+
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            url = urlparse(self.path)
+            seen.append(self.path)
+            if self.headers.get("Authorization") != f"Bearer {token}":
+                self.send_response(401)
+                self.end_headers()
+                return
+            address = parse_qs(url.query)["address"][0].removeprefix("mailto:")
+            body = json.dumps(bundles.get(address, {"resourceType": "Bundle", "total": 0}))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/fhir+json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/v1/kim/fhir/", seen
+    finally:
+        server.shutdown()
+
+
+def _endpoint(address, certs, status="active"):
+    ext = "https://kvportal.example/fhir/StructureDefinition/encryption-certificate"
+    return {
+        "resource": {
+            "resourceType": "Endpoint",
+            "status": status,
+            "address": f"mailto:{address}",
+            "extension": [
+                {"url": ext, "valueBase64Binary": base64.b64encode(c.public_bytes(
+                    serialization.Encoding.DER)).decode()}
+                for c in certs
+            ],
+        }
+    }  # fmt: skip
+
+
+def test_fhir_directory_reads_endpoint_certificates(pki):
+    bundles = {
+        BETA: {"resourceType": "Bundle", "type": "searchset",
+               "entry": [_endpoint(BETA, [pki["bob"].cert, pki["alice"].cert]),
+                         _endpoint(BETA, [pki["mallory"].cert], status="off")]},
+    }  # fmt: skip
+    with fhir_portal(bundles) as (base, seen):
+        directory = cm.FhirDirectory(base, token="tok-Test")
+        assert isinstance(directory, cm.CertificateDirectory)
+        assert directory.encryption_certificates(BETA.upper()) == [
+            pki["bob"].cert, pki["alice"].cert,
+        ]  # fmt: skip
+        assert directory.encryption_certificates(NOBODY) == []
+        assert seen[0].startswith("/api/v1/kim/fhir/Endpoint?address=mailto%3A")
+        with pytest.raises(cm.ClientModuleError, match="HTTP 401") as exc:
+            cm.FhirDirectory(base, token="falsch").encryption_certificates(BETA)
+        assert exc.value.smtp.startswith("451")
+
+
+def test_client_command_names_the_bad_file_in_german(tmp_path, pki):
+    import io
+
+    from kvportal.kim import cli
+
+    _key, ca_path = pki["ca"].write(tmp_path, "ca")
+    cards = tmp_path / "karten.json"
+    base = ["client", "--cards", str(cards), "--directory", str(tmp_path / "vzd.json"),
+            "--trust", str(ca_path), "--fachdienst-ca", str(ca_path),
+            "--tls-cert", str(ca_path), "--tls-key", str(tmp_path / "fehlt.key")]  # fmt: skip
+    cards.write_text("[]")
+    err = io.StringIO()
+    assert cli.main(base, stdout=io.StringIO(), stderr=err) == cli.EXIT_USAGE
+    assert "Kartendatei" in err.getvalue() and "erwartet JSON" in err.getvalue()
+    cards.write_text(json.dumps({ALPHA: {"osig_key": "a.pem"}}))
+    err = io.StringIO()
+    assert cli.main(base, stdout=io.StringIO(), stderr=err) == cli.EXIT_USAGE
+    assert f"Karte „{ALPHA}“: Angabe 'osig_cert' fehlt" in err.getvalue()
+    osig_key, osig_cert = pki["signer"].write(tmp_path, "osig")
+    enc_key, enc_cert = pki["alice"].write(tmp_path, "enc")
+    entry = {"osig_key": str(osig_key), "osig_cert": str(osig_cert),
+             "enc_key": str(enc_key), "enc_cert": str(enc_cert)}  # fmt: skip
+    cards.write_text(json.dumps({ALPHA: entry}))
+    (tmp_path / "vzd.json").write_text("{")
+    err = io.StringIO()
+    assert cli.main(base, stdout=io.StringIO(), stderr=err) == cli.EXIT_USAGE
+    assert "kein JSON" in err.getvalue() and "Traceback" not in err.getvalue()

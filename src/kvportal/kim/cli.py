@@ -1,6 +1,7 @@
 """`kim open FILE [--key PEM] [--trust PEM …] [--out FILE]` — open a KOM-LE mail layer by layer;
 `kim serve --accounts F --store DIR --tls-cert PEM --tls-key PEM` — the Fachdienst servers;
-`kim purge --accounts F --store DIR` — delete mails older than their dataTimeToLive.
+`kim purge --accounts F --store DIR` — delete mails older than their dataTimeToLive;
+`kim client --cards J --directory J|--fhir URL --trust PEM …` — the client module.
 
 No Django needed: `kvportal kim open …` (management command) and tests call `main`.
 Exit codes: 0 opened and verified; 1 opened, signature valid, signer's certificate not
@@ -67,6 +68,23 @@ def build_parser(prog: str = "kim") -> argparse.ArgumentParser:
     )
     serve.add_argument("--kas-port", type=int, default=0, help="Attachment-Service HTTP (0 = aus)")
     serve.add_argument("--kas-dir", help="Verzeichnis des Attachment-Service (Standard: STORE/kas)")
+    client = sub.add_parser("client", help="Clientmodul für die Praxissoftware (SMTPS/POP3S)")
+    client.add_argument(
+        "--cards", required=True,
+        help="JSON: {adresse: {osig_key, osig_cert, enc_key, enc_cert, chain: [...]}} (PEM-Pfade)",
+    )  # fmt: skip
+    where = client.add_mutually_exclusive_group(required=True)
+    where.add_argument("--directory", help="Verzeichnis als JSON-Datei {adresse: [PEM, …]}")
+    where.add_argument("--fhir", help="FHIR-Directory des Portals, z. B. …/api/v1/kim/fhir/")
+    client.add_argument("--fhir-token-file", help="Datei mit dem API-Token (Bereich „kim“)")
+    client.add_argument("--trust", action="append", required=True, help="Vertrauensanker (PEM)")
+    client.add_argument("--crl", action="append", default=[], help="Sperrliste (PEM/DER)")
+    client.add_argument("--fachdienst-ca", required=True, help="CA des Fachdienst-TLS (PEM)")
+    client.add_argument("--tls-cert", required=True, help="TLS-Zertifikat des Clientmoduls")
+    client.add_argument("--tls-key", required=True, help="privater TLS-Schlüssel (PEM)")
+    client.add_argument("--host", default="127.0.0.1")
+    client.add_argument("--smtp-port", type=int, default=465)
+    client.add_argument("--pop3-port", type=int, default=995)
     purge = sub.add_parser("purge", help="abgelaufene Nachrichten löschen (dataTimeToLive)")
     purge.add_argument("--accounts", required=True, help="Kontendatei wie bei „serve“")
     purge.add_argument("--store", required=True, help="Verzeichnis der Postfächer (Maildir)")
@@ -91,6 +109,106 @@ def _server_tls(cert: str, key: str):
     except (OSError, ssl.SSLError) as exc:
         raise _UsageError(f"TLS-Zertifikat/Schlüssel nicht ladbar ({exc}).") from exc
     return tls
+
+
+def _client_module(args):
+    """Build the ClientModule from the command line; German errors for every bad file."""
+    import json
+    import ssl
+
+    from cryptography import x509 as cx509
+
+    from . import clientmodule as cm
+
+    try:
+        raw = json.loads(_read(args.cards, "Kartendatei").decode("utf-8"))
+        if not isinstance(raw, dict) or not raw:
+            raise ValueError
+    except ValueError as exc:
+        raise _UsageError(
+            f"Kartendatei „{args.cards}“: erwartet JSON {{adresse: {{osig_key, osig_cert, "
+            "enc_key, enc_cert}}}}."
+        ) from exc
+    cards = {}
+    for address, entry in raw.items():
+        try:
+            cards[address] = cm.PemCard.load(
+                osig_key=entry["osig_key"], osig_cert=entry["osig_cert"],
+                enc_key=entry["enc_key"], enc_cert=entry["enc_cert"],
+                chain=entry.get("chain", []),
+            )  # fmt: skip
+        except (KeyError, TypeError) as exc:
+            raise _UsageError(
+                f"Kartendatei „{args.cards}“, Karte „{address}“: Angabe {exc} fehlt."
+            ) from exc
+        except cm.ClientModuleError as exc:
+            raise _UsageError(f"Karte „{address}“: {exc}") from exc
+    try:
+        if args.directory:
+            directory = cm.FileDirectory.load(args.directory)
+        else:
+            token = None
+            if args.fhir_token_file:
+                token = _read(args.fhir_token_file, "Tokendatei").decode().strip()
+            directory = cm.FhirDirectory(args.fhir, token=token)
+    except cm.ClientModuleError as exc:
+        raise _UsageError(str(exc)) from exc
+    crls = []
+    for path in args.crl:
+        data = _read(path, "Sperrliste")
+        try:
+            crls.append(
+                cx509.load_pem_x509_crl(data)
+                if b"-----BEGIN" in data
+                else cx509.load_der_x509_crl(data)
+            )
+        except ValueError as exc:
+            raise _UsageError(f"Sperrliste „{path}“ ist keine lesbare CRL.") from exc
+    upstream = ssl.create_default_context(cafile=None)
+    try:
+        upstream.load_verify_locations(cafile=args.fachdienst_ca)
+    except (OSError, ssl.SSLError) as exc:
+        raise _UsageError(f"Fachdienst-CA „{args.fachdienst_ca}“ nicht ladbar.") from exc
+    trust = cm.Trust(anchors=[c for path in args.trust for c in _load_certs(path)], crls=crls)
+    return cm.ClientModule(
+        cards=cm.CardsByAddress(cards), directory=directory, trust=trust,
+        upstream_tls=upstream, local_tls=_server_tls(args.tls_cert, args.tls_key),
+    )  # fmt: skip
+
+
+def client(args, out: TextIO) -> int:
+    """Run the client module's SMTPS and POP3S on 127.0.0.1 until interrupted."""
+    import asyncio
+
+    from . import clientmodule as cm
+
+    module = _client_module(args)
+    smtp = cm.smtp_controller(module, host=args.host, port=args.smtp_port)
+    try:
+        smtp.start()
+    except Exception as exc:
+        raise _UsageError(f"SMTP auf Port {args.smtp_port} nicht startbar ({exc}).") from exc
+
+    async def run() -> None:
+        server = await cm.start_pop3(module, args.host, args.pop3_port)
+        out.write(
+            f"KIM-Clientmodul: SMTPS {args.host}:{args.smtp_port}, "
+            f"POP3S {args.host}:{args.pop3_port}. Benutzername: {cm.USER_FORMAT}. "
+            "Beenden mit Strg+C.\n"
+        )
+        out.flush()
+        async with server:
+            await server.serve_forever()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise _UsageError(f"POP3 auf Port {args.pop3_port} nicht startbar ({exc}).") from exc
+    finally:
+        smtp.stop()
+    return EXIT_OK
 
 
 def purge(args, out: TextIO) -> int:
@@ -308,6 +426,8 @@ def main(
             return serve(args, out)
         if args.command == "purge":
             return purge(args, out)
+        if args.command == "client":
+            return client(args, out)
         data = _read(args.file, "Eingabedatei")
         key = _load_key(args.key) if args.key else None
         trust = [c for path in args.trust for c in _load_certs(path)]

@@ -141,6 +141,68 @@ class FileDirectory:
         return list(self._entries.get(address.lower(), []))
 
 
+ENC_CERT_EXTENSION = "encryption-certificate"  # …/StructureDefinition/encryption-certificate
+
+
+class FhirDirectory:
+    """The portal's FHIR-Directory API: `GET {base}/Endpoint?address=mailto:<addr>`.
+
+    Each active Endpoint lists its valid ENC certificates as base64 DER in an extension whose
+    URL ends in `encryption-certificate` (see docs/kim.md, FHIR-Directory).
+    """
+
+    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 10.0):
+        self.base_url = base_url.rstrip("/") + "/"
+        self.token = token
+        self.timeout = timeout
+
+    def _get(self, path: str) -> dict:
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(self.base_url + path)  # noqa: S310 (configured URL)
+        request.add_header("Accept", "application/fhir+json")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                return json.loads(response.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            raise ClientModuleError(
+                f"Verzeichnis (FHIR) antwortet mit HTTP {exc.code} – Zugang (API-Token) prüfen.",
+                smtp="451 4.4.3",
+            ) from exc
+        except (OSError, ValueError) as exc:
+            raise ClientModuleError(
+                "Das Verzeichnis (FHIR) ist nicht erreichbar; bitte später erneut senden.",
+                smtp="451 4.4.3",
+            ) from exc
+
+    def encryption_certificates(self, address: str) -> list[x509.Certificate]:
+        from urllib.parse import quote
+
+        bundle = self._get(f"Endpoint?address={quote('mailto:' + address.lower())}")
+        certs = []
+        for entry in bundle.get("entry") or []:
+            resource = entry.get("resource") or {}
+            if resource.get("resourceType") != "Endpoint" or resource.get("status") != "active":
+                continue
+            if resource.get("address", "").lower() not in (
+                address.lower(),
+                f"mailto:{address}".lower(),
+            ):
+                continue
+            for extension in resource.get("extension") or []:
+                if not str(extension.get("url", "")).endswith(ENC_CERT_EXTENSION):
+                    continue
+                try:
+                    der = base64.b64decode(extension.get("valueBase64Binary", ""), validate=True)
+                    certs.append(x509.load_der_x509_certificate(der))
+                except (binascii.Error, ValueError):
+                    log.warning("directory entry with unreadable certificate skipped")
+        return certs
+
+
 # --- card -------------------------------------------------------------------------------------
 
 

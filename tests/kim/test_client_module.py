@@ -246,12 +246,12 @@ def test_directory_file_errors_are_german(tmp_path, pki):
 
 
 @contextlib.contextmanager
-def client_module(world, tls_pair):
+def client_module(world, tls_pair, **options):
     server_ctx, client_ctx = tls_pair
     module = cm.ClientModule(
         cards=cm.CardsByAddress({ALPHA: world["alpha"], BETA: world["beta"]}),
         directory=world["directory"], trust=world["trust"],
-        upstream_tls=client_ctx, local_tls=server_ctx, upstream_implicit_tls=True,
+        upstream_tls=client_ctx, local_tls=server_ctx, upstream_implicit_tls=True, **options,
     )  # fmt: skip
     smtp_port, pop_port = free_port(), free_port()
     controller = cm.smtp_controller(module, port=smtp_port)

@@ -19,12 +19,13 @@ import binascii
 import contextlib
 import datetime as dt
 import email.utils
+import hashlib
 import json
 import logging
 import poplib
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -35,7 +36,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from . import dsn, fachdienst, komle, mail
+from . import attachments, dsn, fachdienst, komle, mail
 
 log = logging.getLogger(__name__)
 
@@ -330,12 +331,21 @@ def seal(
     directory: CertificateDirectory,
     now: dt.datetime | None = None,
     ttl_days: int = fachdienst.DEFAULT_DATA_TIME_TO_LIVE,
+    kas_upload: Callable[[bytes, list[str], dt.datetime], str] | None = None,
+    kas_threshold: int = fachdienst.KAS_THRESHOLD,
 ) -> Sealed:
     """Sign with the OSIG key, encrypt for each recipient's valid ENC certificates + sender.
 
     Recipients without a valid ENC certificate are left out (4003) and reported;
-    if none is left, ClientModuleError (nothing is sent).
+    if none is left, ClientModuleError (nothing is sent). A mail above `kas_threshold` is
+    encrypted as a whole, uploaded with `kas_upload(blob, recipients, expires) -> link` and
+    replaced by a reference mail (KIM 1.5, X-KIM-KAS-Size).
     """
+    if attachments.has_kas_part(client_mail):
+        raise ClientModuleError(
+            "Die Nachricht enthält bereits einen x-kas-Teil (A_22341); nicht gesendet.",
+            smtp="451 4.7.0",
+        )
     at = now or dt.datetime.now(dt.UTC)
     keyed: list[tuple[str, x509.Certificate]] = []
     failures: list[dsn.RecipientFailure] = []
@@ -369,6 +379,25 @@ def seal(
         )
     keyed += [(sender.lower(), cert) for cert, _key in card.enc]  # the sender reads it too
     expires = at + dt.timedelta(days=ttl_days)
+    if len(client_mail) > kas_threshold:
+        if kas_upload is None:
+            raise ClientModuleError(
+                f"Nachricht über {kas_threshold} Byte, aber kein Attachment-Service eingerichtet.",
+                smtp="552 5.3.4",
+            )
+        packed = attachments.encrypt_for_kas(client_mail)
+        try:
+            link = kas_upload(packed.blob, [*kept, sender.lower()], expires)
+        except attachments.KasError as exc:
+            if exc.status == 507:
+                raise ClientModuleError(
+                    f"Speicher des Attachment-Service erschöpft ({exc}).", smtp="521 5.2.2"
+                ) from exc
+            raise ClientModuleError(
+                f"{dsn.KAS_UPLOAD_FAILED} {dsn.TEXTS[dsn.KAS_UPLOAD_FAILED]}. Fehlertext: {exc}",
+                smtp="451 4.4.0",
+            ) from exc
+        client_mail = attachments.reference_mail(client_mail, link=link, packed=packed)
     message = mail.build(
         client_mail,
         signer_key=card.osig_key,
@@ -402,9 +431,18 @@ def _insert_headers(client_mail: bytes, headers: Sequence[tuple[str, str]]) -> b
 
 
 def open_message(
-    data: bytes, *, card: Card, trust: Trust, now: dt.datetime | None = None
+    data: bytes,
+    *,
+    card: Card,
+    trust: Trust,
+    now: dt.datetime | None = None,
+    kas: attachments.KasClient | None = None,
+    recipient: str | None = None,
 ) -> Opened:
-    """Decrypt and verify one mail from the Fachdienst; never raises for bad input."""
+    """Decrypt and verify one mail from the Fachdienst; never raises for bad input.
+
+    A KIM 1.5 reference mail is completed from the KAS (`kas`, as `recipient`).
+    """
     at = now or dt.datetime.now(dt.UTC)
     try:
         outer = mail.split(data)
@@ -457,6 +495,15 @@ def open_message(
     if state == "gesperrt":
         return _integrity_failure(inner, data, None, [detail])
     integrity = "gültig" if state == "gut" else "nicht prüfbar"
+    reference = attachments.find_reference(inner)
+    if reference is not None:
+        try:
+            inner = _complete_from_kas(reference, kas, recipient)
+        except _KasFailure as exc:
+            return _wrapped(
+                data, exc.code, str(exc),
+                subject="Mindestens ein Anhang der Nachricht konnte nicht heruntergeladen werden",
+            )  # fmt: skip
     headers = [
         ("X-KIM-DecryptionResult", "erfolgreich"),
         (
@@ -502,10 +549,36 @@ def _signed_recipient_emails(signed_der: bytes) -> list[str] | None:
     return None
 
 
-def _wrapped(data: bytes, code: int, detail: str) -> Opened:
+class _KasFailure(Exception):
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def _complete_from_kas(reference: dict, kas, recipient: str | None) -> bytes:
+    """Download, decrypt and check the client mail a reference mail points to."""
+    if kas is None or recipient is None:
+        raise _KasFailure(dsn.KAS_DOWNLOAD_FAILED, "Kein Attachment-Service eingerichtet.")
+    try:
+        blob = kas.download(reference["link"], recipient=recipient)
+    except attachments.KasError as exc:
+        code = dsn.KAS_TOO_MANY_REQUESTS if exc.status == 429 else dsn.KAS_DOWNLOAD_FAILED
+        raise _KasFailure(code, f"{dsn.TEXTS[code]} ({exc}).") from exc
+    try:
+        key = base64.b64decode(reference["k"], validate=True)
+        plain = attachments.decrypt_from_kas(blob, key)
+    except (binascii.Error, ValueError, attachments.KasError) as exc:
+        raise _KasFailure(dsn.ATTACHMENT_DECRYPTION_FAILED, str(exc)) from exc
+    digest = base64.b64encode(hashlib.sha256(plain).digest()).decode()
+    if digest != reference["hash"]:
+        raise _KasFailure(dsn.ATTACHMENT_HASH_MISMATCH, dsn.TEXTS[dsn.ATTACHMENT_HASH_MISMATCH])
+    return plain
+
+
+def _wrapped(data: bytes, code: int, detail: str, subject: str | None = None) -> Opened:
     return Opened(
         dsn.wrapper_mail(
-            original=data, code=code, detail=detail,
+            original=data, code=code, detail=detail, subject=subject,
             extra_headers=[("X-KIM-DecryptionResult", f"fehlgeschlagen; {code}")],
         ),
         decrypted=False, integrity="", code=code, details=[detail],
@@ -541,6 +614,8 @@ class ClientModule:
     timeout: float = 60.0
     # TLS towards the Fachdienst: None = implicit on 465/995, STARTTLS/STLS on other ports
     upstream_implicit_tls: bool | None = None
+    kas: attachments.KasClient | None = None
+    kas_threshold: int = fachdienst.KAS_THRESHOLD
 
     def _implicit(self, port: int) -> bool:
         if self.upstream_implicit_tls is None:
@@ -576,8 +651,21 @@ class ClientModule:
              data: bytes) -> str:  # fmt: skip
         """Seal and submit; returns the SMTP reply for the practice software."""
         card = self.cards.card_for(context)
+        upload = None
+        if self.kas is not None:
+            kas = self.kas
+
+            def upload(blob: bytes, recipients: list[str], expires: dt.datetime) -> str:
+                message_id = (mail.split(data).get("Message-ID") or "").strip()
+                return kas.upload(
+                    blob, user=context.address, password=password,
+                    message_id=message_id or email.utils.make_msgid(), recipients=recipients,
+                    expires=expires,
+                )  # fmt: skip
+
         sealed = seal(data, sender=context.address, recipients=rcpts, card=card,
-                      directory=self.directory)  # fmt: skip
+                      directory=self.directory, kas_upload=upload,
+                      kas_threshold=self.kas_threshold)  # fmt: skip
         conn = self.upstream_smtp(context, password)
         try:
             refused = conn.sendmail(mail_from, sealed.recipients, sealed.message)
@@ -640,7 +728,10 @@ class ClientModule:
         for line in uids:
             number, uid = line.decode().split()
             _resp, lines, _ = conn.retr(int(number))
-            opened = open_message(b"\r\n".join(lines) + b"\r\n", card=card, trust=self.trust)
+            opened = open_message(
+                b"\r\n".join(lines) + b"\r\n", card=card, trust=self.trust, kas=self.kas,
+                recipient=context.address,
+            )  # fmt: skip
             messages.append(_Fetched(uid=uid, number=int(number), data=opened.message))
         key = f"{context.address}#{id(conn)}"
         self._sessions[key] = conn

@@ -82,6 +82,7 @@ def build_parser(prog: str = "kim") -> argparse.ArgumentParser:
     client.add_argument("--fachdienst-ca", required=True, help="CA des Fachdienst-TLS (PEM)")
     client.add_argument("--tls-cert", required=True, help="TLS-Zertifikat des Clientmoduls")
     client.add_argument("--tls-key", required=True, help="privater TLS-Schlüssel (PEM)")
+    client.add_argument("--kas", help="Attachment-Service, z. B. https://…/attachments/v2.4")
     client.add_argument("--host", default="127.0.0.1")
     client.add_argument("--smtp-port", type=int, default=465)
     client.add_argument("--pop3-port", type=int, default=995)
@@ -173,6 +174,7 @@ def _client_module(args):
     return cm.ClientModule(
         cards=cm.CardsByAddress(cards), directory=directory, trust=trust,
         upstream_tls=upstream, local_tls=_server_tls(args.tls_cert, args.tls_key),
+        kas=cm.attachments.KasClient(args.kas) if args.kas else None,
     )  # fmt: skip
 
 

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import MISSING, AuthResult
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -850,11 +849,11 @@ class _CmSmtpHandler:
 
 
 def smtp_controller(cm: ClientModule, *, host: str = "127.0.0.1", port: int = 0,
-                    max_size: int = fachdienst.DEFAULT_MAX_MAIL_SIZE) -> Controller:  # fmt: skip
+                    max_size: int = fachdienst.DEFAULT_MAX_MAIL_SIZE):  # fmt: skip
     """SMTPS towards the practice software (implicit TLS, like port 465)."""
-    return Controller(
+    return fachdienst.ImplicitTlsController(
         _CmSmtpHandler(cm), hostname=host, port=port, ssl_context=cm.local_tls,
-        auth_required=True, auth_require_tls=False, data_size_limit=max_size,
+        auth_required=True, auth_require_tls=True, data_size_limit=max_size,
         ident="KOM-LE-Clientmodul ESMTP", server_hostname="kim-clientmodul.localhost",
     )  # fmt: skip
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import MISSING, AuthResult
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult
 
 from . import dsn, komle, mail
 
@@ -447,6 +447,22 @@ class _SmtpHandler:
         return f"250 2.0.0 Zugestellt an {delivered} Empfänger"
 
 
+class _ImplicitTlsSMTP(SMTP):
+    """SMTP on an implicit-TLS port: TLS counts as active from the start (AUTH allowed)."""
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        if transport.get_extra_info("ssl_object") is not None:
+            self._tls_protocol = transport  # aiosmtpd's "TLS is on" marker
+
+
+class ImplicitTlsController(Controller):
+    """aiosmtpd Controller for SMTPS (465): AUTH requires TLS, which the port always has."""
+
+    def factory(self):
+        return _ImplicitTlsSMTP(self.handler, **self.SMTP_kwargs)
+
+
 def smtp_controller(
     store: MailStore,
     *,
@@ -474,7 +490,7 @@ def smtp_controller(
     )
     handler = _SmtpHandler(store, source, hostname=hostname)
     if implicit_tls:
-        return Controller(handler, ssl_context=tls, auth_require_tls=False, **common)
+        return ImplicitTlsController(handler, ssl_context=tls, auth_require_tls=True, **common)
     return Controller(
         handler, tls_context=tls, require_starttls=True, auth_require_tls=True, **common
     )

@@ -68,6 +68,7 @@ def build_parser(prog: str = "kim") -> argparse.ArgumentParser:
     )
     serve.add_argument("--kas-port", type=int, default=0, help="Attachment-Service HTTP (0 = aus)")
     serve.add_argument("--kas-dir", help="Verzeichnis des Attachment-Service (Standard: STORE/kas)")
+    serve.add_argument("--kas-public-url", help="öffentliche Basis-URL der Links (hinter Proxy)")
     client = sub.add_parser("client", help="Clientmodul für die Praxissoftware (SMTPS/POP3S)")
     client.add_argument(
         "--cards", required=True,
@@ -86,19 +87,60 @@ def build_parser(prog: str = "kim") -> argparse.ArgumentParser:
     client.add_argument("--host", default="127.0.0.1")
     client.add_argument("--smtp-port", type=int, default=465)
     client.add_argument("--pop3-port", type=int, default=995)
+    chk = sub.add_parser("checkpassword", help="Dovecot-checkpassword gegen die KIM-Konten")
+    chk.add_argument("--accounts", required=True, help="Kontendatei oder modul:fabrik")
+    chk.add_argument("--mail-root", default="/var/vmail", help="Basis der Postfächer (HOME)")
+    chk.add_argument("reply", nargs=argparse.REMAINDER, help="checkpassword-reply-Programm")
+    flt = sub.add_parser("filter", help="Postfix-Vorfilter: nur KOM-LE, Grenzen der Konten")
+    flt.add_argument("--accounts", required=True, help="Kontendatei oder modul:fabrik")
+    flt.add_argument("--listen", default="127.0.0.1:10025")
+    flt.add_argument("--next-hop", default="127.0.0.1:10026")
     purge = sub.add_parser("purge", help="abgelaufene Nachrichten löschen (dataTimeToLive)")
     purge.add_argument("--accounts", required=True, help="Kontendatei wie bei „serve“")
     purge.add_argument("--store", required=True, help="Verzeichnis der Postfächer (Maildir)")
     return parser
 
 
-def _source(path: str):
-    from . import fachdienst
+def _source(spec: str):
+    from . import fachdienst, production
 
     try:
-        return fachdienst.FileAccountSource.load(path)
+        return production.load_source(spec)
     except fachdienst.AccountFileError as exc:
         raise _UsageError(str(exc)) from exc
+
+
+def _hostport(value: str, what: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise _UsageError(f"{what} „{value}“: erwartet host:port.")
+    return host, int(port)
+
+
+def filter_command(args, out: TextIO) -> int:
+    """Postfix before-queue filter until interrupted."""
+    import threading
+
+    from . import production
+
+    host, port = _hostport(args.listen, "--listen")
+    controller = production.filter_controller(
+        _source(args.accounts), host=host, port=port,
+        next_hop=_hostport(args.next_hop, "--next-hop"),
+    )  # fmt: skip
+    try:
+        controller.start()
+    except Exception as exc:
+        raise _UsageError(f"Filter auf {args.listen} nicht startbar ({exc}).") from exc
+    out.write(f"KOM-LE-Filter: {args.listen} → {args.next_hop}. Beenden mit Strg+C.\n")
+    out.flush()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+    return EXIT_OK
 
 
 def _server_tls(cert: str, key: str):
@@ -262,8 +304,9 @@ def serve(args, out: TextIO) -> int:
 
             failed_port = args.kas_port
             kas = attachments.AttachmentService(
-                Path(args.kas_dir or Path(args.store) / "kas"), source=source
-            )
+                Path(args.kas_dir or Path(args.store) / "kas"), source=source,
+                public_url=args.kas_public_url,
+            )  # fmt: skip
             kas_runner = await kas.start(args.host, args.kas_port)
         failed_port = None
         ports = [
@@ -430,6 +473,16 @@ def main(
             return purge(args, out)
         if args.command == "client":
             return client(args, out)
+        if args.command == "filter":
+            return filter_command(args, out)
+        if args.command == "checkpassword":
+            from . import production
+
+            try:
+                source = production.load_source(args.accounts)
+            except Exception:
+                return production.CHECKPASSWORD_TEMP
+            return production.checkpassword(source, args.reply, mail_root=args.mail_root)
         data = _read(args.file, "Eingabedatei")
         key = _load_key(args.key) if args.key else None
         trust = [c for path in args.trust for c in _load_certs(path)]

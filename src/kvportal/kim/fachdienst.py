@@ -296,7 +296,9 @@ def _size_param(options: list[str]) -> int | None:
 class _SmtpHandler:
     """Submission: sender = authenticated account, only KOM-LE, per-account limits."""
 
-    def __init__(self, store: MailStore, source: AccountSource, *, hostname: str):
+    check_login = True  # the Postfix filter leaves the sender/login check to Postfix
+
+    def __init__(self, store: MailStore | None, source: AccountSource, *, hostname: str):
         self.store = store
         self.source = source
         self.hostname = hostname
@@ -354,7 +356,7 @@ class _SmtpHandler:
         return await self._login(server, login, password)
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
-        account = str(session.auth_data or "").lower()
+        account = str(session.auth_data or "").lower() if self.check_login else address.lower()
         if address.lower() != account:
             return "553 5.7.1 Absender muss das angemeldete KIM-Konto sein"
         try:

@@ -425,3 +425,59 @@ def test_client_command_names_the_bad_file_in_german(tmp_path, pki):
     err = io.StringIO()
     assert cli.main(base, stdout=io.StringIO(), stderr=err) == cli.EXIT_USAGE
     assert "kein JSON" in err.getvalue() and "Traceback" not in err.getvalue()
+
+
+# --- OCSP through the card library's client ------------------------------------------------------
+
+
+def _ocsp_responder(ca, revoked_serials):
+    """fetch(url, request) -> response for the test CA, signed by the CA itself (RFC 6960)."""
+    from cryptography.x509 import ocsp
+
+    def fetch(url, request_der):
+        request = ocsp.load_der_ocsp_request(request_der)
+        now = dt.datetime.now(dt.UTC)
+        revoked = request.serial_number in revoked_serials
+        builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
+            issuer_name_hash=request.issuer_name_hash, issuer_key_hash=request.issuer_key_hash,
+            serial_number=request.serial_number, algorithm=request.hash_algorithm,
+            cert_status=ocsp.OCSPCertStatus.REVOKED if revoked else ocsp.OCSPCertStatus.GOOD,
+            this_update=now - dt.timedelta(minutes=1), next_update=now + dt.timedelta(hours=1),
+            revocation_time=now - dt.timedelta(minutes=5) if revoked else None,
+            revocation_reason=None,
+        ).responder_id(ocsp.OCSPResponderEncoding.HASH, ca.cert)  # fmt: skip
+        for ext in request.extensions:
+            builder = builder.add_extension(ext.value, ext.critical)  # echo the nonce
+        return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+    return fetch
+
+
+def test_ocsp_is_asked_first_and_reports_revocation(world):
+    from kvportal.cardlib.ocsp import ocsp_revocation_check
+
+    ca = world["ca"]
+    revoked_serial = world["revoked"].osig_cert.serial_number
+    check = ocsp_revocation_check(
+        url="http://ocsp.test/", fetch=_ocsp_responder(ca, {revoked_serial})
+    )
+    trust = cm.Trust(anchors=[ca.cert], ocsp=check)  # no CRL at all
+    good = cm.open_message(sealed(world).message, card=world["beta"], trust=trust)
+    assert good.integrity == "gültig"
+    assert "nicht gesperrt (OCSP)" in mail.split(good.message).get("X-KIM-IntegrityCheckResult")
+    bad = cm.open_message(sealed(world, card="revoked").message, card=world["beta"], trust=trust)
+    assert bad.integrity == "ungültig"
+    assert "gesperrt (OCSP)" in mail.split(bad.message).get("X-KIM-IntegrityCheckResult")
+
+
+def test_unreachable_ocsp_falls_back_to_the_crl(world):
+    from kvportal.cardlib.ocsp import ocsp_revocation_check
+
+    def down(url, request):
+        raise OSError("connection refused")
+
+    trust = cm.Trust(anchors=[world["ca"].cert], crls=world["trust"].crls,
+                     ocsp=ocsp_revocation_check(url="http://ocsp.test/", fetch=down))  # fmt: skip
+    opened = cm.open_message(sealed(world).message, card=world["beta"], trust=trust)
+    header = mail.split(opened.message).get("X-KIM-IntegrityCheckResult")
+    assert opened.integrity == "gültig" and "OCSP ohne Ergebnis" in header and "(CRL)" in header

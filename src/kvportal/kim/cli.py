@@ -80,6 +80,9 @@ def build_parser(prog: str = "kim") -> argparse.ArgumentParser:
     client.add_argument("--fhir-token-file", help="Datei mit dem API-Token (Bereich „kim“)")
     client.add_argument("--trust", action="append", required=True, help="Vertrauensanker (PEM)")
     client.add_argument("--crl", action="append", default=[], help="Sperrliste (PEM/DER)")
+    client.add_argument(
+        "--ocsp", nargs="?", const="aia", help="OCSP prüfen (Adresse aus dem Zertifikat oder URL)"
+    )
     client.add_argument("--fachdienst-ca", required=True, help="CA des Fachdienst-TLS (PEM)")
     client.add_argument("--tls-cert", required=True, help="TLS-Zertifikat des Clientmoduls")
     client.add_argument("--tls-key", required=True, help="privater TLS-Schlüssel (PEM)")
@@ -212,7 +215,14 @@ def _client_module(args):
         upstream.load_verify_locations(cafile=args.fachdienst_ca)
     except (OSError, ssl.SSLError) as exc:
         raise _UsageError(f"Fachdienst-CA „{args.fachdienst_ca}“ nicht ladbar.") from exc
-    trust = cm.Trust(anchors=[c for path in args.trust for c in _load_certs(path)], crls=crls)
+    ocsp = None
+    if args.ocsp:
+        from kvportal.cardlib.ocsp import ocsp_revocation_check
+
+        ocsp = ocsp_revocation_check(url=None if args.ocsp == "aia" else args.ocsp)
+    trust = cm.Trust(
+        anchors=[c for path in args.trust for c in _load_certs(path)], crls=crls, ocsp=ocsp
+    )
     return cm.ClientModule(
         cards=cm.CardsByAddress(cards), directory=directory, trust=trust,
         upstream_tls=upstream, local_tls=_server_tls(args.tls_cert, args.tls_key),

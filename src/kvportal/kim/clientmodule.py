@@ -276,10 +276,35 @@ class Trust:
     anchors: list[x509.Certificate]
     crls: list[x509.CertificateRevocationList] = field(default_factory=list)
     intermediates: list[x509.Certificate] = field(default_factory=list)
+    # OCSP first, e.g. kvportal.cardlib.ocsp.ocsp_revocation_check(url=…): (cert, issuer) ->
+    # RevocationResult(status 'good'|'revoked'|'unknown'); 'unknown' falls back to the CRLs
+    ocsp: Callable | None = None
 
     def revocation(self, cert: x509.Certificate, issuers: Sequence[x509.Certificate],
                    at: dt.datetime) -> tuple[str, str]:  # fmt: skip
-        """('gut'|'gesperrt'|'unbekannt', German detail) for `cert` from a CRL of its issuer."""
+        """('gut'|'gesperrt'|'unbekannt', German detail) for `cert`: OCSP, else CRL."""
+        ocsp_note = ""
+        issuer = next((i for i in issuers if _issued_by(cert, i)), None)
+        if self.ocsp is not None and issuer is not None:
+            try:
+                result = self.ocsp(cert, issuer)
+            except Exception:
+                log.exception("OCSP check failed")
+                result = None
+            status = getattr(result, "status", "unknown")
+            if status == "revoked":
+                when = getattr(result, "revoked_at", None)
+                since = f" seit {when:%d.%m.%Y %H:%M} UTC" if when else ""
+                return "gesperrt", (
+                    f"Zertifikat „{cert.subject.rfc4514_string()}“ ist{since} gesperrt (OCSP)"
+                )
+            if status == "good":
+                return "gut", "nicht gesperrt (OCSP)"
+            ocsp_note = f"OCSP ohne Ergebnis ({getattr(result, 'source', '')}); "
+        state, detail = self._crl_status(cert, issuers, at)
+        return state, ocsp_note + detail
+
+    def _crl_status(self, cert, issuers, at) -> tuple[str, str]:
         for crl in self.crls:
             if crl.issuer != cert.issuer:
                 continue
@@ -298,6 +323,16 @@ class Trust:
                 )
             return "gut", "nicht gesperrt (CRL)"
         return "unbekannt", "keine Sperrliste des Ausstellers verfügbar"
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    if cert.issuer != issuer.subject or cert == issuer:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def _signed_crl(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:

@@ -128,3 +128,28 @@ def test_card_on_the_token_decrypts_and_signs(pki, token):
 def test_wrong_pin_is_a_german_error(token):
     with pytest.raises(pkcs11card.CardKeyError, match="PIN falsch"):
         pkcs11card.Pkcs11Card.open(SOFTHSM_LIB, token_label=token, pin="000000")
+
+
+def test_cards_file_can_name_a_pkcs11_token(pki, token, tmp_path):
+    import json
+
+    from kvportal.kim import cli
+
+    _key, ca_path = pki["ca"].write(tmp_path, "ca")
+    tls_key, tls_cert = pki["alice"].write(tmp_path, "tls")
+    (tmp_path / "pin").write_text(PIN + "\n")
+    (tmp_path / "vzd.json").write_text("{}")
+    entry = {"pkcs11": {"lib": SOFTHSM_LIB, "token": token, "pin_file": str(tmp_path / "pin")}}
+    (tmp_path / "karten.json").write_text(json.dumps({BETA: entry}))
+    args = cli.build_parser().parse_args(
+        ["client", "--cards", str(tmp_path / "karten.json"), "--directory",
+         str(tmp_path / "vzd.json"), "--trust", str(ca_path), "--fachdienst-ca", str(ca_path),
+         "--tls-cert", str(tls_cert), "--tls-key", str(tls_key)]
+    )  # fmt: skip
+    module = cli._client_module(args)
+    card = module.cards.card_for(cm.parse_user(f"{BETA}#h:995#M#C#W"))
+    assert card.enc[0][0] == pki["bob"].cert and card.osig_cert == pki["signer"].cert
+    card.close()
+    (tmp_path / "pin").write_text("000000")
+    with pytest.raises(cli._UsageError, match="PIN falsch"):
+        cli._client_module(args)

@@ -157,6 +157,25 @@ def _server_tls(cert: str, key: str):
     return tls
 
 
+def _pkcs11_card(cards_path: str, address: str, entry: dict):
+    """Card entry {"pkcs11": {"lib", "token", "pin_file", "osig": "OSIG", "enc": "ENC"}}."""
+    from . import pkcs11card
+
+    conf = entry["pkcs11"]
+    try:
+        pin = _read(conf["pin_file"], "PIN-Datei").decode().strip()
+        return pkcs11card.Pkcs11Card.open(
+            conf["lib"], token_label=conf["token"], pin=pin,
+            osig_label=conf.get("osig", "OSIG"), enc_label=conf.get("enc", "ENC"),
+        )  # fmt: skip
+    except (KeyError, TypeError) as exc:
+        raise _UsageError(
+            f"Kartendatei „{cards_path}“, Karte „{address}“: pkcs11-Angabe {exc} fehlt."
+        ) from exc
+    except pkcs11card.CardKeyError as exc:
+        raise _UsageError(f"Karte „{address}“: {exc}") from exc
+
+
 def _client_module(args):
     """Build the ClientModule from the command line; German errors for every bad file."""
     import json
@@ -177,6 +196,9 @@ def _client_module(args):
         ) from exc
     cards = {}
     for address, entry in raw.items():
+        if isinstance(entry, dict) and "pkcs11" in entry:
+            cards[address] = _pkcs11_card(args.cards, address, entry)
+            continue
         try:
             cards[address] = cm.PemCard.load(
                 osig_key=entry["osig_key"], osig_cert=entry["osig_cert"],

@@ -122,7 +122,7 @@ class _FilterHandler(fachdienst._SmtpHandler):
                         reporting_mta=self.hostname, sender=sender, original=data,
                         failures=failures,
                     )  # fmt: skip
-                    conn.sendmail(f"mailer-daemon@{self.hostname}", [sender], report)
+                    conn.sendmail("", [sender], report)  # RFC 3461: null reverse-path
         except smtplib.SMTPResponseException as exc:
             return f"{exc.smtp_code} {exc.smtp_error.decode('utf-8', 'replace')}"
         except (OSError, smtplib.SMTPException):

@@ -39,7 +39,7 @@ def tls(pki, tmp_path_factory):
 
 
 @contextlib.contextmanager
-def kas_running(root, source=None, **kwargs):
+def kas_running(root, source=None, **kwargs):  # kwargs: AttachmentService options
     service = attachments.AttachmentService(root, source=source or accounts(), **kwargs)
     loop = asyncio.new_event_loop()
     ready, holder = threading.Event(), []
@@ -235,3 +235,39 @@ def test_kas_download_failure_gives_4006_wrapper(world, tls, tmp_path):  # noqa:
             head = mail.split(b"\r\n".join(lines) + b"\r\n")
             assert head.get("X-KIM-Fehlermeldung") == str(dsn.KAS_DOWNLOAD_FAILED)
             assert head.get("Subject").startswith("Mindestens ein Anhang")
+
+
+def test_get_limits_reports_limits_and_remaining_quota(tmp_path):
+    store = fachdienst.MailStore(tmp_path / "store")
+    store.deliver(FULL, b"Subject: x\r\n\r\n" + b"y" * 5_000)
+    with kas_running(tmp_path / "kas", store=store) as (_service, base):
+        url = base.replace(attachments.BASE_PATH, attachments.LIMIT_PATH)
+        _upload(base, b"z" * 10_000, user=FULL)
+        limits = attachments.LimitsClient(url)
+        got = limits.get(FULL, PASSWORDS[FULL])
+        assert got == fachdienst.AccountLimits(max_mail_size=734_003_200, quota=30_000,
+                                               data_time_to_live=10)  # fmt: skip
+        token = base64.b64encode(f"{FULL}:{PASSWORDS[FULL]}".encode()).decode()
+        request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = json.loads(response.read())
+        assert body["remainQuota"] == 30_000 - 10_000 - len(store.messages(FULL)[0].read())
+        with pytest.raises(attachments.KasError) as exc:
+            attachments.LimitsClient(url).get(FULL, "falsch")
+        assert exc.value.status == 401
+
+
+def test_client_module_checks_max_mail_size_before_sending(world, tls, tmp_path):  # noqa: F811
+    with practice_setup(tls, tmp_path) as (store, fd, _service, base):
+        url = base.replace(attachments.BASE_PATH, attachments.LIMIT_PATH)
+        limits = attachments.LimitsClient(url)
+        with client_module(world, tls, limits=limits) as (cm_smtp, _cm_pop):
+            _server_ctx, client_ctx = tls
+            pvs = smtplib.SMTP_SSL("127.0.0.1", cm_smtp, timeout=30, context=client_ctx)
+            pvs.login(f"{SMALL}#127.0.0.1:{fd.smtps}#1#PVS#AP1", PASSWORDS[SMALL])
+            with pytest.raises(smtplib.SMTPDataError) as exc:
+                pvs.sendmail(SMALL, [BETA], _big_mail(30_000))  # SMALL: maxMailSize 20 000
+            assert exc.value.smtp_code == 552 and b"5.3.4" in exc.value.smtp_error
+            assert "4018" in exc.value.smtp_error.decode()
+            pvs.quit()
+        assert store.messages(BETA) == []

@@ -37,6 +37,7 @@ from . import fachdienst, mail
 log = logging.getLogger(__name__)
 
 BASE_PATH = "/attachments/v2.4"
+LIMIT_PATH = "/AccountLimit/v1.1/limit"  # I_AccountLimit_Service getLimits
 MAX_DOWNLOADS = 10  # per recipient; then 429 (gemSpec_FD_KOMLE leaves the number to the provider)
 KAS_DISPOSITION = "x-kas"
 
@@ -53,7 +54,9 @@ class AttachmentService:
     """Encrypted mail data under random share links; metadata next to it as JSON."""
 
     def __init__(self, root: Path, *, source: fachdienst.AccountSource,
-                 public_url: str | None = None, max_downloads: int = MAX_DOWNLOADS):  # fmt: skip
+                 public_url: str | None = None, max_downloads: int = MAX_DOWNLOADS,
+                 store: fachdienst.MailStore | None = None):  # fmt: skip
+        self.store = store  # for remainQuota of I_AccountLimit_Service
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.source = source
@@ -112,7 +115,28 @@ class AttachmentService:
         app.router.add_post(f"{BASE_PATH}/attachment/", self.add)
         app.router.add_get(f"{BASE_PATH}/attachment/{{attachment_id}}", self.read)
         app.router.add_delete(f"{BASE_PATH}/attachment/{{attachment_id}}", self.delete)
+        app.router.add_get(LIMIT_PATH, self.limits)
         return app
+
+    async def limits(self, request: web.Request) -> web.Response:
+        """getLimits (AccountLimit.yaml): the account's limits and what is left of its quota."""
+        account = await self._account(request)
+        if isinstance(account, web.Response):
+            return account
+        limits = account.limits
+        remain = fachdienst.UNLIMITED
+        if limits.quota != fachdienst.UNLIMITED:
+            used = await asyncio.to_thread(self.used, account.address)
+            if self.store is not None:
+                used += await asyncio.to_thread(self.store.used, account.address)
+            remain = max(limits.quota - used, 0)
+        body = {
+            "dataTimeToLive": limits.data_time_to_live,
+            "maxMailSize": limits.max_mail_size,
+            "quota": limits.quota,
+            "remainQuota": remain,
+        }
+        return web.json_response(body, content_type="application/json")
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> web.AppRunner:
         runner = web.AppRunner(self.app(), access_log=None)
@@ -310,6 +334,39 @@ class KasClient:
             raise KasError(f"HTTP {exc.code}: {message}".strip(), exc.code) from exc
         except OSError as exc:
             raise KasError(f"Attachment-Service nicht erreichbar ({exc}).") from exc
+
+
+@dataclass
+class LimitsClient:
+    """getLimits at the account manager (A_22416), cached 24 h per account."""
+
+    url: str  # e.g. https://fachdienst.kim.example/AccountLimit/v1.1/limit
+    timeout: float = 10.0
+    cache_for: dt.timedelta = dt.timedelta(hours=24)
+
+    def __post_init__(self):
+        self._cache: dict[str, tuple[dt.datetime, fachdienst.AccountLimits]] = {}
+
+    def get(self, user: str, password: str) -> fachdienst.AccountLimits:
+        now = dt.datetime.now(dt.UTC)
+        cached = self._cache.get(user.lower())
+        if cached and now - cached[0] < self.cache_for:
+            return cached[1]
+        request = urllib.request.Request(self.url)  # noqa: S310 (configured URL)
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+        payload = KasClient(self.url, timeout=self.timeout)._send(request)
+        try:
+            data = json.loads(payload)
+            limits = fachdienst.AccountLimits(
+                max_mail_size=int(data["maxMailSize"]),
+                quota=int(data.get("quota", fachdienst.UNLIMITED)),
+                data_time_to_live=int(data.get("dataTimeToLive", 90)),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise KasError("Antwort von getLimits nicht lesbar.") from exc
+        self._cache[user.lower()] = (now, limits)
+        return limits
 
 
 # --- KIM 1.5: the whole client mail via the KAS ----------------------------------------------

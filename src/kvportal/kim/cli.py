@@ -87,6 +87,7 @@ def build_parser(prog: str = "kim") -> argparse.ArgumentParser:
     client.add_argument("--tls-cert", required=True, help="TLS-Zertifikat des Clientmoduls")
     client.add_argument("--tls-key", required=True, help="privater TLS-Schlüssel (PEM)")
     client.add_argument("--kas", help="Attachment-Service, z. B. https://…/attachments/v2.4")
+    client.add_argument("--limits", help="getLimits, z. B. https://…/AccountLimit/v1.1/limit")
     client.add_argument("--host", default="127.0.0.1")
     client.add_argument("--smtp-port", type=int, default=465)
     client.add_argument("--pop3-port", type=int, default=995)
@@ -249,6 +250,7 @@ def _client_module(args):
         cards=cm.CardsByAddress(cards), directory=directory, trust=trust,
         upstream_tls=upstream, local_tls=_server_tls(args.tls_cert, args.tls_key),
         kas=cm.attachments.KasClient(args.kas) if args.kas else None,
+        limits=cm.attachments.LimitsClient(args.limits) if args.limits else None,
     )  # fmt: skip
 
 
@@ -337,7 +339,7 @@ def serve(args, out: TextIO) -> int:
             failed_port = args.kas_port
             kas = attachments.AttachmentService(
                 Path(args.kas_dir or Path(args.store) / "kas"), source=source,
-                public_url=args.kas_public_url,
+                public_url=args.kas_public_url, store=store,
             )  # fmt: skip
             kas_runner = await kas.start(args.host, args.kas_port)
         failed_port = None

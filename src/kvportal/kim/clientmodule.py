@@ -650,6 +650,7 @@ class ClientModule:
     upstream_implicit_tls: bool | None = None
     kas: attachments.KasClient | None = None
     kas_threshold: int = fachdienst.KAS_THRESHOLD
+    limits: attachments.LimitsClient | None = None  # getLimits before sending (A_22416)
 
     def _implicit(self, port: int) -> bool:
         if self.upstream_implicit_tls is None:
@@ -684,6 +685,25 @@ class ClientModule:
     def send(self, context: CallContext, password: str, mail_from: str, rcpts: list[str],
              data: bytes) -> str:  # fmt: skip
         """Seal and submit; returns the SMTP reply for the practice software."""
+        ttl = fachdienst.DEFAULT_DATA_TIME_TO_LIVE
+        if self.limits is not None:
+            try:
+                limits = self.limits.get(context.address, password)
+            except attachments.KasError as exc:
+                if exc.status == 401:
+                    raise ClientModuleError(
+                        "Der Nutzer konnte nicht authentifiziert werden.", smtp="535 5.7.8"
+                    ) from exc
+                raise ClientModuleError(
+                    f"Grenzen des Kontos nicht abrufbar ({exc}).", smtp="451 4.4.1"
+                ) from exc
+            if len(data) > limits.max_mail_size:  # A_19355: X.3.4
+                raise ClientModuleError(
+                    f"Nachricht zu groß: {len(data)} Byte, erlaubt {limits.max_mail_size} Byte "
+                    f"(KIM-Fehler {dsn.SIZE_OVER_LIMIT}).",
+                    smtp="552 5.3.4",
+                )
+            ttl = limits.data_time_to_live
         card = self.cards.card_for(context)
         upload = None
         if self.kas is not None:
@@ -699,7 +719,7 @@ class ClientModule:
 
         sealed = seal(data, sender=context.address, recipients=rcpts, card=card,
                       directory=self.directory, kas_upload=upload,
-                      kas_threshold=self.kas_threshold)  # fmt: skip
+                      kas_threshold=self.kas_threshold, ttl_days=ttl)  # fmt: skip
         conn = self.upstream_smtp(context, password)
         try:
             refused = conn.sendmail(mail_from, sealed.recipients, sealed.message)

@@ -544,3 +544,19 @@ def test_serve_refuses_bad_account_file_and_tls_files_in_german(tmp_path):
     err = io.StringIO()
     assert cli.main(base, stdout=io.StringIO(), stderr=err) == cli.EXIT_USAGE
     assert "TLS-Zertifikat" in err.getvalue()
+
+
+def test_plain_error_report_only_to_the_own_account(fd):
+    failure = dsn.RecipientFailure(BETA, "5.1.1", "550 x", kim_code=dsn.NO_UNIQUE_CERTIFICATE)
+    report = dsn.delivery_report(
+        reporting_mta="cm", sender=ALPHA, original=CLIENT_MAIL, failures=[failure]
+    )
+    assert dsn.is_error_report(report) and not dsn.is_error_report(CLIENT_MAIL)
+    with smtp(fd) as conn:
+        conn.sendmail(ALPHA, [ALPHA], report)  # the client module's DSN back to the sender
+        with pytest.raises(smtplib.SMTPDataError) as exc:
+            conn.sendmail(ALPHA, [BETA], report)  # but never plain text to someone else
+        assert exc.value.smtp_code == 554
+        with pytest.raises(smtplib.SMTPDataError):
+            conn.sendmail(ALPHA, [ALPHA, BETA], report)
+    assert len(fd.store.messages(ALPHA)) == 1 and fd.store.messages(BETA) == []

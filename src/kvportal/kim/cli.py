@@ -332,7 +332,7 @@ def serve(args, out: TextIO) -> int:
             if port:
                 failed_port = port
                 servers.append(await pop.start(args.host, port, implicit_tls=implicit))
-        kas_runner = None
+        kas_runner = kas = None
         if args.kas_port:
             from . import attachments
 
@@ -360,8 +360,10 @@ def serve(args, out: TextIO) -> int:
         )
         out.flush()
         try:
-            while True:  # hourly dataTimeToLive purge
+            while True:  # hourly dataTimeToLive purge (mailboxes and KAS)
                 await asyncio.to_thread(store.purge_all, source)
+                if kas is not None:
+                    await asyncio.to_thread(kas.purge_expired)
                 await asyncio.sleep(3600)
         finally:
             for server in servers:

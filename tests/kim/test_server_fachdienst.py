@@ -560,3 +560,60 @@ def test_plain_error_report_only_to_the_own_account(fd):
         with pytest.raises(smtplib.SMTPDataError):
             conn.sendmail(ALPHA, [ALPHA, BETA], report)
     assert len(fd.store.messages(ALPHA)) == 1 and fd.store.messages(BETA) == []
+
+
+def test_serve_command_runs_all_listeners(pki, tls, tmp_path):
+    import json
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    server_tls(pki, tmp_path)  # writes srv.crt / srv.key
+    (tmp_path / "konten.txt").write_text(f"{ALPHA} {PASSWORDS[ALPHA]} quota=1000000\n{BETA} x\n")
+    ports = [free_port() for _ in range(5)]
+    names = ["--smtp-port", "--smtps-port", "--pop3-port", "--pop3s-port", "--kas-port"]
+    command = [
+        sys.executable,
+        "-m",
+        "kvportal.kim",
+        "serve",
+        "--accounts",
+        str(tmp_path / "konten.txt"),
+        "--store",
+        str(tmp_path / "store"),
+        "--tls-cert",
+        str(tmp_path / "srv.crt"),
+        "--tls-key",
+        str(tmp_path / "srv.key"),
+    ]
+    for name, port in zip(names, ports, strict=True):
+        command += [name, str(port)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = process.stdout.readline()
+        assert "KIM-Fachdienst" in banner and "KAS/HTTP" in banner, process.stderr.read()
+        _server_ctx, client_ctx = tls
+        with smtplib.SMTP_SSL("127.0.0.1", ports[1], timeout=10, context=client_ctx) as conn:
+            conn.login(ALPHA, PASSWORDS[ALPHA])
+        box = poplib.POP3_SSL("127.0.0.1", ports[3], timeout=10, context=client_ctx)
+        box.user(ALPHA)
+        box.pass_(PASSWORDS[ALPHA])
+        box.quit()
+        token = base64.b64encode(f"{ALPHA}:{PASSWORDS[ALPHA]}".encode()).decode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{ports[4]}/AccountLimit/v1.1/limit",
+            headers={"Authorization": f"Basic {token}"},
+        )
+        for _ in range(50):  # the KAS starts right after the banner's listeners
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    assert json.loads(response.read())["remainQuota"] == 1_000_000
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("KAS did not answer")
+    finally:
+        process.terminate()
+        process.wait(10)

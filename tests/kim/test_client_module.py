@@ -481,3 +481,39 @@ def test_unreachable_ocsp_falls_back_to_the_crl(world):
     opened = cm.open_message(sealed(world).message, card=world["beta"], trust=trust)
     header = mail.split(opened.message).get("X-KIM-IntegrityCheckResult")
     assert opened.integrity == "gültig" and "OCSP ohne Ergebnis" in header and "(CRL)" in header
+
+
+def test_client_command_serves_smtps_and_pop3s(pki, tls, tmp_path):
+    import subprocess
+    import sys
+
+    _key, ca_path = pki["ca"].write(tmp_path, "ca")
+    server_tls(pki, tmp_path)  # srv.crt / srv.key for the module's own TLS
+    osig_key, osig_cert = pki["signer"].write(tmp_path, "osig")
+    enc_key, enc_cert = pki["alice"].write(tmp_path, "enc")
+    entry = {"osig_key": str(osig_key), "osig_cert": str(osig_cert),
+             "enc_key": str(enc_key), "enc_cert": str(enc_cert)}  # fmt: skip
+    (tmp_path / "karten.json").write_text(json.dumps({ALPHA: entry}))
+    (tmp_path / "vzd.json").write_text("{}")
+    smtp_port, pop_port = free_port(), free_port()
+    command = [sys.executable, "-m", "kvportal.kim", "client", "--cards",
+               str(tmp_path / "karten.json"), "--directory", str(tmp_path / "vzd.json"),
+               "--trust", str(ca_path), "--fachdienst-ca", str(ca_path),
+               "--tls-cert", str(tmp_path / "srv.crt"), "--tls-key", str(tmp_path / "srv.key"),
+               "--smtp-port", str(smtp_port), "--pop3-port", str(pop_port)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = process.stdout.readline()
+        assert "KIM-Clientmodul" in banner, process.stderr.read()
+        _server_ctx, client_ctx = tls
+        with smtplib.SMTP_SSL("127.0.0.1", smtp_port, timeout=10, context=client_ctx) as conn:
+            conn.ehlo()
+            assert "PLAIN" in conn.esmtp_features["auth"]
+            with pytest.raises(smtplib.SMTPAuthenticationError):
+                conn.login(ALPHA, "x")  # no call context in the user name
+        box = poplib.POP3_SSL("127.0.0.1", pop_port, timeout=10, context=client_ctx)
+        assert "USER" in box.capa()
+        box.quit()
+    finally:
+        process.terminate()
+        process.wait(10)

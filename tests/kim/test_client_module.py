@@ -517,3 +517,15 @@ def test_client_command_serves_smtps_and_pop3s(pki, tls, tmp_path):
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_unexpected_failure_while_opening_still_hands_the_mail_over(world):
+    class Exploding:
+        def decrypt(self, ciphertext, padding):
+            raise RuntimeError("card reader unplugged")
+
+    card = cm.PemCard(osig_key=None, osig_cert=world["beta"].osig_cert,
+                      enc=[(world["beta"].enc[0][0], Exploding())])  # fmt: skip
+    message = sealed(world).message
+    opened = cm.open_message(message, card=card, trust=world["trust"])
+    assert opened.code == dsn.WRONG_FORMAT and message in opened.message

@@ -477,6 +477,14 @@ def open_message(
 
     A KIM 1.5 reference mail is completed from the KAS (`kas`, as `recipient`).
     """
+    try:
+        return _open(data, card=card, trust=trust, now=now, kas=kas, recipient=recipient)
+    except Exception:  # never lose a mail over an unexpected structure
+        log.exception("opening a KIM message failed")
+        return _wrapped(data, dsn.WRONG_FORMAT, "Die Nachricht hat einen unerwarteten Aufbau.")
+
+
+def _open(data: bytes, *, card, trust, now, kas, recipient) -> Opened:
     at = now or dt.datetime.now(dt.UTC)
     try:
         outer = mail.split(data)

@@ -1,5 +1,7 @@
 """`kim open FILE [--key PEM] [--trust PEM …] [--out FILE]` — open a KOM-LE mail layer by layer;
-`kim serve --accounts F --store DIR --tls-cert PEM --tls-key PEM` — the Fachdienst servers.
+`kim serve --accounts F --store DIR --tls-cert PEM --tls-key PEM` — the Fachdienst servers;
+`kim purge --accounts F --store DIR` — delete mails older than their dataTimeToLive;
+`kim client --cards J --directory J|--fhir URL --trust PEM …` — the client module.
 
 No Django needed: `kvportal kim open …` (management command) and tests call `main`.
 Exit codes: 0 opened and verified; 1 opened, signature valid, signer's certificate not
@@ -48,63 +50,229 @@ def build_parser(prog: str = "kim") -> argparse.ArgumentParser:
     op.add_argument("--trust", action="append", default=[], help="Vertrauensanker (PEM), mehrfach")
     op.add_argument("--out", help="Inhalt der zuletzt geöffneten Ebene in diese Datei schreiben")
     serve = sub.add_parser("serve", help="Fachdienst-Mailserver (SMTP-Submission, POP3) starten")
-    serve.add_argument("--accounts", required=True, help="Kontendatei: je Zeile „adresse passwort“")
+    serve.add_argument(
+        "--accounts",
+        required=True,
+        help="Kontendatei: je Zeile „adresse passwort [max_mail_size=N] [quota=N] [ttl=TAGE]“",
+    )
     serve.add_argument("--store", required=True, help="Verzeichnis der Postfächer (Maildir)")
     serve.add_argument("--tls-cert", required=True, help="TLS-Zertifikat des Servers (PEM)")
     serve.add_argument("--tls-key", required=True, help="privater TLS-Schlüssel (PEM)")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--smtp-port", type=int, default=587)
-    serve.add_argument("--pop3-port", type=int, default=110)
-    serve.add_argument("--max-size", type=int, default=700 * 1024 * 1024, help="Byte je Mail")
+    serve.add_argument("--smtp-port", type=int, default=587, help="SMTP mit STARTTLS (0 = aus)")
+    serve.add_argument("--smtps-port", type=int, default=465, help="SMTP mit TLS (0 = aus)")
+    serve.add_argument("--pop3-port", type=int, default=110, help="POP3 mit STLS (0 = aus)")
+    serve.add_argument("--pop3s-port", type=int, default=995, help="POP3 mit TLS (0 = aus)")
+    serve.add_argument(
+        "--max-size", type=int, default=734_003_200, help="Obergrenze Byte je Mail (Server)"
+    )
+    serve.add_argument("--kas-port", type=int, default=0, help="Attachment-Service HTTP (0 = aus)")
+    serve.add_argument("--kas-dir", help="Verzeichnis des Attachment-Service (Standard: STORE/kas)")
+    serve.add_argument("--kas-public-url", help="öffentliche Basis-URL der Links (hinter Proxy)")
+    client = sub.add_parser("client", help="Clientmodul für die Praxissoftware (SMTPS/POP3S)")
+    client.add_argument(
+        "--cards", required=True,
+        help="JSON: {adresse: {osig_key, osig_cert, enc_key, enc_cert, chain: [...]}} (PEM-Pfade)",
+    )  # fmt: skip
+    where = client.add_mutually_exclusive_group(required=True)
+    where.add_argument("--directory", help="Verzeichnis als JSON-Datei {adresse: [PEM, …]}")
+    where.add_argument("--fhir", help="FHIR-Directory des Portals, z. B. …/api/v1/kim/fhir/")
+    client.add_argument("--fhir-token-file", help="Datei mit dem API-Token (Bereich „kim“)")
+    client.add_argument("--trust", action="append", required=True, help="Vertrauensanker (PEM)")
+    client.add_argument("--crl", action="append", default=[], help="Sperrliste (PEM/DER)")
+    client.add_argument(
+        "--ocsp", nargs="?", const="aia", help="OCSP prüfen (Adresse aus dem Zertifikat oder URL)"
+    )
+    client.add_argument("--fachdienst-ca", required=True, help="CA des Fachdienst-TLS (PEM)")
+    client.add_argument("--tls-cert", required=True, help="TLS-Zertifikat des Clientmoduls")
+    client.add_argument("--tls-key", required=True, help="privater TLS-Schlüssel (PEM)")
+    client.add_argument("--kas", help="Attachment-Service, z. B. https://…/attachments/v2.4")
+    client.add_argument("--limits", help="getLimits, z. B. https://…/AccountLimit/v1.1/limit")
+    client.add_argument("--host", default="127.0.0.1")
+    client.add_argument("--smtp-port", type=int, default=465)
+    client.add_argument("--pop3-port", type=int, default=995)
+    chk = sub.add_parser("checkpassword", help="Dovecot-checkpassword gegen die KIM-Konten")
+    chk.add_argument("--accounts", required=True, help="Kontendatei oder modul:fabrik")
+    chk.add_argument("--mail-root", default="/var/vmail", help="Basis der Postfächer (HOME)")
+    chk.add_argument("reply", nargs=argparse.REMAINDER, help="checkpassword-reply-Programm")
+    flt = sub.add_parser("filter", help="Postfix-Vorfilter: nur KOM-LE, Grenzen der Konten")
+    flt.add_argument("--accounts", required=True, help="Kontendatei oder modul:fabrik")
+    flt.add_argument("--listen", default="127.0.0.1:10025")
+    flt.add_argument("--next-hop", default="127.0.0.1:10026")
+    purge = sub.add_parser("purge", help="abgelaufene Nachrichten löschen (dataTimeToLive)")
+    purge.add_argument("--accounts", required=True, help="Kontendatei wie bei „serve“")
+    purge.add_argument("--store", required=True, help="Verzeichnis der Postfächer (Maildir)")
     return parser
 
 
-def _accounts(path: str) -> dict[str, str]:
-    accounts = {}
-    text = _read(path, "Kontendatei").decode("utf-8", "replace")
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.split(None, 1)
-        if len(parts) != 2 or "@" not in parts[0]:
-            raise _UsageError(f"Kontendatei „{path}“, Zeile {number}: erwartet „adresse passwort“.")
-        accounts[parts[0].lower()] = parts[1].strip()
-    if not accounts:
-        raise _UsageError(f"Kontendatei „{path}“ enthält kein Konto.")
-    return accounts
+def _source(spec: str):
+    from . import fachdienst, production
 
-
-def serve(args, out: TextIO) -> int:
-    """Run SMTP and POP3 until interrupted (both STARTTLS/STLS, authentication required)."""
-    import asyncio
-    import ssl
-
-    from . import fachdienst
-
-    accounts = _accounts(args.accounts)
-    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
-        tls.load_cert_chain(args.tls_cert, args.tls_key)
-    except (OSError, ssl.SSLError) as exc:
-        raise _UsageError(f"TLS-Zertifikat/Schlüssel nicht ladbar ({exc}).") from exc
-    store = fachdienst.MailStore(Path(args.store), set(accounts))
-    check = fachdienst.check_password(accounts)
-    smtp = fachdienst.smtp_controller(
-        store, authenticate=check, tls=tls, host=args.host, port=args.smtp_port,
-        max_size=args.max_size,
+        return production.load_source(spec)
+    except fachdienst.AccountFileError as exc:
+        raise _UsageError(str(exc)) from exc
+
+
+def _hostport(value: str, what: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise _UsageError(f"{what} „{value}“: erwartet host:port.")
+    return host, int(port)
+
+
+def filter_command(args, out: TextIO) -> int:
+    """Postfix before-queue filter until interrupted."""
+    import threading
+
+    from . import production
+
+    host, port = _hostport(args.listen, "--listen")
+    controller = production.filter_controller(
+        _source(args.accounts), host=host, port=port,
+        next_hop=_hostport(args.next_hop, "--next-hop"),
     )  # fmt: skip
     try:
+        controller.start()
+    except Exception as exc:
+        raise _UsageError(f"Filter auf {args.listen} nicht startbar ({exc}).") from exc
+    out.write(f"KOM-LE-Filter: {args.listen} → {args.next_hop}. Beenden mit Strg+C.\n")
+    out.flush()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+    return EXIT_OK
+
+
+def _server_tls(cert: str, key: str):
+    import ssl
+
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        tls.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise _UsageError(f"TLS-Zertifikat/Schlüssel nicht ladbar ({exc}).") from exc
+    return tls
+
+
+def _pkcs11_card(cards_path: str, address: str, entry: dict):
+    """Card entry {"pkcs11": {"lib", "token", "pin_file", "osig": "OSIG", "enc": "ENC"}}."""
+    from . import pkcs11card
+
+    conf = entry["pkcs11"]
+    try:
+        pin = _read(conf["pin_file"], "PIN-Datei").decode().strip()
+        return pkcs11card.Pkcs11Card.open(
+            conf["lib"], token_label=conf["token"], pin=pin,
+            osig_label=conf.get("osig", "OSIG"), enc_label=conf.get("enc", "ENC"),
+        )  # fmt: skip
+    except (KeyError, TypeError) as exc:
+        raise _UsageError(
+            f"Kartendatei „{cards_path}“, Karte „{address}“: pkcs11-Angabe {exc} fehlt."
+        ) from exc
+    except pkcs11card.CardKeyError as exc:
+        raise _UsageError(f"Karte „{address}“: {exc}") from exc
+
+
+def _client_module(args):
+    """Build the ClientModule from the command line; German errors for every bad file."""
+    import json
+    import ssl
+
+    from cryptography import x509 as cx509
+
+    from . import clientmodule as cm
+
+    try:
+        raw = json.loads(_read(args.cards, "Kartendatei").decode("utf-8"))
+        if not isinstance(raw, dict) or not raw:
+            raise ValueError
+    except ValueError as exc:
+        raise _UsageError(
+            f"Kartendatei „{args.cards}“: erwartet JSON {{adresse: {{osig_key, osig_cert, "
+            "enc_key, enc_cert}}}}."
+        ) from exc
+    cards = {}
+    for address, entry in raw.items():
+        if isinstance(entry, dict) and "pkcs11" in entry:
+            cards[address] = _pkcs11_card(args.cards, address, entry)
+            continue
+        try:
+            cards[address] = cm.PemCard.load(
+                osig_key=entry["osig_key"], osig_cert=entry["osig_cert"],
+                enc_key=entry["enc_key"], enc_cert=entry["enc_cert"],
+                chain=entry.get("chain", []),
+            )  # fmt: skip
+        except (KeyError, TypeError) as exc:
+            raise _UsageError(
+                f"Kartendatei „{args.cards}“, Karte „{address}“: Angabe {exc} fehlt."
+            ) from exc
+        except cm.ClientModuleError as exc:
+            raise _UsageError(f"Karte „{address}“: {exc}") from exc
+    try:
+        if args.directory:
+            directory = cm.FileDirectory.load(args.directory)
+        else:
+            token = None
+            if args.fhir_token_file:
+                token = _read(args.fhir_token_file, "Tokendatei").decode().strip()
+            directory = cm.FhirDirectory(args.fhir, token=token)
+    except cm.ClientModuleError as exc:
+        raise _UsageError(str(exc)) from exc
+    crls = []
+    for path in args.crl:
+        data = _read(path, "Sperrliste")
+        try:
+            crls.append(
+                cx509.load_pem_x509_crl(data)
+                if b"-----BEGIN" in data
+                else cx509.load_der_x509_crl(data)
+            )
+        except ValueError as exc:
+            raise _UsageError(f"Sperrliste „{path}“ ist keine lesbare CRL.") from exc
+    upstream = ssl.create_default_context(cafile=None)
+    try:
+        upstream.load_verify_locations(cafile=args.fachdienst_ca)
+    except (OSError, ssl.SSLError) as exc:
+        raise _UsageError(f"Fachdienst-CA „{args.fachdienst_ca}“ nicht ladbar.") from exc
+    ocsp = None
+    if args.ocsp:
+        from kvportal.cardlib.ocsp import ocsp_revocation_check
+
+        ocsp = ocsp_revocation_check(url=None if args.ocsp == "aia" else args.ocsp)
+    trust = cm.Trust(
+        anchors=[c for path in args.trust for c in _load_certs(path)], crls=crls, ocsp=ocsp
+    )
+    return cm.ClientModule(
+        cards=cm.CardsByAddress(cards), directory=directory, trust=trust,
+        upstream_tls=upstream, local_tls=_server_tls(args.tls_cert, args.tls_key),
+        kas=cm.attachments.KasClient(args.kas) if args.kas else None,
+        limits=cm.attachments.LimitsClient(args.limits) if args.limits else None,
+    )  # fmt: skip
+
+
+def client(args, out: TextIO) -> int:
+    """Run the client module's SMTPS and POP3S on 127.0.0.1 until interrupted."""
+    import asyncio
+
+    from . import clientmodule as cm
+
+    module = _client_module(args)
+    smtp = cm.smtp_controller(module, host=args.host, port=args.smtp_port)
+    try:
         smtp.start()
-    except Exception as exc:  # port in use etc.
-        raise _UsageError(f"SMTP-Server auf Port {args.smtp_port} nicht startbar ({exc}).") from exc
-    pop = fachdienst.Pop3Server(store, authenticate=check, tls=tls)
+    except Exception as exc:
+        raise _UsageError(f"SMTP auf Port {args.smtp_port} nicht startbar ({exc}).") from exc
 
     async def run() -> None:
-        server = await pop.start(args.host, args.pop3_port)
+        server = await cm.start_pop3(module, args.host, args.pop3_port)
         out.write(
-            f"KIM-Fachdienst: SMTP {args.host}:{args.smtp_port}, "
-            f"POP3 {args.host}:{args.pop3_port}, "
-            f"{len(accounts)} Konten. Beenden mit Strg+C.\n"
+            f"KIM-Clientmodul: SMTPS {args.host}:{args.smtp_port}, "
+            f"POP3S {args.host}:{args.pop3_port}. Benutzername: {cm.USER_FORMAT}. "
+            "Beenden mit Strg+C.\n"
         )
         out.flush()
         async with server:
@@ -115,9 +283,103 @@ def serve(args, out: TextIO) -> int:
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        raise _UsageError(f"POP3-Server auf Port {args.pop3_port} nicht startbar ({exc}).") from exc
+        raise _UsageError(f"POP3 auf Port {args.pop3_port} nicht startbar ({exc}).") from exc
     finally:
         smtp.stop()
+    return EXIT_OK
+
+
+def purge(args, out: TextIO) -> int:
+    from . import fachdienst
+
+    source = _source(args.accounts)
+    removed = fachdienst.MailStore(Path(args.store)).purge_all(source)
+    out.write(f"{removed} abgelaufene Nachrichten gelöscht.\n")
+    return EXIT_OK
+
+
+def serve(args, out: TextIO) -> int:
+    """Run SMTP (STARTTLS + implicit TLS), POP3 (STLS + implicit TLS), optionally the KAS."""
+    import asyncio
+
+    from . import fachdienst
+
+    source = _source(args.accounts)
+    tls = _server_tls(args.tls_cert, args.tls_key)
+    store = fachdienst.MailStore(Path(args.store))
+    controllers = []
+    for port, implicit in ((args.smtp_port, False), (args.smtps_port, True)):
+        if not port:
+            continue
+        smtp = fachdienst.smtp_controller(
+            store, source=source, tls=tls, host=args.host, port=port, implicit_tls=implicit,
+            max_size=args.max_size,
+        )  # fmt: skip
+        try:
+            smtp.start()
+        except Exception as exc:  # port in use etc.
+            for started in controllers:
+                started.stop()
+            raise _UsageError(f"SMTP-Server auf Port {port} nicht startbar ({exc}).") from exc
+        controllers.append(smtp)
+    pop = fachdienst.Pop3Server(store, source=source, tls=tls)
+    failed_port = None
+
+    async def run() -> None:
+        nonlocal failed_port
+        servers = []
+        for port, implicit in ((args.pop3_port, False), (args.pop3s_port, True)):
+            if port:
+                failed_port = port
+                servers.append(await pop.start(args.host, port, implicit_tls=implicit))
+        kas_runner = kas = None
+        if args.kas_port:
+            from . import attachments
+
+            failed_port = args.kas_port
+            kas = attachments.AttachmentService(
+                Path(args.kas_dir or Path(args.store) / "kas"), source=source,
+                public_url=args.kas_public_url, store=store,
+            )  # fmt: skip
+            kas_runner = await kas.start(args.host, args.kas_port)
+        failed_port = None
+        ports = [
+            f"{name} {args.host}:{port}"
+            for name, port in (
+                ("SMTP/STARTTLS", args.smtp_port),
+                ("SMTP/TLS", args.smtps_port),
+                ("POP3/STLS", args.pop3_port),
+                ("POP3/TLS", args.pop3s_port),
+                ("KAS/HTTP", args.kas_port),
+            )
+            if port
+        ]
+        out.write(
+            f"KIM-Fachdienst: {', '.join(ports)}, {len(source.addresses())} Konten. "
+            "Beenden mit Strg+C.\n"
+        )
+        out.flush()
+        try:
+            while True:  # hourly dataTimeToLive purge (mailboxes and KAS)
+                await asyncio.to_thread(store.purge_all, source)
+                if kas is not None:
+                    await asyncio.to_thread(kas.purge_expired)
+                await asyncio.sleep(3600)
+        finally:
+            for server in servers:
+                server.close()
+            if kas_runner is not None:
+                await kas_runner.cleanup()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise _UsageError(f"Server auf Port {failed_port} nicht startbar ({exc}).") from exc
+    finally:
+        for smtp in controllers:
+            smtp.stop()
     return EXIT_OK
 
 
@@ -243,6 +505,20 @@ def main(
         args = build_parser(prog).parse_args(list(sys.argv[1:] if argv is None else argv))
         if args.command == "serve":
             return serve(args, out)
+        if args.command == "purge":
+            return purge(args, out)
+        if args.command == "client":
+            return client(args, out)
+        if args.command == "filter":
+            return filter_command(args, out)
+        if args.command == "checkpassword":
+            from . import production
+
+            try:
+                source = production.load_source(args.accounts)
+            except Exception:
+                return production.CHECKPASSWORD_TEMP
+            return production.checkpassword(source, args.reply, mail_root=args.mail_root)
         data = _read(args.file, "Eingabedatei")
         key = _load_key(args.key) if args.key else None
         trust = [c for path in args.trust for c in _load_certs(path)]

@@ -26,6 +26,14 @@ def _b64_lines(der: bytes) -> bytes:
     return b"\r\n".join(text[i : i + 76] for i in range(0, len(text), 76)) + b"\r\n"
 
 
+def header_line(name: str, value: str) -> str:
+    """`Name: value` on one line, RFC 2047-encoded if the value is not ASCII."""
+    value = " ".join(value.split())
+    if not value.isascii():
+        value = email.header.Header(value, "utf-8", header_name=name, maxlinelen=10_000).encode()
+    return f"{name}: {value}"
+
+
 @dataclass
 class Part:
     headers: email.message.Message
@@ -79,8 +87,12 @@ def build(
     signer_cert,
     recipients: Sequence[tuple[str, object]],
     chain: Sequence[object] = (),
+    extra_headers: Sequence[tuple[str, str]] = (),
 ) -> bytes:
-    """A complete KOM-LE mail: sign the client mail, encrypt for every recipient, wrap."""
+    """A complete KOM-LE mail: sign the client mail, encrypt for every recipient, wrap.
+
+    `extra_headers` go into the outer mail (e.g. X-KIM-CMVersion, Expires).
+    """
     client_mail = _crlf(client_mail)
     inner = split(client_mail)
     dienstkennung = inner.get("X-KIM-Dienstkennung") or komle.DEFAULT_DIENSTKENNUNG
@@ -115,5 +127,6 @@ def build(
         f"X-KIM-Dienstkennung: {dienstkennung}",
         "Content-Disposition: attachment; filename=smime.p7m",
     ]
+    lines += [header_line(name, value) for name, value in extra_headers]
     head = "\r\n".join(lines).encode("utf-8") + b"\r\n\r\n"
     return head + _b64_lines(encrypted)

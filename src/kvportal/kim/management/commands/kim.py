@@ -14,7 +14,7 @@ from kvportal.kim.cli import main
 
 
 class Command(BaseCommand):
-    help = "KIM-Nachrichten (KOM-LE) öffnen: kim open DATEI [--key PEM] [--trust PEM] [--out DATEI]"
+    help = "KIM: open, serve, client, purge, filter, checkpassword (kvportal kim BEFEHL --help)"
     requires_system_checks: list = []
     exit_code = 0
 

@@ -73,7 +73,9 @@ def test_confirmation_request_retried_after_smtp_error_mails_once(
 ):
     conf = Confirmation.objects.filter(application=submitted).first()
     conf.expires_at -= dt.timedelta(minutes=5)  # past the resend pause
-    conf.save(update_fields=["expires_at"])
+    if conf.code_sent_at:
+        conf.code_sent_at -= dt.timedelta(minutes=5)
+    conf.save(update_fields=["expires_at", "code_sent_at"])
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         services.resend_confirmation(actor=None, confirmation=conf)  # SMTP error: logged

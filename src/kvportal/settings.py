@@ -245,6 +245,7 @@ EHBA_TEST_PKI_DIR = Path(env("KVPORTAL_EHBA_TEST_PKI_DIR", str(EHBA_DIR / "pki")
 EHBA_REVOCATION = env("KVPORTAL_EHBA_REVOCATION", "local")
 #: Overrides the OCSP address of the certificates (like the TSL's address mapping).
 EHBA_OCSP_URL = env("KVPORTAL_EHBA_OCSP_URL", "")
+EHBA_CHALLENGE_SECONDS = 120  # validity of an eHBA login challenge (gematik IDP style)
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -378,10 +379,6 @@ BILLING_MAX_UPLOAD_BYTES = 0  # 0: MAX_UPLOAD_MB applies
 BILLING_TEST_RUN_HOURS = 24
 #: § 304 SGB V: years per document type (DocType value → years); types not named keep 10.
 DOCUMENT_RETENTION_YEARS: dict[str, int] = {}
-EHBA_CHALLENGE_SECONDS = 120
-EHBA_OCSP_URL = ""
-EHBA_REVOCATION = "local"  # "local" (test PKI revocation list) or "ocsp"
-KVPORTAL_EHBA_DIR: str | None = None  # `kvportal card` store when no --dir is given
 KVPORTAL_OTP_FOR_ALL = False  # second factor mandatory for members too (staff always)
 KVPORTAL_RECOVER_EVERY = env_int("KVPORTAL_RECOVER_EVERY", 60)
 KVPORTAL_RECOVER_IN_PROCESS = True

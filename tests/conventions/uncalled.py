@@ -4,7 +4,8 @@
 it). A reference is any use of the name outside its own definition: a call, an attribute, a
 dotted path in a string (URLconfs, settings, Celery task names) or a template. Hooks Django or
 a library calls by name (decorated functions such as signal receivers and tasks, `handle`,
-dunder functions such as a module's `__getattr__`) are not listed.
+dunder functions such as a module's `__getattr__`) are not listed. The scan goes by name: a
+function whose name another function also bears counts as called (check such names by hand).
 """
 
 from __future__ import annotations

@@ -106,10 +106,6 @@ def create_application(
     return app, raw
 
 
-def token_matches(application: AccessApplication, raw: str) -> bool:
-    return one_time.token_matches(application.draft_token_hash, raw)
-
-
 def find_by_token(raw: str) -> AccessApplication | None:
     if not raw:
         return None

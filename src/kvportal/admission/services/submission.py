@@ -287,7 +287,7 @@ def confirm(
     return _confirm(actor=actor, signatory=signatory, method=method, evidence=evidence)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def send_code(*, signatory: Signatory) -> None:
     """One-time code by e-mail for signatories without a portal login."""
     signatory = Signatory.objects.select_for_update().get(pk=signatory.pk)

@@ -240,6 +240,9 @@ _PACKAGE_HEADERS = {
     b"hdrg0": ("Hybrid-DRG", "hdrg1"),
 }
 
+#: Every Scheinuntergruppe of the ADT package (KVDT-RSU: any other value is unknown).
+_KNOWN_SUGS = frozenset(sug for allowed, _rule in F.SUG_BY_SATZART.values() for sug in allowed)
+
 #: Rules that apply from a quarter on (year * 10 + quarter of the case, 4101, else 9204).
 RULE_FROM = {"706": 20261, "899": 20262, "900": 20262, "309": 20263, "310": 20263}
 _CDM_520 = (5, 2, 0)
@@ -1562,6 +1565,8 @@ class _Validator:
                         allowed, rule = F.SUG_BY_SATZART[self.sa]
                         if val not in allowed:
                             msg(rule, ln, fk, self.value_detail(fk, val))
+                            if val not in _KNOWN_SUGS:
+                                msg("KVDT-RSU", ln, fk, self.value_detail(fk, val))
                 elif role == R_PSEUDO_LANR:
                     self.svc_lanr = True
                     if ok:

@@ -317,6 +317,11 @@ CASES: dict[str, tuple[str, Mutation, Mutation]] = {
         lambda r: r.remove(kadt(r)),
         lambda r: r.insert(r.index(kadt(r)), [list(item) for item in kadt(r)]),
     ),
+    "KVDT-RSU": (
+        Z01,
+        lambda r: put(card_case(r), "4239", "99"),
+        lambda r: put(card_case(r), "4239", "00"),
+    ),
     "KVDT-RKAB": (
         Z01,
         lambda r: put(card_case(r), "4106", "10"),

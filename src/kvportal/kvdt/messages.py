@@ -657,6 +657,11 @@ RULES: dict[str, tuple[str, str]] = {
         "Ein Datenpaket muss mindestens einen Behandlungsfall-Satz enthalten (ADT: 0101–0104, "
         "KADT: 0109, SADT: sad1–sad3, Hybrid-DRG: hdrg1).",
     ),
+    "KVDT-RSU": (
+        FEHLER,
+        "Unbekannte Scheinuntergruppe (4239): zulässig sind 00, 20, 21, 23, 24, 26, 27, 28, 30, "
+        "31, 32 und 41 bis 46.",
+    ),
     "KVDT-RKAB": (
         FEHLER,
         "Unbekannter Kostenträger-Abrechnungsbereich (4106): zulässig sind 00 bis 09.",
@@ -862,9 +867,9 @@ OPEN_RULES: tuple[str, ...] = tuple(
         "043 048 048a 059 063 064 108 151 160 164 428 "
         "475 496 497 530 709 711a 711b 734 "
         "862 KVDT-FFK KVDT-FFKW "
-        "KVDT-VSDM KVDT-F0224a KVDT-F0224b KVDT-DK01 KVDT-DK02 KVDT-DK03 "
+        "KVDT-DK01 KVDT-DK02 KVDT-DK03 "
         "KVDT-BP01 KVDT-BP02 KVDT-BP03 KVDT-PRFNW-VK "
-        "KVDT-RSU KVDT-RQL4"
+        ""
     ).split()
 )
 
@@ -876,4 +881,8 @@ NOT_APPLICABLE_RULES: dict[str, str] = {
     "KVDT-STSM": "Statistik, keine Prüfung",
     "KVDT-STUE": "Statistik, keine Prüfung",
     "KVDT-ST4242": "Statistik, keine Prüfung",
+    "KVDT-VSDM": "Statistik (Zahl der VSDM-Prüfnachweise), keine Prüfung",
+    "KVDT-F0224a": "Auflistung der übertragenen Konnektor-Fähigkeiten (0224), keine Prüfung",
+    "KVDT-F0224b": "Auflistung der übertragenen Konnektor-Fähigkeiten (0224), keine Prüfung",
+    "KVDT-RQL4": "betrifft die Quartalsversion des Prüfmoduls selbst",
 }

@@ -240,6 +240,9 @@ _PACKAGE_HEADERS = {
     b"hdrg0": ("Hybrid-DRG", "hdrg1"),
 }
 
+#: Every Scheinuntergruppe of the ADT package (KVDT-RSU: any other value is unknown).
+_KNOWN_SUGS = frozenset(sug for allowed, _rule in F.SUG_BY_SATZART.values() for sug in allowed)
+
 #: Rules that apply from a quarter on (year * 10 + quarter of the case, 4101, else 9204).
 RULE_FROM = {"706": 20261, "899": 20262, "900": 20262, "309": 20263, "310": 20263}
 _CDM_520 = (5, 2, 0)
@@ -389,7 +392,8 @@ class _Validator:
         self.icd: dict[bytes, IcdCode] | None = None  # SDICD of the billing year (728)
         self.svc_gnr = b""
         self.svc_day = b""
-        self.svc_fields: set[bytes] = set()
+        self.svc_fields: set[bytes] | None = None
+        self.ebm_index: dict[bytes, tuple] = {}
         self.ops_pending = b""  # last 5035 that needs a Seitenlokalisation (5041), rule 705
         self.svc_code = b""  # GNR (5001) of the open service
         self.svc_track: dict[bytes, list[bytes]] | None = None  # values of _SVC_TRACK fields
@@ -1198,14 +1202,19 @@ class _Validator:
         if seen.get(b"4121") == b"3":
             return
         gnr, day = self.svc_gnr, self.svc_day
-        entry = self.ebm.get(gnr.decode(ENCODING))
-        if entry is None or (day and not entry.valid_on(day)):
-            when = "" if entry is None else f" (nicht gültig am {_s(day)})"
-            self.msg("203", self.svc_line, b"5001", f"GNR „{_s(gnr)}“{when}.")
+        index = self.ebm_index
+        hit = index.get(gnr) or (index.get(gnr[:5]) if len(gnr) == 6 else None)  # Zusatznummer
+        if hit is None:
+            self.msg("203", self.svc_line, b"5001", f"GNR „{_s(gnr)}“.")
+            return
+        lo, hi, entry = hit
+        if day and ((lo is not None and day < lo) or (hi is not None and day > hi)):
+            detail = f"GNR „{_s(gnr)}“ (nicht gültig am {_s(day)})."
+            self.msg("203", self.svc_line, b"5001", detail)
             return
         if not entry.lists:
             return
-        fields = self.svc_fields
+        fields = self.svc_fields or ()
         referral = self.sa == b"0102" and self.sug in (b"21", b"27", b"28")
 
         def present(fk: str) -> bool:
@@ -1461,7 +1470,7 @@ class _Validator:
                     if self.ebm is not None:
                         self.svc_gnr = val
                         self.svc_day = self.last_ltag
-                        self.svc_fields = set()
+                        self.svc_fields = None
                     continue  # service fields are not needed in `seen`
                 elif role == R_LBSNR:
                     self.svc_bsnr = True
@@ -1559,6 +1568,8 @@ class _Validator:
                         allowed, rule = F.SUG_BY_SATZART[self.sa]  # type: ignore[index]
                         if val not in allowed:
                             msg(rule, ln, fk, self.value_detail(fk, val))
+                            if val not in _KNOWN_SUGS:
+                                msg("KVDT-RSU", ln, fk, self.value_detail(fk, val))
                 elif role == R_PSEUDO_LANR:
                     self.svc_lanr = True
                     if ok:
@@ -1621,6 +1632,8 @@ class _Validator:
                     self.svc_track = {}
                 self.svc_track.setdefault(fk, []).append(val)
             if self.svc_open and self.ebm is not None:
+                if self.svc_fields is None:
+                    self.svc_fields = set()
                 self.svc_fields.add(fk)
             if fk == b"5035" and ok and self.ops is not None and self.adt_case:
                 self.ops_rules(val, ln)
@@ -1707,6 +1720,15 @@ class _Validator:
                     self.vknrs = self.masterdata.vknrs(quarter)
                     self.loaded_kinds = self.masterdata.available(quarter)
                     self.ebm = self.masterdata.ebm(quarter)
+                    if self.ebm is not None:  # bytes keys and dates: no decoding per GNR
+                        self.ebm_index = {
+                            g.code.encode(): (
+                                g.valid_from.encode() if g.valid_from else None,
+                                g.valid_to.encode() if g.valid_to else None,
+                                g,
+                            )
+                            for g in self.ebm.gnrs.values()
+                        }
                     self.ops = self.masterdata.ops(quarter)
                     codes = self.masterdata.icd_codes(quarter)
                     self.icd = None if codes is None else {k.encode(): c for k, c in codes.items()}

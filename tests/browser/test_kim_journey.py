@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+from playwright.sync_api import expect
 
 from kvportal.accounts.constants import Right, StaffRole
 from kvportal.core.storage import private_storage
@@ -146,5 +147,15 @@ def test_order_smcb_get_account_receive_message_with_attachment(
         with page.expect_download() as download:
             page.get_by_role("link", name="befund.txt").click()
         assert download.value.suggested_filename == "befund.txt"
+
+        # 6. reply: the agent decrypts the original to quote it, signs and encrypts the answer
+        page.get_by_role("link", name="Antworten").click()
+        expect(page.locator("#kim-subject")).to_have_value(f"Re: {SUBJECT}")
+        assert page.get_by_label("An (KIM-Adressen").input_value() == box_b.address
+        assert "> anbei der Befund." in page.locator("#kim-text").input_value()
+        page.get_by_role("button", name="Signieren, verschlüsseln und senden").click()
+        page.wait_for_selector("text=Die Nachricht ist verschlüsselt versendet")
     finally:
         agent_a.shutdown()
+    reply = StoredMessage.objects.get(account=box_b, folder="inbox")
+    assert reply.sender == account.address

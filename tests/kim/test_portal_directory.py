@@ -156,6 +156,8 @@ def test_organization_and_practitioner_search(client, token, doctor, practice, r
         ("/api/v1/kim/fhir/Endpoint?_count=0", "_count"),
         ("/api/v1/kim/fhir/Practitioner?_count=abc", "_count"),
         ("/api/v1/kim/fhir/Endpoint?organization=xyz", "organization"),
+        ("/api/v1/kim/fhir/Organization?name=a%00b", "name"),
+        ("/api/v1/kim/fhir/Practitioner?family=" + "x" * 201, "family"),
     ],
 )
 def test_bad_parameters_are_german_400(client, token, path, field):

@@ -194,3 +194,41 @@ def test_personal_account_only_for_own_person(doctor, registrar):
     assert account.owner == doctor and account.person == doctor.person
     other = doctor_account(BetriebsstaetteFactory(), Role.VERTRAGSARZT, Right.BILLING)
     assert _login(other).get(f"/kim/konto/{account.pk}/").status_code == 404
+
+
+def test_failed_forms_tie_errors_to_fields(doctor, practice, registrar):
+    """WCAG 1.3.1/3.3.1: order, activation (service error at the PIN field) and limits."""
+    from tests.a11y_forms import assert_errors_tied
+    from tests.kim.test_portal_support import order_for
+
+    member = _login(doctor)
+    html = member.post(f"/kim/smcb/bestellen/{practice.bsnr}/", {"postal_code": "1"}).content
+    assert_errors_tied(html.decode(), expect_links=3)
+    order = order_for(doctor, practice)
+    from kvportal.kim import services
+
+    services.confirm_order(actor=registrar, order=order)
+    issued = services.issue_card(actor=registrar, order=order)
+    html = member.post(
+        f"/kim/smcb/{issued.card.pk}/freischalten/",
+        {"act-transport_pin": "999999", "act-new_pin": NEW_PIN, "act-new_pin_again": NEW_PIN},
+    ).content.decode()
+    page = assert_errors_tied(html)
+    assert "id_act-transport_pin" in page.invalid
+    services.activate_card(
+        actor=doctor, card=issued.card, transport_pin=issued.pin, new_pin=NEW_PIN
+    )
+    account = services.request_practice_account(
+        actor=doctor, betriebsstaette=practice, local_part="praxis-a11y"
+    )
+    services.register_account(actor=registrar, account=account)
+    html = member.post(
+        f"/kim/konto/{account.pk}/",
+        {
+            "action": "limits",
+            "lim-max_mail_size": "1",
+            "lim-data_time_to_live": "5",
+            "lim-quota": "-1",
+        },
+    ).content.decode()
+    assert_errors_tied(html, expect_links=2)

@@ -60,7 +60,12 @@ def _params(request, resource: str) -> tuple[dict[str, str], int]:
                 f"(erlaubt: {', '.join(sorted(allowed))}).",
                 key,
             )
-        params[key] = request.GET.get(key, "").strip()
+        value = request.GET.get(key, "").strip()
+        if "\x00" in value or len(value) > 200:
+            raise BadParameter(
+                f"„{key}“ enthält ein Nullzeichen oder ist länger als 200 Zeichen.", key
+            )
+        params[key] = value
     raw = params.pop("_count", "")
     count = DEFAULT_COUNT
     if raw:

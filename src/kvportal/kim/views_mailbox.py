@@ -66,7 +66,7 @@ def mailbox(request: HttpRequest, pk: int) -> HttpResponse:
     folder = request.GET.get("ordner", Folder.INBOX)
     if folder not in Folder.values:
         folder = Folder.INBOX
-    query = request.GET.get("suche", "").strip()[:100]
+    query = request.GET.get("suche", "").replace("\x00", "").strip()[:100]
     qs = StoredMessage.objects.filter(account=account, folder=folder)
     if query:
         qs = qs.filter(
@@ -168,7 +168,8 @@ def compose(request: HttpRequest, pk: int) -> HttpResponse:
 def certificates(request: HttpRequest, pk: int) -> JsonResponse:
     """ENC certificates of the recipients from the directory, for the agent to encrypt."""
     _mailbox(request, pk)
-    addresses = [a.strip().lower() for a in request.GET.get("an", "").split(",") if a.strip()]
+    raw = request.GET.get("an", "").replace("\x00", "")
+    addresses = [a.strip().lower()[:254] for a in raw.split(",") if a.strip()]
     if not addresses:
         return JsonResponse(
             {"fehler": _("Bitte geben Sie mindestens einen Empfänger an.")}, status=400

@@ -242,3 +242,22 @@ def test_jobs_take_plain_ids():
     job = enqueue_job(send_document_notices_task, [3, 1])
     assert job.task == "kvportal.documents.tasks.send_document_notices_task"
     assert job.args == [[3, 1]] and job.payload == ""
+
+
+def test_finished_jobs_are_purged_after_a_month_and_still_never_resent(frozen):
+    from kvportal.core.tasks import purge_outbox
+
+    assert "outbox" in registry.purgers()
+    enqueue_mail("test.purge:1", "Betreff", "Inhalt", ["praxis@example.org"])
+    job = OutboxJob.objects.get(key="mail:test.purge:1")
+    assert run_job(job.pk) == "done"
+    frozen.shift(dt.timedelta(days=30))
+    assert purge_outbox(now=timezone.now()).count == 0
+    frozen.shift(dt.timedelta(days=2))
+    assert purge_outbox(now=timezone.now(), dry_run=True).count == 1
+    assert purge_outbox(now=timezone.now()).count == 1
+    assert not OutboxJob.objects.filter(pk=job.pk).exists()
+    # the same logical mail queued again: the delivery marker still holds
+    enqueue_mail("test.purge:1", "Betreff", "Inhalt", ["praxis@example.org"])
+    again = OutboxJob.objects.get(key="mail:test.purge:1")
+    assert run_job(again.pk) == "done" and len(mail.outbox) == 1

@@ -367,3 +367,20 @@ def recover_outbox(*, now: dt.datetime) -> int:
     for pk in ids:
         dispatch_job(pk)
     return len(ids)
+
+
+def purge_outbox(*, now: dt.datetime, dry_run: bool = False):
+    """Registered purger "outbox": finished jobs (done or given up) are deleted after
+    `KVPORTAL_OUTBOX_KEEP_DAYS` (31); their delivery markers (`core.Delivery`) stay, so a job
+    enqueued again with the same key still sends nothing twice."""
+    from kvportal.core.models import OutboxJob
+    from kvportal.core.registry import PurgeResult
+
+    keep = int(getattr(settings, "KVPORTAL_OUTBOX_KEEP_DAYS", 31))
+    due = OutboxJob.objects.exclude(state=OutboxJob.State.PENDING).filter(
+        finished_at__lt=now - dt.timedelta(days=keep)
+    )
+    result = PurgeResult(name="Hintergrundaufträge", count=due.count())
+    if not dry_run and result.count:
+        due.delete()
+    return result

@@ -73,7 +73,8 @@ def token(pki, tmp_path_factory):
          "--so-pin", "87654321"],
         check=True, capture_output=True,
     )  # fmt: skip
-    lib = pkcs11.lib(SOFTHSM_LIB)
+    lib = pkcs11.lib(SOFTHSM_LIB)  # one library object per process (python-pkcs11):
+    lib.reinitialize()  # SoftHSM2 reads SOFTHSM2_CONF at C_Initialize, so start it afresh
     with lib.get_token(token_label="SMC-B-Test").open(user_pin=PIN, rw=True) as session:
         for label, holder in (("OSIG", pki["signer"]), ("ENC", pki["bob"])):
             der = holder.key.private_bytes(
@@ -102,6 +103,7 @@ def token(pki, tmp_path_factory):
         os.environ.pop("SOFTHSM2_CONF", None)
     else:
         os.environ["SOFTHSM2_CONF"] = old
+    pkcs11.lib(SOFTHSM_LIB).finalize()  # the next user initialises with its own configuration
 
 
 def test_card_on_the_token_decrypts_and_signs(pki, token):

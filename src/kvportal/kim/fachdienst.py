@@ -742,6 +742,12 @@ class _Pop3Session:
 
 def _dot_stuff(data: bytes, body_lines: int | None = None) -> bytes:
     """Multi-line response body: CRLF lines, leading '.' doubled, ended by CRLF.CRLF."""
+    if body_lines is None:  # RETR: whole message, done with bytes.replace (fast for 20 MB)
+        if not data:
+            return b".\r\n"
+        out = data if data.endswith(b"\r\n") else data + b"\r\n"
+        out = out.replace(b"\r\n.", b"\r\n..")
+        return (b"." + out if out.startswith(b".") else out) + b".\r\n"
     lines = data.split(b"\r\n")
     if lines and lines[-1] == b"":
         lines.pop()

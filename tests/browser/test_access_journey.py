@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from kvportal.accounts.constants import StaffRole
 from kvportal.core.pdf import pdf_text
 from tests.access.helpers import codes_by_email, mvz_world
-from tests.browser.axe import assert_accessible
+from tests.browser.axe import assert_accessible, assert_no_horizontal_scroll
 from tests.browser.conftest import login
 from tests.conftest import otp_verify
 from tests.factories import kv_staff
@@ -46,6 +46,11 @@ def test_application_to_first_login(page, live_server, settings, browser):
 
     # 2. the form: MVZ header + three people (Geschäftsführer, ÄL, employed doctor)
     assert_accessible(page)
+    # one card per person, no sideways scrolling on a phone; the Praxisform is not asked again
+    assert_no_horizontal_scroll(page)
+    expect(page.locator("#variant-chosen")).to_contain_text("MVZ")
+    assert page.locator("[name=variant]:not([type=hidden])").count() == 0
+    assert page.locator(".person-card").count() >= 3  # the persons an MVZ needs
     page.get_by_label("Name des MVZ / der Praxis").fill(practice.name)
     page.get_by_label("Betriebsstättennummer (BSNR)").fill(practice.bsnr)
     page.get_by_label("Träger des MVZ (z. B. GmbH)").fill("MVZ Träger GmbH")

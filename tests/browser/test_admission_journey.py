@@ -5,6 +5,7 @@ applicant downloads the Beschluss."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import expect
 
 from kvportal.accounts.constants import Right
 from kvportal.admission.models import Application, CommitteeSession
@@ -38,6 +40,14 @@ pytestmark = pytest.mark.browser
 
 def logout(page):
     page.locator("#logout-button").click()
+
+
+def reveal(page, selector: str) -> None:
+    """Go to the step (section) of the stepped form that holds `selector`."""
+    section = page.evaluate(
+        "s => document.querySelector(s).closest('fieldset.section').id", selector
+    )
+    page.locator(f"[data-step-target='{section}']").click()
 
 
 def test_mvz_raises_factor_and_downloads_beschluss(page, tmp_path):
@@ -70,15 +80,27 @@ def test_mvz_raises_factor_and_downloads_beschluss(page, tmp_path):
     page.get_by_label("Angestellte(r) – Betriebsstätte").select_option(f"{mvz.pk}:{employee.pk}")
     page.get_by_role("button", name="Entwurf anlegen").click()
     assert_accessible(page)
+    # a stepped form: one section at a time with its progress
+    expect(page.locator("#step-progress")).to_contain_text(re.compile(r"Schritt 1 von \d+"))
+    assert page.locator("fieldset.section:visible").count() == 1
+    page.locator("#step-next").click()
+    expect(page.locator("#step-progress")).to_contain_text("Schritt 2 von")
+    assert page.locator("fieldset.section:visible").count() == 1
     assert page.locator("#id_bsnr").input_value() == "951234500"
     assert page.locator("#id_employee_lanr").input_value() == employee.lanr
     assert page.locator("#id_factor_from_1").is_checked()  # 0,5 from the registry
     # first try with hours that do not fit: German error at the field
+    reveal(page, "#id_factor_to_1")
     page.locator("#id_factor_to_1").check()  # 0,75
+    reveal(page, "#id_hours")
     page.locator("#id_hours").fill("35")
+    reveal(page, "#id_effective_date")
     page.locator("#id_effective_date").fill(effective.isoformat())
+    reveal(page, "#id_mode_0")
     page.locator("#id_mode_0").check()  # Nachbesetzung
+    reveal(page, "#id_nachbesetzung_name")
     page.locator("#id_nachbesetzung_name").fill("Dr. Hans Vorgänger")
+    reveal(page, "#id_phone")
     page.locator("#id_phone").fill("0351 123456")
     page.locator("#to-review").click()
     assert (
@@ -86,7 +108,9 @@ def test_mvz_raises_factor_and_downloads_beschluss(page, tmp_path):
     )
     assert "Arbeitsvertrag" in page.locator("#section-unterlagen").inner_text()
     assert_accessible(page)
+    reveal(page, "#id_hours")
     page.locator("#id_hours").fill("25")
+    reveal(page, "#att_arbeitsvertrag")
     page.locator("#att_arbeitsvertrag").set_input_files(str(contract))
     page.locator("#to-review").click()
 

@@ -98,9 +98,11 @@ class StartForm(forms.Form):
 
 
 class HeaderForm(forms.Form):
+    #: chosen when the application was started: not asked a second time (issue 14)
     variant = forms.ChoiceField(
         label=_("Praxisform"),
         choices=[(v.value, rules.VARIANT_LABELS[v]) for v in rules.Variant],
+        widget=forms.HiddenInput,
     )
     practice_name = forms.CharField(
         label=_("Name des MVZ / der Praxis"), max_length=200, required=False
@@ -114,6 +116,19 @@ class HeaderForm(forms.Form):
     traeger_name = forms.CharField(
         label=_("Träger des MVZ (z. B. GmbH)"), max_length=200, required=False
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        variant = self.data.get("variant") if self.is_bound else self.initial.get("variant")
+        if variant != rules.Variant.MVZ.value:  # only an MVZ has a Träger
+            self.fields["traeger_name"].widget = forms.HiddenInput()
+
+    def variant_label(self) -> str:
+        variant = self.data.get("variant") if self.is_bound else self.initial.get("variant")
+        try:
+            return rules.VARIANT_LABELS[rules.Variant(variant)]
+        except ValueError:
+            return ""
 
 
 class PersonForm(forms.Form):
@@ -137,9 +152,22 @@ class PersonForm(forms.Form):
     right_docs_lanr = forms.BooleanField(
         label=_("Dokumente arztbezogen (nur eigene)"), required=False
     )
+    #: the card's "Entfernen": a removed person is dropped when the draft is saved
+    remove = forms.BooleanField(label=_("Diese Person aus dem Antrag entfernen"), required=False)
+
+    TEXT_FIELDS = ("role", "last_name", "first_name", "email", "lanr")
+    ACCESS_FIELDS = ("listed", "right_billing", "right_docs_bsnr", "right_docs_lanr")
+
+    def text_fields(self):
+        return [self[name] for name in self.TEXT_FIELDS]
+
+    def access_fields(self):
+        return [self[name] for name in self.ACCESS_FIELDS]
 
     def is_blank(self) -> bool:
         data = getattr(self, "cleaned_data", {}) or {}
+        if data.get("remove"):
+            return True
         return not any(
             (data.get(k) or "").strip() for k in ("last_name", "first_name", "email", "lanr")
         )

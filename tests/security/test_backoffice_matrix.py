@@ -181,10 +181,29 @@ def _extras(world) -> None:
     SolarSchedule.objects.create(event="sunrise", latitude=51, longitude=13)
     ClockedSchedule.objects.create(clocked_time=timezone.now())
     PeriodicTask.objects.create(name="t", task="x", interval=interval)
+    _kim_objects(world)
+
+
+def _kim_objects(world) -> None:
+    """SMC-B order and card, KIM account, directory entry and one stored message (issue 15),
+    made through kim.services like a practice and the Arztregister would."""
+    from kvportal.accounts.constants import StaffRole
+    from kvportal.kim.models import StoredMessage
+    from tests.kim.test_portal_support import practice_account
+
+    account, _password = practice_account(
+        world.users["mvz_leiter"],
+        world.practices["mvz"],
+        world.staff[StaffRole.ARZTREGISTER.value],
+    )
+    StoredMessage.objects.create(
+        account=account, sender=account.address, recipients=[account.address], path="x/1", size=1
+    )
 
 
 @pytest.fixture
-def clients(world):
+def clients(world, settings, tmp_path):
+    settings.KIM_TSP_DIR = tmp_path / "kim-tsp"  # the test trust service provider's CA
     _extras(world)
     root = kv_staff(username="kv.root")
     root.is_superuser = True

@@ -115,7 +115,7 @@ def deletion_date(
     document for 4/2025 and one for 1/2025 share the date 31.12.2035; the purge removes it on
     the first run after that day (see `is_due`).
     """
-    from kvportal.core.retention import deletion_date as _deletion_date
+    from kvportal.core.periods import deletion_date as _deletion_date
 
     years = retention_years(doc_type, overrides)
     return _deletion_date(dt.date(quarter.year, 12, 31), years=years, end_of_year=True)

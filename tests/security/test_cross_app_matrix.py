@@ -167,6 +167,12 @@ NON_OBJECT_URLS = {
     "admission:confirm_code_pdf": "secret signatory link (token): "
     "test_secret_links_are_not_guessable",
     "ehba:sign": "app label + id: test_signing_pages_follow_the_owning_app",
+    "documents:quarter_zip": "quarter, not an object: tests/documents/test_guided_list.py"
+    "::test_zip_of_a_quarter_holds_what_the_user_may_see",
+    "selfservice:session_end": "own sessions only: tests/selfservice/test_selfservice.py"
+    "::test_nobody_ends_a_session_of_someone_else",
+    "selfservice:praxispersonal_reset": "tests/selfservice/test_selfservice.py"
+    "::test_holder_cannot_reset_someone_elses_staff",
     **{
         f"kim:{n}": "tests/kim/test_portal_scope.py::test_every_kim_object_url_is_404_out_of_scope"
         for n in (
@@ -193,6 +199,8 @@ NON_OBJECT_URLS = {
 
 #: staff pages: URL name -> the one staff role that may use it
 STAFF_URLS = {
+    "selfservice:staff_requests": "Arztregister",
+    "selfservice:staff_request_done": "Arztregister",
     "billing:staff_list": "Abrechnung",
     "billing:staff_detail": "Abrechnung",
     "billing:staff_recheck": "Abrechnung",
@@ -491,6 +499,7 @@ def _staff_kwargs(world, name: str):
         "admission:agenda": {"pk": session.pk},
         "admission:session_delete": {"pk": session.pk},
         "kim:staff_smcb_decide": {"pk": 1},
+        "selfservice:staff_request_done": {"pk": 1},
         "kim:staff_account_decide": {"pk": 1},
     }
     return table.get(name, {})

@@ -309,3 +309,20 @@ def test_billing_with_sammelerklaerung_is_taken_with_a_note(doctor, practice, qu
     )
     assert isinstance(result, Received)
     assert "Sammelerklärung" in result.notes[0]
+
+
+def test_test_run_needs_the_plain_con(doctor, practice, quarter, on_time):
+    name = con_name(practice.bsnr, on_time, encrypted=True)
+    begleit = bd.Begleitdatei(
+        bsnr=practice.bsnr,
+        quartal=quarter,
+        testdaten=True,
+        anhaenge=(name,),
+        lieferungs_zeitpunkt=on_time,
+    )
+    result = receive(
+        begleitdatei=begleit, attachments={name: b"\x00"}, sender=Sender(telematik_id=TID)
+    )
+    assert isinstance(result, Refusal) and result.code == "billing"
+    assert result.detail["billing_codes"] == ["test_run_plain_only"]
+    assert not billing_models.TestRun.objects.exists()

@@ -156,10 +156,10 @@ def receive(
             actor,
             "unknown_sender",
             [
-                "Der Absender ist im Portal nicht bekannt: Zur Telematik-ID bzw. LANR des "
-                "Absenders gibt es kein Mitgliedskonto mit registriertem eHBA. Bitte senden Sie "
-                "die Abrechnung mit dem eHBA bzw. der LANR eines Portalkontos oder laden Sie "
-                "sie im Portal hoch."
+                "Der Absender ist im Portal nicht bekannt: Weder zur Telematik-ID seines eHBA "
+                "noch zu seiner LANR gibt es genau ein aktives Mitgliedskonto. Bitte senden Sie "
+                "die Abrechnung mit dem im Portal registrierten eHBA bzw. der LANR Ihres "
+                "Portalkontos oder laden Sie sie im Portal hoch."
             ],
             bsnr=begleitdatei.bsnr,
             detail=detail,

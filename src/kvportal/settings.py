@@ -103,6 +103,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
     "kvportal.core.middleware.FriendlyErrorMiddleware",
+    "kvportal.accounts.middleware.ScopeCacheMiddleware",
 ]
 
 ROOT_URLCONF = "kvportal.urls"
@@ -353,3 +354,13 @@ ADMISSION_DRAFT_DAYS = env_int("KVPORTAL_ADMISSION_DRAFT_DAYS", 180)
 #: difficulty (leading zero hex digits) and starts per hour (access/antiabuse.py).
 ACCESS_POW_DIFFICULTY = env_int("KVPORTAL_ACCESS_POW_DIFFICULTY", 4)
 ACCESS_RATE_LIMITS = {"ip": 10, "ip_noscript": 3, "email": 3}
+
+# --- Shared cache (issue 13) -------------------------------------------------------------------
+#: Several web processes share the cache through Redis (e.g. redis://127.0.0.1:6379/1): the
+#: security gate's device version (accounts/middleware.py) and the access rate limits must be
+#: seen by all of them. Empty: each process keeps its own memory cache.
+CACHE_URL = env("KVPORTAL_CACHE_URL")
+if CACHE_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }

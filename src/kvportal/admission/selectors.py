@@ -59,6 +59,22 @@ def employees(betriebsstaette: Betriebsstaette) -> QuerySet[Person]:
     ).order_by("last_name", "first_name")
 
 
+def employees_by_practice(practices: list[Betriebsstaette]) -> dict[int, list[Person]]:
+    """`employees` for several practices with one query: practice id → persons by name."""
+    rows = (
+        Taetigkeit.objects.active()
+        .filter(betriebsstaette__in=[p.pk for p in practices], role=Role.ANGESTELLT)
+        .select_related("person")
+        .order_by("person__last_name", "person__first_name", "person_id")
+    )
+    result: dict[int, list[Person]] = {p.pk: [] for p in practices}
+    for row in rows:
+        persons = result[row.betriebsstaette_id]
+        if row.person not in persons:
+            persons.append(row.person)
+    return result
+
+
 def staff_inbox(*, bezirk: str = "", committee: str = "", state: str = "") -> QuerySet:
     qs = Application.objects.exclude(state="entwurf").select_related("betriebsstaette", "session")
     if bezirk:

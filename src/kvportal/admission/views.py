@@ -122,10 +122,11 @@ def new(request):
     practices = list(selectors.applicant_practices(request.user))
     if not practices:
         raise Http404("Nicht gefunden.")
+    employees = selectors.employees_by_practice(practices)
     choices = [
         (f"{p.pk}:{e.pk}", f"{e.full_name} (LANR {e.lanr or '–'}) – {p.bsnr} {p.name}")
         for p in practices
-        for e in selectors.employees(p)
+        for e in employees[p.pk]
     ]
     choices += [
         (f"{p.pk}:", f"Angestellte(r) nicht im Register – {p.bsnr} {p.name}") for p in practices

@@ -136,6 +136,13 @@ def practices(user: Any, right: Right | str | None = None) -> QuerySet[Betriebss
     return _prefilled(rights.ids(right), rights)
 
 
+def practices_with_any(user: Any, *rights: Right | str) -> QuerySet[Betriebsstaette]:
+    """Betriebsstätten where the user holds at least one of `rights`, ordered by BSNR."""
+    held = effective_rights(user)
+    wanted = {str(r) for r in rights}
+    return _prefilled([pk for pk in held.ids() if held.by_practice[pk] & wanted], held)
+
+
 def has_right(user: Any, betriebsstaette: Betriebsstaette | int, right: Right | str) -> bool:
     pk = getattr(betriebsstaette, "pk", betriebsstaette)
     return str(right) in effective_rights(user).by_practice.get(pk, frozenset())
@@ -165,10 +172,8 @@ def practice_id_list(user: Any, right: Right | str) -> list[int]:
 
 
 def document_practice_ids(user: Any) -> list[int]:
-    """Ids of the BSNRs where the user holds one of the two document rights."""
-    by_practice = effective_rights(user).by_practice
-    wanted = {Right.DOCS_BSNR.value, Right.DOCS_LANR.value}
-    return sorted(pk for pk, held in by_practice.items() if held & wanted)
+    """Ids of the BSNRs where the user holds one of the two document rights (by BSNR)."""
+    return [p.pk for p in practices_with_any(user, Right.DOCS_BSNR, Right.DOCS_LANR)]
 
 
 def filter_practice(

@@ -4,10 +4,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
 
 from kvportal.accounts import scope
-from kvportal.admission.models import Application, Confirmation, Signatory
+from kvportal.admission.models import Application, CommitteeSession, Confirmation, Signatory
+from kvportal.admission.rules.lifecycle import State
 from kvportal.members.constants import Role
 from kvportal.members.models import Betriebsstaette, Person, Taetigkeit
 
@@ -75,8 +79,23 @@ def employees_by_practice(practices: list[Betriebsstaette]) -> dict[int, list[Pe
     return result
 
 
+def staff_applications() -> QuerySet[Application]:
+    """What the Zulassung staff see: every application except drafts (a draft belongs to the
+    practice until it is submitted) — the one place this rule is written."""
+    return Application.objects.exclude(state=State.ENTWURF.value)
+
+
+def staff_application(pk: int) -> Application:
+    """One application for the staff pages; drafts and unknown ids are 404."""
+    return get_object_or_404(staff_applications(), pk=pk)
+
+
+def committee_sessions(*, since: dt.date) -> QuerySet[CommitteeSession]:
+    return CommitteeSession.objects.filter(date__gte=since)
+
+
 def staff_inbox(*, bezirk: str = "", committee: str = "", state: str = "") -> QuerySet:
-    qs = Application.objects.exclude(state="entwurf").select_related("betriebsstaette", "session")
+    qs = staff_applications().select_related("betriebsstaette", "session")
     if bezirk:
         qs = qs.filter(bezirk=bezirk)
     if committee:

@@ -13,13 +13,12 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 
 from kvportal.accounts import scope
-from kvportal.accounts.constants import AccountKind, Right
+from kvportal.accounts.constants import Right
 from kvportal.billing import rules
 from kvportal.billing.models import Declaration, Submission
 from kvportal.billing.services import billing_opens_for, windows_around
 from kvportal.core.quarters import Quarter
-from kvportal.members.constants import SIGNATURE_ROLES
-from kvportal.members.models import Betriebsstaette, Taetigkeit
+from kvportal.members.models import Betriebsstaette
 
 
 def billing_practices(user: Any) -> QuerySet[Betriebsstaette]:
@@ -90,6 +89,10 @@ class PracticeOverview:
 def _declarable_ids(user: Any, practice_ids: list[int]) -> set[int]:
     """`services.may_declare` for all of the user's practices in one query (issue 13): a
     doctor's own account with an active signature-entitled Tätigkeit at a BSNR he can access."""
+    from kvportal.accounts.constants import AccountKind
+    from kvportal.members.constants import SIGNATURE_ROLES
+    from kvportal.members.models import Taetigkeit
+
     if not getattr(user, "is_authenticated", False) or user.kind != AccountKind.MEMBER:
         return set()
     if not user.person_id or not practice_ids:

@@ -41,10 +41,9 @@ def visible_tombstones(user: Any) -> QuerySet[DeletedDocument]:
     )
 
 
-def document_practices(user: Any) -> list[Betriebsstaette]:
+def document_practices(user: Any) -> QuerySet[Betriebsstaette]:
     """The BSNRs of the two document rights, ordered by BSNR (no query of its own)."""
-    ids = set(document_practice_ids(user))
-    return [p for p in scope.practices(user) if p.pk in ids]
+    return scope.practices_with_any(user, Right.DOCS_BSNR, Right.DOCS_LANR)
 
 
 def search_documents(

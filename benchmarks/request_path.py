@@ -282,11 +282,12 @@ def main() -> None:
             per = samples.setdefault(str(concurrency), {})
             for who, page in targets:  # warm-up: imports, templates, connections
                 run_load(port, page, sessions[who], concurrency * 2)
-            for _ in range(args.rounds):  # rounds alternate so outside load hits all alike
+            for n in range(args.rounds):  # rounds alternate so outside load hits all alike
                 for who, page in targets:
                     per.setdefault(f"{who} {page}", []).extend(
                         run_load(port, page, sessions[who], args.requests)
                     )
+                print(f"c={concurrency}: Runde {n + 1}/{args.rounds} fertig", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=30)

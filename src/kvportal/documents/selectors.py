@@ -98,9 +98,9 @@ def receipts_for(document: Document) -> QuerySet[ReadReceipt]:
 def honorar_charts(
     practices: list[Betriebsstaette], current: Quarter, *, count: int = 8
 ) -> dict[int, tuple[list[Quarter], dict[Quarter, Any]]]:
-    """Per practice: the `count` quarters ending with its latest Honorar quarter (at most
-    `current`) and the amount per quarter, as `latest_honorar_quarter` + `honorar_series`
-    give them, for all practices with one query (issue 13)."""
+    """Per practice: the `count` quarters ending with its latest quarter with a Honorar amount
+    (at most `current`; `current` when there is none) and the amount per quarter (the latest
+    published Honorarbescheid wins) — for all practices with one query (issue 13)."""
     if not practices:
         return {}
     rows = (

@@ -106,6 +106,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
     "kvportal.core.middleware.FriendlyErrorMiddleware",
+    "kvportal.accounts.middleware.ScopeCacheMiddleware",
 ]
 
 ROOT_URLCONF = "kvportal.urls"
@@ -415,3 +416,12 @@ KIM_STORE_DIR = env("KVPORTAL_KIM_STORE_DIR", "")
 KIM_AGENT_URL = env("KVPORTAL_KIM_AGENT_URL", "http://127.0.0.1:8766")
 if KIM_AGENT_URL not in CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"]:
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"].append(KIM_AGENT_URL)
+# --- Shared cache (issue 13) -------------------------------------------------------------------
+#: Several web processes share the cache through Redis (e.g. redis://127.0.0.1:6379/1): the
+#: security gate's device version (accounts/middleware.py) and the access rate limits must be
+#: seen by all of them. Empty: each process keeps its own memory cache.
+CACHE_URL = env("KVPORTAL_CACHE_URL")
+if CACHE_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }

@@ -8,7 +8,6 @@ import secrets
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kvportal import audit
-from kvportal.access import antiabuse, rules, services
+from kvportal.access import antiabuse, rules, selectors, services
 from kvportal.access import forms as access_forms
 from kvportal.access.models import AccessApplication, Confirmation, CredentialLetter
 from kvportal.access.pdf import application_pdf, letters_pdf
@@ -61,7 +60,7 @@ def _grant(request, app: AccessApplication) -> None:
 
 def _applicant_app(request, reference: str) -> AccessApplication:
     """The applicant's own application; everybody else gets 404."""
-    app = AccessApplication.objects.filter(reference=reference).first()
+    app = selectors.application_by_reference(reference)
     if app is None:
         raise Http404("Nicht gefunden.")
     user = request.user
@@ -472,7 +471,7 @@ def confirm(request, token: str):
 
 @member_required
 def my_applications(request):
-    apps = AccessApplication.objects.filter(created_by=request.user).order_by("-created_at")
+    apps = selectors.applications_of(request.user)
     return render(request, "access/my_applications.html", {"apps": apps})
 
 
@@ -482,26 +481,15 @@ def my_applications(request):
 @staff_role_required(StaffRole.ARZTREGISTER)
 def staff_queue(request):
     form = access_forms.QueueFilterForm(request.GET or {"status": rules.Status.EINGEREICHT.value})
-    qs = AccessApplication.objects.exclude(status=rules.Status.ENTWURF).prefetch_related("persons")
-    if form.is_valid():
-        data = form.cleaned_data
-        if data["status"]:
-            qs = qs.filter(status=data["status"])
-        if data["variant"]:
-            qs = qs.filter(variant=data["variant"])
-        if data["flagged"]:
-            qs = qs.exclude(flags=[])
-        if data["q"]:
-            q = data["q"].strip()
-            qs = qs.filter(
-                Q(reference__icontains=q) | Q(bsnr__startswith=q) | Q(practice_name__icontains=q)
-            )
-    page = Paginator(qs.order_by("submitted_at", "created_at"), 25).get_page(
-        request.GET.get("seite")
+    data = form.cleaned_data if form.is_valid() else {}
+    qs = selectors.staff_queue(
+        status=data.get("status") or "",
+        variant=data.get("variant") or "",
+        flagged=bool(data.get("flagged")),
+        q=data.get("q") or "",
     )
-    pending_letters = CredentialLetter.objects.filter(
-        issued_at__isnull=True, superseded_at__isnull=True
-    ).count()
+    page = Paginator(qs, 25).get_page(request.GET.get("seite"))
+    pending_letters = selectors.unprinted_letters().count()
     return render(
         request,
         "access/staff_queue.html",
@@ -586,7 +574,7 @@ def staff_letter_pdf(request, pk: int):
 @require_POST
 def staff_letters_batch(request):
     """One combined PDF of all letters not printed yet (optionally of one application)."""
-    qs = CredentialLetter.objects.filter(issued_at__isnull=True, superseded_at__isnull=True)
+    qs = selectors.unprinted_letters()
     if request.POST.get("application"):
         try:
             qs = qs.filter(application_id=int(request.POST["application"]))
@@ -603,7 +591,7 @@ def staff_letters_batch(request):
 
 @staff_role_required(StaffRole.ARZTREGISTER)
 def staff_letters(request):
-    letters = CredentialLetter.objects.select_related("user", "application").order_by("-pk")
+    letters = selectors.letters()
     page = Paginator(letters, 50).get_page(request.GET.get("seite"))
     pending = letters.filter(issued_at__isnull=True, superseded_at__isnull=True).count()
     return render(request, "access/staff_letters.html", {"page": page, "pending": pending})
@@ -613,9 +601,9 @@ def staff_letters(request):
 @require_POST
 def staff_reissue(request):
     """Lost/expired letter: a new letter for the account with this user name."""
-    from kvportal.accounts.models import User
+    from kvportal.accounts import selectors as account_selectors
 
-    user = User.objects.filter(username=request.POST.get("username", "").strip()).first()
+    user = account_selectors.user_by_username(request.POST.get("username", "").strip())
     if user is None:
         messages.error(request, "Ein Konto mit diesem Nutzernamen gibt es nicht.")
         return redirect("access:staff_letters")

@@ -8,11 +8,11 @@ from __future__ import annotations
 from functools import wraps
 
 from django.http import Http404, JsonResponse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from kvportal import audit
-from kvportal.accounts.models import ApiToken, hash_token
+from kvportal.accounts import selectors, services
+from kvportal.accounts.models import ApiToken
 from kvportal.audit.models import Activity
 
 NOT_FOUND_TEXT = "Nicht gefunden (oder nicht im Rahmen der Rechte dieses API-Zugangs)."
@@ -27,11 +27,7 @@ def authenticate_token(request) -> ApiToken | None:
     if not header.startswith("Bearer "):
         return None
     raw = header[7:].strip()
-    token = (
-        ApiToken.objects.select_related("user", "user__person")
-        .filter(token_hash=hash_token(raw))
-        .first()
-    )
+    token = selectors.api_token_by_raw(raw)
     if token is None or not token.is_active or not token.user.is_active:
         return None
     return token
@@ -57,7 +53,7 @@ def api_view(scope: str):
                 )
             if scope not in token.scopes:
                 return json_error(403, f"Dieser API-Zugang gilt nicht für den Bereich „{scope}“.")
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+            services.record_token_use(token=token)
             request.user = token.user
             request.api_token = token
             try:

@@ -1,14 +1,22 @@
 """Session security (seed 000 Sicherheitshinweise): idle sessions end automatically after
 SESSION_IDLE_MINUTES (background polling is no activity); every session ends at the latest
 SESSION_COOKIE_AGE after login, whatever the activity; first login forces a password change;
-KV staff must use TOTP; authenticated responses are never stored by browsers or proxies."""
+KV staff must use TOTP; authenticated responses are never stored by browsers or proxies.
+
+Request cost (issue 13): the activity stamp is written only when it is older than
+ACTIVITY_STAMP_SECONDS (so the idle limit holds to the minute, never later than configured);
+the second-factor part of the gate (does the user have a confirmed device?) is decided once
+per login and again after every device change (version token in the cache, see
+`devices_changed`), not with three device queries on every request."""
 
 from __future__ import annotations
 
 import time
+import uuid
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.core.cache import cache
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
 from django.utils.cache import add_never_cache_headers, patch_cache_control
@@ -23,6 +31,11 @@ LOGIN_KEY = "kvportal_login_at"
 BACKGROUND_HEADER = "X-Kvportal-Background"
 #: query parameter of the self-reload of pages with data-refresh-seconds (core/portal.js)
 AUTO_PARAM = "auto"
+#: the stored activity stamp is renewed at most this often (seconds; shorter idle limits, as in
+#: tests, renew at a thirtieth of the limit)
+ACTIVITY_STAMP_SECONDS = 60
+#: session key of the gate decision: [device version token, has a confirmed device, checked at]
+GATE_KEY = "kvportal_gate"
 
 
 def is_background(request) -> bool:
@@ -39,6 +52,10 @@ def is_background(request) -> bool:
     except Resolver404:
         return False
     return match.view_name in names
+
+
+def _stamp_interval() -> float:
+    return min(ACTIVITY_STAMP_SECONDS, settings.SESSION_IDLE_MINUTES * 60 / 30)
 
 
 class IdleTimeoutMiddleware:
@@ -67,9 +84,27 @@ class IdleTimeoutMiddleware:
                 if request.path.startswith("/api/"):
                     return self.get_response(request)
                 return redirect(f"{reverse('accounts:login')}?grund=zeitablauf")
-            if not request.path.startswith(settings.STATIC_URL) and not is_background(request):
+            if (
+                (last is None or now - last >= _stamp_interval())
+                and not request.path.startswith(settings.STATIC_URL)
+                and not is_background(request)
+            ):
                 request.session[SESSION_KEY] = now
         return self.get_response(request)
+
+
+class ScopeCacheMiddleware:
+    """A user's effective rights and staff roles are read once per request (issue 13;
+    accounts/scope.py), not once per helper call."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from kvportal.accounts import scope
+
+        with scope.request_memo():
+            return self.get_response(request)
 
 
 class NoStoreMiddleware:
@@ -124,16 +159,49 @@ class SecurityGateMiddleware:
 
     @staticmethod
     def _gate(request, user) -> str | None:
-        from django_otp import user_has_device
-
         from kvportal.accounts.models import otp_required_for
 
         verified = user.is_verified() if hasattr(user, "is_verified") else False
-        has_device = user_has_device(user, confirmed=True)
-        if has_device and not verified:
+        if not verified and _has_confirmed_device(request, user):
             return reverse("accounts:otp_verify")
         if user.must_change_password:
             return reverse("accounts:password_change")
         if otp_required_for(user) and not verified:
             return reverse("accounts:otp_setup")
         return None
+
+
+# --------------------------------------------------------------------------- gate decision
+
+
+def _version_key(user_id: int) -> str:
+    return f"kvportal:gate-devices:{user_id}"
+
+
+def devices_changed(user_id: int) -> None:
+    """A second-factor device of the user was enrolled, confirmed, ended or removed: every
+    session of the user decides the gate afresh on its next request. A new random token (not a
+    counter) so that a cache that lost the key never matches an old decision by chance."""
+    cache.set(_version_key(user_id), uuid.uuid4().hex, None)
+
+
+def _has_confirmed_device(request, user) -> bool:
+    """Whether the user holds a confirmed device (TOTP, backup codes, eHBA), decided once per
+    login and after each device change instead of with one query per device type per request.
+    It is also re-checked once a minute, which bounds a stale decision where several processes
+    run without a shared cache (KVPORTAL_CACHE_URL)."""
+    from django_otp import user_has_device
+
+    version = cache.get(_version_key(user.pk))
+    now = time.time()
+    stored = request.session.get(GATE_KEY)
+    if (
+        isinstance(stored, list)
+        and len(stored) == 3
+        and stored[0] == version
+        and 0 <= now - stored[2] < ACTIVITY_STAMP_SECONDS
+    ):
+        return bool(stored[1])
+    has_device = user_has_device(user, confirmed=True)
+    request.session[GATE_KEY] = [version, has_device, now]
+    return has_device

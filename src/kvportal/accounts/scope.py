@@ -5,15 +5,70 @@ never listed and never served: detail lookups raise Http404, whatever id is trie
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from kvportal.accounts.constants import AccountKind, Right, StaffRole
-from kvportal.accounts.models import PortalRight
+from kvportal.accounts.models import PortalRight, User
 from kvportal.members.constants import PracticeKind, Role
 from kvportal.members.models import Betriebsstaette, Taetigkeit
+
+# ---------------------------------------------------------------- once per request (issue 13)
+
+#: Per-request memo {(kind, user id): value}; None outside a request (tasks, commands, direct
+#: calls in tests), where every call reads afresh. Set by accounts.middleware.ScopeCacheMiddleware.
+_request_memo: ContextVar[dict | None] = ContextVar("kvportal_scope_memo", default=None)
+
+
+@contextmanager
+def request_memo():
+    """Effective rights and staff roles are read once inside this block (one request)."""
+    token = _request_memo.set({})
+    try:
+        yield
+    finally:
+        _request_memo.reset(token)
+
+
+def forget_rights() -> None:
+    """Rights or Tätigkeiten changed inside the request: the next read goes to the database
+    again (called by the PortalRight/Taetigkeit signals in accounts/signals.py)."""
+    memo = _request_memo.get()
+    if memo is not None:
+        memo.clear()
+
+
+def _memoized(kind: str, user: Any, compute):
+    memo = _request_memo.get()
+    if memo is None:
+        return compute()
+    key = (kind, user.pk)
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+@dataclass(frozen=True)
+class EffectiveRights:
+    """A user's effective rights per Betriebsstätte, read with one query."""
+
+    practices: dict[int, Betriebsstaette] = field(default_factory=dict)
+    by_practice: dict[int, frozenset[str]] = field(default_factory=dict)
+    #: the user's own LANR (for the own-LANR document right)
+    lanr: str | None = None
+
+    def ids(self, right: Right | str | None = None) -> list[int]:
+        """Practice ids (ordered by BSNR) where the right is held (any right when None)."""
+        return [
+            pk
+            for pk, practice in sorted(self.practices.items(), key=lambda item: item[1].bsnr)
+            if right is None or str(right) in self.by_practice[pk]
+        ]
 
 
 def _is_member(user: Any) -> bool:
@@ -25,43 +80,77 @@ def _is_member(user: Any) -> bool:
     )
 
 
-def practice_ids(user: Any, right: Right | str) -> QuerySet:
-    """Subquery of Betriebsstätte ids where `user` effectively holds `right`."""
+def _read_rights(user: Any) -> EffectiveRights:
+    leiter = Taetigkeit.objects.active().filter(
+        person_id=user.person_id,
+        role=Role.AERZTLICHER_LEITER,
+        betriebsstaette_id=OuterRef("betriebsstaette_id"),
+        betriebsstaette__kind=PracticeKind.MVZ,
+    )
+    rows = (
+        PortalRight.objects.filter(user_id=user.pk)
+        .select_related("betriebsstaette")
+        .annotate(is_leiter=Exists(leiter), own_lanr=F("user__person__lanr"))
+    )
+    practices: dict[int, Betriebsstaette] = {}
+    held: dict[int, set[str]] = {}
+    lanr = None
+    for row in rows:
+        practices[row.betriebsstaette_id] = row.betriebsstaette
+        rights = held.setdefault(row.betriebsstaette_id, set())
+        rights.add(row.right)
+        # Seed 000: an Ärztlicher Leiter (MVZ) with portal access always holds the billing right.
+        if user.person_id and row.is_leiter:
+            rights.add(Right.BILLING.value)
+        lanr = row.own_lanr or lanr
+    return EffectiveRights(
+        practices=practices, by_practice={pk: frozenset(r) for pk, r in held.items()}, lanr=lanr
+    )
+
+
+def effective_rights(user: Any) -> EffectiveRights:
+    """Every effective right of the user (one query, once per request)."""
     if not _is_member(user):
-        return Betriebsstaette.objects.none().values("pk")
-    direct = PortalRight.objects.filter(user_id=user.pk, right=right).values("betriebsstaette_id")
-    if right == Right.BILLING and user.person_id:
-        # Seed 000: an Ärztlicher Leiter with portal access always holds the billing right.
-        leiter = (
-            Taetigkeit.objects.active()
-            .filter(
-                person_id=user.person_id,
-                role=Role.AERZTLICHER_LEITER,
-                betriebsstaette__kind=PracticeKind.MVZ,
-            )
-            .values("betriebsstaette_id")
-        )
-        any_right = PortalRight.objects.filter(user_id=user.pk).values("betriebsstaette_id")
-        return Betriebsstaette.objects.filter(
-            Q(pk__in=direct) | (Q(pk__in=leiter) & Q(pk__in=any_right))
-        ).values("pk")
-    return direct
+        return EffectiveRights()
+    return _memoized("rights", user, lambda: _read_rights(user))
+
+
+def _prefilled(ids: list[int], rights: EffectiveRights) -> QuerySet[Betriebsstaette]:
+    """`Betriebsstaette.objects.filter(pk__in=ids)` whose result is already known: iterating,
+    `exists()` and `len()` need no query; chained filters and orderings query as usual."""
+    qs = Betriebsstaette.objects.filter(pk__in=ids)
+    qs._result_cache = [rights.practices[pk] for pk in ids]
+    qs._prefetch_done = True
+    return qs
+
+
+def practice_ids(user: Any, right: Right | str) -> list[int]:
+    """Ids of the Betriebsstätten where `user` effectively holds `right` (a literal list:
+    usable in `__in` lookups like the subquery it once was)."""
+    return effective_rights(user).ids(right)
 
 
 def practices(user: Any, right: Right | str | None = None) -> QuerySet[Betriebsstaette]:
-    """Betriebsstätten where the user holds `right` (any right when None)."""
-    if right is None:
-        if not _is_member(user):
-            return Betriebsstaette.objects.none()
-        return Betriebsstaette.objects.filter(
-            pk__in=PortalRight.objects.filter(user_id=user.pk).values("betriebsstaette_id")
-        )
-    return Betriebsstaette.objects.filter(pk__in=practice_ids(user, right))
+    """Betriebsstätten where the user holds `right` (any right when None), ordered by BSNR."""
+    rights = effective_rights(user)
+    return _prefilled(rights.ids(right), rights)
+
+
+def practices_with_any(user: Any, *rights: Right | str) -> QuerySet[Betriebsstaette]:
+    """Betriebsstätten where the user holds at least one of `rights`, ordered by BSNR."""
+    held = effective_rights(user)
+    wanted = {str(r) for r in rights}
+    return _prefilled([pk for pk in held.ids() if held.by_practice[pk] & wanted], held)
 
 
 def has_right(user: Any, betriebsstaette: Betriebsstaette | int, right: Right | str) -> bool:
     pk = getattr(betriebsstaette, "pk", betriebsstaette)
-    return practices(user, right).filter(pk=pk).exists()
+    return str(right) in effective_rights(user).by_practice.get(pk, frozenset())
+
+
+def has_any(user: Any, right: Right | str | None = None) -> bool:
+    """Whether the user holds `right` (any right when None) for at least one BSNR."""
+    return bool(effective_rights(user).ids(right))
 
 
 def require_right(user: Any, betriebsstaette: Betriebsstaette | int, right: Right | str) -> None:
@@ -71,18 +160,20 @@ def require_right(user: Any, betriebsstaette: Betriebsstaette | int, right: Righ
 
 def rights_by_practice(user: Any) -> dict[Betriebsstaette, set[str]]:
     """All effective rights of the user, per Betriebsstätte (for the start page)."""
-    result: dict[Betriebsstaette, set[str]] = {}
-    for right in Right:
-        for practice in practices(user, right):
-            result.setdefault(practice, set()).add(right.value)
-    return dict(sorted(result.items(), key=lambda item: item[0].bsnr))
+    rights = effective_rights(user)
+    return {rights.practices[pk]: set(rights.by_practice[pk]) for pk in rights.ids()}
 
 
 def practice_id_list(user: Any, right: Right | str) -> list[int]:
     """The ids of `practice_ids` as a small list: a user holds rights for a handful of BSNRs,
     and a literal IN list lets PostgreSQL use the (bsnr, …) indexes of large tables instead of
     planning a semi-join over them (measured: 308 ms → 0.3 ms on one million documents)."""
-    return list(practices(user, right).values_list("pk", flat=True))
+    return effective_rights(user).ids(right)
+
+
+def document_practice_ids(user: Any) -> list[int]:
+    """Ids of the BSNRs where the user holds one of the two document rights (by BSNR)."""
+    return [p.pk for p in practices_with_any(user, Right.DOCS_BSNR, Right.DOCS_LANR)]
 
 
 def filter_practice(
@@ -105,13 +196,24 @@ def filter_documents(
     the user's own LANR at that BSNR; neither → nothing."""
     if not _is_member(user):
         return queryset.none()
-    condition = Q(**{f"{bsnr_field}__in": practice_id_list(user, Right.DOCS_BSNR)})
-    lanr = user.person.lanr if user.person_id else None
-    if lanr:
-        condition |= Q(**{f"{bsnr_field}__in": practice_id_list(user, Right.DOCS_LANR)}) & Q(
-            **{lanr_field: lanr}
-        )
+    rights = effective_rights(user)
+    condition = Q(**{f"{bsnr_field}__in": rights.ids(Right.DOCS_BSNR)})
+    lanr_ids = rights.ids(Right.DOCS_LANR)
+    if rights.lanr and lanr_ids:
+        condition |= Q(**{f"{bsnr_field}__in": lanr_ids}) & Q(**{lanr_field: rights.lanr})
     return queryset.filter(condition)
+
+
+def document_recipients(*, betriebsstaette_id: int, lanr: str | None) -> QuerySet[User]:
+    """The inverse of `filter_documents`: active practice accounts that may see a document of
+    this BSNR (BSNR-wide right, or own-LANR right with the document's LANR)."""
+    condition = Q(right=Right.DOCS_BSNR)
+    if lanr:
+        condition |= Q(right=Right.DOCS_LANR, user__person__lanr=lanr)
+    holders = PortalRight.objects.filter(condition, betriebsstaette_id=betriebsstaette_id)
+    return User.objects.filter(pk__in=holders.values("user_id"), is_active=True).exclude(
+        kind=AccountKind.STAFF
+    )
 
 
 def staff_roles(user: Any) -> set[str]:
@@ -121,7 +223,15 @@ def staff_roles(user: Any) -> set[str]:
         return set(StaffRole.values)
     if user.kind != AccountKind.STAFF:
         return set()
-    return set(user.groups.filter(name__in=StaffRole.values).values_list("name", flat=True))
+    return set(
+        _memoized(
+            "staff_roles",
+            user,
+            lambda: frozenset(
+                user.groups.filter(name__in=StaffRole.values).values_list("name", flat=True)
+            ),
+        )
+    )
 
 
 def is_staff_role(user: Any, role: StaffRole | str) -> bool:

@@ -516,6 +516,12 @@ def create_api_token(
     return token, raw
 
 
+def record_token_use(*, token: ApiToken) -> None:
+    """Bookkeeping of an API call: when the token was last used (no access-log entry of its
+    own: the call itself is logged by the view)."""
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+
+
 @transaction.atomic
 def revoke_api_token(*, actor: User, token: ApiToken) -> None:
     if token.user_id != actor.pk and not scope.is_kv_staff(actor):

@@ -10,9 +10,8 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -21,7 +20,7 @@ from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kvportal import audit
-from kvportal.accounts import scope, services
+from kvportal.accounts import selectors, services
 from kvportal.accounts.constants import AccountKind, Right
 from kvportal.accounts.decorators import member_required
 from kvportal.accounts.forms import (
@@ -33,9 +32,9 @@ from kvportal.accounts.forms import (
     PasswordChangeForm,
     PraxispersonalForm,
 )
-from kvportal.accounts.models import ApiToken, PortalRight, User
+from kvportal.accounts.models import User
 from kvportal.accounts.passwords import password_conventions
-from kvportal.audit.models import AccessLogEntry, Activity
+from kvportal.audit.models import Activity
 
 
 class LoginView(auth_views.LoginView):
@@ -137,29 +136,16 @@ def otp_setup(request):
 def access_log(request):
     """Own log; holders of the BSNR-wide right also see who accessed the practice's documents."""
     user = request.user
-    own = Q(user=user)
-    doc_bsnrs = list(scope.practices(user, Right.DOCS_BSNR).values_list("bsnr", flat=True))
-    practice = Q(
-        bsnr__in=doc_bsnrs,
-        activity__in=[Activity.VIEW, Activity.DOWNLOAD],
-        object_type__startswith="documents.",
-    )
     show = request.GET.get("ansicht", "eigen")
-    entries = AccessLogEntry.objects.filter(practice if show == "praxis" and doc_bsnrs else own)
+    entries, can_see_practice = selectors.access_log(user, practice_view=show == "praxis")
     filters = AccessLogFilterForm(request.GET or None, initial={"ansicht": show})
     entries = filters.apply(entries)
-    page = Paginator(entries.select_related("user"), 50).get_page(request.GET.get("seite"))
+    page = Paginator(entries, 50).get_page(request.GET.get("seite"))
     return render(
         request,
         "accounts/access_log.html",
-        {"page": page, "show": show, "can_see_practice": bool(doc_bsnrs), "filters": filters},
+        {"page": page, "show": show, "can_see_practice": can_see_practice, "filters": filters},
     )
-
-
-def _delegating_practices(user):
-    return (
-        scope.practices(user, Right.BILLING) | scope.practices(user, Right.DOCS_BSNR)
-    ).distinct()
 
 
 @member_required
@@ -167,7 +153,7 @@ def staff_accounts(request):
     user: User = request.user
     if user.kind != AccountKind.MEMBER:
         raise PermissionDenied(_("Praxispersonal kann keine weiteren Konten anlegen."))
-    practices = _delegating_practices(user)
+    practices = selectors.delegating_practices(user)
     form = PraxispersonalForm(practices, request.POST or None)
     created = None
     if request.method == "POST" and form.is_valid():
@@ -185,13 +171,7 @@ def staff_accounts(request):
         else:
             created = {"user": new_user, "password": password}
             form = PraxispersonalForm(practices)
-    rights = (
-        PortalRight.objects.filter(
-            betriebsstaette__in=practices, user__kind=AccountKind.PRAXISPERSONAL
-        )
-        .select_related("user", "betriebsstaette")
-        .order_by("user__last_name", "betriebsstaette__bsnr")
-    )
+    rights = selectors.praxispersonal_rights(practices)
     return render(
         request,
         "accounts/staff_accounts.html",
@@ -204,10 +184,8 @@ def staff_accounts(request):
 def staff_right_revoke(request, pk: int):
     if request.user.kind != AccountKind.MEMBER:
         raise Http404
-    practices = _delegating_practices(request.user)
-    portal_right = get_object_or_404(
-        PortalRight.objects.filter(betriebsstaette__in=practices), pk=pk
-    )
+    practices = selectors.delegating_practices(request.user)
+    portal_right = selectors.delegated_right(practices, pk)
     try:
         services.revoke_right(actor=request.user, portal_right=portal_right)
     except PermissionDenied as exc:
@@ -229,14 +207,14 @@ def api_tokens(request):
             actor=request.user, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"]
         )
         form = ApiTokenForm(allowed)
-    tokens = ApiToken.objects.filter(user=request.user)
+    tokens = selectors.api_tokens(request.user)
     return render(request, "accounts/api_tokens.html", {"form": form, "tokens": tokens, "raw": raw})
 
 
 @login_required
 @require_POST
 def api_token_revoke(request, pk: int):
-    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    token = selectors.own_api_token(request.user, pk)
     services.revoke_api_token(actor=request.user, token=token)
     messages.success(request, _("Der API-Zugang wurde widerrufen."))
     return redirect("accounts:api_tokens")

@@ -4,10 +4,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
 
 from kvportal.accounts import scope
-from kvportal.admission.models import Application, Confirmation, Signatory
+from kvportal.admission.models import Application, CommitteeSession, Confirmation, Signatory
+from kvportal.admission.rules.lifecycle import State
 from kvportal.members.constants import Role
 from kvportal.members.models import Betriebsstaette, Person, Taetigkeit
 
@@ -59,8 +63,39 @@ def employees(betriebsstaette: Betriebsstaette) -> QuerySet[Person]:
     ).order_by("last_name", "first_name")
 
 
+def employees_by_practice(practices: list[Betriebsstaette]) -> dict[int, list[Person]]:
+    """`employees` for several practices with one query: practice id → persons by name."""
+    rows = (
+        Taetigkeit.objects.active()
+        .filter(betriebsstaette__in=[p.pk for p in practices], role=Role.ANGESTELLT)
+        .select_related("person")
+        .order_by("person__last_name", "person__first_name", "person_id")
+    )
+    result: dict[int, list[Person]] = {p.pk: [] for p in practices}
+    for row in rows:
+        persons = result[row.betriebsstaette_id]
+        if row.person not in persons:
+            persons.append(row.person)
+    return result
+
+
+def staff_applications() -> QuerySet[Application]:
+    """What the Zulassung staff see: every application except drafts (a draft belongs to the
+    practice until it is submitted) — the one place this rule is written."""
+    return Application.objects.exclude(state=State.ENTWURF.value)
+
+
+def staff_application(pk: int) -> Application:
+    """One application for the staff pages; drafts and unknown ids are 404."""
+    return get_object_or_404(staff_applications(), pk=pk)
+
+
+def committee_sessions(*, since: dt.date) -> QuerySet[CommitteeSession]:
+    return CommitteeSession.objects.filter(date__gte=since)
+
+
 def staff_inbox(*, bezirk: str = "", committee: str = "", state: str = "") -> QuerySet:
-    qs = Application.objects.exclude(state="entwurf").select_related("betriebsstaette", "session")
+    qs = staff_applications().select_related("betriebsstaette", "session")
     if bezirk:
         qs = qs.filter(bezirk=bezirk)
     if committee:

@@ -122,10 +122,11 @@ def new(request):
     practices = list(selectors.applicant_practices(request.user))
     if not practices:
         raise Http404("Nicht gefunden.")
+    employees = selectors.employees_by_practice(practices)
     choices = [
         (f"{p.pk}:{e.pk}", f"{e.full_name} (LANR {e.lanr or '–'}) – {p.bsnr} {p.name}")
         for p in practices
-        for e in selectors.employees(p)
+        for e in employees[p.pk]
     ]
     choices += [
         (f"{p.pk}:", f"Angestellte(r) nicht im Register – {p.bsnr} {p.name}") for p in practices
@@ -562,7 +563,7 @@ def staff_inbox(request):
 
 @staff_role_required(ZULASSUNG)
 def staff_detail(request, pk: int):
-    application = get_object_or_404(Application.objects.exclude(state="entwurf"), pk=pk)
+    application = selectors.staff_application(pk)
     audit.record(
         actor=request.user,
         activity=Activity.VIEW,
@@ -627,7 +628,7 @@ ACTIONS = {
 @staff_role_required(ZULASSUNG)
 @require_POST
 def staff_action(request, pk: int, action: str):
-    application = get_object_or_404(Application.objects.exclude(state="entwurf"), pk=pk)
+    application = selectors.staff_application(pk)
     if action not in ACTIONS:
         raise Http404("Nicht gefunden.")
     form_class, func, success = ACTIONS[action]
@@ -653,14 +654,14 @@ def staff_action(request, pk: int, action: str):
 @staff_role_required(ZULASSUNG)
 def staff_file(request, pk: int, kind: str):
     # drafts belong to the practice until submitted (as in staff_detail)
-    application = get_object_or_404(Application.objects.exclude(state="entwurf"), pk=pk)
+    application = selectors.staff_application(pk)
     generated = get_object_or_404(application.files, kind=kind)
     return _stream(request, application, generated.path, generated.download_name, kind)
 
 
 @staff_role_required(ZULASSUNG)
 def staff_attachment(request, pk: int, attachment_pk: int):
-    application = get_object_or_404(Application.objects.exclude(state="entwurf"), pk=pk)
+    application = selectors.staff_application(pk)
     item = get_object_or_404(application.attachments, pk=attachment_pk)
     return _stream(request, application, item.path, item.file_name, f"anlage:{item.kind}")
 
@@ -675,7 +676,7 @@ def sessions(request):
             return redirect("admission:sessions")
         except services.AdmissionError as exc:
             form.add_error(None, str(exc))
-    items = CommitteeSession.objects.filter(date__gte=timezone.localdate() - dt.timedelta(days=90))
+    items = selectors.committee_sessions(since=timezone.localdate() - dt.timedelta(days=90))
     return render(request, "admission/sessions.html", {"form": form, "sessions": items})
 
 

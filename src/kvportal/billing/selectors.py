@@ -86,36 +86,63 @@ class PracticeOverview:
     rows: list[QuarterRow] = field(default_factory=list)
 
 
+def _declarable_ids(user: Any, practice_ids: list[int]) -> set[int]:
+    """`services.may_declare` for all of the user's practices in one query (issue 13): a
+    doctor's own account with an active signature-entitled Tätigkeit at a BSNR he can access."""
+    from kvportal.accounts.constants import AccountKind
+    from kvportal.members.constants import SIGNATURE_ROLES
+    from kvportal.members.models import Taetigkeit
+
+    if not getattr(user, "is_authenticated", False) or user.kind != AccountKind.MEMBER:
+        return set()
+    if not user.person_id or not practice_ids:
+        return set()
+    return set(
+        Taetigkeit.objects.active()
+        .filter(
+            person_id=user.person_id,
+            betriebsstaette_id__in=practice_ids,
+            role__in=SIGNATURE_ROLES,
+        )
+        .values_list("betriebsstaette_id", flat=True)
+    )
+
+
 def overview(user: Any, today: dt.date, *, count: int = 6) -> list[PracticeOverview]:
     """Per BSNR (billing right, or signature-entitled for the declaration): the expected
-    quarters with state, current submission, all submissions and the declaration."""
+    quarters with state, current submission, all submissions and the declaration. A fixed
+    number of queries, however many practices the user holds (issue 13)."""
     windows = windows_around(today, back=count)
     opens = billing_opens_for(user)
     billing = list(billing_practices(user))
     billing_ids = {p.pk for p in billing}
+    accessible = list(scope.practices(user))
+    entitled_ids = _declarable_ids(user, [p.pk for p in accessible])
     practices = billing + [
-        p for p in scope.practices(user) if p.pk not in billing_ids and may_declare(user, p)
+        p for p in accessible if p.pk not in billing_ids and p.pk in entitled_ids
     ]
     quarters = rules.expected_quarters(today, opens=opens, count=count)
     result = []
     slugs = [q.slug for q in quarters]
+    subs: dict[tuple[int, str], list[Submission]] = {}
+    declarations: dict[tuple[int, str], Declaration] = {}
+    if slugs and practices:
+        for s in Submission.objects.filter(betriebsstaette_id__in=billing_ids, quarter__in=slugs):
+            subs.setdefault((s.betriebsstaette_id, s.quarter), []).append(s)
+        for d in Declaration.objects.filter(
+            betriebsstaette_id__in=[p.pk for p in practices], quarter__in=slugs
+        ):
+            declarations[(d.betriebsstaette_id, d.quarter)] = d
     for practice in sorted(practices, key=lambda p: p.bsnr):
-        entitled = may_declare(user, practice)
-        subs: dict[str, list[Submission]] = {}
-        if practice.pk in billing_ids:
-            for s in Submission.objects.filter(betriebsstaette=practice, quarter__in=slugs):
-                subs.setdefault(s.quarter, []).append(s)
-        declarations = {
-            d.quarter: d
-            for d in Declaration.objects.filter(betriebsstaette=practice, quarter__in=slugs)
-        }
+        entitled = practice.pk in entitled_ids
         item = PracticeOverview(
             practice=practice, billing=practice.pk in billing_ids, can_declare=entitled
         )
         for quarter in quarters:
             window = windows.get(quarter) or rules.default_window(quarter)
-            quarter_subs = subs.get(quarter.slug, [])
+            quarter_subs = subs.get((practice.pk, quarter.slug), [])
             current = next((s for s in quarter_subs if s.is_current), None)
+            declaration = declarations.get((practice.pk, quarter.slug))
             item.rows.append(
                 QuarterRow(
                     quarter=quarter,
@@ -128,11 +155,9 @@ def overview(user: Any, today: dt.date, *, count: int = 6) -> list[PracticeOverv
                     ),
                     current=current,
                     submissions=quarter_subs,
-                    declaration=declarations.get(quarter.slug),
+                    declaration=declaration,
                     # issue 14 defect 2: only for a quarter with an accepted file
-                    can_declare=entitled
-                    and quarter.slug not in declarations
-                    and current is not None,
+                    can_declare=entitled and declaration is None and current is not None,
                 )
             )
         result.append(item)

@@ -24,10 +24,7 @@ from kvportal.members.models import Betriebsstaette
 
 def document_practice_ids(user: Any) -> list[int]:
     """Ids of the BSNRs where the user holds one of the two document rights."""
-    ids: set[int] = set()
-    for right in (Right.DOCS_BSNR, Right.DOCS_LANR):
-        ids.update(scope.practices(user, right).values_list("pk", flat=True))
-    return sorted(ids)
+    return scope.document_practice_ids(user)
 
 
 def visible_documents(user: Any) -> QuerySet[Document]:
@@ -45,7 +42,8 @@ def visible_tombstones(user: Any) -> QuerySet[DeletedDocument]:
 
 
 def document_practices(user: Any) -> QuerySet[Betriebsstaette]:
-    return Betriebsstaette.objects.filter(pk__in=document_practice_ids(user)).order_by("bsnr")
+    """The BSNRs of the two document rights, ordered by BSNR (no query of its own)."""
+    return scope.practices_with_any(user, Right.DOCS_BSNR, Right.DOCS_LANR)
 
 
 def search_documents(
@@ -97,37 +95,38 @@ def receipts_for(document: Document) -> QuerySet[ReadReceipt]:
     return document.receipts.select_related("user", "user__person").order_by("first_opened_at")
 
 
-def honorar_series(practice: Betriebsstaette, quarters: list[Quarter]) -> dict[Quarter, Any]:
-    """Amount per quarter: the latest published Honorarbescheid carrying an amount."""
+def honorar_charts(
+    practices: list[Betriebsstaette], current: Quarter, *, count: int = 8
+) -> dict[int, tuple[list[Quarter], dict[Quarter, Any]]]:
+    """Per practice: the `count` quarters ending with its latest quarter with a Honorar amount
+    (at most `current`; `current` when there is none) and the amount per quarter (the latest
+    published Honorarbescheid wins) — for all practices with one query (issue 13)."""
+    if not practices:
+        return {}
     rows = (
         Document.objects.filter(
-            betriebsstaette=practice,
-            doc_type__in=rules.HONORAR_TYPES,
-            quarter__in=[quarter_to_int(q) for q in quarters],
-            amount__isnull=False,
-        )
-        .order_by("quarter", "published_at", "id")
-        .values_list("quarter", "amount")
-    )
-    series: dict[Quarter, Any] = {}
-    for value, amount in rows:
-        series[int_to_quarter(value)] = amount  # later rows win
-    return series
-
-
-def latest_honorar_quarter(practice: Betriebsstaette, current: Quarter) -> Quarter | None:
-    value = (
-        Document.objects.filter(
-            betriebsstaette=practice,
+            betriebsstaette_id__in=[p.pk for p in practices],
             doc_type__in=rules.HONORAR_TYPES,
             amount__isnull=False,
             quarter__lte=quarter_to_int(current),
         )
-        .order_by("-quarter")
-        .values_list("quarter", flat=True)
-        .first()
+        .order_by("quarter", "published_at", "id")
+        .values_list("betriebsstaette_id", "quarter", "amount")
     )
-    return int_to_quarter(value) if value else None
+    amounts: dict[int, dict[int, Any]] = {}
+    for practice_id, value, amount in rows:
+        amounts.setdefault(practice_id, {})[value] = amount  # later rows win
+    result = {}
+    for practice in practices:
+        per_quarter = amounts.get(practice.pk, {})
+        end = int_to_quarter(max(per_quarter)) if per_quarter else current
+        quarters = rules.last_quarters(end, count)
+        wanted = {quarter_to_int(q): q for q in quarters}
+        result[practice.pk] = (
+            quarters,
+            {wanted[v]: amount for v, amount in per_quarter.items() if v in wanted},
+        )
+    return result
 
 
 #: sort orders of the member list (GET ?sortierung=...)

@@ -17,12 +17,12 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from kvportal import audit
-from kvportal.accounts.constants import Right
-from kvportal.accounts.models import PortalRight, User
+from kvportal.accounts import scope
+from kvportal.accounts.models import User
 from kvportal.audit.models import Activity
 from kvportal.core.quarters import Quarter
 from kvportal.core.registry import PurgeResult
@@ -411,14 +411,12 @@ def mark_opened(*, actor: User, document: Document, via: str = "web") -> ReadRec
 
 
 def recipients_for(document: Document) -> list[User]:
-    """Opted-in, active users who may see `document` (same rule as the scope layer)."""
-    rights = PortalRight.objects.filter(betriebsstaette_id=document.betriebsstaette_id)
-    condition = Q(right=Right.DOCS_BSNR)
-    if document.lanr:
-        condition |= Q(right=Right.DOCS_LANR, user__person__lanr=document.lanr)
-    user_ids = rights.filter(condition).values("user_id")
+    """Opted-in, active users who may see `document` (the scope layer's inverse query)."""
     return list(
-        User.objects.filter(pk__in=user_ids, is_active=True, notify_by_email=True)
+        scope.document_recipients(
+            betriebsstaette_id=document.betriebsstaette_id, lanr=document.lanr or None
+        )
+        .filter(notify_by_email=True)
         .exclude(email="")
         .order_by("pk")
     )

@@ -22,7 +22,6 @@ from kvportal.documents import rules, selectors, services
 from kvportal.documents.chart import Bar, render_bar_chart
 from kvportal.documents.forms import FilterForm, ImportForm, UploadForm
 from kvportal.documents.models import Source
-from kvportal.documents.rules import last_quarters
 
 PAGE_SIZE = 25
 
@@ -195,10 +194,10 @@ def panel_context(request):
         return None
     current = Quarter.of(timezone.localdate())
     charts = []
-    for practice in scope.practices(user, Right.DOCS_BSNR).order_by("bsnr"):
-        end = selectors.latest_honorar_quarter(practice, current) or current
-        quarters = last_quarters(end, 8)
-        series = selectors.honorar_series(practice, quarters)
+    practices = list(scope.practices(user, Right.DOCS_BSNR))
+    data = selectors.honorar_charts(practices, current)
+    for practice in practices:
+        quarters, series = data[practice.pk]
         if not series:
             continue
         bars = [Bar(str(q), series.get(q)) for q in quarters]

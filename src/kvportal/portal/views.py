@@ -7,12 +7,12 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from kvportal.accounts import rules, scope
+from kvportal.accounts import selectors as account_selectors
 from kvportal.accounts.constants import Right
 from kvportal.accounts.decorators import member_required
 from kvportal.accounts.models import PortalRight
-from kvportal.audit.models import AccessLogEntry
 from kvportal.core import registry
-from kvportal.members.models import Taetigkeit
+from kvportal.members import selectors as member_selectors
 
 
 def home(request):
@@ -30,10 +30,7 @@ def home(request):
 def member_home(request):
     user = request.user
     rights = scope.rights_by_practice(user)
-    roles = {}
-    if user.person_id:
-        for t in Taetigkeit.objects.active().filter(person_id=user.person_id):
-            roles.setdefault(t.betriebsstaette_id, []).append(t.get_role_display())
+    roles = member_selectors.roles_by_practice(user.person_id)
     practices = [
         {
             "practice": practice,
@@ -52,7 +49,7 @@ def member_home(request):
         context = panel.context(request)
         if context is not None:
             panels.append({"template": panel.template_name, "context": context})
-    recent = AccessLogEntry.objects.filter(user=user)[:8]
+    recent = account_selectors.recent_activity(user, limit=8)
     return render(
         request,
         "core/home.html",

@@ -142,3 +142,14 @@ def test_arztregister_staff_never_see_drafts_in_the_queue():
     assert list(selectors.staff_applications()) == [submitted]
     assert list(selectors.staff_queue()) == [submitted]
     assert draft not in selectors.staff_queue(status=rules.Status.ENTWURF)
+
+
+def test_has_any_follows_the_rights_held():
+    """`scope.has_any`: a right at any one BSNR counts; none, or another right, does not."""
+    practice = BetriebsstaetteFactory()
+    doctor = doctor_account(practice, Role.ANGESTELLT, Right.DOCS_LANR)
+    assert scope.has_any(doctor)
+    assert scope.has_any(doctor, Right.DOCS_LANR)
+    assert not scope.has_any(doctor, Right.BILLING)
+    stranger = UserFactory()
+    assert not scope.has_any(stranger)

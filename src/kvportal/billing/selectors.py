@@ -204,15 +204,25 @@ def test_runs_for(user: Any):
 def declarers(betriebsstaette: Betriebsstaette) -> list[str]:
     """Names of those who may give the declaration for the BSNR (active Tätigkeit as
     Vertragsarzt/Gesellschafter or Ärztlicher Leiter): shown to everyone else."""
+    return declarers_by_practice([betriebsstaette]).get(betriebsstaette.pk, [])
+
+
+def declarers_by_practice(practices: list[Betriebsstaette]) -> dict[int, list[str]]:
+    """`declarers` for several BSNRs with one query (practice id -> sorted names)."""
     from kvportal.members.constants import SIGNATURE_ROLES
     from kvportal.members.models import Taetigkeit
 
+    if not practices:
+        return {}
     rows = (
         Taetigkeit.objects.active()
-        .filter(betriebsstaette=betriebsstaette, role__in=SIGNATURE_ROLES)
+        .filter(betriebsstaette_id__in=[p.pk for p in practices], role__in=SIGNATURE_ROLES)
         .select_related("person")
     )
-    return sorted({t.person.full_name for t in rows}, key=str.casefold)
+    names: dict[int, set[str]] = {}
+    for t in rows:
+        names.setdefault(t.betriebsstaette_id, set()).add(t.person.full_name)
+    return {pk: sorted(found, key=str.casefold) for pk, found in names.items()}
 
 
 def declaration_practice(user: Any, bsnr: str) -> Betriebsstaette:

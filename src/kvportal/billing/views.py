@@ -76,8 +76,10 @@ def too_large_text() -> str:
 def overview(request):
     today = timezone.localdate()
     practices = selectors.overview(request.user, today)
-    for item in practices:  # issue 14 defect 2: others see who has to give the declaration
-        item.declarers = selectors.declarers(item.practice)
+    # issue 14 defect 2: others see who has to give the declaration (one query for all BSNRs)
+    names = selectors.declarers_by_practice([item.practice for item in practices])
+    for item in practices:
+        item.declarers = names.get(item.practice.pk, [])
     return render(
         request,
         "billing/overview.html",

@@ -165,6 +165,12 @@ NON_OBJECT_URLS = {
     "admission:confirm_code_pdf": "secret signatory link (token): "
     "test_secret_links_are_not_guessable",
     "ehba:sign": "app label + id: test_signing_pages_follow_the_owning_app",
+    "documents:quarter_zip": "a quarter, not an id: tests/documents/test_guided_list.py "
+    "(only documents in scope, 404 when none)",
+    "selfservice:session_end": "own sessions only: tests/selfservice/test_selfservice.py::"
+    "test_nobody_ends_a_session_of_someone_else",
+    "selfservice:praxispersonal_reset": "tests/selfservice/test_selfservice.py::"
+    "test_holder_cannot_reset_someone_elses_staff",
 }
 
 #: staff pages: URL name -> the one staff role that may use it
@@ -197,6 +203,8 @@ STAFF_URLS = {
     "admission:agenda": "Zulassung",
     "admission:session_delete": "Zulassung",
     "ehba:staff_registrations": "Arztregister",
+    "selfservice:staff_requests": "Arztregister",
+    "selfservice:staff_request_done": "Arztregister",
 }
 
 #: member pages without ids (lists, forms, start page)
@@ -462,6 +470,7 @@ def _staff_kwargs(world, name: str):
         "admission:session_detail": {"pk": session.pk},
         "admission:agenda": {"pk": session.pk},
         "admission:session_delete": {"pk": session.pk},
+        "selfservice:staff_request_done": {"pk": 1},
     }
     return table.get(name, {})
 

@@ -23,7 +23,7 @@ EXIT_DATABASE = 69
 #: Django-free tools: command → module with `main(argv, *, prog) -> int`.
 OFFLINE_TOOLS = {
     "kvdt": "kvportal.kvdt.cli",
-    "card": "kvportal.ehba.cli",
+    "card": "kvportal.cardlib.cli",
     "kim": "kvportal.kim.cli",
 }
 #: Sub-commands of an offline tool that work on the portal's database (run through Django).

@@ -233,6 +233,17 @@ EHBA_AGENT_URL = env("KVPORTAL_EHBA_AGENT_URL", "http://127.0.0.1:8765")
 EHBA_DIR = Path(env("KVPORTAL_EHBA_DIR", str(VAR_DIR / "ehba")))
 #: Upload limit for signed PDFs (/ehba/dokument/<id>/hochladen/), separate from MAX_UPLOAD_MB.
 EHBA_MAX_UPLOAD_MB = env_int("KVPORTAL_EHBA_MAX_UPLOAD_MB", 20)
+#: eHBA trust (docs/ehba.md): production trust anchors are PEM files (comma-separated; a
+#: directory stands for its *.pem) – the HBA CAs for card login, the qualified CAs/roots for
+#: QES; revocation by OCSP. The test PKI is trusted only with the demo/test switch.
+EHBA_LOGIN_TRUST_ANCHORS = env_list("KVPORTAL_EHBA_LOGIN_TRUST_ANCHORS", "")
+EHBA_QES_TRUST_ANCHORS = env_list("KVPORTAL_EHBA_QES_TRUST_ANCHORS", "")
+EHBA_TEST_PKI = env_bool("KVPORTAL_EHBA_TEST_PKI", DEBUG)
+EHBA_TEST_PKI_DIR = Path(env("KVPORTAL_EHBA_TEST_PKI_DIR", str(EHBA_DIR / "pki")))
+#: Revocation for test-PKI certificates: "local" (its state) or "ocsp" (real round trip).
+EHBA_REVOCATION = env("KVPORTAL_EHBA_REVOCATION", "local")
+#: Overrides the OCSP address of the certificates (like the TSL's address mapping).
+EHBA_OCSP_URL = env("KVPORTAL_EHBA_OCSP_URL", "")
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

@@ -18,3 +18,5 @@ CELERY_TASK_ALWAYS_EAGER = True
 #: tests start recovery explicitly (no daemon threads inside test transactions)
 KVPORTAL_RECOVER_IN_PROCESS = False
 WHITENOISE_AUTOREFRESH = True
+#: the eHBA tests and the demo trust the test PKI (demo/test switch, docs/ehba.md)
+EHBA_TEST_PKI = True

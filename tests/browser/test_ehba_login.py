@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
-from kvportal.ehba.agent import SigningAgent, SoftCardBackend
-from kvportal.ehba.pki import TestPKI
-from kvportal.ehba.softcard import PinType, SoftCard
+from kvportal.cardlib.agent import SigningAgent, SoftCardBackend
+from kvportal.cardlib.softcard import PinType, SoftCard
+from kvportal.cardlib.testpki import TestPKI
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import login
 from tests.factories import PASSWORD, PersonFactory, UserFactory
@@ -40,7 +40,7 @@ def issue_card(pki, directory, *, given_name, surname, telematik_id, lanr="12345
 @pytest.fixture
 def agent_for(settings, live_server, pki):
     """`agent_for(card)` starts the signing agent for that card on a free port."""
-    settings.EHBA_TRUST_DIR = str(pki.directory)
+    settings.EHBA_TEST_PKI_DIR = str(pki.directory)
     started = []
 
     def start(card):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kvportal.ehba.pki import TestPKI
-from kvportal.ehba.softcard import PinType, SoftCard
+from kvportal.cardlib.softcard import PinType, SoftCard
+from kvportal.cardlib.testpki import TestPKI
 
 PIN_CH = "123456"
 PIN_QES = "654321"

@@ -8,10 +8,10 @@ from io import StringIO
 
 import pytest
 
-from kvportal.ehba import cli
-from kvportal.ehba.pki import TestPKI
-from kvportal.ehba.tokens import verify_login_token
-from kvportal.ehba.validation import RequiredSigner, validate_pdf_signatures
+from kvportal.cardlib import cli
+from kvportal.cardlib.testpki import TestPKI
+from kvportal.cardlib.tokens import verify_login_token
+from kvportal.cardlib.validation import RequiredSigner, validate_pdf_signatures
 from tests.ehba.conftest import make_pdf
 
 

@@ -28,7 +28,7 @@ def test_call_command_passes_arguments_through(tmp_path):
 
 
 def test_settings_directory_is_the_default(tmp_path, settings):
-    settings.KVPORTAL_EHBA_DIR = tmp_path / "from-settings"
+    settings.EHBA_DIR = tmp_path / "from-settings"
     call_command("card", "pki", "init", stdout=StringIO())
     assert (tmp_path / "from-settings" / "pki" / "state.json").exists()
 

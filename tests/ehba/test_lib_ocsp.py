@@ -9,7 +9,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from kvportal.ehba.ocsp import OcspServer, ocsp_revocation_check
+from kvportal.cardlib.ocsp import ocsp_revocation_check
+from kvportal.cardlib.ocsp_server import OcspServer
 
 
 def test_direct_form_over_http(card, pki):

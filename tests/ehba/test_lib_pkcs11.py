@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kvportal.ehba.validation import RequiredSigner, validate_pdf_signatures
+from kvportal.cardlib.validation import RequiredSigner, validate_pdf_signatures
 from tests.ehba.conftest import make_pdf
 
 SOFTHSM_LIB = "/usr/lib/softhsm/libsofthsm2.so"
@@ -43,7 +43,7 @@ def softhsm_token(tmp_path_factory, pki):
         check=True,
         capture_output=True,
     )
-    from kvportal.ehba.pkcs11_signer import provision_token
+    from kvportal.cardlib.pkcs11 import provision_token
 
     cert = provision_token(
         SOFTHSM_LIB,
@@ -64,7 +64,7 @@ def softhsm_token(tmp_path_factory, pki):
 
 
 def token(pki, batch_size=254):
-    from kvportal.ehba.pkcs11_signer import Pkcs11Token
+    from kvportal.cardlib.pkcs11 import Pkcs11Token
 
     return Pkcs11Token(
         SOFTHSM_LIB, "eHBA-Test", ca_chain=[pki.qes_ca_cert, pki.root_cert], batch_size=batch_size
@@ -72,7 +72,7 @@ def token(pki, batch_size=254):
 
 
 def test_pkcs11_batch_signature_validates(softhsm_token, pki):
-    from kvportal.ehba.signing import sign_pdfs
+    from kvportal.cardlib.signing import sign_pdfs
 
     tok = token(pki, batch_size=2)
     assert tok.qes_certificate == softhsm_token  # read back from the token
@@ -93,7 +93,7 @@ def test_pkcs11_batch_signature_validates(softhsm_token, pki):
 
 
 def test_pkcs11_wrong_pin_is_a_card_error(softhsm_token, pki):
-    from kvportal.ehba.signing import sign_pdfs
+    from kvportal.cardlib.signing import sign_pdfs
 
     result = sign_pdfs(token(pki), [make_pdf()], ask_pin=lambda i: "000000")
     assert result.failed_at == 0
@@ -102,7 +102,7 @@ def test_pkcs11_wrong_pin_is_a_card_error(softhsm_token, pki):
 
 
 def test_pkcs11_batch_limit_per_login(softhsm_token, pki):
-    from kvportal.ehba.softcard import BatchLimitExceeded
+    from kvportal.cardlib.softcard import BatchLimitExceeded
 
     tok = token(pki, batch_size=1)
     with tok.open_qes_session(USER_PIN) as session:

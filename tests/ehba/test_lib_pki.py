@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kvportal.ehba import pki as pki_mod
-from kvportal.ehba.pki import (
+from kvportal.cardlib import storage
+from kvportal.cardlib.certs import (
     OID_ARZT,
     OID_HBA_AUT,
     OID_HBA_ENC,
@@ -23,9 +23,9 @@ from kvportal.ehba.pki import (
     OID_QC_SSCD,
     OID_QCP_NATURAL_QSCD,
     OID_VALIDITY_MODEL_CHAIN,
-    TestPKI,
     parse_card_certificate,
 )
+from kvportal.cardlib.testpki import TestPKI
 
 
 def test_card_subject_is_one_multivalued_rdn_with_serial_number(card):
@@ -146,7 +146,7 @@ def test_pki_persists_and_reloads(pki):
 
 def test_load_or_create_uses_env_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("KVPORTAL_EHBA_DIR", str(tmp_path / "x"))
-    assert pki_mod.default_ehba_dir() == tmp_path / "x"
+    assert storage.default_ehba_dir() == tmp_path / "x"
     created = TestPKI.load_or_create()
     assert created.directory == tmp_path / "x" / "pki"
     assert TestPKI.load_or_create().root_cert == created.root_cert
@@ -206,3 +206,22 @@ def test_revocation_is_irreversible_and_in_crl(new_card, pki):
 def test_revocation_check_unknown_for_foreign_certificate(pki, foreign_pki, new_card):
     foreign = new_card(pki_=foreign_pki, active=False)
     assert pki.revocation_check(foreign.aut_certificate).status == "unknown"
+
+
+def test_load_pem_certificates_reads_files_and_directories(pki, tmp_path):
+    from kvportal.cardlib.certs import cert_to_pem, load_pem_certificates
+
+    (tmp_path / "a.pem").write_text(cert_to_pem(pki.root_cert) + cert_to_pem(pki.hba_ca_cert))
+    (tmp_path / "b.key.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
+    single = tmp_path / "single.crt"
+    single.write_text(cert_to_pem(pki.qes_ca_cert))
+    assert load_pem_certificates([tmp_path, single]) == [
+        pki.root_cert,
+        pki.hba_ca_cert,
+        pki.qes_ca_cert,
+    ]
+    with pytest.raises(ValueError, match=r"single\.txt"):
+        (tmp_path / "single.txt").write_text("kein PEM")
+        load_pem_certificates([tmp_path / "single.txt"])
+    with pytest.raises(FileNotFoundError):
+        load_pem_certificates([tmp_path / "fehlt.pem"])

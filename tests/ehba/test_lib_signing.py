@@ -8,14 +8,14 @@ from io import BytesIO
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from kvportal.ehba.signing import (
+from kvportal.cardlib.signing import (
     PinEntryCancelled,
     SigningError,
     sign_pdf,
     sign_pdfs,
     split_parts,
 )
-from kvportal.ehba.softcard import PinType, WrongPin
+from kvportal.cardlib.softcard import PinType, WrongPin
 from tests.ehba.conftest import PIN_QES, make_pdf
 
 

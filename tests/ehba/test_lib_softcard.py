@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from kvportal.ehba.softcard import (
+from kvportal.cardlib.softcard import (
     BatchLimitExceeded,
     CardExpired,
     CardNotFound,

@@ -13,10 +13,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kvportal.ehba.ocsp import OcspServer, ocsp_revocation_check
-from kvportal.ehba.pki import OID_HBA_AUT, OID_POLICY_HBA_CP, generate_key
-from kvportal.ehba.softcard import PinBlocked, WrongPin
-from kvportal.ehba.tokens import LoginTokenError, sign_login_challenge, verify_login_token
+from kvportal.cardlib.certs import OID_HBA_AUT, OID_POLICY_HBA_CP
+from kvportal.cardlib.ocsp import ocsp_revocation_check
+from kvportal.cardlib.ocsp_server import OcspServer
+from kvportal.cardlib.softcard import PinBlocked, WrongPin
+from kvportal.cardlib.testpki import generate_key
+from kvportal.cardlib.tokens import LoginTokenError, sign_login_challenge, verify_login_token
 from tests.ehba.conftest import PIN_CH
 
 AUD = "https://portal.kv.test"

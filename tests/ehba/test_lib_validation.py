@@ -15,9 +15,10 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from kvportal.ehba.ocsp import OcspServer, ocsp_revocation_check
-from kvportal.ehba.signing import sign_pdf
-from kvportal.ehba.validation import (
+from kvportal.cardlib.ocsp import ocsp_revocation_check
+from kvportal.cardlib.ocsp_server import OcspServer
+from kvportal.cardlib.signing import sign_pdf
+from kvportal.cardlib.validation import (
     RequiredSigner,
     VerificationReport,
     validate_pdf_signatures,

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from kvportal.ehba import signing
+from kvportal.cardlib import signing
 from kvportal.ehba.integrations import ACCESS_LABEL
 from kvportal.ehba.models import SignatureDocument
 from tests.ehba.conftest import PIN_QES
@@ -31,7 +31,7 @@ def blank_pdf() -> bytes:
 
 @pytest.fixture(autouse=True)
 def setup(settings, pki, monkeypatch):
-    settings.EHBA_TRUST_DIR = str(pki.directory)
+    settings.EHBA_TEST_PKI_DIR = str(pki.directory)
     from kvportal.access import pdf
 
     monkeypatch.setattr(pdf, "application_pdf", lambda app: blank_pdf())

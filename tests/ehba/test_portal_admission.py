@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kvportal.admission.rules.dates import first_of_next_month
-from kvportal.ehba import signing
+from kvportal.cardlib import signing
 from kvportal.ehba.integrations import ADMISSION_LABEL
 from kvportal.ehba.models import SignatureDocument
 from tests.ehba.conftest import PIN_QES
@@ -33,7 +33,7 @@ def blank_pdf(title: str = "Antrag") -> bytes:
 
 @pytest.fixture(autouse=True)
 def setup(settings, pki, monkeypatch):
-    settings.EHBA_TRUST_DIR = str(pki.directory)
+    settings.EHBA_TEST_PKI_DIR = str(pki.directory)
     from kvportal.admission import pdfs
 
     monkeypatch.setattr(pdfs, "render_pdf", lambda template, context=None, **kw: blank_pdf())

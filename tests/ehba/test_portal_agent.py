@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from kvportal.ehba.agent import (
+from kvportal.cardlib.agent import (
     AgentError,
     SigningAgent,
     agent_address,
@@ -180,7 +180,7 @@ def test_fixed_pin_provider_with_separate_pins():
 
 
 def test_card_agent_subcommand_is_registered():
-    from kvportal.ehba import cli
+    from kvportal.cardlib import cli
 
     cli._load_plugins()
     assert "agent" in cli.SUBCOMMANDS
@@ -189,8 +189,8 @@ def test_card_agent_subcommand_is_registered():
 def test_pkcs11_backend_signs_batch_and_refuses_login(card, pki):
     """Pkcs11Backend drives any QES token (here the software card standing in for the PKCS#11
     token; the PKCS#11 token itself is tested with SoftHSM2 in test_lib_pkcs11)."""
-    from kvportal.ehba.agent import Pkcs11Backend
-    from kvportal.ehba.validation import RequiredSigner, validate_pdf_signatures
+    from kvportal.cardlib.agent import Pkcs11Backend
+    from kvportal.cardlib.validation import RequiredSigner, validate_pdf_signatures
     from tests.ehba.conftest import PIN_QES, make_pdf
 
     backend = Pkcs11Backend(card)

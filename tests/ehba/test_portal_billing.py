@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from kvportal.accounts.constants import Right
-from kvportal.ehba import signing
+from kvportal.cardlib import signing
 from kvportal.ehba.integrations import BILLING_LABEL
 from kvportal.ehba.models import SignatureDocument
 from kvportal.members.constants import Role
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def setup(settings, pki, monkeypatch):
-    settings.EHBA_TRUST_DIR = str(pki.directory)
+    settings.EHBA_TEST_PKI_DIR = str(pki.directory)
     from kvportal.core import pdf
 
     monkeypatch.setattr(pdf, "render_pdf", lambda template, context=None, **kw: make_pdf("EzA"))

@@ -10,10 +10,11 @@ from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 
 from kvportal.audit.models import AccessLogEntry, Activity
-from kvportal.ehba import services, tokens
-from kvportal.ehba.agent import AgentError, SoftCardBackend, fixed_pin_provider
+from kvportal.cardlib import tokens
+from kvportal.cardlib.agent import AgentError, SoftCardBackend, fixed_pin_provider
+from kvportal.cardlib.softcard import PinType
+from kvportal.ehba import services
 from kvportal.ehba.models import CardRegistration, LoginChallenge, RegistrationEnd
-from kvportal.ehba.softcard import PinType
 from tests.ehba.conftest import PIN_CH
 from tests.factories import PersonFactory, UserFactory
 
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def trust(settings, pki):
-    settings.EHBA_TRUST_DIR = str(pki.directory)
+    settings.EHBA_TEST_PKI_DIR = str(pki.directory)
     return pki
 
 
@@ -417,7 +418,7 @@ def test_purge_removes_old_challenges(client):
 
 
 def test_revocation_by_real_ocsp_round_trip(client, doctor, card, pki, settings):
-    from kvportal.ehba.ocsp import OcspServer
+    from kvportal.cardlib.ocsp_server import OcspServer
 
     register(client, doctor, card)
     with OcspServer(pki, port=0) as responder:
@@ -452,6 +453,6 @@ def test_staff_registry_sees_registrations_members_do_not(client, doctor, card, 
 
 def test_missing_trust_anchors_refuse_with_message(client, doctor, card, settings, tmp_path):
     register(client, doctor, card)
-    settings.EHBA_TRUST_DIR = str(tmp_path / "fehlt")
+    settings.EHBA_TEST_PKI_DIR = str(tmp_path / "fehlt")
     resp, _ = card_login(client, card)
     assert_refused(resp, "not_configured", "nicht eingerichtet")

@@ -8,8 +8,9 @@ from django.urls import reverse
 
 from kvportal.accounts.constants import Right
 from kvportal.audit.models import AccessLogEntry, Activity
-from kvportal.ehba import services, signing
-from kvportal.ehba.agent import SoftCardBackend, fixed_pin_provider
+from kvportal.cardlib import signing
+from kvportal.cardlib.agent import SoftCardBackend, fixed_pin_provider
+from kvportal.ehba import services
 from kvportal.ehba.models import SignatureDocument, Verdict, VerificationReport
 from kvportal.members.models import Betriebsstaette
 from tests.ehba.conftest import PIN_QES, make_pdf
@@ -21,7 +22,7 @@ LABEL = "members.betriebsstaette"
 
 @pytest.fixture(autouse=True)
 def trust(settings, pki):
-    settings.EHBA_TRUST_DIR = str(pki.directory)
+    settings.EHBA_TEST_PKI_DIR = str(pki.directory)
     return pki
 
 

@@ -119,7 +119,7 @@ def test_signature_revisions_only_stay_valid(new_card, pki):
 
 
 def sign_pdf_(card, pdf: bytes) -> bytes:
-    from kvportal.ehba.signing import sign_pdf
+    from kvportal.cardlib.signing import sign_pdf
 
     return sign_pdf(card, pdf, pin=PIN_QES)
 

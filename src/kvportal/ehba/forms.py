@@ -7,7 +7,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from kvportal.ehba.agent import AgentError
+from kvportal.cardlib.agent import AgentError
 
 AGENT_CODES = (*AgentError.CODES, "agent_unreachable")
 

@@ -32,6 +32,7 @@ from kvportal import audit
 from kvportal.accounts.constants import AccountKind
 from kvportal.accounts.models import User
 from kvportal.audit.models import Activity
+from kvportal.cardlib.origins import normalise_origin
 from kvportal.core.storage import private_storage
 from kvportal.ehba.models import (
     CardRegistration,
@@ -43,7 +44,6 @@ from kvportal.ehba.models import (
     Verdict,
     VerificationReport,
 )
-from kvportal.ehba.origins import normalise_origin
 
 CHALLENGE_AUDIENCE = "kvportal-ehba"
 _HMAC_SALT = "kvportal.ehba.challenge"
@@ -189,74 +189,90 @@ class Trust:
     source: str
 
 
-def trust_dir() -> Path:
-    configured = getattr(settings, "EHBA_TRUST_DIR", None)
+def testpki_dir() -> Path:
+    """Directory of the test PKI the demo/test switch ``EHBA_TEST_PKI`` trusts."""
+    configured = getattr(settings, "EHBA_TEST_PKI_DIR", None)
     return Path(configured) if configured else Path(settings.EHBA_DIR) / "pki"
 
 
-def _load_pem_dir(directory: Path) -> list:
-    from cryptography import x509
+@lru_cache(maxsize=8)
+def _test_pki(directory: str, mtime: float):
+    from kvportal.cardlib import testpki
 
-    certs = []
-    for path in sorted(directory.glob("*.pem")):
-        data = path.read_bytes()
-        if b"PRIVATE KEY" in data:
-            continue
-        certs.extend(x509.load_pem_x509_certificates(data))
-    return certs
+    return testpki.TestPKI.load(directory)
 
 
 @lru_cache(maxsize=8)
-def _trust_for(directory: str, mtime: float) -> Trust:
-    from kvportal.ehba import pki
+def _pem_anchors(paths: tuple[str, ...], mtimes: tuple[float, ...]) -> list:
+    from kvportal.cardlib import certs
 
-    path = Path(directory)
-    if (path / "state.json").exists():
-        test_pki = pki.TestPKI.load(path)
-        check = test_pki.revocation_check
-        return Trust(
-            login_anchors=test_pki.trust_anchors_login,
-            qes_roots=test_pki.trust_roots,
-            revocation_check=check,
-            source=f"Test-PKI {path}",
-        )
-    # Production layout: <dir>/login/*.pem (HBA CAs) and <dir>/qes/*.pem (qualified roots/CAs);
-    # revocation by OCSP from the certificate's AIA.
-    return Trust(
-        login_anchors=_load_pem_dir(path / "login"),
-        qes_roots=_load_pem_dir(path / "qes"),
-        revocation_check=_ocsp_check,
-        source=str(path),
-    )
+    return certs.load_pem_certificates(paths)
+
+
+def _configured_anchors(setting: str) -> list:
+    """The certificates of the PEM files named in ``setting`` (production trust anchors)."""
+    paths = tuple(str(p) for p in getattr(settings, setting, None) or ())
+    try:
+        mtimes = tuple(Path(p).stat().st_mtime for p in paths)
+        return _pem_anchors(paths, mtimes)
+    except FileNotFoundError as exc:
+        raise ImproperlyConfiguredTrust(f"{setting}: Datei {exc.filename} nicht gefunden.") from exc
+    except (OSError, ValueError) as exc:
+        raise ImproperlyConfiguredTrust(f"{setting}: {exc}") from exc
 
 
 def _ocsp_check(cert, issuer=None, **kwargs):
     """Real OCSP round trip; EHBA_OCSP_URL overrides the AIA address (like the TSL's mapping
     of public OCSP addresses to TI addresses)."""
-    from kvportal.ehba import ocsp
+    from kvportal.cardlib import ocsp
 
     url = getattr(settings, "EHBA_OCSP_URL", "") or None
     return ocsp.ocsp_revocation_check(cert, issuer, url=url, **kwargs)
 
 
+def _combined_check(test_pki) -> Callable[..., Any]:
+    """Revocation from the test PKI's own state for its certificates, OCSP for all others."""
+
+    def check(cert, issuer=None, **kwargs):
+        if test_pki.issuer_of(cert) is not None:
+            return test_pki.revocation_check(cert, issuer, **kwargs)
+        return _ocsp_check(cert, issuer, **kwargs)
+
+    return check
+
+
 def get_trust() -> Trust:
-    directory = trust_dir()
-    marker = directory / "root.cert.pem"
-    try:
-        mtime = (marker if marker.exists() else directory).stat().st_mtime
-    except FileNotFoundError as exc:
-        raise ImproperlyConfiguredTrust(directory) from exc
-    trust = _trust_for(str(directory), mtime)
-    if getattr(settings, "EHBA_REVOCATION", "local") == "ocsp":
-        return Trust(trust.login_anchors, trust.qes_roots, _ocsp_check, trust.source)
-    return trust
+    """Production trust anchors from ``EHBA_LOGIN_TRUST_ANCHORS`` / ``EHBA_QES_TRUST_ANCHORS``
+    (PEM files, revocation by OCSP); with the demo/test switch ``EHBA_TEST_PKI`` also the test
+    PKI in ``EHBA_TEST_PKI_DIR`` (its revocation state, or OCSP with ``EHBA_REVOCATION=ocsp``)."""
+    login = _configured_anchors("EHBA_LOGIN_TRUST_ANCHORS")
+    qes = _configured_anchors("EHBA_QES_TRUST_ANCHORS")
+    sources = ["PEM-Dateien"] if login or qes else []
+    check: Callable[..., Any] = _ocsp_check
+    if getattr(settings, "EHBA_TEST_PKI", False):
+        directory = testpki_dir()
+        marker = directory / "root.cert.pem"
+        if not (directory / "state.json").exists() or not marker.exists():
+            raise ImproperlyConfiguredTrust(
+                f"EHBA_TEST_PKI ist eingeschaltet, aber in {directory} liegt keine Test-PKI "
+                "(kvportal card pki init)."
+            )
+        test_pki = _test_pki(str(directory), marker.stat().st_mtime)
+        login = [*test_pki.trust_anchors_login, *login]
+        qes = [*test_pki.trust_roots, *qes]
+        sources.insert(0, f"Test-PKI {directory}")
+        if getattr(settings, "EHBA_REVOCATION", "local") != "ocsp":
+            check = _combined_check(test_pki)
+    if not login and not qes:
+        raise ImproperlyConfiguredTrust(
+            "Kein Vertrauensanker für eHBA konfiguriert (EHBA_LOGIN_TRUST_ANCHORS, "
+            "EHBA_QES_TRUST_ANCHORS leer, EHBA_TEST_PKI aus)."
+        )
+    return Trust(login, qes, check, ", ".join(sources))
 
 
 class ImproperlyConfiguredTrust(Exception):
-    def __init__(self, directory: Path):
-        super().__init__(
-            f"Kein Vertrauensanker für eHBA konfiguriert (EHBA_TRUST_DIR = {directory})."
-        )
+    """The trust configuration is missing or unreadable; the text names the setting."""
 
 
 # --- challenges -----------------------------------------------------------------------------
@@ -424,19 +440,19 @@ _AUTHENTIC_CERT_ERRORS = {
 def _certificate_identity(token: str) -> dict[str, str]:
     from cryptography import x509
 
-    from kvportal.ehba import pki
+    from kvportal.cardlib import certs
 
     try:
         header = json.loads(_b64decode(token.split(".")[0]))
         cert = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0]))
-        profile = pki.parse_card_certificate(cert)
+        profile = certs.parse_card_certificate(cert)
     except (ValueError, KeyError, TypeError, IndexError):
         return {}
     return {"telematik_id": profile.telematik_id or "", "card": profile.serial_number or ""}
 
 
 def _verify_token(token: str, *, challenge: str, audience: str, now: dt.datetime):
-    from kvportal.ehba import tokens
+    from kvportal.cardlib import tokens
 
     try:
         trust = get_trust()
@@ -780,7 +796,7 @@ def required_signer(
     """Build a validation.RequiredSigner from a registry Person, separate names or one name.
 
     A registry person's active eHBA registration supplies the Telematik-ID."""
-    from kvportal.ehba import validation
+    from kvportal.cardlib import validation
 
     if person is not None:
         given_name = given_name or person.first_name
@@ -871,7 +887,7 @@ def validate_signed_application_pdf(
     Checks: original bytes unchanged, each signature intact, signer certificate a QES
     certificate of the trusted qualified CA, not revoked at signing time, signer one of
     ``required_signers`` (validation.RequiredSigner, see :func:`required_signer`)."""
-    from kvportal.ehba import validation
+    from kvportal.cardlib import validation
 
     trust = get_trust()
     result = validation.validate_pdf_signatures(
@@ -1225,11 +1241,13 @@ DEMO_PINS = {"PIN.CH": "123456", "PIN.QES": "654321"}
 def seed_demo(world: dict, out: Callable[[str], None]) -> None:
     """Test PKI + software eHBA for the demo doctors of the BAG (Hahn, Richter) and the MVZ's
     Ärztliche Leiterin (Berger); Hahn's card is registered (card login works at once)."""
-    from kvportal.ehba import pki as pki_mod
-    from kvportal.ehba import softcard, tokens
+    from kvportal.cardlib import softcard, testpki, tokens
 
+    if not getattr(settings, "EHBA_TEST_PKI", False):
+        out("eHBA-Demo übersprungen: Test-PKI nicht eingeschaltet (KVPORTAL_EHBA_TEST_PKI=1).")
+        return
     directory = Path(settings.EHBA_DIR)
-    test_pki = pki_mod.TestPKI.load_or_create(directory / "pki")
+    test_pki = testpki.TestPKI.load_or_create(testpki_dir())
     issued = []
     for key in ("hahn", "richter", "leiterin"):
         person = world.get("persons", {}).get(key)

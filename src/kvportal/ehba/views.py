@@ -26,6 +26,7 @@ from kvportal import audit
 from kvportal.accounts.constants import StaffRole
 from kvportal.accounts.decorators import member_required, staff_role_required
 from kvportal.audit.models import Activity
+from kvportal.cardlib.origins import normalise_origin
 from kvportal.ehba import selectors, services
 from kvportal.ehba.forms import (
     CardAnswerForm,
@@ -39,7 +40,6 @@ from kvportal.ehba.models import (
     LoginChallenge,
     RegistrationEnd,
 )
-from kvportal.ehba.origins import normalise_origin
 
 #: At most this many unanswered challenges per session within CHALLENGE_WINDOW.
 MAX_OPEN_CHALLENGES = 10

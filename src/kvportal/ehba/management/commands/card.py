@@ -1,8 +1,9 @@
-"""``kvportal card ...``: thin Django wrapper around :mod:`kvportal.ehba.cli`."""
+"""``kvportal card ...``: thin Django wrapper around :mod:`kvportal.cardlib.cli`."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,12 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from kvportal.ehba import cli
+from kvportal.cardlib import cli
 
 
 def _default_dir_args(argv: list[str]) -> list[str]:
-    """Use settings.KVPORTAL_EHBA_DIR when set and no --dir was given."""
-    directory = getattr(settings, "KVPORTAL_EHBA_DIR", None)
+    """Use settings.EHBA_DIR when set and no --dir was given."""
+    directory = getattr(settings, "EHBA_DIR", None)
     if directory and "--dir" not in argv and not any(a.startswith("--dir=") for a in argv):
         return ["--dir", str(directory), *argv]
     return argv
@@ -41,7 +42,10 @@ class Command(BaseCommand):
         parser.add_argument("cli_args", nargs="*", help="Befehl und Optionen der Karten-CLI")
 
     def run_from_argv(self, argv: list[str]) -> None:
-        # bypass Django's option parsing: everything after "card" belongs to the card CLI
+        # bypass Django's option parsing: everything after "card" belongs to the card CLI;
+        # the Django-free agent reads the portal's addresses from the environment
+        os.environ.setdefault("KVPORTAL_EHBA_AGENT_URL", str(settings.EHBA_AGENT_URL))
+        os.environ.setdefault("KVPORTAL_URL", str(settings.PORTAL_URL))
         code = cli.main(_default_dir_args(argv[2:]), prog=f"{Path(argv[0]).name} card")
         sys.exit(code)
 

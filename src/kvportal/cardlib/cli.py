@@ -2,8 +2,8 @@
 """``kvportal card ...`` — the software eHBA on the command line (Django-free).
 
 Run as ``kvportal card <subcommand>`` (management command) or
-``python -m kvportal.ehba.cli <subcommand>``. Other modules add subcommands with
-:func:`register_subcommand` (``kvportal.ehba.agent`` is imported automatically if it
+``python -m kvportal.cardlib.cli <subcommand>``. Other modules add subcommands with
+:func:`register_subcommand` (``kvportal.cardlib.agent`` is imported automatically if it
 exists, so the local signing agent can plug in ``card agent``).
 """
 
@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .pki import TestPKI, cert_to_pem, default_ehba_dir, parse_card_certificate
+from .certs import cert_to_pem, parse_card_certificate
 from .signing import SigningError, sign_pdfs
 from .softcard import CardError, PinType, SoftCard
+from .storage import default_ehba_dir
+from .testpki import TestPKI
 from .tokens import sign_login_challenge
 
-PLUGIN_MODULES = ("kvportal.ehba.agent",)
+PLUGIN_MODULES = ("kvportal.cardlib.agent",)
 
 
 @dataclass
@@ -388,7 +390,7 @@ def _cfg_ocsp(p: argparse.ArgumentParser) -> None:
 
 
 def _run_ocsp(args: argparse.Namespace, ctx: CliContext) -> int:
-    from .ocsp import OcspServer
+    from .ocsp_server import OcspServer
 
     server = OcspServer(ctx.pki(), port=args.port)
     ctx.out(f"OCSP-Responder läuft auf {server.url} (Strg+C beendet).")
@@ -476,4 +478,4 @@ def main(
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main(prog="python -m kvportal.ehba.cli"))
+    sys.exit(main(prog="python -m kvportal.cardlib.cli"))

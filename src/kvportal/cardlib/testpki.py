@@ -4,20 +4,15 @@
 Everything is persisted in one directory (PEM keys and certificates plus ``state.json``
 holding the issued certificates and revocations) so that the portal, the ``card`` command
 and the signing agent share it. Keys are stored unencrypted: never use this for production.
+The portal trusts it only with the demo/test switch ``EHBA_TEST_PKI``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -33,29 +28,30 @@ from cryptography.x509.oid import (
     NameOID,
 )
 
-# --- OIDs (gemSpec_OID, via gematik/zero-lab go/gempki/oids.go) ---------------------------
-OID_ADMISSION = "1.3.36.8.3.3"
-OID_ARZT = "1.2.276.0.76.4.30"
-OID_PSYCHOTHERAPEUT = "1.2.276.0.76.4.45"
-OID_PS_PSYCHOTHERAPEUT = "1.2.276.0.76.4.46"
-OID_KUJ_PSYCHOTHERAPEUT = "1.2.276.0.76.4.47"
-OID_POLICY_HBA_CP = "1.2.276.0.76.4.145"
-OID_POLICY_GEM_OR_CP = "1.2.276.0.76.4.163"
-OID_HBA_QES = "1.2.276.0.76.4.72"
-OID_HBA_ENC = "1.2.276.0.76.4.74"
-OID_HBA_AUT = "1.2.276.0.76.4.75"
-OID_QCP_NATURAL_QSCD = "0.4.0.194112.1.2"
-OID_QC_STATEMENTS = "1.3.6.1.5.5.7.1.3"
-OID_QC_COMPLIANCE = "0.4.0.1862.1.1"
-OID_QC_SSCD = "0.4.0.1862.1.4"
-OID_QC_TYPE = "0.4.0.1862.1.6"
-OID_QC_TYPE_ESIGN = "0.4.0.1862.1.6.1"
-OID_VALIDITY_MODEL = "1.3.6.1.4.1.8301.3.5"
-OID_VALIDITY_MODEL_CHAIN = "1.3.6.1.4.1.8301.3.5.1"
-
-PSYCHOTHERAPEUT_OIDS = frozenset(
-    {OID_PSYCHOTHERAPEUT, OID_PS_PSYCHOTHERAPEUT, OID_KUJ_PSYCHOTHERAPEUT}
+from .certs import (
+    OID_HBA_AUT,
+    OID_HBA_ENC,
+    OID_HBA_QES,
+    OID_POLICY_GEM_OR_CP,
+    OID_POLICY_HBA_CP,
+    OID_QC_COMPLIANCE,
+    OID_QC_SSCD,
+    OID_QC_STATEMENTS,
+    OID_QC_TYPE,
+    OID_QC_TYPE_ESIGN,
+    OID_QCP_NATURAL_QSCD,
+    OID_VALIDITY_MODEL,
+    OID_VALIDITY_MODEL_CHAIN,
+    Profession,
+    RevocationResult,
+    _QcStatements,
+    _ValidityModel,
+    aware,
+    cert_from_pem,
+    cert_to_pem,
+    utcnow,
 )
+from .storage import atomic_write, default_ehba_dir, locked
 
 TSP_ID = "16"  # prefix of the subject serialNumber (<TSP-ID>.<ICCSN>), medisign's value
 
@@ -63,79 +59,11 @@ DEFAULT_OCSP_URL = "http://127.0.0.1:8788/ocsp"
 
 KeyAlgorithm = Literal["brainpool", "rsa"]
 
-
-class Profession(StrEnum):
-    ARZT = "arzt"
-    PSYCHOTHERAPEUT = "psychotherapeut"
-
-    @property
-    def oid(self) -> str:
-        return OID_ARZT if self is Profession.ARZT else OID_PSYCHOTHERAPEUT
-
-    @property
-    def item(self) -> str:
-        return "Ärztin/Arzt" if self is Profession.ARZT else "Psychotherapeut/-in"
-
-    @property
-    def chamber(self) -> str:
-        if self is Profession.ARZT:
-            return "Sächsische Landesärztekammer (Test)"
-        return "Ostdeutsche Psychotherapeutenkammer (Test)"
-
-
-def profession_from_oids(oids: list[str] | tuple[str, ...]) -> Profession | None:
-    if OID_ARZT in oids:
-        return Profession.ARZT
-    if PSYCHOTHERAPEUT_OIDS.intersection(oids):
-        return Profession.PSYCHOTHERAPEUT
-    return None
-
-
-def default_ehba_dir() -> Path:
-    """``$KVPORTAL_EHBA_DIR`` or ``./var/ehba``."""
-    env = os.environ.get("KVPORTAL_EHBA_DIR")
-    return Path(env) if env else Path.cwd() / "var" / "ehba"
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime:
-    if moment is None:
-        return utcnow()
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.UTC)
-    return moment
-
-
-# --- small file helpers shared with softcard.py -------------------------------------------
-
-
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Exclusive advisory lock on ``<path>.lock`` for read-modify-write cycles."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+#: Professional chamber named as Admission authority in the test certificates.
+CHAMBERS = {
+    Profession.ARZT: "Sächsische Landesärztekammer (Test)",
+    Profession.PSYCHOTHERAPEUT: "Ostdeutsche Psychotherapeutenkammer (Test)",
+}
 
 
 # --- keys ----------------------------------------------------------------------------------
@@ -167,42 +95,12 @@ def key_from_pem(data: bytes) -> PrivateKey:
     return key
 
 
-def cert_to_pem(cert: x509.Certificate) -> str:
-    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
-
-
-def cert_from_pem(data: str | bytes) -> x509.Certificate:
-    return x509.load_pem_x509_certificate(data.encode() if isinstance(data, str) else data)
-
-
-def fingerprint(cert: x509.Certificate) -> str:
-    return cert.fingerprint(hashes.SHA256()).hex()
-
-
 def _sig_hash(key: PrivateKey) -> hashes.HashAlgorithm:
     return hashes.SHA256()
 
 
-# --- ASN.1 for extensions cryptography does not model ------------------------------------
-
-
-class _QcStatement(asn1.Sequence):
-    _fields = [
-        ("statement_id", asn1.ObjectIdentifier),
-        ("statement_info", asn1.Any, {"optional": True}),
-    ]
-
-
-class _QcStatements(asn1.SequenceOf):
-    _child_spec = _QcStatement
-
-
 class _QcTypes(asn1.SequenceOf):
     _child_spec = asn1.ObjectIdentifier
-
-
-class _ValidityModel(asn1.Sequence):
-    _fields = [("model_id", asn1.ObjectIdentifier), ("model_info", asn1.Any, {"optional": True})]
 
 
 def _qc_statements_der() -> bytes:
@@ -214,149 +112,6 @@ def _qc_statements_der() -> bytes:
             {"statement_id": OID_QC_TYPE, "statement_info": asn1.Any.load(qc_type.dump())},
         ]
     ).dump()
-
-
-def parse_qc_statements(der: bytes) -> list[str]:
-    return [s["statement_id"].dotted for s in _QcStatements.load(der)]
-
-
-# --- certificate profile parsed back --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CertificateProfile:
-    given_name: str
-    surname: str
-    common_name: str
-    serial_number: str
-    telematik_id: str | None
-    profession_oids: tuple[str, ...]
-    profession: Profession | None
-    admission_authority: str | None
-    policies: tuple[str, ...]
-    key_usage: frozenset[str]
-    ext_key_usage: tuple[str, ...]
-    qc_statements: tuple[str, ...]
-    ocsp_urls: tuple[str, ...]
-    validity_model: str | None
-    fingerprint: str
-    not_before: dt.datetime
-    not_after: dt.datetime
-    issuer_cn: str
-
-
-_KU_NAMES = (
-    "digital_signature",
-    "content_commitment",
-    "key_encipherment",
-    "data_encipherment",
-    "key_agreement",
-    "key_cert_sign",
-    "crl_sign",
-)
-
-
-def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
-    values = name.get_attributes_for_oid(oid)
-    return str(values[0].value) if values else ""
-
-
-def parse_card_certificate(cert: x509.Certificate) -> CertificateProfile:
-    """Read the person/profile data of a C.HP.* certificate (missing parts → empty)."""
-    exts = cert.extensions
-
-    def ext(cls):
-        try:
-            return exts.get_extension_for_class(cls).value
-        except x509.ExtensionNotFound:
-            return None
-
-    telematik_id = None
-    profession_oids: list[str] = []
-    authority = None
-    adm = ext(x509.Admissions)
-    if adm is not None:
-        if adm.authority is not None and isinstance(adm.authority, x509.DirectoryName):
-            authority = adm.authority.value.rfc4514_string()
-        for admission in adm:
-            for info in admission.profession_infos:
-                profession_oids.extend(o.dotted_string for o in info.profession_oids or ())
-                if telematik_id is None and info.registration_number:
-                    telematik_id = info.registration_number
-    policies = ext(x509.CertificatePolicies)
-    ku = ext(x509.KeyUsage)
-    key_usage = set()
-    if ku is not None:
-        for name in _KU_NAMES:
-            if getattr(ku, name):
-                key_usage.add(name)
-        if ku.key_agreement:
-            key_usage.discard("encipher_only")
-    eku = ext(x509.ExtendedKeyUsage)
-    aia = ext(x509.AuthorityInformationAccess)
-    qc: list[str] = []
-    validity_model = None
-    for e in exts:
-        if e.oid.dotted_string == OID_QC_STATEMENTS and isinstance(
-            e.value, x509.UnrecognizedExtension
-        ):
-            qc = parse_qc_statements(e.value.value)
-        if e.oid.dotted_string == OID_VALIDITY_MODEL and isinstance(
-            e.value, x509.UnrecognizedExtension
-        ):
-            validity_model = _ValidityModel.load(e.value.value)["model_id"].dotted
-    return CertificateProfile(
-        given_name=_attr(cert.subject, NameOID.GIVEN_NAME),
-        surname=_attr(cert.subject, NameOID.SURNAME),
-        common_name=_attr(cert.subject, NameOID.COMMON_NAME),
-        serial_number=_attr(cert.subject, NameOID.SERIAL_NUMBER),
-        telematik_id=telematik_id,
-        profession_oids=tuple(profession_oids),
-        profession=profession_from_oids(profession_oids),
-        admission_authority=authority,
-        policies=tuple(p.policy_identifier.dotted_string for p in policies or ()),
-        key_usage=frozenset(key_usage),
-        ext_key_usage=tuple(o.dotted_string for o in eku or ()),
-        qc_statements=tuple(qc),
-        ocsp_urls=tuple(
-            str(d.access_location.value)
-            for d in aia or ()
-            if d.access_method == AuthorityInformationAccessOID.OCSP
-        ),
-        validity_model=validity_model,
-        fingerprint=fingerprint(cert),
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-        issuer_cn=_attr(cert.issuer, NameOID.COMMON_NAME),
-    )
-
-
-# --- revocation ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RevocationResult:
-    status: Literal["good", "revoked", "unknown"]
-    revoked_at: dt.datetime | None = None
-    source: str = "lokal"
-
-    def __str__(self) -> str:
-        return self.status
-
-    def to_dict(self) -> dict:
-        return {
-            "status": self.status,
-            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
-            "source": self.source,
-        }
-
-    @classmethod
-    def coerce(cls, value: RevocationResult | str) -> RevocationResult:
-        if isinstance(value, RevocationResult):
-            return value
-        if value not in ("good", "revoked", "unknown"):
-            return cls("unknown", source=str(value))
-        return cls(value, source="Prüffunktion")
 
 
 # --- the PKI ---------------------------------------------------------------------------------
@@ -400,7 +155,7 @@ class TestPKI:
         directory = Path(directory)
         if (directory / "state.json").exists():
             raise FileExistsError(f"In {directory} existiert bereits eine Test-PKI.")
-        now = _aware(now)
+        now = aware(now)
         start = now - dt.timedelta(days=1)
         keys = {k: generate_key(algorithm) for k in ("root", "hba", "qes")}
         org = [
@@ -582,8 +337,8 @@ class TestPKI:
     ) -> CardCertificates:
         """Issue C.HP.AUT, C.HP.ENC (HBA CA) and C.HP.QES (qualified CA) for one card."""
         profession = Profession(profession)
-        not_before = _aware(not_before) if not_before else utcnow() - dt.timedelta(minutes=5)
-        not_after = _aware(not_after) if not_after else not_before + dt.timedelta(days=5 * 365)
+        not_before = aware(not_before) if not_before else utcnow() - dt.timedelta(minutes=5)
+        not_after = aware(not_after) if not_after else not_before + dt.timedelta(days=5 * 365)
         common = {
             "given_name": given_name,
             "surname": surname,
@@ -617,8 +372,8 @@ class TestPKI:
         """Only a C.HP.QES for an existing key (e.g. a key generated on a PKCS#11 token)."""
         kwargs = dict(kwargs)
         profession = Profession(kwargs.pop("profession"))
-        not_before = _aware(kwargs.pop("not_before", None) or utcnow() - dt.timedelta(minutes=5))
-        not_after = _aware(kwargs.pop("not_after", None) or not_before + dt.timedelta(days=5 * 365))
+        not_before = aware(kwargs.pop("not_before", None) or utcnow() - dt.timedelta(minutes=5))
+        not_after = aware(kwargs.pop("not_after", None) or not_before + dt.timedelta(days=5 * 365))
         cert = self._issue_ee(
             kind="qes",
             public_key=public_key,
@@ -702,7 +457,7 @@ class TestPKI:
             x509.DirectoryName(
                 x509.Name(
                     [
-                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, profession.chamber),
+                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, CHAMBERS[profession]),
                         x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"),
                     ]
                 )
@@ -787,7 +542,7 @@ class TestPKI:
     # -- revocation
     def revoke(self, cert: x509.Certificate, *, at: dt.datetime | None = None) -> None:
         """Revoke a certificate of this PKI. Irreversible: a second call keeps the first time."""
-        at = _aware(at)
+        at = aware(at)
         serial = format(cert.serial_number, "x")
         with locked(self._state_file):
             state = self._read_state()
@@ -810,13 +565,13 @@ class TestPKI:
             return RevocationResult("unknown", source="lokal (Test-PKI)")
         if entry["revoked_at"]:
             revoked_at = dt.datetime.fromisoformat(entry["revoked_at"])
-            if revoked_at <= _aware(now):
+            if revoked_at <= aware(now):
                 return RevocationResult("revoked", revoked_at, source="lokal (Test-PKI)")
         return RevocationResult("good", source="lokal (Test-PKI)")
 
     def ocsp_response(self, request_der: bytes, *, now: dt.datetime | None = None) -> bytes:
         """Answer a DER OCSP request (RFC 6960), signed directly by the issuing CA."""
-        now = _aware(now)
+        now = aware(now)
         try:
             req = ocsp.load_der_ocsp_request(request_der)
         except ValueError:
@@ -874,7 +629,7 @@ class TestPKI:
 
     def crl(self, which: Literal["hba", "qes"], *, now: dt.datetime | None = None) -> bytes:
         """DER CRL of one CA with all revocations known at ``now``."""
-        now = _aware(now)
+        now = aware(now)
         ca_cert = self._ca_cert_of(which)
         builder = (
             x509.CertificateRevocationListBuilder()

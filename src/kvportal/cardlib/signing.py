@@ -24,7 +24,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.signers.pdf_cms import Signer
 
-from .pki import parse_card_certificate
+from .certs import parse_card_certificate
 from .softcard import CardError
 
 
@@ -37,8 +37,8 @@ class QesSessionLike(AbstractContextManager, Protocol):
 
 
 class QesToken(Protocol):
-    """What :func:`sign_pdfs` needs: :class:`~kvportal.ehba.softcard.SoftCard` and
-    :class:`~kvportal.ehba.pkcs11_signer.Pkcs11Token` implement it."""
+    """What :func:`sign_pdfs` needs: :class:`~kvportal.cardlib.softcard.SoftCard` and
+    :class:`~kvportal.cardlib.pkcs11.Pkcs11Token` implement it."""
 
     @property
     def batch_size(self) -> int: ...

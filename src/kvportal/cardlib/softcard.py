@@ -29,26 +29,15 @@ from typing import Any
 from asn1crypto import algos
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from pyhanko.sign.signers.pdf_cms import Signer
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from . import pki as pki_mod
-from .pki import (
-    KeyAlgorithm,
-    PrivateKey,
-    Profession,
-    TestPKI,
-    _aware,
-    atomic_write,
-    cert_from_pem,
-    cert_to_pem,
-    key_from_pem,
-    key_to_pem,
-    locked,
-)
+from .certs import Profession, _aware, cert_from_pem, cert_to_pem
+from .storage import atomic_write, default_ehba_dir, locked
+from .testpki import KeyAlgorithm, PrivateKey, TestPKI, generate_key, key_from_pem, key_to_pem
 
 MAX_TRIES = 3
 PUK_MAX_USES = 10
@@ -387,7 +376,7 @@ def generate_telematik_id(profession: Profession | str) -> str:
 
 
 def cards_dir(directory: Path | str | None) -> Path:
-    base = Path(directory) if directory is not None else pki_mod.default_ehba_dir()
+    base = Path(directory) if directory is not None else default_ehba_dir()
     return base / "cards"
 
 
@@ -462,7 +451,7 @@ class SoftCard:
         not_after = _aware(not_after) if not_after else not_before + dt.timedelta(days=valid_days)
         base = Path(directory) if directory is not None else pki.directory.parent
         card_id = new_card_id()
-        keys = {k: pki_mod.generate_key(algorithm) for k in ("aut", "enc", "qes")}
+        keys = {k: generate_key(algorithm) for k in ("aut", "enc", "qes")}
         certs = pki.issue_card_certificates(
             given_name=given_name,
             surname=surname,
@@ -908,10 +897,10 @@ class SoftCardSigner(Signer):
     def __init__(self, session: QesSession):
         card = session.card
         cert = asn1_x509.Certificate.load(
-            card.qes_certificate.public_bytes(pki_mod.serialization.Encoding.DER)
+            card.qes_certificate.public_bytes(serialization.Encoding.DER)
         )
         chain = [
-            asn1_x509.Certificate.load(c.public_bytes(pki_mod.serialization.Encoding.DER))
+            asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
             for c in card.ca_chain("qes")
         ]
         self._is_ec = isinstance(card.qes_certificate.public_key(), ec.EllipticCurvePublicKey)

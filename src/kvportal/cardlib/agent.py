@@ -437,7 +437,7 @@ class SigningAgent:
 
 
 def card_error_to_agent(exc: Exception) -> AgentError:
-    """Translate the card's exceptions (kvportal.ehba.softcard) into agent error codes."""
+    """Translate the card's exceptions (kvportal.cardlib.softcard) into agent error codes."""
     code = getattr(exc, "code", "")
     message = getattr(exc, "message_de", None) or str(exc) or "Kartenfehler."
     mapping = {
@@ -473,7 +473,7 @@ class SoftCardBackend:
         self.directory = directory
 
     def card(self):
-        from kvportal.ehba import softcard
+        from kvportal.cardlib import softcard
 
         try:
             if self.ref:
@@ -502,7 +502,7 @@ class SoftCardBackend:
         }
 
     def login_token(self, challenge: str, *, audience: str, pin_provider: PinProvider) -> str:
-        from kvportal.ehba import softcard, tokens
+        from kvportal.cardlib import softcard, tokens
 
         card = self.card()
         pin = pin_provider("PIN.CH", f"Karte {card.card_id} ({card.given_name} {card.surname})")
@@ -522,7 +522,7 @@ def sign_with_token(
 ) -> list[bytes]:
     """Batch PAdES with any QES token (software card, PKCS#11): one PIN per part of
     ``token.batch_size``; parts signed before a failure are kept (PartialBatch)."""
-    from kvportal.ehba import signing
+    from kvportal.cardlib import signing
 
     parts = signing.split_parts(len(pdfs), token.batch_size)
 
@@ -551,10 +551,10 @@ class Pkcs11Backend:
         self.login_backend = login_backend
 
     def describe(self) -> dict[str, Any]:
-        from kvportal.ehba import pki, softcard
+        from kvportal.cardlib import certs, softcard
 
         try:
-            profile = pki.parse_card_certificate(self.token.qes_certificate)
+            profile = certs.parse_card_certificate(self.token.qes_certificate)
         except softcard.CardError as exc:
             raise card_error_to_agent(exc) from exc
         return {
@@ -611,20 +611,13 @@ def _configure_cli(parser: Any) -> None:
     )
 
 
-def _default(setting: str, env: str, fallback: str) -> str:
+def _default(env: str, fallback: str) -> str:
+    """``$env`` or ``fallback``. The portal's ``kvportal card`` management command puts its
+    settings (``EHBA_AGENT_URL``, ``PORTAL_URL``) into these variables: this module stays
+    Django-free."""
     import os
 
-    value = os.environ.get(env)
-    if value:
-        return value
-    try:
-        from django.conf import settings
-
-        if settings.configured:
-            return str(getattr(settings, setting, "") or fallback)
-    except Exception as exc:  # Django is optional for the agent
-        print(f"Hinweis: Portal-Einstellungen nicht lesbar ({exc}).", file=sys.stderr)
-    return fallback
+    return os.environ.get(env) or fallback
 
 
 def _ctx_pin_provider(ctx: Any) -> PinProvider:
@@ -646,14 +639,14 @@ def run_cli(args: Any, ctx: Any) -> int:
     """``kvportal card agent``: serve until Ctrl+C."""
     import os
 
-    url = args.url or _default("EHBA_AGENT_URL", "KVPORTAL_EHBA_AGENT_URL", DEFAULT_AGENT_URL)
-    origins = args.origin or [_default("PORTAL_URL", "KVPORTAL_URL", "http://127.0.0.1:8000")]
+    url = args.url or _default("KVPORTAL_EHBA_AGENT_URL", DEFAULT_AGENT_URL)
+    origins = args.origin or [_default("KVPORTAL_URL", "http://127.0.0.1:8000")]
     try:
         host, port = agent_address(url)
         test_pin = args.test_pin or os.environ.get("KVPORTAL_CARD_PIN")
         backend: CardBackend = SoftCardBackend(args.card, directory=getattr(ctx, "directory", None))
         if getattr(args, "pkcs11_lib", None):
-            from kvportal.ehba.pkcs11_signer import Pkcs11Token
+            from kvportal.cardlib.pkcs11 import Pkcs11Token
 
             test_pki = ctx.pki()
             backend = Pkcs11Backend(
@@ -694,7 +687,7 @@ def run_cli(args: Any, ctx: Any) -> int:
 
 def _register() -> None:
     try:
-        from kvportal.ehba import cli
+        from kvportal.cardlib import cli
     except ImportError:  # the card library is not there (yet)
         return
     register = getattr(cli, "register_subcommand", None)

@@ -16,7 +16,7 @@ import hmac
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from .pki import (
+from .certs import (
     OID_HBA_AUT,
     OID_POLICY_HBA_CP,
     RevocationResult,
@@ -33,7 +33,20 @@ from .pki import (
     fingerprint,
     parse_card_certificate,
 )
-from .softcard import SoftCard
+
+
+class AuthCard(Protocol):
+    """What :func:`sign_login_challenge` needs from a card (the software card implements it;
+    the verifier below never sees a card)."""
+
+    aut_certificate: x509.Certificate
+    telematik_id: str
+
+    def check_usable(self, now: dt.datetime | None = None) -> None: ...
+
+    def sign_authentication(
+        self, pin: Any, data: bytes, *, now: dt.datetime | None = None
+    ) -> bytes: ...
 
 
 class LoginTokenError(Exception):
@@ -100,7 +113,7 @@ def _unb64(text: str) -> bytes:
 
 
 def sign_login_challenge(
-    card: SoftCard, pin: str, challenge: str, audience: str, *, now: dt.datetime | None = None
+    card: AuthCard, pin: str, challenge: str, audience: str, *, now: dt.datetime | None = None
 ) -> str:
     """PIN.CH on the card, then a compact JWS over the challenge. Raises the card errors."""
     now = _aware(now)

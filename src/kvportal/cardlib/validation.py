@@ -34,7 +34,7 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
-from .pki import (
+from .certs import (
     OID_HBA_QES,
     OID_QC_COMPLIANCE,
     OID_QC_SSCD,

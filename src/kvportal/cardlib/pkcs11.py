@@ -1,8 +1,8 @@
 # TUC_KON_154 via PKCS#11: one C_Login (PIN.QES) per batch part of at most batch_size.
 """A QES token behind a PKCS#11 module (real card middleware, or SoftHSM2 in tests).
 
-:class:`Pkcs11Token` implements the :class:`~kvportal.ehba.signing.QesToken` protocol, so
-:func:`~kvportal.ehba.signing.sign_pdfs` works unchanged: each batch part opens a PKCS#11
+:class:`Pkcs11Token` implements the :class:`~kvportal.cardlib.signing.QesToken` protocol, so
+:func:`~kvportal.cardlib.signing.sign_pdfs` works unchanged: each batch part opens a PKCS#11
 session and logs in with the PIN the user typed (C_Login), then signs at most
 ``batch_size`` documents through pyHanko's ``PKCS11Signer``. PIN errors are mapped to the
 card exceptions (``WrongPin``, ``PinBlocked``). Note: SoftHSM2 never blocks a PIN; real
@@ -25,7 +25,7 @@ from pkcs11 import exceptions as p11_exc
 from pkcs11.util.ec import encode_ec_public_key
 from pyhanko.sign.pkcs11 import PKCS11Signer
 
-from .pki import Profession, TestPKI
+from .certs import Profession
 from .softcard import (
     DEFAULT_BATCH_SIZE,
     BatchLimitExceeded,
@@ -35,6 +35,7 @@ from .softcard import (
     SessionClosed,
     WrongPin,
 )
+from .testpki import TestPKI
 
 BRAINPOOL_P256R1_OID = "1.3.36.3.3.2.8.1.1.7"
 

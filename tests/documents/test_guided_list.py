@@ -143,3 +143,19 @@ def test_no_widerspruch_line_for_documents_that_are_no_bescheid(client, world):
     html = client.get(reverse("documents:detail", args=[doc.pk])).content.decode()
     assert 'id="delivered-on"' in html
     assert 'id="widerspruch-until"' not in html
+
+
+def test_unread_bescheid_is_a_task_with_its_widerspruch_deadline(world):
+    from kvportal.core import registry
+
+    sent = timezone.now() - dt.timedelta(days=2)
+    Document.objects.filter(pk=world.bsnr_doc.pk).update(notice_sent_at=sent)
+    world.bsnr_doc.refresh_from_db()
+    tasks = registry.tasks_for(world.traeger)
+    bescheid = [t for t in tasks if t.url == reverse("documents:detail", args=[world.bsnr_doc.pk])]
+    assert len(bescheid) == 1
+    assert bescheid[0].due == rules.widerspruch_deadline(rules.delivery_date(sent))
+    assert tasks.index(bescheid[0]) == 0  # due dates first
+    # after reading it, the task is gone
+    services.mark_opened(actor=world.traeger, document=world.bsnr_doc)
+    assert not [t for t in registry.tasks_for(world.traeger) if t.due]

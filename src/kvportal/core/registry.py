@@ -176,7 +176,8 @@ def tasks_for(user: Any) -> list[Task]:
 
 def nav_groups(items: list[NavItem]) -> tuple[list[NavItem], list[tuple[str, list[NavItem]]]]:
     """Split menu items into the top level and the named submenus (in order of appearance)."""
-    top, groups = [], {}
+    top: list[NavItem] = []
+    groups: dict[str, list[NavItem]] = {}
     for item in items:
         if item.group:
             groups.setdefault(item.group, []).append(item)

@@ -332,9 +332,10 @@ class _Generator:
     def header(self, satzart: str, prefix: str) -> list[Item]:
         """kad0/sad0: the adt0 fields (Satztabelle: same Muss fields) with their version."""
         q = self.q
-        items = [(fk, v) for fk, v in self.adt0() if fk not in ("8000", "9212", "9115")]
-        items = [
-            i if i[0] != "0105" else ("0105", f"Y/9/{q.year % 100:02d}01/99/999") for i in items
+        items: list[Item] = [
+            ("0105", f"Y/9/{q.year % 100:02d}01/99/999") if i[0] == "0105" else i
+            for i in self.adt0()
+            if isinstance(i, tuple) and i[0] not in ("8000", "9212", "9115")
         ]
         version = f"{prefix}{q.start.month:02d}{q.year % 100:02d}.01"
         return [("8000", satzart), *items[:2], ("9212", version), *items[2:]]

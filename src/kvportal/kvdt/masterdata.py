@@ -537,7 +537,7 @@ def load_sdebm(path: str | os.PathLike, *, quarter: Quarter | None = None) -> Eb
                 current = None
                 elem.clear()
     except _xml_syntax_error() as exc:
-        line, column = exc.position
+        line, column = getattr(exc, "position", (0, 0))
         raise MasterDataError(
             f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."
         ) from None
@@ -585,7 +585,7 @@ def load_sdops(path: str | os.PathLike, *, quarter: Quarter | None = None) -> Op
                 current = None
                 elem.clear()
     except _xml_syntax_error() as exc:
-        line, column = exc.position
+        line, column = getattr(exc, "position", (0, 0))
         raise MasterDataError(
             f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."
         ) from None

@@ -1181,6 +1181,8 @@ class _Validator:
         Seitenlokalisation (5041) must follow it (R705)."""
         if self.ops_pending:
             self.flush_ops()
+        if self.ops is None:  # only called with SDOPS loaded
+            return
         code = self.ops.codes.get(val.decode(ENCODING))
         day = self.last_ltag
         if code is None or (day and not code.valid_on(day)):
@@ -1477,7 +1479,7 @@ class _Validator:
                     if self.stamp_case:
                         self.case_bsnrs.add(val)
                     if ok and self.current_quarter_case and val not in self.besa_bsnr_set:
-                        rule = "724" if self.sug28 else _PLACE_RULES.get(self.sa, "716")
+                        rule = "724" if self.sug28 else _PLACE_RULES.get(self.sa or b"", "716")
                         msg(rule, ln, fk, self.value_detail(fk, val))
                     if self.sug28 and ok:
                         self.sug28_place(b"4218", "720", fk, val, ln)
@@ -1490,7 +1492,7 @@ class _Validator:
                         and val not in self.besa_lanrs
                         and val != _LANR_SUBSTITUTE
                     ):
-                        rule = "723" if self.sug28 else _DOCTOR_RULES.get(self.sa, "715")
+                        rule = "723" if self.sug28 else _DOCTOR_RULES.get(self.sa or b"", "715")
                         msg(rule, ln, fk, self.value_detail(fk, val))
                     if self.sug28 and ok:
                         self.sug28_place(b"4242", "721", fk, val, ln)

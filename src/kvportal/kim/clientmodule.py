@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from aiosmtpd.smtp import MISSING, AuthResult
+from aiosmtpd.smtp import AuthResult
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -840,7 +840,7 @@ class _Fetched:
         return self.data
 
 
-class _CmSmtpHandler:
+class _CmSmtpHandler(fachdienst.SmtpAuthHandler):
     """SMTP towards the practice software; credentials are checked by the Fachdienst."""
 
     def __init__(self, cm: ClientModule):
@@ -855,39 +855,6 @@ class _CmSmtpHandler:
         except ClientModuleError as exc:
             return AuthResult(success=False, handled=False, message=f"{exc.smtp} {exc}")
         return AuthResult(success=True, auth_data=(context, secret))
-
-    async def auth_PLAIN(self, server, args):
-        if len(args) == 1:
-            blob = await server.challenge_auth("")
-            if blob is MISSING:
-                return AuthResult(success=False, handled=True)
-        else:
-            try:
-                blob = base64.b64decode(args[1].encode(), validate=True)
-            except binascii.Error:
-                await server.push("501 5.5.2 Base64 nicht lesbar")
-                return AuthResult(success=False, handled=True)
-        parts = blob.split(b"\x00")
-        if len(parts) != 3:
-            await server.push("501 5.5.2 PLAIN erwartet authzid NUL authcid NUL passwd")
-            return AuthResult(success=False, handled=True)
-        return await self._login(server, parts[1], parts[2])
-
-    async def auth_LOGIN(self, server, args):
-        if len(args) == 1:
-            login = await server.challenge_auth("Username:")
-            if login is MISSING:
-                return AuthResult(success=False, handled=True)
-        else:
-            try:
-                login = base64.b64decode(args[1].encode(), validate=True)
-            except binascii.Error:
-                await server.push("501 5.5.2 Base64 nicht lesbar")
-                return AuthResult(success=False, handled=True)
-        password = await server.challenge_auth("Password:")
-        if password is MISSING:
-            return AuthResult(success=False, handled=True)
-        return await self._login(server, login, password)
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         context, _secret = session.auth_data

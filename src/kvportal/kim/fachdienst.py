@@ -293,7 +293,57 @@ def _size_param(options: list[str]) -> int | None:
     return None
 
 
-class _SmtpHandler:
+class SmtpAuthHandler:
+    """AUTH PLAIN/LOGIN decoding shared by the Fachdienst and the client module's SMTP side.
+
+    Subclasses implement ``_login(server, login, password)``; ``_login_plain`` may also check
+    the PLAIN authzid.
+    """
+
+    async def _login(self, server, login: bytes, password: bytes) -> AuthResult:
+        raise NotImplementedError
+
+    async def _login_plain(
+        self, server, authzid: bytes, login: bytes, password: bytes
+    ) -> AuthResult:
+        return await self._login(server, login, password)
+
+    async def auth_PLAIN(self, server, args):
+        if len(args) == 1:
+            blob = await server.challenge_auth("")
+            if blob is MISSING:
+                return AuthResult(success=False, handled=True)
+        else:
+            try:
+                blob = base64.b64decode(args[1].encode(), validate=True)
+            except binascii.Error:
+                await server.push("501 5.5.2 Base64 nicht lesbar")
+                return AuthResult(success=False, handled=True)
+        parts = blob.split(b"\x00")
+        if len(parts) != 3:
+            await server.push("501 5.5.2 PLAIN erwartet authzid NUL authcid NUL passwd")
+            return AuthResult(success=False, handled=True)
+        authzid, login, password = parts
+        return await self._login_plain(server, authzid, login, password)
+
+    async def auth_LOGIN(self, server, args):
+        if len(args) == 1:
+            login = await server.challenge_auth("Username:")
+            if login is MISSING:
+                return AuthResult(success=False, handled=True)
+        else:
+            try:
+                login = base64.b64decode(args[1].encode(), validate=True)
+            except binascii.Error:
+                await server.push("501 5.5.2 Base64 nicht lesbar")
+                return AuthResult(success=False, handled=True)
+        password = await server.challenge_auth("Password:")
+        if password is MISSING:
+            return AuthResult(success=False, handled=True)
+        return await self._login(server, login, password)
+
+
+class _SmtpHandler(SmtpAuthHandler):
     """Submission: sender = authenticated account, only KOM-LE, per-account limits."""
 
     check_login = True  # the Postfix filter leaves the sender/login check to Postfix
@@ -317,42 +367,13 @@ class _SmtpHandler:
             success=False, handled=False, message="535 5.7.8 Anmeldung fehlgeschlagen"
         )
 
-    async def auth_PLAIN(self, server, args):
-        if len(args) == 1:
-            blob = await server.challenge_auth("")
-            if blob is MISSING:
-                return AuthResult(success=False, handled=True)
-        else:
-            try:
-                blob = base64.b64decode(args[1].encode(), validate=True)
-            except binascii.Error:
-                await server.push("501 5.5.2 Base64 nicht lesbar")
-                return AuthResult(success=False, handled=True)
-        parts = blob.split(b"\x00")
-        if len(parts) != 3:
-            await server.push("501 5.5.2 PLAIN erwartet authzid NUL authcid NUL passwd")
-            return AuthResult(success=False, handled=True)
-        authzid, login, password = parts
+    async def _login_plain(
+        self, server, authzid: bytes, login: bytes, password: bytes
+    ) -> AuthResult:
         if authzid and authzid.lower() != login.lower():
             return AuthResult(
                 success=False, handled=False, message="535 5.7.8 Fremde Identität nicht erlaubt"
             )
-        return await self._login(server, login, password)
-
-    async def auth_LOGIN(self, server, args):
-        if len(args) == 1:
-            login = await server.challenge_auth("Username:")
-            if login is MISSING:
-                return AuthResult(success=False, handled=True)
-        else:
-            try:
-                login = base64.b64decode(args[1].encode(), validate=True)
-            except binascii.Error:
-                await server.push("501 5.5.2 Base64 nicht lesbar")
-                return AuthResult(success=False, handled=True)
-        password = await server.challenge_auth("Password:")
-        if password is MISSING:
-            return AuthResult(success=False, handled=True)
         return await self._login(server, login, password)
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):

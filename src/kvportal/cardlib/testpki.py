@@ -29,6 +29,7 @@ from cryptography.x509.oid import (
 )
 
 from .certs import (
+    _KU_NAMES,
     OID_HBA_AUT,
     OID_HBA_ENC,
     OID_HBA_QES,
@@ -97,6 +98,76 @@ def key_from_pem(data: bytes) -> PrivateKey:
 
 def _sig_hash(key: PrivateKey) -> hashes.HashAlgorithm:
     return hashes.SHA256()
+
+
+# --- certificate building blocks (shared with other test trust service providers) ----------
+
+_KEY_USAGE_BITS = (*_KU_NAMES, "encipher_only", "decipher_only")
+
+
+def key_usage(**bits: bool) -> x509.KeyUsage:
+    """A KeyUsage with the named bits set and all others off."""
+    unknown = set(bits) - set(_KEY_USAGE_BITS)
+    if unknown:
+        raise ValueError(f"Unbekannte KeyUsage-Bits: {', '.join(sorted(unknown))}")
+    return x509.KeyUsage(**{name: bits.get(name, False) for name in _KEY_USAGE_BITS})
+
+
+def profession_admission(
+    *, item: str, oid: str, telematik_id: str, authority: x509.Name | None = None
+) -> x509.Admissions:
+    """The gemSpec_PKI Admission extension: one ProfessionInfo with item, OID, Telematik-ID."""
+    return x509.Admissions(
+        x509.DirectoryName(authority) if authority is not None else None,
+        [
+            x509.Admission(
+                None,
+                None,
+                [
+                    x509.ProfessionInfo(
+                        None, [item], [x509.ObjectIdentifier(oid)], telematik_id, None
+                    )
+                ],
+            )
+        ],
+    )
+
+
+def end_entity_builder(
+    *,
+    subject: x509.Name,
+    public_key: PublicKey,
+    ca_cert: x509.Certificate,
+    ca_key: PrivateKey,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    usage: x509.KeyUsage,
+    policies: list[str],
+) -> x509.CertificateBuilder:
+    """An end-entity certificate builder: basic constraints, key usage (both critical), key
+    identifiers and certificate policies; the caller adds the profile's other extensions."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .add_extension(
+            x509.CertificatePolicies(
+                [x509.PolicyInformation(x509.ObjectIdentifier(p), None) for p in policies]
+            ),
+            critical=False,
+        )
+    )
 
 
 class _QcTypes(asn1.SequenceOf):
@@ -240,20 +311,7 @@ class TestPKI:
             .not_valid_before(start)
             .not_valid_after(start + dt.timedelta(days=365 * 20))
             .add_extension(x509.BasicConstraints(ca=True, path_length=path_len), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=False,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
+            .add_extension(key_usage(key_cert_sign=True, crl_sign=True), critical=True)
             .add_extension(
                 x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
             )
@@ -442,75 +500,39 @@ class TestPKI:
         else:
             ku = {"content_commitment": True}
             policies = [OID_POLICY_HBA_CP, OID_HBA_QES, OID_QCP_NATURAL_QSCD]
-        key_usage = x509.KeyUsage(
-            digital_signature=ku.get("digital_signature", False),
-            content_commitment=ku.get("content_commitment", False),
-            key_encipherment=ku.get("key_encipherment", False),
-            data_encipherment=ku.get("data_encipherment", False),
-            key_agreement=ku.get("key_agreement", False),
-            key_cert_sign=False,
-            crl_sign=False,
-            encipher_only=False,
-            decipher_only=False,
+        b = end_entity_builder(
+            subject=subject,
+            public_key=public_key,
+            ca_cert=ca_cert,
+            ca_key=ca_key,
+            not_before=not_before,
+            not_after=not_after,
+            usage=key_usage(**ku),
+            policies=policies,
         )
-        admission = x509.Admissions(
-            x509.DirectoryName(
-                x509.Name(
+        b = b.add_extension(
+            x509.AuthorityInformationAccess(
+                [
+                    x509.AccessDescription(
+                        AuthorityInformationAccessOID.OCSP,
+                        x509.UniformResourceIdentifier(self.ocsp_url),
+                    )
+                ]
+            ),
+            critical=False,
+        ).add_extension(
+            profession_admission(
+                item=profession.item,
+                oid=profession.oid,
+                telematik_id=telematik_id,
+                authority=x509.Name(
                     [
                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, CHAMBERS[profession]),
                         x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"),
                     ]
-                )
+                ),
             ),
-            [
-                x509.Admission(
-                    None,
-                    None,
-                    [
-                        x509.ProfessionInfo(
-                            None,
-                            [profession.item],
-                            [x509.ObjectIdentifier(profession.oid)],
-                            telematik_id,
-                            None,
-                        )
-                    ],
-                )
-            ],
-        )
-        b = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(ca_cert.subject)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(key_usage, critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                critical=False,
-            )
-            .add_extension(
-                x509.CertificatePolicies(
-                    [x509.PolicyInformation(x509.ObjectIdentifier(p), None) for p in policies]
-                ),
-                critical=False,
-            )
-            .add_extension(
-                x509.AuthorityInformationAccess(
-                    [
-                        x509.AccessDescription(
-                            AuthorityInformationAccessOID.OCSP,
-                            x509.UniformResourceIdentifier(self.ocsp_url),
-                        )
-                    ]
-                ),
-                critical=False,
-            )
-            .add_extension(admission, critical=False)
+            critical=False,
         )
         if kind == "aut":
             b = b.add_extension(

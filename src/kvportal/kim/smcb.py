@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kvportal.cardlib import testpki
 from kvportal.kim import rules
 
 # gemSpec_OID
@@ -29,7 +30,7 @@ OID_SMC_B_ENC = "1.2.276.0.76.4.76"
 OID_SMC_B_OSIG = "1.2.276.0.76.4.78"
 TSP_ID = "80276"  # prefix of the subject serialNumber, test value
 CA_NAME = "KVSN.SMCB-CA1 TEST-ONLY"
-KEY_SIZE = 2048
+KEY_SIZE = 2048  # what testpki.generate_key("rsa") creates
 
 PROFILES = {
     "aut": OID_SMC_B_AUT,
@@ -87,7 +88,7 @@ class TestTsp:
             cert = x509.load_pem_x509_certificate(self._cert_path.read_bytes())
             if cert.not_valid_after_utc > _now() + dt.timedelta(days=366 * rules.CERT_YEARS):
                 return cert
-        key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
+        key = testpki.generate_key("rsa")
         now = _now()
         name = x509.Name(
             [
@@ -108,20 +109,13 @@ class TestTsp:
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=365 * 10))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-                critical=True,
-            )
+            .add_extension(testpki.key_usage(key_cert_sign=True, crl_sign=True), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
             .sign(key, hashes.SHA256())
         )
         _write_private(
             self._key_path,
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            ),
+            testpki.key_to_pem(key),
         )
         _write_private(self._cert_path, cert.public_bytes(serialization.Encoding.PEM))
         return cert
@@ -131,7 +125,7 @@ class TestTsp:
 
     def _ca_key(self) -> rsa.RSAPrivateKey:
         self.ensure()
-        key = serialization.load_pem_private_key(self._key_path.read_bytes(), None)
+        key = testpki.key_from_pem(self._key_path.read_bytes())
         assert isinstance(key, rsa.RSAPrivateKey)
         return key
 
@@ -160,7 +154,7 @@ class TestTsp:
         )
         certificates, keys = {}, {}
         for kind in PROFILES:
-            key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
+            key = testpki.generate_key("rsa")
             certificates[kind] = self._certificate(
                 kind=kind,
                 public_key=key.public_key(),
@@ -213,60 +207,20 @@ class TestTsp:
             "enc": dict(key_encipherment=True, data_encipherment=True),
             "osig": dict(content_commitment=True),
         }[kind]
-        key_usage = x509.KeyUsage(
-            digital_signature=usage.get("digital_signature", False),
-            content_commitment=usage.get("content_commitment", False),
-            key_encipherment=usage.get("key_encipherment", False),
-            data_encipherment=usage.get("data_encipherment", False),
-            key_agreement=False,
-            key_cert_sign=False,
-            crl_sign=False,
-            encipher_only=False,
-            decipher_only=False,
-        )
-        admission = x509.Admissions(
-            None,
-            [
-                x509.Admission(
-                    None,
-                    None,
-                    [
-                        x509.ProfessionInfo(
-                            None,
-                            ["Arztpraxis"],
-                            [x509.ObjectIdentifier(OID_PRAXIS_ARZT)],
-                            telematik_id,
-                            None,
-                        )
-                    ],
-                )
-            ],
-        )
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name(attrs))
-            .issuer_name(ca_cert.subject)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(key_usage, critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                critical=False,
-            )
-            .add_extension(
-                x509.CertificatePolicies(
-                    [
-                        x509.PolicyInformation(x509.ObjectIdentifier(OID_POLICY_GEM_OR_CP), None),
-                        x509.PolicyInformation(x509.ObjectIdentifier(PROFILES[kind]), None),
-                    ]
-                ),
-                critical=False,
-            )
-            .add_extension(admission, critical=False)
+        builder = testpki.end_entity_builder(
+            subject=x509.Name(attrs),
+            public_key=public_key,
+            ca_cert=ca_cert,
+            ca_key=ca_key,
+            not_before=not_before,
+            not_after=not_after,
+            usage=testpki.key_usage(**usage),
+            policies=[OID_POLICY_GEM_OR_CP, PROFILES[kind]],
+        ).add_extension(
+            testpki.profession_admission(
+                item="Arztpraxis", oid=OID_PRAXIS_ARZT, telematik_id=telematik_id
+            ),
+            critical=False,
         )
         if kind == "aut":
             builder = builder.add_extension(

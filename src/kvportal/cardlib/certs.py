@@ -16,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
+from asn1crypto import algos
 from asn1crypto import core as asn1
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -164,6 +165,29 @@ class CertificateProfile:
     not_before: dt.datetime
     not_after: dt.datetime
     issuer_cn: str
+
+
+PSS_SALT_LENGTH = 32
+
+
+def pss_mechanism() -> algos.SignedDigestAlgorithm:
+    """RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt (what the card does;
+    gemSMIME_KOMLE for KIM signatures too)."""
+    return algos.SignedDigestAlgorithm(
+        {
+            "algorithm": "rsassa_pss",
+            "parameters": algos.RSASSAPSSParams(
+                {
+                    "hash_algorithm": {"algorithm": "sha256"},
+                    "mask_gen_algorithm": {
+                        "algorithm": "mgf1",
+                        "parameters": {"algorithm": "sha256"},
+                    },
+                    "salt_length": PSS_SALT_LENGTH,
+                }
+            ),
+        }
+    )
 
 
 _KU_NAMES = (

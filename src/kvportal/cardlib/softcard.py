@@ -26,7 +26,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from asn1crypto import algos
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -35,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from pyhanko.sign.signers.pdf_cms import Signer
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from .certs import Profession, _aware, cert_from_pem, cert_to_pem
+from .certs import Profession, _aware, cert_from_pem, cert_to_pem, pss_mechanism
 from .storage import atomic_write, default_ehba_dir, locked
 from .testpki import KeyAlgorithm, PrivateKey, TestPKI, generate_key, key_from_pem, key_to_pem
 
@@ -870,25 +869,6 @@ class QesSession:
 
     def pyhanko_signer(self) -> Signer:
         return SoftCardSigner(self)
-
-
-def pss_mechanism() -> algos.SignedDigestAlgorithm:
-    """RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt (what the card does)."""
-    return algos.SignedDigestAlgorithm(
-        {
-            "algorithm": "rsassa_pss",
-            "parameters": algos.RSASSAPSSParams(
-                {
-                    "hash_algorithm": {"algorithm": "sha256"},
-                    "mask_gen_algorithm": {
-                        "algorithm": "mgf1",
-                        "parameters": {"algorithm": "sha256"},
-                    },
-                    "salt_length": 32,
-                }
-            ),
-        }
-    )
 
 
 class SoftCardSigner(Signer):

@@ -21,11 +21,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from kvportal.cardlib.certs import PSS_SALT_LENGTH, pss_mechanism
+
 from .asn1 import AES256_GCM_OID, RECIPIENT_EMAILS_OID, GCMParameters, RecipientEmail
 
 KOMLE_VERSION = "1.0"
 DEFAULT_DIENSTKENNUNG = "KIM-Mail;Default;V1.0"
-PSS_SALT_LENGTH = 32
 
 
 class KomleError(Exception):
@@ -59,24 +60,6 @@ def _oaep_algorithm() -> cms.KeyEncryptionAlgorithm:
                         "algorithm": "mgf1",
                         "parameters": {"algorithm": "sha256"},
                     },
-                }
-            ),
-        }
-    )
-
-
-def _pss_algorithm() -> cms.SignedDigestAlgorithm:
-    return cms.SignedDigestAlgorithm(
-        {
-            "algorithm": "rsassa_pss",
-            "parameters": algos.RSASSAPSSParams(
-                {
-                    "hash_algorithm": {"algorithm": "sha256"},
-                    "mask_gen_algorithm": {
-                        "algorithm": "mgf1",
-                        "parameters": {"algorithm": "sha256"},
-                    },
-                    "salt_length": PSS_SALT_LENGTH,
                 }
             ),
         }
@@ -277,7 +260,7 @@ def sign(
     cert = _asn1_cert(certificate)
     when = signing_time or dt.datetime.now(dt.UTC)
     digest_alg = cms.DigestAlgorithm({"algorithm": "sha256"})
-    sig_alg = _pss_algorithm()
+    sig_alg = pss_mechanism()
     attrs = [
         cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
         cms.CMSAttribute(

@@ -29,6 +29,7 @@ from kvportal.admission.rules.definitions import (
 )
 from kvportal.admission.rules.hours import parse_factor
 from kvportal.admission.rules.lifecycle import (
+    EVENT_LABELS,
     Context,
     Event,
     State,
@@ -96,6 +97,20 @@ def _history(
         to_state=application.state,
         note=note,
     )
+
+
+def _log_event(
+    application: Application, event: Event, *, actor: User | None, before: str, note: str = ""
+) -> HistoryEntry:
+    """The history entry of a lifecycle event, labelled with the event's German name."""
+    return _history(
+        application, actor=actor, event=event, label=EVENT_LABELS[event], before=before, note=note
+    )
+
+
+def _lock(application: Application) -> Application:
+    """The application re-read and locked for the rest of the transaction."""
+    return Application.objects.select_for_update().get(pk=application.pk)
 
 
 def _transition(application: Application, event: Event, ctx: Context | None = None) -> str:

@@ -33,6 +33,8 @@ from kvportal.admission.services.common import (
     _applicant_emails,
     _audit,
     _history,
+    _lock,
+    _log_event,
     _notify,
     _store_generated,
     _transition,
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
 def request_documents(
     *, actor: User, application: Application, text: str, due_date: dt.date | None = None
 ) -> Nachforderung:
-    application = Application.objects.select_for_update().get(pk=application.pk)
+    application = _lock(application)
     if not text.strip():
         raise AdmissionError("Bitte beschreiben Sie, was nachgefordert wird.")
     before = _transition(application, Event.REQUEST_DOCUMENTS)
@@ -61,13 +63,8 @@ def request_documents(
     item = Nachforderung.objects.create(
         application=application, text=text.strip(), due_date=due_date, requested_by=actor
     )
-    entry = _history(
-        application,
-        actor=actor,
-        event=Event.REQUEST_DOCUMENTS,
-        label=EVENT_LABELS[Event.REQUEST_DOCUMENTS],
-        before=before,
-        note=text.strip(),
+    entry = _log_event(
+        application, Event.REQUEST_DOCUMENTS, actor=actor, before=before, note=text.strip()
     )
     _audit(actor, application, Activity.STAFF_ACTION, event="nachforderung")
     _notify(
@@ -82,7 +79,7 @@ def request_documents(
 
 @transaction.atomic(durable=True)
 def answer_nachforderung(*, actor: User, application: Application, answer: str) -> Application:
-    application = Application.objects.select_for_update().get(pk=application.pk)
+    application = _lock(application)
     item = application.nachforderungen.filter(answered_at__isnull=True).last()
     if item is None:
         raise AdmissionError("Es liegt keine offene Nachforderung vor.")
@@ -102,14 +99,7 @@ def answer_nachforderung(*, actor: User, application: Application, answer: str) 
     application.save()
     item.answer, item.answered_by, item.answered_at = answer.strip(), actor, timezone.now()
     item.save()
-    _history(
-        application,
-        actor=actor,
-        event=Event.ANSWER,
-        label=EVENT_LABELS[Event.ANSWER],
-        before=before,
-        note=answer.strip(),
-    )
+    _log_event(application, Event.ANSWER, actor=actor, before=before, note=answer.strip())
     _audit(actor, application, Activity.UPDATE, event="answer")
     return application
 
@@ -119,7 +109,7 @@ def answer_nachforderung(*, actor: User, application: Application, answer: str) 
 
 @transaction.atomic
 def request_fee(*, actor: User, application: Application, deadline: dt.date) -> Application:
-    application = Application.objects.select_for_update().get(pk=application.pk)
+    application = _lock(application)
     before = _transition(
         application,
         Event.REQUEST_FEE,
@@ -154,7 +144,7 @@ def request_fee(*, actor: User, application: Application, deadline: dt.date) -> 
 def book_payment(
     *, actor: User, application: Application, paid_on: dt.date, reference: str = ""
 ) -> Application:
-    application = Application.objects.select_for_update().get(pk=application.pk)
+    application = _lock(application)
     if paid_on > timezone.localdate():
         raise AdmissionError("Das Zahlungsdatum darf nicht in der Zukunft liegen.")
     before = _transition(
@@ -178,18 +168,11 @@ def book_payment(
 
 @transaction.atomic(durable=True)
 def defer_fee(*, actor: User, application: Application, note: str = "") -> Application:
-    application = Application.objects.select_for_update().get(pk=application.pk)
+    application = _lock(application)
     before = _transition(application, Event.DEFER_FEE)
     application.fee_deferred_at = timezone.now()
     application.save()
-    _history(
-        application,
-        actor=actor,
-        event=Event.DEFER_FEE,
-        label=EVENT_LABELS[Event.DEFER_FEE],
-        before=before,
-        note=note,
-    )
+    _log_event(application, Event.DEFER_FEE, actor=actor, before=before, note=note)
     _audit(actor, application, Activity.STAFF_ACTION, event="defer_fee")
     return application
 
@@ -221,13 +204,7 @@ def _expire_one(pk: int, today: dt.date) -> None:
         application, Event.FEE_EXPIRED, Context(today=today, fee_deadline=application.fee_deadline)
     )
     application.save()
-    entry = _history(
-        application,
-        actor=None,
-        event=Event.FEE_EXPIRED,
-        label=EVENT_LABELS[Event.FEE_EXPIRED],
-        before=before,
-    )
+    entry = _log_event(application, Event.FEE_EXPIRED, actor=None, before=before)
     _audit(None, application, Activity.UPDATE, event="fee_expired")
     _notify(
         f"event:{entry.pk}",
@@ -266,7 +243,7 @@ def create_session(
 
 @transaction.atomic
 def schedule(*, actor: User, application: Application, session: CommitteeSession) -> Application:
-    application = Application.objects.select_for_update().get(pk=application.pk)
+    application = _lock(application)
     if session.bezirk != application.bezirk or session.committee != application.committee:
         raise AdmissionError("Die Sitzung gehört zu einem anderen Bezirk oder Ausschuss.")
     if session.date < timezone.localdate():
@@ -357,7 +334,7 @@ def decide(
     *, actor: User, application: Application, outcome: str, reasons: str = ""
 ) -> Application:
     """Beschluss of the session; approval updates the registry from the effective date."""
-    application = Application.objects.select_for_update().get(pk=application.pk)
+    application = _lock(application)
     if outcome not in Outcome.values:
         raise AdmissionError("Bitte wählen Sie genehmigt oder abgelehnt.")
     if outcome == Outcome.ABGELEHNT and not reasons.strip():
@@ -382,14 +359,7 @@ def decide(
     registry_note = " ".join(
         p for p in (registry_note, _publish_decision(actor, application, content)) if p
     )
-    entry = _history(
-        application,
-        actor=actor,
-        event=event,
-        label=EVENT_LABELS[event],
-        before=before,
-        note=registry_note,
-    )
+    entry = _log_event(application, event, actor=actor, before=before, note=registry_note)
     _audit(actor, application, Activity.DECISION, outcome=outcome)
     _notify(
         f"event:{entry.pk}",
@@ -404,7 +374,7 @@ def decide(
 @transaction.atomic(durable=True)
 def finalize(*, actor: User, application: Application, final_on: dt.date) -> Application:
     """The decision became final; where due, the administrative fee is invoiced."""
-    application = Application.objects.select_for_update().get(pk=application.pk)
+    application = _lock(application)
     if application.decided_on and final_on < application.decided_on:
         raise AdmissionError("Die Rechtskraft kann nicht vor dem Beschluss eintreten.")
     before = _transition(application, Event.FINALIZE)
@@ -417,11 +387,10 @@ def finalize(*, actor: User, application: Application, final_on: dt.date) -> App
         _store_generated(
             application, GeneratedFile.Kind.VERWALTUNGSGEBUEHR, pdfs.admin_fee_pdf(application)
         )
-    _history(
+    _log_event(
         application,
+        Event.FINALIZE,
         actor=actor,
-        event=Event.FINALIZE,
-        label=EVENT_LABELS[Event.FINALIZE],
         before=before,
         note=f"Verwaltungsgebühr {fmt_money(application.admin_fee_amount)} in Rechnung gestellt."
         if invoice

@@ -23,7 +23,6 @@ from kvportal.admission.models import (
     Signatory,
 )
 from kvportal.admission.rules.lifecycle import (
-    EVENT_LABELS,
     PENDING,
     Event,
     State,
@@ -35,6 +34,8 @@ from kvportal.admission.services.common import (
     _applicant_emails,
     _audit,
     _history,
+    _lock,
+    _log_event,
     _notify,
     _store_generated,
     _transition,
@@ -129,7 +130,7 @@ def _user_for(lanr: str, email: str):
 def submit(*, actor: User, application: Application, token: str) -> Application:
     """Submit (idempotent per form token): freeze the content, list the signatories, confirm
     for the submitting user where he is one, produce the PDF copy."""
-    application = Application.objects.select_for_update().get(pk=application.pk)
+    application = _lock(application)
     if application.state != State.ENTWURF:
         if str(application.submission_token) == str(token) and application.submitted_at:
             return application  # the same submission again: one application
@@ -174,13 +175,7 @@ def submit(*, actor: User, application: Application, token: str) -> Application:
             token_sha256=token_hash,
         )
         links[signatory.pk] = token
-    _history(
-        application,
-        actor=actor,
-        event=Event.SUBMIT,
-        label=EVENT_LABELS[Event.SUBMIT],
-        before=before,
-    )
+    _log_event(application, Event.SUBMIT, actor=actor, before=before)
     _audit(actor, application, Activity.SUBMIT, sha256=application.content_sha256)
     _store_generated(application, GeneratedFile.Kind.ANTRAG, pdfs.application_pdf(application))
     if application.app_type.needs_anlage1(application.data):
@@ -251,13 +246,7 @@ def _confirm(
         before = _transition(application, Event.ALL_CONFIRMED)
         application.received_at = timezone.now()
         application.save(update_fields=["state", "received_at", "updated_at"])
-        _history(
-            application,
-            actor=None,
-            event=Event.ALL_CONFIRMED,
-            label=EVENT_LABELS[Event.ALL_CONFIRMED],
-            before=before,
-        )
+        _log_event(application, Event.ALL_CONFIRMED, actor=None, before=before)
         _notify(
             f"received:{application.pk}:{application.content_sha256}",
             _applicant_emails(application),
@@ -365,7 +354,7 @@ def confirm_with_code(*, signatory: Signatory, code: str) -> Confirmation:
 @transaction.atomic(durable=True)
 def reopen(*, actor: User, application: Application) -> Application:
     """Take a submitted application (still waiting for confirmations) back into draft."""
-    application = Application.objects.select_for_update().get(pk=application.pk)
+    application = _lock(application)
     before = _transition(application, Event.REOPEN)
     application.submitted_at = None
     application.submission_token = uuid.uuid4()
@@ -374,11 +363,10 @@ def reopen(*, actor: User, application: Application) -> Application:
         revoked_at=timezone.now()
     )
     application.signatories.all().delete()
-    _history(
+    _log_event(
         application,
+        Event.REOPEN,
         actor=actor,
-        event=Event.REOPEN,
-        label=EVENT_LABELS[Event.REOPEN],
         before=before,
         note="Bisherige Bestätigungen sind ungültig.",
     )
@@ -388,15 +376,9 @@ def reopen(*, actor: User, application: Application) -> Application:
 
 @transaction.atomic(durable=True)
 def withdraw(*, actor: User, application: Application) -> Application:
-    application = Application.objects.select_for_update().get(pk=application.pk)
+    application = _lock(application)
     before = _transition(application, Event.WITHDRAW)
     application.save()
-    _history(
-        application,
-        actor=actor,
-        event=Event.WITHDRAW,
-        label=EVENT_LABELS[Event.WITHDRAW],
-        before=before,
-    )
+    _log_event(application, Event.WITHDRAW, actor=actor, before=before)
     _audit(actor, application, Activity.UPDATE, event="withdraw")
     return application

@@ -135,19 +135,7 @@ def queries_for(client, url: str) -> list[str]:
     return [q["sql"] for q in queries.captured_queries]
 
 
-def _case(url: str, viewer: str):
-    if url == "/abrechnung/einreichen/" and viewer == "angestellt":
-        # billing/views.py:_submit asks services.may_declare per practice (two queries each);
-        # billing views are being rewritten on another branch (issue 13, left open there)
-        return pytest.param(
-            url, viewer, marks=pytest.mark.xfail(strict=True, reason="may_declare per BSNR")
-        )
-    return pytest.param(url, viewer)
-
-
-@pytest.mark.parametrize(
-    ("url", "viewer"), [_case(url, viewer) for url in PAGES for viewer in VIEWERS]
-)
+@pytest.mark.parametrize(("url", "viewer"), [(url, viewer) for url in PAGES for viewer in VIEWERS])
 def test_queries_do_not_grow_with_practices_or_rows(client, url, viewer):
     counted = {}
     for n in (1, 20):

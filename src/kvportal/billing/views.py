@@ -104,7 +104,10 @@ def _submit(request):
     user = request.user
     today = timezone.localdate()
     practices = selectors.billing_practices(user)
-    show_declare = any(services.may_declare(user, p) for p in practices)
+    # services.may_declare for all BSNRs in one query (the practices are accessible already)
+    show_declare = bool(
+        selectors._declarable_ids(user, list(practices.values_list("pk", flat=True)))
+    )
     offer = quarter_offer(today, services.billing_opens_for(user))
     initial = {}
     # "Korrigierte Datei hochladen": the same BSNR and quarter preselected

@@ -133,6 +133,45 @@ def profession_admission(
     )
 
 
+def ca_certificate(
+    *,
+    subject: x509.Name,
+    key: PrivateKey,
+    issuer: x509.Name,
+    issuer_key: PrivateKey,
+    start: dt.datetime,
+    path_len: int | None,
+    policies: list[str] | tuple[str, ...] = (),
+    years: int = 20,
+) -> x509.Certificate:
+    """A CA certificate (self-signed where issuer = subject): certificate and CRL signing,
+    key identifiers, optional certificate policies, valid `years` from `start`."""
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=365 * years))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_len), critical=True)
+        .add_extension(key_usage(key_cert_sign=True, crl_sign=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+            critical=False,
+        )
+    )
+    if policies:
+        b = b.add_extension(
+            x509.CertificatePolicies(
+                [x509.PolicyInformation(x509.ObjectIdentifier(p), None) for p in policies]
+            ),
+            critical=False,
+        )
+    return b.sign(issuer_key, _sig_hash(issuer_key))
+
+
 def end_entity_builder(
     *,
     subject: x509.Name,
@@ -302,32 +341,15 @@ class TestPKI:
 
     @staticmethod
     def _ca_cert(subject, key, issuer, issuer_key, start, path_len, policies) -> x509.Certificate:
-        b = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(issuer)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + dt.timedelta(days=365 * 20))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=path_len), critical=True)
-            .add_extension(key_usage(key_cert_sign=True, crl_sign=True), critical=True)
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-            )
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-                critical=False,
-            )
+        return ca_certificate(
+            subject=subject,
+            key=key,
+            issuer=issuer,
+            issuer_key=issuer_key,
+            start=start,
+            path_len=path_len,
+            policies=policies,
         )
-        if policies:
-            b = b.add_extension(
-                x509.CertificatePolicies(
-                    [x509.PolicyInformation(x509.ObjectIdentifier(p), None) for p in policies]
-                ),
-                critical=False,
-            )
-        return b.sign(issuer_key, _sig_hash(issuer_key))
 
     # -- accessors
     def _key(self, ca: CaName) -> PrivateKey:

@@ -100,18 +100,14 @@ class TestTsp:
                 x509.NameAttribute(NameOID.COMMON_NAME, CA_NAME),
             ]
         )
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=365 * 10))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(testpki.key_usage(key_cert_sign=True, crl_sign=True), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-            .sign(key, hashes.SHA256())
+        cert = testpki.ca_certificate(
+            subject=name,
+            key=key,
+            issuer=name,
+            issuer_key=key,
+            start=now - dt.timedelta(minutes=5),
+            path_len=0,
+            years=10,
         )
         _write_private(
             self._key_path,

@@ -170,6 +170,14 @@ class CertificateProfile:
 PSS_SALT_LENGTH = 32
 
 
+def sha256_mgf1_params() -> dict:
+    """SHA-256 with MGF1-SHA-256: the hash part of the RSASSA-PSS and RSAES-OAEP parameters."""
+    return {
+        "hash_algorithm": {"algorithm": "sha256"},
+        "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
+    }
+
+
 def pss_mechanism() -> algos.SignedDigestAlgorithm:
     """RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt (what the card does;
     gemSMIME_KOMLE for KIM signatures too)."""
@@ -177,14 +185,7 @@ def pss_mechanism() -> algos.SignedDigestAlgorithm:
         {
             "algorithm": "rsassa_pss",
             "parameters": algos.RSASSAPSSParams(
-                {
-                    "hash_algorithm": {"algorithm": "sha256"},
-                    "mask_gen_algorithm": {
-                        "algorithm": "mgf1",
-                        "parameters": {"algorithm": "sha256"},
-                    },
-                    "salt_length": PSS_SALT_LENGTH,
-                }
+                {**sha256_mgf1_params(), "salt_length": PSS_SALT_LENGTH}
             ),
         }
     )

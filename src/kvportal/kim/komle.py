@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kvportal.cardlib.certs import PSS_SALT_LENGTH, pss_mechanism
+from kvportal.cardlib.certs import PSS_SALT_LENGTH, pss_mechanism, sha256_mgf1_params
 
 from .asn1 import AES256_GCM_OID, RECIPIENT_EMAILS_OID, GCMParameters, RecipientEmail
 
@@ -53,15 +53,7 @@ def _oaep_algorithm() -> cms.KeyEncryptionAlgorithm:
     return cms.KeyEncryptionAlgorithm(
         {
             "algorithm": "rsaes_oaep",
-            "parameters": algos.RSAESOAEPParams(
-                {
-                    "hash_algorithm": {"algorithm": "sha256"},
-                    "mask_gen_algorithm": {
-                        "algorithm": "mgf1",
-                        "parameters": {"algorithm": "sha256"},
-                    },
-                }
-            ),
+            "parameters": algos.RSAESOAEPParams(sha256_mgf1_params()),
         }
     )
 

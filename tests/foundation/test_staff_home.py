@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from kvportal.access import rules as access_rules
 from kvportal.access.models import AccessApplication
-from kvportal.admission.models import CommitteeSession
+from kvportal.admission.models import Application, CommitteeSession
 from kvportal.admission.rules.definitions import BEZIRKE, COMMITTEES
 from kvportal.billing import rules as billing_rules
 from kvportal.billing.models import Submission, SubmissionState
@@ -130,9 +130,23 @@ def test_abrechnung_sees_billing_counts_and_the_current_deadline(staff_client):
 @pytest.mark.django_db
 def test_zulassung_sees_next_sessions_with_deadline(staff_client):
     make_world(1)
-    client, _ = staff_client("Zulassung")
+    client, office = staff_client("Zulassung")
+    practice = BetriebsstaetteFactory()
+    for state in ("vollstaendig", "vollstaendig", "nachforderung", "entwurf", "rechtskraeftig"):
+        Application.objects.create(
+            type_code="erhoehung_arzt",
+            betriebsstaette=practice,
+            committee="aerzte",
+            created_by=office,
+            state=state,
+        )
     response = client.get(reverse("core:home"))
     assert sections(response) == ["rolle-Zulassung"]
+    per_state = counts(response)
+    # the office inbox states; drafts and final (rechtskräftig) applications are not open work
+    assert per_state["admission_vollstaendig"] == "2"
+    assert per_state["admission_nachforderung"] == "1"
+    assert "admission_entwurf" not in per_state and "admission_rechtskraeftig" not in per_state
     found = deadlines(response)
     upcoming = CommitteeSession.objects.get(date__gte=timezone.localdate())
     # Annahmeschluss by default six weeks before the session

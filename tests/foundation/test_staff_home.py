@@ -121,8 +121,13 @@ def test_abrechnung_sees_billing_counts_and_the_current_deadline(staff_client):
     # the practice with only a rejected file has no current submission
     assert found["billing_missing"] == "1"
     assert not any(k.startswith(("access_", "admission_", "kim_", "selfservice_")) for k in found)
-    window = billing_rules.default_window(quarter)
-    assert f"{window.ends:%d.%m.%Y}" in deadlines(response)["billing_deadline"]
+    # the next deadline: the first regular window (…–15th of the following month) not yet over
+    today = timezone.localdate()
+    candidates = [quarter, quarter.next(), quarter.next().next()]
+    window = next(w for w in map(billing_rules.default_window, candidates) if w.ends >= today)
+    shown = deadlines(response)["billing_deadline"]
+    assert f"{window.starts:%d.%m.%Y} bis {window.ends:%d.%m.%Y}" in shown
+    assert str(window.quarter) in shown
     links = [a.attrs.get("href") for a in main(response.content).find_all("a")]
     assert f"{reverse('billing:missing')}?quartal={quarter.slug}" in links
 

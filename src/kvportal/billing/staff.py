@@ -30,10 +30,12 @@ MISSING_ORDERS = {
 
 
 def reporting_quarter(today: dt.date) -> tuple[Quarter, rules.SubmissionWindow]:
-    """The quarter whose submission window is open or has just closed, with its window."""
+    """The quarter whose submission window is open or has just closed, with the window of the
+    next deadline (the first window not yet closed: this quarter's while it is open)."""
     windows = windows_around(today, back=2, ahead=1)
     quarter = rules.reporting_quarter(today, windows.values())
-    return quarter, windows.get(quarter) or rules.default_window(quarter)
+    upcoming = sorted((w for w in windows.values() if w.ends >= today), key=lambda w: w.ends)
+    return quarter, upcoming[0] if upcoming else rules.default_window(quarter)
 
 
 def missing_submissions(quarter: Quarter, *, order: str = "bsnr") -> QuerySet[Betriebsstaette]:
@@ -103,7 +105,7 @@ def staff_counts(user: Any) -> list[dict[str, Any]]:
         {
             "role": StaffRole.ABRECHNUNG,
             "key": "billing_deadline",
-            "label": _("Abgabefrist Quartal %(q)s") % {"q": quarter},
+            "label": _("nächste Abgabefrist: Quartal %(q)s") % {"q": window.quarter},
             "deadline": window.ends,
             "detail": _("%(start)s bis %(end)s")
             % {"start": f"{window.starts:%d.%m.%Y}", "end": f"{window.ends:%d.%m.%Y}"},

@@ -55,7 +55,7 @@ class MissingFilterForm(forms.Form):
 @staff_role_required(StaffRole.ABRECHNUNG)
 def missing(request):
     today = timezone.localdate()
-    default, _window = staff.reporting_quarter(today)
+    default, _next_window = staff.reporting_quarter(today)
     data = request.GET.copy() if request.GET else None
     if data is not None:
         data.setdefault("quartal", default.slug)

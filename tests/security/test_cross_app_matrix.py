@@ -209,6 +209,7 @@ STAFF_URLS = {
     "billing:staff_receipt_pdf": "Abrechnung",
     "billing:deadlines": "Abrechnung",
     "billing:deadline_edit": "Abrechnung",
+    "billing:missing": "Abrechnung",
     "documents:staff_upload": "Abrechnung",
     "documents:staff_import": "Abrechnung",
     "access:staff_queue": "Arztregister",

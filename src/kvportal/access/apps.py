@@ -10,6 +10,10 @@ class AccessConfig(AppConfig):
         from kvportal.access import hooks
 
         hooks.register()
+        from kvportal.access import staff
+        from kvportal.core import registry
+
+        registry.register_staff_counts(staff.staff_counts)
         if self.apps.is_installed("kvportal.ehba"):  # signatures: this app's signable (issue 13)
             from kvportal.access import signing
 

@@ -50,3 +50,7 @@ class AdmissionConfig(AppConfig):
         from kvportal.core.registry import register_tasks
 
         register_tasks(todo.tasks)
+        from kvportal.admission import staff
+        from kvportal.core.registry import register_staff_counts
+
+        register_staff_counts(staff.staff_counts)

@@ -73,6 +73,9 @@ class BillingConfig(AppConfig):
 
         registry.register_purger("billing-test-runs", purge_expired_test_runs)
         registry.register_recoverer("billing-test-runs", recover_stalled_test_runs)
+        from kvportal.billing import staff
+
+        registry.register_staff_counts(staff.staff_counts)
         if self.apps.is_installed("kvportal.ehba"):  # signatures: this app's signable (issue 13)
             from kvportal.billing import signing
 

@@ -389,3 +389,11 @@ def purge_before(today: dt.date) -> Quarter:
     while is_purge_due(Quarter(year, 1), today):
         year += 1
     return Quarter(year, 1)
+
+
+def reporting_quarter(day: dt.date, windows: Iterable[SubmissionWindow]) -> Quarter:
+    """The quarter billing staff look at on `day`: the latest one whose regular submission
+    window has opened (i.e. is open now or has just closed); before any window opened, the
+    quarter before `day`'s quarter."""
+    opened = [w.quarter for w in windows if w.starts <= day]
+    return max(opened) if opened else Quarter.of(day).previous()

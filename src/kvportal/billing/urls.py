@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kvportal.billing import views
+from kvportal.billing import staff_views, views
 
 app_name = "billing"
 
@@ -35,5 +35,6 @@ urlpatterns = [
         name="staff_receipt_pdf",
     ),
     path("kv/fristen/", views.deadlines, name="deadlines"),
+    path("kv/fehlende-abgaben/", staff_views.missing, name="missing"),
     path("kv/fristen/<str:quarter>/", views.deadline_edit, name="deadline_edit"),
 ]

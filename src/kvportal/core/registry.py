@@ -184,3 +184,20 @@ def nav_groups(items: list[NavItem]) -> tuple[list[NavItem], list[tuple[str, lis
         else:
             top.append(item)
     return top, list(groups.items())
+
+
+# --- the KV staff start page (issue 14) -----------------------------------------------------
+_staff_counts: list[Callable[[Any], list[dict[str, Any]]]] = []
+
+
+def register_staff_counts(func: Callable[[Any], list[dict[str, Any]]]) -> None:
+    """`func(user) -> list[dict]`: the app's open work for KV staff on the start page; each
+    dict has `role` (a StaffRole value), `key`, `label`, `url` and either `count` or
+    `deadline` (a date) with `detail`. Returns [] for users without the app's role; a fixed
+    number of queries."""
+    if func not in _staff_counts:
+        _staff_counts.append(func)
+
+
+def staff_counts(user: Any) -> list[dict[str, Any]]:
+    return [entry for source in _staff_counts for entry in source(user)]

@@ -66,3 +66,6 @@ class KimConfig(AppConfig):
         from kvportal.kim import demo
 
         registry.register_demo(95, demo.seed)
+        from kvportal.kim import staff
+
+        registry.register_staff_counts(staff.staff_counts)

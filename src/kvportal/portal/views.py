@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from kvportal.accounts import rules, scope
 from kvportal.accounts import selectors as account_selectors
-from kvportal.accounts.constants import Right
+from kvportal.accounts.constants import Right, StaffRole
 from kvportal.accounts.decorators import member_required
 from kvportal.accounts.models import PortalRight
 from kvportal.core import registry
@@ -22,8 +22,28 @@ def home(request):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     if scope.is_kv_staff(request.user):
-        return render(request, "core/staff_home.html", {})
+        return staff_home(request)
     return member_home(request)
+
+
+def staff_home(request):
+    """Start page of KV staff (issue 14): per held staff role the open work with links and the
+    deadlines, from the counts each feature app registers (``registry.register_staff_counts``)."""
+    held = scope.staff_roles(request.user)
+    entries = registry.staff_counts(request.user)
+    sections = []
+    for role in StaffRole:
+        if role.value not in held:
+            continue
+        mine = [e for e in entries if e["role"] == role.value]
+        sections.append(
+            {
+                "role": role,
+                "counts": [e for e in mine if "count" in e],
+                "deadlines": [e for e in mine if "deadline" in e],
+            }
+        )
+    return render(request, "core/staff_home.html", {"sections": sections})
 
 
 @member_required

@@ -36,3 +36,7 @@ class SelfserviceConfig(AppConfig):
             )
         )
         register_tasks(todo.tasks)
+        from kvportal.core.registry import register_staff_counts
+        from kvportal.selfservice import staff
+
+        register_staff_counts(staff.staff_counts)

@@ -30,7 +30,22 @@ def _settle(page) -> None:
 
 
 def axe_violations(page) -> list[dict]:
-    """Run axe-core on the current page and return its violations (empty = accessible)."""
+    """Run axe-core on the current page and return its violations (empty = accessible). A page
+    that navigates meanwhile (a redirect after a background action) is checked once it has
+    loaded: the run is repeated on the new page, at most three times."""
+    from playwright.sync_api import Error
+
+    for attempt in range(3):
+        page.wait_for_load_state("load")
+        try:
+            return _run_axe(page)
+        except Error as exc:
+            if "Execution context was destroyed" not in str(exc) or attempt == 2:
+                raise
+    return []  # not reached
+
+
+def _run_axe(page) -> list[dict]:
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         # evaluated over the DevTools protocol: the page's CSP (no inline script) stays intact
         page.evaluate(_axe_source() + "\n;true")

@@ -11,7 +11,7 @@ import logging
 
 from django.contrib.auth.hashers import check_password as django_check_password
 from django.contrib.auth.hashers import make_password
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from kvportal.kim.models import AccountState, KimAccount
 
@@ -33,7 +33,8 @@ class PortalAccountSource:
     """`lookup` / `check_password` over `kim.KimAccount`."""
 
     def _get(self, address: str) -> KimAccount | None:
-        close_old_connections()
+        if not connection.in_atomic_block:  # a long-running server thread: drop stale links
+            close_old_connections()
         return KimAccount.objects.filter(
             address__iexact=(address or "").strip(), state__in=KNOWN_STATES
         ).first()

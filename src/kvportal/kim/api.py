@@ -321,7 +321,7 @@ def search_endpoint(request):
             )
         if params.get("organization"):
             ref = params["organization"].removeprefix("Organization/").removeprefix("org-")
-            if not ref.isdigit():
+            if not (ref.isascii() and ref.isdigit()):
                 return json_error(
                     400, "„organization“ erwartet Organization/org-<id>.", feld="organization"
                 )

@@ -59,7 +59,10 @@ _PREFIX = {
 
 
 def _param(name: str) -> dict:
-    schema = {"type": "string"}
+    # the API refuses (400) a NUL character and more than 200 characters in any text parameter
+    schema: dict = {"type": "string", "maxLength": 200, "pattern": "^[^\\x00]*$"}
+    if name == "organization":
+        schema = {"type": "string", "pattern": "^((Organization/)?(org-)?[0-9]+)?$"}
     if name == "_count":
         schema = {"type": "integer", "minimum": 1, "maximum": 100}
     return {

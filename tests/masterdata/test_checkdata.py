@@ -133,3 +133,28 @@ def test_the_portal_test_run_reports_what_was_not_checked(
     assert run.state == "done"
     reasons = " ".join(run.report["not_checked_reasons"])
     assert f"Kostenträger (SDKT) für das Quartal {q} nicht eingespielt" in reasons
+
+
+def test_the_test_run_page_names_what_was_not_checked(
+    client,
+    employed,  # noqa: F811
+    practice,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
+    """Issue 12: "the protocol says plainly which checks could not run and why" — on the page."""
+    from django.urls import reverse
+
+    q = quarter_under_test()
+    name = f"Z01{practice.bsnr}_05.04.2026_10.30.con"
+    with django_capture_on_commit_callbacks(execute=True):
+        run = testruns.receive_test_run(
+            actor=employed,
+            betriebsstaette=practice,
+            quarter=q,
+            upload=upload(kvdt(q, practice.bsnr), name),
+            filename=name,
+        )
+    client.force_login(employed)
+    html = client.get(reverse("billing:test_run_detail", args=[run.pk])).content.decode()
+    assert 'id="not-checked"' in html
+    assert f"Kostenträger (SDKT) für das Quartal {q} nicht eingespielt" in html

@@ -3,18 +3,26 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from kvportal.accounts.passwords import password_conventions
 from kvportal.core.pdf import render_pdf
 
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
 
-def praxispersonal_letter_pdf(*, holder, target, password: str) -> bytes:
+
+def praxispersonal_letter_pdf(*, holder: User, target: User, password: str) -> bytes:
     from kvportal.access.pdf import kv_context
     from kvportal.selfservice.services import holder_practices
 
     right = target.portal_rights.filter(betriebsstaette__in=holder_practices(holder)).first()
+    if right is None:
+        raise PermissionDenied("Dieses Konto gehört nicht zu Ihrer Praxis.")
     practice = right.betriebsstaette
     rights = [
         str(r.get_right_display()) for r in target.portal_rights.filter(betriebsstaette=practice)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.sessions.models import Session
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
@@ -10,8 +12,11 @@ from django.utils import timezone
 from kvportal.accounts.constants import AccountKind
 from kvportal.selfservice.models import CredentialLetterRequest, SessionRecord
 
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
 
-def active_sessions(user) -> list[SessionRecord]:
+
+def active_sessions(user: User) -> list[SessionRecord]:
     """The user's sessions that still exist and have not expired (stale records dropped)."""
     records = list(SessionRecord.objects.filter(user=user))
     alive = set(
@@ -25,11 +30,11 @@ def active_sessions(user) -> list[SessionRecord]:
     return [r for r in records if r.session_key in alive]
 
 
-def own_session(user, pk: int) -> SessionRecord:
+def own_session(user: User, pk: int) -> SessionRecord:
     return get_object_or_404(SessionRecord.objects.filter(user=user), pk=pk)
 
 
-def praxispersonal_of(holder, pk: int):
+def praxispersonal_of(holder: User, pk: int) -> User:
     from kvportal.accounts.models import User
     from kvportal.selfservice.services import holder_practices
 

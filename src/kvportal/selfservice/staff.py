@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -11,8 +11,11 @@ from kvportal.accounts import scope
 from kvportal.accounts.constants import StaffRole
 from kvportal.selfservice.selectors import open_letter_requests
 
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
 
-def staff_counts(user: Any) -> list[dict[str, Any]]:
+
+def staff_counts(user: User) -> list[dict[str, Any]]:
     if not scope.is_staff_role(user, StaffRole.ARZTREGISTER):
         return []
     return [

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from kvportal.accounts.constants import StaffRole
 from kvportal.accounts.decorators import member_required, staff_role_required
+from kvportal.core.http import AuthenticatedHttpRequest
 from kvportal.selfservice import selectors, services
 from kvportal.selfservice.forms import EmailForm, ForgotPasswordForm
 
@@ -22,7 +23,7 @@ REQUESTS_PER_HOUR = 5
 
 
 @login_required
-def profile(request):
+def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = EmailForm(request.POST or None, initial={"email": request.user.email})
     if request.method == "POST" and form.is_valid():
         services.change_email(actor=request.user, email=form.cleaned_data["email"])
@@ -41,7 +42,7 @@ def profile(request):
 
 @login_required
 @require_POST
-def session_end(request, pk: int):
+def session_end(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     record = selectors.own_session(request.user, pk)
     if record.session_key == request.session.session_key:
         messages.error(request, _("Ihre aktuelle Sitzung beenden Sie mit „Abmelden“."))
@@ -53,13 +54,13 @@ def session_end(request, pk: int):
 
 @login_required
 @require_POST
-def sessions_end_others(request):
+def sessions_end_others(request: AuthenticatedHttpRequest) -> HttpResponse:
     count = services.end_other_sessions(actor=request.user, current_key=request.session.session_key)
     messages.success(request, _("%(n)d andere Sitzung(en) beendet.") % {"n": count})
     return redirect("selfservice:profile")
 
 
-def forgot_password(request):
+def forgot_password(request: HttpRequest) -> HttpResponse:
     form = ForgotPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         key = f"selfservice-forgot:{request.META.get('REMOTE_ADDR', '')}"
@@ -82,13 +83,13 @@ def forgot_password(request):
     return render(request, "selfservice/forgot_password.html", {"form": form})
 
 
-def forgot_done(request):
+def forgot_done(request: HttpRequest) -> HttpResponse:
     return render(request, "selfservice/forgot_done.html")
 
 
 @member_required
 @require_POST
-def praxispersonal_reset(request, pk: int):
+def praxispersonal_reset(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """New initial password for a Praxispersonal account; answers with the letter (PDF)."""
     from kvportal.selfservice.letters import praxispersonal_letter_pdf
 
@@ -109,7 +110,7 @@ def praxispersonal_reset(request, pk: int):
 
 
 @staff_role_required(StaffRole.ARZTREGISTER)
-def staff_requests(request):
+def staff_requests(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request,
         "selfservice/staff_requests.html",
@@ -119,7 +120,7 @@ def staff_requests(request):
 
 @staff_role_required(StaffRole.ARZTREGISTER)
 @require_POST
-def staff_request_done(request, pk: int):
+def staff_request_done(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     services.mark_request_handled(actor=request.user, request=selectors.letter_request(pk))
     messages.success(request, _("Die Anforderung ist als erledigt markiert."))
     return redirect("selfservice:staff_requests")

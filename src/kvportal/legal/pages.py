@@ -7,15 +7,19 @@ complete demo texts of the fictitious demo KV."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 @dataclass(frozen=True)
 class LegalPage:
     slug: str
     path: str
-    title: str
+    title: StrOrPromise  # lazy: translated when rendered
 
 
 PAGES: tuple[LegalPage, ...] = (

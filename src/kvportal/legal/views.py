@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -16,7 +19,7 @@ from kvportal.legal.pages import BY_SLUG
 FEEDBACK_PER_HOUR = 5
 
 
-def _context(slug: str, **extra) -> dict:
+def _context(slug: str, **extra: Any) -> dict[str, Any]:
     return {
         "page": BY_SLUG[slug],
         "feedback_address": services.feedback_address(),
@@ -24,18 +27,18 @@ def _context(slug: str, **extra) -> dict:
     }
 
 
-def legal_page(request, slug: str):
+def legal_page(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request, "legal/page.html", _context(slug, text_template=f"legal/texte/{slug}.html")
     )
 
 
-def _client_ip(request) -> str:
+def _client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
 @require_http_methods(["GET", "POST"])
-def feedback(request):
+def feedback(request: HttpRequest) -> HttpResponse:
     """Feedback route of the Erklärung zur Barrierefreiheit: form → stored + mail."""
     origin = request.GET.get("seite", "")
     if not url_has_allowed_host_and_scheme(origin, allowed_hosts={request.get_host()}):
@@ -69,5 +72,5 @@ def feedback(request):
     return render(request, "legal/feedback.html", _context("barrierefreiheit", form=form))
 
 
-def feedback_done(request):
+def feedback_done(request: HttpRequest) -> HttpResponse:
     return render(request, "legal/feedback_done.html", _context("barrierefreiheit"))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from django.http import HttpRequest
 
@@ -17,3 +17,9 @@ class AuthenticatedHttpRequest(HttpRequest):
     used in annotations, never instantiated."""
 
     user: User
+
+
+def is_authenticated(request: HttpRequest) -> TypeGuard[AuthenticatedHttpRequest]:
+    """`request.user.is_authenticated`, telling the type checker that `request.user` is a
+    `User` where it holds (for views that handle anonymous and logged-in users)."""
+    return request.user.is_authenticated

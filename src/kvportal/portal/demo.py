@@ -26,7 +26,16 @@ def _since() -> dt.date:
     return dt.date(timezone.localdate().year - 6, 1, 1)
 
 
-def _person(six, fg, first, last, *, title="Dr. med.", profession=Profession.ARZT, fachgebiet=""):
+def _person(
+    six: str,
+    fg: str,
+    first: str,
+    last: str,
+    *,
+    title: str = "Dr. med.",
+    profession: str = Profession.ARZT,
+    fachgebiet: str = "",
+) -> Person:
     lanr = make_lanr(six, fg)
     person, _ = Person.objects.get_or_create(
         lanr=lanr,
@@ -43,7 +52,13 @@ def _person(six, fg, first, last, *, title="Dr. med.", profession=Profession.ARZ
     return person
 
 
-def _work(person, practice, role, factor=None, hours=None):
+def _work(
+    person: Person,
+    practice: Betriebsstaette,
+    role: str,
+    factor: str | None = None,
+    hours: str | None = None,
+) -> None:
     Taetigkeit.objects.get_or_create(
         person=person,
         betriebsstaette=practice,
@@ -56,7 +71,15 @@ def _work(person, practice, role, factor=None, hours=None):
     )
 
 
-def _user(username, first, last, *, person=None, kind=AccountKind.MEMBER, must_change=False):
+def _user(
+    username: str,
+    first: str,
+    last: str,
+    *,
+    person: Person | None = None,
+    kind: str = AccountKind.MEMBER,
+    must_change: bool = False,
+) -> User:
     user, _ = User.objects.get_or_create(
         username=username,
         defaults={"first_name": first, "last_name": last, "person": person, "kind": kind},
@@ -70,7 +93,7 @@ def _user(username, first, last, *, person=None, kind=AccountKind.MEMBER, must_c
     return user
 
 
-def _grant(user, practice, *rights):
+def _grant(user: User, practice: Betriebsstaette, *rights: str) -> None:
     for right in rights:
         PortalRight.objects.get_or_create(user=user, betriebsstaette=practice, right=right)
 

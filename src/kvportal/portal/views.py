@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -12,21 +13,22 @@ from kvportal.accounts.constants import Right, StaffRole
 from kvportal.accounts.decorators import member_required
 from kvportal.accounts.models import PortalRight
 from kvportal.core import registry
+from kvportal.core.http import AuthenticatedHttpRequest, is_authenticated
 from kvportal.members import selectors as member_selectors
 
 
-def home(request):
+def home(request: HttpRequest) -> HttpResponse:
     """Start page "Meine Praxis": practices, roles and rights, recent activity, panels."""
     from django.contrib.auth.views import redirect_to_login
 
-    if not request.user.is_authenticated:
+    if not is_authenticated(request):
         return redirect_to_login(request.get_full_path())
     if scope.is_kv_staff(request.user):
         return staff_home(request)
     return member_home(request)
 
 
-def staff_home(request):
+def staff_home(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Start page of KV staff (issue 14): per held staff role the open work with links and the
     deadlines, from the counts each feature app registers (``registry.register_staff_counts``)."""
     held = scope.staff_roles(request.user)
@@ -47,7 +49,7 @@ def staff_home(request):
 
 
 @member_required
-def member_home(request):
+def member_home(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     rights = scope.rights_by_practice(user)
     roles = member_selectors.roles_by_practice(user.person_id)

@@ -14,7 +14,8 @@ class AccessConfig(AppConfig):
         from kvportal.core import registry
 
         registry.register_staff_counts(staff.staff_counts)
-        if self.apps.is_installed("kvportal.ehba"):  # signatures: this app's signable (issue 13)
+        # signatures: this app's signable (issue 13); `apps` is set once ready() runs
+        if self.apps is not None and self.apps.is_installed("kvportal.ehba"):
             from kvportal.access import signing
 
             signing.register()

@@ -125,6 +125,8 @@ class HeaderForm(forms.Form):
 
     def variant_label(self) -> str:
         variant = self.data.get("variant") if self.is_bound else self.initial.get("variant")
+        if variant is None:
+            return ""
         try:
             return rules.VARIANT_LABELS[rules.Variant(variant)]
         except ValueError:

@@ -81,7 +81,7 @@ def send_status(application_id: int, status: str) -> bool:
     if app is None or app.status != status:
         return False  # a later change has its own message
     recipients = [app.contact_email]
-    if app.created_by_id and app.created_by.email:
+    if app.created_by is not None and app.created_by.email:  # no query without a creator
         recipients.append(app.created_by.email)
     return deliver_once(status_key(app, status), partial(_send_status, app, status, recipients))
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from kvportal.access import rules
-from kvportal.access.models import AccessApplication
+from kvportal.access.models import AccessApplication, Confirmation
 from kvportal.access.services import IssuedLetter
 from kvportal.accounts.constants import Right
 from kvportal.accounts.passwords import password_conventions
@@ -24,7 +24,8 @@ def kv_context() -> dict:
 
 
 def application_context(app: AccessApplication) -> dict:
-    confirmations = {}
+    confirmations: dict[str, Confirmation] = {}
+    conf: Confirmation | None
     for conf in app.confirmations.filter(
         confirmed_at__isnull=False, fingerprint=app.fingerprint
     ).order_by("confirmed_at"):
@@ -85,7 +86,7 @@ def _letter_context(issued: IssuedLetter) -> dict:
             user.portal_rights.filter(betriebsstaette=practice).values_list("right", flat=True)
         )
         rights = [str(Right(r).label) for r in Right.values if r in held]
-    title = user.person.title if user.person_id else ""
+    title = user.person.title if user.person is not None else ""  # no query without a person
     name = " ".join(p for p in (title, user.first_name, user.last_name) if p)
     days = settings.INITIAL_PASSWORD_VALIDITY_DAYS
     return {

@@ -50,8 +50,8 @@ def _hash(raw: str) -> str:
     return one_time.hash_token(raw)
 
 
-def _real_user(actor) -> User | None:
-    return actor if getattr(actor, "pk", None) else None
+def _real_user(actor: User | None) -> User | None:
+    return actor if actor is not None and actor.pk else None
 
 
 class SubmissionError(ValidationError):

@@ -5,9 +5,10 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from kvportal.access import pdf, rules
@@ -17,12 +18,17 @@ from kvportal.accounts import scope
 from kvportal.accounts.constants import StaffRole
 from kvportal.ehba import services as ehba
 
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
+    from kvportal.cardlib.validation import RequiredSigner
+    from kvportal.ehba.models import VerificationReport
+
 log = logging.getLogger(__name__)
 
 LABEL = "access.accessapplication"
 
 
-def _signer_label(person) -> str:
+def _signer_label(person: rules.Person) -> str:
     role = rules.ROLE_LABELS.get(person.role, str(person.role))
     return f"{role}: {person.first_name} {person.last_name}".strip()
 
@@ -36,7 +42,7 @@ def documents(application: AccessApplication) -> list[ehba.SignableDocumentSpec]
     ]
 
 
-def required_signers(application: AccessApplication) -> list:
+def required_signers(application: AccessApplication) -> list[RequiredSigner]:
     return [
         ehba.required_signer(
             given_name=p.first_name, surname=p.last_name, lanr=p.lanr, label=_signer_label(p)
@@ -45,7 +51,7 @@ def required_signers(application: AccessApplication) -> list:
     ]
 
 
-def queryset(user):
+def queryset(user: User) -> QuerySet[AccessApplication]:
     """The member's own applications and those waiting for the member's confirmation."""
     mine = Q(created_by_id=user.pk)
     lanr = getattr(getattr(user, "person", None), "lanr", "")
@@ -54,13 +60,15 @@ def queryset(user):
     return AccessApplication.objects.filter(mine).distinct()
 
 
-def staff_queryset(user):
+def staff_queryset(user: User) -> QuerySet[AccessApplication]:
     if scope.is_staff_role(user, StaffRole.ARZTREGISTER):
         return AccessApplication.objects.exclude(status=rules.Status.ENTWURF)
     return AccessApplication.objects.none()
 
 
-def accepted(*, actor, application: AccessApplication, report) -> None:
+def accepted(
+    *, actor: User | None, application: AccessApplication, report: VerificationReport
+) -> None:
     """Mark each matched person's open confirmation with method "qes"."""
     keys = {
         _signer_label(p): rules.person_key(p)

@@ -23,6 +23,7 @@ from kvportal.accounts import scope
 from kvportal.accounts.constants import AccountKind, StaffRole
 from kvportal.accounts.decorators import member_required, staff_role_required
 from kvportal.audit.models import Activity
+from kvportal.core.http import AuthenticatedHttpRequest
 
 SESSION_GRANTS = "access_grants"
 #: "Person hinzufügen" adds at most this many empty rows at once (bounded page size).
@@ -546,7 +547,9 @@ def staff_decide(request, pk: int):
     return redirect("access:staff_detail", pk)
 
 
-def _letters_response(request, letters: list[CredentialLetter], filename: str) -> HttpResponse:
+def _letters_response(
+    request: AuthenticatedHttpRequest, letters: list[CredentialLetter], filename: str
+) -> HttpResponse | None:
     try:
         issued = services.issue_letters(actor=request.user, letters=letters)
     except ValidationError as exc:

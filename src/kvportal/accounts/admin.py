@@ -7,8 +7,11 @@ re-issued initial password is shown once from the server-side session, never in 
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import InlineModelAdmin
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
@@ -77,7 +80,7 @@ def restrict_to_superusers(site: admin.AdminSite, staff_apps: set[str]) -> None:
         if model._meta.app_label in staff_apps or isinstance(model_admin, SuperuserOnlyMixin):
             continue
         cls = type(model_admin)
-        bases = (SuperuserOnlyMixin, cls)
+        bases: tuple[type, ...] = (SuperuserOnlyMixin, cls)
         if model._meta.app_label in READ_ONLY_APPS:
             bases = (SuperuserOnlyMixin, ReadOnlyMixin, cls)
         site.unregister(model)
@@ -331,7 +334,7 @@ class DeviceAdminMixin(SuperuserOnlyMixin):
     list_display = ["user", "name", "created_at", "last_used_at", "confirmed"]
     readonly_fields = ["user", "name", "confirmed", "created_at", "last_used_at"]
     fieldsets = [(None, {"fields": readonly_fields})]
-    inlines = []
+    inlines: ClassVar[list[type[InlineModelAdmin[Any, Any]]]] = []
 
     def get_list_display(self, request):
         return self.list_display

@@ -4,7 +4,7 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 #: Which apps' models each staff role may work on in the back office, and how.
-ROLE_APPS = {
+ROLE_APPS: dict[str, dict[str, tuple[str, ...]]] = {
     "Arztregister": {"members": ("view", "add", "change", "delete")},
     "Abrechnung": {"billing": ("view",), "documents": ("view",)},
     "Zulassung": {"admission": ("view",)},

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from kvportal.accounts.constants import DELEGABLE_RIGHTS, ApiScope, Right
+from kvportal.members.models import Betriebsstaette
 
 
 class LoginForm(AuthenticationForm):
@@ -86,7 +87,9 @@ class OtpTokenForm(forms.Form):
 
 
 class PraxispersonalForm(forms.Form):
-    betriebsstaette = forms.ModelChoiceField(label=_("Betriebsstätte"), queryset=None)
+    betriebsstaette: forms.ModelChoiceField[Betriebsstaette] = forms.ModelChoiceField(
+        label=_("Betriebsstätte"), queryset=None
+    )
     first_name = forms.CharField(label=_("Vorname"), max_length=100)
     last_name = forms.CharField(label=_("Nachname"), max_length=100)
     email = forms.EmailField(label=_("E-Mail"), required=False)

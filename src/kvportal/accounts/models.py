@@ -57,7 +57,7 @@ class User(AbstractUser):
 
     @property
     def display_name(self) -> str:
-        if self.person_id:
+        if self.person is not None:  # no query without a person
             return self.person.full_name
         return self.get_full_name() or self.username
 

@@ -120,7 +120,7 @@ def _prefilled(ids: list[int], rights: EffectiveRights) -> QuerySet[Betriebsstae
     `exists()` and `len()` need no query; chained filters and orderings query as usual."""
     qs = Betriebsstaette.objects.filter(pk__in=ids)
     qs._result_cache = [rights.practices[pk] for pk in ids]
-    qs._prefetch_done = True
+    qs._prefetch_done = True  # type: ignore[attr-defined]  # private QuerySet state, not in django-stubs
     return qs
 
 
@@ -144,7 +144,7 @@ def practices_with_any(user: Any, *rights: Right | str) -> QuerySet[Betriebsstae
 
 
 def has_right(user: Any, betriebsstaette: Betriebsstaette | int, right: Right | str) -> bool:
-    pk = getattr(betriebsstaette, "pk", betriebsstaette)
+    pk = betriebsstaette if isinstance(betriebsstaette, int) else betriebsstaette.pk
     return str(right) in effective_rights(user).by_practice.get(pk, frozenset())
 
 

@@ -311,7 +311,7 @@ def grant_right(
         )
         if errors:
             raise PermissionDenied(" ".join(errors))
-    if right == Right.DOCS_LANR and not (user.person_id and user.person.lanr):
+    if right == Right.DOCS_LANR and not (user.person is not None and user.person.lanr):
         raise ValidationError("Arztbezogene Dokumente setzen eine Person mit LANR voraus.")
     obj, created = PortalRight.objects.get_or_create(
         user=user,

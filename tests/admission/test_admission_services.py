@@ -380,6 +380,19 @@ def test_schedule_refuses_foreign_session(draft, world, staff_client):
         services.schedule(actor=office, application=application, session=leipzig)
 
 
+def test_fee_request_without_fixed_fee_is_refused(draft, world, staff_client):
+    _, office = staff_client("Zulassung")
+    application = received(draft, world)
+    state = application.state
+    application.fee_amount = None
+    application.save(update_fields=["fee_amount"])
+    with pytest.raises(services.AdmissionError, match="keine Antragsgebühr festgesetzt"):
+        services.request_fee(actor=office, application=application, deadline=dt.date(2026, 12, 14))
+    application.refresh_from_db()
+    assert application.state == state and application.fee_requested_at is None
+    assert not application.files.filter(kind="gebuehr").exists()
+
+
 def test_create_session_rules(world, staff_client):
     _, office = staff_client("Zulassung")
     with pytest.raises(services.AdmissionError, match="schon eine Sitzung"):

@@ -42,7 +42,8 @@ class AdmissionConfig(AppConfig):
         register_purger("zulassung_entwuerfe", services.purge_stale_drafts)
         register_purger("zulassung_aufbewahrung", services.purge_closed_files)
         register_demo(60, demo.seed)
-        if self.apps.is_installed("kvportal.ehba"):  # signatures: this app's signable (issue 13)
+        # signatures: this app's signable (issue 13); `apps` is set once ready() runs
+        if self.apps is not None and self.apps.is_installed("kvportal.ehba"):
             from kvportal.admission import signing
 
             signing.register()

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
 from kvportal.admission import services
-from kvportal.admission.models import CommitteeSession
+from kvportal.admission.models import Application, CommitteeSession
 from kvportal.admission.rules.dates import first_of_next_month
 from kvportal.admission.rules.definitions import BEZIRKE, COMMITTEES
+
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
+    from kvportal.members.models import Betriebsstaette, Person
 
 
 def _pdf(title: str) -> bytes:
@@ -50,7 +55,13 @@ def seed_sessions(months: int = 6) -> int:
     return created
 
 
-def _draft(actor, practice, employee, type_code, **values):
+def _draft(
+    actor: User,
+    practice: Betriebsstaette,
+    employee: Person | None,
+    type_code: str,
+    **values: object,
+) -> Application:
     application = services.create_draft(
         actor=actor, type_code=type_code, betriebsstaette=practice, employee=employee
     )

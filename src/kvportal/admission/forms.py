@@ -3,6 +3,8 @@ fields are optional at this level (drafts may be incomplete) — the rules decid
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -32,7 +34,7 @@ def _when_attrs(f: FieldDef) -> dict:
 
 def _form_field(f: FieldDef) -> forms.Field:
     attrs = _when_attrs(f)
-    common = {"label": f.label, "required": False, "help_text": f.help}
+    common: dict[str, Any] = {"label": f.label, "required": False, "help_text": f.help}
     if f.kind in ("radio", "choice"):
         return forms.ChoiceField(
             choices=list(f.choices), widget=forms.RadioSelect(attrs=attrs), **common

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
@@ -12,15 +13,21 @@ from django.shortcuts import get_object_or_404
 from kvportal.accounts import scope
 from kvportal.admission.models import Application, CommitteeSession, Confirmation, Signatory
 from kvportal.admission.rules.lifecycle import State
+from kvportal.core.http import is_authenticated
 from kvportal.members.constants import Role
 from kvportal.members.models import Betriebsstaette, Person, Taetigkeit
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from kvportal.accounts.models import User
 
 #: Roles that may file an application for the practice (Vertragsarzt/Gesellschafter,
 #: Ärztlicher Leiter, Träger/Geschäftsführer of an MVZ).
 APPLICANT_ROLES = (Role.VERTRAGSARZT, Role.AERZTLICHER_LEITER, Role.TRAEGER)
 
 
-def applicant_practices(user) -> QuerySet[Betriebsstaette]:
+def applicant_practices(user: User) -> QuerySet[Betriebsstaette]:
     """Practices where the user holds a portal right and a representing role."""
     if not getattr(user, "person_id", None):
         return Betriebsstaette.objects.none()
@@ -28,10 +35,10 @@ def applicant_practices(user) -> QuerySet[Betriebsstaette]:
     return scope.practices(user).filter(pk__in=roles.values("betriebsstaette_id"))
 
 
-def applications(user) -> QuerySet[Application]:
+def applications(user: User) -> QuerySet[Application]:
     """Applications of the user's practices plus those the user has to confirm."""
     practices = applicant_practices(user)
-    signed = Signatory.objects.filter(user_id=getattr(user, "pk", None)).values("application_id")
+    signed = Signatory.objects.filter(user_id=user.pk).values("application_id")
     return (
         Application.objects.filter(Q(betriebsstaette__in=practices) | Q(pk__in=signed))
         .select_related("betriebsstaette", "session")
@@ -39,16 +46,14 @@ def applications(user) -> QuerySet[Application]:
     )
 
 
-def may_edit(user, application: Application) -> bool:
+def may_edit(user: User, application: Application) -> bool:
     return applicant_practices(user).filter(pk=application.betriebsstaette_id).exists()
 
 
-def pending_confirmations(user) -> QuerySet[Signatory]:
+def pending_confirmations(user: User) -> QuerySet[Signatory]:
     confirmed = Confirmation.objects.filter(revoked_at__isnull=True).values("signatory_id")
     return (
-        Signatory.objects.filter(
-            user_id=getattr(user, "pk", None), application__state="eingereicht"
-        )
+        Signatory.objects.filter(user_id=user.pk, application__state="eingereicht")
         .exclude(pk__in=confirmed)
         .select_related("application")
     )
@@ -94,7 +99,7 @@ def committee_sessions(*, since: dt.date) -> QuerySet[CommitteeSession]:
     return CommitteeSession.objects.filter(date__gte=since)
 
 
-def staff_inbox(*, bezirk: str = "", committee: str = "", state: str = "") -> QuerySet:
+def staff_inbox(*, bezirk: str = "", committee: str = "", state: str = "") -> QuerySet[Application]:
     qs = staff_applications().select_related("betriebsstaette", "session")
     if bezirk:
         qs = qs.filter(bezirk=bezirk)
@@ -105,11 +110,11 @@ def staff_inbox(*, bezirk: str = "", committee: str = "", state: str = "") -> Qu
     return qs.order_by("received_at", "submitted_at")
 
 
-def panel(request) -> dict | None:
+def panel(request: HttpRequest) -> dict[str, Any] | None:
     """Start-page card: open applications and confirmations waiting for the user."""
-    user = request.user
-    if not getattr(user, "is_authenticated", False) or scope.is_kv_staff(user):
+    if not is_authenticated(request) or scope.is_kv_staff(request.user):
         return None
+    user = request.user
     to_confirm = pending_confirmations(user).count()
     open_items = list(
         applications(user).exclude(state__in=["rechtskraeftig", "zurueckgenommen"])[:5]

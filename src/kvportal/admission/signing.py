@@ -6,17 +6,24 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
+from django.db.models import QuerySet
 from django.urls import reverse
 
 from kvportal.accounts import scope
 from kvportal.accounts.constants import StaffRole
 from kvportal.admission import pdfs, selectors
 from kvportal.admission import services as admission_services
-from kvportal.admission.models import Application, GeneratedFile
+from kvportal.admission.models import Application, GeneratedFile, Signatory
 from kvportal.admission.rules.lifecycle import State
 from kvportal.core.storage import private_storage
 from kvportal.ehba import services as ehba
+
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
+    from kvportal.cardlib.validation import RequiredSigner
+    from kvportal.ehba.models import VerificationReport
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +42,7 @@ SIGNABLE_STATES = frozenset(
 )
 
 
-def _signer_label(signatory) -> str:
+def _signer_label(signatory: Signatory) -> str:
     return f"{signatory.role_label}: {signatory.name}"
 
 
@@ -64,28 +71,28 @@ def documents(application: Application) -> list[ehba.SignableDocumentSpec]:
     return specs
 
 
-def required_signers(application: Application) -> list:
+def required_signers(application: Application) -> list[RequiredSigner]:
     return [
         ehba.required_signer(name=s.name, lanr=s.lanr, label=_signer_label(s))
         for s in application.signatories.all()
     ]
 
 
-def staff_queryset(user):
+def staff_queryset(user: User) -> QuerySet[Application]:
     if scope.is_staff_role(user, StaffRole.ZULASSUNG):
         # drafts belong to the practice until submitted (like admission's own staff pages)
         return selectors.staff_inbox()
     return Application.objects.none()
 
 
-def accepted(*, actor, application: Application, report) -> None:
+def accepted(*, actor: User | None, application: Application, report: VerificationReport) -> None:
     """Mark the confirmation of every signatory whose valid signature was accepted."""
     by_label = {_signer_label(s): s for s in application.signatories.all()}
     for check in report.signatures.filter(verdict="valid"):
         signatory = by_label.get(check.matched_signer)
         if signatory is None or signatory.confirmation is not None:
             continue
-        if signatory.user_id != getattr(actor, "pk", None):
+        if signatory.user_id != (actor.pk if actor is not None else None):
             # admission.confirm accepts QES only from the signatory's own account; the
             # signature stays in the PDF and the Prüfprotokoll (see docs/ehba.md).
             continue

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count
 from django.urls import reverse
@@ -17,11 +17,14 @@ from kvportal.admission.rules.dates import SessionSlot
 from kvportal.admission.rules.lifecycle import OFFICE_STATES
 from kvportal.admission.selectors import staff_applications
 
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
+
 #: how many upcoming sessions the start page lists
 NEXT_SESSIONS = 3
 
 
-def staff_counts(user: Any) -> list[dict[str, Any]]:
+def staff_counts(user: User) -> list[dict[str, Any]]:
     if not scope.is_staff_role(user, StaffRole.ZULASSUNG):
         return []
     per_state = dict(

@@ -5,7 +5,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -46,6 +49,9 @@ from kvportal.admission.rules.lifecycle import OFFICE_STATES, WITHDRAWABLE, Stat
 from kvportal.admission.rules.text import fmt_date, fmt_decimal, fmt_money
 from kvportal.audit.models import Activity
 from kvportal.core.storage import private_storage
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 ZULASSUNG = StaffRole.ZULASSUNG
 
@@ -610,7 +616,8 @@ def staff_detail(request, pk: int):
     )
 
 
-ACTIONS = {
+#: action → (form, office service, success message)
+ACTIONS: dict[str, tuple[type[forms.Form], Callable[..., object], StrOrPromise]] = {
     "nachforderung": (
         NachforderungForm,
         services.request_documents,
@@ -632,13 +639,13 @@ def staff_action(request, pk: int, action: str):
     if action not in ACTIONS:
         raise Http404("Nicht gefunden.")
     form_class, func, success = ACTIONS[action]
-    kwargs = {"application": application} if form_class is ScheduleForm else {}
+    kwargs: dict[str, Any] = {"application": application} if form_class is ScheduleForm else {}
     form = form_class(request.POST, **kwargs)
     if not form.is_valid():
         for field, errors in form.errors.items():
             label = form.fields[field].label if field in form.fields else ""
             for error in errors:
-                messages.error(request, f"{label}: {error}" if label else error)
+                messages.error(request, f"{label}: {error}" if label else str(error))
         return redirect("admission:staff_detail", application.pk)
     values = dict(form.cleaned_data)
     if action == "zahlung":

@@ -98,7 +98,7 @@ def check_anlage1(raw_rows: list[dict], *, today: dt.date) -> Anlage1Check:
                 "oder als Anlage beigefügt wird.",
             )
             row_ok = False
-        if row_ok:
+        if row_ok and start is not None and hours is not None:  # row_ok implies both
             parsed.append((index, Activity(start, end, kind, institution, hours, evidence)))
 
     if not raw_rows:

@@ -121,7 +121,7 @@ def check_effective_date(
             "Für Ihren Zulassungsbezirk ist noch keine Sitzung veröffentlicht, die Ihr Antrag "
             "rechtzeitig erreicht. Die Geschäftsstelle teilt Ihnen den Termin mit."
         )
-    elif earliest is not None and effective < earliest and effective > today:
+    elif session is not None and earliest is not None and today < effective < earliest:
         message = (
             f"Der Zulassungsausschuss kann frühestens in seiner Sitzung am "
             f"{fmt_date(session.date)} entscheiden (Antragseingang mindestens "

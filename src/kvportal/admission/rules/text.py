@@ -23,7 +23,7 @@ def fmt_decimal(value: Decimal) -> str:
 def fmt_money(value: Decimal) -> str:
     """120 → "120,00 €"."""
     whole, frac = f"{value:.2f}".split(".")
-    groups = []
+    groups: list[str] = []
     while len(whole) > 3:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]

@@ -268,11 +268,8 @@ def session_slots(bezirk: str, committee: str, *, after: dt.date) -> list[Sessio
 def known_logins(lanrs: list[str]) -> frozenset[str]:
     from kvportal.accounts.models import User
 
-    return frozenset(
-        User.objects.filter(person__lanr__in=[x for x in lanrs if x], is_active=True).values_list(
-            "person__lanr", flat=True
-        )
-    )
+    found = User.objects.filter(person__lanr__in=[x for x in lanrs if x], is_active=True)
+    return frozenset(lanr for lanr in found.values_list("person__lanr", flat=True) if lanr)
 
 
 def check(application: Application, *, drafting: bool = True) -> ValidationResult:

@@ -110,6 +110,12 @@ def answer_nachforderung(*, actor: User, application: Application, answer: str) 
 @transaction.atomic
 def request_fee(*, actor: User, application: Application, deadline: dt.date) -> Application:
     application = _lock(application)
+    fee = application.fee_amount
+    if fee is None:  # set at submission; without it the request letter cannot name an amount
+        raise AdmissionError(
+            "Für diesen Antrag ist keine Antragsgebühr festgesetzt; sie kann nicht angefordert "
+            "werden."
+        )
     before = _transition(
         application,
         Event.REQUEST_FEE,
@@ -123,8 +129,7 @@ def request_fee(*, actor: User, application: Application, deadline: dt.date) -> 
         application,
         actor=actor,
         event=Event.REQUEST_FEE,
-        label=f"{EVENT_LABELS[Event.REQUEST_FEE]}: {fmt_money(application.fee_amount)} bis "
-        f"{deadline:%d.%m.%Y}",
+        label=f"{EVENT_LABELS[Event.REQUEST_FEE]}: {fmt_money(fee)} bis {deadline:%d.%m.%Y}",
         before=before,
     )
     _audit(actor, application, Activity.STAFF_ACTION, event="request_fee", deadline=str(deadline))
@@ -133,7 +138,7 @@ def request_fee(*, actor: User, application: Application, deadline: dt.date) -> 
         _applicant_emails(application),
         f"Gebührenanforderung zu Antrag {application.reference}",
         f"Für den Antrag {application.reference} ist eine Gebühr von "
-        f"{fmt_money(application.fee_amount)} "
+        f"{fmt_money(fee)} "
         f"bis zum {deadline:%d.%m.%Y} zu zahlen. Wird sie nicht fristgerecht gezahlt, gilt der "
         "Antrag als zurückgenommen (§ 38 Ärzte-ZV). Die Anforderung finden Sie im Portal.",
     )
@@ -393,7 +398,7 @@ def finalize(*, actor: User, application: Application, final_on: dt.date) -> App
         actor=actor,
         before=before,
         note=f"Verwaltungsgebühr {fmt_money(application.admin_fee_amount)} in Rechnung gestellt."
-        if invoice
+        if invoice and application.admin_fee_amount  # invoice implies an amount
         else "",
     )
     _audit(actor, application, Activity.STAFF_ACTION, event="finalize", invoice=invoice)

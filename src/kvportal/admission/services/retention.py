@@ -10,6 +10,7 @@ from django.db import transaction
 
 from kvportal.admission.models import (
     Application,
+    Attachment,
     GeneratedFile,
 )
 from kvportal.admission.rules.lifecycle import (
@@ -88,9 +89,9 @@ def _reduce_closed(pk: int) -> None:
     for item in application.attachments.all():
         private_storage.delete(item.path)
         item.delete()
-    for item in application.files.exclude(kind=GeneratedFile.Kind.BESCHLUSS):
-        private_storage.delete(item.path)
-        item.delete()
+    for generated in application.files.exclude(kind=GeneratedFile.Kind.BESCHLUSS):
+        private_storage.delete(generated.path)
+        generated.delete()
     application.signatories.all().delete()
     application.nachforderungen.all().delete()
     application.data = {}
@@ -102,6 +103,10 @@ def _reduce_closed(pk: int) -> None:
 def _delete_closed(pk: int) -> None:
     application = Application.objects.select_for_update().get(pk=pk)
     _audit(None, application, Activity.DELETE, event="aufbewahrung_20_jahre")
-    for item in [*application.attachments.all(), *application.files.all()]:
+    items: list[Attachment | GeneratedFile] = [
+        *application.attachments.all(),
+        *application.files.all(),
+    ]
+    for item in items:
         private_storage.delete(item.path)
     application.delete()

@@ -193,7 +193,7 @@ def submit(*, actor: User, application: Application, token: str) -> Application:
 
 def _invite(signatory: Signatory, token: str) -> None:
     application = signatory.application
-    if signatory.user_id:
+    if signatory.user is not None:  # no query without a user
         link = settings.PORTAL_URL + reverse("admission:detail", args=[application.pk])
         to = signatory.user.email or signatory.email
     else:
@@ -348,6 +348,7 @@ def confirm_with_code(*, signatory: Signatory, code: str) -> Confirmation:
             )
     if error:
         raise AdmissionError(error)
+    assert confirmation is not None  # set in the only branch without an error
     return confirmation
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -31,6 +32,9 @@ from kvportal.audit.models import Activity
 from kvportal.core import confirmation as one_time
 from kvportal.members.constants import Profession
 from kvportal.members.models import Betriebsstaette, Person
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
 
 
 def __getattr__(name: str) -> int:
@@ -521,18 +525,22 @@ class CodeMismatch(ValidationError):
     pass
 
 
-def can_confirm_by_login(user, conf: Confirmation) -> bool:
+def can_confirm_by_login(user: User | AnonymousUser | None, conf: Confirmation) -> bool:
     """His portal login: the logged-in member is the Arztregister person with that LANR."""
-    if not getattr(user, "is_authenticated", False) or user.kind == AccountKind.STAFF:
+    if user is None or not user.is_authenticated or user.kind == AccountKind.STAFF:
         return False
     person = conf.current_person
     return bool(
-        person is not None and person.lanr and user.person_id and user.person.lanr == person.lanr
+        person is not None
+        and person.lanr
+        and user.person is not None  # no query without a person
+        and user.person.lanr == person.lanr
     )
 
 
 @transaction.atomic(durable=True)
-def confirm_with_login(*, actor: User, confirmation: Confirmation) -> Confirmation:
+def confirm_with_login(*, actor: User | AnonymousUser, confirmation: Confirmation) -> Confirmation:
+    """The named person confirms with his portal login (anybody else is refused)."""
     conf = (
         Confirmation.objects.select_for_update(of=("self",))
         .select_related("application", "person")
@@ -540,7 +548,7 @@ def confirm_with_login(*, actor: User, confirmation: Confirmation) -> Confirmati
     )
     if conf.confirmed_at is not None:
         return conf
-    if not can_confirm_by_login(actor, conf):
+    if not actor.is_authenticated or not can_confirm_by_login(actor, conf):
         raise PermissionDenied("Diese Bestätigung kann nur die genannte Person selbst abgeben.")
     _validate_open(conf)
     _mark_confirmed(conf, Confirmation.Method.LOGIN, actor)

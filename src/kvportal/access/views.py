@@ -8,7 +8,7 @@ import secrets
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -22,6 +22,7 @@ from kvportal.access.pdf import application_pdf, letters_pdf
 from kvportal.accounts import scope
 from kvportal.accounts.constants import AccountKind, StaffRole
 from kvportal.accounts.decorators import member_required, staff_role_required
+from kvportal.accounts.models import User
 from kvportal.audit.models import Activity
 from kvportal.core.http import AuthenticatedHttpRequest
 
@@ -30,7 +31,7 @@ SESSION_GRANTS = "access_grants"
 MAX_EXTRA_ROWS = 20
 
 
-def _small_int(value, *, default: int = 0, maximum: int = MAX_EXTRA_ROWS) -> int:
+def _small_int(value: object, *, default: int = 0, maximum: int = MAX_EXTRA_ROWS) -> int:
     """A form's row counter: junk counts as `default`, the result stays within 0..maximum."""
     try:
         number = int(str(value or default).strip())
@@ -39,7 +40,7 @@ def _small_int(value, *, default: int = 0, maximum: int = MAX_EXTRA_ROWS) -> int
     return max(0, min(number, maximum))
 
 
-def _confirmation_of(app: AccessApplication, raw) -> Confirmation:
+def _confirmation_of(app: AccessApplication, raw: str | None) -> Confirmation:
     """A confirmation of this application by the id posted with the form (404 otherwise)."""
     try:
         pk = int(str(raw or "").strip())
@@ -48,18 +49,18 @@ def _confirmation_of(app: AccessApplication, raw) -> Confirmation:
     return get_object_or_404(Confirmation, pk=pk, application=app)
 
 
-def _actor(request):
+def _actor(request: HttpRequest) -> User | None:
     return request.user if request.user.is_authenticated else None
 
 
-def _grant(request, app: AccessApplication) -> None:
+def _grant(request: HttpRequest, app: AccessApplication) -> None:
     grants = list(request.session.get(SESSION_GRANTS, []))
     if app.reference not in grants:
         grants.append(app.reference)
         request.session[SESSION_GRANTS] = grants[-20:]
 
 
-def _applicant_app(request, reference: str) -> AccessApplication:
+def _applicant_app(request: HttpRequest, reference: str) -> AccessApplication:
     """The applicant's own application; everybody else gets 404."""
     app = selectors.application_by_reference(reference)
     if app is None:
@@ -75,7 +76,7 @@ def _applicant_app(request, reference: str) -> AccessApplication:
 # --- public entry ----------------------------------------------------------------------------
 
 
-def apply(request):
+def apply(request: HttpRequest) -> HttpResponse:
     """Public entry page (no account needed) and, for members, "add people or rights"."""
     member = request.user.is_authenticated and request.user.kind == AccountKind.MEMBER
     if request.user.is_authenticated and not member:
@@ -117,7 +118,7 @@ def apply(request):
         form.data = data
     else:
         initial = {"stamp": access_forms.new_form_stamp(), "nonce": secrets.token_urlsafe(16)}
-        if member:
+        if member and request.user.is_authenticated:  # member implies logged in
             initial["contact_email"] = request.user.email
         form = access_forms.StartForm(initial=initial, **form_kwargs)
     practices = scope.practices(request.user).order_by("bsnr") if member else []
@@ -128,11 +129,11 @@ def apply(request):
     )
 
 
-def _client_ip(request) -> str:
+def _client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
-def _refuse_over_limit(request, form) -> None:
+def _refuse_over_limit(request: HttpRequest, form: access_forms.StartForm) -> None:
     """Adds a German non-field error when this start would exceed a rate limit."""
     limit = antiabuse.over_limit(
         ip=_client_ip(request),
@@ -159,7 +160,7 @@ def _refuse_over_limit(request, form) -> None:
         )
 
 
-def resume(request, token: str):
+def resume(request: HttpRequest, token: str) -> HttpResponse:
     """The secret draft link from the e-mail: grants this browser session access."""
     app = services.find_by_token(token)
     if app is None:
@@ -250,7 +251,7 @@ def _attach(findings, header, formset, ack) -> list[str]:
     return loose
 
 
-def edit(request, reference: str):
+def edit(request: HttpRequest, reference: str) -> HttpResponse:
     app = _applicant_app(request, reference)
     if not app.is_editable:
         return redirect("access:status", app.reference)
@@ -298,7 +299,7 @@ def _edit_context(app, header, formset, ack, loose):
     }
 
 
-def review(request, reference: str):
+def review(request: HttpRequest, reference: str) -> HttpResponse:
     app = _applicant_app(request, reference)
     findings = services.check_for_applicant(app)
     errs = rules.errors(findings)
@@ -340,7 +341,7 @@ def _summary(app: AccessApplication) -> list[dict]:
     return result
 
 
-def status(request, reference: str):
+def status(request: HttpRequest, reference: str) -> HttpResponse:
     app = _applicant_app(request, reference)
     confirmed = services.confirmed_map(app)
     people = []
@@ -379,7 +380,7 @@ def status(request, reference: str):
 
 
 @require_POST
-def status_action(request, reference: str):
+def status_action(request: HttpRequest, reference: str) -> HttpResponse:
     app = _applicant_app(request, reference)
     action = request.POST.get("action")
     try:
@@ -404,12 +405,12 @@ def status_action(request, reference: str):
     return redirect("access:status", app.reference)
 
 
-def application_pdf_view(request, reference: str):
+def application_pdf_view(request: HttpRequest, reference: str) -> HttpResponse:
     app = _applicant_app(request, reference)
     return _pdf_response(request, app)
 
 
-def _pdf_response(request, app: AccessApplication) -> HttpResponse:
+def _pdf_response(request: HttpRequest, app: AccessApplication) -> HttpResponse:
     content = application_pdf(app)
     audit.record(
         actor=_actor(request), activity=Activity.DOWNLOAD, obj=app, detail={"pdf": "antrag"}
@@ -422,7 +423,7 @@ def _pdf_response(request, app: AccessApplication) -> HttpResponse:
 # --- confirmations ---------------------------------------------------------------------------
 
 
-def confirm(request, token: str):
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
     conf = services.find_confirmation(token)
     if conf is None:
         raise Http404("Nicht gefunden.")
@@ -471,7 +472,7 @@ def confirm(request, token: str):
 
 
 @member_required
-def my_applications(request):
+def my_applications(request: AuthenticatedHttpRequest) -> HttpResponse:
     apps = selectors.applications_of(request.user)
     return render(request, "access/my_applications.html", {"apps": apps})
 
@@ -480,7 +481,7 @@ def my_applications(request):
 
 
 @staff_role_required(StaffRole.ARZTREGISTER)
-def staff_queue(request):
+def staff_queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = access_forms.QueueFilterForm(request.GET or {"status": rules.Status.EINGEREICHT.value})
     data = form.cleaned_data if form.is_valid() else {}
     qs = selectors.staff_queue(
@@ -499,7 +500,7 @@ def staff_queue(request):
 
 
 @staff_role_required(StaffRole.ARZTREGISTER)
-def staff_detail(request, pk: int):
+def staff_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(AccessApplication, pk=pk)
     audit.record(actor=request.user, activity=Activity.VIEW, obj=app)
     findings = services.check(app) if app.status == rules.Status.EINGEREICHT else []
@@ -521,7 +522,7 @@ def staff_detail(request, pk: int):
 
 @staff_role_required(StaffRole.ARZTREGISTER)
 @require_POST
-def staff_decide(request, pk: int):
+def staff_decide(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(AccessApplication, pk=pk)
     form = access_forms.DecisionForm(request.POST)
     if not form.is_valid():
@@ -564,7 +565,7 @@ def _letters_response(
 
 @staff_role_required(StaffRole.ARZTREGISTER)
 @require_POST
-def staff_letter_pdf(request, pk: int):
+def staff_letter_pdf(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Print one letter (a new initial password each time; an earlier one stops working)."""
     letter = get_object_or_404(CredentialLetter, pk=pk)
     response = _letters_response(request, [letter], f"Zugangsdaten-{letter.reference}.pdf")
@@ -575,7 +576,7 @@ def staff_letter_pdf(request, pk: int):
 
 @staff_role_required(StaffRole.ARZTREGISTER)
 @require_POST
-def staff_letters_batch(request):
+def staff_letters_batch(request: AuthenticatedHttpRequest) -> HttpResponse:
     """One combined PDF of all letters not printed yet (optionally of one application)."""
     qs = selectors.unprinted_letters()
     if request.POST.get("application"):
@@ -593,7 +594,7 @@ def staff_letters_batch(request):
 
 
 @staff_role_required(StaffRole.ARZTREGISTER)
-def staff_letters(request):
+def staff_letters(request: AuthenticatedHttpRequest) -> HttpResponse:
     letters = selectors.letters()
     page = Paginator(letters, 50).get_page(request.GET.get("seite"))
     pending = letters.filter(issued_at__isnull=True, superseded_at__isnull=True).count()
@@ -602,7 +603,7 @@ def staff_letters(request):
 
 @staff_role_required(StaffRole.ARZTREGISTER)
 @require_POST
-def staff_reissue(request):
+def staff_reissue(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Lost/expired letter: a new letter for the account with this user name."""
     from kvportal.accounts import selectors as account_selectors
 
@@ -624,5 +625,5 @@ def staff_reissue(request):
 
 
 @staff_role_required(StaffRole.ARZTREGISTER)
-def staff_application_pdf(request, pk: int):
+def staff_application_pdf(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _pdf_response(request, get_object_or_404(AccessApplication, pk=pk))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -48,6 +48,7 @@ from kvportal.admission.models import Application, Attachment, CommitteeSession,
 from kvportal.admission.rules.lifecycle import OFFICE_STATES, WITHDRAWABLE, State
 from kvportal.admission.rules.text import fmt_date, fmt_decimal, fmt_money
 from kvportal.audit.models import Activity
+from kvportal.core.http import AuthenticatedHttpRequest
 from kvportal.core.storage import private_storage
 
 if TYPE_CHECKING:
@@ -59,18 +60,20 @@ ZULASSUNG = StaffRole.ZULASSUNG
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _member_application(request, pk: int) -> Application:
+def _member_application(request: AuthenticatedHttpRequest, pk: int) -> Application:
     return get_object_or_404(selectors.applications(request.user), pk=pk)
 
 
-def _editable(request, pk: int) -> Application:
+def _editable(request: AuthenticatedHttpRequest, pk: int) -> Application:
     application = _member_application(request, pk)
     if not selectors.may_edit(request.user, application):
         raise Http404("Nicht gefunden.")
     return application
 
 
-def _stream(request, application, path: str, name: str, what: str):
+def _stream(
+    request: AuthenticatedHttpRequest, application: Application, path: str, name: str, what: str
+) -> FileResponse:
     audit.record(
         actor=request.user,
         activity=Activity.DOWNLOAD,
@@ -110,7 +113,7 @@ def _summary(application, result) -> dict:
 
 
 @member_required
-def application_list(request):
+def application_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     items = selectors.applications(request.user).order_by("-created_at")
     return render(
         request,
@@ -124,7 +127,7 @@ def application_list(request):
 
 
 @member_required
-def new(request):
+def new(request: AuthenticatedHttpRequest) -> HttpResponse:
     practices = list(selectors.applicant_practices(request.user))
     if not practices:
         raise Http404("Nicht gefunden.")
@@ -168,7 +171,7 @@ def _attachment_context(application, result):
 
 
 @member_required
-def edit(request, pk: int):
+def edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     application = _editable(request, pk)
     if application.state != State.ENTWURF:
         return redirect("admission:detail", application.pk)
@@ -192,7 +195,7 @@ def edit(request, pk: int):
                         actor=request.user,
                         application=application,
                         kind=attachment.kind,
-                        file_name=upload.name,
+                        file_name=upload.name or "",
                         content=upload.read(),
                     )
                 except services.AdmissionError as exc:
@@ -265,7 +268,7 @@ def edit(request, pk: int):
 
 
 @member_required
-def review(request, pk: int):
+def review(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     application = _editable(request, pk)
     if application.state != State.ENTWURF:
         return redirect("admission:detail", application.pk)
@@ -329,7 +332,7 @@ def review(request, pk: int):
 
 
 @member_required
-def detail(request, pk: int):
+def detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     application = _member_application(request, pk)
     mine = [s for s in application.signatories.all() if s.user_id == request.user.pk]
     can_edit = selectors.may_edit(request.user, application)
@@ -384,7 +387,7 @@ def _steps(application) -> list[tuple[str, bool]]:
 
 @member_required
 @require_POST
-def confirm(request, pk: int):
+def confirm(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     application = _member_application(request, pk)
     try:
         signatory_pk = int(request.POST.get("signatory", ""))
@@ -402,7 +405,12 @@ def confirm(request, pk: int):
     return redirect("admission:detail", application.pk)
 
 
-def _member_action(request, pk: int, func, success: str):
+def _member_action(
+    request: AuthenticatedHttpRequest,
+    pk: int,
+    func: Callable[..., object],
+    success: str,
+) -> HttpResponse:
     application = _editable(request, pk)
     try:
         func(actor=request.user, application=application)
@@ -414,13 +422,13 @@ def _member_action(request, pk: int, func, success: str):
 
 @member_required
 @require_POST
-def withdraw(request, pk: int):
+def withdraw(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _member_action(request, pk, services.withdraw, _("Der Antrag wurde zurückgenommen."))
 
 
 @member_required
 @require_POST
-def reopen(request, pk: int):
+def reopen(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     response = _member_action(
         request,
         pk,
@@ -432,7 +440,7 @@ def reopen(request, pk: int):
 
 @member_required
 @require_POST
-def delete(request, pk: int):
+def delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     application = _editable(request, pk)
     try:
         services.delete_draft(actor=request.user, application=application)
@@ -445,7 +453,7 @@ def delete(request, pk: int):
 
 @member_required
 @require_POST
-def answer(request, pk: int):
+def answer(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     application = _editable(request, pk)
     form = AnswerForm(request.POST, request.FILES)
     if form.is_valid():
@@ -469,14 +477,14 @@ def answer(request, pk: int):
 
 
 @member_required
-def file(request, pk: int, kind: str):
+def file(request: AuthenticatedHttpRequest, pk: int, kind: str) -> FileResponse:
     application = _member_application(request, pk)
     generated = get_object_or_404(application.files, kind=kind)
     return _stream(request, application, generated.path, generated.download_name, kind)
 
 
 @member_required
-def attachment(request, pk: int, attachment_pk: int):
+def attachment(request: AuthenticatedHttpRequest, pk: int, attachment_pk: int) -> FileResponse:
     application = _member_application(request, pk)
     item = get_object_or_404(application.attachments, pk=attachment_pk)
     return _stream(request, application, item.path, item.file_name, f"anlage:{item.kind}")
@@ -492,7 +500,7 @@ def _signatory_or_404(token: str):
     return signatory
 
 
-def confirm_code(request, token: str):
+def confirm_code(request: HttpRequest, token: str) -> HttpResponse:
     signatory = _signatory_or_404(token)
     application = signatory.application
     if not services.link_open(signatory):
@@ -529,7 +537,7 @@ def confirm_code(request, token: str):
     )
 
 
-def confirm_code_pdf(request, token: str):
+def confirm_code_pdf(request: HttpRequest, token: str) -> FileResponse:
     signatory = _signatory_or_404(token)
     if not services.link_open(signatory):
         raise Http404("Keine Bestätigung mehr nötig.")
@@ -554,7 +562,7 @@ def confirm_code_pdf(request, token: str):
 
 
 @staff_role_required(ZULASSUNG)
-def staff_inbox(request):
+def staff_inbox(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = InboxFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     items = selectors.staff_inbox(
@@ -568,7 +576,7 @@ def staff_inbox(request):
 
 
 @staff_role_required(ZULASSUNG)
-def staff_detail(request, pk: int):
+def staff_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     application = selectors.staff_application(pk)
     audit.record(
         actor=request.user,
@@ -634,7 +642,7 @@ ACTIONS: dict[str, tuple[type[forms.Form], Callable[..., object], StrOrPromise]]
 
 @staff_role_required(ZULASSUNG)
 @require_POST
-def staff_action(request, pk: int, action: str):
+def staff_action(request: AuthenticatedHttpRequest, pk: int, action: str) -> HttpResponse:
     application = selectors.staff_application(pk)
     if action not in ACTIONS:
         raise Http404("Nicht gefunden.")
@@ -659,7 +667,7 @@ def staff_action(request, pk: int, action: str):
 
 
 @staff_role_required(ZULASSUNG)
-def staff_file(request, pk: int, kind: str):
+def staff_file(request: AuthenticatedHttpRequest, pk: int, kind: str) -> FileResponse:
     # drafts belong to the practice until submitted (as in staff_detail)
     application = selectors.staff_application(pk)
     generated = get_object_or_404(application.files, kind=kind)
@@ -667,14 +675,16 @@ def staff_file(request, pk: int, kind: str):
 
 
 @staff_role_required(ZULASSUNG)
-def staff_attachment(request, pk: int, attachment_pk: int):
+def staff_attachment(
+    request: AuthenticatedHttpRequest, pk: int, attachment_pk: int
+) -> FileResponse:
     application = selectors.staff_application(pk)
     item = get_object_or_404(application.attachments, pk=attachment_pk)
     return _stream(request, application, item.path, item.file_name, f"anlage:{item.kind}")
 
 
 @staff_role_required(ZULASSUNG)
-def sessions(request):
+def sessions(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = SessionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -688,7 +698,7 @@ def sessions(request):
 
 
 @staff_role_required(ZULASSUNG)
-def session_detail(request, pk: int):
+def session_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(CommitteeSession, pk=pk)
     return render(
         request,
@@ -699,7 +709,7 @@ def session_detail(request, pk: int):
 
 @staff_role_required(ZULASSUNG)
 @require_POST
-def session_delete(request, pk: int):
+def session_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(CommitteeSession, pk=pk)
     try:
         services.delete_session(actor=request.user, session=session)
@@ -711,7 +721,7 @@ def session_delete(request, pk: int):
 
 
 @staff_role_required(ZULASSUNG)
-def agenda(request, pk: int):
+def agenda(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(CommitteeSession, pk=pk)
     audit.record(
         actor=request.user, activity=Activity.EXPORT, obj=session, object_repr=str(session)

@@ -55,7 +55,7 @@ def _hash(raw: str) -> str:
 
 
 def _real_user(actor: User | None) -> User | None:
-    return actor if actor is not None and actor.pk else None
+    return actor if getattr(actor, "pk", None) else None
 
 
 class SubmissionError(ValidationError):
@@ -539,8 +539,9 @@ def can_confirm_by_login(user: User | AnonymousUser | None, conf: Confirmation) 
 
 
 @transaction.atomic(durable=True)
-def confirm_with_login(*, actor: User | AnonymousUser, confirmation: Confirmation) -> Confirmation:
-    """The named person confirms with his portal login (anybody else is refused)."""
+def confirm_with_login(*, actor: User | None, confirmation: Confirmation) -> Confirmation:
+    """The named person confirms with his portal login (anybody else, or nobody logged in:
+    refused)."""
     conf = (
         Confirmation.objects.select_for_update(of=("self",))
         .select_related("application", "person")
@@ -548,7 +549,7 @@ def confirm_with_login(*, actor: User | AnonymousUser, confirmation: Confirmatio
     )
     if conf.confirmed_at is not None:
         return conf
-    if not actor.is_authenticated or not can_confirm_by_login(actor, conf):
+    if actor is None or not can_confirm_by_login(actor, conf):
         raise PermissionDenied("Diese Bestätigung kann nur die genannte Person selbst abgeben.")
     _validate_open(conf)
     _mark_confirmed(conf, Confirmation.Method.LOGIN, actor)

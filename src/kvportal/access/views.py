@@ -396,7 +396,7 @@ def status_action(request: HttpRequest, reference: str) -> HttpResponse:
             messages.success(request, "Die Bestätigungsanfrage wurde erneut gesendet.")
         elif action == "confirm_login":
             conf = _confirmation_of(app, request.POST.get("confirmation"))
-            services.confirm_with_login(actor=request.user, confirmation=conf)
+            services.confirm_with_login(actor=_actor(request), confirmation=conf)
             messages.success(request, "Ihre Bestätigung wurde gespeichert.")
     except (ValidationError, rules.TransitionError) as exc:
         messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
@@ -434,7 +434,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         try:
             if request.POST.get("action") == "login":
-                services.confirm_with_login(actor=request.user, confirmation=conf)
+                services.confirm_with_login(actor=_actor(request), confirmation=conf)
             elif form.is_valid():
                 services.confirm_with_code(
                     actor=_actor(request), confirmation=conf, code=form.cleaned_data["code"]

@@ -5,12 +5,14 @@ requests ("Passwort vergessen"), Praxispersonal password resets by their holder.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 
 from kvportal import audit
@@ -18,17 +20,14 @@ from kvportal.accounts.constants import AccountKind, Right
 from kvportal.audit.context import parse_user_agent
 from kvportal.audit.models import Activity
 from kvportal.core.tasks import enqueue_mail
+from kvportal.members.models import Betriebsstaette
 from kvportal.selfservice.models import CredentialLetterRequest, SessionRecord
 
 if TYPE_CHECKING:
-    from django.db.models import QuerySet
-    from django.http import HttpRequest
-
     from kvportal.accounts.models import User
-    from kvportal.members.models import Betriebsstaette
 
 
-def on_login(sender: object, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
+def on_login(sender: object, request: HttpRequest | None, user: User, **kwargs: object) -> None:
     session = getattr(request, "session", None)
     if request is None or session is None:
         return
@@ -48,7 +47,7 @@ def on_login(sender: object, request: HttpRequest | None, user: User, **kwargs: 
 
 
 def on_logout(
-    sender: object, request: HttpRequest | None, user: User | None, **kwargs: Any
+    sender: object, request: HttpRequest | None, user: User | None, **kwargs: object
 ) -> None:
     session = getattr(request, "session", None)
     if session is not None and session.session_key:
@@ -73,8 +72,7 @@ def end_session(*, actor: User, record: SessionRecord) -> None:
 
 
 @transaction.atomic
-def end_other_sessions(*, actor: User, current_key: str | None) -> int:
-    """End all of the actor's sessions except `current_key` (the one making the request)."""
+def end_other_sessions(*, actor: User, current_key: str) -> int:
     records = list(SessionRecord.objects.filter(user=actor).exclude(session_key=current_key))
     for record in records:
         end_session(actor=actor, record=record)
@@ -143,7 +141,7 @@ def holder_practices(holder: User) -> QuerySet[Betriebsstaette]:
 
 
 @transaction.atomic
-def reset_praxispersonal_password(*, actor: User, target: User) -> str:
+def reset_praxispersonal_password(*, actor: User, target) -> str:
     """The holder issues a new initial password for one of his Praxispersonal accounts."""
     from kvportal.accounts import services as account_services
 

@@ -55,7 +55,9 @@ def session_end(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def sessions_end_others(request: AuthenticatedHttpRequest) -> HttpResponse:
-    count = services.end_other_sessions(actor=request.user, current_key=request.session.session_key)
+    # a logged-in request always has a session key ("" would keep no session either)
+    current_key = request.session.session_key or ""
+    count = services.end_other_sessions(actor=request.user, current_key=current_key)
     messages.success(request, _("%(n)d andere Sitzung(en) beendet.") % {"n": count})
     return redirect("selfservice:profile")
 

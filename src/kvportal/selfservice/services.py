@@ -11,7 +11,6 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -20,7 +19,6 @@ from kvportal.accounts.constants import AccountKind, Right
 from kvportal.audit.context import parse_user_agent
 from kvportal.audit.models import Activity
 from kvportal.core.tasks import enqueue_mail
-from kvportal.members.models import Betriebsstaette
 from kvportal.selfservice.models import CredentialLetterRequest, SessionRecord
 
 if TYPE_CHECKING:
@@ -131,7 +129,7 @@ def mark_request_handled(*, actor: User, request: CredentialLetterRequest) -> No
     audit.record(actor=actor, activity=Activity.STAFF_ACTION, obj=request, bsnr=request.bsnr)
 
 
-def holder_practices(holder: User) -> QuerySet[Betriebsstaette]:
+def holder_practices(holder: User):  # -> QuerySet[Betriebsstaette]
     """Practices where `holder` may administer Praxispersonal (a delegable right held)."""
     from kvportal.accounts import scope
 

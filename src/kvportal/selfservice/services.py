@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from kvportal.accounts.models import User
 
 
-def on_login(sender: object, request: HttpRequest | None, user: User, **kwargs: object) -> None:
+def on_login(sender, request, user, **kwargs) -> None:
     session = getattr(request, "session", None)
-    if request is None or session is None:
+    if session is None:
         return
     if not session.session_key:
         session.save()

@@ -78,7 +78,7 @@ class StartForm(forms.Form):
         return value
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or self.cleaned_data  # None: keep cleaned_data (Django)
         proof = (data.get("proof") or "").strip()
         stamp = data.get("stamp")
         zeros = antiabuse.difficulty()

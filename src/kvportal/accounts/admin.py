@@ -7,7 +7,7 @@ re-issued initial password is shown once from the server-side session, never in 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -16,7 +16,7 @@ from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -33,12 +33,18 @@ from kvportal.accounts.models import ApiToken, PortalRight, User
 INITIAL_PASSWORDS_KEY = "kvportal_initial_passwords"
 
 
+if TYPE_CHECKING:  # the mixins are only ever combined with a ModelAdmin
+    _ModelAdminBase = admin.ModelAdmin[Any]
+else:
+    _ModelAdminBase = object
+
+
 def _is_superuser(request) -> bool:
     user = request.user
     return bool(user.is_active and user.is_staff and user.is_superuser)
 
 
-class SuperuserOnlyMixin:
+class SuperuserOnlyMixin(_ModelAdminBase):
     """Whatever the group permissions say: only superusers reach this model admin."""
 
     def has_module_permission(self, request):
@@ -57,7 +63,7 @@ class SuperuserOnlyMixin:
         return _is_superuser(request) and super().has_delete_permission(request, obj)
 
 
-class ReadOnlyMixin:
+class ReadOnlyMixin(_ModelAdminBase):
     def has_add_permission(self, request, *args):
         return False
 
@@ -217,11 +223,13 @@ class UserAdmin(SuperuserOnlyMixin, BaseUserAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
-    def get_form(self, request, obj=None, **kwargs):
-        base = super().get_form(request, obj, **kwargs)
+    def get_form(
+        self, request: HttpRequest, obj: User | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[User]]:
+        base = super().get_form(request, obj, change=change, **kwargs)
         acting = request.user
 
-        class AccountForm(base):
+        class AccountForm(base):  # type: ignore[valid-type,misc]  # form class built at runtime
             def clean(self):
                 data = super().clean()
                 if self.instance.pk == acting.pk:
@@ -333,7 +341,7 @@ class DeviceAdminMixin(SuperuserOnlyMixin):
 
     list_display = ["user", "name", "created_at", "last_used_at", "confirmed"]
     readonly_fields = ["user", "name", "confirmed", "created_at", "last_used_at"]
-    fieldsets = [(None, {"fields": readonly_fields})]
+    fieldsets = [(None, {"fields": tuple(readonly_fields)})]
     inlines: ClassVar[list[type[InlineModelAdmin[Any, Any]]]] = []
 
     def get_list_display(self, request):

@@ -61,7 +61,7 @@ class PasswordChangeForm(forms.Form):
         return value
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or self.cleaned_data  # None: keep cleaned_data (Django)
         new1, new2 = data.get("new_password1"), data.get("new_password2")
         if new1 and new2 and new1 != new2:
             self.add_error("new_password2", _("Die beiden neuen Passwörter stimmen nicht überein."))
@@ -102,7 +102,9 @@ class PraxispersonalForm(forms.Form):
 
     def __init__(self, practices, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["betriebsstaette"].queryset = practices
+        betriebsstaette_field = self.fields["betriebsstaette"]
+        assert isinstance(betriebsstaette_field, forms.ModelChoiceField)  # declared above
+        betriebsstaette_field.queryset = practices
 
 
 class ApiTokenForm(forms.Form):
@@ -116,7 +118,9 @@ class ApiTokenForm(forms.Form):
 
     def __init__(self, allowed_scopes, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["scopes"].choices = [c for c in ApiScope.choices if c[0] in allowed_scopes]
+        scopes_field = self.fields["scopes"]
+        assert isinstance(scopes_field, forms.ChoiceField)  # declared above
+        scopes_field.choices = [c for c in ApiScope.choices if c[0] in allowed_scopes]
 
 
 class NotificationForm(forms.Form):
@@ -147,10 +151,12 @@ class AccessLogFilterForm(forms.Form):
         from kvportal.audit.models import Activity
 
         super().__init__(*args, **kwargs)
-        self.fields["aktivitaet"].choices = [("", _("alle Aktivitäten")), *Activity.choices]
+        aktivitaet_field = self.fields["aktivitaet"]
+        assert isinstance(aktivitaet_field, forms.ChoiceField)  # declared above
+        aktivitaet_field.choices = [("", _("alle Aktivitäten")), *Activity.choices]
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or self.cleaned_data  # None: keep cleaned_data (Django)
         if data.get("von") and data.get("bis") and data["von"] > data["bis"]:
             self.add_error("bis", _("„Bis“ liegt vor „Von“. Bitte tauschen Sie die Daten."))
         return data

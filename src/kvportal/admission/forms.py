@@ -120,7 +120,9 @@ class NewApplicationForm(forms.Form):
 
     def __init__(self, *args, employee_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["employee"].choices = [("", "– bitte wählen –"), *employee_choices]
+        employee_field = self.fields["employee"]
+        assert isinstance(employee_field, forms.ChoiceField)  # declared above
+        employee_field.choices = [("", "– bitte wählen –"), *employee_choices]
 
 
 class CodeForm(forms.Form):
@@ -162,7 +164,9 @@ class ScheduleForm(forms.Form):
     def __init__(self, *args, application=None, **kwargs):
         super().__init__(*args, **kwargs)
         if application is not None:
-            self.fields["session"].queryset = CommitteeSession.objects.filter(
+            session_field = self.fields["session"]
+            assert isinstance(session_field, forms.ModelChoiceField)  # declared above
+            session_field.queryset = CommitteeSession.objects.filter(
                 bezirk=application.bezirk,
                 committee=application.committee,
                 date__gte=timezone.localdate(),
@@ -205,7 +209,9 @@ class InboxFilterForm(forms.Form):
         from kvportal.admission.models import ApplicationState
 
         super().__init__(*args, **kwargs)
-        self.fields["state"].choices = [
+        state_field = self.fields["state"]
+        assert isinstance(state_field, forms.ChoiceField)  # declared above
+        state_field.choices = [
             ("", "alle offenen"),
             *[(v, lbl) for v, lbl in ApplicationState.choices if v != "entwurf"],
         ]

@@ -10,7 +10,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -35,6 +35,7 @@ from kvportal.accounts.forms import (
 from kvportal.accounts.models import User
 from kvportal.accounts.passwords import password_conventions
 from kvportal.audit.models import Activity
+from kvportal.core.http import AuthenticatedHttpRequest
 
 
 class LoginView(auth_views.LoginView):
@@ -61,7 +62,7 @@ class LogoutView(auth_views.LogoutView):
 
 
 @login_required
-def password_change(request):
+def password_change(request: AuthenticatedHttpRequest) -> HttpResponse:
     user: User = request.user
     form = PasswordChangeForm(user, request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -79,7 +80,7 @@ def password_change(request):
 
 
 @login_required
-def otp_verify(request):
+def otp_verify(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = OtpTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         token = form.cleaned_data["token"].strip()
@@ -108,9 +109,10 @@ def _qr_svg(url: str) -> str:
 
 
 @login_required
-def otp_setup(request):
+def otp_setup(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
-    if user_has_device(user, confirmed=True) and user.is_verified():
+    # is_verified() is attached to request.user at runtime by django_otp's OTPMiddleware
+    if user_has_device(user, confirmed=True) and user.is_verified():  # type: ignore[attr-defined]
         return render(request, "accounts/otp_setup.html", {"active": True})
     device = services.totp_enrolment_device(actor=user)
     form = OtpTokenForm(request.POST or None)
@@ -133,7 +135,7 @@ def otp_setup(request):
 
 
 @login_required
-def access_log(request):
+def access_log(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Own log; holders of the BSNR-wide right also see who accessed the practice's documents."""
     user = request.user
     show = request.GET.get("ansicht", "eigen")
@@ -149,7 +151,7 @@ def access_log(request):
 
 
 @member_required
-def staff_accounts(request):
+def staff_accounts(request: AuthenticatedHttpRequest) -> HttpResponse:
     user: User = request.user
     if user.kind != AccountKind.MEMBER:
         raise PermissionDenied(_("Praxispersonal kann keine weiteren Konten anlegen."))
@@ -181,7 +183,7 @@ def staff_accounts(request):
 
 @member_required
 @require_POST
-def staff_right_revoke(request, pk: int):
+def staff_right_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if request.user.kind != AccountKind.MEMBER:
         raise Http404
     practices = selectors.delegating_practices(request.user)
@@ -196,7 +198,7 @@ def staff_right_revoke(request, pk: int):
 
 
 @login_required
-def api_tokens(request):
+def api_tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
     allowed = services.allowed_api_scopes(request.user)
     if not allowed:
         raise Http404
@@ -213,7 +215,7 @@ def api_tokens(request):
 
 @login_required
 @require_POST
-def api_token_revoke(request, pk: int):
+def api_token_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     token = selectors.own_api_token(request.user, pk)
     services.revoke_api_token(actor=request.user, token=token)
     messages.success(request, _("Der API-Zugang wurde widerrufen."))
@@ -221,7 +223,7 @@ def api_token_revoke(request, pk: int):
 
 
 @login_required
-def account_settings(request):
+def account_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = NotificationForm(
         request.POST or None, initial={"notify_by_email": request.user.notify_by_email}
     )

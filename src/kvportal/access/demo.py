@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from kvportal.access import rules, services
 from kvportal.access.models import AccessApplication
 from kvportal.members.identifiers import make_lanr
@@ -9,7 +12,7 @@ from kvportal.members.identifiers import make_lanr
 DEMO_CONTACT = "praxis@gemeinschaftspraxis-schlossteich.example"
 
 
-def seed_demo(world: dict, out) -> None:
+def seed_demo(world: dict[str, Any], out: Callable[[str], object]) -> None:
     bag = world["bag"]
     if AccessApplication.objects.filter(bsnr=bag.bsnr, contact_email=DEMO_CONTACT).exists():
         out("Zugangsantrag (Demo) besteht bereits.")

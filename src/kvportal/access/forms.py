@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django import forms
 from django.core import signing
@@ -49,7 +50,7 @@ class StartForm(forms.Form):
     #: Proof-of-work computed by core/proof.js; empty without JavaScript (stricter limit).
     proof = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, public: bool = True, **kwargs):
+    def __init__(self, *args: Any, public: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.public = public
 
@@ -77,7 +78,7 @@ class StartForm(forms.Form):
             ) from exc
         return value
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         data = super().clean() or self.cleaned_data  # None: keep cleaned_data (Django)
         proof = (data.get("proof") or "").strip()
         stamp = data.get("stamp")
@@ -117,7 +118,7 @@ class HeaderForm(forms.Form):
         label=_("Träger des MVZ (z. B. GmbH)"), max_length=200, required=False
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         variant = self.data.get("variant") if self.is_bound else self.initial.get("variant")
         if variant != rules.Variant.MVZ.value:  # only an MVZ has a Träger
@@ -160,10 +161,10 @@ class PersonForm(forms.Form):
     TEXT_FIELDS = ("role", "last_name", "first_name", "email", "lanr")
     ACCESS_FIELDS = ("listed", "right_billing", "right_docs_bsnr", "right_docs_lanr")
 
-    def text_fields(self):
+    def text_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.TEXT_FIELDS]
 
-    def access_fields(self):
+    def access_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.ACCESS_FIELDS]
 
     def is_blank(self) -> bool:

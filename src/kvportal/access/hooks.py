@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
 
-def _is_member(user) -> bool:
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from kvportal.accounts.models import User
+
+
+def _is_member(user: User) -> bool:
     from kvportal.accounts.constants import AccountKind
 
     return user.kind == AccountKind.MEMBER
 
 
-def _is_arztregister(user) -> bool:
+def _is_arztregister(user: User) -> bool:
     from kvportal.accounts import scope
     from kvportal.accounts.constants import StaffRole
 
     return scope.is_staff_role(user, StaffRole.ARZTREGISTER)
 
 
-def panel_context(request) -> dict | None:
+def panel_context(request: HttpRequest) -> dict[str, Any] | None:
     from kvportal.access.models import AccessApplication
 
     user = request.user

@@ -35,6 +35,9 @@ from kvportal.members.models import Betriebsstaette, Person
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
+    from django.db.models import QuerySet
+
+    from kvportal.core.registry import PurgeResult
 
 
 def __getattr__(name: str) -> int:
@@ -299,7 +302,7 @@ def submit(*, actor: User | None, application: AccessApplication) -> AccessAppli
     return application
 
 
-def open_requests(application: AccessApplication, key: str):
+def open_requests(application: AccessApplication, key: str) -> QuerySet[Confirmation]:
     """Open (unconfirmed, unexpired) requests for this key and the current fingerprint."""
     return application.confirmations.filter(
         person_key=key,
@@ -817,7 +820,7 @@ def reissue_letter(*, actor: User, user: User, bsnr: str = "") -> IssuedLetter:
 # --- purge ------------------------------------------------------------------------------------
 
 
-def purge_drafts(*, now: dt.datetime, dry_run: bool = False):
+def purge_drafts(*, now: dt.datetime, dry_run: bool = False) -> PurgeResult:
     """Abandoned drafts and withdrawn applications are deleted after ACCESS_DRAFT_DAYS."""
     from kvportal.core.retention import cutoff, purge_in_batches
 

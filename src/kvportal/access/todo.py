@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from kvportal.core.registry import Task
 
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
 
-def tasks(user) -> list[Task]:
+
+def tasks(user: User) -> list[Task]:
     from kvportal.access import rules
     from kvportal.access.models import AccessApplication
     from kvportal.accounts.constants import AccountKind

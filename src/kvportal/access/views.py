@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.forms import BaseFormSet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -205,7 +207,9 @@ def _default_rows(variant: rules.Variant) -> list[dict]:
     return [{"role": r.value, "listed": r is not rules.Role.TRAEGER} for r in roles]
 
 
-def _bound_forms(app: AccessApplication, extra: int = 1):
+def _bound_forms(
+    app: AccessApplication, extra: int = 1
+) -> tuple[access_forms.HeaderForm, BaseFormSet, access_forms.AcknowledgeForm]:
     """Forms bound to the stored draft, so that check findings can be attached per field."""
     header = access_forms.HeaderForm(
         data={
@@ -234,7 +238,12 @@ def _bound_forms(app: AccessApplication, extra: int = 1):
     return header, formset, ack
 
 
-def _attach(findings, header, formset, ack) -> list[str]:
+def _attach(
+    findings: list[rules.Finding],
+    header: access_forms.HeaderForm,
+    formset: BaseFormSet,
+    ack: access_forms.AcknowledgeForm,
+) -> list[str]:
     """Put each finding at its field; returns messages that have no field of their own."""
     loose: list[str] = []
     for f in findings:
@@ -288,7 +297,13 @@ def edit(request: HttpRequest, reference: str) -> HttpResponse:
     return render(request, "access/edit.html", _edit_context(app, header, formset, ack, loose))
 
 
-def _edit_context(app, header, formset, ack, loose):
+def _edit_context(
+    app: AccessApplication,
+    header: access_forms.HeaderForm,
+    formset: BaseFormSet,
+    ack: access_forms.AcknowledgeForm,
+    loose: list[str],
+) -> dict[str, Any]:
     return {
         "app": app,
         "header": header,

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import TYPE_CHECKING
+
 from django import template
 
 from kvportal.core.steps import Step, build_steps
+
+if TYPE_CHECKING:
+    from kvportal.access.models import AccessApplication
 
 register = template.Library()
 
 
 @register.simple_tag
-def access_steps(app) -> list:
+def access_steps(app: AccessApplication) -> list[Step]:
     status = app.status
     decided = "abgelehnt" if status == "abgelehnt" else "genehmigt"
-    stages = [
+    stages: list[tuple[str, str, dt.date | dt.datetime | None]] = [
         ("entwurf", "Antrag ausgefüllt", app.created_at),
         ("bestaetigung", "Bestätigung durch alle Personen", app.sent_for_confirmation_at),
         ("eingereicht", "Prüfung im Arztregister", app.submitted_at),

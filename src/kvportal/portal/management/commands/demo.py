@@ -1,5 +1,7 @@
 """`kvportal demo`: seed the synthetic demo world (idempotent) and print the logins."""
 
+from typing import Any
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -30,7 +32,7 @@ LOGINS = [
 class Command(BaseCommand):
     help = "Legt die Demo-Welt an (synthetische Daten) und zeigt die Demo-Zugänge."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         if not Betriebsstaette.objects.filter(bsnr=MVZ_BSNR).exists():
             # notification mails of the seeders are not shown (they would bury the logins)
             quiet = override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")

@@ -70,8 +70,8 @@ class Refused(Exception):
 
 def max_upload_bytes() -> int:
     return int(
-        getattr(settings, "BILLING_MAX_UPLOAD_BYTES", 0)
-        or getattr(settings, "MAX_UPLOAD_MB", 0) * 1024 * 1024
+        settings.BILLING_MAX_UPLOAD_BYTES
+        or settings.MAX_UPLOAD_MB * 1024 * 1024
         or rules.DEFAULT_MAX_UPLOAD_BYTES
     )
 
@@ -417,11 +417,11 @@ class LeaseLost(Exception):
 
 
 def lease_seconds() -> int:
-    return int(getattr(settings, "BILLING_CHECK_LEASE_SECONDS", 120))
+    return int(settings.BILLING_CHECK_LEASE_SECONDS)
 
 
 def max_attempts() -> int:
-    return int(getattr(settings, "BILLING_CHECK_MAX_ATTEMPTS", 5))
+    return int(settings.BILLING_CHECK_MAX_ATTEMPTS)
 
 
 def _stalled_q(now: dt.datetime):
@@ -577,7 +577,7 @@ def run_check(*, submission_id: int) -> Submission | None:
     problems: list[Problem] = []
     report_data: dict = {}
     status = rules.CHECK_ABORTED
-    delay = float(getattr(settings, "BILLING_CHECK_TEST_DELAY", 0) or 0)
+    delay = float(settings.BILLING_CHECK_TEST_DELAY or 0)
     try:
         from kvportal.billing.checkdata import for_check
         from kvportal.kvdt import validate_file

@@ -45,7 +45,7 @@ CHALLENGE_WINDOW = dt.timedelta(minutes=5)
 
 
 def agent_url() -> str:
-    return str(getattr(settings, "EHBA_AGENT_URL", "http://127.0.0.1:8765")).rstrip("/")
+    return str(settings.EHBA_AGENT_URL).rstrip("/")
 
 
 def portal_origin(request: HttpRequest) -> str:

@@ -50,7 +50,7 @@ def _hash(raw: str) -> str:
     return one_time.hash_token(raw)
 
 
-def _real_user(actor) -> User | None:
+def _real_user(actor: User | None) -> User | None:
     return actor if getattr(actor, "pk", None) else None
 
 

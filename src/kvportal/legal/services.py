@@ -5,6 +5,7 @@ and its purge after `LEGAL_FEEDBACK_RETENTION_DAYS`."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -16,6 +17,9 @@ from kvportal.core.registry import PurgeResult
 from kvportal.core.tasks import enqueue_mail
 from kvportal.legal.models import AccessibilityFeedback
 
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
+
 
 def feedback_address() -> str:
     return settings.ACCESSIBILITY_FEEDBACK_EMAIL
@@ -23,7 +27,7 @@ def feedback_address() -> str:
 
 @transaction.atomic
 def submit_feedback(
-    *, actor, message: str, page: str = "", name: str = "", email: str = ""
+    *, actor: User | None, message: str, page: str = "", name: str = "", email: str = ""
 ) -> AccessibilityFeedback:
     """Store a barrier report and mail it (once, after commit) to the feedback address."""
     feedback = AccessibilityFeedback.objects.create(

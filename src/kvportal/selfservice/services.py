@@ -5,6 +5,8 @@ requests ("Passwort vergessen"), Praxispersonal password resets by their holder.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied
@@ -17,6 +19,9 @@ from kvportal.audit.context import parse_user_agent
 from kvportal.audit.models import Activity
 from kvportal.core.tasks import enqueue_mail
 from kvportal.selfservice.models import CredentialLetterRequest, SessionRecord
+
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
 
 
 def on_login(sender, request, user, **kwargs) -> None:
@@ -45,7 +50,7 @@ def on_logout(sender, request, user, **kwargs) -> None:
 
 
 @transaction.atomic
-def end_session(*, actor, record: SessionRecord) -> None:
+def end_session(*, actor: User, record: SessionRecord) -> None:
     """End one of the actor's own sessions (the browser is signed out at its next request)."""
     if record.user_id != actor.pk:
         raise PermissionDenied("Sie können nur Ihre eigenen Sitzungen beenden.")
@@ -62,7 +67,7 @@ def end_session(*, actor, record: SessionRecord) -> None:
 
 
 @transaction.atomic
-def end_other_sessions(*, actor, current_key: str) -> int:
+def end_other_sessions(*, actor: User, current_key: str) -> int:
     records = list(SessionRecord.objects.filter(user=actor).exclude(session_key=current_key))
     for record in records:
         end_session(actor=actor, record=record)
@@ -81,7 +86,9 @@ def _matching_user(username: str, bsnr: str):
 
 
 @transaction.atomic
-def request_credential_letter(*, actor, username: str, bsnr: str) -> CredentialLetterRequest:
+def request_credential_letter(
+    *, actor: User | None, username: str, bsnr: str
+) -> CredentialLetterRequest:
     """Store the request for the Arztregister and tell it by mail. Whether an account matches is
     recorded for the Arztregister only; the requester always gets the same answer."""
     user = _matching_user(username, bsnr)
@@ -112,7 +119,7 @@ def request_credential_letter(*, actor, username: str, bsnr: str) -> CredentialL
 
 
 @transaction.atomic
-def mark_request_handled(*, actor, request: CredentialLetterRequest) -> None:
+def mark_request_handled(*, actor: User, request: CredentialLetterRequest) -> None:
     request.handled_at = timezone.now()
     request.handled_by = actor
     request.save(update_fields=["handled_at", "handled_by"])
@@ -129,7 +136,7 @@ def holder_practices(holder):
 
 
 @transaction.atomic
-def reset_praxispersonal_password(*, actor, target) -> str:
+def reset_praxispersonal_password(*, actor: User, target) -> str:
     """The holder issues a new initial password for one of his Praxispersonal accounts."""
     from kvportal.accounts import services as account_services
 
@@ -143,7 +150,7 @@ def reset_praxispersonal_password(*, actor, target) -> str:
 
 
 @transaction.atomic
-def change_email(*, actor, email: str) -> None:
+def change_email(*, actor: User, email: str) -> None:
     """The user's own e-mail address (notifications, answers of the KV)."""
     old = actor.email
     actor.email = email.strip()

@@ -124,6 +124,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "kvportal.core.context_processors.portal",
             ],
+            # issue 13: memoized {% url %} and |date in every template (same output)
+            "builtins": ["kvportal.core.templatetags.cached_builtins"],
         },
     },
 ]

@@ -10,7 +10,6 @@ from kvportal.accounts import rules, scope
 from kvportal.accounts import selectors as account_selectors
 from kvportal.accounts.constants import Right, StaffRole
 from kvportal.accounts.decorators import member_required
-from kvportal.accounts.models import PortalRight
 from kvportal.core import registry
 from kvportal.members import selectors as member_selectors
 
@@ -51,10 +50,13 @@ def member_home(request):
     user = request.user
     rights = scope.rights_by_practice(user)
     roles = member_selectors.roles_by_practice(user.person_id)
+    # labels straight from the choices: get_right_display() on a throw-away PortalRight cost
+    # ~25 µs per right (60 per request for a Träger with 20 BSNRs)
+    labels = {value: str(label) for value, label in Right.choices}
     practices = [
         {
             "practice": practice,
-            "rights": [PortalRight(right=r).get_right_display() for r in sorted(held)],
+            "rights": [labels.get(r, r) for r in sorted(held)],
             "roles": roles.get(practice.pk, []),
         }
         for practice, held in rights.items()

@@ -105,3 +105,12 @@ def test_an_engine_without_the_builtins_keeps_djangos_tag():
 
     node = Engine().from_string("{% url 'billing:detail' 1 %}").nodelist[0]
     assert type(node) is URLNode
+
+
+def test_a_changed_date_format_is_not_served_from_the_memo(settings):
+    day = dt.date(2026, 2, 3)
+    with translation.override(None):
+        settings.DATE_FORMAT = "Y-m-d"
+        assert render("{{ d|date }}", d=day) == "2026-02-03"
+        settings.DATE_FORMAT = "d/m/Y"
+        assert render("{{ d|date }}", d=day) == "03/02/2026"

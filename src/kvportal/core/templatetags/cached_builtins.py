@@ -13,7 +13,7 @@ the page's CPU). Both are pure functions of their inputs, so the results are kep
   the engine converts aware datetimes to local time before the filter); anything
   unhashable is formatted without the memo.
 
-Each memo holds at most `LIMIT` entries and is emptied when full.
+Each memo holds at most `LIMIT` entries and is emptied when full or when a setting changes.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import datetime as dt
 from typing import Any
 
 from django import template
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.template import defaultfilters, defaulttags
 from django.urls import get_resolver, get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
@@ -33,6 +35,13 @@ register = template.Library()
 LIMIT = 20_000
 _urls: dict[tuple, str] = {}
 _dates: dict[tuple, str] = {}
+
+
+@receiver(setting_changed)
+def _forget(**kwargs) -> None:
+    """A changed setting (formats, time zone, URL configuration — in tests) empties the memos."""
+    _urls.clear()
+    _dates.clear()
 
 
 def _remember(memo: dict, key: tuple, value: str) -> str:

@@ -10,8 +10,10 @@ from kvportal.accounts import rules, scope
 from kvportal.accounts import selectors as account_selectors
 from kvportal.accounts.constants import Right, StaffRole
 from kvportal.accounts.decorators import member_required
+from kvportal.audit.models import Activity
 from kvportal.core import registry
 from kvportal.members import selectors as member_selectors
+from kvportal.members.constants import PracticeKind
 
 
 def home(request):
@@ -50,12 +52,14 @@ def member_home(request):
     user = request.user
     rights = scope.rights_by_practice(user)
     roles = member_selectors.roles_by_practice(user.person_id)
-    # labels straight from the choices: get_right_display() on a throw-away PortalRight cost
-    # ~25 µs per right (60 per request for a Träger with 20 BSNRs)
+    # labels straight from the choices (issue 13, request-path CPU): get_FOO_display() hashes
+    # every lazy label per call — ~20 µs per right, ~100 µs per access-log entry
     labels = {value: str(label) for value, label in Right.choices}
+    kinds = {value: str(label) for value, label in PracticeKind.choices}
     practices = [
         {
             "practice": practice,
+            "kind": kinds.get(practice.kind, practice.kind),
             "rights": [labels.get(r, r) for r in sorted(held)],
             "roles": roles.get(practice.pk, []),
         }
@@ -71,7 +75,15 @@ def member_home(request):
         context = panel.context(request)
         if context is not None:
             panels.append({"template": panel.template_name, "context": context})
-    recent = account_selectors.recent_activity(user, limit=8)
+    activities = {value: str(label) for value, label in Activity.choices}
+    recent = [
+        {
+            "timestamp": entry.timestamp,
+            "label": activities.get(entry.activity, entry.activity),
+            "object_repr": entry.object_repr,
+        }
+        for entry in account_selectors.recent_activity(user, limit=8)
+    ]
     return render(
         request,
         "core/home.html",

@@ -124,6 +124,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "kvportal.core.context_processors.portal",
             ],
+            # issue 13: memoized {% url %} and |date in every template (same output)
+            "builtins": ["kvportal.core.templatetags.cached_builtins"],
         },
     },
 ]
@@ -380,6 +382,12 @@ BILLING_MAX_UPLOAD_BYTES = 0  # 0: MAX_UPLOAD_MB applies
 BILLING_TEST_RUN_HOURS = 24
 #: § 304 SGB V: years per document type (DocType value → years); types not named keep 10.
 DOCUMENT_RETENTION_YEARS: dict[str, int] = {}
+#: Durable outbox (core/tasks.py): lease of a run, attempts before giving up, first back-off
+#: (doubling up to 1 h), days a finished job row is kept.
+KVPORTAL_OUTBOX_LEASE_SECONDS = env_int("KVPORTAL_OUTBOX_LEASE_SECONDS", 300)
+KVPORTAL_OUTBOX_MAX_ATTEMPTS = env_int("KVPORTAL_OUTBOX_MAX_ATTEMPTS", 10)
+KVPORTAL_OUTBOX_BACKOFF_SECONDS = env_int("KVPORTAL_OUTBOX_BACKOFF_SECONDS", 30)
+KVPORTAL_OUTBOX_KEEP_DAYS = env_int("KVPORTAL_OUTBOX_KEEP_DAYS", 31)
 KVPORTAL_OTP_FOR_ALL = False  # second factor mandatory for members too (staff always)
 KVPORTAL_RECOVER_EVERY = env_int("KVPORTAL_RECOVER_EVERY", 60)
 KVPORTAL_RECOVER_IN_PROCESS = True

@@ -80,3 +80,10 @@ def delegated_right(practices: QuerySet[Betriebsstaette], pk: int) -> PortalRigh
     return get_object_or_404(
         PortalRight.objects.filter(betriebsstaette__in=[p.pk for p in practices]), pk=pk
     )
+
+
+def confirmed_totp_devices(user: Any) -> list[Any]:
+    """The user's confirmed TOTP devices (second-factor check at login)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return list(TOTPDevice.objects.devices_for_user(user, confirmed=True))

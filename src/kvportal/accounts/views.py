@@ -17,7 +17,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp import user_has_device
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kvportal import audit
 from kvportal.accounts import selectors, services
@@ -84,7 +83,7 @@ def otp_verify(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = OtpTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         token = form.cleaned_data["token"].strip()
-        for device in TOTPDevice.objects.devices_for_user(request.user, confirmed=True):
+        for device in selectors.confirmed_totp_devices(request.user):
             if device.verify_token(token):
                 otp_login(request, device)
                 target = request.GET.get("next", "")

@@ -22,7 +22,6 @@ from kvportal.billing.views import (
     too_large_text,
 )
 from kvportal.core.quarters import Quarter
-from kvportal.members.models import Betriebsstaette
 
 _STATUS_FOR_CODE = {"no_right": 403, "duplicate": 409, "file_too_large": 413}
 
@@ -116,7 +115,7 @@ def _upload_request(request, *, missing_file: str):
         quarter = Quarter.parse(quarter_text)
     except ValueError as exc:
         return json_error(400, f"Formularfeld „quartal“: {exc}")
-    practice = Betriebsstaette.objects.filter(bsnr=bsnr).first()
+    practice = selectors.practice_by_bsnr(bsnr)
     if practice is None:
         problem = rules.Problem("no_right", {"bsnr": bsnr})
         return json_error(403, messages.text(problem), codes=["no_right"])

@@ -35,6 +35,23 @@ def get_submission(user: Any, pk: int) -> Submission:
     return get_object_or_404(submissions_for(user), pk=pk)
 
 
+def staff_submission(pk: int) -> Submission:
+    """One submission for the KV's billing staff (staff see every BSNR), else 404."""
+    return get_object_or_404(Submission.objects.select_related("betriebsstaette"), pk=pk)
+
+
+def deadline_overrides() -> dict[str, Any]:
+    """The staff's deadline overrides by quarter slug."""
+    from kvportal.billing.models import SubmissionDeadline
+
+    return {d.quarter: d for d in SubmissionDeadline.objects.all()}
+
+
+def practice_by_bsnr(bsnr: str) -> Betriebsstaette | None:
+    """The practice an API upload names (the service checks the right; unknown -> None)."""
+    return Betriebsstaette.objects.filter(bsnr=bsnr).first()
+
+
 def history(submission: Submission) -> QuerySet[Submission]:
     """All submissions for the same BSNR and quarter (caller has checked the scope)."""
     return Submission.objects.filter(

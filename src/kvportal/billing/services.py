@@ -9,7 +9,7 @@ import datetime as dt
 import hashlib
 import logging
 import uuid
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -36,6 +36,9 @@ from kvportal.core.registry import PurgeResult
 from kvportal.core.storage import private_storage
 from kvportal.members.constants import SIGNATURE_ROLES
 from kvportal.members.models import Betriebsstaette, Taetigkeit
+
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +73,8 @@ class Refused(Exception):
 
 def max_upload_bytes() -> int:
     return int(
-        getattr(settings, "BILLING_MAX_UPLOAD_BYTES", 0)
-        or getattr(settings, "MAX_UPLOAD_MB", 0) * 1024 * 1024
+        settings.BILLING_MAX_UPLOAD_BYTES
+        or settings.MAX_UPLOAD_MB * 1024 * 1024
         or rules.DEFAULT_MAX_UPLOAD_BYTES
     )
 
@@ -134,7 +137,7 @@ def _sha256_and_size(upload: IO[bytes]) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _audit_refusal(actor: Any, betriebsstaette: Betriebsstaette | None, detail: dict) -> None:
+def _audit_refusal(actor: User, betriebsstaette: Betriebsstaette | None, detail: dict) -> None:
     with transaction.atomic():
         audit.record(
             actor=actor,
@@ -152,7 +155,7 @@ def _audit_refusal(actor: Any, betriebsstaette: Betriebsstaette | None, detail: 
 
 def receive_submission(
     *,
-    actor: Any,
+    actor: User,
     betriebsstaette: Betriebsstaette,
     quarter: Quarter,
     upload: IO[bytes],
@@ -260,7 +263,7 @@ def receive_submission(
 @transaction.atomic
 def _create_submission(
     *,
-    actor: Any,
+    actor: User,
     betriebsstaette: Betriebsstaette,
     quarter: Quarter,
     kind: FileKind,
@@ -417,11 +420,11 @@ class LeaseLost(Exception):
 
 
 def lease_seconds() -> int:
-    return int(getattr(settings, "BILLING_CHECK_LEASE_SECONDS", 120))
+    return int(settings.BILLING_CHECK_LEASE_SECONDS)
 
 
 def max_attempts() -> int:
-    return int(getattr(settings, "BILLING_CHECK_MAX_ATTEMPTS", 5))
+    return int(settings.BILLING_CHECK_MAX_ATTEMPTS)
 
 
 def _stalled_q(now: dt.datetime):
@@ -577,7 +580,7 @@ def run_check(*, submission_id: int) -> Submission | None:
     problems: list[Problem] = []
     report_data: dict = {}
     status = rules.CHECK_ABORTED
-    delay = float(getattr(settings, "BILLING_CHECK_TEST_DELAY", 0) or 0)
+    delay = float(settings.BILLING_CHECK_TEST_DELAY or 0)
     try:
         from kvportal.billing.checkdata import for_check
         from kvportal.kvdt import validate_file
@@ -707,7 +710,7 @@ def recheck_allowed(submission: Submission, *, now: dt.datetime | None = None) -
     )
 
 
-def restart_check(*, actor: Any, submission: Submission) -> Submission:
+def restart_check(*, actor: User, submission: Submission) -> Submission:
     """Staff (Abrechnung): check the file of a submission again (see `recheck_allowed`)."""
     _require_billing_staff(actor)
     from kvportal.billing.tasks import check_submission
@@ -793,7 +796,7 @@ def declaration_text(betriebsstaette: Betriebsstaette, quarter: Quarter) -> str:
 
 def _create_declaration(
     *,
-    actor: Any,
+    actor: User,
     betriebsstaette: Betriebsstaette,
     quarter: Quarter,
     method: str = DeclarationMethod.PORTAL,
@@ -820,7 +823,7 @@ def _create_declaration(
 @transaction.atomic
 def give_declaration(
     *,
-    actor: Any,
+    actor: User,
     betriebsstaette: Betriebsstaette,
     quarter: Quarter,
     method: DeclarationMethod | str = DeclarationMethod.PORTAL,
@@ -871,7 +874,7 @@ def give_declaration(
 # staff (Abrechnung)
 
 
-def _require_billing_staff(actor: Any) -> None:
+def _require_billing_staff(actor: User) -> None:
     if not scope.is_staff_role(actor, StaffRole.ABRECHNUNG):
         raise PermissionError("Nur für die Abrechnungsabteilung der KV.")
 
@@ -879,7 +882,7 @@ def _require_billing_staff(actor: Any) -> None:
 @transaction.atomic
 def set_deadline(
     *,
-    actor: Any,
+    actor: User,
     quarter: Quarter,
     early_from: dt.date,
     starts: dt.date,
@@ -919,7 +922,7 @@ def set_deadline(
 
 
 @transaction.atomic
-def reset_deadline(*, actor: Any, quarter: Quarter) -> None:
+def reset_deadline(*, actor: User, quarter: Quarter) -> None:
     _require_billing_staff(actor)
     deleted, _ = SubmissionDeadline.objects.filter(quarter=quarter.slug).delete()
     audit.record(
@@ -933,7 +936,7 @@ def reset_deadline(*, actor: Any, quarter: Quarter) -> None:
 
 @transaction.atomic
 def set_kv_result(
-    *, actor: Any, submission: Submission, result: KvResult | str, note: str = ""
+    *, actor: User, submission: Submission, result: KvResult | str, note: str = ""
 ) -> Submission:
     """The KV's own check of a submission (mainly encrypted files)."""
     _require_billing_staff(actor)
@@ -955,7 +958,7 @@ def set_kv_result(
 
 
 @transaction.atomic
-def log_access(*, actor: Any, submission: Submission, what: str, download: bool = True) -> None:
+def log_access(*, actor: User, submission: Submission, what: str, download: bool = True) -> None:
     audit.record(
         actor=actor,
         activity=Activity.DOWNLOAD if download else Activity.VIEW,
@@ -985,7 +988,7 @@ FILE_PROBLEMS = {
 }
 
 
-def hold_upload(*, actor: Any, upload: IO[bytes], filename: str) -> dict[str, str]:
+def hold_upload(*, actor: User, upload: IO[bytes], filename: str) -> dict[str, str]:
     """Keep a refused upload's file for the next attempt; returns what the session keeps."""
     upload.seek(0)
     stamp = int(timezone.now().timestamp())  # the portal's clock, read back by the purger
@@ -995,7 +998,7 @@ def hold_upload(*, actor: Any, upload: IO[bytes], filename: str) -> dict[str, st
     return {"path": stored, "name": rules.clean_filename(filename)[:255]}
 
 
-def open_held(*, actor: Any, held: dict | None):
+def open_held(*, actor: User, held: dict | None):
     """The kept file of this user, or None (expired, or not this user's)."""
     path = (held or {}).get("path", "")
     if not path.startswith(f"{HELD_PREFIX}/{actor.pk}/") or ".." in path:

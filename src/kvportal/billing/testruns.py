@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 
 def keep_hours() -> int:
-    return int(getattr(settings, "BILLING_TEST_RUN_HOURS", 24))
+    return int(settings.BILLING_TEST_RUN_HOURS)
 
 
 def receive_test_run(

@@ -445,7 +445,7 @@ def staff_list(request):
 
 @staff_role_required(StaffRole.ABRECHNUNG)
 def staff_detail(request, pk: int):
-    submission = get_object_or_404(Submission.objects.select_related("betriebsstaette"), pk=pk)
+    submission = selectors.staff_submission(pk)
     form = KvResultForm(
         request.POST or None,
         initial={"result": submission.kv_result, "note": submission.kv_note},
@@ -481,7 +481,7 @@ def staff_detail(request, pk: int):
 @staff_role_required(StaffRole.ABRECHNUNG)
 @require_POST
 def staff_recheck(request, pk: int):
-    submission = get_object_or_404(Submission, pk=pk)
+    submission = selectors.staff_submission(pk)
     try:
         services.restart_check(actor=request.user, submission=submission)
     except services.Refused as refused:
@@ -494,7 +494,7 @@ def staff_recheck(request, pk: int):
 
 @staff_role_required(StaffRole.ABRECHNUNG)
 def staff_download(request, pk: int):
-    submission = get_object_or_404(Submission, pk=pk)
+    submission = selectors.staff_submission(pk)
     require_not_purged(submission)
     services.log_access(actor=request.user, submission=submission, what="file_download")
     handle = private_storage.open(submission.storage_name, "rb")
@@ -508,7 +508,7 @@ def staff_download(request, pk: int):
 
 @staff_role_required(StaffRole.ABRECHNUNG)
 def staff_protocol_pdf(request, pk: int):
-    submission = get_object_or_404(Submission, pk=pk)
+    submission = selectors.staff_submission(pk)
     require_not_purged(submission)
     services.log_access(actor=request.user, submission=submission, what="protocol_pdf")
     return protocol_pdf_response(submission)
@@ -516,7 +516,7 @@ def staff_protocol_pdf(request, pk: int):
 
 @staff_role_required(StaffRole.ABRECHNUNG)
 def staff_receipt_pdf(request, pk: int):
-    submission = get_object_or_404(Submission, pk=pk)
+    submission = selectors.staff_submission(pk)
     require_not_purged(submission)
     services.log_access(actor=request.user, submission=submission, what="receipt_pdf")
     return receipt_pdf_response(submission)
@@ -526,7 +526,7 @@ def staff_receipt_pdf(request, pk: int):
 def deadlines(request):
     today = timezone.localdate()
     windows = services.windows_around(today, back=4, ahead=4)
-    overrides = {d.quarter: d for d in services.SubmissionDeadline.objects.all()}
+    overrides = selectors.deadline_overrides()
     rows = [
         {"quarter": q, "window": w, "override": overrides.get(q.slug)}
         for q, w in sorted(windows.items(), reverse=True)

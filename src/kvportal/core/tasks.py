@@ -168,17 +168,17 @@ def deliver_mail(key: str, *, payload: dict) -> bool:
 
 
 def outbox_lease_seconds() -> int:
-    return int(getattr(settings, "KVPORTAL_OUTBOX_LEASE_SECONDS", 300))
+    return int(settings.KVPORTAL_OUTBOX_LEASE_SECONDS)
 
 
 def outbox_max_attempts() -> int:
-    return int(getattr(settings, "KVPORTAL_OUTBOX_MAX_ATTEMPTS", 10))
+    return int(settings.KVPORTAL_OUTBOX_MAX_ATTEMPTS)
 
 
 def outbox_backoff(attempts: int) -> dt.timedelta:
     """Wait after the `attempts`-th failed run: 30 s, 60 s, 120 s … at most one hour
     (base `KVPORTAL_OUTBOX_BACKOFF_SECONDS`, shortened only by the fault tests)."""
-    base = int(getattr(settings, "KVPORTAL_OUTBOX_BACKOFF_SECONDS", 30))
+    base = int(settings.KVPORTAL_OUTBOX_BACKOFF_SECONDS)
     return dt.timedelta(seconds=min(3600, base * 2 ** max(0, attempts - 1)))
 
 
@@ -376,7 +376,7 @@ def purge_outbox(*, now: dt.datetime, dry_run: bool = False):
     from kvportal.core.models import OutboxJob
     from kvportal.core.registry import PurgeResult
 
-    keep = int(getattr(settings, "KVPORTAL_OUTBOX_KEEP_DAYS", 31))
+    keep = int(settings.KVPORTAL_OUTBOX_KEEP_DAYS)
     due = OutboxJob.objects.exclude(state=OutboxJob.State.PENDING).filter(
         finished_at__lt=now - dt.timedelta(days=keep)
     )

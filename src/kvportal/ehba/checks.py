@@ -13,7 +13,7 @@ def trust_configuration(app_configs=None, **kwargs) -> list[checks.CheckMessage]
     from kvportal.ehba.services import trust
 
     messages: list[checks.CheckMessage] = []
-    if getattr(settings, "EHBA_TEST_PKI", False):
+    if settings.EHBA_TEST_PKI:
         messages.append(
             checks.Warning(
                 "Die Test-PKI ist als Vertrauensanker eingeschaltet (EHBA_TEST_PKI / "

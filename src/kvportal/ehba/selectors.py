@@ -60,3 +60,22 @@ def report_for(user, pk: int) -> VerificationReport:
 
 def registrations_for_staff():
     return CardRegistration.objects.select_related("user", "person").order_by("-registered_at")
+
+
+def open_challenge_count(session_hash: str, *, since) -> int:
+    """Unanswered challenges of one session issued since `since` (the per-session cap)."""
+    from kvportal.ehba.models import LoginChallenge
+
+    return LoginChallenge.objects.filter(
+        session_hash=session_hash, used_at__isnull=True, created_at__gte=since
+    ).count()
+
+
+def registration_history(user, *, limit: int = 10):
+    """The user's own card registrations, newest first."""
+    return CardRegistration.objects.filter(user=user).order_by("-registered_at")[:limit]
+
+
+def own_active_registration(user, pk: int) -> CardRegistration:
+    """An active registration of the user's own, else 404."""
+    return get_object_or_404(CardRegistration.objects.active(), pk=pk, user=user)

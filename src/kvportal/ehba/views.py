@@ -13,7 +13,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -35,9 +35,7 @@ from kvportal.ehba.forms import (
     SignedUploadForm,
 )
 from kvportal.ehba.models import (
-    CardRegistration,
     ChallengePurpose,
-    LoginChallenge,
     RegistrationEnd,
 )
 
@@ -47,7 +45,7 @@ CHALLENGE_WINDOW = dt.timedelta(minutes=5)
 
 
 def agent_url() -> str:
-    return str(getattr(settings, "EHBA_AGENT_URL", "http://127.0.0.1:8765")).rstrip("/")
+    return str(settings.EHBA_AGENT_URL).rstrip("/")
 
 
 def portal_origin(request: HttpRequest) -> str:
@@ -94,11 +92,9 @@ def challenge(request: HttpRequest) -> JsonResponse:
     if purpose != ChallengePurpose.LOGIN and user is None:
         return JsonResponse({"error": _("Bitte melden Sie sich zuerst an.")}, status=403)
     key = _session_key(request)
-    recent = LoginChallenge.objects.filter(
-        session_hash=services.session_hash(key),
-        used_at__isnull=True,
-        created_at__gte=timezone.now() - CHALLENGE_WINDOW,
-    ).count()
+    recent = selectors.open_challenge_count(
+        services.session_hash(key), since=timezone.now() - CHALLENGE_WINDOW
+    )
     if recent >= MAX_OPEN_CHALLENGES:
         return JsonResponse(
             {"error": _("Zu viele offene Anmeldeanfragen. Bitte warten Sie einige Minuten.")},
@@ -233,7 +229,7 @@ def register(request: HttpRequest) -> HttpResponse:
                 return redirect("ehba:register")
             error = outcome.message
             form = RegisterForm()
-    history = CardRegistration.objects.filter(user=user).order_by("-registered_at")[:10]
+    history = selectors.registration_history(user)
     return render(
         request,
         "ehba/register.html",
@@ -256,7 +252,7 @@ def register(request: HttpRequest) -> HttpResponse:
 @member_required
 @require_POST
 def registration_remove(request: HttpRequest, pk: int) -> HttpResponse:
-    registration = get_object_or_404(CardRegistration.objects.active(), pk=pk, user=request.user)
+    registration = selectors.own_active_registration(request.user, pk)
     services.end_registration(
         actor=request.user, registration=registration, reason=RegistrationEnd.REMOVED
     )
@@ -267,7 +263,7 @@ def registration_remove(request: HttpRequest, pk: int) -> HttpResponse:
 @member_required
 @require_POST
 def registration_second_factor(request: HttpRequest, pk: int) -> HttpResponse:
-    registration = get_object_or_404(CardRegistration.objects.active(), pk=pk, user=request.user)
+    registration = selectors.own_active_registration(request.user, pk)
     form = SecondFactorSettingForm(request.POST)
     if form.is_valid():
         services.set_second_factor(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
@@ -17,6 +17,9 @@ from kvportal.core.quarters import Quarter
 from kvportal.kvdt.masterdata import MasterData, MasterDataError, load_directory
 
 from .models import MasterFile
+
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
 
 
 @dataclass
@@ -58,7 +61,7 @@ def _rows(data: MasterData, quarter: Quarter | None) -> list[tuple[str, Quarter,
 
 
 def import_directory(
-    actor: Any, *, directory: str | os.PathLike, quarter: Quarter | None = None
+    actor: User | None, *, directory: str | os.PathLike, quarter: Quarter | None = None
 ) -> ImportResult:
     """Import the master files of `directory` (with `quarter`: only those valid in it)."""
     data = load_directory(directory)  # raises MasterDataError (German, names file and line)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
@@ -14,13 +15,16 @@ from kvportal import audit
 from kvportal.audit.models import Activity
 from kvportal.members.models import Betriebsstaette, Person, Taetigkeit
 
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
+
 RegistryEntry = Betriebsstaette | Person | Taetigkeit
 
 
 @transaction.atomic
 def change_anrechnungsfaktor(
     *,
-    actor,
+    actor: User,
     taetigkeit: Taetigkeit,
     factor: Decimal,
     weekly_hours: Decimal | None,
@@ -58,7 +62,7 @@ def change_anrechnungsfaktor(
 @transaction.atomic
 def register_person(
     *,
-    actor,
+    actor: User,
     lanr: str | None,
     first_name: str,
     last_name: str,
@@ -83,7 +87,7 @@ def register_person(
     return person
 
 
-def _require_registry_staff(actor) -> None:
+def _require_registry_staff(actor: User | None) -> None:
     from kvportal.accounts import scope
     from kvportal.accounts.constants import StaffRole
 
@@ -120,7 +124,7 @@ def _bsnr(entry: RegistryEntry) -> str:
 
 
 @transaction.atomic
-def save_registry_entry(*, actor, entry: RegistryEntry) -> dict[str, list]:
+def save_registry_entry(*, actor: User, entry: RegistryEntry) -> dict[str, list]:
     """Create or change a Betriebsstätte, Person or Tätigkeit (back office of the Arztregister);
     the access log names every changed field with old and new value. Returns the changes."""
     _require_registry_staff(actor)
@@ -144,7 +148,7 @@ def save_registry_entry(*, actor, entry: RegistryEntry) -> dict[str, list]:
 
 
 @transaction.atomic
-def delete_registry_entry(*, actor, entry: RegistryEntry) -> None:
+def delete_registry_entry(*, actor: User, entry: RegistryEntry) -> None:
     """Delete a registry entry; the access log keeps what it held."""
     _require_registry_staff(actor)
     if not isinstance(entry, Betriebsstaette | Person | Taetigkeit):

@@ -10,4 +10,4 @@ _HMAC_SALT = "kvportal.ehba.challenge"
 
 
 def challenge_seconds() -> int:
-    return int(getattr(settings, "EHBA_CHALLENGE_SECONDS", 120))
+    return int(settings.EHBA_CHALLENGE_SECONDS)

@@ -23,7 +23,7 @@ def seed_demo(world: dict, out: Callable[[str], None]) -> None:
     Ärztliche Leiterin (Berger); Hahn's card is registered (card login works at once)."""
     from kvportal.cardlib import softcard, testpki, tokens
 
-    if not getattr(settings, "EHBA_TEST_PKI", False):
+    if not settings.EHBA_TEST_PKI:
         out("eHBA-Demo übersprungen: Test-PKI nicht eingeschaltet (KVPORTAL_EHBA_TEST_PKI=1).")
         return
     directory = Path(settings.EHBA_DIR)

@@ -242,7 +242,7 @@ def submit_signed_document(
 
 
 @transaction.atomic
-def _accept(*, actor, document, signed_pdf, report, signable) -> None:
+def _accept(*, actor: User, document, signed_pdf, report, signable) -> None:
     doc = SignatureDocument.objects.select_for_update().get(pk=document.pk)
     if doc.current_sha256 != document.current_sha256:
         raise UploadRejected(

@@ -25,7 +25,7 @@ class Trust:
 
 def testpki_dir() -> Path:
     """Directory of the test PKI the demo/test switch ``EHBA_TEST_PKI`` trusts."""
-    configured = getattr(settings, "EHBA_TEST_PKI_DIR", None)
+    configured = settings.EHBA_TEST_PKI_DIR
     return Path(configured) if configured else Path(settings.EHBA_DIR) / "pki"
 
 
@@ -45,7 +45,7 @@ def _pem_anchors(paths: tuple[str, ...], mtimes: tuple[float, ...]) -> list:
 
 def configured_anchors(setting: str) -> list:
     """The certificates of the PEM files named in ``setting`` (production trust anchors)."""
-    paths = tuple(str(p) for p in getattr(settings, setting, None) or ())
+    paths = tuple(str(p) for p in getattr(settings, setting) or ())
     try:
         mtimes = tuple(Path(p).stat().st_mtime for p in paths)
         return _pem_anchors(paths, mtimes)
@@ -60,7 +60,7 @@ def _ocsp_check(cert, issuer=None, **kwargs):
     of public OCSP addresses to TI addresses)."""
     from kvportal.cardlib import ocsp
 
-    url = getattr(settings, "EHBA_OCSP_URL", "") or None
+    url = settings.EHBA_OCSP_URL or None
     return ocsp.ocsp_revocation_check(cert, issuer, url=url, **kwargs)
 
 
@@ -83,7 +83,7 @@ def get_trust() -> Trust:
     qes = configured_anchors("EHBA_QES_TRUST_ANCHORS")
     sources = ["PEM-Dateien"] if login or qes else []
     check: Callable[..., Any] = _ocsp_check
-    if getattr(settings, "EHBA_TEST_PKI", False):
+    if settings.EHBA_TEST_PKI:
         directory = testpki_dir()
         marker = directory / "root.cert.pem"
         if not (directory / "state.json").exists() or not marker.exists():
@@ -95,7 +95,7 @@ def get_trust() -> Trust:
         login = [*test_pki.trust_anchors_login, *login]
         qes = [*test_pki.trust_roots, *qes]
         sources.insert(0, f"Test-PKI {directory}")
-        if getattr(settings, "EHBA_REVOCATION", "local") != "ocsp":
+        if settings.EHBA_REVOCATION != "ocsp":
             check = _combined_check(test_pki)
     if not login and not qes:
         raise ImproperlyConfiguredTrust(

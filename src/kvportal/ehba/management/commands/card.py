@@ -16,7 +16,7 @@ from kvportal.cardlib import cli
 
 def _default_dir_args(argv: list[str]) -> list[str]:
     """Use settings.EHBA_DIR when set and no --dir was given."""
-    directory = getattr(settings, "EHBA_DIR", None)
+    directory = settings.EHBA_DIR
     if directory and "--dir" not in argv and not any(a.startswith("--dir=") for a in argv):
         return ["--dir", str(directory), *argv]
     return argv

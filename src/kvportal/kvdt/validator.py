@@ -147,6 +147,16 @@ _SPECS: dict[bytes, tuple] = {fk: (*spec, _ROLES.get(fk, R_NONE)) for fk, spec i
 #: role, fk). Filled by the slow path with combinations that were fully checked once.
 _FAST: dict[bytes, tuple] = {}
 _FAST_LIMIT = 50_000
+#: Whole lines that passed the format check silently -> (fk, value, role), per file. Only
+#: case, service and diagnosis fields (4xxx, 5xxx, 6xxx), the Satzart and a few 3xxx fields
+#: that repeat (CDM version, WOP, Dauerdiagnosen) pay; personal data (names, birth date,
+#: address, insurance number, patient number) is never kept.
+_LINE_FIELDS = frozenset(
+    fk
+    for fk in F.FIELDS
+    if fk[:1] in b"456" or fk in b"8000 3006 3108 3110 3114 3116 3673 3674".split()
+)
+_LINES_LIMIT = 50_000
 _T_ALNUM, _T_VALUES, _T_DATE, _T_NUM, _T_SPECIAL = range(5)
 #: Values that passed a dedicated check (per special check) and valid dates. A value's
 #: validity does not depend on the file, so the caches are shared; each is bounded.
@@ -296,6 +306,26 @@ def _days(a: bytes, b: bytes) -> int:
     return (db - da).days
 
 
+#: Case state every case record (0101-0104, KADT, SADT, Hybrid-DRG) starts with.
+_CASE_START = {
+    "pat": None,
+    "birth": None,
+    "qrange": None,
+    "last_ltag": b"",
+    "has_ltag": False,
+    "svc_open": False,
+    "ops_pending": b"",
+    "diag_real": False,
+    "stamp_case": False,
+    "diag_open": False,
+    "sug": None,
+    "sug28": False,
+    "land": None,
+    "first_ltag": b"",
+    "case_q": 0,
+}
+
+
 class _Abort(Exception):
     def __init__(self, rule: str, line: int | None = None, detail: str = "") -> None:
         super().__init__(rule)
@@ -326,13 +356,19 @@ def _valid_date(val: bytes) -> bool:
 _DOUBLE = bytes.maketrans(b"0123456789", b"0246813579")
 
 
+#: Letter A..Z (01..26) -> its two digits weighted 1 and 2 (cross sum), by byte value.
+_KVNR_LETTER = {
+    ord("A") + i: (i + 1) // 10 + sum(divmod(2 * ((i + 1) % 10), 10)) for i in range(26)
+}
+
+
 def _kvnr_ok(val: bytes) -> bool:
     """Versicherten-ID `annnnnnnnP` (S1 ch. 7, FK 3119): letter as two digits, then the ten
     digits weighted 1,2,1,2,… (cross sums of the products), sum mod 10 = check digit."""
     if not _KVNR_RE.match(val):
         return False
-    digits = b"%02d" % (val[0] - 64) + val[1:9]
-    total = sum(digits[0::2]) + sum(digits[1::2].translate(_DOUBLE)) - 10 * 48
+    # digits 3..10 of the number are val[1:9]: odd ones weight 1, even ones weight 2
+    total = _KVNR_LETTER[val[0]] + sum(val[1:9:2]) + sum(val[2:9:2].translate(_DOUBLE)) - 8 * 48
     return total % 10 == val[9] - 48
 
 
@@ -441,6 +477,7 @@ class _Validator:
         self.adt_quarter: bytes | None = None
         # caches of known-good values per special check
         self.goods = _GOODS
+        self.line_cache: dict[bytes, tuple[bytes, bytes, int]] = {}
         self.good_dates = _GOOD_DATES
         self.quarters: dict[bytes, tuple[bytes, bytes] | None] = {}
         self.unknown_fks: set[bytes] = set()
@@ -646,31 +683,23 @@ class _Validator:
         self.in_case = self.adt_case or sa in F.PACKAGE_CASE_SATZARTEN
         if self.in_case:
             self.report.stats["cases"] += 1
-            self.pat = None
-            self.birth = None
-            self.qrange = None
+            # one C call resets the case state (_CASE_START); fresh containers only if used
+            self.__dict__.update(_CASE_START)
+            if self.lab_pending:
+                self.lab_pending = []
+            if self.psy_seen:
+                self.psy_seen = {}
+            if self.case_bsnrs:
+                self.case_bsnrs = set()
+            if self.kadt_days:
+                self.kadt_days = []
+            if self.op_dates:
+                self.op_dates = []
             # 715/716 compare with besa, which Hybrid-DRG files do not have
             self.current_quarter_case = sa != b"hdrg1"
-            self.last_ltag = b""
-            self.has_ltag = False
-            self.svc_open = False
-            self.ops_pending = b""
-            self.diag_real = False
-            self.lab_pending = []
-            self.psy_seen = {}
-            self.stamp_case = False
-            self.case_bsnrs = set()
             self.kadt_case = sa == b"0109"
-            self.kadt_days = []
             if self.current_pkg is not None:
                 self.pkg_cases[self.current_pkg] = self.pkg_cases.get(self.current_pkg, 0) + 1
-            self.diag_open = False
-            self.sug = None
-            self.sug28 = False
-            self.land = None
-            self.op_dates = []
-            self.first_ltag = b""
-            self.case_q = 0
             self.needs_place = self.adt_case and sa != b"0103"
         elif sa == b"besa":
             self.besa_line = ln
@@ -739,7 +768,7 @@ class _Validator:
                 )
         mandatory = F.MANDATORY.get(sa)
         if mandatory is not None:
-            missing = mandatory - seen.keys()
+            missing = mandatory.difference(seen)  # C loop over the mandatory fields
             if missing and not (sa == b"besa" and missing == {b"0201"}):
                 for fk in sorted(missing):
                     name = F.field_name(fk.decode())
@@ -1386,7 +1415,7 @@ class _Validator:
             else:
                 fast_typ = _T_SPECIAL
                 fast_values = _GOODS[special]  # the fast path looks the value up here
-            _FAST[line[:7]] = (n, fast_typ, fast_values, special, role, fk)
+            _FAST[line[:7]] = (n, fast_typ, fast_values, special, role, fk, fk in _LINE_FIELDS)
         if typ == F.NUM and not val.isdigit():
             msg("FMT-NUM", ln, fk, self.value_detail(fk, val))
             return fk, val, False, role
@@ -1424,33 +1453,47 @@ class _Validator:
 
     def feed(self, lines: list[bytes], first: int) -> None:
         fast_get = _FAST.get
+        line_cache = self.line_cache
+        line_get = line_cache.get
         seen = self.seen
         good_dates = self.good_dates
         today = self.today
         msg = self.msg
         ln = first - 1
         for ln, line in enumerate(lines, first):
-            spec = fast_get(line[:7])
-            if spec is not None and spec[0] == len(line):
-                _n, typ, values, special, role, fk = spec
+            hit = line_get(line)
+            if hit is not None:  # the same line passed the format check before
+                fk, val, role = hit
+                if not role:
+                    seen[fk] = val
+                    continue
+                ok = True
+            elif (spec := fast_get(line[:7])) is not None and spec[0] == len(line):
+                _n, typ, values, special, role, fk, keep = spec
+                val = line[7:]
                 if typ == 0:  # _T_ALNUM: only blanks to check
-                    if line[7] == 32 or line[-1] == 32:
-                        self.blank(fk, line[7:], ln)
-                    if not role:
-                        seen[fk] = line[7:]
-                        continue
-                    val = line[7:]
+                    if val[0] == 32 or val[-1] == 32:
+                        self.blank(fk, val, ln)
+                        keep = False
                     ok = True
-                else:
-                    val = line[7:]
-                    if typ == 1:  # _T_VALUES
-                        ok = val in values or self.bad_value(fk, val, ln)
-                    elif typ == 2:  # _T_DATE
-                        ok = val in good_dates or self.bad_date(fk, val, ln)
-                    elif typ == 3:  # _T_NUM
-                        ok = val.isdigit() or self.bad_number(fk, val, ln)
-                    else:  # _T_SPECIAL: `values` holds the known-good values
-                        ok = val in values or self.special(special, fk, val, ln)
+                elif typ == 1:  # _T_VALUES
+                    ok = val in values or self.bad_value(fk, val, ln)
+                elif typ == 2:  # _T_DATE
+                    ok = val in good_dates or self.bad_date(fk, val, ln)
+                elif typ == 3:  # _T_NUM
+                    ok = val.isdigit() or self.bad_number(fk, val, ln)
+                elif val in values:  # _T_SPECIAL: `values` holds the known-good values
+                    ok = True
+                else:  # a special check that passes with a message does not keep the value
+                    ok = self.special(special, fk, val, ln)
+                    keep = keep and val in values
+                if keep and ok:
+                    if len(line_cache) > _LINES_LIMIT:
+                        line_cache.clear()
+                    line_cache[line] = (fk, val, role)
+                if not role:
+                    seen[fk] = val
+                    continue
             else:
                 self.ln = ln
                 parsed = self.slow_line(line, ln)

@@ -85,7 +85,8 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
     R_PSYBLOCK,
     R_PSYGNR,
     R_STAMP,
-) = range(32)
+    R_KENNZIFFER_SA,
+) = range(33)
 
 #: Fields whose every value matters (the record's `seen` dict keeps only the last one).
 _CAPTURE = ("5041", "9132", "0305")
@@ -138,6 +139,7 @@ _ROLES: dict[bytes, int] = {
     b"4253": R_PSYGNR,
     b"4256": R_PSYGNR,
     b"3010": R_STAMP,
+    b"3005": R_KENNZIFFER_SA,
 }
 
 #: Field spec used by the hot loop: (min, max, type, values, special, role).
@@ -241,6 +243,13 @@ _LAB_BY_GNR: dict[bytes, list[tuple]] = {}
 for _rule in _LAB_RULES:
     for _code in _rule[1]:
         _LAB_BY_GNR.setdefault(_code, []).append(_rule)
+
+#: SADT Kennziffer SA (3005, R048): 0/1, TTMMJJ, 13 digits, 1-7 alphanumeric characters.
+_KENNZIFFER_SA_RE = re.compile(rb"[01][0-9]{6}[0-9]{13}[A-Za-z0-9]{1,7}\Z")
+#: SADT case records (Satztabellen 5.4.3-5.4.5).
+_SADT_CASES = frozenset((b"sad1", b"sad2", b"sad3"))
+#: Records whose every GNR needs 5098 and 5099 (Satztabellen 0103, sad1-sad3: KVDT-FEHL).
+_FEHL_SATZARTEN = frozenset((b"0103", *_SADT_CASES))
 
 #: Package headers and the case records each package must contain (KVDT-FSATZ).
 _PACKAGE_HEADERS = {
@@ -482,6 +491,7 @@ class _Validator:
         self.quarters: dict[bytes, tuple[bytes, bytes] | None] = {}
         self.unknown_fks: set[bytes] = set()
         self.n_services = 0
+        self.case_services = 0  # n_services when the current case began
         self.n_diagnoses = 0
         self.created: bytes | None = None  # con0 9103
         self.sug: bytes | None = None
@@ -701,6 +711,7 @@ class _Validator:
             if self.current_pkg is not None:
                 self.pkg_cases[self.current_pkg] = self.pkg_cases.get(self.current_pkg, 0) + 1
             self.needs_place = self.adt_case and sa != b"0103"
+            self.case_services = self.n_services
         elif sa == b"besa":
             self.besa_line = ln
         elif sa in _PACKAGE_HEADERS:
@@ -744,6 +755,11 @@ class _Validator:
                 and not self.case_bsnrs & self.besa_0224
             ):
                 self.msg("869", line, b"3010")
+        elif sa in _SADT_CASES:  # Satztabellen 5.4.3-5.4.5: 5000 and 5001 are M
+            if not self.has_ltag:
+                self.msg("STR-MUSS", line, b"5000", f"Es fehlt {F.field_name('5000')}.")
+            if self.n_services == self.case_services:
+                self.msg("STR-MUSS", line, b"5001", f"Es fehlt {F.field_name('5001')}.")
         elif sa in (b"adt0", b"kad0", b"sad0", b"hdrg0"):
             self.packages.append(sa)
             self.header_rules(sa, seen, line)
@@ -1194,7 +1210,7 @@ class _Validator:
             if self.adt_case and (self.svc_track is not None or self.svc_code[:5] in _LAB_BY_GNR):
                 self.lab_rules()
             if not self.needs_place:
-                if self.sa == b"0103":  # Satztabelle 0103: 5098 and 5099 per GNR (KVDT-FEHL)
+                if self.sa in _FEHL_SATZARTEN:  # 0103, sad1-3: 5098, 5099 per GNR (KVDT-FEHL)
                     if not self.svc_bsnr:
                         self.msg("KVDT-FEHL", self.svc_line, b"5098", "FK 5098 fehlt zur GNR.")
                     if not self.svc_lanr:
@@ -1606,6 +1622,11 @@ class _Validator:
                         self.current_quarter_case = (
                             self.adt_quarter is None or val == self.adt_quarter
                         )
+                    elif ok and self.sa in _SADT_CASES:  # SADT rules 324, 732, 733
+                        self.qrange = self.quarter_of(val)
+                        self.current_quarter_case = (
+                            self.adt_quarter is None or val == self.adt_quarter
+                        )
                 elif role == R_SUG:
                     if ok and self.adt_case:
                         self.sug = val
@@ -1666,7 +1687,7 @@ class _Validator:
                     self.msg("706", ln, fk, self.value_detail(fk, val))
             return
         if role == R_SVCFIELD:
-            if self.adt_case and not self.svc_open:
+            if not self.svc_open and (self.adt_case or self.sa in _SADT_CASES):
                 self.msg("KVDT-FK5001", ln, fk, f"{F.field_name(fk.decode())}.")
             if fk == b"5100" and self.sug28:  # R838: ASV-Teamnummer = that of the referrer
                 team = self.seen.get(b"4226")
@@ -1699,6 +1720,9 @@ class _Validator:
             return
         if role == R_STAMP:
             self.stamp_case = True
+            return
+        if role == R_KENNZIFFER_SA:
+            self.kennziffer_sa(fk, val, ln)
             return
         sa = self.sa
         if role == R_BSNR:
@@ -1793,6 +1817,17 @@ class _Validator:
                 )
         elif role == R_EMPFAENGER and ok and val not in F.EMPFAENGER_SACHSEN:
             self.msg("KV-EMPFAENGER", ln, fk, self.value_detail(fk, val))
+
+    def kennziffer_sa(self, fk: bytes, val: bytes, ln: int) -> None:
+        """SADT Kennziffer SA (3005): format (R048), Stellen 2-7 a date TTMMJJ (R048a),
+        first digit 0 means no billing over SADT (R709). The value is never shown: it
+        carries the birth date."""
+        if _KENNZIFFER_SA_RE.match(val) is None:
+            self.msg("048", ln, fk, f"{len(val)} Zeichen.")
+        elif not _valid_date(b"20" + val[5:7] + val[3:5] + val[1:3]):
+            self.msg("048a", ln, fk)
+        if val[:1] == b"0":
+            self.msg("709", ln, fk)
 
     # ------------------------------------------------------------------ characters
     def bad_char_lines(self, block: bytes, lines: list[bytes]) -> list[tuple[int, str]]:

@@ -158,7 +158,7 @@ _LINE_FIELDS = frozenset(
     for fk in F.FIELDS
     if fk[:1] in b"456" or fk in b"8000 3006 3108 3110 3114 3116 3673 3674".split()
 )
-_LINES_LIMIT = 50_000
+_LINES_LIMIT = 20_000
 _T_ALNUM, _T_VALUES, _T_DATE, _T_NUM, _T_SPECIAL = range(5)
 #: Values that passed a dedicated check (per special check) and valid dates. A value's
 #: validity does not depend on the file, so the caches are shared; each is bounded.

@@ -726,8 +726,10 @@ class _Validator:
         seen = self.seen
         line = self.record_line
         if self.in_case:
-            self.close_service()
-            self.close_diag()
+            if self.svc_open:
+                self.close_service()
+            if self.diag_open:
+                self.close_diag()
         if sa == b"hdrg1":
             self.hdrg_rules(line)
         elif sa == b"0109":
@@ -1053,7 +1055,7 @@ class _Validator:
                 msg("744", line, b"4205")
             elif sug == b"27" and b"4205" not in seen:
                 msg("755", line, b"4205")
-        if not seen.keys().isdisjoint(_RARE_CASE_FIELDS):
+        if not _RARE_CASE_FIELDS.isdisjoint(seen):
             self.rare_case_rules(sa, seen, line, card, cdm_raw, cdm)
         else:
             if self.op_dates:

@@ -153,6 +153,16 @@ MANDATORY: dict[bytes, frozenset[bytes]] = {
         f.encode()
         for f in "3101 3102 3103 3108 3110 4104 4111 4131 4132 4261 4263 4264 4265 6001".split()
     ),
+    # SADT Satztabellen (5.4.1-5.4.5): the header as kad0; the cases carry no patient data
+    b"sad0": frozenset(
+        f.encode()
+        for f in "0105 9102 9212 0102 0121 0122 0123 0124 0126 0127 0128 0129 0130 0103 "
+        "9204".split()
+    ),
+    # (5000 and 5001, also M, are checked by the validator: they are not kept per record)
+    b"sad1": frozenset(f.encode() for f in "3005 4101 4104 4111".split()),
+    b"sad2": frozenset(f.encode() for f in "3005 4101 4104 4111 4205 4218 4220".split()),
+    b"sad3": frozenset(f.encode() for f in "3005 4101 4104 4111".split()),
     b"hdrg0": frozenset((b"0105", b"9212", b"0103")),
     b"hdrg1": frozenset(
         f.encode()
@@ -283,6 +293,8 @@ _TABLE: dict[str, tuple] = {
     # Behandlungsfall: patient and insurance
     "3000": (1, 20, _A, None, 0),
     "3003": (1, 60, _A, None, 0),
+    # SADT (Satztabellen 5.4.3-5.4.5): Kennziffer SA, format checked by rules 048/048a/709
+    "3005": (1, 27, _A, None, 0),
     "3006": (5, 11, _A, None, 0),
     "3010": (14, 14, _N, None, 0),
     "3011": (1, 1, _N, _vals("1", "2", "3", "4", "5", "6"), 0),
@@ -543,6 +555,7 @@ FIELD_NAMES = {
     "4242": "LANR des Überweisers",
     "4219": "Überweiser (Freitext)",
     "4220": "Überweisung an",
+    "3005": "Kennziffer SA",
     "4221": "Behandlungsart (kurativ/präventiv)",
     "4233": "stationäre Behandlung",
     "3114": "Wohnsitzländercode",

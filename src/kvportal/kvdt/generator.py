@@ -95,12 +95,15 @@ INJECTABLE: dict[str, str] = {
     "KVDT-FK3674": "Dauerdiagnose mit Diagnosensicherheit V",
     "KVDT-FSATZ": "zusätzliches SADT-Datenpaket ohne Fall",
     "882": "KADT-Fall mit Refresher und einem Leistungstag außerhalb beider Zeiträume",
+    "048": "SADT-Kennziffer SA (3005) mit einem Buchstaben an Stelle 10",
+    "048a": "SADT-Kennziffer SA (3005) mit Stellen 2–7 = 310226 (kein Datum)",
+    "709": "SADT-Kennziffer SA (3005) mit 1. Stelle 0",
 }
 
 #: Datenpakete the generator can write (KVDT con0 9132 code).
 PACKAGES: dict[str, str] = {"ADT": "1", "KADT": "3", "SADT": "6", "HDRG": "7"}
 #: Injections that need another package than ADT: it is added.
-_PACKAGE_OF = {"882": "KADT"}
+_PACKAGE_OF = {"882": "KADT", "048": "SADT", "048a": "SADT", "709": "SADT"}
 
 #: Scheinuntergruppen the cases after the first four go through, so that a file with 21 or
 #: more cases has every one (27/28 first, so that small files have them too).
@@ -570,27 +573,32 @@ class _Generator:
         return items
 
     def sadt_case(self, i: int) -> list[Item]:
-        """SADT-ambulante Behandlung sad1 (Schwangerschaftsabbruch NRW)."""
-        rng, q = self.rng, self.q
+        """SADT-ambulante Behandlung sad1 (Schwangerschaftsabbruch NRW, Satztabelle 5.4.3):
+        no patient data, the Kennziffer SA (3005) instead; 4111 = '10' + its digits 9-15.
+        `inject` (case 0 only): 048, 048a, 709 break the Kennziffer SA."""
+        rng, q, inj = self.rng, self.q, self.inject if i == 0 else set()
         birth = dt.date(
             rng.randint(q.year - 45, q.year - 18), rng.randint(1, 12), rng.randint(1, 28)
         )
         day = q.start + dt.timedelta(days=rng.randrange((q.end - q.start).days))
         place = self.bsnr
         lanr = rng.choice(self.doctors[place])[0]
+        digits = "".join(str(rng.randrange(10)) for _ in range(13))
+        date = "310226" if "048a" in inj else f"{birth:%d%m%y}"
+        kennziffer = f"{'0' if '709' in inj else '1'}{date}{digits}SA{i % 100:02d}"
+        ik = "10" + kennziffer[8:15]
+        if "048" in inj:
+            kennziffer = kennziffer[:9] + "X" + kennziffer[10:]
         return [
             ("8000", "sad1"),
-            ("3000", f"S{i + 1:05d}"),
-            *self.patient(rng, birth),
-            ("3110", "W"),
+            ("3005", kennziffer),
+            ("4101", q.kvdt),
             ("4104", f"{self.bsnr[:2]}{rng.randrange(100, 800):03d}"),
-            ("4111", _ik(rng)),
+            ("4111", ik),
             ("5000", _d(day)),
             ("5001", "01900"),
             ("5098", place),
             ("5099", lanr),
-            ("6001", "O04.9"),
-            ("6003", "G"),
         ]
 
     def hdrg_file(self) -> Iterator[list[Item]]:

@@ -487,6 +487,21 @@ RULES: dict[str, tuple[str, str]] = {
         "SADT: die (N)BSNR des Leistungsorts (5098) muss in besa (0201) angegeben sein.",
     ),
     "733": (FEHLER, "SADT: die LANR (5099) muss in besa (0212) angegeben sein."),
+    "048": (
+        FEHLER,
+        "SADT: die Kennziffer SA (3005) entspricht nicht dem Format "
+        "nddddddnnnnnnnnnnnnna[a][a][a][a][a][a] (1. Stelle 0 oder 1, Stellen 2–7 TTMMJJ, "
+        "8–20 Ziffern, 21–27 alphanumerisch).",
+    ),
+    "048a": (
+        FEHLER,
+        "SADT: in der Kennziffer SA (3005) sind die Stellen 2 bis 7 kein gültiges Datum TTMMJJ.",
+    ),
+    "709": (
+        WARNUNG,
+        "SADT: ist die 1. Stelle der Kennziffer SA (3005) „0“, ist keine Abrechnung über SADT "
+        "möglich.",
+    ),
     "740": (
         WARNUNG,
         "rvsa: ist 0300 = 1 (Laborleistungen), müssen 0301 (pnSD/uu-Analysen) und mindestens eine "
@@ -687,6 +702,9 @@ RULES: dict[str, tuple[str, str]] = {
 
 #: "Was tun?": a short German action for the practice where the cause is clear.
 HINTS: dict[str, str] = {
+    "709": "Den Schein direkt mit dem Kostenträger abrechnen, nicht über die KV.",
+    "048": "Kennziffer SA so erfassen, wie sie auf der Bescheinigung steht (21–27 Stellen).",
+    "048a": "Die Stellen 2 bis 7 der Kennziffer SA (TTMMJJ) prüfen.",
     "054": "Versichertenkarte erneut einlesen oder die Versicherten-ID prüfen.",
     "304": "Datum korrigieren; es darf nicht in der Zukunft liegen.",
     "313": "Geburtsdatum oder Leistungstag des Falls korrigieren.",
@@ -864,8 +882,8 @@ MASTER_FILE_RULES: dict[str, str] = {
 #: Checkable without master data but not implemented yet (rule tables and XPM catalogue).
 OPEN_RULES: tuple[str, ...] = tuple(
     (
-        "043 048 048a 059 063 064 108 151 160 164 428 "
-        "475 496 497 530 709 711a 711b 734 "
+        "043 059 063 064 108 151 160 164 428 "
+        "475 496 497 530 711a 711b 734 "
         "862 KVDT-FFK KVDT-FFKW "
         "KVDT-DK01 KVDT-DK02 KVDT-DK03 "
         "KVDT-BP01 KVDT-BP02 KVDT-BP03 KVDT-PRFNW-VK "

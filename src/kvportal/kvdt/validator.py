@@ -85,7 +85,8 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
     R_PSYBLOCK,
     R_PSYGNR,
     R_STAMP,
-) = range(32)
+    R_KENNZIFFER_SA,
+) = range(33)
 
 #: Fields whose every value matters (the record's `seen` dict keeps only the last one).
 _CAPTURE = ("5041", "9132", "0305")
@@ -138,6 +139,7 @@ _ROLES: dict[bytes, int] = {
     b"4253": R_PSYGNR,
     b"4256": R_PSYGNR,
     b"3010": R_STAMP,
+    b"3005": R_KENNZIFFER_SA,
 }
 
 #: Field spec used by the hot loop: (min, max, type, values, special, role).
@@ -147,6 +149,16 @@ _SPECS: dict[bytes, tuple] = {fk: (*spec, _ROLES.get(fk, R_NONE)) for fk, spec i
 #: role, fk). Filled by the slow path with combinations that were fully checked once.
 _FAST: dict[bytes, tuple] = {}
 _FAST_LIMIT = 50_000
+#: Whole lines that passed the format check silently -> (fk, value, role), per file. Only
+#: case, service and diagnosis fields (4xxx, 5xxx, 6xxx), the Satzart and a few 3xxx fields
+#: that repeat (CDM version, WOP, Dauerdiagnosen) pay; personal data (names, birth date,
+#: address, insurance number, patient number) is never kept.
+_LINE_FIELDS = frozenset(
+    fk
+    for fk in F.FIELDS
+    if fk[:1] in b"456" or fk in b"8000 3006 3108 3110 3114 3116 3673 3674".split()
+)
+_LINES_LIMIT = 20_000
 _T_ALNUM, _T_VALUES, _T_DATE, _T_NUM, _T_SPECIAL = range(5)
 #: Values that passed a dedicated check (per special check) and valid dates. A value's
 #: validity does not depend on the file, so the caches are shared; each is bounded.
@@ -232,6 +244,13 @@ for _rule in _LAB_RULES:
     for _code in _rule[1]:
         _LAB_BY_GNR.setdefault(_code, []).append(_rule)
 
+#: SADT Kennziffer SA (3005, R048): 0/1, TTMMJJ, 13 digits, 1-7 alphanumeric characters.
+_KENNZIFFER_SA_RE = re.compile(rb"[01][0-9]{6}[0-9]{13}[A-Za-z0-9]{1,7}\Z")
+#: SADT case records (Satztabellen 5.4.3-5.4.5).
+_SADT_CASES = frozenset((b"sad1", b"sad2", b"sad3"))
+#: Records whose every GNR needs 5098 and 5099 (Satztabellen 0103, sad1-sad3: KVDT-FEHL).
+_FEHL_SATZARTEN = frozenset((b"0103", *_SADT_CASES))
+
 #: Package headers and the case records each package must contain (KVDT-FSATZ).
 _PACKAGE_HEADERS = {
     b"adt0": ("ADT", "0101, 0102, 0103, 0104"),
@@ -296,6 +315,26 @@ def _days(a: bytes, b: bytes) -> int:
     return (db - da).days
 
 
+#: Case state every case record (0101-0104, KADT, SADT, Hybrid-DRG) starts with.
+_CASE_START = {
+    "pat": None,
+    "birth": None,
+    "qrange": None,
+    "last_ltag": b"",
+    "has_ltag": False,
+    "svc_open": False,
+    "ops_pending": b"",
+    "diag_real": False,
+    "stamp_case": False,
+    "diag_open": False,
+    "sug": None,
+    "sug28": False,
+    "land": None,
+    "first_ltag": b"",
+    "case_q": 0,
+}
+
+
 class _Abort(Exception):
     def __init__(self, rule: str, line: int | None = None, detail: str = "") -> None:
         super().__init__(rule)
@@ -326,13 +365,19 @@ def _valid_date(val: bytes) -> bool:
 _DOUBLE = bytes.maketrans(b"0123456789", b"0246813579")
 
 
+#: Letter A..Z (01..26) -> its two digits weighted 1 and 2 (cross sum), by byte value.
+_KVNR_LETTER = {
+    ord("A") + i: (i + 1) // 10 + sum(divmod(2 * ((i + 1) % 10), 10)) for i in range(26)
+}
+
+
 def _kvnr_ok(val: bytes) -> bool:
     """Versicherten-ID `annnnnnnnP` (S1 ch. 7, FK 3119): letter as two digits, then the ten
     digits weighted 1,2,1,2,… (cross sums of the products), sum mod 10 = check digit."""
     if not _KVNR_RE.match(val):
         return False
-    digits = b"%02d" % (val[0] - 64) + val[1:9]
-    total = sum(digits[0::2]) + sum(digits[1::2].translate(_DOUBLE)) - 10 * 48
+    # digits 3..10 of the number are val[1:9]: odd ones weight 1, even ones weight 2
+    total = _KVNR_LETTER[val[0]] + sum(val[1:9:2]) + sum(val[2:9:2].translate(_DOUBLE)) - 8 * 48
     return total % 10 == val[9] - 48
 
 
@@ -441,10 +486,12 @@ class _Validator:
         self.adt_quarter: bytes | None = None
         # caches of known-good values per special check
         self.goods = _GOODS
+        self.line_cache: dict[bytes, tuple[bytes, bytes, int]] = {}
         self.good_dates = _GOOD_DATES
         self.quarters: dict[bytes, tuple[bytes, bytes] | None] = {}
         self.unknown_fks: set[bytes] = set()
         self.n_services = 0
+        self.case_services = 0  # n_services when the current case began
         self.n_diagnoses = 0
         self.created: bytes | None = None  # con0 9103
         self.sug: bytes | None = None
@@ -646,32 +693,25 @@ class _Validator:
         self.in_case = self.adt_case or sa in F.PACKAGE_CASE_SATZARTEN
         if self.in_case:
             self.report.stats["cases"] += 1
-            self.pat = None
-            self.birth = None
-            self.qrange = None
+            # one C call resets the case state (_CASE_START); fresh containers only if used
+            self.__dict__.update(_CASE_START)
+            if self.lab_pending:
+                self.lab_pending = []
+            if self.psy_seen:
+                self.psy_seen = {}
+            if self.case_bsnrs:
+                self.case_bsnrs = set()
+            if self.kadt_days:
+                self.kadt_days = []
+            if self.op_dates:
+                self.op_dates = []
             # 715/716 compare with besa, which Hybrid-DRG files do not have
             self.current_quarter_case = sa != b"hdrg1"
-            self.last_ltag = b""
-            self.has_ltag = False
-            self.svc_open = False
-            self.ops_pending = b""
-            self.diag_real = False
-            self.lab_pending = []
-            self.psy_seen = {}
-            self.stamp_case = False
-            self.case_bsnrs = set()
             self.kadt_case = sa == b"0109"
-            self.kadt_days = []
             if self.current_pkg is not None:
                 self.pkg_cases[self.current_pkg] = self.pkg_cases.get(self.current_pkg, 0) + 1
-            self.diag_open = False
-            self.sug = None
-            self.sug28 = False
-            self.land = None
-            self.op_dates = []
-            self.first_ltag = b""
-            self.case_q = 0
             self.needs_place = self.adt_case and sa != b"0103"
+            self.case_services = self.n_services
         elif sa == b"besa":
             self.besa_line = ln
         elif sa in _PACKAGE_HEADERS:
@@ -686,8 +726,10 @@ class _Validator:
         seen = self.seen
         line = self.record_line
         if self.in_case:
-            self.close_service()
-            self.close_diag()
+            if self.svc_open:
+                self.close_service()
+            if self.diag_open:
+                self.close_diag()
         if sa == b"hdrg1":
             self.hdrg_rules(line)
         elif sa == b"0109":
@@ -715,6 +757,11 @@ class _Validator:
                 and not self.case_bsnrs & self.besa_0224
             ):
                 self.msg("869", line, b"3010")
+        elif sa in _SADT_CASES:  # Satztabellen 5.4.3-5.4.5: 5000 and 5001 are M
+            if not self.has_ltag:
+                self.msg("STR-MUSS", line, b"5000", f"Es fehlt {F.field_name('5000')}.")
+            if self.n_services == self.case_services:
+                self.msg("STR-MUSS", line, b"5001", f"Es fehlt {F.field_name('5001')}.")
         elif sa in (b"adt0", b"kad0", b"sad0", b"hdrg0"):
             self.packages.append(sa)
             self.header_rules(sa, seen, line)
@@ -739,7 +786,7 @@ class _Validator:
                 )
         mandatory = F.MANDATORY.get(sa)
         if mandatory is not None:
-            missing = mandatory - seen.keys()
+            missing = mandatory.difference(seen)  # C loop over the mandatory fields
             if missing and not (sa == b"besa" and missing == {b"0201"}):
                 for fk in sorted(missing):
                     name = F.field_name(fk.decode())
@@ -1008,7 +1055,7 @@ class _Validator:
                 msg("744", line, b"4205")
             elif sug == b"27" and b"4205" not in seen:
                 msg("755", line, b"4205")
-        if not seen.keys().isdisjoint(_RARE_CASE_FIELDS):
+        if not _RARE_CASE_FIELDS.isdisjoint(seen):
             self.rare_case_rules(sa, seen, line, card, cdm_raw, cdm)
         else:
             if self.op_dates:
@@ -1165,7 +1212,7 @@ class _Validator:
             if self.adt_case and (self.svc_track is not None or self.svc_code[:5] in _LAB_BY_GNR):
                 self.lab_rules()
             if not self.needs_place:
-                if self.sa == b"0103":  # Satztabelle 0103: 5098 and 5099 per GNR (KVDT-FEHL)
+                if self.sa in _FEHL_SATZARTEN:  # 0103, sad1-3: 5098, 5099 per GNR (KVDT-FEHL)
                     if not self.svc_bsnr:
                         self.msg("KVDT-FEHL", self.svc_line, b"5098", "FK 5098 fehlt zur GNR.")
                     if not self.svc_lanr:
@@ -1386,7 +1433,7 @@ class _Validator:
             else:
                 fast_typ = _T_SPECIAL
                 fast_values = _GOODS[special]  # the fast path looks the value up here
-            _FAST[line[:7]] = (n, fast_typ, fast_values, special, role, fk)
+            _FAST[line[:7]] = (n, fast_typ, fast_values, special, role, fk, fk in _LINE_FIELDS)
         if typ == F.NUM and not val.isdigit():
             msg("FMT-NUM", ln, fk, self.value_detail(fk, val))
             return fk, val, False, role
@@ -1424,33 +1471,47 @@ class _Validator:
 
     def feed(self, lines: list[bytes], first: int) -> None:
         fast_get = _FAST.get
+        line_cache = self.line_cache
+        line_get = line_cache.get
         seen = self.seen
         good_dates = self.good_dates
         today = self.today
         msg = self.msg
         ln = first - 1
         for ln, line in enumerate(lines, first):
-            spec = fast_get(line[:7])
-            if spec is not None and spec[0] == len(line):
-                _n, typ, values, special, role, fk = spec
+            hit = line_get(line)
+            if hit is not None:  # the same line passed the format check before
+                fk, val, role = hit
+                if not role:
+                    seen[fk] = val
+                    continue
+                ok = True
+            elif (spec := fast_get(line[:7])) is not None and spec[0] == len(line):
+                _n, typ, values, special, role, fk, keep = spec
+                val = line[7:]
                 if typ == 0:  # _T_ALNUM: only blanks to check
-                    if line[7] == 32 or line[-1] == 32:
-                        self.blank(fk, line[7:], ln)
-                    if not role:
-                        seen[fk] = line[7:]
-                        continue
-                    val = line[7:]
+                    if val[0] == 32 or val[-1] == 32:
+                        self.blank(fk, val, ln)
+                        keep = False
                     ok = True
-                else:
-                    val = line[7:]
-                    if typ == 1:  # _T_VALUES
-                        ok = val in values or self.bad_value(fk, val, ln)
-                    elif typ == 2:  # _T_DATE
-                        ok = val in good_dates or self.bad_date(fk, val, ln)
-                    elif typ == 3:  # _T_NUM
-                        ok = val.isdigit() or self.bad_number(fk, val, ln)
-                    else:  # _T_SPECIAL: `values` holds the known-good values
-                        ok = val in values or self.special(special, fk, val, ln)
+                elif typ == 1:  # _T_VALUES
+                    ok = val in values or self.bad_value(fk, val, ln)
+                elif typ == 2:  # _T_DATE
+                    ok = val in good_dates or self.bad_date(fk, val, ln)
+                elif typ == 3:  # _T_NUM
+                    ok = val.isdigit() or self.bad_number(fk, val, ln)
+                elif val in values:  # _T_SPECIAL: `values` holds the known-good values
+                    ok = True
+                else:  # a special check that passes with a message does not keep the value
+                    ok = self.special(special, fk, val, ln)
+                    keep = keep and val in values
+                if keep and ok:
+                    if len(line_cache) > _LINES_LIMIT:
+                        line_cache.clear()
+                    line_cache[line] = (fk, val, role)
+                if not role:
+                    seen[fk] = val
+                    continue
             else:
                 self.ln = ln
                 parsed = self.slow_line(line, ln)
@@ -1563,6 +1624,11 @@ class _Validator:
                         self.current_quarter_case = (
                             self.adt_quarter is None or val == self.adt_quarter
                         )
+                    elif ok and self.sa in _SADT_CASES:  # SADT rules 324, 732, 733
+                        self.qrange = self.quarter_of(val)
+                        self.current_quarter_case = (
+                            self.adt_quarter is None or val == self.adt_quarter
+                        )
                 elif role == R_SUG:
                     if ok and self.adt_case:
                         self.sug = val
@@ -1623,7 +1689,7 @@ class _Validator:
                     self.msg("706", ln, fk, self.value_detail(fk, val))
             return
         if role == R_SVCFIELD:
-            if self.adt_case and not self.svc_open:
+            if not self.svc_open and (self.adt_case or self.sa in _SADT_CASES):
                 self.msg("KVDT-FK5001", ln, fk, f"{F.field_name(fk.decode())}.")
             if fk == b"5100" and self.sug28:  # R838: ASV-Teamnummer = that of the referrer
                 team = self.seen.get(b"4226")
@@ -1656,6 +1722,9 @@ class _Validator:
             return
         if role == R_STAMP:
             self.stamp_case = True
+            return
+        if role == R_KENNZIFFER_SA:
+            self.kennziffer_sa(fk, val, ln)
             return
         sa = self.sa
         if role == R_BSNR:
@@ -1750,6 +1819,17 @@ class _Validator:
                 )
         elif role == R_EMPFAENGER and ok and val not in F.EMPFAENGER_SACHSEN:
             self.msg("KV-EMPFAENGER", ln, fk, self.value_detail(fk, val))
+
+    def kennziffer_sa(self, fk: bytes, val: bytes, ln: int) -> None:
+        """SADT Kennziffer SA (3005): format (R048), Stellen 2-7 a date TTMMJJ (R048a),
+        first digit 0 means no billing over SADT (R709). The value is never shown: it
+        carries the birth date."""
+        if _KENNZIFFER_SA_RE.match(val) is None:
+            self.msg("048", ln, fk, f"{len(val)} Zeichen.")
+        elif not _valid_date(b"20" + val[5:7] + val[3:5] + val[1:3]):
+            self.msg("048a", ln, fk)
+        if val[:1] == b"0":
+            self.msg("709", ln, fk)
 
     # ------------------------------------------------------------------ characters
     def bad_char_lines(self, block: bytes, lines: list[bytes]) -> list[tuple[int, str]]:

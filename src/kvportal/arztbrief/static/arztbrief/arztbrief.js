@@ -7,8 +7,8 @@
     "und stecken Sie Ihre Karte (SMC-B).";
 
   function csrf() {
-    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
+    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
   }
 
   function json(resp) {

@@ -146,3 +146,64 @@ def test_tampered_or_unsigned_pdf_is_reported_invalid(hooks, foreign_pki, new_ca
     assert email.message_from_bytes(foreign, policy=email.policy.default)[
         "X-KIM-Arztbrief-QES"
     ].startswith("ungültig")
+
+
+def test_from_config_registers_the_ehba_of_the_config(
+    monkeypatch, pki, new_card, card_dir, tmp_path
+):
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+
+    monkeypatch.setitem(cm.TRANSFORMS, "outgoing", {})
+    monkeypatch.setitem(cm.TRANSFORMS, "incoming", {})
+    card = new_card(given_name="Anna", surname="Müller")
+    (tmp_path / "pin").write_text(PIN_QES + "\n")
+    root = tmp_path / "root.pem"
+    root.write_bytes(pki.root_cert.public_bytes(serialization.Encoding.PEM))
+    config = tmp_path / "arztbrief.json"
+    config.write_text(
+        json.dumps(
+            {
+                "ehba": {
+                    ALPHA: {
+                        "card": card.card_id,
+                        "card_dir": str(card_dir),
+                        "pin_file": str(tmp_path / "pin"),
+                    }
+                },
+                "qes_trust": [str(root)],
+            }
+        )
+    )
+    kimhooks.from_config(str(config))
+    out = cm.TRANSFORMS["outgoing"][kimhooks.DK_VERSAND](letter(make_pdf("x")), ALPHA)
+    assert kimhooks._is_signed(_pdf_of(out))
+    config.write_text(
+        json.dumps({"ehba": {ALPHA: {"card": "fehlt", "pin_file": "p"}}, "qes_trust": []})
+    )
+    with pytest.raises(ValueError, match=f"eHBA für „{ALPHA}“"):
+        kimhooks.from_config(str(config))
+    config.write_text("[]")
+    with pytest.raises(ValueError, match="erwartet JSON"):
+        kimhooks.from_config(str(config))
+
+
+def test_client_command_names_a_bad_transform_in_german(tmp_path):
+    import io
+
+    from kvportal.kim import cli
+
+    base = ["client", "--cards", str(tmp_path / "k.json"), "--directory", "v.json",
+            "--trust", "t.pem", "--fachdienst-ca", "c.pem",
+            "--tls-cert", "c", "--tls-key", "k"]  # fmt: skip
+    for spec, text in (
+        ("kvportal.gibtsnicht:x", "nicht gefunden"),
+        (
+            f"kvportal.arztbrief.kimhooks:from_config={tmp_path / 'fehlt.json'}",
+            "eArztbrief-Konfiguration",
+        ),
+    ):
+        err = io.StringIO()
+        code = cli.main([*base, "--transform", spec], stdout=io.StringIO(), stderr=err)
+        assert code == cli.EXIT_USAGE and text in err.getvalue(), err.getvalue()

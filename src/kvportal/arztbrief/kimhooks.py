@@ -155,3 +155,41 @@ def register(
         outgoing=make_outgoing({k.lower(): v for k, v in signers.items()}),
         incoming=make_incoming(trust_roots=trust_roots, revocation_check=revocation_check),
     )
+
+
+def from_config(path: str) -> None:
+    """`kvportal kim client --transform kvportal.arztbrief.kimhooks:from_config=DATEI`.
+
+    DATEI (JSON): {"ehba": {adresse: {"card": ID oder LANR, "card_dir": VERZ,
+    "pin_file": DATEI}}, "qes_trust": [PEM-Datei oder Verzeichnis, …]}; revocation by OCSP
+    (address from the certificate). Raises ValueError with a German text naming the problem."""
+    import json
+    from pathlib import Path
+
+    from kvportal.cardlib import certs, ocsp
+    from kvportal.cardlib.softcard import CardError, SoftCard
+
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+        entries = config.get("ehba") or {}
+        trust = config["qes_trust"]
+    except (OSError, ValueError, AttributeError, KeyError) as exc:
+        raise ValueError(
+            f"eArztbrief-Konfiguration „{path}“: erwartet JSON mit „ehba“ und „qes_trust“."
+        ) from exc
+    signers = {}
+    for address, entry in entries.items():
+        try:
+            card = SoftCard.find(str(entry["card"]), directory=entry.get("card_dir"))
+            pin_file = Path(entry["pin_file"])
+        except (KeyError, TypeError, OSError, ValueError, CardError) as exc:
+            raise ValueError(
+                f"eArztbrief-Konfiguration „{path}“, eHBA für „{address}“: Karte oder PIN-Datei "
+                "fehlt oder ist unlesbar."
+            ) from exc
+        signers[address] = (card, lambda f=pin_file: f.read_text(encoding="utf-8").strip())
+    try:
+        roots = certs.load_pem_certificates(trust)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"eArztbrief-Konfiguration „{path}“, qes_trust: {exc}") from exc
+    register(signers=signers, trust_roots=roots, revocation_check=ocsp.ocsp_revocation_check)

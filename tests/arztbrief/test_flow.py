@@ -179,6 +179,8 @@ def test_write_sign_send_receive_confirm_and_count(kim_world, new_card):
     # the practice's start page shows the figures
     home = client.get("/").content.decode()
     assert 'id="arztbrief-panel"' in home and author.doctor.person.lanr in home
+    assert "data-arztbrief-sent>1</td>" in home and "0,28 €" in home
+    assert "data-arztbrief-received>1</td>" in receiver.get("/").content.decode()
 
 
 def test_refusals_on_send(kim_world, new_card):

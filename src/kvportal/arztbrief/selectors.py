@@ -151,23 +151,49 @@ def _rows(counted: dict[str, LetterCounts]) -> list[dict]:
     return out
 
 
-def practice_lanrs(user) -> list[str]:
-    """Own LANR and the doctors of the practices where the user holds the billing right."""
-    lanrs = set()
-    if user.is_authenticated and user.person_id and user.person.lanr:
-        lanrs.add(user.person.lanr)
-    practices = scope.practices(user, Right.BILLING)
-    lanrs |= set(
-        Taetigkeit.objects.active()
-        .filter(betriebsstaette__in=practices)
-        .exclude(Q(person__lanr="") | Q(person__lanr__isnull=True))
-        .values_list("person__lanr", flat=True)
-    )
-    return sorted(lanrs)
-
-
 def panel_rows(user, quarter: Quarter) -> list[dict]:
-    return _rows(counts(practice_lanrs(user), quarter))
+    """Start page, one query: the user's own LANR and the doctors working at the practices
+    where he holds the billing right, each with the letters counted in the quarter."""
+    from django.db.models import Exists, IntegerField, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    from kvportal.arztbrief.rules import CAP_CENTS, CENTS, GOP_EMPFANG, GOP_VERSAND
+    from kvportal.members.models import Person
+
+    start, end = _bounds(quarter)
+    ids = scope.practice_id_list(user, Right.BILLING)
+    works = Taetigkeit.objects.active().filter(person=OuterRef("pk"), betriebsstaette__in=ids)
+
+    def number(qs):
+        qs = qs.filter(lanr=OuterRef("lanr")).order_by().values("lanr").annotate(n=Count("pk"))
+        return Coalesce(Subquery(qs.values("n"), output_field=IntegerField()), 0)
+
+    people = (
+        Person.objects.filter(Exists(works) | Q(pk=user.person_id or 0))
+        .exclude(Q(lanr="") | Q(lanr__isnull=True))
+        .annotate(
+            sent=number(
+                Arztbrief.objects.filter(state=State.VERSANDT, sent_at__gte=start, sent_at__lt=end)
+            ),
+            received=number(
+                Empfang.objects.filter(valid_qes=True, received_at__gte=start, received_at__lt=end)
+            ),
+        )
+        .order_by("lanr")
+    )
+    out = []
+    for p in people:
+        cents = min(p.sent * CENTS[GOP_VERSAND] + p.received * CENTS[GOP_EMPFANG], CAP_CENTS)
+        out.append(
+            {
+                "lanr": p.lanr,
+                "name": p.full_name,
+                "sent": p.sent,
+                "received": p.received,
+                "euro": f"{cents // 100},{cents % 100:02d} €",
+            }
+        )
+    return out
 
 
 def signed_pdf(letter: Arztbrief) -> bytes:

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "kvportal.admission",
     "kvportal.ehba",
     "kvportal.kim",
+    "kvportal.arztbrief",
     "kvportal.masterdata",
     "kvportal.portal",
     "kvportal.legal",
@@ -433,3 +434,8 @@ if CACHE_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
     }
+
+# eArztbrief (issue 16, docs/arztbrief.md): the plain content of a letter not sent within this
+# many days is deleted (a sent letter's at once); size limit of an uploaded letter / CDA file.
+ARZTBRIEF_UNSENT_DAYS = env_int("KVPORTAL_ARZTBRIEF_UNSENT_DAYS", 30)
+ARZTBRIEF_MAX_UPLOAD_MB = env_int("KVPORTAL_ARZTBRIEF_MAX_UPLOAD_MB", 20)

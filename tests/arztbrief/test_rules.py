@@ -77,3 +77,28 @@ def test_texts_are_german_and_name_doctor_and_figures():
 
 def test_other_gops_and_doctors_without_earztbrief_are_ignored():
     assert check_earztbrief(counted={}, billed={A: {"03000": 5, "40110": 2}}) == []
+
+
+def test_billed_gops_take_the_lanr_of_the_following_5099():
+    from kvportal.arztbrief.rules import billed_gops
+
+    fields = [
+        ("8000", "0101"),
+        ("5000", "01012026"),
+        ("5001", "86900"),
+        ("5098", "123456700"),
+        ("5099", "123456601"),
+        ("5001", "03000"),  # other GOPs are not counted
+        ("5099", "123456601"),
+        ("5001", "86901"),
+        ("5099", "223456601"),
+        ("5001", "86900"),  # no 5099 before the next record
+        ("8000", "0101"),
+        ("5001", "86901"),
+        ("5099", "123456601"),
+    ]
+    assert billed_gops(fields) == {
+        "123456601": {"86900": 1, "86901": 1},
+        "223456601": {"86901": 1},
+        "": {"86900": 1},
+    }

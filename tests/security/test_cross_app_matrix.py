@@ -192,6 +192,11 @@ NON_OBJECT_URLS = {
         )
     },
     **{
+        f"arztbrief:{n}": "personal letters / own mailboxes: "
+        "tests/arztbrief/test_views.py::test_foreign_letters_and_messages_are_404"
+        for n in ("detail", "pdf", "send_data", "send", "received", "confirm")
+    },
+    **{
         f"kim_api:{n}_read": "published directory only: tests/kim/test_portal_directory.py"
         for n in ("organization", "practitioner", "role", "endpoint")
     },
@@ -230,6 +235,7 @@ STAFF_URLS = {
     "admission:agenda": "Zulassung",
     "admission:session_delete": "Zulassung",
     "ehba:staff_registrations": "Arztregister",
+    "arztbrief:staff": "Abrechnung",
     "kim:staff_smcb": "Arztregister",
     "kim:staff_smcb_decide": "Arztregister",
     "kim:staff_accounts": "Arztregister",

@@ -10,7 +10,7 @@ Westfalen-Lippe; shared/reference/kvdt.md § 4) states the Höchstwert „je Arz
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 GOP_VERSAND = "86900"  # Versenden eines elektronischen Briefes je Empfänger-Praxis
@@ -101,3 +101,29 @@ def check_earztbrief(
                 )
             )
     return warnings
+
+
+def billed_gops(fields: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    """LANR → {GOP: count} of 86900/86901 in a KVDT file's fields (FK 5001 GNR, the LANR of the
+    service in the following FK 5099, up to the next 5001 or record). A GNR without 5099 counts
+    under the LANR "" (the validator reports the missing field)."""
+    out: dict[str, dict[str, int]] = {}
+    pending: str | None = None
+
+    def book(lanr: str) -> None:
+        nonlocal pending
+        if pending is not None:
+            per = out.setdefault(lanr, {})
+            per[pending] = per.get(pending, 0) + 1
+        pending = None
+
+    for fk, value in fields:
+        if fk in ("8000", "5001"):
+            book("")
+        if fk == "5001":
+            gnr = value.strip()
+            pending = gnr if gnr in (GOP_VERSAND, GOP_EMPFANG) else None
+        elif fk == "5099":
+            book(value.strip())
+    book("")
+    return out

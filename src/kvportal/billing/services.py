@@ -596,6 +596,12 @@ def run_check(*, submission_id: int) -> Submission | None:
             )
         report_data = _report_dict(report)
         status = int(report.status)
+        from kvportal.billing.checkdata import portal_check_messages
+
+        if extra := portal_check_messages(submission):  # registered checks (issue 16)
+            report_data["messages"] = extra + list(report_data.get("messages") or [])
+            report_data["message_count"] = report_data.get("message_count", 0) + len(extra)
+            status = rules.CHECK_WARNINGS if status == rules.CHECK_OK else status
         if status != rules.CHECK_ABORTED:
             problems = rules.content_problems(
                 chosen_bsnr=submission.betriebsstaette.bsnr,

@@ -88,6 +88,10 @@ def build_parser(prog: str = "kim") -> argparse.ArgumentParser:
     client.add_argument("--tls-key", required=True, help="privater TLS-Schlüssel (PEM)")
     client.add_argument("--kas", help="Attachment-Service, z. B. https://…/attachments/v2.4")
     client.add_argument("--limits", help="getLimits, z. B. https://…/AccountLimit/v1.1/limit")
+    client.add_argument(
+        "--transform", action="append", default=[],
+        help="Umwandlung je Dienstkennung registrieren: modul:funktion[=ARG] (z. B. eArztbrief)",
+    )  # fmt: skip
     client.add_argument("--host", default="127.0.0.1")
     client.add_argument("--smtp-port", type=int, default=465)
     client.add_argument("--pop3-port", type=int, default=995)
@@ -177,6 +181,21 @@ def _pkcs11_card(cards_path: str, address: str, entry: dict):
         raise _UsageError(f"Karte „{address}“: {exc}") from exc
 
 
+def _load_transform(spec: str) -> None:
+    """`modul:funktion[=ARG]`: import the module and call funktion(ARG) (it registers)."""
+    import importlib
+
+    target, _, arg = spec.partition("=")
+    module, _, func = target.partition(":")
+    try:
+        register = getattr(importlib.import_module(module), func or "register")
+        register(arg) if arg else register()
+    except (ImportError, AttributeError) as exc:
+        raise _UsageError(f"--transform „{spec}“: Modul oder Funktion nicht gefunden.") from exc
+    except ValueError as exc:
+        raise _UsageError(f"--transform „{spec}“: {exc}") from exc
+
+
 def _client_module(args):
     """Build the ClientModule from the command line; German errors for every bad file."""
     import json
@@ -186,6 +205,8 @@ def _client_module(args):
 
     from . import clientmodule as cm
 
+    for spec in args.transform:  # issue 16: e.g. kvportal.arztbrief.kimhooks:from_config=F
+        _load_transform(spec)
     try:
         raw = json.loads(_read(args.cards, "Kartendatei").decode("utf-8"))
         if not isinstance(raw, dict) or not raw:

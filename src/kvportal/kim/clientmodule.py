@@ -44,6 +44,23 @@ PT_VERSION = "1.5.0"  # X-KIM-PTVersion
 SUPPORTED_KOMLE_VERSIONS = ("1.0", "1.5", "1.5+")
 
 
+#: Transforms of a client mail by its X-KIM-Dienstkennung (issue 16), registered by feature
+#: modules (Django-free, e.g. `arztbrief.kimhooks`): `outgoing(mail, sender) -> mail` before
+#: sealing (ValueError: refused with its German text), `incoming(mail) -> mail` after opening.
+TRANSFORMS: dict[str, dict[str, Callable[..., bytes]]] = {"outgoing": {}, "incoming": {}}
+
+
+def register_transform(dienstkennung: str, *, outgoing=None, incoming=None) -> None:
+    for kind, func in (("outgoing", outgoing), ("incoming", incoming)):
+        if func is not None:
+            TRANSFORMS[kind][dienstkennung] = func
+
+
+def _transformed(kind: str, data: bytes, *args) -> bytes:
+    func = TRANSFORMS[kind].get((mail.split(data).get("X-KIM-Dienstkennung") or "").strip())
+    return func(data, *args) if func else data
+
+
 class ClientModuleError(Exception):
     """A refusal with a German message (and the SMTP reply to give the practice software)."""
 
@@ -546,6 +563,7 @@ def _open(data: bytes, *, card, trust, now, kas, recipient) -> Opened:
                 data, exc.code, str(exc),
                 subject="Mindestens ein Anhang der Nachricht konnte nicht heruntergeladen werden",
             )  # fmt: skip
+    inner = _transformed("incoming", inner)
     headers = [
         ("X-KIM-DecryptionResult", "erfolgreich"),
         (
@@ -712,6 +730,10 @@ class ClientModule:
                     smtp="552 5.3.4",
                 )
             ttl = limits.data_time_to_live
+        try:
+            data = _transformed("outgoing", data, context.address)
+        except ValueError as exc:
+            raise ClientModuleError(str(exc), smtp="554 5.6.0") from exc
         card = self.cards.card_for(context)
         upload = None
         if self.kas is not None:

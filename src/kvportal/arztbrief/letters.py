@@ -1,0 +1,23 @@
+"""The letter written in the portal, rendered to PDF/A-3a (core/pdf.py)."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from kvportal.core.pdf import render_pdf
+
+
+def render_letter(*, author, practice, recipient_name: str, recipient_address: str, data) -> bytes:
+    paragraphs = [p for p in str(data["text"]).replace("\r\n", "\n").split("\n\n") if p.strip()]
+    return render_pdf(
+        "arztbrief/pdf/brief.html",
+        {
+            "author": author,
+            "practice": practice,
+            "recipient_name": recipient_name,
+            "recipient_address": recipient_address,
+            "letter": data,
+            "paragraphs": paragraphs,
+            "today": timezone.localdate(),
+        },
+    )

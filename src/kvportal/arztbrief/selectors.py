@@ -1,0 +1,232 @@
+"""Reads of the eArztbrief, through the scoping layer and kim's mailbox selector."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from kvportal.accounts import scope
+from kvportal.accounts.constants import Right
+from kvportal.arztbrief.models import Arztbrief, Briefmappe, Empfang, State
+from kvportal.arztbrief.rules import LetterCounts
+from kvportal.core.quarters import Quarter
+from kvportal.kim import selectors as kim_selectors
+from kvportal.kim.models import KimAccount, StoredMessage
+from kvportal.members.models import Taetigkeit
+
+DK_VERSAND = "Arztbrief;VHitG-Versand;V1.2"
+
+
+def document_key(letter: Arztbrief) -> str:
+    return f"brief-{letter.pk}"
+
+
+def works_at(person, practice) -> bool:
+    if person is None or practice is None:
+        return False
+    return Taetigkeit.objects.active().filter(person=person, betriebsstaette=practice).exists()
+
+
+def live_account(address: str) -> KimAccount | None:
+    return (
+        KimAccount.objects.filter(address__iexact=address, state__in=kim_selectors.LIVE_STATES)
+        .select_related("betriebsstaette", "person")
+        .first()
+    )
+
+
+def letters_for(user) -> QuerySet[Arztbrief]:
+    """A doctor's own letters (the letter is personal: author only)."""
+    if not user.is_authenticated:
+        return Arztbrief.objects.none()
+    return Arztbrief.objects.filter(author=user).select_related("sender", "betriebsstaette")
+
+
+def mappen_for(user) -> QuerySet[Briefmappe]:
+    if not user.is_authenticated:
+        return Briefmappe.objects.none()
+    return Briefmappe.objects.filter(author=user)
+
+
+def sender_mailboxes(user) -> QuerySet[KimAccount]:
+    """Practice mailboxes of BSNRs where the user works as a doctor."""
+    if not user.is_authenticated or not user.person_id:
+        return KimAccount.objects.none()
+    practices = (
+        Taetigkeit.objects.active().filter(person_id=user.person_id).values("betriebsstaette")
+    )
+    return (
+        kim_selectors.mailboxes(user)
+        .filter(kind="practice", betriebsstaette__in=practices)
+        .order_by("address")
+    )
+
+
+def received_messages(user) -> QuerySet[StoredMessage]:
+    """eArztbriefe in the inboxes the user may read."""
+    return (
+        StoredMessage.objects.filter(
+            account__in=kim_selectors.mailboxes(user),
+            folder="inbox",
+            dienstkennung=DK_VERSAND,
+            deleted_at__isnull=True,
+        )
+        .select_related("account")
+        .order_by("-received_at", "-id")
+    )
+
+
+def receipts_by_message(messages) -> dict[int, Empfang]:
+    return {
+        e.message_pk: e for e in Empfang.objects.filter(message_pk__in=[m.pk for m in messages])
+    }
+
+
+def _bounds(quarter: Quarter) -> tuple[dt.datetime, dt.datetime]:
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(quarter.start, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(quarter.next().start, dt.time.min, tzinfo=tz)
+    return start, end
+
+
+def counts(lanrs, quarter: Quarter) -> dict[str, LetterCounts]:
+    """Per LANR: letters sent (one per receiving practice) and received with a valid QES."""
+    start, end = _bounds(quarter)
+    lanrs = list(lanrs)
+    sent = {
+        row["lanr"]: row["n"]
+        for row in Arztbrief.objects.filter(
+            lanr__in=lanrs, state=State.VERSANDT, sent_at__gte=start, sent_at__lt=end
+        )
+        .values("lanr")
+        .annotate(n=Count("pk"))
+    }
+    received = {
+        row["lanr"]: row["n"]
+        for row in Empfang.objects.filter(
+            lanr__in=lanrs, valid_qes=True, received_at__gte=start, received_at__lt=end
+        )
+        .values("lanr")
+        .annotate(n=Count("pk"))
+    }
+    return {
+        lanr: LetterCounts(sent=sent.get(lanr, 0), received=received.get(lanr, 0)) for lanr in lanrs
+    }
+
+
+def all_counts(quarter: Quarter) -> list[dict]:
+    """Staff view: every LANR with letters in the quarter."""
+    start, end = _bounds(quarter)
+    lanrs = set(
+        Arztbrief.objects.filter(state=State.VERSANDT, sent_at__gte=start, sent_at__lt=end)
+        .values_list("lanr", flat=True)
+        .distinct()
+    ) | set(
+        Empfang.objects.filter(valid_qes=True, received_at__gte=start, received_at__lt=end)
+        .values_list("lanr", flat=True)
+        .distinct()
+    )
+    return _rows(counts(sorted(lanrs), quarter))
+
+
+def _rows(counted: dict[str, LetterCounts]) -> list[dict]:
+    from kvportal.arztbrief.rules import CAP_CENTS, CENTS, GOP_EMPFANG, GOP_VERSAND
+    from kvportal.members.models import Person
+
+    names = {p.lanr: p.full_name for p in Person.objects.filter(lanr__in=list(counted))}
+    out = []
+    for lanr, c in sorted(counted.items()):
+        cents = min(c.sent * CENTS[GOP_VERSAND] + c.received * CENTS[GOP_EMPFANG], CAP_CENTS)
+        out.append(
+            {
+                "lanr": lanr,
+                "name": names.get(lanr, ""),
+                "sent": c.sent,
+                "received": c.received,
+                "euro": f"{cents // 100},{cents % 100:02d} €",
+            }
+        )
+    return out
+
+
+def panel_rows(user, quarter: Quarter) -> list[dict]:
+    """Start page, one query: the user's own LANR and the doctors working at the practices
+    where he holds the billing right, each with the letters counted in the quarter."""
+    from django.db.models import Exists, IntegerField, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    from kvportal.arztbrief.rules import CAP_CENTS, CENTS, GOP_EMPFANG, GOP_VERSAND
+    from kvportal.members.models import Person
+
+    start, end = _bounds(quarter)
+    ids = scope.practice_id_list(user, Right.BILLING)
+    works = Taetigkeit.objects.active().filter(person=OuterRef("pk"), betriebsstaette__in=ids)
+
+    def number(qs):
+        qs = qs.filter(lanr=OuterRef("lanr")).order_by().values("lanr").annotate(n=Count("pk"))
+        return Coalesce(Subquery(qs.values("n"), output_field=IntegerField()), 0)
+
+    people = (
+        Person.objects.filter(Exists(works) | Q(pk=user.person_id or 0))
+        .exclude(Q(lanr="") | Q(lanr__isnull=True))
+        .annotate(
+            sent=number(
+                Arztbrief.objects.filter(state=State.VERSANDT, sent_at__gte=start, sent_at__lt=end)
+            ),
+            received=number(
+                Empfang.objects.filter(valid_qes=True, received_at__gte=start, received_at__lt=end)
+            ),
+        )
+        .order_by("lanr")
+    )
+    out = []
+    for p in people:
+        cents = min(p.sent * CENTS[GOP_VERSAND] + p.received * CENTS[GOP_EMPFANG], CAP_CENTS)
+        out.append(
+            {
+                "lanr": p.lanr,
+                "name": p.full_name,
+                "sent": p.sent,
+                "received": p.received,
+                "euro": f"{cents // 100},{cents % 100:02d} €",
+            }
+        )
+    return out
+
+
+def signed_pdf(letter: Arztbrief) -> bytes:
+    """The current (signed) version of the letter in ehba's signing documents."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from kvportal.ehba import services as ehba
+    from kvportal.ehba.models import SignatureDocument
+
+    doc = SignatureDocument.objects.get(
+        content_type=ContentType.objects.get_for_model(Briefmappe),
+        object_id=str(letter.mappe_id),
+        key=document_key(letter),
+    )
+    return ehba.read_document(doc)
+
+
+def receipt_report(receipt: Empfang) -> dict:
+    """What the receiver sees: the verdict and, for a letter signed in the portal, the
+    Prüfprotokoll of its QES (signer, time, certificate path, revocation)."""
+    out: dict = {"gueltig": receipt.valid_qes, "ergebnis": receipt.verdict, "signaturen": []}
+    report = receipt.letter.report if receipt.letter_id and receipt.letter.report_id else None
+    if report is not None:
+        out["geprueft_am"] = timezone.localtime(report.created_at).strftime("%d.%m.%Y %H:%M")
+        for s in report.signatures.all():
+            out["signaturen"].append(
+                {
+                    "unterzeichner": s.signer_name,
+                    "telematik_id": s.telematik_id,
+                    "zeitpunkt": str(s.signing_time or ""),
+                    "pfad": " → ".join(s.certificate_path or []),
+                    "ergebnis": s.verdict,
+                    "sperrstatus": s.revocation_status,
+                }
+            )
+    return out

@@ -38,6 +38,10 @@ class Kostentraeger:
     valid_from: dt.date | None
     valid_to: dt.date | None
     iks: tuple[str, ...]
+    #: `gebuehrenordnung V` (1 character, S 1.2.276.0.76.5.231), compared with FK 4121 (R210)
+    fee_schedule: str | None = None
+    #: `unz_kv_geltungsbereich_liste/unz_kv_geltungsbereich V`: KVs where it is not valid (R763)
+    excluded_kvs: tuple[str, ...] = ()
 
     def valid_in(self, quarter: Quarter) -> bool:
         """Valid on at least one day of `quarter` (open ends are unbounded)."""
@@ -59,6 +63,22 @@ class IcdCode:
     billable: bool  # `abrechenbar V="j"`
     terminal: bool  # no nested `diagnosen_liste`
     sex: str | None  # `geschlechtsbezug` m/w
+    sex_error: str | None = None  # `geschlechtsbezug_fehlerart` k (Kann) / m (Muss)
+    #: `untere_altersgrenze` / `obere_altersgrenze` as "<n>T" (U="Tag") or "<n>J" (U="Jahr")
+    age_low: str | None = None
+    age_high: str | None = None
+    age_error: str | None = None  # `altersbezug_fehlerart` k / m
+    notation: str | None = None  # `notationskennzeichen` + (primary), * or ! (secondary)
+    rare: bool = False  # `krankheit_in_mitteleuropa_sehr_selten V="j"`
+    empty: bool = False  # `schlüsselnummer_mit_inhalt_belegt V="n"`: code without content
+    reportable: bool = False  # `infektionsschutzgesetz_meldepflicht V="j"`
+
+    @property
+    def checked(self) -> bool:
+        """Has any property a rule beyond R728 looks at (the check skips the others)."""
+        return bool(
+            self.sex or self.age_low or self.age_high or self.notation or self.rare or self.empty
+        )
 
 
 @dataclass
@@ -77,6 +97,10 @@ class Gnr:
     valid_to: str | None
     #: `bedingung/gnr_zusatzangaben/gnr_zusatzangaben_liste`: (SEQUENZ?, KVDT field ids)
     lists: tuple[tuple[bool, tuple[str, ...]], ...] = ()
+    #: `bedingung/begruendungen_liste/ops_liste/kategorie/ops V` (R703), None without ops_liste
+    reason_ops: tuple[str, ...] | None = None
+    #: `bedingung/begruendungen_liste/gnr_liste/gnr V` (R704), None without gnr_liste
+    reason_gnrs: tuple[str, ...] | None = None
 
     def valid_on(self, day: bytes) -> bool:
         """Valid on `day` (KVDT date JJJJMMTT)."""
@@ -256,6 +280,7 @@ def load_plz(path: str | os.PathLike) -> PlzFile:
 _QUARTER_IN_NAME = re.compile(r"(?:Q([1-4])[_-]?(\d{4})|(\d{4})[_-]?Q([1-4]))", re.I)
 _VKNR = re.compile(r"\d{5}")
 _IK = re.compile(r"\d{9}")
+_KV = re.compile(r"\d{2}")
 
 
 def _xml_syntax_error() -> type[Exception]:
@@ -302,7 +327,13 @@ def load_sdkt(path: str | os.PathLike, *, quarter: Quarter | None = None) -> KtF
                         raise MasterDataError(
                             f"{path.name}, {where}: VKNR (V) „{vknr}“ muss fünf Ziffern haben."
                         )
-                    current = {"vknr": vknr, "from": None, "to": None, "iks": [], "where": where}
+                    current = {
+                        "vknr": vknr,
+                        "iks": [],
+                        "where": where,
+                        "go": None,
+                        "unz": [],
+                    }
                 elif current is not None and name == "ik_liste":
                     depth_in_ik_liste = True
                 continue
@@ -322,10 +353,27 @@ def load_sdkt(path: str | os.PathLike, *, quarter: Quarter | None = None) -> KtF
                     current["iks"].append(ik)
                 elif name == "ik_liste":
                     depth_in_ik_liste = False
+                elif name == "gebuehrenordnung":
+                    current["go"] = elem.get("V") or None
+                elif name == "unz_kv_geltungsbereich":
+                    kv = elem.get("V", "")
+                    if not _KV.fullmatch(kv):
+                        raise MasterDataError(
+                            f"{path.name}, {current['where']} ({current['vknr']}): "
+                            f"unz_kv_geltungsbereich „{kv}“ muss zwei Ziffern haben."
+                        )
+                    current["unz"].append(kv)
                 elif name == "kostentraeger":
                     start, end = current.get("period", (None, None))
                     entries.append(
-                        Kostentraeger(current["vknr"], start, end, tuple(current["iks"]))
+                        Kostentraeger(
+                            current["vknr"],
+                            start,
+                            end,
+                            tuple(current["iks"]),
+                            current["go"],
+                            tuple(current["unz"]),
+                        )
                     )
                     current = None
                     elem.clear()
@@ -367,9 +415,32 @@ def _xml_events(path: Path):
     )
 
 
+#: Optional SDICD elements (schema icd, group diagnose_optionale_elemente_liste) -> values.
+_ICD_FLAGS: dict[str, tuple[str, ...]] = {
+    "notationskennzeichen": ("+", "*", "!"),
+    "geschlechtsbezug_fehlerart": ("k", "m"),
+    "altersbezug_fehlerart": ("k", "m"),
+    "krankheit_in_mitteleuropa_sehr_selten": ("j", "n"),
+    "schlüsselnummer_mit_inhalt_belegt": ("j", "n"),
+    "infektionsschutzgesetz_meldepflicht": ("j", "n"),
+}
+
+
+def _icd_choice(path: Path, elem, name: str, allowed: tuple[str, ...]) -> str:
+    value = elem.get("V", "")
+    if value not in allowed:
+        raise MasterDataError(
+            f"{path.name}, Zeile {elem.sourceline}: {name} muss {' oder '.join(allowed)} sein "
+            f"(gefunden „{value}“)."
+        )
+    return value
+
+
 def load_sdicd(path: str | os.PathLike, *, year: int | None = None) -> IcdFile:
     """Read one SDICD file (KBV Schnittstelle SDICD, schema icd: `diagnose` with `icd_code V`,
-    `abrechenbar V=j|n`, optional `geschlechtsbezug`, nested `diagnosen_liste` for sub-codes).
+    `abrechenbar V=j|n`, the optional elements the ICD rules use (notation, sex and age limits
+    with their error kind, "sehr selten", "ohne Inhalt", Meldepflicht), nested `diagnosen_liste`
+    for sub-codes).
     The year (ICD-10-GM version) comes from `year` or the file name (e.g. ICDStamm2027.xml)."""
     path = Path(path)
     if year is None:
@@ -411,7 +482,17 @@ def load_sdicd(path: str | os.PathLike, *, year: int | None = None) -> IcdFile:
                     )
                 top["billable"] = value == "j"
             elif name == "geschlechtsbezug" and direct:
-                top["sex"] = elem.get("V")
+                top["sex"] = _icd_choice(path, elem, name, ("m", "w"))
+            elif name in _ICD_FLAGS and direct:
+                top[name] = _icd_choice(path, elem, name, _ICD_FLAGS[name])
+            elif name in ("untere_altersgrenze", "obere_altersgrenze") and direct:
+                value, unit = elem.get("V", ""), elem.get("U", "")
+                if not (value.isdigit() and len(value) <= 3) or unit not in ("Tag", "Jahr"):
+                    raise MasterDataError(
+                        f"{path.name}, Zeile {elem.sourceline}: {name} braucht V (1 bis 3 "
+                        "Ziffern) und U (Tag oder Jahr)."
+                    )
+                top[name] = f"{int(value)}{unit[0]}"
             elif name == "diagnose":
                 stack.pop()
                 if "code" not in top or "billable" not in top:
@@ -419,8 +500,23 @@ def load_sdicd(path: str | os.PathLike, *, year: int | None = None) -> IcdFile:
                         f"{path.name}, Zeile {elem.sourceline}: Diagnose ohne icd_code oder "
                         "abrechenbar."
                     )
-                codes[top["code"]] = IcdCode(
-                    top["code"], top["billable"], top["terminal"], top.get("sex")
+                code = top["code"]
+                notation = top.get("notationskennzeichen")
+                if code[-1] in "*+!":  # the code pattern allows the sign at its end
+                    code, notation = code[:-1], notation or code[-1]
+                codes[code] = IcdCode(
+                    code,
+                    top["billable"],
+                    top["terminal"],
+                    top.get("sex"),
+                    sex_error=top.get("geschlechtsbezug_fehlerart"),
+                    age_low=top.get("untere_altersgrenze"),
+                    age_high=top.get("obere_altersgrenze"),
+                    age_error=top.get("altersbezug_fehlerart"),
+                    notation=notation,
+                    rare=top.get("krankheit_in_mitteleuropa_sehr_selten") == "j",
+                    empty=top.get("schlüsselnummer_mit_inhalt_belegt") == "n",
+                    reportable=top.get("infektionsschutzgesetz_meldepflicht") == "j",
                 )
     except _xml_syntax_error() as exc:
         line, column = exc.position  # type: ignore[attr-defined]  # lxml XMLSyntaxError
@@ -504,7 +600,14 @@ def load_sdebm(path: str | os.PathLike, *, quarter: Quarter | None = None) -> Eb
                         raise MasterDataError(
                             f"{path.name}, {where}: GNR (V) „{code}“ muss nnnnn oder nnnnnA sein."
                         )
-                    current = {"code": code, "period": None, "lists": [], "where": where}
+                    current = {
+                        "code": code,
+                        "period": None,
+                        "lists": [],
+                        "where": where,
+                        "ops": None,
+                        "gnrs": None,
+                    }
                 elif current is None:
                     if name == "service_tmr" and "header" in stack and header_start is None:
                         header_start = _ehd_period(path, elem.get("V", ""), "Header")[0]
@@ -521,6 +624,19 @@ def load_sdebm(path: str | os.PathLike, *, quarter: Quarter | None = None) -> Eb
                             "AUSWAHL oder SEQUENZ sein."
                         )
                     current["lists"].append((kind == "SEQUENZ", []))
+                elif "begruendungen_liste" in stack and parent == "begruendungen_liste":
+                    if name == "ops_liste" and current["ops"] is None:
+                        current["ops"] = []
+                    elif name == "gnr_liste" and current["gnrs"] is None:
+                        current["gnrs"] = []
+                elif name == "ops" and stack[-3:] == [
+                    "begruendungen_liste",
+                    "ops_liste",
+                    "kategorie",
+                ]:
+                    current["ops"].append(elem.get("V", ""))
+                elif name == "gnr" and stack[-2:] == ["begruendungen_liste", "gnr_liste"]:
+                    current["gnrs"].append(elem.get("V", ""))
                 elif name == "gnr_zusatzangabe" and parent == "gnr_zusatzangaben_liste":
                     fk = elem.get("V", "")
                     if not _KVDT_FK.fullmatch(fk):
@@ -533,7 +649,15 @@ def load_sdebm(path: str | os.PathLike, *, quarter: Quarter | None = None) -> Eb
             if name == "gnr" and current is not None and stack[-2:] == ["body", "gnr_liste"]:
                 start, end = current["period"] or (None, None)
                 lists = tuple((seq, tuple(fks)) for seq, fks in current["lists"] if fks)
-                gnrs[current["code"]] = Gnr(current["code"], start, end, lists)
+                ops, reasons = current["ops"], current["gnrs"]
+                gnrs[current["code"]] = Gnr(
+                    current["code"],
+                    start,
+                    end,
+                    lists,
+                    None if ops is None else tuple(v for v in ops if v),
+                    None if reasons is None else tuple(v for v in reasons if v),
+                )
                 current = None
                 elem.clear()
     except _xml_syntax_error() as exc:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -35,18 +35,26 @@ def _rows(data: MasterData, quarter: Quarter | None) -> list[tuple[str, Quarter,
     for f in filter(None, kt):
         entries = [
             [e.vknr, e.valid_from and e.valid_from.isoformat(),
-             e.valid_to and e.valid_to.isoformat(), list(e.iks)]
+             e.valid_to and e.valid_to.isoformat(), list(e.iks), e.fee_schedule,
+             list(e.excluded_kvs)]
             for e in f.entries
         ]  # fmt: skip
         rows.append((MasterFile.Kind.SDKT, f.quarter, f.path, {"entries": entries}))
     icd = [f for f in data.icd_files if quarter is None or f.year == quarter.year]
     for f in icd:
-        codes = [[c.code, c.billable, c.terminal, c.sex] for c in f.codes.values()]
+        codes = [list(astuple(c)) for c in f.codes.values()]  # IcdCode fields in order
         rows.append((MasterFile.Kind.SDICD, Quarter(f.year, 1), f.path, {"codes": codes}))
     ebm = [data.ebm(quarter)] if quarter else data.ebm_files
     for f in filter(None, ebm):
         gnrs = [
-            [g.code, g.valid_from, g.valid_to, [[seq, list(fks)] for seq, fks in g.lists]]
+            [
+                g.code,
+                g.valid_from,
+                g.valid_to,
+                [[seq, list(fks)] for seq, fks in g.lists],
+                None if g.reason_ops is None else list(g.reason_ops),
+                None if g.reason_gnrs is None else list(g.reason_gnrs),
+            ]
             for g in f.gnrs.values()
         ]
         rows.append((MasterFile.Kind.SDEBM, f.quarter, f.path, {"gnrs": gnrs}))

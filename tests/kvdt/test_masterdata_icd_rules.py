@@ -121,7 +121,7 @@ def test_age_below_the_lower_limit(tmp_path, z01, kind, rule):
     n = _born(z01, "G30.1", "19610101")  # 65 at the end of 4/2026
     spec = {"age_low": (66, "Jahr"), "age_error": kind}
     found = hits(check(tmp_path, z01, icd=icd(z01, G30_1=spec)), rule)
-    assert len(found) == n and {m.severity for m in found} == {"W"}
+    assert n and len(found) == n and {m.severity for m in found} == {"W"}
     assert "G30.1" in found[0].text and "ab 66 Jahre" in found[0].text
     other = "761" if rule == "489" else "489"
     assert not hits(check(tmp_path, z01, icd=icd(z01, G30_1=spec)), other)
@@ -149,7 +149,7 @@ def test_maximum_age_is_taken_at_the_start_of_the_quarter(tmp_path, z01):
 def test_age_limit_in_days(tmp_path, z01):
     spec = {"age_low": (0, "Tag"), "age_high": (28, "Tag"), "age_error": "m"}
     found = hits(check(tmp_path, z01, icd=icd(z01, G31_9=spec)), "489")
-    assert len(found) == len(cases_with(z01, "G31.9"))
+    assert found and len(found) == len(cases_with(z01, "G31.9"))
     assert "bis 28 Tage" in found[0].text
 
 
@@ -176,7 +176,7 @@ def test_491_wrong_sex_needs_a_diagnosenausnahmetatbestand(tmp_path, z01):
     n = len(cases_with(z01, "G30.1"))  # all male
     spec = {"sex": "w", "sex_error": "m"}
     found = hits(check(tmp_path, z01, icd=icd(z01, G30_1=spec)), "491")
-    assert len(found) == n and {m.severity for m in found} == {"W"}
+    assert n and len(found) == n and {m.severity for m in found} == {"W"}
     assert "weibliche" in found[0].text
     for rec in cases_with(z01, "G30.1"):
         i = next(i for i, (f, v) in enumerate(rec) if f == "6001" and v == "G30.1")
@@ -193,7 +193,7 @@ def test_491_matching_sex_is_fine(tmp_path, z01):
 def test_817_sex_kann_fehler_except_u_x_d(tmp_path, z01):
     spec = {"sex": "w", "sex_error": "k"}
     found = hits(check(tmp_path, z01, icd=icd(z01, G30_1=spec)), "817")
-    assert len(found) == len(cases_with(z01, "G30.1")) and found[0].severity == "W"
+    assert found and len(found) == len(cases_with(z01, "G30.1")) and found[0].severity == "W"
     assert not hits(check(tmp_path, z01, icd=icd(z01, G30_1=spec)), "491")
     for rec in cases_with(z01, "G30.1"):
         put(rec, "3110", "D")
@@ -215,7 +215,7 @@ def test_492_code_without_content(tmp_path, z01):
 def test_729_only_secondary_codes(tmp_path, z01):
     alone = len(cases_with(z01, "G31.9")) - 1  # the 0102 with F41.2 has a primary code
     found = hits(check(tmp_path, z01, icd=icd(z01, G31_9={"notation": "*"})), "729")
-    assert len(found) == alone and {m.severity for m in found} == {"F"}
+    assert alone and len(found) == alone and {m.severity for m in found} == {"F"}
     # a cross code (+) is primary
     report = check(tmp_path, z01, icd=icd(z01, G31_9={"notation": "!"}, F41_2={"notation": "+"}))
     assert len(hits(report, "729")) == alone

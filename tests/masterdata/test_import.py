@@ -110,3 +110,43 @@ def test_ebm_and_ops_files_are_imported_and_read_back(tmp_path):
     assert data.ops(Quarter(2027, 2)).codes == direct.ops_files[0].codes
     assert data.available(Quarter(2027, 2)) == {"sdebm", "sdops"}
     assert selectors.for_quarter(Quarter(2026, 4)) is None
+
+
+def test_properties_the_rules_use_survive_the_database(tmp_path):
+    """SDICD age/sex/notation flags, SDKT fee schedule and excluded KVs, SDEBM Begründungen:
+    the check on imported data sees what the check on the directory sees."""
+    from kvportal.kvdt.masterdata import load_directory
+    from tests.kvdt.stammdaten import diagnose, gnr, kostentraeger, sdebm, sdicd, sdkt
+
+    q = Quarter(2027, 1)
+    (tmp_path / "ICDStamm2027.xml").write_bytes(
+        sdicd(
+            [
+                diagnose(
+                    "P07.3",
+                    sex="w",
+                    sex_error="m",
+                    age_high=(28, "Tag"),
+                    age_error="k",
+                    notation="+",
+                    rare=True,
+                    empty=True,
+                    reportable=True,
+                )
+            ]
+        )
+    )
+    (tmp_path / "SDKT_Q1_2027.xml").write_bytes(
+        sdkt([kostentraeger("38825", ["109999001"], fee_schedule="1", excluded_kvs=["17"])])
+    )
+    (tmp_path / "SDEBM_01.62_74_tf2027q1_nr1.xml").write_bytes(
+        sdebm(q, [gnr("31196", ops=["5-530"], reasons=["31100"])])
+    )
+    import_directory(None, directory=tmp_path)
+    stored = selectors.for_quarter(q)
+    direct = load_directory(tmp_path)
+    assert stored is not None
+    assert stored.icd_codes(q) == direct.icd_codes(q)
+    assert stored.kt_file(q).entries == direct.kt_file(q).entries
+    assert stored.ebm(q).gnrs == direct.ebm(q).gnrs
+    assert stored.kt_file(q).entries[0].excluded_kvs == ("17",)

@@ -179,3 +179,14 @@ def sdkt(entries: Iterable[str]) -> bytes:
         + "".join(entries)
         + "</kostentraeger_liste>"
     ).encode("iso-8859-15")
+
+
+def keytab(oid: str, name: str, version: str, keys: Iterable[tuple[str, str]]) -> bytes:
+    """A KBV key table (Schlüsseltabelle: `keytabs/keytab S SN SV` with `key V DN S SV`)."""
+    body = "".join(
+        f'<key V={quoteattr(v)} DN={quoteattr(dn)} S="{oid}" SV="{version}"/>' for v, dn in keys
+    )
+    return (
+        '<?xml version="1.0" encoding="ISO-8859-15"?><keytabs xmlns="urn:ehd/001">'
+        f'<keytab S="{oid}" SN="{name}" SV="{version}">{body}</keytab></keytabs>'
+    ).encode("iso-8859-15")

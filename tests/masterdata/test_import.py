@@ -150,3 +150,21 @@ def test_properties_the_rules_use_survive_the_database(tmp_path):
     assert stored.kt_file(q).entries == direct.kt_file(q).entries
     assert stored.ebm(q).gnrs == direct.ebm(q).gnrs
     assert stored.kt_file(q).entries[0].excluded_kvs == ("17",)
+
+
+def test_hgnc_key_table_is_imported_for_every_quarter(tmp_path):
+    from kvportal.kvdt.masterdata import HGNC_OID
+    from tests.kvdt.stammdaten import keytab
+
+    (tmp_path / "S_KBV_HGNC_V1.05.xml").write_bytes(
+        keytab(HGNC_OID, "S_KBV_HGNC", "1.05", [("HGNC:1097", "BRAF")])
+    )
+    # an unrelated key table in the same directory is read but not stored
+    (tmp_path / "S_KBV_SCHEINART_V1.02.xml").write_bytes(
+        keytab("1.2.276.0.76.5.235", "S_KBV_SCHEINART", "1.02", [("00", "ambulant")])
+    )
+    result = import_directory(None, directory=tmp_path)
+    assert result.imported == ["S_KBV_HGNC_V1.05.xml"]
+    for q in (Quarter(2026, 4), Quarter(2027, 3)):
+        data = selectors.for_quarter(q)
+        assert data is not None and data.hgnc_symbols(q) == frozenset({b"BRAF"})

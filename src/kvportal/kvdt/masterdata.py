@@ -142,6 +142,23 @@ class OpsFile:
     codes: dict[str, OpsCode]
 
 
+#: OIDs of KBV key tables (Schlüsseltabellen) the check uses.
+HGNC_OID = "1.2.276.0.76.3.1.1.5.2.117"  # HGNC-Schlüsseltabelle (Anforderungskatalog KP2-621)
+
+
+@dataclass
+class KeyTable:
+    """One KBV key table (`keytabs/keytab S SN SV` with `key V DN`); no quarter of its own
+    unless the file name carries one (`tfJJJJqQ`)."""
+
+    path: Path
+    oid: str
+    name: str
+    version: str
+    keys: dict[str, str]  # V -> DN
+    quarter: Quarter | None = None
+
+
 @dataclass
 class MasterData:
     """Master files found in a directory; the newest file valid in a quarter is used."""
@@ -151,6 +168,23 @@ class MasterData:
     icd_files: list[IcdFile] = field(default_factory=list)
     ebm_files: list[EbmFile] = field(default_factory=list)
     ops_files: list[OpsFile] = field(default_factory=list)
+    keytabs: list[KeyTable] = field(default_factory=list)
+
+    def keytab(self, oid: str, quarter: Quarter | None) -> KeyTable | None:
+        """The key table with `oid` for `quarter`: the newest (quarter, version) up to it."""
+        valid = [
+            t
+            for t in self.keytabs
+            if t.oid == oid and (quarter is None or t.quarter is None or t.quarter <= quarter)
+        ]
+        return max(valid, key=_keytab_order) if valid else None
+
+    def hgnc_symbols(self, quarter: Quarter | None) -> frozenset[bytes] | None:
+        """HGNC gene symbols (`key/@DN` of the HGNC key table), None without the table."""
+        table = self.keytab(HGNC_OID, quarter)
+        if table is None:
+            return None
+        return frozenset(dn.encode("iso-8859-15", "replace") for dn in table.keys.values())
 
     def ebm(self, quarter: Quarter | None) -> EbmFile | None:
         """EBM master file (SDEBM) valid in `quarter`: the newest one up to it."""
@@ -209,6 +243,8 @@ class MasterData:
             kinds.add("sdebm")
         if self.ops(quarter) is not None:
             kinds.add("sdops")
+        if self.keytab(HGNC_OID, quarter) is not None:
+            kinds.add("hgnc")
         return kinds
 
     def describe(self) -> list[str]:
@@ -226,6 +262,10 @@ class MasterData:
             + [
                 f"OPS-Stammdatei {f.path.name} ({len(f.codes)} OPS, ab {f.quarter})"
                 for f in self.ops_files
+            ]
+            + [
+                f"Schlüsseltabelle {t.name} {t.version} {t.path.name} ({len(t.keys)} Schlüssel)"
+                for t in self.keytabs
             ]
         )
 
@@ -718,6 +758,46 @@ def load_sdops(path: str | os.PathLike, *, quarter: Quarter | None = None) -> Op
     return OpsFile(path, quarter or _file_quarter(path, header_start, "OPS-Stammdatei"), codes)
 
 
+def _keytab_order(table: KeyTable) -> tuple:
+    version = tuple(int(p) if p.isdigit() else 0 for p in table.version.split("."))
+    return (table.quarter or Quarter(1900, 1), version)
+
+
+def load_keytab(path: str | os.PathLike) -> KeyTable:
+    """Read a KBV key table (Schlüsseltabelle, namespace urn:ehd/001: `keytabs/keytab` with
+    S = OID, SN = name, SV = version, and `key V DN`); the first `keytab` of the file."""
+    path = Path(path)
+    keys: dict[str, str] = {}
+    head: dict[str, str] | None = None
+    try:
+        for event, name, elem, _stack in _stack_events(path):
+            if event != "start":
+                if name == "keytab" and head is not None:
+                    break
+                continue
+            if name == "keytab" and head is None:
+                head = {a: elem.get(a, "") for a in ("S", "SN", "SV")}
+                if not head["S"]:
+                    raise MasterDataError(f"{path.name}: keytab ohne OID (Attribut S).")
+            elif name == "key" and head is not None:
+                value = elem.get("V")
+                if not value:
+                    raise MasterDataError(
+                        f"{path.name}, Zeile {elem.sourceline}: key ohne Wert (Attribut V)."
+                    )
+                keys[value] = elem.get("DN", "")
+    except _xml_syntax_error() as exc:
+        line, column = getattr(exc, "position", (0, 0))
+        raise MasterDataError(
+            f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."
+        ) from None
+    if head is None or not keys:
+        raise MasterDataError(f"{path.name}: keine Schlüsseltabelle (keytab mit key) gefunden.")
+    match = _TF_IN_NAME.search(path.name)
+    quarter = Quarter(int(match[1]), int(match[2])) if match else None
+    return KeyTable(path, head["S"], head["SN"], head["SV"], keys, quarter)
+
+
 def load_directory(directory: str | os.PathLike) -> MasterData:
     """All master files of a directory (offline use: `kvdt check --stammdaten DIR`)."""
     directory = Path(directory)
@@ -743,6 +823,8 @@ def load_directory(directory: str | os.PathLike) -> MasterData:
             data.ebm_files.append(load_sdebm(path))
         elif path.is_file() and _is_xml(path, ("SDOPS", "OPS")):
             data.ops_files.append(load_sdops(path))
+        elif path.is_file() and _is_xml(path, ("S_", "KEYTAB", "HGNC")):
+            data.keytabs.append(load_keytab(path))
     return data
 
 

@@ -1,5 +1,6 @@
 # KBV Datensatzbeschreibung KVDT (ADT/KADT/HDRG-Regeltabelle): rules on the KBV master files
-# ICD-10-GM (SDICD), Kostenträger (SDKT) and EBM (SDEBM); severities as in MeldungenKVDT.xml.
+# ICD-10-GM (SDICD), Kostenträger (SDKT), EBM (SDEBM) and the HGNC key table; severities as in
+# MeldungenKVDT.xml.
 """Master-data rules of the KVDT check. No Django.
 
 The validator calls these hooks only when the master file is loaded for the billing quarter
@@ -69,6 +70,7 @@ class State:
     kts: dict[bytes, Kostentraeger] | None = None  # SDKT entries valid in the quarter, by VKNR
     iks: frozenset[bytes] | None = None  # SDKT IKs valid in the quarter (R202)
     ebm: bool = False  # SDEBM loaded (R703/R704)
+    hgnc: frozenset[bytes] | None = None  # HGNC gene symbols (R222)
     # case state
     diags: list[tuple[IcdCode, bytes, int]] = field(default_factory=list)
     primary: bool = False
@@ -88,7 +90,8 @@ class State:
             state.kts = {e.vknr.encode(): e for e in valid}
             state.iks = frozenset(ik.encode() for e in valid for ik in e.iks)
         state.ebm = data.ebm(quarter) is not None
-        if state.icd is None and state.kts is None and not state.ebm:
+        state.hgnc = data.hgnc_symbols(quarter)
+        if state.icd is None and state.kts is None and not state.ebm and state.hgnc is None:
             return None
         return state
 
@@ -258,6 +261,17 @@ def _kt_case(v: _Validator, md: State, sa: bytes, seen: dict[bytes, bytes], line
             if kv in excluded:
                 v.msg("763", line, b"4104", f"KV-Bereich „{_s(kv)}“, VKNR „{_s(vknr or b'')}“.")
                 break
+
+
+# ---- HGNC key table
+
+
+def hgnc(v: _Validator, md: State, val: bytes, ln: int) -> None:
+    """R222: the HGNC gene symbol (5077) is a `key/@DN` of the HGNC key table; the Ersatzwert
+    999999 (with a Gen-Name in 5078, R891) is always allowed."""
+    symbols = md.hgnc
+    if symbols is not None and val not in symbols and val != b"999999":
+        v.msg("222", ln, b"5077", f"HGNC-Gensymbol „{_s(val)}“.")
 
 
 # ---- EBM (SDEBM): Begründungen

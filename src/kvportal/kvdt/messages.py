@@ -693,6 +693,12 @@ RULES: dict[str, tuple[str, str]] = {
         "Nicht zulässiger KV-Geltungsbereich: der Kostenträger (4104) ist laut SDKT im KV-Bereich "
         "der Betriebsstätte (0201) nicht zugelassen.",
     ),
+    "222": (
+        FEHLER,
+        "Das HGNC-Gensymbol (5077) ist nicht in der HGNC-Schlüsseltabelle (key/@DN) enthalten; "
+        "für ein Gen außerhalb der Tabelle den Ersatzwert 999999 und den Gen-Namen (5078) "
+        "angeben.",
+    ),
     # EBM (SDEBM): Begründungen
     "703": (
         WARNUNG,
@@ -913,7 +919,6 @@ MASTER_DATA_RULES: dict[str, str] = {
     "749": "Schlüsseltabelle S_NVV_RV_Zertifikat",
     **dict.fromkeys(("204", "213"), "Anbieter/Prüfnummern (SDPN)"),
     "221": "Hybrid-DRG (SDHDRG)",
-    "222": "HGNC",
     "KVDT-RAV": "Arztverzeichnis (SDAV)",
 }
 
@@ -924,6 +929,7 @@ MASTER_FILES: dict[str, str] = {
     "sdicd": "ICD-10-GM (SDICD)",
     "sdebm": "EBM/GO (SDEBM)",
     "sdops": "OPS (SDOPS)",
+    "hgnc": "HGNC-Schlüsseltabelle",
 }
 
 #: Implemented rules that run only with a master file of the billing quarter: rule -> kind.
@@ -933,6 +939,7 @@ MASTER_FILE_RULES: dict[str, str] = {
     **dict.fromkeys(("201", "202", "210", "763"), "sdkt"),
     **dict.fromkeys("728 489 490 491 492 729 761 817 493 494 498 499 735 737".split(), "sdicd"),
     **dict.fromkeys(("703", "704"), "sdebm"),
+    "222": "hgnc",
     **dict.fromkeys(("203", "701", "702", "868", "888", "889", "890", "892", "901"), "sdebm"),
     **dict.fromkeys(("223", "705"), "sdops"),
 }

@@ -1651,6 +1651,8 @@ class _Validator:
                     mdrules.svc_value(self.md, self.svc_line, fk, val)
             if fk == b"5035" and ok and self.ops is not None and self.adt_case:
                 self.ops_rules(val, ln)
+            elif fk == b"5077" and self.md is not None and self.md.hgnc is not None:
+                mdrules.hgnc(self, self.md, val, ln)
             if fk == b"5034" and ok and self.in_case:
                 self.op_dates.append(val)
             elif fk == b"5012" and ok and val.isdigit() and int(val) >= 1_000_000:

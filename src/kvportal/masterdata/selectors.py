@@ -14,6 +14,7 @@ from kvportal.kvdt.masterdata import (
     Gnr,
     IcdCode,
     IcdFile,
+    KeyTable,
     Kostentraeger,
     KtFile,
     MasterData,
@@ -86,4 +87,10 @@ def for_quarter(quarter: Quarter) -> MasterData | None:
     if f is not None:
         codes = {c[0]: OpsCode(*c) for c in f.payload["codes"]}
         data.ops_files.append(OpsFile(PurePath(f.name), Quarter(f.year, f.quarter), codes))
+    f = _latest(MasterFile.Kind.HGNC, quarter)
+    if f is not None:
+        p = f.payload
+        data.keytabs.append(
+            KeyTable(PurePath(f.name), p["oid"], p["name"], p["version"], dict(p["keys"]))
+        )
     return data if data.available(quarter) else None

@@ -1,6 +1,6 @@
-"""Import of KBV master files (SDPLZ, SDKT, SDICD, SDEBM, SDOPS) into the database: all files
-are read and checked first, then written in one transaction (nothing half-imported); a file
-already imported unchanged is skipped (idempotent)."""
+"""Import of KBV master files (SDPLZ, SDKT, SDICD, SDEBM, SDOPS, HGNC key table) into the
+database: all files are read and checked first, then written in one transaction (nothing
+half-imported); a file already imported unchanged is skipped (idempotent)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ from django.db import transaction
 from kvportal import audit
 from kvportal.audit.models import Activity
 from kvportal.core.quarters import Quarter
-from kvportal.kvdt.masterdata import MasterData, MasterDataError, load_directory
+from kvportal.kvdt.masterdata import HGNC_OID, MasterData, MasterDataError, load_directory
 
 from .models import MasterFile
+
+#: Stored quarter of a key table whose file name names none: valid in every quarter.
+_ANY_QUARTER = Quarter(2000, 1)
 
 
 @dataclass
@@ -62,6 +65,12 @@ def _rows(data: MasterData, quarter: Quarter | None) -> list[tuple[str, Quarter,
     for f in filter(None, ops):
         codes = [[c.code, c.valid_from, c.valid_to, c.side] for c in f.codes.values()]
         rows.append((MasterFile.Kind.SDOPS, f.quarter, f.path, {"codes": codes}))
+    for t in data.keytabs:
+        if t.oid != HGNC_OID or (quarter is not None and data.keytab(HGNC_OID, quarter) is not t):
+            continue  # only key tables a rule uses
+        payload = {"oid": t.oid, "name": t.name, "version": t.version, "keys": t.keys}
+        # a key table without a quarter in its name applies to every quarter (_ANY_QUARTER)
+        rows.append((MasterFile.Kind.HGNC, t.quarter or _ANY_QUARTER, t.path, payload))
     return rows
 
 

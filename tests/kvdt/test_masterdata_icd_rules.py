@@ -281,3 +281,20 @@ def test_737_hdrg_sex_kann_fehler(tmp_path):
     records = load(Z30)
     put(records[2], "3110", "X")
     assert not hits(hdrg_check(tmp_path, records, I80_1={"sex": "w", "sex_error": "k"}), "737")
+
+
+# ---- KADT (0109): the KADT rule table has 489-492, 729, 761 and 817 too
+
+Z05 = "Z05123456699_27.10.2026_12.00.con"
+
+
+def test_kadt_case_gets_the_icd_rules(tmp_path):
+    records = load(Z05)
+    kadt = next(rec for rec in records if rec[0][1] == "0109")
+    assert ("6001", "L50.0") in [tuple(item) for item in kadt]
+    report = check(tmp_path, records, icd=icd(records))
+    assert not ICD_RULES & report.rules()
+    spec = {"sex": "w", "sex_error": "m", "rare": True}
+    report = check(tmp_path, records, icd=icd(records, L50_0=spec))
+    assert {m.satzart for m in hits(report, "491")} == {"0109"}
+    assert {m.satzart for m in hits(report, "490")} >= {"0109"}

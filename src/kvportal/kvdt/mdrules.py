@@ -77,6 +77,8 @@ class State:
     secondary: tuple[bytes, int] | None = None
     svc_line: int = 0
     svc_values: list[tuple[bytes, bytes]] = field(default_factory=list)
+    #: Hybrid-DRG: the states of other quarters already built (shared by all of them)
+    others: dict[Quarter, State | None] = field(default_factory=dict)
 
     @classmethod
     def create(cls, data: MasterData, quarter: Quarter) -> State | None:
@@ -321,9 +323,15 @@ def hdrg_diag(v: _Validator, fk: bytes, val: bytes, ln: int) -> None:
     if md is None or md.quarter != quarter:
         if md is not None and (md.diags or md.secondary or md.primary):
             return  # a second 5028 in one case: keep the first
-        md = State.create(v.masterdata, quarter)
+        others = md.others if md is not None else {}
+        if quarter not in others:
+            created = State.create(v.masterdata, quarter)
+            if created is not None:
+                created.others = others
+                v.loaded_kinds = v.loaded_kinds | v.masterdata.available(quarter)
+            others[quarter] = created
+        md = others[quarter]
         if md is None:
             return
         v.md = md
-        v.loaded_kinds = v.loaded_kinds | v.masterdata.available(quarter)
     diag(v, md, fk, val, ln, hdrg=True)

@@ -67,6 +67,9 @@ class State:
 
     quarter: Quarter
     icd: dict[bytes, IcdCode] | None = None  # SDICD of the year (all codes)
+    #: codes a per-diagnosis rule looks at (`diag`); every other known code is just primary
+    flagged: frozenset[bytes] = frozenset()
+    primary_codes: frozenset[bytes] = frozenset()  # known, no flag, no notation: primary
     kts: dict[bytes, Kostentraeger] | None = None  # SDKT entries valid in the quarter, by VKNR
     iks: frozenset[bytes] | None = None  # SDKT IKs valid in the quarter (R202)
     ebm: bool = False  # SDEBM loaded (R703/R704)
@@ -87,6 +90,8 @@ class State:
         state = cls(quarter)
         if codes is not None:
             state.icd = {k.encode(): c for k, c in codes.items()}
+            state.flagged = frozenset(k for k, c in state.icd.items() if c.checked)
+            state.primary_codes = frozenset(state.icd.keys() - state.flagged)
         if kt is not None:
             valid = [e for e in kt.entries if e.valid_in(quarter)]
             state.kts = {e.vknr.encode(): e for e in valid}

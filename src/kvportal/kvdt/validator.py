@@ -1542,8 +1542,12 @@ class _Validator:
                         code = icd.get(val)
                         if code is None or not code.billable:
                             msg("728", ln, fk, self.value_detail(fk, val))
-                    if self.md is not None and ok and (self.adt_case or self.kadt_case):
-                        mdrules.diag(self, self.md, fk, val, ln)
+                    md = self.md
+                    if md is not None and ok and (self.adt_case or self.kadt_case):
+                        if val in md.primary_codes:  # the common case: no rule on the code
+                            md.primary = True
+                        elif val in md.flagged:
+                            mdrules.diag(self, md, fk, val, ln)
                     if self.diag_z017 and fk == b"3673":
                         msg("860", ln, fk)
                 elif role == R_DIAGSICH:

@@ -190,3 +190,23 @@ def keytab(oid: str, name: str, version: str, keys: Iterable[tuple[str, str]]) -
         '<?xml version="1.0" encoding="ISO-8859-15"?><keytabs xmlns="urn:ehd/001">'
         f'<keytab S="{oid}" SN="{name}" SV="{version}">{body}</keytab></keytabs>'
     ).encode("iso-8859-15")
+
+
+def _xdt(fk: str, value: str) -> bytes:
+    content = value.encode("iso-8859-15")
+    return b"%03d%s%s\r\n" % (len(content) + 9, fk.encode(), content)
+
+
+def sdav(quarter: Quarter, practices: Iterable[tuple[str, Iterable[str]]]) -> bytes:
+    """Arztverzeichnis SDAV 1.08 (xDT, ISO 8859-1, CR LF): AVS0, one 1450 per BSNR with its
+    NBSNRs, AVS9."""
+    out = [_xdt("8000", "AVS0"), _xdt("9103", quarter.start.strftime("%Y%m%d"))]
+    out += [_xdt("9106", "2"), _xdt("9111", quarter.kvdt), _xdt("9212", "1.08")]
+    n = 0
+    for bsnr, nbsnrs in practices:
+        n += 1
+        out += [_xdt("8000", "1450"), _xdt("0201", bsnr)]
+        out += [_xdt("0200", nb) for nb in nbsnrs]
+        out.append(_xdt("0212", "123456601"))
+    out += [_xdt("8000", "AVS9"), _xdt("9208", str(n))]
+    return b"".join(out)

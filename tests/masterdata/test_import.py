@@ -168,3 +168,16 @@ def test_hgnc_key_table_is_imported_for_every_quarter(tmp_path):
     for q in (Quarter(2026, 4), Quarter(2027, 3)):
         data = selectors.for_quarter(q)
         assert data is not None and data.hgnc_symbols(q) == frozenset({b"BRAF"})
+
+
+def test_sdav_is_imported_and_versioned_by_quarter(tmp_path):
+    from tests.kvdt.stammdaten import sdav
+
+    (tmp_path / "SDAV74_1.426").write_bytes(sdav(Quarter(2026, 4), [("010123400", ["010123401"])]))
+    (tmp_path / "SDAV74_1.127").write_bytes(sdav(Quarter(2027, 1), [("380000100", [])]))
+    import_directory(None, directory=tmp_path)
+    q4 = selectors.for_quarter(Quarter(2026, 4))
+    q1 = selectors.for_quarter(Quarter(2027, 2))
+    assert q4.av_file(Quarter(2026, 4)).bsnrs == {b"010123400", b"010123401"}
+    assert q1.av_file(Quarter(2027, 2)).bsnrs == {b"380000100"}
+    assert selectors.for_quarter(Quarter(2026, 3)) is None

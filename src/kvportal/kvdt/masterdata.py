@@ -32,6 +32,16 @@ class PlzFile:
     postcodes: frozenset[bytes]
 
 
+@dataclass
+class AvFile:
+    """Arztverzeichnis (SDAV): BSNR/NBSNR of the practices entitled to bill."""
+
+    path: Path
+    quarter: Quarter
+    version: str
+    bsnrs: frozenset[bytes]
+
+
 @dataclass(frozen=True)
 class Kostentraeger:
     vknr: str
@@ -169,6 +179,12 @@ class MasterData:
     ebm_files: list[EbmFile] = field(default_factory=list)
     ops_files: list[OpsFile] = field(default_factory=list)
     keytabs: list[KeyTable] = field(default_factory=list)
+    av_files: list[AvFile] = field(default_factory=list)
+
+    def av_file(self, quarter: Quarter | None) -> AvFile | None:
+        """Arztverzeichnis (SDAV) valid in `quarter`: the newest with 9111 <= quarter."""
+        valid = [f for f in self.av_files if quarter is None or f.quarter <= quarter]
+        return max(valid, key=lambda f: f.quarter) if valid else None
 
     def keytab(self, oid: str, quarter: Quarter | None) -> KeyTable | None:
         """The key table with `oid` for `quarter`: the newest (quarter, version) up to it."""
@@ -245,6 +261,8 @@ class MasterData:
             kinds.add("sdops")
         if self.keytab(HGNC_OID, quarter) is not None:
             kinds.add("hgnc")
+        if self.av_file(quarter) is not None:
+            kinds.add("sdav")
         return kinds
 
     def describe(self) -> list[str]:
@@ -262,6 +280,10 @@ class MasterData:
             + [
                 f"OPS-Stammdatei {f.path.name} ({len(f.codes)} OPS, ab {f.quarter})"
                 for f in self.ops_files
+            ]
+            + [
+                f"Arztverzeichnis {f.path.name} ({len(f.bsnrs)} BSNR, ab {f.quarter})"
+                for f in self.av_files
             ]
             + [
                 f"Schlüsseltabelle {t.name} {t.version} {t.path.name} ({len(t.keys)} Schlüssel)"
@@ -315,6 +337,44 @@ def load_plz(path: str | os.PathLike) -> PlzFile:
     if not seen_end:
         raise MasterDataError(f"{path.name}: die Datei endet nicht mit plz9 (unvollständig?).")
     return PlzFile(path, quarter, version, frozenset(postcodes))
+
+
+def load_sdav(path: str | os.PathLike) -> AvFile:
+    """Read one Arztverzeichnis file (KBV Datensatzbeschreibung SDAV 1.08, xDT: `AVS0` with
+    9111 Gültigkeitsquartal and 9212 version, `1450` with 0201 BSNR, 0200 NBSNR, 0212 LANR,
+    `AVS9`)."""
+    path = Path(path)
+    quarter: Quarter | None = None
+    version = ""
+    bsnrs: set[bytes] = set()
+    satzart = None
+    seen_end = False
+    for number, fk, val in _lines(path):
+        if fk == b"8000":
+            satzart = val
+            seen_end = seen_end or val == b"AVS9"
+            if number == 1 and val != b"AVS0":
+                raise MasterDataError(f"{path.name}: die Datei beginnt nicht mit AVS0.")
+        elif satzart == b"AVS0" and fk == b"9111":
+            try:
+                quarter = Quarter.parse(val.decode("ascii"))
+            except (ValueError, UnicodeDecodeError):
+                raise MasterDataError(
+                    f"{path.name}, Zeile {number}: Gültigkeitsquartal (9111) ist kein QJJJJ."
+                ) from None
+        elif satzart == b"AVS0" and fk == b"9212":
+            version = val.decode("ascii", "replace")
+        elif satzart == b"1450" and fk in (b"0201", b"0200"):
+            if len(val) != 9 or not val.isdigit():
+                raise MasterDataError(
+                    f"{path.name}, Zeile {number}: (N)BSNR ({fk.decode()}) muss neun Ziffern haben."
+                )
+            bsnrs.add(val)
+    if quarter is None:
+        raise MasterDataError(f"{path.name}: Gültigkeitsquartal (9111) fehlt im Satz AVS0.")
+    if not seen_end:
+        raise MasterDataError(f"{path.name}: die Datei endet nicht mit AVS9 (unvollständig?).")
+    return AvFile(path, quarter, version, frozenset(bsnrs))
 
 
 _QUARTER_IN_NAME = re.compile(r"(?:Q([1-4])[_-]?(\d{4})|(\d{4})[_-]?Q([1-4]))", re.I)
@@ -807,6 +867,8 @@ def load_directory(directory: str | os.PathLike) -> MasterData:
     for path in sorted(directory.iterdir()):
         if path.is_file() and path.name.upper().startswith("PLZ"):
             data.plz_files.append(load_plz(path))
+        elif path.is_file() and path.name.upper().startswith("SDAV"):
+            data.av_files.append(load_sdav(path))
         elif (
             path.is_file()
             and path.name.upper().startswith(("SDKT", "KT"))

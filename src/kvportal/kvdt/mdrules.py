@@ -74,6 +74,7 @@ class State:
     iks: frozenset[bytes] | None = None  # SDKT IKs valid in the quarter (R202)
     ebm: bool = False  # SDEBM loaded (R703/R704)
     hgnc: frozenset[bytes] | None = None  # HGNC gene symbols (R222)
+    sdav: frozenset[bytes] | None = None  # BSNR/NBSNR of the Arztverzeichnis (KVDT-RAV)
     # case state
     diags: list[tuple[IcdCode, bytes, int]] = field(default_factory=list)
     primary: bool = False
@@ -98,7 +99,15 @@ class State:
             state.iks = frozenset(ik.encode() for e in valid for ik in e.iks)
         state.ebm = data.ebm(quarter) is not None
         state.hgnc = data.hgnc_symbols(quarter)
-        if state.icd is None and state.kts is None and not state.ebm and state.hgnc is None:
+        av = data.av_file(quarter)
+        state.sdav = None if av is None else av.bsnrs
+        if (
+            state.icd is None
+            and state.kts is None
+            and not state.ebm
+            and state.hgnc is None
+            and state.sdav is None
+        ):
             return None
         return state
 
@@ -188,6 +197,27 @@ def case_end(v: _Validator, md: State, sa: bytes, seen: dict[bytes, bytes], line
     md.reset_case()
     if md.kts is not None and sa != b"hdrg1":
         _kt_case(v, md, sa, seen, line)
+    if md.sdav is not None and sa == b"0102":
+        _sdav_case(v, md.sdav, seen, line)
+
+
+#: BSNR prefixes that are no practice of the Arztverzeichnis: 35 Krankenhaus (Rule 061),
+#: 74 KBV/SAPV (Rule 062), 77 (777777700, Rule 821), 99 KBV pseudo number.
+_NOT_IN_SDAV = (b"35", b"74", b"77", b"99")
+
+
+def _sdav_case(v: _Validator, bsnrs: frozenset[bytes], seen: dict[bytes, bytes], line: int) -> None:
+    """KVDT-RAV (XPM, Warnung): the referrer's (N)BSNR (4218) of a Überweisung is in the
+    Arztverzeichnis (SDAV, "Existenzprüfung der Betriebsstätten- und Überweiserarztnummern")."""
+    bsnr = seen.get(b"4218")
+    if (
+        bsnr is not None
+        and len(bsnr) == 9
+        and bsnr.isdigit()
+        and bsnr[:2] not in _NOT_IN_SDAV
+        and bsnr not in bsnrs
+    ):
+        v.msg("KVDT-RAV", line, b"4218", f"(N)BSNR „{_s(bsnr)}“.")
 
 
 def _icd_case(v: _Validator, md: State, sa: bytes, seen: dict[bytes, bytes], line: int) -> None:

@@ -699,6 +699,11 @@ RULES: dict[str, tuple[str, str]] = {
         "für ein Gen außerhalb der Tabelle den Ersatzwert 999999 und den Gen-Namen (5078) "
         "angeben.",
     ),
+    "KVDT-RAV": (
+        WARNUNG,
+        "Die (N)BSNR des Überweisers (4218) ist nicht in der Arztverzeichnis-Stammdatei "
+        "(SDAV) des Quartals.",
+    ),
     # EBM (SDEBM): Begründungen
     "703": (
         WARNUNG,
@@ -919,7 +924,6 @@ MASTER_DATA_RULES: dict[str, str] = {
     "749": "Schlüsseltabelle S_NVV_RV_Zertifikat",
     **dict.fromkeys(("204", "213"), "Anbieter/Prüfnummern (SDPN)"),
     "221": "Hybrid-DRG (SDHDRG)",
-    "KVDT-RAV": "Arztverzeichnis (SDAV)",
 }
 
 #: Master file kinds (as in `kvportal.kvdt.masterdata.MasterData.available`) -> German name.
@@ -930,6 +934,7 @@ MASTER_FILES: dict[str, str] = {
     "sdebm": "EBM/GO (SDEBM)",
     "sdops": "OPS (SDOPS)",
     "hgnc": "HGNC-Schlüsseltabelle",
+    "sdav": "Arztverzeichnis (SDAV)",
 }
 
 #: Implemented rules that run only with a master file of the billing quarter: rule -> kind.
@@ -940,6 +945,7 @@ MASTER_FILE_RULES: dict[str, str] = {
     **dict.fromkeys("728 489 490 491 492 729 761 817 493 494 498 499 735 737".split(), "sdicd"),
     **dict.fromkeys(("703", "704"), "sdebm"),
     "222": "hgnc",
+    "KVDT-RAV": "sdav",
     **dict.fromkeys(("203", "701", "702", "868", "888", "889", "890", "892", "901"), "sdebm"),
     **dict.fromkeys(("223", "705"), "sdops"),
 }

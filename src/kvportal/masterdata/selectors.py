@@ -10,6 +10,7 @@ from django.db.models import Q
 
 from kvportal.core.quarters import Quarter
 from kvportal.kvdt.masterdata import (
+    AvFile,
     EbmFile,
     Gnr,
     IcdCode,
@@ -87,6 +88,13 @@ def for_quarter(quarter: Quarter) -> MasterData | None:
     if f is not None:
         codes = {c[0]: OpsCode(*c) for c in f.payload["codes"]}
         data.ops_files.append(OpsFile(PurePath(f.name), Quarter(f.year, f.quarter), codes))
+    f = _latest(MasterFile.Kind.SDAV, quarter)
+    if f is not None:
+        p = f.payload
+        bsnrs = frozenset(b.encode() for b in p["bsnrs"])
+        data.av_files.append(
+            AvFile(PurePath(f.name), Quarter(f.year, f.quarter), p["version"], bsnrs)
+        )
     f = _latest(MasterFile.Kind.HGNC, quarter)
     if f is not None:
         p = f.payload

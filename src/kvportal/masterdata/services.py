@@ -65,6 +65,10 @@ def _rows(data: MasterData, quarter: Quarter | None) -> list[tuple[str, Quarter,
     for f in filter(None, ops):
         codes = [[c.code, c.valid_from, c.valid_to, c.side] for c in f.codes.values()]
         rows.append((MasterFile.Kind.SDOPS, f.quarter, f.path, {"codes": codes}))
+    av = [data.av_file(quarter)] if quarter else data.av_files
+    for f in filter(None, av):
+        payload = {"version": f.version, "bsnrs": sorted(b.decode() for b in f.bsnrs)}
+        rows.append((MasterFile.Kind.SDAV, f.quarter, f.path, payload))
     for t in data.keytabs:
         if t.oid != HGNC_OID or (quarter is not None and data.keytab(HGNC_OID, quarter) is not t):
             continue  # only key tables a rule uses

@@ -75,8 +75,9 @@ def test_without_import_the_protocol_names_each_missing_master_file():
     report = check(kvdt(q), q)
     assert {"201", "478", "783"} <= set(report.not_checked)
     reasons = " ".join(report.not_checked_reasons)
-    assert f"Stammdatei Kostenträger (SDKT) für das Quartal {q} nicht eingespielt: Regel 201." in (
-        reasons
+    assert (
+        f"Stammdatei Kostenträger (SDKT) für das Quartal {q} nicht eingespielt: "
+        "Regeln 201, 202, 210, 763." in reasons
     )
     assert f"Stammdatei PLZ (SDPLZ) für das Quartal {q} nicht eingespielt: Regeln 478, 783." in (
         reasons

@@ -110,3 +110,74 @@ def test_ebm_and_ops_files_are_imported_and_read_back(tmp_path):
     assert data.ops(Quarter(2027, 2)).codes == direct.ops_files[0].codes
     assert data.available(Quarter(2027, 2)) == {"sdebm", "sdops"}
     assert selectors.for_quarter(Quarter(2026, 4)) is None
+
+
+def test_properties_the_rules_use_survive_the_database(tmp_path):
+    """SDICD age/sex/notation flags, SDKT fee schedule and excluded KVs, SDEBM Begründungen:
+    the check on imported data sees what the check on the directory sees."""
+    from kvportal.kvdt.masterdata import load_directory
+    from tests.kvdt.stammdaten import diagnose, gnr, kostentraeger, sdebm, sdicd, sdkt
+
+    q = Quarter(2027, 1)
+    (tmp_path / "ICDStamm2027.xml").write_bytes(
+        sdicd(
+            [
+                diagnose(
+                    "P07.3",
+                    sex="w",
+                    sex_error="m",
+                    age_high=(28, "Tag"),
+                    age_error="k",
+                    notation="+",
+                    rare=True,
+                    empty=True,
+                    reportable=True,
+                )
+            ]
+        )
+    )
+    (tmp_path / "SDKT_Q1_2027.xml").write_bytes(
+        sdkt([kostentraeger("38825", ["109999001"], fee_schedule="1", excluded_kvs=["17"])])
+    )
+    (tmp_path / "SDEBM_01.62_74_tf2027q1_nr1.xml").write_bytes(
+        sdebm(q, [gnr("31196", ops=["5-530"], reasons=["31100"])])
+    )
+    import_directory(None, directory=tmp_path)
+    stored = selectors.for_quarter(q)
+    direct = load_directory(tmp_path)
+    assert stored is not None
+    assert stored.icd_codes(q) == direct.icd_codes(q)
+    assert stored.kt_file(q).entries == direct.kt_file(q).entries
+    assert stored.ebm(q).gnrs == direct.ebm(q).gnrs
+    assert stored.kt_file(q).entries[0].excluded_kvs == ("17",)
+
+
+def test_hgnc_key_table_is_imported_for_every_quarter(tmp_path):
+    from kvportal.kvdt.masterdata import HGNC_OID
+    from tests.kvdt.stammdaten import keytab
+
+    (tmp_path / "S_KBV_HGNC_V1.05.xml").write_bytes(
+        keytab(HGNC_OID, "S_KBV_HGNC", "1.05", [("HGNC:1097", "BRAF")])
+    )
+    # an unrelated key table in the same directory is read but not stored
+    (tmp_path / "S_KBV_SCHEINART_V1.02.xml").write_bytes(
+        keytab("1.2.276.0.76.5.235", "S_KBV_SCHEINART", "1.02", [("00", "ambulant")])
+    )
+    result = import_directory(None, directory=tmp_path)
+    assert result.imported == ["S_KBV_HGNC_V1.05.xml"]
+    for q in (Quarter(2026, 4), Quarter(2027, 3)):
+        data = selectors.for_quarter(q)
+        assert data is not None and data.hgnc_symbols(q) == frozenset({b"BRAF"})
+
+
+def test_sdav_is_imported_and_versioned_by_quarter(tmp_path):
+    from tests.kvdt.stammdaten import sdav
+
+    (tmp_path / "SDAV74_1.426").write_bytes(sdav(Quarter(2026, 4), [("010123400", ["010123401"])]))
+    (tmp_path / "SDAV74_1.127").write_bytes(sdav(Quarter(2027, 1), [("380000100", [])]))
+    import_directory(None, directory=tmp_path)
+    q4 = selectors.for_quarter(Quarter(2026, 4))
+    q1 = selectors.for_quarter(Quarter(2027, 2))
+    assert q4.av_file(Quarter(2026, 4)).bsnrs == {b"010123400", b"010123401"}
+    assert q1.av_file(Quarter(2027, 2)).bsnrs == {b"380000100"}
+    assert selectors.for_quarter(Quarter(2026, 3)) is None

@@ -32,12 +32,26 @@ class PlzFile:
     postcodes: frozenset[bytes]
 
 
+@dataclass
+class AvFile:
+    """Arztverzeichnis (SDAV): BSNR/NBSNR of the practices entitled to bill."""
+
+    path: Path
+    quarter: Quarter
+    version: str
+    bsnrs: frozenset[bytes]
+
+
 @dataclass(frozen=True)
 class Kostentraeger:
     vknr: str
     valid_from: dt.date | None
     valid_to: dt.date | None
     iks: tuple[str, ...]
+    #: `gebuehrenordnung V` (1 character, S 1.2.276.0.76.5.231), compared with FK 4121 (R210)
+    fee_schedule: str | None = None
+    #: `unz_kv_geltungsbereich_liste/unz_kv_geltungsbereich V`: KVs where it is not valid (R763)
+    excluded_kvs: tuple[str, ...] = ()
 
     def valid_in(self, quarter: Quarter) -> bool:
         """Valid on at least one day of `quarter` (open ends are unbounded)."""
@@ -59,6 +73,22 @@ class IcdCode:
     billable: bool  # `abrechenbar V="j"`
     terminal: bool  # no nested `diagnosen_liste`
     sex: str | None  # `geschlechtsbezug` m/w
+    sex_error: str | None = None  # `geschlechtsbezug_fehlerart` k (Kann) / m (Muss)
+    #: `untere_altersgrenze` / `obere_altersgrenze` as "<n>T" (U="Tag") or "<n>J" (U="Jahr")
+    age_low: str | None = None
+    age_high: str | None = None
+    age_error: str | None = None  # `altersbezug_fehlerart` k / m
+    notation: str | None = None  # `notationskennzeichen` + (primary), * or ! (secondary)
+    rare: bool = False  # `krankheit_in_mitteleuropa_sehr_selten V="j"`
+    empty: bool = False  # `schlüsselnummer_mit_inhalt_belegt V="n"`: code without content
+    reportable: bool = False  # `infektionsschutzgesetz_meldepflicht V="j"`
+
+    @property
+    def checked(self) -> bool:
+        """Has any property a rule beyond R728 looks at (the check skips the others)."""
+        return bool(
+            self.sex or self.age_low or self.age_high or self.notation or self.rare or self.empty
+        )
 
 
 @dataclass
@@ -77,6 +107,10 @@ class Gnr:
     valid_to: str | None
     #: `bedingung/gnr_zusatzangaben/gnr_zusatzangaben_liste`: (SEQUENZ?, KVDT field ids)
     lists: tuple[tuple[bool, tuple[str, ...]], ...] = ()
+    #: `bedingung/begruendungen_liste/ops_liste/kategorie/ops V` (R703), None without ops_liste
+    reason_ops: tuple[str, ...] | None = None
+    #: `bedingung/begruendungen_liste/gnr_liste/gnr V` (R704), None without gnr_liste
+    reason_gnrs: tuple[str, ...] | None = None
 
     def valid_on(self, day: bytes) -> bool:
         """Valid on `day` (KVDT date JJJJMMTT)."""
@@ -118,6 +152,23 @@ class OpsFile:
     codes: dict[str, OpsCode]
 
 
+#: OIDs of KBV key tables (Schlüsseltabellen) the check uses.
+HGNC_OID = "1.2.276.0.76.3.1.1.5.2.117"  # HGNC-Schlüsseltabelle (Anforderungskatalog KP2-621)
+
+
+@dataclass
+class KeyTable:
+    """One KBV key table (`keytabs/keytab S SN SV` with `key V DN`); no quarter of its own
+    unless the file name carries one (`tfJJJJqQ`)."""
+
+    path: Path
+    oid: str
+    name: str
+    version: str
+    keys: dict[str, str]  # V -> DN
+    quarter: Quarter | None = None
+
+
 @dataclass
 class MasterData:
     """Master files found in a directory; the newest file valid in a quarter is used."""
@@ -127,6 +178,29 @@ class MasterData:
     icd_files: list[IcdFile] = field(default_factory=list)
     ebm_files: list[EbmFile] = field(default_factory=list)
     ops_files: list[OpsFile] = field(default_factory=list)
+    keytabs: list[KeyTable] = field(default_factory=list)
+    av_files: list[AvFile] = field(default_factory=list)
+
+    def av_file(self, quarter: Quarter | None) -> AvFile | None:
+        """Arztverzeichnis (SDAV) valid in `quarter`: the newest with 9111 <= quarter."""
+        valid = [f for f in self.av_files if quarter is None or f.quarter <= quarter]
+        return max(valid, key=lambda f: f.quarter) if valid else None
+
+    def keytab(self, oid: str, quarter: Quarter | None) -> KeyTable | None:
+        """The key table with `oid` for `quarter`: the newest (quarter, version) up to it."""
+        valid = [
+            t
+            for t in self.keytabs
+            if t.oid == oid and (quarter is None or t.quarter is None or t.quarter <= quarter)
+        ]
+        return max(valid, key=_keytab_order) if valid else None
+
+    def hgnc_symbols(self, quarter: Quarter | None) -> frozenset[bytes] | None:
+        """HGNC gene symbols (`key/@DN` of the HGNC key table), None without the table."""
+        table = self.keytab(HGNC_OID, quarter)
+        if table is None:
+            return None
+        return frozenset(dn.encode("iso-8859-15", "replace") for dn in table.keys.values())
 
     def ebm(self, quarter: Quarter | None) -> EbmFile | None:
         """EBM master file (SDEBM) valid in `quarter`: the newest one up to it."""
@@ -185,6 +259,10 @@ class MasterData:
             kinds.add("sdebm")
         if self.ops(quarter) is not None:
             kinds.add("sdops")
+        if self.keytab(HGNC_OID, quarter) is not None:
+            kinds.add("hgnc")
+        if self.av_file(quarter) is not None:
+            kinds.add("sdav")
         return kinds
 
     def describe(self) -> list[str]:
@@ -202,6 +280,14 @@ class MasterData:
             + [
                 f"OPS-Stammdatei {f.path.name} ({len(f.codes)} OPS, ab {f.quarter})"
                 for f in self.ops_files
+            ]
+            + [
+                f"Arztverzeichnis {f.path.name} ({len(f.bsnrs)} BSNR, ab {f.quarter})"
+                for f in self.av_files
+            ]
+            + [
+                f"Schlüsseltabelle {t.name} {t.version} {t.path.name} ({len(t.keys)} Schlüssel)"
+                for t in self.keytabs
             ]
         )
 
@@ -253,9 +339,48 @@ def load_plz(path: str | os.PathLike) -> PlzFile:
     return PlzFile(path, quarter, version, frozenset(postcodes))
 
 
+def load_sdav(path: str | os.PathLike) -> AvFile:
+    """Read one Arztverzeichnis file (KBV Datensatzbeschreibung SDAV 1.08, xDT: `AVS0` with
+    9111 Gültigkeitsquartal and 9212 version, `1450` with 0201 BSNR, 0200 NBSNR, 0212 LANR,
+    `AVS9`)."""
+    path = Path(path)
+    quarter: Quarter | None = None
+    version = ""
+    bsnrs: set[bytes] = set()
+    satzart = None
+    seen_end = False
+    for number, fk, val in _lines(path):
+        if fk == b"8000":
+            satzart = val
+            seen_end = seen_end or val == b"AVS9"
+            if number == 1 and val != b"AVS0":
+                raise MasterDataError(f"{path.name}: die Datei beginnt nicht mit AVS0.")
+        elif satzart == b"AVS0" and fk == b"9111":
+            try:
+                quarter = Quarter.parse(val.decode("ascii"))
+            except (ValueError, UnicodeDecodeError):
+                raise MasterDataError(
+                    f"{path.name}, Zeile {number}: Gültigkeitsquartal (9111) ist kein QJJJJ."
+                ) from None
+        elif satzart == b"AVS0" and fk == b"9212":
+            version = val.decode("ascii", "replace")
+        elif satzart == b"1450" and fk in (b"0201", b"0200"):
+            if len(val) != 9 or not val.isdigit():
+                raise MasterDataError(
+                    f"{path.name}, Zeile {number}: (N)BSNR ({fk.decode()}) muss neun Ziffern haben."
+                )
+            bsnrs.add(val)
+    if quarter is None:
+        raise MasterDataError(f"{path.name}: Gültigkeitsquartal (9111) fehlt im Satz AVS0.")
+    if not seen_end:
+        raise MasterDataError(f"{path.name}: die Datei endet nicht mit AVS9 (unvollständig?).")
+    return AvFile(path, quarter, version, frozenset(bsnrs))
+
+
 _QUARTER_IN_NAME = re.compile(r"(?:Q([1-4])[_-]?(\d{4})|(\d{4})[_-]?Q([1-4]))", re.I)
 _VKNR = re.compile(r"\d{5}")
 _IK = re.compile(r"\d{9}")
+_KV = re.compile(r"\d{2}")
 
 
 def _xml_syntax_error() -> type[Exception]:
@@ -302,7 +427,13 @@ def load_sdkt(path: str | os.PathLike, *, quarter: Quarter | None = None) -> KtF
                         raise MasterDataError(
                             f"{path.name}, {where}: VKNR (V) „{vknr}“ muss fünf Ziffern haben."
                         )
-                    current = {"vknr": vknr, "from": None, "to": None, "iks": [], "where": where}
+                    current = {
+                        "vknr": vknr,
+                        "iks": [],
+                        "where": where,
+                        "go": None,
+                        "unz": [],
+                    }
                 elif current is not None and name == "ik_liste":
                     depth_in_ik_liste = True
                 continue
@@ -322,10 +453,27 @@ def load_sdkt(path: str | os.PathLike, *, quarter: Quarter | None = None) -> KtF
                     current["iks"].append(ik)
                 elif name == "ik_liste":
                     depth_in_ik_liste = False
+                elif name == "gebuehrenordnung":
+                    current["go"] = elem.get("V") or None
+                elif name == "unz_kv_geltungsbereich":
+                    kv = elem.get("V", "")
+                    if not _KV.fullmatch(kv):
+                        raise MasterDataError(
+                            f"{path.name}, {current['where']} ({current['vknr']}): "
+                            f"unz_kv_geltungsbereich „{kv}“ muss zwei Ziffern haben."
+                        )
+                    current["unz"].append(kv)
                 elif name == "kostentraeger":
                     start, end = current.get("period", (None, None))
                     entries.append(
-                        Kostentraeger(current["vknr"], start, end, tuple(current["iks"]))
+                        Kostentraeger(
+                            current["vknr"],
+                            start,
+                            end,
+                            tuple(current["iks"]),
+                            current["go"],
+                            tuple(current["unz"]),
+                        )
                     )
                     current = None
                     elem.clear()
@@ -367,9 +515,32 @@ def _xml_events(path: Path):
     )
 
 
+#: Optional SDICD elements (schema icd, group diagnose_optionale_elemente_liste) -> values.
+_ICD_FLAGS: dict[str, tuple[str, ...]] = {
+    "notationskennzeichen": ("+", "*", "!"),
+    "geschlechtsbezug_fehlerart": ("k", "m"),
+    "altersbezug_fehlerart": ("k", "m"),
+    "krankheit_in_mitteleuropa_sehr_selten": ("j", "n"),
+    "schlüsselnummer_mit_inhalt_belegt": ("j", "n"),
+    "infektionsschutzgesetz_meldepflicht": ("j", "n"),
+}
+
+
+def _icd_choice(path: Path, elem, name: str, allowed: tuple[str, ...]) -> str:
+    value = elem.get("V", "")
+    if value not in allowed:
+        raise MasterDataError(
+            f"{path.name}, Zeile {elem.sourceline}: {name} muss {' oder '.join(allowed)} sein "
+            f"(gefunden „{value}“)."
+        )
+    return value
+
+
 def load_sdicd(path: str | os.PathLike, *, year: int | None = None) -> IcdFile:
     """Read one SDICD file (KBV Schnittstelle SDICD, schema icd: `diagnose` with `icd_code V`,
-    `abrechenbar V=j|n`, optional `geschlechtsbezug`, nested `diagnosen_liste` for sub-codes).
+    `abrechenbar V=j|n`, the optional elements the ICD rules use (notation, sex and age limits
+    with their error kind, "sehr selten", "ohne Inhalt", Meldepflicht), nested `diagnosen_liste`
+    for sub-codes).
     The year (ICD-10-GM version) comes from `year` or the file name (e.g. ICDStamm2027.xml)."""
     path = Path(path)
     if year is None:
@@ -411,7 +582,17 @@ def load_sdicd(path: str | os.PathLike, *, year: int | None = None) -> IcdFile:
                     )
                 top["billable"] = value == "j"
             elif name == "geschlechtsbezug" and direct:
-                top["sex"] = elem.get("V")
+                top["sex"] = _icd_choice(path, elem, name, ("m", "w"))
+            elif name in _ICD_FLAGS and direct:
+                top[name] = _icd_choice(path, elem, name, _ICD_FLAGS[name])
+            elif name in ("untere_altersgrenze", "obere_altersgrenze") and direct:
+                value, unit = elem.get("V", ""), elem.get("U", "")
+                if not (value.isdigit() and len(value) <= 3) or unit not in ("Tag", "Jahr"):
+                    raise MasterDataError(
+                        f"{path.name}, Zeile {elem.sourceline}: {name} braucht V (1 bis 3 "
+                        "Ziffern) und U (Tag oder Jahr)."
+                    )
+                top[name] = f"{int(value)}{unit[0]}"
             elif name == "diagnose":
                 stack.pop()
                 if "code" not in top or "billable" not in top:
@@ -419,8 +600,23 @@ def load_sdicd(path: str | os.PathLike, *, year: int | None = None) -> IcdFile:
                         f"{path.name}, Zeile {elem.sourceline}: Diagnose ohne icd_code oder "
                         "abrechenbar."
                     )
-                codes[top["code"]] = IcdCode(
-                    top["code"], top["billable"], top["terminal"], top.get("sex")
+                code = top["code"]
+                notation = top.get("notationskennzeichen")
+                if code[-1] in "*+!":  # the code pattern allows the sign at its end
+                    code, notation = code[:-1], notation or code[-1]
+                codes[code] = IcdCode(
+                    code,
+                    top["billable"],
+                    top["terminal"],
+                    top.get("sex"),
+                    sex_error=top.get("geschlechtsbezug_fehlerart"),
+                    age_low=top.get("untere_altersgrenze"),
+                    age_high=top.get("obere_altersgrenze"),
+                    age_error=top.get("altersbezug_fehlerart"),
+                    notation=notation,
+                    rare=top.get("krankheit_in_mitteleuropa_sehr_selten") == "j",
+                    empty=top.get("schlüsselnummer_mit_inhalt_belegt") == "n",
+                    reportable=top.get("infektionsschutzgesetz_meldepflicht") == "j",
                 )
     except _xml_syntax_error() as exc:
         line, column = exc.position  # type: ignore[attr-defined]  # lxml XMLSyntaxError
@@ -504,7 +700,14 @@ def load_sdebm(path: str | os.PathLike, *, quarter: Quarter | None = None) -> Eb
                         raise MasterDataError(
                             f"{path.name}, {where}: GNR (V) „{code}“ muss nnnnn oder nnnnnA sein."
                         )
-                    current = {"code": code, "period": None, "lists": [], "where": where}
+                    current = {
+                        "code": code,
+                        "period": None,
+                        "lists": [],
+                        "where": where,
+                        "ops": None,
+                        "gnrs": None,
+                    }
                 elif current is None:
                     if name == "service_tmr" and "header" in stack and header_start is None:
                         header_start = _ehd_period(path, elem.get("V", ""), "Header")[0]
@@ -521,6 +724,19 @@ def load_sdebm(path: str | os.PathLike, *, quarter: Quarter | None = None) -> Eb
                             "AUSWAHL oder SEQUENZ sein."
                         )
                     current["lists"].append((kind == "SEQUENZ", []))
+                elif "begruendungen_liste" in stack and parent == "begruendungen_liste":
+                    if name == "ops_liste" and current["ops"] is None:
+                        current["ops"] = []
+                    elif name == "gnr_liste" and current["gnrs"] is None:
+                        current["gnrs"] = []
+                elif name == "ops" and stack[-3:] == [
+                    "begruendungen_liste",
+                    "ops_liste",
+                    "kategorie",
+                ]:
+                    current["ops"].append(elem.get("V", ""))
+                elif name == "gnr" and stack[-2:] == ["begruendungen_liste", "gnr_liste"]:
+                    current["gnrs"].append(elem.get("V", ""))
                 elif name == "gnr_zusatzangabe" and parent == "gnr_zusatzangaben_liste":
                     fk = elem.get("V", "")
                     if not _KVDT_FK.fullmatch(fk):
@@ -533,7 +749,15 @@ def load_sdebm(path: str | os.PathLike, *, quarter: Quarter | None = None) -> Eb
             if name == "gnr" and current is not None and stack[-2:] == ["body", "gnr_liste"]:
                 start, end = current["period"] or (None, None)
                 lists = tuple((seq, tuple(fks)) for seq, fks in current["lists"] if fks)
-                gnrs[current["code"]] = Gnr(current["code"], start, end, lists)
+                ops, reasons = current["ops"], current["gnrs"]
+                gnrs[current["code"]] = Gnr(
+                    current["code"],
+                    start,
+                    end,
+                    lists,
+                    None if ops is None else tuple(v for v in ops if v),
+                    None if reasons is None else tuple(v for v in reasons if v),
+                )
                 current = None
                 elem.clear()
     except _xml_syntax_error() as exc:
@@ -594,6 +818,46 @@ def load_sdops(path: str | os.PathLike, *, quarter: Quarter | None = None) -> Op
     return OpsFile(path, quarter or _file_quarter(path, header_start, "OPS-Stammdatei"), codes)
 
 
+def _keytab_order(table: KeyTable) -> tuple:
+    version = tuple(int(p) if p.isdigit() else 0 for p in table.version.split("."))
+    return (table.quarter or Quarter(1900, 1), version)
+
+
+def load_keytab(path: str | os.PathLike) -> KeyTable:
+    """Read a KBV key table (Schlüsseltabelle, namespace urn:ehd/001: `keytabs/keytab` with
+    S = OID, SN = name, SV = version, and `key V DN`); the first `keytab` of the file."""
+    path = Path(path)
+    keys: dict[str, str] = {}
+    head: dict[str, str] | None = None
+    try:
+        for event, name, elem, _stack in _stack_events(path):
+            if event != "start":
+                if name == "keytab" and head is not None:
+                    break
+                continue
+            if name == "keytab" and head is None:
+                head = {a: elem.get(a, "") for a in ("S", "SN", "SV")}
+                if not head["S"]:
+                    raise MasterDataError(f"{path.name}: keytab ohne OID (Attribut S).")
+            elif name == "key" and head is not None:
+                value = elem.get("V")
+                if not value:
+                    raise MasterDataError(
+                        f"{path.name}, Zeile {elem.sourceline}: key ohne Wert (Attribut V)."
+                    )
+                keys[value] = elem.get("DN", "")
+    except _xml_syntax_error() as exc:
+        line, column = getattr(exc, "position", (0, 0))
+        raise MasterDataError(
+            f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."
+        ) from None
+    if head is None or not keys:
+        raise MasterDataError(f"{path.name}: keine Schlüsseltabelle (keytab mit key) gefunden.")
+    match = _TF_IN_NAME.search(path.name)
+    quarter = Quarter(int(match[1]), int(match[2])) if match else None
+    return KeyTable(path, head["S"], head["SN"], head["SV"], keys, quarter)
+
+
 def load_directory(directory: str | os.PathLike) -> MasterData:
     """All master files of a directory (offline use: `kvdt check --stammdaten DIR`)."""
     directory = Path(directory)
@@ -603,6 +867,8 @@ def load_directory(directory: str | os.PathLike) -> MasterData:
     for path in sorted(directory.iterdir()):
         if path.is_file() and path.name.upper().startswith("PLZ"):
             data.plz_files.append(load_plz(path))
+        elif path.is_file() and path.name.upper().startswith("SDAV"):
+            data.av_files.append(load_sdav(path))
         elif (
             path.is_file()
             and path.name.upper().startswith(("SDKT", "KT"))
@@ -619,6 +885,8 @@ def load_directory(directory: str | os.PathLike) -> MasterData:
             data.ebm_files.append(load_sdebm(path))
         elif path.is_file() and _is_xml(path, ("SDOPS", "OPS")):
             data.ops_files.append(load_sdops(path))
+        elif path.is_file() and _is_xml(path, ("S_", "KEYTAB", "HGNC")):
+            data.keytabs.append(load_keytab(path))
     return data
 
 

@@ -626,6 +626,110 @@ RULES: dict[str, tuple[str, str]] = {
         "Überweisung (0102) mit Scheinuntergruppe 21, 27 oder 28: die GNR erfordert laut "
         "EBM-Stammdatei das Datum der Terminvermittlung/Auftragserteilung (4214).",
     ),
+    # ICD-10-GM (SDICD): ADT/KADT-Regeltabelle (6001/3673), HDRG-Regeltabelle (6009/6011)
+    "489": (
+        WARNUNG,
+        "Bitte ICD-Kodierung überprüfen: der ICD-Code gilt laut SDICD nur für Patienten dieses "
+        "Alters (Muss-Fehler).",
+    ),
+    "490": (
+        WARNUNG,
+        "Bitte ICD-Kodierung überprüfen: Diagnosen dieses Kodes sind in Mitteleuropa sehr selten "
+        "(SDICD).",
+    ),
+    "491": (
+        WARNUNG,
+        "Bitte ICD-Kodierung überprüfen: der ICD-Code gilt laut SDICD nur für Patienten des "
+        "anderen Geschlechts; Diagnosenausnahmetatbestand (6008 bzw. 3677) angeben.",
+    ),
+    "492": (
+        FEHLER,
+        "Bitte ICD-Kodierung überprüfen: der ICD-Code ist gegenwärtig ohne Inhalt und deshalb für "
+        "die Verschlüsselung nicht zugelassen (SDICD).",
+    ),
+    "729": (
+        FEHLER,
+        "Zu diesem Abrechnungsschein muss mindestens ein primärer ICD-Code angegeben werden (nur "
+        "Stern- oder Ausrufezeichen-Kodes laut SDICD).",
+    ),
+    "761": (
+        WARNUNG,
+        "Bitte ICD-Kodierung überprüfen: der ICD-Code gilt laut SDICD überwiegend nur für "
+        "Patienten dieses Alters (Kann-Fehler).",
+    ),
+    "817": (
+        WARNUNG,
+        "Bitte ICD-Kodierung überprüfen: der ICD-Code gilt laut SDICD überwiegend nur für "
+        "Patienten des anderen Geschlechts (Kann-Fehler).",
+    ),
+    "493": (
+        WARNUNG,
+        "Hybrid-DRG: Bitte ICD-Kodierung überprüfen: der ICD-Code (6009/6011) gilt laut SDICD nur "
+        "für Patienten dieses Alters.",
+    ),
+    "494": (
+        WARNUNG,
+        "Hybrid-DRG: Bitte ICD-Kodierung überprüfen: Diagnosen dieses Kodes (6009/6011) sind in "
+        "Mitteleuropa sehr selten.",
+    ),
+    "498": (
+        FEHLER,
+        "Hybrid-DRG: der ICD-Code (6009/6011) ist gegenwärtig ohne Inhalt und deshalb für die "
+        "Verschlüsselung nicht zugelassen.",
+    ),
+    "499": (
+        FEHLER,
+        "Hybrid-DRG: der ICD-Code (6009/6011) ist zum Abrechnungszeitraum nicht gültig: er steht "
+        "nicht als abrechenbar in der SDICD.",
+    ),
+    "735": (
+        FEHLER,
+        "Hybrid-DRG: zu diesem Fall muss mindestens ein primärer ICD-Code (6009/6011) angegeben "
+        "werden.",
+    ),
+    "737": (
+        WARNUNG,
+        "Hybrid-DRG: Bitte ICD-Kodierung überprüfen: der ICD-Code (6009/6011) gilt laut SDICD "
+        "überwiegend nur für Patienten des anderen Geschlechts.",
+    ),
+    # Kostenträger (SDKT)
+    "202": (
+        INFO,
+        "Das IK der Krankenkasse (4111) steht nicht in der Kostenträger-Stammdatei (SDKT) des "
+        "Quartals.",
+    ),
+    "210": (
+        WARNUNG,
+        "Gilt nur für Fälle des aktuellen Abrechnungsquartals: die Gebührenordnung (4121) muss der"
+        " Gebührenordnung des Kostenträgers in der SDKT entsprechen.",
+    ),
+    "763": (
+        WARNUNG,
+        "Nicht zulässiger KV-Geltungsbereich: der Kostenträger (4104) ist laut SDKT im KV-Bereich "
+        "der Betriebsstätte (0201) nicht zugelassen.",
+    ),
+    "222": (
+        FEHLER,
+        "Das HGNC-Gensymbol (5077) ist nicht in der HGNC-Schlüsseltabelle (key/@DN) enthalten; "
+        "für ein Gen außerhalb der Tabelle den Ersatzwert 999999 und den Gen-Namen (5078) "
+        "angeben.",
+    ),
+    "KVDT-RAV": (
+        WARNUNG,
+        "Die (N)BSNR des Überweisers (4218) ist nicht in der Arztverzeichnis-Stammdatei "
+        "(SDAV) des Quartals.",
+    ),
+    # EBM (SDEBM): Begründungen
+    "703": (
+        WARNUNG,
+        "Mindestens ein OP-Schlüssel (5035) muss in der EBM-Stammdatei bei der GNR als Begründung "
+        "definiert sein.",
+    ),
+    "704": (
+        WARNUNG,
+        "Als Abrechnungsbegründung (5036) muss eine GNR angegeben werden, die die EBM-Stammdatei "
+        "für die GNR vorsieht.",
+    ),
     "478": (
         FEHLER,
         "Ungültige Patienten-Postleitzahl (Stammdatei SDPLZ); bei Wohnsitz im Ausland 99999 "
@@ -831,33 +935,13 @@ class ValidationReport:
 #: Rules of the rule tables / XPM catalogue that need a KBV master file (Stammdatei); they
 #: cannot run without it and the protocol says so. Rule -> master file.
 MASTER_DATA_RULES: dict[str, str] = {
-    **dict.fromkeys(("017", "202", "210", "763", "KVDT-RQL2"), "Kostenträger (SDKT)"),
+    **dict.fromkeys(("017", "KVDT-RQL2"), "Kostenträger (SDKT)"),
     **dict.fromkeys(
         ("KVDT-SKT1", "KVDT-SKT2", "KVDT-SKT3", "KVDT-SKT4", "KVDT-SKT5"), "Kostenträger (SDKT)"
     ),
-    **dict.fromkeys(("703", "704", "749"), "EBM/GO (SDEBM)"),
-    **dict.fromkeys(
-        (
-            "489",
-            "490",
-            "491",
-            "492",
-            "493",
-            "494",
-            "498",
-            "499",
-            "729",
-            "735",
-            "737",
-            "761",
-            "817",
-        ),
-        "ICD-10-GM (SDICD)",
-    ),
+    "749": "Schlüsseltabelle S_NVV_RV_Zertifikat",
     **dict.fromkeys(("204", "213"), "Anbieter/Prüfnummern (SDPN)"),
     "221": "Hybrid-DRG (SDHDRG)",
-    "222": "HGNC",
-    "KVDT-RAV": "Arztverzeichnis (SDAV)",
 }
 
 #: Master file kinds (as in `kvportal.kvdt.masterdata.MasterData.available`) -> German name.
@@ -867,14 +951,19 @@ MASTER_FILES: dict[str, str] = {
     "sdicd": "ICD-10-GM (SDICD)",
     "sdebm": "EBM/GO (SDEBM)",
     "sdops": "OPS (SDOPS)",
+    "hgnc": "HGNC-Schlüsseltabelle",
+    "sdav": "Arztverzeichnis (SDAV)",
 }
 
 #: Implemented rules that run only with a master file of the billing quarter: rule -> kind.
 MASTER_FILE_RULES: dict[str, str] = {
     "478": "plz",
     "783": "plz",
-    "201": "sdkt",
-    "728": "sdicd",
+    **dict.fromkeys(("201", "202", "210", "763"), "sdkt"),
+    **dict.fromkeys("728 489 490 491 492 729 761 817 493 494 498 499 735 737".split(), "sdicd"),
+    **dict.fromkeys(("703", "704"), "sdebm"),
+    "222": "hgnc",
+    "KVDT-RAV": "sdav",
     **dict.fromkeys(("203", "701", "702", "868", "888", "889", "890", "892", "901"), "sdebm"),
     **dict.fromkeys(("223", "705"), "sdops"),
 }

@@ -18,6 +18,7 @@ from kvportal.core.quarters import Quarter
 from kvportal.members.identifiers import check_bsnr, check_lanr
 
 from . import fields as F
+from . import mdrules
 from .masterdata import EbmFile, IcdCode, MasterData, OpsFile
 from .messages import (
     FEHLER,
@@ -89,7 +90,7 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
 ) = range(33)
 
 #: Fields whose every value matters (the record's `seen` dict keeps only the last one).
-_CAPTURE = ("5041", "9132", "0305")
+_CAPTURE = ("5041", "9132", "0305", "6009", "6011")
 #: 5098/5099 not in besa: KADT (R730 F, R731 W) and SADT (R732, R733 F) have own numbers.
 _PLACE_RULES = {b"0109": "730", b"sad1": "732", b"sad2": "732", b"sad3": "732"}
 _DOCTOR_RULES = {b"0109": "731", b"sad1": "733", b"sad2": "733", b"sad3": "733"}
@@ -435,6 +436,7 @@ class _Validator:
         self.ebm: EbmFile | None = None  # SDEBM of the billing quarter (203, 701 ff.)
         self.ops: OpsFile | None = None  # SDOPS of the billing quarter (223, 705)
         self.icd: dict[bytes, IcdCode] | None = None  # SDICD of the billing year (728)
+        self.md: mdrules.State | None = None  # master-data rules (mdrules), None = none loaded
         self.svc_gnr = b""
         self.svc_day = b""
         self.svc_fields: set[bytes] | None = None
@@ -730,6 +732,8 @@ class _Validator:
                 self.close_service()
             if self.diag_open:
                 self.close_diag()
+            if self.md is not None and (self.adt_case or sa == b"0109" or sa == b"hdrg1"):
+                mdrules.case_end(self, self.md, sa, seen, line)
         if sa == b"hdrg1":
             self.hdrg_rules(line)
         elif sa == b"0109":
@@ -1290,6 +1294,8 @@ class _Validator:
                     ruled[0],
                     f"GNR „{_s(gnr)}“: es fehlt eines der Felder {', '.join(fks)}.",
                 )
+        if self.md is not None and (entry.reason_ops or entry.reason_gnrs):
+            mdrules.ebm_reasons(self, self.md, entry, gnr, self.svc_line)
 
     def pseudo_lanr_rules(self, fk: bytes, val: bytes, ln: int) -> None:
         """Pseudo-LANR (5101): in besa 0223 for current-quarter cases (R839); with SUG 28 equal
@@ -1597,6 +1603,12 @@ class _Validator:
                         code = icd.get(val)
                         if code is None or not code.billable:
                             msg("728", ln, fk, self.value_detail(fk, val))
+                    md = self.md
+                    if md is not None and ok and (self.adt_case or self.kadt_case):
+                        if val in md.primary_codes:  # the common case: no rule on the code
+                            md.primary = True
+                        elif val in md.flagged:
+                            mdrules.diag(self, md, fk, val, ln)
                     if self.diag_z017 and fk == b"3673":
                         msg("860", ln, fk)
                 elif role == R_DIAGSICH:
@@ -1687,6 +1699,8 @@ class _Validator:
                     self.declared.add(val)
                 elif fk == b"5041" and val == b"B" and self.applies("706"):
                     self.msg("706", ln, fk, self.value_detail(fk, val))
+                elif (fk == b"6009" or fk == b"6011") and self.masterdata is not None:
+                    mdrules.hdrg_diag(self, fk, val, ln)
             return
         if role == R_SVCFIELD:
             if not self.svc_open and (self.adt_case or self.sa in _SADT_CASES):
@@ -1703,8 +1717,12 @@ class _Validator:
                 if self.svc_fields is None:
                     self.svc_fields = set()
                 self.svc_fields.add(fk)
+                if self.md is not None and (fk == b"5035" or fk == b"5036"):
+                    mdrules.svc_value(self.md, self.svc_line, fk, val)
             if fk == b"5035" and ok and self.ops is not None and self.adt_case:
                 self.ops_rules(val, ln)
+            elif fk == b"5077" and self.md is not None and self.md.hgnc is not None:
+                mdrules.hgnc(self, self.md, val, ln)
             if fk == b"5034" and ok and self.in_case:
                 self.op_dates.append(val)
             elif fk == b"5012" and ok and val.isdigit() and int(val) >= 1_000_000:
@@ -1803,6 +1821,7 @@ class _Validator:
                     self.ops = self.masterdata.ops(quarter)
                     codes = self.masterdata.icd_codes(quarter)
                     self.icd = None if codes is None else {k.encode(): c for k, c in codes.items()}
+                    self.md = mdrules.State.create(self.masterdata, quarter)
             try:
                 self.report.quarter = Quarter.parse(val.decode("ascii"))
             except ValueError:

@@ -11,6 +11,8 @@ class MasterFile(models.Model):
         SDICD = "sdicd", _("ICD-10-GM-Stammdatei (SDICD)")
         SDEBM = "sdebm", _("EBM-Stammdatei (SDEBM)")
         SDOPS = "sdops", _("OPS-Stammdatei (SDOPS)")
+        HGNC = "hgnc", _("HGNC-Schlüsseltabelle")
+        SDAV = "sdav", _("Arztverzeichnis (SDAV)")
 
     kind = models.CharField(_("Art"), max_length=8, choices=Kind.choices)
     year = models.PositiveSmallIntegerField(_("Jahr"))

@@ -10,10 +10,12 @@ from django.db.models import Q
 
 from kvportal.core.quarters import Quarter
 from kvportal.kvdt.masterdata import (
+    AvFile,
     EbmFile,
     Gnr,
     IcdCode,
     IcdFile,
+    KeyTable,
     Kostentraeger,
     KtFile,
     MasterData,
@@ -27,6 +29,11 @@ from .models import MasterFile
 
 def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
+
+
+def _kt_extra(rest: list) -> tuple[str | None, tuple[str, ...]]:
+    """Gebührenordnung and excluded KVs of an SDKT entry (absent in files imported earlier)."""
+    return (rest[0] if rest else None, tuple(rest[1]) if len(rest) > 1 else ())
 
 
 def _latest(kind: str, quarter: Quarter) -> MasterFile | None:
@@ -55,7 +62,10 @@ def for_quarter(quarter: Quarter) -> MasterData | None:
     f = _latest(MasterFile.Kind.SDKT, quarter)
     if f is not None:
         rows = f.payload["entries"]
-        entries = tuple(Kostentraeger(v, _date(a), _date(b), tuple(iks)) for v, a, b, iks in rows)
+        entries = tuple(
+            Kostentraeger(v, _date(a), _date(b), tuple(iks), *_kt_extra(rest))
+            for v, a, b, iks, *rest in rows
+        )
         data.kt_files.append(KtFile(PurePath(f.name), Quarter(f.year, f.quarter), entries))
     f = MasterFile.objects.filter(kind=MasterFile.Kind.SDICD, year=quarter.year).first()
     if f is not None:
@@ -64,12 +74,31 @@ def for_quarter(quarter: Quarter) -> MasterData | None:
     f = _latest(MasterFile.Kind.SDEBM, quarter)
     if f is not None:
         gnrs = {
-            code: Gnr(code, a, b, tuple((seq, tuple(fks)) for seq, fks in lists))
-            for code, a, b, lists in f.payload["gnrs"]
+            code: Gnr(
+                code,
+                a,
+                b,
+                tuple((seq, tuple(fks)) for seq, fks in lists),
+                *(None if r is None else tuple(r) for r in rest),
+            )
+            for code, a, b, lists, *rest in f.payload["gnrs"]
         }
         data.ebm_files.append(EbmFile(PurePath(f.name), Quarter(f.year, f.quarter), gnrs))
     f = _latest(MasterFile.Kind.SDOPS, quarter)
     if f is not None:
         codes = {c[0]: OpsCode(*c) for c in f.payload["codes"]}
         data.ops_files.append(OpsFile(PurePath(f.name), Quarter(f.year, f.quarter), codes))
+    f = _latest(MasterFile.Kind.SDAV, quarter)
+    if f is not None:
+        p = f.payload
+        bsnrs = frozenset(b.encode() for b in p["bsnrs"])
+        data.av_files.append(
+            AvFile(PurePath(f.name), Quarter(f.year, f.quarter), p["version"], bsnrs)
+        )
+    f = _latest(MasterFile.Kind.HGNC, quarter)
+    if f is not None:
+        p = f.payload
+        data.keytabs.append(
+            KeyTable(PurePath(f.name), p["oid"], p["name"], p["version"], dict(p["keys"]))
+        )
     return data if data.available(quarter) else None

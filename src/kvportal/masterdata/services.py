@@ -1,12 +1,12 @@
-"""Import of KBV master files (SDPLZ, SDKT, SDICD, SDEBM, SDOPS) into the database: all files
-are read and checked first, then written in one transaction (nothing half-imported); a file
-already imported unchanged is skipped (idempotent)."""
+"""Import of KBV master files (SDPLZ, SDKT, SDICD, SDEBM, SDOPS, HGNC key table) into the
+database: all files are read and checked first, then written in one transaction (nothing
+half-imported); a file already imported unchanged is skipped (idempotent)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -14,12 +14,15 @@ from django.db import transaction
 from kvportal import audit
 from kvportal.audit.models import Activity
 from kvportal.core.quarters import Quarter
-from kvportal.kvdt.masterdata import MasterData, MasterDataError, load_directory
+from kvportal.kvdt.masterdata import HGNC_OID, MasterData, MasterDataError, load_directory
 
 from .models import MasterFile
 
 if TYPE_CHECKING:
     from kvportal.accounts.models import User
+
+#: Stored quarter of a key table whose file name names none: valid in every quarter.
+_ANY_QUARTER = Quarter(2000, 1)
 
 
 @dataclass
@@ -38,18 +41,26 @@ def _rows(data: MasterData, quarter: Quarter | None) -> list[tuple[str, Quarter,
     for f in filter(None, kt):
         entries = [
             [e.vknr, e.valid_from and e.valid_from.isoformat(),
-             e.valid_to and e.valid_to.isoformat(), list(e.iks)]
+             e.valid_to and e.valid_to.isoformat(), list(e.iks), e.fee_schedule,
+             list(e.excluded_kvs)]
             for e in f.entries
         ]  # fmt: skip
         rows.append((MasterFile.Kind.SDKT, f.quarter, f.path, {"entries": entries}))
     icd = [f for f in data.icd_files if quarter is None or f.year == quarter.year]
     for f in icd:
-        codes = [[c.code, c.billable, c.terminal, c.sex] for c in f.codes.values()]
+        codes = [list(astuple(c)) for c in f.codes.values()]  # IcdCode fields in order
         rows.append((MasterFile.Kind.SDICD, Quarter(f.year, 1), f.path, {"codes": codes}))
     ebm = [data.ebm(quarter)] if quarter else data.ebm_files
     for f in filter(None, ebm):
         gnrs = [
-            [g.code, g.valid_from, g.valid_to, [[seq, list(fks)] for seq, fks in g.lists]]
+            [
+                g.code,
+                g.valid_from,
+                g.valid_to,
+                [[seq, list(fks)] for seq, fks in g.lists],
+                None if g.reason_ops is None else list(g.reason_ops),
+                None if g.reason_gnrs is None else list(g.reason_gnrs),
+            ]
             for g in f.gnrs.values()
         ]
         rows.append((MasterFile.Kind.SDEBM, f.quarter, f.path, {"gnrs": gnrs}))
@@ -57,6 +68,16 @@ def _rows(data: MasterData, quarter: Quarter | None) -> list[tuple[str, Quarter,
     for f in filter(None, ops):
         codes = [[c.code, c.valid_from, c.valid_to, c.side] for c in f.codes.values()]
         rows.append((MasterFile.Kind.SDOPS, f.quarter, f.path, {"codes": codes}))
+    av = [data.av_file(quarter)] if quarter else data.av_files
+    for f in filter(None, av):
+        payload = {"version": f.version, "bsnrs": sorted(b.decode() for b in f.bsnrs)}
+        rows.append((MasterFile.Kind.SDAV, f.quarter, f.path, payload))
+    for t in data.keytabs:
+        if t.oid != HGNC_OID or (quarter is not None and data.keytab(HGNC_OID, quarter) is not t):
+            continue  # only key tables a rule uses
+        payload = {"oid": t.oid, "name": t.name, "version": t.version, "keys": t.keys}
+        # a key table without a quarter in its name applies to every quarter (_ANY_QUARTER)
+        rows.append((MasterFile.Kind.HGNC, t.quarter or _ANY_QUARTER, t.path, payload))
     return rows
 
 

@@ -35,6 +35,7 @@ APP_PREFIXES = [
     ("zulassung/", "admission"),
     ("ehba/", "ehba"),
     ("kim/", "kim"),
+    ("arztregister/", "members"),
     ("", "legal"),
     ("", "selfservice"),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
@@ -105,7 +106,7 @@ def taetigkeiten_of_person(person_id: int) -> QuerySet[Taetigkeit]:
 def _field_label(model: type[models.Model] | None, name: str) -> str:
     try:
         field = model._meta.get_field(name) if model else None
-    except Exception:
+    except FieldDoesNotExist:  # a field removed since the entry was written
         return name
     return str(getattr(field, "verbose_name", name)) if field is not None else name
 

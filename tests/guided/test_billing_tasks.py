@@ -13,15 +13,7 @@ from kvportal.billing import services, todo
 from kvportal.billing.models import SubmissionState
 from kvportal.core import registry
 from kvportal.members.constants import Role
-from tests.billing.conftest import (  # noqa: F401 - fixtures
-    ON_TIME,
-    Q1,
-    doctor,
-    employed,
-    kvdt_file,
-    practice,
-    submit_file,
-)
+from tests.billing.conftest import ON_TIME, Q1, kvdt_file
 from tests.factories import doctor_account
 
 pytestmark = pytest.mark.django_db

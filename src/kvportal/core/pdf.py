@@ -30,9 +30,8 @@ def _no_network(url: str, *args, **kwargs):
 
 
 def render_pdf(template_name: str, context: dict | None = None, *, pdf_a: bool = True) -> bytes:
-    from weasyprint import CSS, HTML
-
     from django.conf import settings
+    from weasyprint import CSS, HTML
 
     # the one letterhead (core/pdf/_letterhead.html) names the KV even without a `kv` context
     html = render_to_string(template_name, {"letterhead_name": settings.KV_NAME, **(context or {})})

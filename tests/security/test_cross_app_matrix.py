@@ -259,6 +259,7 @@ MEMBER_PAGES = [
     "access:apply",
     "admission:list",
     "ehba:register",
+    "ehba:checklist",
 ]
 
 

@@ -36,6 +36,7 @@ APP_PREFIXES = [
     ("ehba/", "ehba"),
     ("kim/", "kim"),
     ("arztbrief/", "arztbrief"),
+    ("arztregister/", "members"),
     ("", "legal"),
     ("", "selfservice"),
 ]

@@ -220,6 +220,18 @@ STAFF_URLS = {
     "access:staff_queue": "Arztregister",
     "access:staff_detail": "Arztregister",
     "access:staff_decide": "Arztregister",
+    "access:staff_refuse": "Arztregister",
+    "members:practice_list": "Arztregister",
+    "members:practice_create": "Arztregister",
+    "members:practice_detail": "Arztregister",
+    "members:practice_edit": "Arztregister",
+    "members:person_list": "Arztregister",
+    "members:person_create": "Arztregister",
+    "members:person_detail": "Arztregister",
+    "members:person_edit": "Arztregister",
+    "members:taetigkeit_create": "Arztregister",
+    "members:taetigkeit_edit": "Arztregister",
+    "members:taetigkeit_end": "Arztregister",
     "access:staff_pdf": "Arztregister",
     "access:staff_letters": "Arztregister",
     "access:staff_letters_batch": "Arztregister",
@@ -253,6 +265,7 @@ MEMBER_PAGES = [
     "access:apply",
     "admission:list",
     "ehba:register",
+    "ehba:checklist",
 ]
 
 
@@ -487,6 +500,11 @@ def _staff_kwargs(world, name: str):
         ).CommitteeSession.objects.first()
     )
     attachment = admission_app.attachments.first()
+    taetigkeit = (
+        __import__("kvportal.members.models", fromlist=["Taetigkeit"])
+        .Taetigkeit.objects.filter(betriebsstaette=world.practices["mvz"])
+        .first()
+    )
     table = {
         "billing:staff_detail": {"pk": sub.pk},
         "billing:staff_recheck": {"pk": sub.pk},
@@ -496,6 +514,14 @@ def _staff_kwargs(world, name: str):
         "billing:deadline_edit": {"quarter": "2026-1"},
         "access:staff_detail": {"pk": access_app.pk},
         "access:staff_decide": {"pk": access_app.pk},
+        "access:staff_refuse": {"pk": access_app.pk},
+        "members:practice_detail": {"pk": world.practices["mvz"].pk},
+        "members:practice_edit": {"pk": world.practices["mvz"].pk},
+        "members:person_detail": {"pk": taetigkeit.person_id},
+        "members:person_edit": {"pk": taetigkeit.person_id},
+        "members:taetigkeit_create": {"person_pk": taetigkeit.person_id},
+        "members:taetigkeit_edit": {"pk": taetigkeit.pk},
+        "members:taetigkeit_end": {"pk": taetigkeit.pk},
         "access:staff_pdf": {"pk": access_app.pk},
         "access:staff_letter_pdf": {"pk": 1},
         "admission:staff_detail": {"pk": admission_app.pk},

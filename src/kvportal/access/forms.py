@@ -211,7 +211,7 @@ class DecisionForm(forms.Form):
     ]
     action = forms.ChoiceField(choices=ACTIONS, widget=forms.HiddenInput)
     message = forms.CharField(
-        label=_("Begründung bzw. Hinweis an den Antragsteller"),
+        label=_("Hinweis an den Antragsteller (bei Nachbesserung)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )

@@ -723,7 +723,12 @@ def reject(*, actor: User, application: AccessApplication, reason: str) -> Acces
     app.decided_by = actor
     app.decided_at = timezone.now()
     app.save()
-    audit.record(actor=actor, activity=Activity.DECISION, obj=app, detail={"decision": "abgelehnt"})
+    audit.record(
+        actor=actor,
+        activity=Activity.DECISION,
+        obj=app,
+        detail={"decision": "abgelehnt", "reason": app.staff_message},  # issue 14: in the history
+    )
     _notify(app)
     return app
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("kv/antraege/", views.staff_queue, name="staff_queue"),
     path("kv/antraege/<int:pk>/", views.staff_detail, name="staff_detail"),
     path("kv/antraege/<int:pk>/entscheiden/", views.staff_decide, name="staff_decide"),
+    path("kv/antraege/<int:pk>/ablehnen/", views.staff_refuse, name="staff_refuse"),
     path("kv/antraege/<int:pk>/pdf/", views.staff_application_pdf, name="staff_pdf"),
     path("kv/zugangsschreiben/", views.staff_letters, name="staff_letters"),
     path("kv/zugangsschreiben/sammeldruck/", views.staff_letters_batch, name="staff_letters_batch"),

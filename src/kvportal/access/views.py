@@ -531,8 +531,73 @@ def staff_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             ),
             "letters": app.letters.select_related("user").order_by("pk"),
             "decision_form": access_forms.DecisionForm(),
+            **_registry_context(app),
         },
     )
+
+
+def _registry_context(app: AccessApplication) -> dict:
+    """Issue 14: a BSNR not yet in the registry makes "Betriebsstätte anlegen" (prefilled
+    with the application's data) the one primary action; the history shows the decisions."""
+    from urllib.parse import urlencode
+
+    from kvportal.members import selectors as registry
+
+    practice = registry.practice_by_bsnr(app.bsnr)
+    create_url = ""
+    if practice is None and app.bsnr:
+        prefill = {
+            "bsnr": app.bsnr,
+            "name": app.practice_name,
+            "kind": app.variant,
+            "email": app.contact_email,
+            "next": reverse("access:staff_detail", args=[app.pk]),
+        }
+        create_url = (
+            reverse("members:practice_create")
+            + "?"
+            + urlencode({k: v for k, v in prefill.items() if v})
+        )
+    return {
+        "registry_practice": practice,
+        "create_practice_url": create_url,
+        "history": registry.object_history(app),
+    }
+
+
+@staff_role_required(StaffRole.ARZTREGISTER)
+def staff_refuse(request, pk: int):
+    """Refusal of an access application: the shared confirmation step (consequence, reason)."""
+    from kvportal.core.forms import ConfirmReasonForm
+
+    app = get_object_or_404(AccessApplication, pk=pk)
+    if app.status != rules.Status.EINGEREICHT:
+        messages.error(request, "Nur eingereichte Anträge können abgelehnt werden.")
+        return redirect("access:staff_detail", pk)
+    form = ConfirmReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.reject(actor=request.user, application=app, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            form.add_error("reason", exc.messages)
+        else:
+            messages.success(request, "Der Antrag wurde abgelehnt.")
+            return redirect("access:staff_detail", pk)
+    confirm = {
+        "title": _("Antrag %(r)s ablehnen") % {"r": app.reference},
+        "consequence": _(
+            "Der Antrag wird endgültig abgelehnt; es werden keine Konten angelegt. "
+            "Der Antragsteller erhält die Begründung per E-Mail und auf der Statusseite."
+        ),
+        "consequences": [
+            _("Ein neuer Zugang ist nur mit einem neuen Antrag möglich."),
+            _("Die Begründung steht in der Historie des Antrags."),
+        ],
+        "action_url": reverse("access:staff_refuse", args=[app.pk]),
+        "submit_label": _("Antrag ablehnen"),
+        "cancel_url": reverse("access:staff_detail", args=[app.pk]),
+    }
+    return render(request, "core/confirm.html", {"confirm": confirm, "form": form})
 
 
 @staff_role_required(StaffRole.ARZTREGISTER)
@@ -552,9 +617,8 @@ def staff_decide(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
                 f"Der Antrag wurde genehmigt. {len(letters)} Zugangsschreiben "
                 "sind zum Druck bereit.",
             )
-        elif action == "reject":
-            services.reject(actor=request.user, application=app, reason=message)
-            messages.success(request, "Der Antrag wurde abgelehnt.")
+        elif action == "reject":  # issue 14: only through the confirmation step
+            return redirect("access:staff_refuse", pk)
         else:
             services.request_corrections(actor=request.user, application=app, message=message)
             messages.success(request, "Der Antragsteller wurde um Nachbesserung gebeten.")

@@ -76,6 +76,9 @@ class BillingConfig(AppConfig):
         from kvportal.billing import staff
 
         registry.register_staff_counts(staff.staff_counts)
+        from kvportal.billing import todo
+
+        registry.register_tasks(todo.tasks)  # "Ihre Aufgaben" (issue 14)
         if self.apps.is_installed("kvportal.ehba"):  # signatures: this app's signable (issue 13)
             from kvportal.billing import signing
 

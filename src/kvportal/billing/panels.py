@@ -8,13 +8,13 @@ from kvportal.accounts.constants import AccountKind
 
 
 def panel(request) -> dict | None:
-    from kvportal.billing import selectors
+    from kvportal.billing import todo
 
     user = request.user
     if not user.is_authenticated or user.kind == AccountKind.STAFF:
         return None
     today = timezone.localdate()
-    practices = selectors.overview(user, today, count=2)
+    practices = todo.overview_once(user, today)  # shared with "Ihre Aufgaben" (one read)
     rows = []
     for item in practices:
         if not item.billing:

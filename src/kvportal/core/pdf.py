@@ -30,9 +30,11 @@ def _no_network(url: str, *args, **kwargs):
 
 
 def render_pdf(template_name: str, context: dict | None = None, *, pdf_a: bool = True) -> bytes:
+    from django.conf import settings
     from weasyprint import CSS, HTML
 
-    html = render_to_string(template_name, context or {})
+    # the one letterhead (core/pdf/_letterhead.html) names the KV even without a `kv` context
+    html = render_to_string(template_name, {"letterhead_name": settings.KV_NAME, **(context or {})})
     stylesheet = CSS(filename=str(_STATIC / "core" / "pdf.css"))
     document = HTML(string=html, base_url=str(_STATIC), url_fetcher=_no_network)
     variant = ARCHIVE_VARIANT if pdf_a else ACCESSIBLE_VARIANT

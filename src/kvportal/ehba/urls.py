@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kvportal.ehba import views
+from kvportal.ehba import views, views_status
 
 app_name = "ehba"
 
@@ -9,6 +9,7 @@ urlpatterns = [
     path("challenge/", views.challenge, name="challenge"),
     path("zweiter-faktor/", views.second_factor, name="second_factor"),
     path("registrieren/", views.register, name="register"),
+    path("einrichtung/", views_status.checklist, name="checklist"),
     path(
         "registrierung/<int:pk>/entfernen/", views.registration_remove, name="registration_remove"
     ),

@@ -8,7 +8,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 
 from kvportal import audit
@@ -156,3 +156,36 @@ def delete_registry_entry(*, actor: User, entry: RegistryEntry) -> None:
     detail = {"deleted": {k: v[1] for k, v in registry_changes(None, entry).items()}}
     audit.record(actor=actor, activity=Activity.DELETE, obj=entry, bsnr=_bsnr(entry), detail=detail)
     entry.delete()
+
+
+@transaction.atomic
+def end_taetigkeit(*, actor, taetigkeit: Taetigkeit, valid_to: dt.date, reason: str) -> Taetigkeit:
+    """End a Tätigkeit on `valid_to` (a destructive decision, issue 14): the reason and the
+    changed field go into the access log and the entry's history."""
+    _require_registry_staff(actor)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ValidationError({"reason": "Bitte geben Sie eine Begründung an."})
+    old = Taetigkeit.objects.select_for_update().get(pk=taetigkeit.pk)
+    if old.valid_to is not None and old.valid_to < valid_to:
+        raise ValidationError(
+            {"valid_to": f"Die Tätigkeit endet bereits am {old.valid_to:%d.%m.%Y}."}
+        )
+    if valid_to < old.valid_from:
+        raise ValidationError(
+            {"valid_to": f"Das Ende darf nicht vor dem Beginn ({old.valid_from:%d.%m.%Y}) liegen."}
+        )
+    taetigkeit.valid_to = valid_to
+    taetigkeit.save(update_fields=["valid_to"])
+    audit.record(
+        actor=actor,
+        activity=Activity.UPDATE,
+        obj=taetigkeit,
+        bsnr=taetigkeit.betriebsstaette.bsnr,
+        detail={
+            "changes": registry_changes(old, taetigkeit),
+            "decision": "Tätigkeit beendet",
+            "reason": reason,
+        },
+    )
+    return taetigkeit

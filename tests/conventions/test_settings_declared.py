@@ -18,7 +18,6 @@ PENDING = (
     "billing/testruns.py",
     "core/tasks.py",
     "ehba/",
-    "kim/",
 )
 
 

@@ -126,6 +126,8 @@ class _FilterHandler(fachdienst._SmtpHandler):
             account = self.source.lookup(rcpt)
             if account is None or not account.active:
                 failures.append(dsn.RecipientFailure(rcpt, "5.1.1", "550 Empfänger unbekannt"))
+            elif (refusal := fachdienst.version_refusal(account, len(data))) is not None:
+                failures.append(refusal)
             elif len(data) > account.limits.max_mail_size:
                 failures.append(
                     dsn.RecipientFailure(rcpt, "5.3.4", "552 Nachricht größer als beim "

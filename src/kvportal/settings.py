@@ -423,6 +423,8 @@ KIM_TSP_DIR = Path(env("KVPORTAL_KIM_TSP_DIR", str(VAR_DIR / "kim-tsp")))
 KIM_STORE_DIR = env("KVPORTAL_KIM_STORE_DIR", "")
 #: Local KIM agent the web mailbox talks to (decrypts/signs with the card; kim/agent_endpoints.py).
 KIM_AGENT_URL = env("KVPORTAL_KIM_AGENT_URL", "http://127.0.0.1:8766")
+#: Host name of the Fachdienst printed in credential letters; empty: mail.<KIM_DOMAIN>.
+KIM_MAIL_HOST = env("KVPORTAL_KIM_MAIL_HOST", "")
 if KIM_AGENT_URL not in CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"]:
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"].append(KIM_AGENT_URL)
 # --- Shared cache (issue 13) -------------------------------------------------------------------

@@ -10,9 +10,9 @@ from django.conf import settings
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "kvportal"
 
-#: Modules another branch is rewriting right now (KIM): their settings and reads are
-#: declared/converted by their owner; drop the prefix once its modules follow the rule.
-PENDING = ("kim/",)
+#: Modules another branch is rewriting right now: their settings reads are declared by their
+#: owner; drop the prefix once its modules follow the rule. Empty: every module follows it.
+PENDING: tuple[str, ...] = ()
 
 
 def _modules():

@@ -70,7 +70,9 @@ def world(pki):
                          enc=[(pki["alice"].cert, pki["alice"].key)])  # fmt: skip
     stranger = cm.PemCard(osig_key=pki["mallory"].key, osig_cert=pki["mallory"].cert,
                           enc=[(pki["mallory"].cert, pki["mallory"].key)])  # fmt: skip
-    directory = cm.FileDirectory({ALPHA: [pki["alice"].cert], BETA: [pki["bob"].cert]})
+    directory = cm.FileDirectory(
+        {ALPHA: [pki["alice"].cert], BETA: [pki["bob"].cert]}, {ALPHA: "1.5", BETA: "1.5"}
+    )
     trust = cm.Trust(anchors=[ca.cert], crls=[crl(ca, [revoked_osig.cert])])
     return {"alpha": alpha, "beta": beta, "revoked": revoked, "stranger": stranger,
             "directory": directory, "trust": trust, "ca": ca}  # fmt: skip

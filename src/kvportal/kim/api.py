@@ -310,7 +310,7 @@ def search_practitioner_role(request):
 @api_view(scope=ApiScope.KIM)
 def search_endpoint(request):
     def build(params, count):
-        accounts = KimAccount.objects.filter(state__in=selectors.LIVE_STATES)
+        accounts = selectors.live_accounts()
         if params.get("address"):
             value = params["address"]
             value = value[7:] if value.lower().startswith("mailto:") else value
@@ -399,7 +399,7 @@ def read_practitioner_role(request, rid: str):
 @api_view(scope=ApiScope.KIM)
 def read_endpoint(request, rid: str):
     def build():
-        account = KimAccount.objects.get(state__in=selectors.LIVE_STATES, pk=_pk(rid, "kim-"))
+        account = selectors.live_account(_pk(rid, "kim-"))
         entry = _entry_of(account)
         return endpoint(account, entry) if entry is not None else None
 

@@ -98,6 +98,8 @@ def build_parser(prog: str = "kim") -> argparse.ArgumentParser:
     chk = sub.add_parser("checkpassword", help="Dovecot-checkpassword gegen die KIM-Konten")
     chk.add_argument("--accounts", required=True, help="Kontendatei oder modul:fabrik")
     chk.add_argument("--mail-root", default="/var/vmail", help="Basis der Postfächer (HOME)")
+    chk.add_argument("--mail-user", default="vmail", help="Besitzer der Postfächer (userdb uid)")
+    chk.add_argument("--mail-group", default="vmail", help="Gruppe der Postfächer (userdb gid)")
     chk.add_argument("reply", nargs=argparse.REMAINDER, help="checkpassword-reply-Programm")
     flt = sub.add_parser("filter", help="Postfix-Vorfilter: nur KOM-LE, Grenzen der Konten")
     flt.add_argument("--accounts", required=True, help="Kontendatei oder modul:fabrik")
@@ -537,9 +539,13 @@ def main(
 
             try:
                 source = production.load_source(args.accounts)
-            except Exception:
+            except Exception as exc:  # Dovecot logs the program's stderr
+                err.write(f"Kontenquelle „{args.accounts}“ nicht ladbar: {exc}\n")
                 return production.CHECKPASSWORD_TEMP
-            return production.checkpassword(source, args.reply, mail_root=args.mail_root)
+            return production.checkpassword(
+                source, args.reply, mail_root=args.mail_root,
+                mail_user=args.mail_user, mail_group=args.mail_group,
+            )  # fmt: skip
         data = _read(args.file, "Eingabedatei")
         key = _load_key(args.key) if args.key else None
         trust = [c for path in args.trust for c in _load_certs(path)]

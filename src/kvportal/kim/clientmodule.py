@@ -125,10 +125,22 @@ class CertificateDirectory(Protocol):
 
 
 class FileDirectory:
-    """JSON file `{"adresse": ["-----BEGIN CERTIFICATE-----…", …], …}`."""
+    """JSON file `{"adresse": ["-----BEGIN CERTIFICATE-----…", …], …}`; an entry may also be
+    `{"certificates": [PEM…], "kim_version": "1.0"}` (VZD komLeData)."""
 
-    def __init__(self, entries: dict[str, list[x509.Certificate]]):
+    def __init__(
+        self, entries: dict[str, list[x509.Certificate]], versions: dict[str, str] | None = None
+    ):
         self._entries = {k.lower(): v for k, v in entries.items()}
+        self._versions = {k.lower(): v for k, v in (versions or {}).items()}
+
+    def kim_version(self, address: str) -> str | None:
+        """The KOM-LE version in the entry (komLeData), None if undefined."""
+        return self._versions.get(address.lower())
+
+    def set_kim_version(self, address: str, version: str) -> None:
+        """A_21387-01: a newer client module overwrites the sender's komLeData."""
+        self._versions[address.lower()] = version
 
     @classmethod
     def load(cls, path: str | Path) -> FileDirectory:
@@ -142,8 +154,13 @@ class FileDirectory:
             ) from exc
         if not isinstance(raw, dict):
             raise ClientModuleError(f"Verzeichnisdatei „{path}“: erwartet ein JSON-Objekt.")
-        entries = {}
-        for address, pems in raw.items():
+        entries, versions = {}, {}
+        for address, value in raw.items():
+            pems = value
+            if isinstance(value, dict):
+                pems = value.get("certificates") or []
+                if value.get("kim_version") is not None:
+                    versions[address] = str(value["kim_version"])
             try:
                 entries[address] = [
                     c for pem in pems for c in x509.load_pem_x509_certificates(pem.encode())
@@ -152,7 +169,7 @@ class FileDirectory:
                 raise ClientModuleError(
                     f"Verzeichnisdatei „{path}“, Eintrag „{address}“: kein lesbares Zertifikat."
                 ) from exc
-        return cls(entries)
+        return cls(entries, versions)
 
     def encryption_certificates(self, address: str) -> list[x509.Certificate]:
         return list(self._entries.get(address.lower(), []))
@@ -195,11 +212,11 @@ class FhirDirectory:
                 smtp="451 4.4.3",
             ) from exc
 
-    def encryption_certificates(self, address: str) -> list[x509.Certificate]:
+    def _endpoints(self, address: str) -> list[dict]:
         from urllib.parse import quote
 
         bundle = self._get(f"Endpoint?address={quote('mailto:' + address.lower())}")
-        certs = []
+        found = []
         for entry in bundle.get("entry") or []:
             resource = entry.get("resource") or {}
             if resource.get("resourceType") != "Endpoint" or resource.get("status") != "active":
@@ -209,6 +226,20 @@ class FhirDirectory:
                 f"mailto:{address}".lower(),
             ):
                 continue
+            found.append(resource)
+        return found
+
+    def kim_version(self, address: str) -> str | None:
+        """komLeData from the Endpoint's connectionType code `kim-<version>`."""
+        for resource in self._endpoints(address):
+            code = str((resource.get("connectionType") or {}).get("code", ""))
+            if code.startswith("kim-"):
+                return code[4:]
+        return None
+
+    def encryption_certificates(self, address: str) -> list[x509.Certificate]:
+        certs = []
+        for resource in self._endpoints(address):
             for extension in resource.get("extension") or []:
                 if not str(extension.get("url", "")).endswith(ENC_CERT_EXTENSION):
                     continue
@@ -384,6 +415,7 @@ def seal(
     ttl_days: int = fachdienst.DEFAULT_DATA_TIME_TO_LIVE,
     kas_upload: Callable[[bytes, list[str], dt.datetime], str] | None = None,
     kas_threshold: int = fachdienst.KAS_THRESHOLD,
+    kim_version: Callable[[str], str | None] | None = None,
 ) -> Sealed:
     """Sign with the OSIG key, encrypt for each recipient's valid ENC certificates + sender.
 
@@ -428,6 +460,26 @@ def seal(
         raise ClientModuleError(
             f"Nachricht für keinen Empfänger verschlüsselbar: {reasons}", smtp="550 5.1.1"
         )
+    if len(client_mail) > kas_threshold and kim_version is not None:
+        # A_19356-04: only KOM-LE ≥ 1.5 recipients can fetch from the KAS; others removed, 4001
+        for rcpt in list(kept):
+            version = kim_version(rcpt)
+            if fachdienst.version_key(version) < (1, 5):
+                kept.remove(rcpt)
+                keyed = [(a, c) for a, c in keyed if a != rcpt]
+                failures.append(
+                    dsn.RecipientFailure(
+                        rcpt, "5.3.4",
+                        f"550 {dsn.TEXTS[dsn.WRONG_KIM_VERSION]} ({rcpt}: KOM-LE "
+                        f"{version or '1.0'})",
+                        kim_code=dsn.WRONG_KIM_VERSION,
+                    )
+                )  # fmt: skip
+        if not kept:
+            reasons = "; ".join(f.diagnostic for f in failures)
+            raise ClientModuleError(
+                f"Nachricht für keinen Empfänger zustellbar: {reasons}", smtp="451 4.3.0"
+            )
     keyed += [(sender.lower(), cert) for cert, _key in card.enc]  # the sender reads it too
     expires = at + dt.timedelta(days=ttl_days)
     if len(client_mail) > kas_threshold:
@@ -678,6 +730,12 @@ class ClientModule:
     kas_threshold: int = fachdienst.KAS_THRESHOLD
     limits: attachments.LimitsClient | None = None  # getLimits before sending (A_22416)
 
+    def _versions(self) -> VersionCache:
+        cache = self.__dict__.get("_version_cache")
+        if cache is None or cache.directory is not self.directory:
+            cache = self.__dict__["_version_cache"] = VersionCache(self.directory)
+        return cache
+
     def _implicit(self, port: int) -> bool:
         if self.upstream_implicit_tls is None:
             return port in (465, 995)
@@ -747,9 +805,12 @@ class ClientModule:
                     expires=expires,
                 )  # fmt: skip
 
+        versions = self._versions()
+        outdated = versions.check_sender(context.address)
         sealed = seal(data, sender=context.address, recipients=rcpts, card=card,
                       directory=self.directory, kas_upload=upload,
-                      kas_threshold=self.kas_threshold, ttl_days=ttl)  # fmt: skip
+                      kas_threshold=self.kas_threshold, ttl_days=ttl,
+                      kim_version=versions.get)  # fmt: skip
         conn = self.upstream_smtp(context, password)
         try:
             refused = conn.sendmail(mail_from, sealed.recipients, sealed.message)
@@ -763,6 +824,12 @@ class ClientModule:
                     original=data, failures=failures,
                 )  # fmt: skip
                 conn.sendmail(context.address, [context.address], report)
+            if outdated is not None:  # A_21387-01: unsigned, unencrypted DSN to the sender
+                notice = dsn.delivery_report(
+                    reporting_mta="kim-clientmodul.localhost", sender=context.address,
+                    original=data, failures=[outdated], kim_code=dsn.CLIENT_MODULE_OUTDATED,
+                )  # fmt: skip
+                conn.sendmail(context.address, [context.address], notice)
         except smtplib.SMTPResponseException as exc:
             text = exc.smtp_error.decode("utf-8", "replace")
             return f"{exc.smtp_code} {text}"
@@ -913,3 +980,47 @@ def smtp_controller(cm: ClientModule, *, host: str = "127.0.0.1", port: int = 0,
 async def start_pop3(cm: ClientModule, host: str = "127.0.0.1", port: int = 0):
     """POP3S towards the practice software (implicit TLS, like port 995)."""
     return await fachdienst.start_pop3(cm, host, port, implicit_tls=True)
+
+
+class VersionCache:
+    """KOM-LE versions (VZD komLeData) of addresses, cached for 24 hours (A_22340)."""
+
+    def __init__(self, directory, *, ttl: dt.timedelta = dt.timedelta(hours=24), clock=None):
+        self.directory = directory
+        self.ttl = ttl
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._cache: dict[str, tuple[dt.datetime, str | None]] = {}
+
+    def get(self, address: str) -> str | None:
+        lookup = getattr(self.directory, "kim_version", None)
+        if lookup is None:
+            return None  # a directory without komLeData: every address counts as 1.0
+        key, now = address.lower(), self.clock()
+        hit = self._cache.get(key)
+        if hit is None or now - hit[0] >= self.ttl:
+            hit = (now, lookup(key))
+            self._cache[key] = hit
+        return hit[1]
+
+    def check_sender(self, address: str) -> dsn.RecipientFailure | None:
+        """A_21387-01: the directory names a newer version than this module's → notice 4017
+        for the sender; an older one is overwritten where the directory allows it."""
+        listed = self.get(address)
+        own = fachdienst.KOMLE_VERSION
+        if listed is None:
+            return None
+        if fachdienst.version_key(listed) > fachdienst.version_key(own):
+            return dsn.RecipientFailure(
+                address, "5.7.0",
+                f"550 {dsn.TEXTS[dsn.CLIENT_MODULE_OUTDATED]} (Clientmodul KOM-LE {own}, "
+                f"Verzeichnis {listed}); bitte das Clientmodul aktualisieren",
+                kim_code=dsn.CLIENT_MODULE_OUTDATED,
+            )  # fmt: skip
+        if fachdienst.version_key(listed) < fachdienst.version_key(own):
+            update = getattr(self.directory, "set_kim_version", None)
+            if update is not None:
+                update(address, own)
+                self._cache[address.lower()] = (self.clock(), own)
+            else:
+                log.info("directory is read-only: komLeData of the sender not updated")
+        return None

@@ -30,6 +30,8 @@ ATTACHMENT_HASH_MISMATCH = 4012
 KAS_TOO_MANY_REQUESTS = 4013
 MANIPULATED_AFTER_ENCRYPTION = 4014
 RECIPIENTS_MANIPULATED = 4015
+PKCS12_UPDATE_FAILED = 4016
+CLIENT_MODULE_OUTDATED = 4017
 SIZE_OVER_LIMIT = 4018
 
 TEXTS = {
@@ -56,6 +58,9 @@ TEXTS = {
     4015: "Die Prüfung der Signatur der Nachricht hat ergeben, dass die Nachricht manipuliert "
     "wurde, um einem anderen Nutzer das Entschlüsseln der Nachricht mit einem Schlüssel, der "
     "nicht in seinem Besitz ist, zu ermöglichen.",
+    4016: "Bei der Aktualisierung der PKCS#12-Datei ist ein Fehler aufgetreten",
+    4017: "Die KIM-Version des Client-Moduls ist kleiner als die im Verzeichnisdienst zu "
+    "seinem Eintrag hinterlegte Version",
     4018: "Die Nachricht überschreitet die für das Konto zulässige Größe (maxMailSize)",
 }
 

@@ -38,6 +38,10 @@ DEFAULT_MAX_MAIL_SIZE = 734_003_200  # AccountLimit.yaml maxMailSize minimum (70
 DEFAULT_DATA_TIME_TO_LIVE = 90  # days; AccountLimit.yaml allows 10..365
 KAS_THRESHOLD = 15 * 1024 * 1024  # KIM 1.5: larger mails go through the attachment service
 POP3_IDLE_TIMEOUT = 600  # RFC 1939: autologout timer of at least 10 minutes
+#: KOM-LE version of this Fachdienst and its client module (X-KOM-LE-Version, VZD komLeData)
+KOMLE_VERSION = "1.5"
+#: A_19356-04: a KOM-LE 1.0 client module (Konnektor limit) takes mails up to 25 MB only
+KOMLE_10_MAX_SIZE = 25 * 1024 * 1024
 
 
 # --- accounts ---------------------------------------------------------------------------
@@ -57,6 +61,30 @@ class Account:
     address: str  # KIM address, lower case
     limits: AccountLimits = field(default_factory=AccountLimits)
     active: bool = True  # False: deregistered or blocked – no login, no delivery
+    kim_version: str = KOMLE_VERSION  # the account's KOM-LE version (VZD komLeData)
+
+
+def version_key(version: str | None) -> tuple[int, ...]:
+    """ "1.5" → (1, 5); undefined or unreadable counts as 1.0 (A_19356-04)."""
+    try:
+        return tuple(int(p) for p in (version or "1.0").strip().split("."))
+    except ValueError:
+        return (1, 0)
+
+
+def version_refusal(account: Account, size: int):
+    """A_19356-04 (gemSpec_CM_KOMLE): a mail over 25 MB cannot go to a KOM-LE 1.0 recipient;
+    the recipient is removed with 4001. None if the mail may go to `account`."""
+    from . import dsn
+
+    if size > KOMLE_10_MAX_SIZE and version_key(account.kim_version) < (1, 5):
+        return dsn.RecipientFailure(
+            account.address, "5.3.4",
+            f"550 {dsn.TEXTS[dsn.WRONG_KIM_VERSION]} (KOM-LE {account.kim_version or '1.0'}, "
+            f"Nachricht über 25 MB)",
+            kim_code=dsn.WRONG_KIM_VERSION,
+        )  # fmt: skip
+    return None
 
 
 @runtime_checkable
@@ -83,14 +111,20 @@ def verify_password(stored: str, given: str) -> bool:
 
 
 class InMemoryAccountSource:
-    """Accounts in a dict: address → password or (password, AccountLimits)."""
+    """Accounts in a dict: address → password, (password, AccountLimits) or
+    (password, AccountLimits, KOM-LE version)."""
 
-    def __init__(self, accounts: Mapping[str, str | tuple[str, AccountLimits]]):
+    def __init__(self, accounts: Mapping[str, str | tuple]):
         self._accounts: dict[str, tuple[str, Account]] = {}
         for address, value in accounts.items():
-            password, limits = (value, AccountLimits()) if isinstance(value, str) else value
+            password, limits, *version = (
+                (value, AccountLimits()) if isinstance(value, str) else value
+            )
             key = address.strip().lower()
-            self._accounts[key] = (password, Account(address=key, limits=limits))
+            account = Account(
+                address=key, limits=limits, kim_version=version[0] if version else KOMLE_VERSION
+            )
+            self._accounts[key] = (password, account)
 
     def lookup(self, address: str) -> Account | None:
         entry = self._accounts.get(address.strip().lower())
@@ -115,7 +149,8 @@ _LIMIT_KEYS = {"max_mail_size": "max_mail_size", "quota": "quota", "ttl": "data_
 
 
 class FileAccountSource(InMemoryAccountSource):
-    """Text file: `adresse passwort [max_mail_size=N] [quota=N] [ttl=TAGE]` per line."""
+    """Text file: `adresse passwort [max_mail_size=N] [quota=N] [ttl=TAGE] [version=1.0|1.5]`
+    per line."""
 
     @classmethod
     def load(cls, path: str | Path) -> FileAccountSource:
@@ -134,17 +169,21 @@ class FileAccountSource(InMemoryAccountSource):
             if len(parts) < 2 or "@" not in parts[0]:
                 raise AccountFileError(f"{where}: erwartet „adresse passwort [grenze=wert …]“.")
             values: dict[str, int] = {}
+            version = KOMLE_VERSION
             for option in parts[2:]:
                 name, _, raw = option.partition("=")
+                if name == "version" and raw in ("1.0", "1.5"):
+                    version = raw
+                    continue
                 if name not in _LIMIT_KEYS or not raw.lstrip("-").isdigit():
                     raise AccountFileError(
                         f"{where}: „{option}“ ist keine Grenze (erlaubt: max_mail_size=BYTE, "
-                        "quota=BYTE oder -1, ttl=TAGE)."
+                        "quota=BYTE oder -1, ttl=TAGE, version=1.0|1.5)."
                     )
                 values[_LIMIT_KEYS[name]] = int(raw)
             if values.get("data_time_to_live", 90) < 1:
                 raise AccountFileError(f"{where}: ttl muss mindestens 1 Tag sein.")
-            accounts[parts[0].lower()] = (parts[1], AccountLimits(**values))
+            accounts[parts[0].lower()] = (parts[1], AccountLimits(**values), version)
         if not accounts:
             raise AccountFileError(f"Kontendatei „{path}“ enthält kein Konto.")
         return cls(accounts)
@@ -438,6 +477,9 @@ class _SmtpHandler(SmtpAuthHandler):
                 failures.append(dsn.RecipientFailure(rcpt, "5.1.1", "550 Empfänger unbekannt"))
                 continue
             limits = account.limits
+            if (refusal := version_refusal(account, len(data))) is not None:
+                failures.append(refusal)
+                continue
             if len(data) > limits.max_mail_size:
                 failures.append(
                     dsn.RecipientFailure(

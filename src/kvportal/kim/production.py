@@ -27,12 +27,27 @@ from . import dsn, fachdienst
 CHECKPASSWORD_FAIL, CHECKPASSWORD_USAGE, CHECKPASSWORD_TEMP = 1, 2, 111
 
 
+def _import_with_django(module_name: str):
+    """Import an account-source module; one that needs the portal's models (the Django-backed
+    source) gets the Django settings set up first (`kvportal kim …` starts without Django)."""
+    from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
+
+    try:
+        return importlib.import_module(module_name)
+    except (AppRegistryNotReady, ImproperlyConfigured):
+        import django
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kvportal.settings")
+        django.setup()
+        return importlib.import_module(module_name)
+
+
 def load_source(spec: str) -> fachdienst.AccountSource:
     """`/path/konten.txt` → FileAccountSource; `package.module:factory` → factory()."""
     if ":" in spec and not Path(spec).exists():
         module_name, _, attr = spec.partition(":")
         try:
-            factory = getattr(importlib.import_module(module_name), attr)
+            factory = getattr(_import_with_django(module_name), attr)
         except (ImportError, AttributeError) as exc:
             raise fachdienst.AccountFileError(
                 f"Kontenquelle „{spec}“ nicht gefunden (Modul:Name)."
@@ -52,6 +67,8 @@ def checkpassword(
     environ: dict[str, str] | None = None,
     execve=os.execvpe,
     mail_root: str = "/var/vmail",
+    mail_user: str = "vmail",
+    mail_group: str = "vmail",
 ) -> int:
     """Dovecot checkpassword: read `user\\0password\\0` from `fd`; exec `reply` on success."""
     env = dict(os.environ if environ is None else environ)
@@ -78,6 +95,10 @@ def checkpassword(
     env["HOME"] = f"{mail_root}/{account.address}"
     ttl = f"{account.limits.data_time_to_live}d"
     extra = ["userdb_quota_rule", "userdb_namespace/inbox/mailbox/INBOX/autoexpunge"]
+    # checkpassword-reply would otherwise answer the auth process's own uid/gid (root or
+    # dovecot) as the mailbox owner: the mail user is named explicitly
+    env["userdb_uid"], env["userdb_gid"] = mail_user, mail_group
+    extra += ["userdb_uid", "userdb_gid"]
     env["userdb_namespace/inbox/mailbox/INBOX/autoexpunge"] = ttl  # dataTimeToLive
     env["userdb_quota_rule"] = (
         "*:storage=0" if account.limits.quota == fachdienst.UNLIMITED
@@ -105,6 +126,8 @@ class _FilterHandler(fachdienst._SmtpHandler):
             account = self.source.lookup(rcpt)
             if account is None or not account.active:
                 failures.append(dsn.RecipientFailure(rcpt, "5.1.1", "550 Empfänger unbekannt"))
+            elif (refusal := fachdienst.version_refusal(account, len(data))) is not None:
+                failures.append(refusal)
             elif len(data) > account.limits.max_mail_size:
                 failures.append(
                     dsn.RecipientFailure(rcpt, "5.3.4", "552 Nachricht größer als beim "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from kvportal.accounts import scope
@@ -12,9 +12,12 @@ from kvportal.kim.models import (
     AccountState,
     DirectoryEntry,
     EntryKind,
+    Folder,
     KimAccount,
+    OrderState,
     SmcbCard,
     SmcbOrder,
+    StoredMessage,
 )
 
 LIVE_STATES = (AccountState.REGISTERED, AccountState.DEREGISTERING)
@@ -139,3 +142,49 @@ def own_entry(user) -> DirectoryEntry | None:
     if not user.is_authenticated or not user.person_id:
         return None
     return DirectoryEntry.objects.filter(kind=EntryKind.PRACTITIONER, person=user.person).first()
+
+
+def live_accounts() -> QuerySet[KimAccount]:
+    """Registered accounts and deregistered ones until deregDate (what the directory shows)."""
+    return KimAccount.objects.filter(state__in=LIVE_STATES)
+
+
+def live_account(pk: int) -> KimAccount:
+    """One live account; raises KimAccount.DoesNotExist otherwise."""
+    return live_accounts().get(pk=pk)
+
+
+def messages_in(account: KimAccount, folder: str | None = None) -> QuerySet[StoredMessage]:
+    """Index rows of one mailbox (the caller has the mailbox from `mailboxes(user)`)."""
+    qs = StoredMessage.objects.filter(account=account)
+    return qs if folder is None else qs.filter(folder=folder)
+
+
+def unread_counts(accounts) -> dict[int, int]:
+    """account pk → unread messages in its Posteingang."""
+    rows = (
+        StoredMessage.objects.filter(
+            account__in=accounts, folder=Folder.INBOX, read_at__isnull=True
+        )
+        .values("account")
+        .annotate(n=Count("pk"))
+    )
+    return {row["account"]: row["n"] for row in rows}
+
+
+def staff_orders(state: str) -> QuerySet[SmcbOrder]:
+    """SMC-B orders for the Arztregister list („open“: requested or confirmed)."""
+    qs = SmcbOrder.objects.select_related("betriebsstaette", "requested_by").order_by(
+        "requested_at"
+    )
+    if state == "open":
+        qs = qs.filter(state__in=[OrderState.REQUESTED, OrderState.CONFIRMED])
+    return qs
+
+
+def staff_accounts(state: str) -> QuerySet[KimAccount]:
+    """KIM accounts for the account manager, filtered by state if it is one."""
+    qs = KimAccount.objects.select_related("betriebsstaette", "person").order_by("requested_at")
+    if state in AccountState.values:
+        qs = qs.filter(state=state)
+    return qs

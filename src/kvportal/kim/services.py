@@ -39,7 +39,7 @@ from kvportal.members.models import Betriebsstaette, Person
 
 
 def kim_domain() -> str:
-    return str(getattr(settings, "KIM_DOMAIN", "kv-sachsen.kim.example")).lower()
+    return str(settings.KIM_DOMAIN).lower()
 
 
 def tsp() -> smcb.TestTsp:
@@ -276,12 +276,6 @@ def unblock_pin(*, actor: User, card: SmcbCard, puk: str) -> SmcbCard:
 
 
 # --- directory -------------------------------------------------------------------------------
-
-
-def _cert_not_after(pem: str) -> dt.datetime | None:
-    if not pem:
-        return None
-    return x509.load_pem_x509_certificate(pem.encode()).not_valid_after_utc
 
 
 @transaction.atomic

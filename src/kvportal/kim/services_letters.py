@@ -13,14 +13,10 @@ from kvportal.kim.services import IssuedCredentials, IssuedSmcb
 
 def _kv() -> dict:
     return {
-        "name": getattr(settings, "KV_NAME", "Kassenärztliche Vereinigung Sachsen"),
-        "address_lines": getattr(
-            settings,
-            "KV_ARZTREGISTER_ADDRESS",
-            ["Fachbereich Arztregister", "Postfach 1164", "09070 Chemnitz"],
-        ),
+        "name": settings.KV_NAME,
+        "address_lines": settings.KV_ARZTREGISTER_ADDRESS,
         "portal_url": settings.PORTAL_URL,
-        "kim_host": getattr(settings, "KIM_MAIL_HOST", "") or f"mail.{settings.KIM_DOMAIN}",
+        "kim_host": settings.KIM_MAIL_HOST or f"mail.{settings.KIM_DOMAIN}",
     }
 
 

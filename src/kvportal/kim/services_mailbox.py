@@ -26,7 +26,7 @@ from kvportal.kim.models import Folder, KimAccount, StoredMessage
 
 def _maildir(address: str) -> mailbox.Maildir | None:
     """The account's Maildir in the Fachdienst store (the layout `kim serve` and Dovecot use)."""
-    root = str(getattr(settings, "KIM_STORE_DIR", "") or "")
+    root = str(settings.KIM_STORE_DIR or "")
     if not root:
         return None
     Path(root).mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -26,7 +26,7 @@ PAGE_SIZE = 50
 
 
 def agent_url() -> str:
-    return str(getattr(settings, "KIM_AGENT_URL", "http://127.0.0.1:8766")).rstrip("/")
+    return str(settings.KIM_AGENT_URL).rstrip("/")
 
 
 def _mailbox(request: HttpRequest, pk: int):
@@ -34,7 +34,7 @@ def _mailbox(request: HttpRequest, pk: int):
 
 
 def _message(request: HttpRequest, account, msg: int) -> StoredMessage:
-    return get_object_or_404(StoredMessage.objects.filter(account=account), pk=msg)
+    return get_object_or_404(selectors.messages_in(account), pk=msg)
 
 
 @member_required
@@ -44,14 +44,7 @@ def index(request: HttpRequest) -> HttpResponse:
         services_mailbox.sync_from_store(account=box)
     if len(boxes) == 1:
         return redirect("kim:mailbox", pk=boxes[0].pk)
-    unread = {
-        row["account"]: row["n"]
-        for row in StoredMessage.objects.filter(
-            account__in=boxes, folder=Folder.INBOX, read_at__isnull=True
-        )
-        .values("account")
-        .annotate(n=Count("pk"))
-    }
+    unread = selectors.unread_counts(boxes)
     return render(
         request,
         "kim/mailbox_index.html",
@@ -67,7 +60,7 @@ def mailbox(request: HttpRequest, pk: int) -> HttpResponse:
     if folder not in Folder.values:
         folder = Folder.INBOX
     query = request.GET.get("suche", "").replace("\x00", "").strip()[:100]
-    qs = StoredMessage.objects.filter(account=account, folder=folder)
+    qs = selectors.messages_in(account, folder)
     if query:
         qs = qs.filter(
             Q(sender__icontains=query)
@@ -77,9 +70,7 @@ def mailbox(request: HttpRequest, pk: int) -> HttpResponse:
     page = Paginator(qs.order_by("-received_at", "-pk"), PAGE_SIZE).get_page(
         request.GET.get("seite")
     )
-    unread = StoredMessage.objects.filter(
-        account=account, folder=Folder.INBOX, read_at__isnull=True
-    ).count()
+    unread = selectors.unread_counts([account]).get(account.pk, 0)
     return render(
         request,
         "kim/mailbox.html",

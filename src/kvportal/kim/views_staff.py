@@ -15,9 +15,9 @@ from kvportal import audit
 from kvportal.accounts.constants import StaffRole
 from kvportal.accounts.decorators import staff_role_required
 from kvportal.audit.models import Activity
-from kvportal.kim import services
+from kvportal.kim import selectors, services
 from kvportal.kim.forms import RefuseForm
-from kvportal.kim.models import AccountState, KimAccount, OrderState, SmcbOrder
+from kvportal.kim.models import AccountState, KimAccount, SmcbOrder
 from kvportal.kim.services_letters import credentials_pdf, pin_letter_pdf
 
 registry_staff = staff_role_required(StaffRole.ARZTREGISTER)
@@ -33,11 +33,7 @@ def _pdf(data: bytes, filename: str) -> HttpResponse:
 @registry_staff
 def smcb_orders(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("status", "open")
-    qs = SmcbOrder.objects.select_related("betriebsstaette", "requested_by").order_by(
-        "requested_at"
-    )
-    if state == "open":
-        qs = qs.filter(state__in=[OrderState.REQUESTED, OrderState.CONFIRMED])
+    qs = selectors.staff_orders(state)
     audit.record(
         actor=request.user,
         activity=Activity.VIEW,
@@ -80,9 +76,7 @@ def smcb_decide(request: HttpRequest, pk: int) -> HttpResponse:
 @registry_staff
 def accounts(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("status", "requested")
-    qs = KimAccount.objects.select_related("betriebsstaette", "person").order_by("requested_at")
-    if state in AccountState.values:
-        qs = qs.filter(state=state)
+    qs = selectors.staff_accounts(state)
     audit.record(
         actor=request.user,
         activity=Activity.VIEW,

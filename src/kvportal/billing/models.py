@@ -31,6 +31,7 @@ class Timing(models.TextChoices):
 class Channel(models.TextChoices):
     WEB = "web", _("Portal")
     API = "api", _("Praxissoftware (API)")
+    KIM = "kim", _("KIM")
 
 
 class KvResult(models.TextChoices):

@@ -31,8 +31,8 @@ from kvportal.billing.models import Channel
 from kvportal.billing.rules import FileKind
 from kvportal.oneclick import begleitdatei as bd
 
-#: billing has no KIM channel yet; deliveries count as practice software (see docs/kim-processes.md)
-CHANNEL = Channel.API
+#: deliveries over KIM show the channel "KIM" on the submission
+CHANNEL = Channel.KIM
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,40 @@ def resolve_sender(sender: Sender):
         person = Person.objects.filter(lanr=sender.lanr.strip()).first()
         if person is not None:
             return _member_account(person)
+    if sender.bsnr.strip():
+        return _practice_sender(sender)
+    return None
+
+
+def _practice_sender(sender: Sender):
+    """Decision (SMC-B sender): the SMC-B names the practice, not a person. The acting member is
+    whoever requested the practice's sending KIM account, if they still hold the billing right
+    for the BSNR; else the only member holding it. Several holders and none requested → unknown
+    (the refusal asks to sign with the eHBA)."""
+    from kvportal.accounts.constants import Right
+    from kvportal.accounts.models import PortalRight
+    from kvportal.kim.models import KimAccount
+
+    holders = {
+        r.user_id: r.user
+        for r in PortalRight.objects.filter(
+            betriebsstaette__bsnr=sender.bsnr.strip(),
+            right=Right.BILLING,
+            user__is_active=True,
+            user__kind=AccountKind.MEMBER,
+        ).select_related("user")
+    }
+    account = (
+        KimAccount.objects.filter(
+            address__iexact=sender.kim_address.strip(), betriebsstaette__bsnr=sender.bsnr.strip()
+        ).first()
+        if sender.kim_address.strip()
+        else None
+    )
+    if account is not None and account.requested_by_id in holders:
+        return holders[account.requested_by_id]
+    if len(holders) == 1:
+        return next(iter(holders.values()))
     return None
 
 

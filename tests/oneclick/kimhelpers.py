@@ -97,3 +97,41 @@ def open_answer(message, card: clientmodule.PemCard) -> clientmodule.Opened:
         raw = fh.read()
     trust = clientmodule.Trust(anchors=[TestTsp(settings.KIM_TSP_DIR).ensure()])
     return clientmodule.open_message(raw, card=card, trust=trust)
+
+
+def ehba_card(practice_card: clientmodule.PemCard, *, telematik_id: str, name: str):
+    """A doctor's eHBA-like signing card (profession Ärztin/Arzt, Telematik-ID) from the test TSP
+    CA; the ENC part stays the practice's (the KV answers the sending account)."""
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    from kvportal.cardlib import testpki
+
+    tsp = TestTsp(settings.KIM_TSP_DIR)
+    ca = tsp.ensure()
+    key = testpki.generate_key("rsa")
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        testpki.end_entity_builder(
+            subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]),
+            public_key=key.public_key(),
+            ca_cert=ca,
+            ca_key=tsp._ca_key(),
+            not_before=now - dt.timedelta(minutes=5),
+            not_after=now + dt.timedelta(days=365),
+            usage=testpki.key_usage(content_commitment=True),
+            policies=[],
+        )
+        .add_extension(
+            testpki.profession_admission(
+                item="Ärztin/Arzt", oid="1.2.276.0.76.4.30", telematik_id=telematik_id
+            ),
+            critical=False,
+        )
+        .sign(tsp._ca_key(), hashes.SHA256())
+    )
+    return clientmodule.PemCard(
+        osig_key=key, osig_cert=cert, enc=practice_card.enc, chain=practice_card.chain
+    )

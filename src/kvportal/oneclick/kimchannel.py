@@ -116,10 +116,16 @@ def handle(inbound: kim_inbound.Inbound) -> None:
                 delivery.state = DeliveryState.REFUSED
                 delivery.refusal_code = result.code
                 delivery.texts = list(result.texts)
+            elif result.submission is None and result.test_run is None:  # eSE alone
+                delivery.state = DeliveryState.ANSWERED  # the receipt is the whole answer
+                delivery.sammelerklaerung = result.ese
+                delivery.submission = result.ese.submission
+                delivery.bsnr = result.ese.submission.betriebsstaette.bsnr
             else:
                 delivery.state = DeliveryState.TAKEN
                 delivery.submission = result.submission
                 delivery.test_run = result.test_run
+                delivery.sammelerklaerung = result.ese
                 delivery.texts = list(result.notes)
                 practice = (result.submission or result.test_run).betriebsstaette
                 delivery.bsnr = practice.bsnr
@@ -142,6 +148,16 @@ def _receipt(delivery: KimDelivery) -> tuple[str, str, list]:
             "sie erneut oder laden Sie die Abrechnung im Portal hoch.",
         ]
         return "1-Click-Abrechnung: Lieferung abgelehnt", "\n".join(lines), []
+    if delivery.state == DeliveryState.ANSWERED and delivery.sammelerklaerung_id:
+        obj = delivery.sammelerklaerung
+        sub = obj.submission
+        lines = [
+            f"Ihre elektronische Sammelerklärung „{obj.filename}“ für die Betriebsstätte "
+            f"{sub.betriebsstaette.bsnr}, Quartal {sub.quarter_obj}, ist eingegangen.",
+            "Die Erklärung zur Abrechnung ist damit abgegeben; sie bezieht sich auf die "
+            f"angenommene Abrechnung „{sub.original_name}“ (Eingangsnummer {sub.pk}).",
+        ]
+        return "1-Click-Abrechnung: Sammelerklärung eingegangen", "\n".join(lines), []
     if delivery.test_run_id:
         run = delivery.test_run
         lines = [
@@ -162,6 +178,11 @@ def _receipt(delivery: KimDelivery) -> tuple[str, str, list]:
         "mit der Rückmeldung.",
         *delivery.texts,
     ]
+    if delivery.sammelerklaerung_id:
+        lines.append(
+            f"Die mitgesendete Sammelerklärung „{delivery.sammelerklaerung.filename}“ ist "
+            "eingegangen; sie wird wirksam, sobald die Abrechnung angenommen ist."
+        )
     from kvportal.billing.views import receipt_pdf_response
 
     pdf = receipt_pdf_response(sub).content
@@ -175,7 +196,9 @@ def _receipt(delivery: KimDelivery) -> tuple[str, str, list]:
 
 def send_receipt(delivery_id: int) -> bool:
     """The `Eingangsbestaetigung` (once): receipt or the refusal texts."""
-    delivery = KimDelivery.objects.select_related("submission", "test_run").get(pk=delivery_id)
+    delivery = KimDelivery.objects.select_related("submission", "test_run", "sammelerklaerung").get(
+        pk=delivery_id
+    )
     if delivery.receipt_sent_at is not None or delivery.state == DeliveryState.RECEIVED:
         return False
     subject, text, files = _receipt(delivery)
@@ -228,6 +251,14 @@ def _feedback(delivery: KimDelivery) -> tuple[str, str, list]:
         lines.append(f"Prüfergebnis: {sub.check_status_label}")
     lines += [f"– {t}" for t in messages.texts(sub.problems or [])]
     lines += _message_lines(report)
+    if delivery.sammelerklaerung_id:
+        delivery.sammelerklaerung.refresh_from_db()
+        lines.append(
+            "Die Sammelerklärung ist damit abgegeben."
+            if delivery.sammelerklaerung.declaration_id
+            else "Die Sammelerklärung ist nicht wirksam geworden (die Abrechnung wurde nicht "
+            "angenommen); bitte geben Sie sie mit der korrigierten Abrechnung erneut ab."
+        )
     files = []
     if report or sub.problems:
         from kvportal.billing.views import protocol_pdf_response
@@ -253,7 +284,9 @@ def _message_lines(report: dict) -> list[str]:
 
 def send_feedback(delivery_id: int) -> bool:
     """The `Rueckmeldung` with the protocol (once), when billing's check is done."""
-    delivery = KimDelivery.objects.select_related("submission", "test_run").get(pk=delivery_id)
+    delivery = KimDelivery.objects.select_related("submission", "test_run", "sammelerklaerung").get(
+        pk=delivery_id
+    )
     if (
         delivery.state != DeliveryState.TAKEN
         or delivery.receipt_sent_at is None

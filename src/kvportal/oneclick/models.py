@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -40,8 +41,12 @@ class KimDelivery(models.Model):
     test_run = models.ForeignKey(
         "billing.TestRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    declaration = models.ForeignKey(
-        "billing.Declaration", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    sammelerklaerung = models.ForeignKey(
+        "oneclick.Sammelerklaerung",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     receipt_sent_at = models.DateTimeField(_("Eingangsbestätigung gesendet"), null=True, blank=True)
     feedback_sent_at = models.DateTimeField(_("Rückmeldung gesendet"), null=True, blank=True)
@@ -56,3 +61,41 @@ class KimDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dienstkennung} {self.sender_address} ({self.received_at:%d.%m.%Y})"
+
+
+class EseChannel(models.TextChoices):
+    PORTAL = "portal", _("im Portal erzeugt")
+    KIM = "kim", _("über KIM aus der Praxissoftware")
+
+
+class Sammelerklaerung(models.Model):
+    """An electronic Sammelerklärung (eSE) for an accepted submission: the XML (private
+    storage) and, once a valid QES or KIM delivery gives it, the billing declaration."""
+
+    submission = models.ForeignKey(
+        "billing.Submission",
+        verbose_name=_("Abrechnung"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    profile = models.CharField(_("KV-Profil"), max_length=2)
+    lanr = models.CharField(_("LANR des Erklärenden"), max_length=9)
+    channel = models.CharField(_("Weg"), max_length=10, choices=EseChannel.choices)
+    xml_path = models.CharField(_("eSE (XML)"), max_length=300)
+    xml_sha256 = models.CharField(_("SHA-256 der eSE"), max_length=64)
+    filename = models.CharField(_("Dateiname"), max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("erzeugt am"), default=timezone.now)
+    declaration = models.ForeignKey(
+        "billing.Declaration", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("Elektronische Sammelerklärung")
+        verbose_name_plural = _("Elektronische Sammelerklärungen")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.filename

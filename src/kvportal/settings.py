@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "kvportal.ehba",
     "kvportal.kim",
     "kvportal.arztbrief",
+    "kvportal.oneclick",
     "kvportal.masterdata",
     "kvportal.portal",
     "kvportal.legal",
@@ -427,6 +428,19 @@ KIM_AGENT_URL = env("KVPORTAL_KIM_AGENT_URL", "http://127.0.0.1:8766")
 KIM_MAIL_HOST = env("KVPORTAL_KIM_MAIL_HOST", "")
 if KIM_AGENT_URL not in CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"]:
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"].append(KIM_AGENT_URL)
+#: The KV's own KIM service mailbox (issue 16, kim/inbound.py, docs/oneclick.md): the billing
+#: address (1-Click-Abrechnung, eSE), the KV's card as JSON naming PEM files (osig_key,
+#: osig_cert, enc_key, enc_cert, chain), trust anchors for senders (PEM files); the test PKI
+#: issues a software card from the test TSP instead (demo and tests only).
+KIM_SERVICE_BILLING_ADDRESS = env(
+    "KVPORTAL_KIM_SERVICE_BILLING_ADDRESS", f"abrechnung@{KIM_DOMAIN}"
+)
+KIM_SERVICE_CARD = env("KVPORTAL_KIM_SERVICE_CARD", "")
+KIM_SERVICE_TRUST = env_list("KVPORTAL_KIM_SERVICE_TRUST", "")
+KIM_SERVICE_TEST_PKI = env_bool("KVPORTAL_KIM_SERVICE_TEST_PKI", DEBUG)
+#: eSE (elektronische Sammelerklärung): KV profile of the published schemas, "01" (KV
+#: Schleswig-Holstein) or "38" (KV Nordrhein); oneclick/ese.py.
+ONECLICK_ESE_PROFILE = env("KVPORTAL_ONECLICK_ESE_PROFILE", "38")
 # --- Shared cache (issue 13) -------------------------------------------------------------------
 #: Several web processes share the cache through Redis (e.g. redis://127.0.0.1:6379/1): the
 #: security gate's device version (accounts/middleware.py) and the access rate limits must be

@@ -30,6 +30,7 @@ admin.site.index_title = "Verwaltung"
 #: (URL prefix, app) for the member/staff pages of each domain app.
 APP_PREFIXES = [
     ("abrechnung/", "billing"),
+    ("abrechnung/ese/", "oneclick"),
     ("dokumente/", "documents"),
     ("zugang/", "access"),
     ("zulassung/", "admission"),

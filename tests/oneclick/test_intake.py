@@ -271,44 +271,45 @@ def test_checked_like_an_upload_and_duplicate_refused(
     assert isinstance(again, Refusal) and again.detail["billing_codes"] == ["duplicate"]
 
 
-def test_sammelerklaerung_only_is_not_yet_taken(doctor, practice, quarter, on_time):
+def test_sammelerklaerung_without_ese_attachment_is_refused(doctor, practice, quarter, on_time):
     begleit = bd.Begleitdatei(
         bsnr=practice.bsnr,
         quartal=quarter,
         testdaten=False,
-        anhaenge=("ese.xml",),
+        anhaenge=("erklaerung.pdf",),
         dokumenten_typ=bd.SAMMELERKLAERUNG,
         lieferungs_zeitpunkt=on_time,
     )
     result = receive(
         begleitdatei=begleit,
-        attachments={"ese.xml": b"<x/>"},
+        attachments={"erklaerung.pdf": b"%PDF"},
         sender=Sender(telematik_id=TID),
         now=on_time,
     )
-    assert isinstance(result, Refusal) and result.code == "not_supported"
-    assert "Sammelerklärung" in result.texts[0]
+    assert isinstance(result, Refusal) and result.code == "attachment"
+    assert "keine Sammelerklärung (Anhang ese_….xml" in result.texts[0]
 
 
-def test_billing_with_sammelerklaerung_is_taken_with_a_note(doctor, practice, quarter, on_time):
+def test_billing_with_a_damaged_ese_is_refused_whole(doctor, practice, quarter, on_time):
     begleit, files = delivery(practice, quarter, on_time)
     name = next(iter(files))
     begleit = bd.Begleitdatei(
         bsnr=practice.bsnr,
         quartal=quarter,
         testdaten=False,
-        anhaenge=(name, "ese.xml"),
+        anhaenge=(name, "ese_1.21_x.xml"),
         dokumenten_typ=bd.ABRECHNUNG_UND_SAMMELERKLAERUNG,
         lieferungs_zeitpunkt=on_time,
     )
     result = receive(
         begleitdatei=begleit,
-        attachments={**files, "ese.xml": b"<x/>"},
+        attachments={**files, "ese_1.21_x.xml": b"<x/>"},
         sender=Sender(telematik_id=TID),
         now=on_time,
     )
-    assert isinstance(result, Received)
-    assert "Sammelerklärung" in result.notes[0]
+    assert isinstance(result, Refusal) and result.code == "ese"
+    assert "Sammelerklärung (eSE) ist fehlerhaft" in result.texts[0]
+    assert not Submission.objects.exists()
 
 
 def test_test_run_needs_the_plain_con(doctor, practice, quarter, on_time):

@@ -121,6 +121,7 @@ OBJECT_URLS = {
     "billing:status": ObjectUrl("submission"),
     "billing:protocol_pdf": ObjectUrl("submission"),
     "billing:receipt_pdf": ObjectUrl("submission"),
+    "oneclick:ese_create": ObjectUrl("submission", method="POST"),
     "billing_api:submission": ObjectUrl("submission", api=True),
     "billing_api:protocol": ObjectUrl("submission", api=True),
     "billing_api:protocol_pdf": ObjectUrl("submission", api=True),
@@ -157,6 +158,7 @@ NON_OBJECT_URLS = {
     "accounts:staff_right_revoke": "tests/foundation/test_permission_matrix.py",
     "accounts:api_token_revoke": "tests/foundation/test_permission_matrix.py",
     "billing:declare": "BSNR + quarter: test_declaration_for_foreign_bsnr_is_404",
+    "oneclick:ese_xml": "eSE id: tests/ese/test_ese_portal.py::test_foreign_ese_xml_is_404",
     "billing:declaration_pdf": "BSNR + quarter: "
     "tests/billing/test_declaration.py::test_foreign_practice_page_and_receipt_are_404",
     "billing:test_run_detail": "tests/billing/test_test_runs.py::test_foreign_test_run_is_404",

@@ -31,6 +31,7 @@ class Timing(models.TextChoices):
 class Channel(models.TextChoices):
     WEB = "web", _("Portal")
     API = "api", _("Praxissoftware (API)")
+    KIM = "kim", _("KIM")
 
 
 class KvResult(models.TextChoices):
@@ -237,6 +238,7 @@ class Submission(models.Model):
 class DeclarationMethod(models.TextChoices):
     PORTAL = "portal", _("im Portal bestätigt")
     QES = "qes", _("qualifiziert elektronisch signiert (eHBA)")
+    KIM = "kim", _("als eSE über KIM, mit dem eHBA signiert")
 
 
 class Declaration(models.Model):

@@ -20,7 +20,7 @@ from kvportal.accounts import scope
 from kvportal.accounts.constants import AccountKind, Right, StaffRole
 from kvportal.accounts.rules import billing_opens_quarter
 from kvportal.audit.models import Activity
-from kvportal.billing import messages, rules
+from kvportal.billing import hooks, messages, rules
 from kvportal.billing.models import (
     Channel,
     Declaration,
@@ -673,6 +673,7 @@ def _finish_check(
     )
     if accepted:
         _settle(submission, now=now)
+    hooks.check_done("submission", submission.pk)
     audit.record(
         actor=None,
         activity=Activity.UPDATE,

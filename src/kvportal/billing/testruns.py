@@ -132,6 +132,9 @@ def _write_test_result(
             lease_until=None,
         )
         if written:
+            from kvportal.billing import hooks
+
+            hooks.check_done("test_run", run.pk)
             audit.record(
                 actor=None,
                 activity=Activity.UPDATE,

@@ -69,3 +69,6 @@ class KimConfig(AppConfig):
         from kvportal.kim import staff
 
         registry.register_staff_counts(staff.staff_counts)
+        from kvportal.kim import inbound  # the KV's service mailboxes (issue 16)
+
+        registry.register_recoverer("kim_service", inbound.poll)

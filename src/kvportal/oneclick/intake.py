@@ -30,9 +30,10 @@ from kvportal.billing import rules as billing_rules
 from kvportal.billing.models import Channel
 from kvportal.billing.rules import FileKind
 from kvportal.oneclick import begleitdatei as bd
+from kvportal.oneclick import ese
 
-#: billing has no KIM channel yet; deliveries count as practice software (see docs/kim-processes.md)
-CHANNEL = Channel.API
+#: deliveries over KIM show the channel "KIM" on the submission
+CHANNEL = Channel.KIM
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class Received:
     submission: Any = None
     test_run: Any = None
     notes: tuple[str, ...] = ()
+    #: the electronic Sammelerklärung of the delivery (oneclick.Sammelerklaerung), if any
+    ese: Any = None
 
     @property
     def is_test(self) -> bool:
@@ -62,7 +65,7 @@ class Received:
 class Refusal:
     """Not taken over; `texts` go into the answer mail (German)."""
 
-    code: str  # unknown_sender | no_right | begleitdatei | attachment | billing | not_supported
+    code: str  # unknown_sender | no_right | begleitdatei | attachment | billing | ese
     texts: tuple[str, ...]
     detail: dict = field(default_factory=dict)
 
@@ -92,6 +95,40 @@ def resolve_sender(sender: Sender):
         person = Person.objects.filter(lanr=sender.lanr.strip()).first()
         if person is not None:
             return _member_account(person)
+    if sender.bsnr.strip():
+        return _practice_sender(sender)
+    return None
+
+
+def _practice_sender(sender: Sender):
+    """Decision (SMC-B sender): the SMC-B names the practice, not a person. The acting member is
+    whoever requested the practice's sending KIM account, if they still hold the billing right
+    for the BSNR; else the only member holding it. Several holders and none requested → unknown
+    (the refusal asks to sign with the eHBA)."""
+    from kvportal.accounts.constants import Right
+    from kvportal.accounts.models import PortalRight
+    from kvportal.kim.models import KimAccount
+
+    holders = {
+        r.user_id: r.user
+        for r in PortalRight.objects.filter(
+            betriebsstaette__bsnr=sender.bsnr.strip(),
+            right=Right.BILLING,
+            user__is_active=True,
+            user__kind=AccountKind.MEMBER,
+        ).select_related("user")
+    }
+    account = (
+        KimAccount.objects.filter(
+            address__iexact=sender.kim_address.strip(), betriebsstaette__bsnr=sender.bsnr.strip()
+        ).first()
+        if sender.kim_address.strip()
+        else None
+    )
+    if account is not None and account.requested_by_id in holders:
+        return holders[account.requested_by_id]
+    if len(holders) == 1:
+        return next(iter(holders.values()))
     return None
 
 
@@ -135,6 +172,7 @@ def receive(
     intake; the acting member is resolved from `sender`."""
     from kvportal.billing import services, testruns
     from kvportal.members.models import Betriebsstaette
+    from kvportal.oneclick import ese_services
 
     base = {"sender_telematik_id": sender.telematik_id, "sender_lanr": sender.lanr}
     if isinstance(begleitdatei, bytes | bytearray):
@@ -176,19 +214,6 @@ def receive(
         )
         return _refuse(user, "no_right", [text], bsnr=begleitdatei.bsnr, detail=detail)
 
-    if not begleitdatei.with_billing:
-        return _refuse(
-            user,
-            "not_supported",
-            [
-                "Die Lieferung enthält laut Begleitdatei (einlieferung/dokumenten_typ) nur eine "
-                "Sammelerklärung. Die elektronische Sammelerklärung über KIM nimmt das Portal "
-                "noch nicht an; bitte geben Sie die Erklärung zur Abrechnung im Portal ab."
-            ],
-            bsnr=practice.bsnr,
-            detail=detail,
-        )
-
     names = list(attachments)
     problems = [
         f"Der Anhang „{name}“ ist in der Begleitdatei genannt, fehlt aber in der Nachricht."
@@ -198,24 +223,73 @@ def receive(
         f"Der Anhang „{name}“ ist in der Begleitdatei (einlieferung/anhang) nicht genannt."
         for name in bd.unlisted(begleitdatei, names)
     ]
-    billing_name = _billing_file(begleitdatei, attachments)
+    billing_name = _billing_file(begleitdatei, attachments) if begleitdatei.with_billing else ""
     if billing_name is None:
         problems.append(
             "Die Lieferung enthält keine Abrechnungsdatei (.con oder .con.xkm), obwohl die "
             f"Begleitdatei „{begleitdatei.dokumenten_typ}“ angibt."
         )
-    elif not attachments[billing_name]:
+    elif billing_name and not attachments[billing_name]:
         problems.append(f"Der Anhang „{billing_name}“ ist leer oder beschädigt.")
+    ese_name = next((n for n in attachments if ese.is_ese_name(n)), None)
+    if begleitdatei.with_sammelerklaerung and ese_name is None:
+        problems.append(
+            f"Die Begleitdatei gibt „{begleitdatei.dokumenten_typ}“ an, aber die Lieferung "
+            "enthält keine Sammelerklärung (Anhang ese_….xml nach der eSE-Schnittstelle)."
+        )
     if problems:
         return _refuse(user, "attachment", problems, bsnr=practice.bsnr, detail=detail)
 
-    content = attachments[billing_name]
-    notes: list[str] = []
+    declarer = ese_doc = None
     if begleitdatei.with_sammelerklaerung:
-        notes.append(
-            "Die mitgesendete Sammelerklärung wird noch nicht elektronisch verarbeitet; bitte "
-            "geben Sie die Erklärung zur Abrechnung im Portal ab."
-        )
+        try:
+            declarer, ese_doc = ese_services.check_kim_ese(
+                data=attachments[ese_name],
+                practice=practice,
+                signer_telematik_id=sender.telematik_id,
+            )
+        except ese_services.EseRefused as refused:
+            return _refuse(user, "ese", refused.texts, bsnr=practice.bsnr, detail=detail)
+        if ese_doc.quarter != begleitdatei.quartal:
+            return _refuse(
+                user,
+                "ese",
+                [
+                    f"Die Sammelerklärung gilt dem Quartal {ese_doc.quarter}, die Begleitdatei "
+                    f"nennt das Quartal {begleitdatei.quartal}."
+                ],
+                bsnr=practice.bsnr,
+                detail=detail,
+            )
+
+    if not begleitdatei.with_billing:  # the Sammelerklärung alone
+        accepted = services.accepted_submission(practice, begleitdatei.quartal)
+        if accepted is None or accepted.state != "accepted":
+            return _refuse(
+                user,
+                "ese",
+                [
+                    f"Die Sammelerklärung für {practice.bsnr}, Quartal {begleitdatei.quartal}, "
+                    "bezieht sich auf eine angenommene Abrechnung; für dieses Quartal liegt "
+                    "noch keine vor. Senden Sie sie zusammen mit der Abrechnung "
+                    "(ABRECHNUNG+SAMMELERKLÄRUNG) oder nach deren Annahme."
+                ],
+                bsnr=practice.bsnr,
+                detail=detail,
+            )
+        try:
+            obj = ese_services.accept_kim_ese(
+                user=declarer,
+                doc=ese_doc,
+                data=attachments[ese_name],
+                submission=accepted,
+                signer=sender.telematik_id,
+            )
+        except (ese_services.EseRefused, services.Refused) as refused:
+            return _refuse(user, "ese", list(refused.texts), bsnr=practice.bsnr, detail=detail)
+        return Received(ese=obj)
+
+    content = attachments[billing_name]
     try:
         if begleitdatei.testdaten:
             run = testruns.receive_test_run(
@@ -225,7 +299,12 @@ def receive(
                 upload=io.BytesIO(content),
                 filename=billing_name,
             )
-            return Received(test_run=run, notes=tuple(notes))
+            notes = (
+                ("Eine Sammelerklärung zu einer Testabrechnung wird nicht abgegeben.",)
+                if ese_doc is not None
+                else ()
+            )
+            return Received(test_run=run, notes=notes)
         submission = services.receive_submission(
             actor=user,
             betriebsstaette=practice,
@@ -244,4 +323,13 @@ def receive(
             bsnr=practice.bsnr,
             detail={**detail, "billing_codes": [p.code for p in refused.problems]},
         )
-    return Received(submission=submission, notes=tuple(notes))
+    obj = None
+    if ese_doc is not None:  # takes effect when billing accepts the file
+        obj = ese_services.accept_kim_ese(
+            user=declarer,
+            doc=ese_doc,
+            data=attachments[ese_name],
+            submission=submission,
+            signer=sender.telematik_id,
+        )
+    return Received(submission=submission, ese=obj)

@@ -8,6 +8,16 @@ The servers call both methods from worker threads (`asyncio.to_thread`): plain O
 from __future__ import annotations
 
 import logging
+import os
+
+import django
+from django.apps import apps as _apps
+
+if not _apps.ready and not _apps.loading:
+    # named by the Django-free `kvportal kim …` commands (`--accounts module:factory`, Dovecot's
+    # checkpassword): the portal's settings are set up here, not in the Django-free loader
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kvportal.settings")
+    django.setup()
 
 from django.contrib.auth.hashers import check_password as django_check_password
 from django.contrib.auth.hashers import make_password

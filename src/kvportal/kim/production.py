@@ -27,27 +27,12 @@ from . import dsn, fachdienst
 CHECKPASSWORD_FAIL, CHECKPASSWORD_USAGE, CHECKPASSWORD_TEMP = 1, 2, 111
 
 
-def _import_with_django(module_name: str):
-    """Import an account-source module; one that needs the portal's models (the Django-backed
-    source) gets the Django settings set up first (`kvportal kim …` starts without Django)."""
-    from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
-
-    try:
-        return importlib.import_module(module_name)
-    except (AppRegistryNotReady, ImproperlyConfigured):
-        import django
-
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kvportal.settings")
-        django.setup()
-        return importlib.import_module(module_name)
-
-
 def load_source(spec: str) -> fachdienst.AccountSource:
     """`/path/konten.txt` → FileAccountSource; `package.module:factory` → factory()."""
     if ":" in spec and not Path(spec).exists():
         module_name, _, attr = spec.partition(":")
         try:
-            factory = getattr(_import_with_django(module_name), attr)
+            factory = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
             raise fachdienst.AccountFileError(
                 f"Kontenquelle „{spec}“ nicht gefunden (Modul:Name)."

@@ -159,7 +159,9 @@ def delete_registry_entry(*, actor: User, entry: RegistryEntry) -> None:
 
 
 @transaction.atomic
-def end_taetigkeit(*, actor, taetigkeit: Taetigkeit, valid_to: dt.date, reason: str) -> Taetigkeit:
+def end_taetigkeit(
+    *, actor: User, taetigkeit: Taetigkeit, valid_to: dt.date, reason: str
+) -> Taetigkeit:
     """End a Tätigkeit on `valid_to` (a destructive decision, issue 14): the reason and the
     changed field go into the access log and the entry's history."""
     _require_registry_staff(actor)

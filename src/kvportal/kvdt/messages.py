@@ -487,6 +487,16 @@ RULES: dict[str, tuple[str, str]] = {
         "SADT: die (N)BSNR des Leistungsorts (5098) muss in besa (0201) angegeben sein.",
     ),
     "733": (FEHLER, "SADT: die LANR (5099) muss in besa (0212) angegeben sein."),
+    "063": (
+        FEHLER,
+        "Die Pseudo-LANR für Krankenhausärzte in der ASV (0223, 5101) muss dem Format "
+        "555555nff entsprechen.",
+    ),
+    "064": (
+        WARNUNG,
+        "Die Pseudo-LANR für Krankenhausärzte in der ASV (4248, 4249) muss dem Format "
+        "555555nff entsprechen.",
+    ),
     "048": (
         FEHLER,
         "SADT: die Kennziffer SA (3005) entspricht nicht dem Format "
@@ -703,6 +713,8 @@ RULES: dict[str, tuple[str, str]] = {
 #: "Was tun?": a short German action for the practice where the cause is clear.
 HINTS: dict[str, str] = {
     "709": "Den Schein direkt mit dem Kostenträger abrechnen, nicht über die KV.",
+    "063": "Die Pseudo-LANR (ASV) beginnt immer mit 555555; die Nummer korrigieren.",
+    "064": "Die Pseudo-LANR (ASV) des Überweisers/Erstveranlassers beginnt mit 555555.",
     "048": "Kennziffer SA so erfassen, wie sie auf der Bescheinigung steht (21–27 Stellen).",
     "048a": "Die Stellen 2 bis 7 der Kennziffer SA (TTMMJJ) prüfen.",
     "054": "Versichertenkarte erneut einlesen oder die Versicherten-ID prüfen.",
@@ -882,7 +894,7 @@ MASTER_FILE_RULES: dict[str, str] = {
 #: Checkable without master data but not implemented yet (rule tables and XPM catalogue).
 OPEN_RULES: tuple[str, ...] = tuple(
     (
-        "043 059 063 064 108 151 160 164 428 "
+        "043 059 108 151 160 164 428 "
         "475 496 497 530 711a 711b 734 "
         "862 KVDT-FFK KVDT-FFKW "
         "KVDT-DK01 KVDT-DK02 KVDT-DK03 "

@@ -86,7 +86,8 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
     R_PSYGNR,
     R_STAMP,
     R_KENNZIFFER_SA,
-) = range(33)
+    R_PSEUDO_REF,
+) = range(34)
 
 #: Fields whose every value matters (the record's `seen` dict keeps only the last one).
 _CAPTURE = ("5041", "9132", "0305")
@@ -140,6 +141,8 @@ _ROLES: dict[bytes, int] = {
     b"4256": R_PSYGNR,
     b"3010": R_STAMP,
     b"3005": R_KENNZIFFER_SA,
+    b"4248": R_PSEUDO_REF,
+    b"4249": R_PSEUDO_REF,
 }
 
 #: Field spec used by the hot loop: (min, max, type, values, special, role).
@@ -198,6 +201,7 @@ _SPECIAL_PATTERNS = {
 }
 
 _LANR_SUBSTITUTE = b"999999900"  # Ersatzwert (P2-40), accepted in 5099/4241/4242
+_PSEUDO_LANR_ASV = b"555555"  # Pseudo-LANR for hospital doctors in ASV: 555555nff (063/064)
 _LANR_OBSOLETE = b"888888800"  # rule 762
 _BSNR_SUBSTITUTE = b"777777700"  # rule 821
 
@@ -1641,6 +1645,8 @@ class _Validator:
                 elif role == R_PSEUDO_LANR:
                     self.svc_lanr = True
                     if ok:
+                        if val[:6] != _PSEUDO_LANR_ASV:  # ADT-Feldtabelle 5101: rule 063
+                            msg("063", ln, fk, self.value_detail(fk, val))
                         self.pseudo_lanr_rules(fk, val, ln)
                 elif role == R_KHIK:
                     self.svc_bsnr = True
@@ -1726,6 +1732,10 @@ class _Validator:
         if role == R_KENNZIFFER_SA:
             self.kennziffer_sa(fk, val, ln)
             return
+        if role == R_PSEUDO_REF:  # ADT-Feldtabelle 4248/4249: rule 064 (W)
+            if ok and val[:6] != _PSEUDO_LANR_ASV:
+                self.msg("064", ln, fk, self.value_detail(fk, val))
+            return
         sa = self.sa
         if role == R_BSNR:
             if sa == b"besa" and fk == b"0213":  # ASV: Krankenhaus-IK instead of a BSNR (R857)
@@ -1776,6 +1786,8 @@ class _Validator:
                     self.group_ti.append(val)
             elif role == R_PSEUDO_ASV:
                 self.besa_asv.add(val)
+                if ok and val[:6] != _PSEUDO_LANR_ASV:  # Container-Regeltabelle: rule 063
+                    self.msg("063", ln, fk, self.value_detail(fk, val))
             elif role == R_TIFLAG:
                 if not self.ti_open_line:
                     self.msg("STR-ZUORDNUNG", ln, fk, "FK 0226 ohne vorangehendes FK 0225.")

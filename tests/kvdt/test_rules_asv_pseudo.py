@@ -53,3 +53,38 @@ def test_pseudo_lanr_asv_format(rule, severity, place):
 def test_the_kbv_file_itself_has_neither():
     found = rules_of(dump(load(Z01)))
     assert "063" not in found and "064" not in found
+
+
+# -- R059: ASV-Teamnummer 00nnnnnnP (Info) ----------------------------------------------------
+def _team(six: str) -> str:
+    """A valid ASV-Teamnummer: 00, six digits, check digit by the LANR procedure (4/9)."""
+    total = sum(int(d) * w for d, w in zip(six, (4, 9, 4, 9, 4, 9), strict=True))
+    return f"00{six}{(10 - total % 10) % 10}"
+
+
+def _besa_team(records, value):
+    ins(case(records, "besa"), "0222", value, after="0212")
+
+
+def _service_team(records, value):
+    ins(card_case(records), "5100", value, after="5001")
+
+
+@pytest.mark.parametrize("place", [_besa_team, _service_team], ids=["0222", "5100"])
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        lambda ok: ok[:8] + str((int(ok[8]) + 1) % 10),  # wrong check digit
+        lambda ok: "10" + ok[2:],  # does not start with 00
+    ],
+    ids=["check-digit", "prefix"],
+)
+def test_059_asv_team_number(place, wrong):
+    good = _team("123456")
+    assert good == "001234566"  # weights 4,9: 4+18+12+36+20+54 = 144 -> 10 - 4 = 6
+    broken = load(Z01)
+    place(broken, wrong(good))
+    assert rules_of(dump(broken)).get("059") == {"I"}
+    fine = load(Z01)
+    place(fine, good)
+    assert "059" not in rules_of(dump(fine))

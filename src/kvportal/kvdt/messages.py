@@ -487,6 +487,11 @@ RULES: dict[str, tuple[str, str]] = {
         "SADT: die (N)BSNR des Leistungsorts (5098) muss in besa (0201) angegeben sein.",
     ),
     "733": (FEHLER, "SADT: die LANR (5099) muss in besa (0212) angegeben sein."),
+    "059": (
+        INFO,
+        "Die ASV-Teamnummer (0222, 5100) muss dem Format 00nnnnnnP entsprechen (P = Prüfziffer "
+        "über die Stellen 3–8).",
+    ),
     "063": (
         FEHLER,
         "Die Pseudo-LANR für Krankenhausärzte in der ASV (0223, 5101) muss dem Format "
@@ -713,6 +718,7 @@ RULES: dict[str, tuple[str, str]] = {
 #: "Was tun?": a short German action for the practice where the cause is clear.
 HINTS: dict[str, str] = {
     "709": "Den Schein direkt mit dem Kostenträger abrechnen, nicht über die KV.",
+    "059": "ASV-Teamnummer prüfen: neun Ziffern, beginnt mit 00, Prüfziffer an Stelle 9.",
     "063": "Die Pseudo-LANR (ASV) beginnt immer mit 555555; die Nummer korrigieren.",
     "064": "Die Pseudo-LANR (ASV) des Überweisers/Erstveranlassers beginnt mit 555555.",
     "048": "Kennziffer SA so erfassen, wie sie auf der Bescheinigung steht (21–27 Stellen).",
@@ -894,7 +900,7 @@ MASTER_FILE_RULES: dict[str, str] = {
 #: Checkable without master data but not implemented yet (rule tables and XPM catalogue).
 OPEN_RULES: tuple[str, ...] = tuple(
     (
-        "043 059 108 151 160 164 428 "
+        "043 108 151 160 164 428 "
         "475 496 497 530 711a 711b 734 "
         "862 KVDT-FFK KVDT-FFKW "
         "KVDT-DK01 KVDT-DK02 KVDT-DK03 "

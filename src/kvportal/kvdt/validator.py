@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from kvportal.core.quarters import Quarter
-from kvportal.members.identifiers import check_bsnr, check_lanr
+from kvportal.members.identifiers import check_bsnr, check_lanr, lanr_check_digit
 
 from . import fields as F
 from .masterdata import EbmFile, IcdCode, MasterData, OpsFile
@@ -87,7 +87,8 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
     R_STAMP,
     R_KENNZIFFER_SA,
     R_PSEUDO_REF,
-) = range(34)
+    R_ASV_TEAM,
+) = range(35)
 
 #: Fields whose every value matters (the record's `seen` dict keeps only the last one).
 _CAPTURE = ("5041", "9132", "0305")
@@ -141,6 +142,7 @@ _ROLES: dict[bytes, int] = {
     b"4256": R_PSYGNR,
     b"3010": R_STAMP,
     b"3005": R_KENNZIFFER_SA,
+    b"0222": R_ASV_TEAM,
     b"4248": R_PSEUDO_REF,
     b"4249": R_PSEUDO_REF,
 }
@@ -383,6 +385,17 @@ def _kvnr_ok(val: bytes) -> bool:
     # digits 3..10 of the number are val[1:9]: odd ones weight 1, even ones weight 2
     total = _KVNR_LETTER[val[0]] + sum(val[1:9:2]) + sum(val[2:9:2].translate(_DOUBLE)) - 8 * 48
     return total % 10 == val[9] - 48
+
+
+def _asv_team_ok(val: bytes) -> bool:
+    """ASV-Teamnummer `00nnnnnnP` (rule 059): the check digit P from digits 3-8 by the LANR
+    procedure (weights 4 and 9 alternately, 10 - sum mod 10, 10 -> 0)."""
+    return (
+        len(val) == 9
+        and val.isdigit()
+        and val[:2] == b"00"
+        and lanr_check_digit(val[2:8].decode("ascii")) == val[8] - 48
+    )
 
 
 def _quarter_range(val: bytes) -> tuple[bytes, bytes] | None:
@@ -1697,6 +1710,8 @@ class _Validator:
         if role == R_SVCFIELD:
             if not self.svc_open and (self.adt_case or self.sa in _SADT_CASES):
                 self.msg("KVDT-FK5001", ln, fk, f"{F.field_name(fk.decode())}.")
+            if fk == b"5100" and ok and not _asv_team_ok(val):  # ADT-Feldtabelle 5100: 059
+                self.msg("059", ln, fk, self.value_detail(fk, val))
             if fk == b"5100" and self.sug28:  # R838: ASV-Teamnummer = that of the referrer
                 team = self.seen.get(b"4226")
                 if team is not None and team != val:
@@ -1731,6 +1746,10 @@ class _Validator:
             return
         if role == R_KENNZIFFER_SA:
             self.kennziffer_sa(fk, val, ln)
+            return
+        if role == R_ASV_TEAM:  # besa 0222 ASV-Teamnummer: rule 059 (I)
+            if ok and not _asv_team_ok(val):
+                self.msg("059", ln, fk, self.value_detail(fk, val))
             return
         if role == R_PSEUDO_REF:  # ADT-Feldtabelle 4248/4249: rule 064 (W)
             if ok and val[:6] != _PSEUDO_LANR_ASV:

@@ -88,3 +88,25 @@ def test_059_asv_team_number(place, wrong):
     fine = load(Z01)
     place(fine, good)
     assert "059" not in rules_of(dump(fine))
+
+
+# -- R862: each 0225 value at most once per (N)BSNR (besides R858: exactly once) --------------
+def test_862_duplicate_ti_application():
+    broken = load(Z01)
+    besa = case(broken, "besa")
+    first = next(i for i, (fk, _) in enumerate(besa) if fk == "0225")
+    besa.insert(first + 2, list(besa[first]))  # the same 0225 value again, with its 0226
+    besa.insert(first + 3, list(besa[first + 1]))
+    found = rules_of(dump(broken))
+    assert found.get("862") == {"F"} and found.get("858") == {"F"}
+
+
+def test_862_not_for_a_missing_ti_application():
+    """A value that is missing breaks only 'exactly once' (858), not 'at most once' (862)."""
+    broken = load(Z01)
+    besa = case(broken, "besa")
+    first = next(i for i, (fk, _) in enumerate(besa) if fk == "0225")
+    del besa[first : first + 2]
+    found = rules_of(dump(broken))
+    assert found.get("858") == {"F"} and "862" not in found
+    assert "862" not in rules_of(dump(load(Z01)))

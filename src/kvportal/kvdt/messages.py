@@ -185,6 +185,11 @@ RULES: dict[str, tuple[str, str]] = {
         FEHLER,
         "Jede TI-Fachanwendung (0225) muss je (N)BSNR genau einmal angegeben sein.",
     ),
+    "862": (
+        FEHLER,
+        "Jede TI-Fachanwendung (0225) darf je (N)BSNR bzw. Krankenhaus-IK höchstens einmal "
+        "angegeben sein.",
+    ),
     "859": (
         FEHLER,
         "Zu jeder Gebührennummer gehört die (N)BSNR (5098) oder das KH-IK (5102) "
@@ -718,6 +723,7 @@ RULES: dict[str, tuple[str, str]] = {
 #: "Was tun?": a short German action for the practice where the cause is clear.
 HINTS: dict[str, str] = {
     "709": "Den Schein direkt mit dem Kostenträger abrechnen, nicht über die KV.",
+    "862": "Jede TI-Fachanwendung je Betriebsstätte nur einmal in den Praxisstammdaten führen.",
     "059": "ASV-Teamnummer prüfen: neun Ziffern, beginnt mit 00, Prüfziffer an Stelle 9.",
     "063": "Die Pseudo-LANR (ASV) beginnt immer mit 555555; die Nummer korrigieren.",
     "064": "Die Pseudo-LANR (ASV) des Überweisers/Erstveranlassers beginnt mit 555555.",
@@ -902,7 +908,7 @@ OPEN_RULES: tuple[str, ...] = tuple(
     (
         "043 108 151 160 164 428 "
         "475 496 497 530 711a 711b 734 "
-        "862 KVDT-FFK KVDT-FFKW "
+        "KVDT-FFK KVDT-FFKW "
         "KVDT-DK01 KVDT-DK02 KVDT-DK03 "
         "KVDT-BP01 KVDT-BP02 KVDT-BP03 KVDT-PRFNW-VK "
         ""

@@ -1394,13 +1394,10 @@ class _Validator:
             counted[code] = counted.get(code, 0) + 1
         twice = sorted((c for c, k in counted.items() if k > 1), key=int)
         missing = sorted((c for c in F.TI_CODES if c not in counted), key=int)
-        if twice:
-            self.msg(
-                "858",
-                line,
-                b"0225",
-                f"BSNR {_s(bsnr)}: mehrfach angegeben: {', '.join(_s(c) for c in twice)}.",
-            )
+        if twice:  # not exactly once (858) and more than once (862): both rules are broken
+            detail = f"BSNR {_s(bsnr)}: mehrfach angegeben: {', '.join(_s(c) for c in twice)}."
+            self.msg("858", line, b"0225", detail)
+            self.msg("862", line, b"0225", detail)
         if missing:
             self.msg(
                 "858",

@@ -321,26 +321,6 @@ def _days(a: bytes, b: bytes) -> int:
     return (db - da).days
 
 
-#: Case state every case record (0101-0104, KADT, SADT, Hybrid-DRG) starts with.
-_CASE_START = {
-    "pat": None,
-    "birth": None,
-    "qrange": None,
-    "last_ltag": b"",
-    "has_ltag": False,
-    "svc_open": False,
-    "ops_pending": b"",
-    "diag_real": False,
-    "stamp_case": False,
-    "diag_open": False,
-    "sug": None,
-    "sug28": False,
-    "land": None,
-    "first_ltag": b"",
-    "case_q": 0,
-}
-
-
 class _Abort(Exception):
     def __init__(self, rule: str, line: int | None = None, detail: str = "") -> None:
         super().__init__(rule)
@@ -413,6 +393,101 @@ def _s(value: bytes) -> str:
 
 
 class _Validator:
+    # Slots make every `self.x` in the per-line loop a fixed-offset load; `__dict__` keeps
+    # attributes added elsewhere (hooks) working.
+    __slots__ = (
+        "__dict__",
+        "adt_case",
+        "adt_q",
+        "adt_quarter",
+        "besa_0224",
+        "besa_asv",
+        "besa_bsnr_set",
+        "besa_bsnrs",
+        "besa_ik",
+        "besa_lanrs",
+        "besa_line",
+        "birth",
+        "case_bsnrs",
+        "case_q",
+        "case_services",
+        "created",
+        "current_pkg",
+        "current_quarter_case",
+        "declared",
+        "declared_bad",
+        "diag_fk",
+        "diag_line",
+        "diag_open",
+        "diag_real",
+        "diag_sich",
+        "diag_z017",
+        "dropped",
+        "ebm",
+        "ebm_index",
+        "expected_bsnr",
+        "expected_quarter",
+        "first_ltag",
+        "good_dates",
+        "goods",
+        "group_bsnr",
+        "group_lanrs",
+        "group_line",
+        "group_seen",
+        "group_ti",
+        "has_ltag",
+        "icd",
+        "in_case",
+        "kadt_case",
+        "kadt_days",
+        "lab_pending",
+        "land",
+        "last_ltag",
+        "line_cache",
+        "ln",
+        "loaded_kinds",
+        "masterdata",
+        "n_diagnoses",
+        "n_services",
+        "needs_place",
+        "op_dates",
+        "ops",
+        "ops_pending",
+        "ops_pending_line",
+        "packages",
+        "pat",
+        "pkg_cases",
+        "postcodes",
+        "prev_sa",
+        "psy_seen",
+        "qrange",
+        "quarters",
+        "record_line",
+        "report",
+        "rv_pnsd",
+        "sa",
+        "sa_known",
+        "seen",
+        "seen_satzarten",
+        "stamp_case",
+        "sug",
+        "sug28",
+        "svc_bsnr",
+        "svc_code",
+        "svc_day",
+        "svc_fields",
+        "svc_gnr",
+        "svc_lanr",
+        "svc_line",
+        "svc_open",
+        "svc_track",
+        "syntax_errors",
+        "ti_open_line",
+        "today",
+        "unknown_fks",
+        "vknrs",
+    )
+
     def __init__(
         self,
         *,
@@ -710,8 +785,22 @@ class _Validator:
         self.in_case = self.adt_case or sa in F.PACKAGE_CASE_SATZARTEN
         if self.in_case:
             self.report.stats["cases"] += 1
-            # one C call resets the case state (_CASE_START); fresh containers only if used
-            self.__dict__.update(_CASE_START)
+            self.pat = None
+            self.birth = None
+            self.qrange = None
+            self.last_ltag = b""
+            self.has_ltag = False
+            self.svc_open = False
+            self.ops_pending = b""
+            self.diag_real = False
+            self.stamp_case = False
+            self.diag_open = False
+            self.sug = None
+            self.sug28 = False
+            self.land = None
+            self.first_ltag = b""
+            self.case_q = 0
+            # fresh containers only if the last case used them
             if self.lab_pending:
                 self.lab_pending = []
             if self.psy_seen:

@@ -122,6 +122,8 @@ MASKING = {
         ("532", "KV-EMPFAENGER"), ("715", "837"), ("716", "859"), ("743", "750"),
         ("STR-REIHENFOLGE", "STR-ENDE"), ("320", "405"), ("404", "405"), ("405", "406"),
         ("486", "KVDT-FK3674"),
+        # a file holds one SADT package: the caseless one of KVDT-FSATZ cannot be added to it
+        ("KVDT-FSATZ", "048"), ("KVDT-FSATZ", "048a"), ("KVDT-FSATZ", "709"), ("048", "048a"),
     ]
 }  # fmt: skip
 

@@ -400,6 +400,9 @@ _TABLE: dict[str, tuple] = {
     "5099": (9, 9, _S, None, SP_LANR),
     "5100": (9, 9, _N, None, 0),
     "5101": (9, 9, _N, None, 0),
+    # ADT-Feldtabelle: Pseudo-LANR (ASV) des Erstveranlassers / Überweisers, rule 064
+    "4248": (9, 9, _N, None, 0),
+    "4249": (9, 9, _N, None, 0),
     "5102": (9, 9, _N, None, 0),
     # Diagnosen
     "6001": (3, 6, _S, None, SP_ICD),

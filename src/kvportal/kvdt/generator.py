@@ -69,7 +69,7 @@ INJECTABLE: dict[str, str] = {
     "762": "Überweiser-LANR 888888800",
     "836": "Nebenbetriebsstätte ohne LANR",
     "837": "GNR ohne 5099",
-    "858": "TI-Fachanwendung doppelt",
+    "858": "TI-Fachanwendung 6 (eAU) fehlt",
     "859": "GNR ohne 5098",
     "875": "LANR doppelt in einer BSNR",
     "878": "BSNR doppelt in besa",
@@ -290,10 +290,10 @@ class _Generator:
             items.append(("0227", _d(self.q.end + dt.timedelta(days=700))))
             items.append(("0228", "Konnektor Beispiel"))
             for code in _TI:
+                if g == 0 and "858" in inj and code == 6:
+                    continue  # one TI-Fachanwendung missing (a duplicate would also be 862)
                 items.append(("0225", str(code)))
                 items.append(("0226", str(rng.randint(0, 1))))
-            if g == 0 and "858" in inj:
-                items += [("0225", "6"), ("0226", "1")]
             if g == 0 and "177" in inj:
                 items += [("0225", "2"), ("0226", "0")]
         return items

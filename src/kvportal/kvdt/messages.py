@@ -185,6 +185,11 @@ RULES: dict[str, tuple[str, str]] = {
         FEHLER,
         "Jede TI-Fachanwendung (0225) muss je (N)BSNR genau einmal angegeben sein.",
     ),
+    "862": (
+        FEHLER,
+        "Jede TI-Fachanwendung (0225) darf je (N)BSNR bzw. Krankenhaus-IK höchstens einmal "
+        "angegeben sein.",
+    ),
     "859": (
         FEHLER,
         "Zu jeder Gebührennummer gehört die (N)BSNR (5098) oder das KH-IK (5102) "
@@ -487,6 +492,21 @@ RULES: dict[str, tuple[str, str]] = {
         "SADT: die (N)BSNR des Leistungsorts (5098) muss in besa (0201) angegeben sein.",
     ),
     "733": (FEHLER, "SADT: die LANR (5099) muss in besa (0212) angegeben sein."),
+    "059": (
+        INFO,
+        "Die ASV-Teamnummer (0222, 5100) muss dem Format 00nnnnnnP entsprechen (P = Prüfziffer "
+        "über die Stellen 3–8).",
+    ),
+    "063": (
+        FEHLER,
+        "Die Pseudo-LANR für Krankenhausärzte in der ASV (0223, 5101) muss dem Format "
+        "555555nff entsprechen.",
+    ),
+    "064": (
+        WARNUNG,
+        "Die Pseudo-LANR für Krankenhausärzte in der ASV (4248, 4249) muss dem Format "
+        "555555nff entsprechen.",
+    ),
     "048": (
         FEHLER,
         "SADT: die Kennziffer SA (3005) entspricht nicht dem Format "
@@ -807,6 +827,10 @@ RULES: dict[str, tuple[str, str]] = {
 #: "Was tun?": a short German action for the practice where the cause is clear.
 HINTS: dict[str, str] = {
     "709": "Den Schein direkt mit dem Kostenträger abrechnen, nicht über die KV.",
+    "862": "Jede TI-Fachanwendung je Betriebsstätte nur einmal in den Praxisstammdaten führen.",
+    "059": "ASV-Teamnummer prüfen: neun Ziffern, beginnt mit 00, Prüfziffer an Stelle 9.",
+    "063": "Die Pseudo-LANR (ASV) beginnt immer mit 555555; die Nummer korrigieren.",
+    "064": "Die Pseudo-LANR (ASV) des Überweisers/Erstveranlassers beginnt mit 555555.",
     "048": "Kennziffer SA so erfassen, wie sie auf der Bescheinigung steht (21–27 Stellen).",
     "048a": "Die Stellen 2 bis 7 der Kennziffer SA (TTMMJJ) prüfen.",
     "054": "Versichertenkarte erneut einlesen oder die Versicherten-ID prüfen.",
@@ -971,9 +995,9 @@ MASTER_FILE_RULES: dict[str, str] = {
 #: Checkable without master data but not implemented yet (rule tables and XPM catalogue).
 OPEN_RULES: tuple[str, ...] = tuple(
     (
-        "043 059 063 064 108 151 160 164 428 "
+        "043 108 151 160 164 428 "
         "475 496 497 530 711a 711b 734 "
-        "862 KVDT-FFK KVDT-FFKW "
+        "KVDT-FFK KVDT-FFKW "
         "KVDT-DK01 KVDT-DK02 KVDT-DK03 "
         "KVDT-BP01 KVDT-BP02 KVDT-BP03 KVDT-PRFNW-VK "
         ""

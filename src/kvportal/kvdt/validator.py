@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from kvportal.core.quarters import Quarter
-from kvportal.members.identifiers import check_bsnr, check_lanr
+from kvportal.members.identifiers import check_bsnr, check_lanr, lanr_check_digit
 
 from . import fields as F
 from . import mdrules
@@ -87,7 +87,9 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
     R_PSYGNR,
     R_STAMP,
     R_KENNZIFFER_SA,
-) = range(33)
+    R_PSEUDO_REF,
+    R_ASV_TEAM,
+) = range(35)
 
 #: Fields whose every value matters (the record's `seen` dict keeps only the last one).
 _CAPTURE = ("5041", "9132", "0305", "6009", "6011")
@@ -141,6 +143,9 @@ _ROLES: dict[bytes, int] = {
     b"4256": R_PSYGNR,
     b"3010": R_STAMP,
     b"3005": R_KENNZIFFER_SA,
+    b"0222": R_ASV_TEAM,
+    b"4248": R_PSEUDO_REF,
+    b"4249": R_PSEUDO_REF,
 }
 
 #: Field spec used by the hot loop: (min, max, type, values, special, role).
@@ -199,6 +204,7 @@ _SPECIAL_PATTERNS = {
 }
 
 _LANR_SUBSTITUTE = b"999999900"  # Ersatzwert (P2-40), accepted in 5099/4241/4242
+_PSEUDO_LANR_ASV = b"555555"  # Pseudo-LANR for hospital doctors in ASV: 555555nff (063/064)
 _LANR_OBSOLETE = b"888888800"  # rule 762
 _BSNR_SUBSTITUTE = b"777777700"  # rule 821
 
@@ -316,26 +322,6 @@ def _days(a: bytes, b: bytes) -> int:
     return (db - da).days
 
 
-#: Case state every case record (0101-0104, KADT, SADT, Hybrid-DRG) starts with.
-_CASE_START = {
-    "pat": None,
-    "birth": None,
-    "qrange": None,
-    "last_ltag": b"",
-    "has_ltag": False,
-    "svc_open": False,
-    "ops_pending": b"",
-    "diag_real": False,
-    "stamp_case": False,
-    "diag_open": False,
-    "sug": None,
-    "sug28": False,
-    "land": None,
-    "first_ltag": b"",
-    "case_q": 0,
-}
-
-
 class _Abort(Exception):
     def __init__(self, rule: str, line: int | None = None, detail: str = "") -> None:
         super().__init__(rule)
@@ -382,6 +368,17 @@ def _kvnr_ok(val: bytes) -> bool:
     return total % 10 == val[9] - 48
 
 
+def _asv_team_ok(val: bytes) -> bool:
+    """ASV-Teamnummer `00nnnnnnP` (rule 059): the check digit P from digits 3-8 by the LANR
+    procedure (weights 4 and 9 alternately, 10 - sum mod 10, 10 -> 0)."""
+    return (
+        len(val) == 9
+        and val.isdigit()
+        and val[:2] == b"00"
+        and lanr_check_digit(val[2:8].decode("ascii")) == val[8] - 48
+    )
+
+
 def _quarter_range(val: bytes) -> tuple[bytes, bytes] | None:
     if len(val) != 5 or not val.isdigit() or not 49 <= val[0] <= 52:  # '1'..'4'
         return None
@@ -397,6 +394,101 @@ def _s(value: bytes) -> str:
 
 
 class _Validator:
+    # Slots make every `self.x` in the per-line loop a fixed-offset load; `__dict__` keeps
+    # attributes added elsewhere (hooks) working.
+    __slots__ = (
+        "__dict__",
+        "adt_case",
+        "adt_q",
+        "adt_quarter",
+        "besa_0224",
+        "besa_asv",
+        "besa_bsnr_set",
+        "besa_bsnrs",
+        "besa_ik",
+        "besa_lanrs",
+        "besa_line",
+        "birth",
+        "case_bsnrs",
+        "case_q",
+        "case_services",
+        "created",
+        "current_pkg",
+        "current_quarter_case",
+        "declared",
+        "declared_bad",
+        "diag_fk",
+        "diag_line",
+        "diag_open",
+        "diag_real",
+        "diag_sich",
+        "diag_z017",
+        "dropped",
+        "ebm",
+        "ebm_index",
+        "expected_bsnr",
+        "expected_quarter",
+        "first_ltag",
+        "good_dates",
+        "goods",
+        "group_bsnr",
+        "group_lanrs",
+        "group_line",
+        "group_seen",
+        "group_ti",
+        "has_ltag",
+        "icd",
+        "in_case",
+        "kadt_case",
+        "kadt_days",
+        "lab_pending",
+        "land",
+        "last_ltag",
+        "line_cache",
+        "ln",
+        "loaded_kinds",
+        "masterdata",
+        "n_diagnoses",
+        "n_services",
+        "needs_place",
+        "op_dates",
+        "ops",
+        "ops_pending",
+        "ops_pending_line",
+        "packages",
+        "pat",
+        "pkg_cases",
+        "postcodes",
+        "prev_sa",
+        "psy_seen",
+        "qrange",
+        "quarters",
+        "record_line",
+        "report",
+        "rv_pnsd",
+        "sa",
+        "sa_known",
+        "seen",
+        "seen_satzarten",
+        "stamp_case",
+        "sug",
+        "sug28",
+        "svc_bsnr",
+        "svc_code",
+        "svc_day",
+        "svc_fields",
+        "svc_gnr",
+        "svc_lanr",
+        "svc_line",
+        "svc_open",
+        "svc_track",
+        "syntax_errors",
+        "ti_open_line",
+        "today",
+        "unknown_fks",
+        "vknrs",
+    )
+
     def __init__(
         self,
         *,
@@ -695,8 +787,22 @@ class _Validator:
         self.in_case = self.adt_case or sa in F.PACKAGE_CASE_SATZARTEN
         if self.in_case:
             self.report.stats["cases"] += 1
-            # one C call resets the case state (_CASE_START); fresh containers only if used
-            self.__dict__.update(_CASE_START)
+            self.pat = None
+            self.birth = None
+            self.qrange = None
+            self.last_ltag = b""
+            self.has_ltag = False
+            self.svc_open = False
+            self.ops_pending = b""
+            self.diag_real = False
+            self.stamp_case = False
+            self.diag_open = False
+            self.sug = None
+            self.sug28 = False
+            self.land = None
+            self.first_ltag = b""
+            self.case_q = 0
+            # fresh containers only if the last case used them
             if self.lab_pending:
                 self.lab_pending = []
             if self.psy_seen:
@@ -1383,13 +1489,10 @@ class _Validator:
             counted[code] = counted.get(code, 0) + 1
         twice = sorted((c for c, k in counted.items() if k > 1), key=int)
         missing = sorted((c for c in F.TI_CODES if c not in counted), key=int)
-        if twice:
-            self.msg(
-                "858",
-                line,
-                b"0225",
-                f"BSNR {_s(bsnr)}: mehrfach angegeben: {', '.join(_s(c) for c in twice)}.",
-            )
+        if twice:  # not exactly once (858) and more than once (862): both rules are broken
+            detail = f"BSNR {_s(bsnr)}: mehrfach angegeben: {', '.join(_s(c) for c in twice)}."
+            self.msg("858", line, b"0225", detail)
+            self.msg("862", line, b"0225", detail)
         if missing:
             self.msg(
                 "858",
@@ -1653,6 +1756,8 @@ class _Validator:
                 elif role == R_PSEUDO_LANR:
                     self.svc_lanr = True
                     if ok:
+                        if val[:6] != _PSEUDO_LANR_ASV:  # ADT-Feldtabelle 5101: rule 063
+                            msg("063", ln, fk, self.value_detail(fk, val))
                         self.pseudo_lanr_rules(fk, val, ln)
                 elif role == R_KHIK:
                     self.svc_bsnr = True
@@ -1705,6 +1810,8 @@ class _Validator:
         if role == R_SVCFIELD:
             if not self.svc_open and (self.adt_case or self.sa in _SADT_CASES):
                 self.msg("KVDT-FK5001", ln, fk, f"{F.field_name(fk.decode())}.")
+            if fk == b"5100" and ok and not _asv_team_ok(val):  # ADT-Feldtabelle 5100: 059
+                self.msg("059", ln, fk, self.value_detail(fk, val))
             if fk == b"5100" and self.sug28:  # R838: ASV-Teamnummer = that of the referrer
                 team = self.seen.get(b"4226")
                 if team is not None and team != val:
@@ -1743,6 +1850,14 @@ class _Validator:
             return
         if role == R_KENNZIFFER_SA:
             self.kennziffer_sa(fk, val, ln)
+            return
+        if role == R_ASV_TEAM:  # besa 0222 ASV-Teamnummer: rule 059 (I)
+            if ok and not _asv_team_ok(val):
+                self.msg("059", ln, fk, self.value_detail(fk, val))
+            return
+        if role == R_PSEUDO_REF:  # ADT-Feldtabelle 4248/4249: rule 064 (W)
+            if ok and val[:6] != _PSEUDO_LANR_ASV:
+                self.msg("064", ln, fk, self.value_detail(fk, val))
             return
         sa = self.sa
         if role == R_BSNR:
@@ -1794,6 +1909,8 @@ class _Validator:
                     self.group_ti.append(val)
             elif role == R_PSEUDO_ASV:
                 self.besa_asv.add(val)
+                if ok and val[:6] != _PSEUDO_LANR_ASV:  # Container-Regeltabelle: rule 063
+                    self.msg("063", ln, fk, self.value_detail(fk, val))
             elif role == R_TIFLAG:
                 if not self.ti_open_line:
                     self.msg("STR-ZUORDNUNG", ln, fk, "FK 0226 ohne vorangehendes FK 0225.")

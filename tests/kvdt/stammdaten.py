@@ -181,11 +181,15 @@ def sdkt(entries: Iterable[str]) -> bytes:
     ).encode("iso-8859-15")
 
 
-def keytab(oid: str, name: str, version: str, keys: Iterable[tuple[str, str]]) -> bytes:
-    """A KBV key table (Schlüsseltabelle: `keytabs/keytab S SN SV` with `key V DN S SV`)."""
-    body = "".join(
-        f'<key V={quoteattr(v)} DN={quoteattr(dn)} S="{oid}" SV="{version}"/>' for v, dn in keys
-    )
+def keytab(oid: str, name: str, version: str, keys: Iterable[tuple[str, ...]]) -> bytes:
+    """A KBV key table (Schlüsseltabelle: `keytabs/keytab S SN SV` with `key V DN S SV`);
+    a key (V, DN, gop, gueltigkeit) also gets the attributes of S_NVV_RV_Zertifikat."""
+
+    def key(v: str, dn: str, *rv: str) -> str:
+        extra = f" gop={quoteattr(rv[0])} gueltigkeit={quoteattr(rv[1])}" if rv else ""
+        return f'<key V={quoteattr(v)} DN={quoteattr(dn)}{extra} S="{oid}" SV="{version}"/>'
+
+    body = "".join(key(*k) for k in keys)
     return (
         '<?xml version="1.0" encoding="ISO-8859-15"?><keytabs xmlns="urn:ehd/001">'
         f'<keytab S="{oid}" SN="{name}" SV="{version}">{body}</keytab></keytabs>'

@@ -181,3 +181,16 @@ def test_sdav_is_imported_and_versioned_by_quarter(tmp_path):
     assert q4.av_file(Quarter(2026, 4)).bsnrs == {b"010123400", b"010123401"}
     assert q1.av_file(Quarter(2027, 2)).bsnrs == {b"380000100"}
     assert selectors.for_quarter(Quarter(2026, 3)) is None
+
+
+def test_rv_key_table_keeps_gop_and_gueltigkeit_in_the_database(tmp_path):
+    from kvportal.kvdt.masterdata import RV_OID
+    from tests.kvdt.stammdaten import keytab
+
+    (tmp_path / "S_NVV_RV_ZERTIFIKAT_V1.00.xml").write_bytes(
+        keytab(RV_OID, "S_NVV_RV_ZERTIFIKAT", "1.00", [("004", "Glukose", "32057", "2026-01-01..")])
+    )
+    import_directory(None, directory=tmp_path)
+    q = Quarter(2026, 4)
+    data = selectors.for_quarter(q)
+    assert data is not None and data.rv_gops(q) == {b"32057": frozenset({b"004"})}

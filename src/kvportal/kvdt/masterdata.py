@@ -154,6 +154,7 @@ class OpsFile:
 
 #: OIDs of KBV key tables (Schlüsseltabellen) the check uses.
 HGNC_OID = "1.2.276.0.76.3.1.1.5.2.117"  # HGNC-Schlüsseltabelle (Anforderungskatalog KP2-621)
+RV_OID = "1.2.276.0.76.3.1.1.5.2.22"  # S_NVV_RV_Zertifikat (Ringversuchszertifikate, R749)
 
 
 @dataclass
@@ -167,6 +168,8 @@ class KeyTable:
     version: str
     keys: dict[str, str]  # V -> DN
     quarter: Quarter | None = None
+    #: S_NVV_RV_Zertifikat: (V = Analyt-ID, gop, gueltigkeit) of each key that has a `gop`
+    gops: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass
@@ -194,6 +197,20 @@ class MasterData:
             if t.oid == oid and (quarter is None or t.quarter is None or t.quarter <= quarter)
         ]
         return max(valid, key=_keytab_order) if valid else None
+
+    def rv_gops(self, quarter: Quarter) -> dict[bytes, frozenset[bytes]] | None:
+        """S_NVV_RV_Zertifikat: GNR (`key/@gop`) -> Analyt-IDs (`key/@V`) of the keys whose
+        `gueltigkeit` touches `quarter`; None without the table."""
+        table = self.keytab(RV_OID, quarter)
+        if table is None:
+            return None
+        start, end = quarter.start.strftime("%Y%m%d"), quarter.end.strftime("%Y%m%d")
+        out: dict[bytes, set[bytes]] = {}
+        for analyte, gop, period in table.gops:
+            lo, hi = _ehd_period(table.path, period, "gueltigkeit")
+            if (lo is None or lo <= end) and (hi is None or hi >= start):
+                out.setdefault(gop.encode(), set()).add(analyte.encode())
+        return {g: frozenset(a) for g, a in out.items()}
 
     def hgnc_symbols(self, quarter: Quarter | None) -> frozenset[bytes] | None:
         """HGNC gene symbols (`key/@DN` of the HGNC key table), None without the table."""
@@ -263,6 +280,8 @@ class MasterData:
             kinds.add("hgnc")
         if self.av_file(quarter) is not None:
             kinds.add("sdav")
+        if self.keytab(RV_OID, quarter) is not None:
+            kinds.add("rv")
         return kinds
 
     def describe(self) -> list[str]:
@@ -828,6 +847,7 @@ def load_keytab(path: str | os.PathLike) -> KeyTable:
     S = OID, SN = name, SV = version, and `key V DN`); the first `keytab` of the file."""
     path = Path(path)
     keys: dict[str, str] = {}
+    gops: list[tuple[str, str, str]] = []
     head: dict[str, str] | None = None
     try:
         for event, name, elem, _stack in _stack_events(path):
@@ -846,6 +866,10 @@ def load_keytab(path: str | os.PathLike) -> KeyTable:
                         f"{path.name}, Zeile {elem.sourceline}: key ohne Wert (Attribut V)."
                     )
                 keys[value] = elem.get("DN", "")
+                if elem.get("gop"):
+                    period = elem.get("gueltigkeit", "..")
+                    _ehd_period(path, period, f"Zeile {elem.sourceline} (gueltigkeit)")
+                    gops.append((value, elem.get("gop", ""), period))
     except _xml_syntax_error() as exc:
         line, column = getattr(exc, "position", (0, 0))
         raise MasterDataError(
@@ -855,7 +879,7 @@ def load_keytab(path: str | os.PathLike) -> KeyTable:
         raise MasterDataError(f"{path.name}: keine Schlüsseltabelle (keytab mit key) gefunden.")
     match = _TF_IN_NAME.search(path.name)
     quarter = Quarter(int(match[1]), int(match[2])) if match else None
-    return KeyTable(path, head["S"], head["SN"], head["SV"], keys, quarter)
+    return KeyTable(path, head["S"], head["SN"], head["SV"], keys, quarter, tuple(gops))
 
 
 def load_directory(directory: str | os.PathLike) -> MasterData:

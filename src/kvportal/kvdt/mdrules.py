@@ -75,6 +75,7 @@ class State:
     ebm: bool = False  # SDEBM loaded (R703/R704)
     hgnc: frozenset[bytes] | None = None  # HGNC gene symbols (R222)
     sdav: frozenset[bytes] | None = None  # BSNR/NBSNR of the Arztverzeichnis (KVDT-RAV)
+    rv: dict[bytes, frozenset[bytes]] | None = None  # S_NVV_RV_Zertifikat: GNR -> analytes
     # case state
     diags: list[tuple[IcdCode, bytes, int]] = field(default_factory=list)
     primary: bool = False
@@ -101,12 +102,14 @@ class State:
         state.hgnc = data.hgnc_symbols(quarter)
         av = data.av_file(quarter)
         state.sdav = None if av is None else av.bsnrs
+        state.rv = data.rv_gops(quarter)
         if (
             state.icd is None
             and state.kts is None
             and not state.ebm
             and state.hgnc is None
             and state.sdav is None
+            and state.rv is None
         ):
             return None
         return state
@@ -298,6 +301,18 @@ def _kt_case(v: _Validator, md: State, sa: bytes, seen: dict[bytes, bytes], line
             if kv in excluded:
                 v.msg("763", line, b"4104", f"KV-Bereich „{_s(kv)}“, VKNR „{_s(vknr or b'')}“.")
                 break
+
+
+# ---- Ringversuchszertifikate (S_NVV_RV_Zertifikat)
+
+
+def rv_certificate(v: _Validator, md: State, gnr: bytes, svc_line: int) -> None:
+    """R749: a GNR that is a `key/@gop` of S_NVV_RV_Zertifikat (key valid in the billing
+    quarter) needs one of its analytes (`key/@V`) in rvsa 0304 with RV-Zertifikat 0305 = 1/2."""
+    analytes = md.rv.get(gnr) if md.rv is not None else None
+    if analytes and not analytes & v.rv_certs:
+        names = ", ".join(sorted(_s(a) for a in analytes))
+        v.msg("749", svc_line, b"5001", f"GNR „{_s(gnr)}“: Analyt-ID(s) {names}.")
 
 
 # ---- HGNC key table

@@ -699,6 +699,12 @@ RULES: dict[str, tuple[str, str]] = {
         "für ein Gen außerhalb der Tabelle den Ersatzwert 999999 und den Gen-Namen (5078) "
         "angeben.",
     ),
+    "749": (
+        WARNUNG,
+        "Die GNR erfordert möglicherweise ein Ringversuchszertifikat: im Satz rvsa fehlt ein "
+        "Analyt (0304) der Schlüsseltabelle S_NVV_RV_Zertifikat mit RV-Zertifikat (0305) 1 "
+        "oder 2. Ohne Belang, wenn andere Materialien oder Analyte untersucht wurden.",
+    ),
     "KVDT-RAV": (
         WARNUNG,
         "Die (N)BSNR des Überweisers (4218) ist nicht in der Arztverzeichnis-Stammdatei "
@@ -921,7 +927,6 @@ MASTER_DATA_RULES: dict[str, str] = {
     **dict.fromkeys(
         ("KVDT-SKT1", "KVDT-SKT2", "KVDT-SKT3", "KVDT-SKT4", "KVDT-SKT5"), "Kostenträger (SDKT)"
     ),
-    "749": "Schlüsseltabelle S_NVV_RV_Zertifikat",
     **dict.fromkeys(("204", "213"), "Anbieter/Prüfnummern (SDPN)"),
     "221": "Hybrid-DRG (SDHDRG)",
 }
@@ -935,6 +940,7 @@ MASTER_FILES: dict[str, str] = {
     "sdops": "OPS (SDOPS)",
     "hgnc": "HGNC-Schlüsseltabelle",
     "sdav": "Arztverzeichnis (SDAV)",
+    "rv": "Schlüsseltabelle S_NVV_RV_Zertifikat",
 }
 
 #: Implemented rules that run only with a master file of the billing quarter: rule -> kind.
@@ -946,6 +952,7 @@ MASTER_FILE_RULES: dict[str, str] = {
     **dict.fromkeys(("703", "704"), "sdebm"),
     "222": "hgnc",
     "KVDT-RAV": "sdav",
+    "749": "rv",
     **dict.fromkeys(("203", "701", "702", "868", "888", "889", "890", "892", "901"), "sdebm"),
     **dict.fromkeys(("223", "705"), "sdops"),
 }

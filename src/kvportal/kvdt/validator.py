@@ -89,7 +89,7 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
 ) = range(32)
 
 #: Fields whose every value matters (the record's `seen` dict keeps only the last one).
-_CAPTURE = ("5041", "9132", "0305", "6009", "6011")
+_CAPTURE = ("5041", "9132", "0305", "6009", "6011", "0304")
 #: 5098/5099 not in besa: KADT (R730 F, R731 W) and SADT (R732, R733 F) have own numbers.
 _PLACE_RULES = {b"0109": "730", b"sad1": "732", b"sad2": "732", b"sad3": "732"}
 _DOCTOR_RULES = {b"0109": "731", b"sad1": "733", b"sad2": "733", b"sad3": "733"}
@@ -392,6 +392,8 @@ class _Validator:
         self.ops: OpsFile | None = None  # SDOPS of the billing quarter (223, 705)
         self.icd: dict[bytes, IcdCode] | None = None  # SDICD of the billing year (728)
         self.md: mdrules.State | None = None  # master-data rules (mdrules), None = none loaded
+        self.rv_last = b""  # last Analyt-ID (0304) of rvsa
+        self.rv_certs: set[bytes] = set()  # Analyt-IDs with RV-Zertifikat 0305 = 1/2 (R749)
         self.svc_gnr = b""
         self.svc_day = b""
         self.svc_fields: set[bytes] | None = None
@@ -1166,6 +1168,8 @@ class _Validator:
                 self.flush_ops()
             if self.ebm is not None and self.adt_case:
                 self.ebm_rules()
+            if self.md is not None and self.md.rv is not None and self.adt_case:
+                mdrules.rv_certificate(self, self.md, self.svc_code, self.svc_line)
             if self.adt_case and (self.svc_track is not None or self.svc_code[:5] in _LAB_BY_GNR):
                 self.lab_rules()
             if not self.needs_place:
@@ -1622,6 +1626,10 @@ class _Validator:
     def other_role(self, role: int, fk: bytes, val: bytes, ok: bool, ln: int) -> None:
         """Roles outside the cases (besa, rvsa, adt0) and rare case fields: a plain method."""
         if role == R_CAPTURE:
+            if fk == b"0304":
+                self.rv_last = val
+            elif fk == b"0305" and (val == b"1" or val == b"2") and self.rv_last:
+                self.rv_certs.add(self.rv_last)
             if fk == b"5041":
                 self.ops_pending = b""
             if fk == b"0305" and val == b"2":

@@ -90,6 +90,7 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
 
 #: Fields whose every value matters (the record's `seen` dict keeps only the last one).
 _CAPTURE = ("5041", "9132", "0305", "6009", "6011", "0304")
+_MD_CASES = (b"0109", b"hdrg1")  # besides ADT cases, mdrules.case_end runs for these
 #: 5098/5099 not in besa: KADT (R730 F, R731 W) and SADT (R732, R733 F) have own numbers.
 _PLACE_RULES = {b"0109": "730", b"sad1": "732", b"sad2": "732", b"sad3": "732"}
 _DOCTOR_RULES = {b"0109": "731", b"sad1": "733", b"sad2": "733", b"sad3": "733"}
@@ -692,12 +693,13 @@ class _Validator:
         if self.in_case:
             self.close_service()
             self.close_diag()
-            if self.md is not None and (self.adt_case or sa == b"0109" or sa == b"hdrg1"):
-                mdrules.case_end(self, self.md, sa, seen, line)
         if sa == b"hdrg1":
             self.hdrg_rules(line)
         elif sa == b"0109":
             self.kadt_rules(seen, line)
+
+        if self.md is not None and self.in_case and (self.adt_case or sa in _MD_CASES):
+            mdrules.case_end(self, self.md, sa, seen, line)  # master-data rules (mdrules)
         if self.adt_case:
             if b"6001" not in seen and b"3673" not in seen:
                 self.msg("486", line, b"6001")

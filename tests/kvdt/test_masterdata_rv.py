@@ -73,3 +73,17 @@ def test_749_key_not_valid_in_the_billing_quarter(tmp_path):
 def test_749_not_checked_without_the_table():
     report = validate_file(io.BytesIO(dump(load(Z01))), today=CHECK_DATE)
     assert "749" in report.not_checked
+
+
+# ---- 211 (Container-Regeltabelle, XPM KVDT-FORM-R211: Warnung): 0304 exists in the table
+
+
+def test_211_analyte_not_in_the_key_table(tmp_path):
+    keys = [("004", "Glukose", GNR, "2026-01-01..")]
+    found = [
+        m for m in run(tmp_path, certify(load(Z01), "999", "1"), keys).messages if m.rule == "211"
+    ]
+    assert len(found) == 1 and found[0].severity == "W" and "999" in found[0].text
+    assert found[0].satzart == "rvsa"
+    report = run(tmp_path, certify(load(Z01), "004", "1"), keys)
+    assert not [m for m in report.messages if m.rule == "211"]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from kvportal.core.quarters import Quarter
 
-from .masterdata import Gnr, IcdCode, Kostentraeger, MasterData
+from .masterdata import RV_OID, Gnr, IcdCode, Kostentraeger, MasterData
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .validator import _Validator
@@ -76,6 +76,7 @@ class State:
     hgnc: frozenset[bytes] | None = None  # HGNC gene symbols (R222)
     sdav: frozenset[bytes] | None = None  # BSNR/NBSNR of the Arztverzeichnis (KVDT-RAV)
     rv: dict[bytes, frozenset[bytes]] | None = None  # S_NVV_RV_Zertifikat: GNR -> analytes
+    rv_keys: frozenset[bytes] | None = None  # S_NVV_RV_Zertifikat: all key/@V (R211)
     # case state
     diags: list[tuple[IcdCode, bytes, int]] = field(default_factory=list)
     primary: bool = False
@@ -103,6 +104,8 @@ class State:
         av = data.av_file(quarter)
         state.sdav = None if av is None else av.bsnrs
         state.rv = data.rv_gops(quarter)
+        table = data.keytab(RV_OID, quarter)
+        state.rv_keys = None if table is None else frozenset(k.encode() for k in table.keys)
         if (
             state.icd is None
             and state.kts is None
@@ -304,6 +307,18 @@ def _kt_case(v: _Validator, md: State, sa: bytes, seen: dict[bytes, bytes], line
 
 
 # ---- Ringversuchszertifikate (S_NVV_RV_Zertifikat)
+
+
+def rvsa_analytes(v: _Validator, md: State) -> None:
+    """R211 (Container-Regeltabelle, XPM KVDT-FORM-R211: Warnung): each Analyt-ID (0304) of
+    the rvsa record is a `key/@V` of S_NVV_RV_Zertifikat. Run once the billing quarter is
+    known (adt0), for the rvsa lines read before it."""
+    keys = md.rv_keys
+    if keys is None:
+        return
+    for val, ln in v.rv_analytes:
+        if val not in keys:
+            v.msg("211", ln, b"0304", f"Analyt-ID „{_s(val)}“.", satzart="rvsa")
 
 
 def rv_certificate(v: _Validator, md: State, gnr: bytes, svc_line: int) -> None:

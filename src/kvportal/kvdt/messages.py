@@ -699,6 +699,11 @@ RULES: dict[str, tuple[str, str]] = {
         "für ein Gen außerhalb der Tabelle den Ersatzwert 999999 und den Gen-Namen (5078) "
         "angeben.",
     ),
+    "211": (
+        WARNUNG,
+        "Die Analyt-ID (0304) im Satz rvsa existiert nicht in der Schlüsseltabelle "
+        "S_NVV_RV_Zertifikat.",
+    ),
     "749": (
         WARNUNG,
         "Die GNR erfordert möglicherweise ein Ringversuchszertifikat: im Satz rvsa fehlt ein "
@@ -953,6 +958,7 @@ MASTER_FILE_RULES: dict[str, str] = {
     "222": "hgnc",
     "KVDT-RAV": "sdav",
     "749": "rv",
+    "211": "rv",
     **dict.fromkeys(("203", "701", "702", "868", "888", "889", "890", "892", "901"), "sdebm"),
     **dict.fromkeys(("223", "705"), "sdops"),
 }

@@ -395,6 +395,7 @@ class _Validator:
         self.md: mdrules.State | None = None  # master-data rules (mdrules), None = none loaded
         self.rv_last = b""  # last Analyt-ID (0304) of rvsa
         self.rv_certs: set[bytes] = set()  # Analyt-IDs with RV-Zertifikat 0305 = 1/2 (R749)
+        self.rv_analytes: list[tuple[bytes, int]] = []  # every 0304 of rvsa and its line (R211)
         self.svc_gnr = b""
         self.svc_day = b""
         self.svc_fields: set[bytes] | None = None
@@ -1630,6 +1631,7 @@ class _Validator:
         if role == R_CAPTURE:
             if fk == b"0304":
                 self.rv_last = val
+                self.rv_analytes.append((val, ln))
             elif fk == b"0305" and (val == b"1" or val == b"2") and self.rv_last:
                 self.rv_certs.add(self.rv_last)
             if fk == b"5041":
@@ -1763,6 +1765,8 @@ class _Validator:
                     codes = self.masterdata.icd_codes(quarter)
                     self.icd = None if codes is None else {k.encode(): c for k, c in codes.items()}
                     self.md = mdrules.State.create(self.masterdata, quarter)
+                    if self.md is not None and self.md.rv_keys is not None:
+                        mdrules.rvsa_analytes(self, self.md)
             try:
                 self.report.quarter = Quarter.parse(val.decode("ascii"))
             except ValueError:

@@ -696,11 +696,15 @@ class _Validator:
             self.close_diag()
         if sa == b"hdrg1":
             self.hdrg_rules(line)
+            if self.masterdata is not None:
+                mdrules.hdrg_case(self, seen, line)  # R221 (SDHDRG)
         elif sa == b"0109":
             self.kadt_rules(seen, line)
 
         if self.md is not None and self.in_case and (self.adt_case or sa in _MD_CASES):
             mdrules.case_end(self, self.md, sa, seen, line)  # master-data rules (mdrules)
+        if self.in_case and (self.adt_case or sa in _MD_CASES):
+            mdrules.vknr_area(self, seen.get(b"4104"), line)  # R017 (value list of KV areas)
         if self.adt_case:
             if b"6001" not in seen and b"3673" not in seen:
                 self.msg("486", line, b"6001")

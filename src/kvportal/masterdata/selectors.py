@@ -13,6 +13,7 @@ from kvportal.kvdt.masterdata import (
     AvFile,
     EbmFile,
     Gnr,
+    HdrgFile,
     IcdCode,
     IcdFile,
     KeyTable,
@@ -94,6 +95,14 @@ def for_quarter(quarter: Quarter) -> MasterData | None:
         bsnrs = frozenset(b.encode() for b in p["bsnrs"])
         data.av_files.append(
             AvFile(PurePath(f.name), Quarter(f.year, f.quarter), p["version"], bsnrs)
+        )
+    f = _latest(MasterFile.Kind.SDHDRG, quarter)
+    if f is not None:
+        p = f.payload
+        data.hdrg_files.append(
+            HdrgFile(
+                PurePath(f.name), Quarter(f.year, f.quarter), p["valid_to"], frozenset(p["codes"])
+            )
         )
     for kind in (MasterFile.Kind.HGNC, MasterFile.Kind.RV):
         f = _latest(kind, quarter)

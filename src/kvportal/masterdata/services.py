@@ -1,5 +1,5 @@
-"""Import of KBV master files (SDPLZ, SDKT, SDICD, SDEBM, SDOPS, HGNC key table) into the
-database: all files are read and checked first, then written in one transaction (nothing
+"""Import of KBV master files (SDPLZ, SDKT, SDICD, SDEBM, SDOPS, SDAV, SDHDRG, key tables) into
+the database: all files are read and checked first, then written in one transaction (nothing
 half-imported); a file already imported unchanged is skipped (idempotent)."""
 
 from __future__ import annotations
@@ -69,6 +69,10 @@ def _rows(data: MasterData, quarter: Quarter | None) -> list[tuple[str, Quarter,
     for f in filter(None, av):
         payload = {"version": f.version, "bsnrs": sorted(b.decode() for b in f.bsnrs)}
         rows.append((MasterFile.Kind.SDAV, f.quarter, f.path, payload))
+    hdrg = [data.hdrg_file(quarter)] if quarter else data.hdrg_files
+    for f in filter(None, hdrg):
+        payload = {"valid_to": f.valid_to, "codes": sorted(f.codes)}
+        rows.append((MasterFile.Kind.SDHDRG, f.quarter, f.path, payload))
     kinds = {HGNC_OID: MasterFile.Kind.HGNC, RV_OID: MasterFile.Kind.RV}
     for t in data.keytabs:
         if t.oid not in kinds or (quarter is not None and data.keytab(t.oid, quarter) is not t):

@@ -157,6 +157,8 @@ def _line(fk: str, value: str) -> bytes:
 def make_masterdata(directory: Path) -> None:
     """Synthetic master files in the published formats with every value the generator uses
     (so the check with them is clean and every master-data rule runs)."""
+    import re
+
     from kvportal.core.quarters import Quarter
     from kvportal.kvdt import generator
 
@@ -164,10 +166,19 @@ def make_masterdata(directory: Path) -> None:
     target = directory / "stammdaten"
     target.mkdir(exist_ok=True)
     vknrs = [f"{BSNR[:2]}{n:03d}" for n in range(100, 800)]
+    # The generator draws each case's IK (4111) at random; take the IKs of the billing files
+    # generated here, so R202 finds them (a real SDKT lists every IK a practice bills).
+    iks: set[str] = set()
+    for con in directory.glob("*.con"):
+        iks.update(m.decode() for m in re.findall(rb"\r\n0184111(\d{9})", con.read_bytes()))
+    spread: list[list[str]] = [[] for _ in vknrs]
+    for i, ik in enumerate(sorted(iks)):
+        spread[i % len(vknrs)].append(ik)
     entries = "".join(
-        f'<kostentraeger V="{v}"><gueltigkeit V="2000-01-01.."/>'
-        f'<ik_liste><ik V="109{v[1:]}01"/></ik_liste></kostentraeger>'
-        for v in vknrs
+        f'<kostentraeger V="{v}"><gueltigkeit V="2000-01-01.."/><ik_liste>'
+        + "".join(f'<ik V="{ik}"/>' for ik in (spread[i] or [f"109{v[1:]}01"]))
+        + "</ik_liste></kostentraeger>"
+        for i, v in enumerate(vknrs)
     )
     (target / f"SDKT_Q{q.quarter}_{q.year}.xml").write_text(
         f'<kostentraeger_liste xmlns="urn:ehd/kts/001">{entries}</kostentraeger_liste>'

@@ -7,6 +7,7 @@ SDICD: KBV Schnittstelle SDICD 2.4 (schema icd, namespace urn:ehd/icd/001, `diag
 `icd_code`, `bezeichnung`, `abrechenbar` and the optional elements in schema order).
 SDKT: KBV Schnittstelle SDKT 1.05 (schema kts, `kostentraeger V=VKNR` with `gueltigkeit`,
 `ik_liste/ik`, `gebuehrenordnung`, `unz_kv_geltungsbereich_liste/unz_kv_geltungsbereich`).
+SDHDRG: KBV Schnittstelle SDHDRG 2.0.0 (eHD, `hybrid_drg V` under `sdhdrg_stammdaten`).
 SDOPS: KBV Schnittstelle SDOPS (eHD, namespace urn:ehd/sdops/001, `opscode_liste/opscode`
 with `gueltigkeit` and `kzseite`).
 """
@@ -181,11 +182,15 @@ def sdkt(entries: Iterable[str]) -> bytes:
     ).encode("iso-8859-15")
 
 
-def keytab(oid: str, name: str, version: str, keys: Iterable[tuple[str, str]]) -> bytes:
-    """A KBV key table (Schlüsseltabelle: `keytabs/keytab S SN SV` with `key V DN S SV`)."""
-    body = "".join(
-        f'<key V={quoteattr(v)} DN={quoteattr(dn)} S="{oid}" SV="{version}"/>' for v, dn in keys
-    )
+def keytab(oid: str, name: str, version: str, keys: Iterable[tuple[str, ...]]) -> bytes:
+    """A KBV key table (Schlüsseltabelle: `keytabs/keytab S SN SV` with `key V DN S SV`);
+    a key (V, DN, gop, gueltigkeit) also gets the attributes of S_NVV_RV_Zertifikat."""
+
+    def key(v: str, dn: str, *rv: str) -> str:
+        extra = f" gop={quoteattr(rv[0])} gueltigkeit={quoteattr(rv[1])}" if rv else ""
+        return f'<key V={quoteattr(v)} DN={quoteattr(dn)}{extra} S="{oid}" SV="{version}"/>'
+
+    body = "".join(key(*k) for k in keys)
     return (
         '<?xml version="1.0" encoding="ISO-8859-15"?><keytabs xmlns="urn:ehd/001">'
         f'<keytab S="{oid}" SN="{name}" SV="{version}">{body}</keytab></keytabs>'
@@ -210,3 +215,24 @@ def sdav(quarter: Quarter, practices: Iterable[tuple[str, Iterable[str]]]) -> by
         out.append(_xdt("0212", "123456601"))
     out += [_xdt("8000", "AVS9"), _xdt("9208", str(n))]
     return b"".join(out)
+
+
+def sdhdrg(period: str, codes: Iterable[str]) -> bytes:
+    """A Hybrid-DRG master file (KBV Schnittstelle SDHDRG 2.0.0: eHD header with `service_tmr`,
+    body `sdhdrg_stammdaten/leistungsbereich_liste/leistungsbereich/hybrid_drg_liste/
+    hybrid_drg V` with `name` and `bewertung`)."""
+    drgs = "".join(
+        f'<hybrid_drg V="{c}"><name V="Synthetische Hybrid-DRG {c}"/><bewertung>'
+        '<mit_postoperativ V="1000.00" U="2" S="1.2.276.0.76.5.236"/>'
+        '<ohne_postoperativ V="970.00" U="2" S="1.2.276.0.76.5.236"/></bewertung></hybrid_drg>'
+        for c in codes
+    )
+    return (
+        '<?xml version="1.0" encoding="ISO-8859-15"?><ehd ehd_version="1.40" xmlns="urn:ehd/001">'
+        '<header><document_type_cd V="SDHDRG" S="1.2.276.0.76.5.100"/>'
+        f'<service_tmr V="{period}"/></header><body>'
+        '<sdhdrg_stammdaten xmlns="urn:ehd/sdhdrg/001"><leistungsbereich_liste>'
+        '<leistungsbereich V="Synthetischer Leistungsbereich">'
+        f"<hybrid_drg_liste>{drgs}</hybrid_drg_liste></leistungsbereich>"
+        "</leistungsbereich_liste></sdhdrg_stammdaten></body></ehd>"
+    ).encode("iso-8859-15")

@@ -43,8 +43,10 @@ def test_validity_is_per_quarter():
     data = load_directory(FIXTURE.parent)
     # 38826 ends 2026-12-31, 38827 starts 2027-04-01
     assert data.vknrs(Quarter(2026, 4)) is None  # no file valid yet in 2026Q4
-    assert data.vknrs(Quarter(2027, 1)) == {b"38825"}
-    assert data.vknrs(Quarter(2027, 2)) == {b"38825", b"38827"}
+    # R201 ("nicht in der Stammdatei") looks at the whole file; a Kostenträger of the file not
+    # valid in the quarter is KVDT-RQL2, and only the valid ones give IKs (R202)
+    assert data.vknrs(Quarter(2027, 1)) == {b"38825", b"38826", b"38827"}
+    assert data.iks(Quarter(2027, 1)) == {b"109999001"}
     assert data.iks(Quarter(2027, 2)) == {b"109999001", b"109999003"}
 
 
@@ -111,7 +113,8 @@ def test_rule_201_runs_only_with_the_sdkt(tmp_path):
     hits = [m for m in broken.messages if m.rule == "201"]
     # XPM catalogue (KVDT-R201): "Info" - a temporary Kostenträger is no error
     assert len(hits) == 1 and hits[0].severity == "I" and "40101" in hits[0].text
-    # a Kostenträger whose validity ended before the quarter is unknown, too
+    # a Kostenträger whose validity ended before the quarter is in the Stammdatei: not 201,
+    # but KVDT-RQL2 ("zum Abrechnungszeitpunkt ungültig")
     (tmp_path / "SDKT_Q4_2026.xml").write_bytes(
         sdkt(
             *(
@@ -121,4 +124,5 @@ def test_rule_201_runs_only_with_the_sdkt(tmp_path):
         )
     )
     ended = validate_file(Z01, today=today, masterdata=load_directory(tmp_path))
-    assert [m.rule for m in ended.messages].count("201") == 1
+    assert [m.rule for m in ended.messages].count("201") == 0
+    assert [m.rule for m in ended.messages].count("KVDT-RQL2") == 1

@@ -49,7 +49,8 @@ def test_for_quarter_gives_the_data_valid_in_the_quarter(directory):
     import_directory(None, directory=directory)
     data = selectors.for_quarter(Quarter(2027, 2))
     assert data is not None
-    assert data.vknrs(Quarter(2027, 2)) == {b"38825", b"38827"}
+    assert data.vknrs(Quarter(2027, 2)) == {b"38825", b"38826", b"38827"}  # the whole file
+    assert data.iks(Quarter(2027, 2)) == {b"109999001", b"109999003"}  # valid in the quarter
     assert data.icd_codes(Quarter(2027, 2))["J06.9"].terminal
     assert selectors.for_quarter(Quarter(2026, 4)) is None
 
@@ -181,3 +182,32 @@ def test_sdav_is_imported_and_versioned_by_quarter(tmp_path):
     assert q4.av_file(Quarter(2026, 4)).bsnrs == {b"010123400", b"010123401"}
     assert q1.av_file(Quarter(2027, 2)).bsnrs == {b"380000100"}
     assert selectors.for_quarter(Quarter(2026, 3)) is None
+
+
+def test_rv_key_table_keeps_gop_and_gueltigkeit_in_the_database(tmp_path):
+    from kvportal.kvdt.masterdata import RV_OID
+    from tests.kvdt.stammdaten import keytab
+
+    (tmp_path / "S_NVV_RV_ZERTIFIKAT_V1.00.xml").write_bytes(
+        keytab(RV_OID, "S_NVV_RV_ZERTIFIKAT", "1.00", [("004", "Glukose", "32057", "2026-01-01..")])
+    )
+    import_directory(None, directory=tmp_path)
+    q = Quarter(2026, 4)
+    data = selectors.for_quarter(q)
+    assert data is not None and data.rv_gops(q) == {b"32057": frozenset({b"004"})}
+
+
+def test_sdhdrg_is_imported_and_valid_for_its_service_period(tmp_path):
+    from tests.kvdt.stammdaten import sdhdrg
+
+    (tmp_path / "sdhdrg_02.0.0_74_tf+2026q1.xml").write_bytes(
+        sdhdrg("2026-01-01..2026-12-31", ["F50M", "G09N"])
+    )
+    assert import_directory(None, directory=tmp_path).imported == ["sdhdrg_02.0.0_74_tf+2026q1.xml"]
+    data = selectors.for_quarter(Quarter(2026, 3))
+    assert data is not None
+    hdrg = data.hdrg_file(Quarter(2026, 3))
+    assert hdrg is not None and hdrg.codes == {"F50M", "G09N"}
+    assert "sdhdrg" in data.available(Quarter(2026, 3))
+    # the service_tmr ended with 2026: nothing valid in 2027
+    assert selectors.for_quarter(Quarter(2027, 1)) is None

@@ -152,8 +152,19 @@ class OpsFile:
     codes: dict[str, OpsCode]
 
 
+@dataclass
+class HdrgFile:
+    """Hybrid-DRG master file (SDHDRG 2.0.0): the Hybrid-DRG codes (`hybrid_drg V`, R221)."""
+
+    path: Path
+    quarter: Quarter  # first quarter of the header's service_tmr (or `tfJJJJqQ` in the name)
+    valid_to: str | None  # JJJJMMTT, end of the header's service_tmr (None = open)
+    codes: frozenset[str]
+
+
 #: OIDs of KBV key tables (Schlüsseltabellen) the check uses.
 HGNC_OID = "1.2.276.0.76.3.1.1.5.2.117"  # HGNC-Schlüsseltabelle (Anforderungskatalog KP2-621)
+RV_OID = "1.2.276.0.76.3.1.1.5.2.22"  # S_NVV_RV_Zertifikat (Ringversuchszertifikate, R749)
 
 
 @dataclass
@@ -167,6 +178,8 @@ class KeyTable:
     version: str
     keys: dict[str, str]  # V -> DN
     quarter: Quarter | None = None
+    #: S_NVV_RV_Zertifikat: (V = Analyt-ID, gop, gueltigkeit) of each key that has a `gop`
+    gops: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass
@@ -180,6 +193,18 @@ class MasterData:
     ops_files: list[OpsFile] = field(default_factory=list)
     keytabs: list[KeyTable] = field(default_factory=list)
     av_files: list[AvFile] = field(default_factory=list)
+    hdrg_files: list[HdrgFile] = field(default_factory=list)
+
+    def hdrg_file(self, quarter: Quarter) -> HdrgFile | None:
+        """Hybrid-DRG master file (SDHDRG) valid in `quarter`: the newest one starting up to
+        it whose service_tmr has not ended before the quarter."""
+        start = quarter.start.strftime("%Y%m%d")
+        valid = [
+            f
+            for f in self.hdrg_files
+            if f.quarter <= quarter and (f.valid_to is None or f.valid_to >= start)
+        ]
+        return max(valid, key=lambda f: f.quarter) if valid else None
 
     def av_file(self, quarter: Quarter | None) -> AvFile | None:
         """Arztverzeichnis (SDAV) valid in `quarter`: the newest with 9111 <= quarter."""
@@ -194,6 +219,20 @@ class MasterData:
             if t.oid == oid and (quarter is None or t.quarter is None or t.quarter <= quarter)
         ]
         return max(valid, key=_keytab_order) if valid else None
+
+    def rv_gops(self, quarter: Quarter) -> dict[bytes, frozenset[bytes]] | None:
+        """S_NVV_RV_Zertifikat: GNR (`key/@gop`) -> Analyt-IDs (`key/@V`) of the keys whose
+        `gueltigkeit` touches `quarter`; None without the table."""
+        table = self.keytab(RV_OID, quarter)
+        if table is None:
+            return None
+        start, end = quarter.start.strftime("%Y%m%d"), quarter.end.strftime("%Y%m%d")
+        out: dict[bytes, set[bytes]] = {}
+        for analyte, gop, period in table.gops:
+            lo, hi = _ehd_period(table.path, period, "gueltigkeit")
+            if (lo is None or lo <= end) and (hi is None or hi >= start):
+                out.setdefault(gop.encode(), set()).add(analyte.encode())
+        return {g: frozenset(a) for g, a in out.items()}
 
     def hgnc_symbols(self, quarter: Quarter | None) -> frozenset[bytes] | None:
         """HGNC gene symbols (`key/@DN` of the HGNC key table), None without the table."""
@@ -224,11 +263,13 @@ class MasterData:
         return max(valid, key=lambda f: f.quarter) if valid else None
 
     def vknrs(self, quarter: Quarter) -> frozenset[bytes] | None:
-        """VKNRs of the Kostenträger valid in `quarter` (SDKT), None without a file."""
+        """VKNRs of the SDKT file for `quarter`, whatever their validity (R201: "nicht in der
+        Stammdatei"; a Kostenträger of the file not valid in the quarter is KVDT-RQL2), None
+        without a file."""
         kt = self.kt_file(quarter)
         if kt is None:
             return None
-        return frozenset(e.vknr.encode() for e in kt.entries if e.valid_in(quarter))
+        return frozenset(e.vknr.encode() for e in kt.entries)
 
     def iks(self, quarter: Quarter) -> frozenset[bytes] | None:
         """IKs of the Kostenträger valid in `quarter` (SDKT), None without a file."""
@@ -263,6 +304,10 @@ class MasterData:
             kinds.add("hgnc")
         if self.av_file(quarter) is not None:
             kinds.add("sdav")
+        if self.keytab(RV_OID, quarter) is not None:
+            kinds.add("rv")
+        if self.hdrg_file(quarter) is not None:
+            kinds.add("sdhdrg")
         return kinds
 
     def describe(self) -> list[str]:
@@ -288,6 +333,10 @@ class MasterData:
             + [
                 f"Schlüsseltabelle {t.name} {t.version} {t.path.name} ({len(t.keys)} Schlüssel)"
                 for t in self.keytabs
+            ]
+            + [
+                f"Hybrid-DRG-Stammdatei {f.path.name} ({len(f.codes)} Hybrid-DRG, ab {f.quarter})"
+                for f in self.hdrg_files
             ]
         )
 
@@ -818,6 +867,42 @@ def load_sdops(path: str | os.PathLike, *, quarter: Quarter | None = None) -> Op
     return OpsFile(path, quarter or _file_quarter(path, header_start, "OPS-Stammdatei"), codes)
 
 
+def load_sdhdrg(path: str | os.PathLike) -> HdrgFile:
+    """Read one Hybrid-DRG master file (KBV Schnittstelle SDHDRG 2.0.0, namespace
+    urn:ehd/sdhdrg/001): `sdhdrg_stammdaten/leistungsbereich_liste/leistungsbereich/
+    hybrid_drg_liste/hybrid_drg V=Hybrid-DRG`; validity from the header's `service_tmr`
+    (e.g. 2026-01-01..2026-12-31), the quarter from `tfJJJJqQ` in the name or its start."""
+    path = Path(path)
+    codes: set[str] = set()
+    period: tuple[str | None, str | None] | None = None
+    try:
+        for event, name, elem, stack in _stack_events(path):
+            if event != "start":
+                if name == "hybrid_drg":
+                    elem.clear()
+                continue
+            if name == "service_tmr" and "header" in stack and period is None:
+                period = _ehd_period(path, elem.get("V", ""), "Header (service_tmr)")
+            elif name == "hybrid_drg":
+                code = elem.get("V", "")
+                if not re.fullmatch(r"[A-Z0-9]{4}", code):
+                    raise MasterDataError(
+                        f"{path.name}, Zeile {elem.sourceline}: Hybrid-DRG (V) „{code}“ muss "
+                        "vier Zeichen (A–Z, 0–9) haben."
+                    )
+                codes.add(code)
+    except _xml_syntax_error() as exc:
+        line, column = getattr(exc, "position", (0, 0))
+        raise MasterDataError(
+            f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."
+        ) from None
+    if not codes:
+        raise MasterDataError(f"{path.name}: die Datei enthält keine Hybrid-DRG (hybrid_drg).")
+    start, end = period or (None, None)
+    quarter = _file_quarter(path, start, "Hybrid-DRG-Stammdatei")
+    return HdrgFile(path, quarter, end, frozenset(codes))
+
+
 def _keytab_order(table: KeyTable) -> tuple:
     version = tuple(int(p) if p.isdigit() else 0 for p in table.version.split("."))
     return (table.quarter or Quarter(1900, 1), version)
@@ -828,6 +913,7 @@ def load_keytab(path: str | os.PathLike) -> KeyTable:
     S = OID, SN = name, SV = version, and `key V DN`); the first `keytab` of the file."""
     path = Path(path)
     keys: dict[str, str] = {}
+    gops: list[tuple[str, str, str]] = []
     head: dict[str, str] | None = None
     try:
         for event, name, elem, _stack in _stack_events(path):
@@ -846,6 +932,10 @@ def load_keytab(path: str | os.PathLike) -> KeyTable:
                         f"{path.name}, Zeile {elem.sourceline}: key ohne Wert (Attribut V)."
                     )
                 keys[value] = elem.get("DN", "")
+                if elem.get("gop"):
+                    period = elem.get("gueltigkeit", "..")
+                    _ehd_period(path, period, f"Zeile {elem.sourceline} (gueltigkeit)")
+                    gops.append((value, elem.get("gop", ""), period))
     except _xml_syntax_error() as exc:
         line, column = getattr(exc, "position", (0, 0))
         raise MasterDataError(
@@ -855,7 +945,7 @@ def load_keytab(path: str | os.PathLike) -> KeyTable:
         raise MasterDataError(f"{path.name}: keine Schlüsseltabelle (keytab mit key) gefunden.")
     match = _TF_IN_NAME.search(path.name)
     quarter = Quarter(int(match[1]), int(match[2])) if match else None
-    return KeyTable(path, head["S"], head["SN"], head["SV"], keys, quarter)
+    return KeyTable(path, head["S"], head["SN"], head["SV"], keys, quarter, tuple(gops))
 
 
 def load_directory(directory: str | os.PathLike) -> MasterData:
@@ -885,6 +975,8 @@ def load_directory(directory: str | os.PathLike) -> MasterData:
             data.ebm_files.append(load_sdebm(path))
         elif path.is_file() and _is_xml(path, ("SDOPS", "OPS")):
             data.ops_files.append(load_sdops(path))
+        elif path.is_file() and _is_xml(path, ("SDHDRG",)):
+            data.hdrg_files.append(load_sdhdrg(path))
         elif path.is_file() and _is_xml(path, ("S_", "KEYTAB", "HGNC")):
             data.keytabs.append(load_keytab(path))
     return data

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from kvportal.core.quarters import Quarter
 
-from .masterdata import Gnr, IcdCode, Kostentraeger, MasterData
+from .masterdata import RV_OID, Gnr, IcdCode, Kostentraeger, MasterData
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .validator import _Validator
@@ -71,10 +71,13 @@ class State:
     flagged: frozenset[bytes] = frozenset()
     primary_codes: frozenset[bytes] = frozenset()  # known, no flag, no notation: primary
     kts: dict[bytes, Kostentraeger] | None = None  # SDKT entries valid in the quarter, by VKNR
+    kt_known: frozenset[bytes] = frozenset()  # every VKNR of the SDKT file (KVDT-RQL2)
     iks: frozenset[bytes] | None = None  # SDKT IKs valid in the quarter (R202)
     ebm: bool = False  # SDEBM loaded (R703/R704)
     hgnc: frozenset[bytes] | None = None  # HGNC gene symbols (R222)
     sdav: frozenset[bytes] | None = None  # BSNR/NBSNR of the Arztverzeichnis (KVDT-RAV)
+    rv: dict[bytes, frozenset[bytes]] | None = None  # S_NVV_RV_Zertifikat: GNR -> analytes
+    rv_keys: frozenset[bytes] | None = None  # S_NVV_RV_Zertifikat: all key/@V (R211)
     # case state
     diags: list[tuple[IcdCode, bytes, int]] = field(default_factory=list)
     primary: bool = False
@@ -96,17 +99,22 @@ class State:
         if kt is not None:
             valid = [e for e in kt.entries if e.valid_in(quarter)]
             state.kts = {e.vknr.encode(): e for e in valid}
+            state.kt_known = frozenset(e.vknr.encode() for e in kt.entries)
             state.iks = frozenset(ik.encode() for e in valid for ik in e.iks)
         state.ebm = data.ebm(quarter) is not None
         state.hgnc = data.hgnc_symbols(quarter)
         av = data.av_file(quarter)
         state.sdav = None if av is None else av.bsnrs
+        state.rv = data.rv_gops(quarter)
+        table = data.keytab(RV_OID, quarter)
+        state.rv_keys = None if table is None else frozenset(k.encode() for k in table.keys)
         if (
             state.icd is None
             and state.kts is None
             and not state.ebm
             and state.hgnc is None
             and state.sdav is None
+            and state.rv is None
         ):
             return None
         return state
@@ -278,6 +286,9 @@ def _kt_case(v: _Validator, md: State, sa: bytes, seen: dict[bytes, bytes], line
     vknr = seen.get(b"4104")
     entry = md.kts.get(vknr) if vknr is not None else None
     if entry is None:
+        if vknr is not None and vknr in md.kt_known:
+            # KVDT-RQL2 (XPM, Warnung): in the SDKT, but not valid in the billing quarter
+            v.msg("KVDT-RQL2", line, b"4104", f"VKNR „{_s(vknr)}“, Quartal {md.quarter}.")
         return
     area = seen.get(b"4122")
     go = seen.get(b"4121")
@@ -298,6 +309,30 @@ def _kt_case(v: _Validator, md: State, sa: bytes, seen: dict[bytes, bytes], line
             if kv in excluded:
                 v.msg("763", line, b"4104", f"KV-Bereich „{_s(kv)}“, VKNR „{_s(vknr or b'')}“.")
                 break
+
+
+# ---- Ringversuchszertifikate (S_NVV_RV_Zertifikat)
+
+
+def rvsa_analytes(v: _Validator, md: State) -> None:
+    """R211 (Container-Regeltabelle, XPM KVDT-FORM-R211: Warnung): each Analyt-ID (0304) of
+    the rvsa record is a `key/@V` of S_NVV_RV_Zertifikat. Run once the billing quarter is
+    known (adt0), for the rvsa lines read before it."""
+    keys = md.rv_keys
+    if keys is None:
+        return
+    for val, ln in v.rv_analytes:
+        if val not in keys:
+            v.msg("211", ln, b"0304", f"Analyt-ID „{_s(val)}“.", satzart="rvsa")
+
+
+def rv_certificate(v: _Validator, md: State, gnr: bytes, svc_line: int) -> None:
+    """R749: a GNR that is a `key/@gop` of S_NVV_RV_Zertifikat (key valid in the billing
+    quarter) needs one of its analytes (`key/@V`) in rvsa 0304 with RV-Zertifikat 0305 = 1/2."""
+    analytes = md.rv.get(gnr) if md.rv is not None else None
+    if analytes and not analytes & v.rv_certs:
+        names = ", ".join(sorted(_s(a) for a in analytes))
+        v.msg("749", svc_line, b"5001", f"GNR „{_s(gnr)}“: Analyt-ID(s) {names}.")
 
 
 # ---- HGNC key table
@@ -370,3 +405,54 @@ def hdrg_diag(v: _Validator, fk: bytes, val: bytes, ln: int) -> None:
             return
         v.md = md
     diag(v, md, fk, val, ln, hdrg=True)
+
+
+# ---- Hybrid-DRG (SDHDRG)
+
+
+def hdrg_case(v: _Validator, seen: dict[bytes, bytes], line: int) -> None:
+    """R221 (HDRG-Regeltabelle, Warnung): the Hybrid-DRG (5027) of a case is in the Hybrid-DRG
+    master file (SDHDRG) valid on Datum Beginn der Leistung (5028; Hybrid-DRG packages carry no
+    billing quarter)."""
+    data = v.masterdata
+    code, start = seen.get(b"5027"), _date(seen.get(b"5028"))
+    if data is None or code is None or start is None:
+        return
+    hdrg = data.hdrg_file(Quarter.of(start))
+    if hdrg is None:
+        return
+    if "sdhdrg" not in v.loaded_kinds:
+        v.loaded_kinds = v.loaded_kinds | {"sdhdrg"}
+    if _s(code) not in hdrg.codes:
+        v.msg("221", line, b"5027", f"Hybrid-DRG „{_s(code)}“.")
+
+
+# ---- Rule 017 (format of the VKNR; a value list, no master file)
+
+#: Rule 017: KV areas (nn) allowed as the first two digits of a VKNR (nnmmm).
+_VKNR_AREAS = frozenset(
+    b"%02d" % n
+    for n in (
+        *range(1, 4),
+        *range(6, 22),
+        24,
+        25,
+        27,
+        28,
+        31,
+        *range(37, 75),
+        *range(78, 82),
+        83,
+        *range(85, 92),
+        *range(93, 97),
+        98,
+        99,
+    )
+)
+
+
+def vknr_area(v: _Validator, vknr: bytes | None, line: int) -> None:
+    """R017 (Fehler): the first two digits of the VKNR (4104, format nnmmm) are a KV area of
+    the rule's value list (e.g. 92 and 97 are none)."""
+    if vknr is not None and len(vknr) == 5 and vknr.isdigit() and vknr[:2] not in _VKNR_AREAS:
+        v.msg("017", line, b"4104", f"VKNR „{_s(vknr)}“.")

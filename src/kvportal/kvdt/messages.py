@@ -734,6 +734,32 @@ RULES: dict[str, tuple[str, str]] = {
         "für ein Gen außerhalb der Tabelle den Ersatzwert 999999 und den Gen-Namen (5078) "
         "angeben.",
     ),
+    "211": (
+        WARNUNG,
+        "Die Analyt-ID (0304) im Satz rvsa existiert nicht in der Schlüsseltabelle "
+        "S_NVV_RV_Zertifikat.",
+    ),
+    "749": (
+        WARNUNG,
+        "Die GNR erfordert möglicherweise ein Ringversuchszertifikat: im Satz rvsa fehlt ein "
+        "Analyt (0304) der Schlüsseltabelle S_NVV_RV_Zertifikat mit RV-Zertifikat (0305) 1 "
+        "oder 2. Ohne Belang, wenn andere Materialien oder Analyte untersucht wurden.",
+    ),
+    "017": (
+        FEHLER,
+        "Die ersten beiden Stellen der VKNR (4104) können keinem UKV/OKV-Bereich zugeordnet "
+        "werden (Format nnmmm, nn nach der Werteliste der Regel 017).",
+    ),
+    "221": (
+        WARNUNG,
+        "Die Hybrid-DRG (5027) ist nicht in der Hybrid-DRG-Stammdatei (SDHDRG) enthalten, die am "
+        "Datum Beginn der Leistung (5028) gilt.",
+    ),
+    "KVDT-RQL2": (
+        WARNUNG,
+        "Die Kasse (VKNR 4104) steht in der Kostenträger-Stammdatei (SDKT), ist aber im "
+        "Abrechnungsquartal nicht gültig.",
+    ),
     "KVDT-RAV": (
         WARNUNG,
         "Die (N)BSNR des Überweisers (4218) ist nicht in der Arztverzeichnis-Stammdatei "
@@ -859,6 +885,8 @@ HINTS: dict[str, str] = {
     "537": "Für die Test-Versicherten-ID keine Leistungen abrechnen; echte Karte einlesen.",
     "STR-SORT": "Praxissoftware: Leistungstage aufsteigend ausgeben (Systemhaus informieren).",
     "201": "VKNR der Kasse prüfen (Versichertenkarte neu einlesen) oder aktuelle SDKT laden.",
+    "KVDT-RQL2": "Versichertenkarte neu einlesen: die Kasse ist geschlossen oder fusioniert.",
+    "017": "VKNR der Kasse prüfen (Versichertenkarte neu einlesen).",
     "478": "PLZ des Patienten prüfen (bei Wohnsitz im Ausland 99999).",
     "KV-QUARTAL": "Datei für das gewählte Quartal erstellen oder das Quartal im Portal ändern.",
     "KV-BSNR": "Datei der gewählten Betriebsstätte hochladen.",
@@ -959,13 +987,11 @@ class ValidationReport:
 #: Rules of the rule tables / XPM catalogue that need a KBV master file (Stammdatei); they
 #: cannot run without it and the protocol says so. Rule -> master file.
 MASTER_DATA_RULES: dict[str, str] = {
-    **dict.fromkeys(("017", "KVDT-RQL2"), "Kostenträger (SDKT)"),
     **dict.fromkeys(
-        ("KVDT-SKT1", "KVDT-SKT2", "KVDT-SKT3", "KVDT-SKT4", "KVDT-SKT5"), "Kostenträger (SDKT)"
+        ("KVDT-SKT1", "KVDT-SKT2", "KVDT-SKT3", "KVDT-SKT4", "KVDT-SKT5"),
+        "SKT-Angaben (nicht in SDKT 1.05)",
     ),
-    "749": "Schlüsseltabelle S_NVV_RV_Zertifikat",
     **dict.fromkeys(("204", "213"), "Anbieter/Prüfnummern (SDPN)"),
-    "221": "Hybrid-DRG (SDHDRG)",
 }
 
 #: Master file kinds (as in `kvportal.kvdt.masterdata.MasterData.available`) -> German name.
@@ -977,17 +1003,22 @@ MASTER_FILES: dict[str, str] = {
     "sdops": "OPS (SDOPS)",
     "hgnc": "HGNC-Schlüsseltabelle",
     "sdav": "Arztverzeichnis (SDAV)",
+    "rv": "Schlüsseltabelle S_NVV_RV_Zertifikat",
+    "sdhdrg": "Hybrid-DRG (SDHDRG)",
 }
 
 #: Implemented rules that run only with a master file of the billing quarter: rule -> kind.
 MASTER_FILE_RULES: dict[str, str] = {
     "478": "plz",
     "783": "plz",
-    **dict.fromkeys(("201", "202", "210", "763"), "sdkt"),
+    **dict.fromkeys(("201", "202", "210", "763", "KVDT-RQL2"), "sdkt"),
+    "221": "sdhdrg",
     **dict.fromkeys("728 489 490 491 492 729 761 817 493 494 498 499 735 737".split(), "sdicd"),
     **dict.fromkeys(("703", "704"), "sdebm"),
     "222": "hgnc",
     "KVDT-RAV": "sdav",
+    "749": "rv",
+    "211": "rv",
     **dict.fromkeys(("203", "701", "702", "868", "888", "889", "890", "892", "901"), "sdebm"),
     **dict.fromkeys(("223", "705"), "sdops"),
 }

@@ -92,7 +92,8 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
 ) = range(35)
 
 #: Fields whose every value matters (the record's `seen` dict keeps only the last one).
-_CAPTURE = ("5041", "9132", "0305", "6009", "6011")
+_CAPTURE = ("5041", "9132", "0305", "6009", "6011", "0304")
+_MD_CASES = (b"0109", b"hdrg1")  # besides ADT cases, mdrules.case_end runs for these
 #: 5098/5099 not in besa: KADT (R730 F, R731 W) and SADT (R732, R733 F) have own numbers.
 _PLACE_RULES = {b"0109": "730", b"sad1": "732", b"sad2": "732", b"sad3": "732"}
 _DOCTOR_RULES = {b"0109": "731", b"sad1": "733", b"sad2": "733", b"sad3": "733"}
@@ -448,6 +449,7 @@ class _Validator:
         "ln",
         "loaded_kinds",
         "masterdata",
+        "md",
         "n_diagnoses",
         "n_services",
         "needs_place",
@@ -465,6 +467,7 @@ class _Validator:
         "quarters",
         "record_line",
         "report",
+        "rv_last",
         "rv_pnsd",
         "sa",
         "sa_known",
@@ -529,6 +532,9 @@ class _Validator:
         self.ops: OpsFile | None = None  # SDOPS of the billing quarter (223, 705)
         self.icd: dict[bytes, IcdCode] | None = None  # SDICD of the billing year (728)
         self.md: mdrules.State | None = None  # master-data rules (mdrules), None = none loaded
+        self.rv_last = b""  # last Analyt-ID (0304) of rvsa
+        self.rv_certs: set[bytes] = set()  # Analyt-IDs with RV-Zertifikat 0305 = 1/2 (R749)
+        self.rv_analytes: list[tuple[bytes, int]] = []  # every 0304 of rvsa and its line (R211)
         self.svc_gnr = b""
         self.svc_day = b""
         self.svc_fields: set[bytes] | None = None
@@ -838,12 +844,17 @@ class _Validator:
                 self.close_service()
             if self.diag_open:
                 self.close_diag()
-            if self.md is not None and (self.adt_case or sa == b"0109" or sa == b"hdrg1"):
-                mdrules.case_end(self, self.md, sa, seen, line)
         if sa == b"hdrg1":
             self.hdrg_rules(line)
+            if self.masterdata is not None:
+                mdrules.hdrg_case(self, seen, line)  # R221 (SDHDRG)
         elif sa == b"0109":
             self.kadt_rules(seen, line)
+
+        if self.md is not None and self.in_case and (self.adt_case or sa in _MD_CASES):
+            mdrules.case_end(self, self.md, sa, seen, line)  # master-data rules (mdrules)
+        if self.in_case and (self.adt_case or sa in _MD_CASES):
+            mdrules.vknr_area(self, seen.get(b"4104"), line)  # R017 (value list of KV areas)
         if self.adt_case:
             if b"6001" not in seen and b"3673" not in seen:
                 self.msg("486", line, b"6001")
@@ -1319,6 +1330,8 @@ class _Validator:
                 self.flush_ops()
             if self.ebm is not None and self.adt_case:
                 self.ebm_rules()
+            if self.md is not None and self.md.rv is not None and self.adt_case:
+                mdrules.rv_certificate(self, self.md, self.svc_code, self.svc_line)
             if self.adt_case and (self.svc_track is not None or self.svc_code[:5] in _LAB_BY_GNR):
                 self.lab_rules()
             if not self.needs_place:
@@ -1793,6 +1806,11 @@ class _Validator:
     def other_role(self, role: int, fk: bytes, val: bytes, ok: bool, ln: int) -> None:
         """Roles outside the cases (besa, rvsa, adt0) and rare case fields: a plain method."""
         if role == R_CAPTURE:
+            if fk == b"0304":
+                self.rv_last = val
+                self.rv_analytes.append((val, ln))
+            elif fk == b"0305" and (val == b"1" or val == b"2") and self.rv_last:
+                self.rv_certs.add(self.rv_last)
             if fk == b"5041":
                 self.ops_pending = b""
             if fk == b"0305" and val == b"2":
@@ -1939,6 +1957,8 @@ class _Validator:
                     codes = self.masterdata.icd_codes(quarter)
                     self.icd = None if codes is None else {k.encode(): c for k, c in codes.items()}
                     self.md = mdrules.State.create(self.masterdata, quarter)
+                    if self.md is not None and self.md.rv_keys is not None:
+                        mdrules.rvsa_analytes(self, self.md)
             try:
                 self.report.quarter = Quarter.parse(val.decode("ascii"))
             except ValueError:

@@ -13,6 +13,8 @@ class MasterFile(models.Model):
         SDOPS = "sdops", _("OPS-Stammdatei (SDOPS)")
         HGNC = "hgnc", _("HGNC-Schlüsseltabelle")
         SDAV = "sdav", _("Arztverzeichnis (SDAV)")
+        RV = "rv", _("Schlüsseltabelle S_NVV_RV_Zertifikat")
+        SDHDRG = "sdhdrg", _("Hybrid-DRG-Stammdatei (SDHDRG)")
 
     kind = models.CharField(_("Art"), max_length=8, choices=Kind.choices)
     year = models.PositiveSmallIntegerField(_("Jahr"))

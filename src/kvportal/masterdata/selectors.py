@@ -13,6 +13,7 @@ from kvportal.kvdt.masterdata import (
     AvFile,
     EbmFile,
     Gnr,
+    HdrgFile,
     IcdCode,
     IcdFile,
     KeyTable,
@@ -95,10 +96,22 @@ def for_quarter(quarter: Quarter) -> MasterData | None:
         data.av_files.append(
             AvFile(PurePath(f.name), Quarter(f.year, f.quarter), p["version"], bsnrs)
         )
-    f = _latest(MasterFile.Kind.HGNC, quarter)
+    f = _latest(MasterFile.Kind.SDHDRG, quarter)
     if f is not None:
         p = f.payload
-        data.keytabs.append(
-            KeyTable(PurePath(f.name), p["oid"], p["name"], p["version"], dict(p["keys"]))
+        data.hdrg_files.append(
+            HdrgFile(
+                PurePath(f.name), Quarter(f.year, f.quarter), p["valid_to"], frozenset(p["codes"])
+            )
         )
+    for kind in (MasterFile.Kind.HGNC, MasterFile.Kind.RV):
+        f = _latest(kind, quarter)
+        if f is not None:
+            p = f.payload
+            gops = tuple(tuple(g) for g in p.get("gops", ()))
+            data.keytabs.append(
+                KeyTable(
+                    PurePath(f.name), p["oid"], p["name"], p["version"], dict(p["keys"]), None, gops
+                )
+            )
     return data if data.available(quarter) else None

@@ -1,5 +1,5 @@
-"""Import of KBV master files (SDPLZ, SDKT, SDICD, SDEBM, SDOPS, HGNC key table) into the
-database: all files are read and checked first, then written in one transaction (nothing
+"""Import of KBV master files (SDPLZ, SDKT, SDICD, SDEBM, SDOPS, SDAV, SDHDRG, key tables) into
+the database: all files are read and checked first, then written in one transaction (nothing
 half-imported); a file already imported unchanged is skipped (idempotent)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from django.db import transaction
 from kvportal import audit
 from kvportal.audit.models import Activity
 from kvportal.core.quarters import Quarter
-from kvportal.kvdt.masterdata import HGNC_OID, MasterData, MasterDataError, load_directory
+from kvportal.kvdt.masterdata import HGNC_OID, RV_OID, MasterData, MasterDataError, load_directory
 
 from .models import MasterFile
 
@@ -72,12 +72,23 @@ def _rows(data: MasterData, quarter: Quarter | None) -> list[tuple[str, Quarter,
     for f in filter(None, av):
         payload = {"version": f.version, "bsnrs": sorted(b.decode() for b in f.bsnrs)}
         rows.append((MasterFile.Kind.SDAV, f.quarter, f.path, payload))
+    hdrg = [data.hdrg_file(quarter)] if quarter else data.hdrg_files
+    for f in filter(None, hdrg):
+        payload = {"valid_to": f.valid_to, "codes": sorted(f.codes)}
+        rows.append((MasterFile.Kind.SDHDRG, f.quarter, f.path, payload))
+    kinds = {HGNC_OID: MasterFile.Kind.HGNC, RV_OID: MasterFile.Kind.RV}
     for t in data.keytabs:
-        if t.oid != HGNC_OID or (quarter is not None and data.keytab(HGNC_OID, quarter) is not t):
+        if t.oid not in kinds or (quarter is not None and data.keytab(t.oid, quarter) is not t):
             continue  # only key tables a rule uses
-        payload = {"oid": t.oid, "name": t.name, "version": t.version, "keys": t.keys}
+        payload = {
+            "oid": t.oid,
+            "name": t.name,
+            "version": t.version,
+            "keys": t.keys,
+            "gops": [list(g) for g in t.gops],
+        }
         # a key table without a quarter in its name applies to every quarter (_ANY_QUARTER)
-        rows.append((MasterFile.Kind.HGNC, t.quarter or _ANY_QUARTER, t.path, payload))
+        rows.append((kinds[t.oid], t.quarter or _ANY_QUARTER, t.path, payload))
     return rows
 
 

@@ -179,8 +179,9 @@ def _pkcs11_card(cards_path: str, address: str, entry: dict):
         raise _UsageError(f"Karte „{address}“: {exc}") from exc
 
 
-def _client_module(args):
-    """Build the ClientModule from the command line; German errors for every bad file."""
+def _client_module(args, cards=None):
+    """Build the ClientModule from the command line; German errors for every bad file.
+    `cards` (address → Card) replaces `--cards` (the card agent brings its own card)."""
     import json
     import ssl
 
@@ -189,15 +190,15 @@ def _client_module(args):
     from . import clientmodule as cm
 
     try:
-        raw = json.loads(_read(args.cards, "Kartendatei").decode("utf-8"))
-        if not isinstance(raw, dict) or not raw:
+        raw = {} if cards is not None else json.loads(_read(args.cards, "Kartendatei").decode())
+        if not isinstance(raw, dict) or not (raw or cards):
             raise ValueError
     except ValueError as exc:
         raise _UsageError(
             f"Kartendatei „{args.cards}“: erwartet JSON {{adresse: {{osig_key, osig_cert, "
             "enc_key, enc_cert}}}}."
         ) from exc
-    cards = {}
+    cards = dict(cards or {})
     for address, entry in raw.items():
         if isinstance(entry, dict) and "pkcs11" in entry:
             cards[address] = _pkcs11_card(args.cards, address, entry)

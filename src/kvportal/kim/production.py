@@ -29,16 +29,15 @@ CHECKPASSWORD_FAIL, CHECKPASSWORD_USAGE, CHECKPASSWORD_TEMP = 1, 2, 111
 
 def _import_with_django(module_name: str):
     """Import an account-source module; one that needs the portal's models (the Django-backed
-    source) gets the Django settings set up first (`kvportal kim …` starts without Django)."""
-    from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
-
+    source) gets the Django settings set up first (`kvportal kim …` starts without Django, and
+    this module stays Django-free: Django is only loaded by name when such a source asks)."""
     try:
         return importlib.import_module(module_name)
-    except (AppRegistryNotReady, ImproperlyConfigured):
-        import django
-
+    except Exception as exc:
+        if type(exc).__name__ not in ("AppRegistryNotReady", "ImproperlyConfigured"):
+            raise
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kvportal.settings")
-        django.setup()
+        importlib.import_module("django").setup()
         return importlib.import_module(module_name)
 
 

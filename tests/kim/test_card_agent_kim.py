@@ -171,3 +171,71 @@ def test_the_agent_without_kim_has_no_kim_routes(tmp_path):
         agent.shutdown()
     with pytest.raises(ValueError, match="nicht gefunden"):
         load_routes(agent, ["kvportal.gibtsnicht:routes"])
+
+
+def test_card_agent_runs_the_client_module_with_the_same_ehba(ehba_pki, tmp_path, pki):
+    """`--kim-client`: SMTPS/POP3S of the client module on 127.0.0.1 inside the card agent,
+    PVS → client module (eHBA signs) → Fachdienst → client module (eHBA decrypts) → PVS."""
+    import poplib
+    import smtplib
+
+    from kvportal.kim import fachdienst
+
+    from .test_server_fachdienst import (
+        ALPHA,
+        BETA,
+        PASSWORDS,
+        accounts,
+        free_port,
+        running,
+        server_tls,
+    )
+
+    card = _issue(ehba_pki, tmp_path / "cards", "rsa")
+    server_ctx, client_ctx = tls_pair = server_tls(pki, tmp_path)
+    (tmp_path / "ca.pem").write_text(_pem(pki["ca"].cert))
+    (tmp_path / "vzd.json").write_text(json.dumps({
+        ALPHA: {"certificates": [_pem(pki["alice"].cert)], "kim_version": "1.5"},
+        BETA: {"certificates": [_pem(card.enc_certificate)], "kim_version": "1.5"},
+    }))  # fmt: skip
+    store = fachdienst.MailStore(tmp_path / "store")
+    with running(store, accounts(), tls_pair) as fd:
+        smtp_port, pop3_port = free_port(), free_port()
+        (tmp_path / "cm.json").write_text(json.dumps({
+            "address": BETA, "directory": str(tmp_path / "vzd.json"),
+            "trust": [str(tmp_path / "ca.pem")], "fachdienst_ca": str(tmp_path / "ca.pem"),
+            "tls_cert": str(tmp_path / "srv.crt"), "tls_key": str(tmp_path / "srv.key"),
+            "smtp_port": smtp_port, "pop3_port": pop3_port,
+        }))  # fmt: skip
+        agent = SigningAgent(
+            SoftCardBackend(directory=tmp_path / "cards"), allowed_origins=[PORTAL], port=0,
+            pin_provider=fixed_pin_provider(f"{PIN_CH},{PIN_QES}"), log=lambda line: None,
+        )  # fmt: skip
+        agent.routes.update(
+            load_routes(agent, ROUTE_PROVIDERS, {"client": str(tmp_path / "cm.json")})
+        )
+        try:
+            pvs = smtplib.SMTP_SSL("127.0.0.1", smtp_port, timeout=30, context=client_ctx)
+            pvs.login(f"{BETA}#127.0.0.1:{fd.smtp}#1#PVS#AP1", PASSWORDS[BETA])  # STARTTLS
+            assert pvs.sendmail(BETA, [ALPHA], CLIENT_MAIL) == {}
+            pvs.quit()
+            (held,) = [m.read() for m in store.messages(ALPHA)]
+            inner = komle.decrypt(mail.decoded_body(mail.split(held)), pki["alice"].key)
+            verified = komle.verify(mail.decoded_body(mail.split(inner.content)), trust=[])
+            assert verified.signature_valid and "Müller" in verified.signer_subject
+
+            for_doctor = mail.build(
+                CLIENT_MAIL, signer_key=pki["signer"].key, signer_cert=pki["signer"].cert,
+                recipients=[(BETA, card.enc_certificate)], chain=[pki["ca"].cert],
+            )  # fmt: skip
+            store.deliver(BETA, for_doctor)
+            box = poplib.POP3_SSL("127.0.0.1", pop3_port, timeout=30, context=client_ctx)
+            box.user(f"{BETA}#127.0.0.1:{fd.pop3}#1#PVS#AP1#arzt#KON")
+            box.pass_(PASSWORDS[BETA])
+            received = b"\r\n".join(box.retr(1)[1])
+            box.quit()
+            assert b"X-KIM-DecryptionResult: erfolgreich" in received
+            assert b"Synthetischer Testinhalt." in received
+        finally:
+            agent.shutdown()
+    assert server_ctx is not None

@@ -126,7 +126,10 @@ def main() -> None:
     alice, bob = _cert("Alpha ENC", issuer=ca), _cert("Beta ENC", issuer=ca)
     card_a = cm.PemCard(osig_key=osig[0], osig_cert=osig[1], enc=[(alice[1], alice[0])])
     card_b = cm.PemCard(osig_key=osig[0], osig_cert=osig[1], enc=[(bob[1], bob[0])])
-    directory = cm.FileDirectory({ALPHA: [alice[1]], BETA: [bob[1]]})
+    directory = cm.FileDirectory(
+        {ALPHA: [alice[1]], BETA: [bob[1]]},
+        {ALPHA: "1.5", BETA: "1.5"},  # KOM-LE 1.5 (KAS)
+    )
     trust = cm.Trust(anchors=[ca[1]])
     source = fachdienst.InMemoryAccountSource({ALPHA: PASSWORD, BETA: PASSWORD})
     sizes = [float(s) for s in args.sizes.split(",") if s]

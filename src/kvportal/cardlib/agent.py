@@ -54,6 +54,11 @@ class AgentError(Exception):
         "cancelled",
         "batch_failed",
         "internal",
+        # routes of plug-ins (ROUTE_PROVIDERS), e.g. the KIM endpoints
+        "not_recipient",
+        "format",
+        "no_certificate",
+        "not_found",
     )
 
     def __init__(
@@ -72,6 +77,31 @@ class AgentError(Exception):
 
     def as_json(self) -> dict[str, Any]:
         return {"error": self.code, "message": self.message, **self.extra}
+
+
+#: Plug-ins the agent can serve besides /login and /sign: "module:function" names, loaded by
+#: name (this library imports none of them). A provider is called as `provider(agent, options)`
+#: and returns {path: handler(data, origin) -> dict}; handlers run under the card lock and
+#: raise AgentError. The KIM endpoints (/kim/open, /kim/compose, issue 15) are the first.
+ROUTE_PROVIDERS: list[str] = ["kvportal.kim.agent_endpoints:card_agent_routes"]
+RouteHandler = Callable[[dict[str, Any], str], dict[str, Any]]
+
+
+def load_routes(
+    agent: SigningAgent, providers: Sequence[str], options: dict[str, Any] | None = None
+) -> dict[str, RouteHandler]:
+    """Import each provider by name and collect its routes (German error if one is missing)."""
+    import importlib
+
+    routes: dict[str, RouteHandler] = {}
+    for name in providers:
+        module_name, _, attr = name.partition(":")
+        try:
+            provider = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"Erweiterung „{name}“ des Agenten nicht gefunden.") from exc
+        routes.update(provider(agent, dict(options or {})))
+    return routes
 
 
 class PartialBatch(Exception):
@@ -273,6 +303,10 @@ class _Handler(BaseHTTPRequestHandler):
                 result = self.server.agent.handle_login(self._read_json(), origin=origin or "")
             elif path == "/sign":
                 result = self.server.agent.handle_sign(self._read_json(), origin=origin or "")
+            elif path in self.server.agent.routes:
+                result = self.server.agent.handle_route(
+                    path, self._read_json(), origin=origin or ""
+                )
             else:
                 raise AgentError("bad_request", "Unbekannter Pfad.", status=HTTPStatus.NOT_FOUND)
             self._send_json(HTTPStatus.OK, result, origin)
@@ -300,6 +334,7 @@ class SigningAgent:
         host: str = "127.0.0.1",
         port: int = 8765,
         log: Callable[[str], None] | None = None,
+        routes: dict[str, RouteHandler] | None = None,
     ):
         if host not in ("127.0.0.1", "::1"):
             raise ValueError("Der Signatur-Agent darf nur auf 127.0.0.1 lauschen.")
@@ -313,6 +348,13 @@ class SigningAgent:
         self._card_lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self.routes: dict[str, RouteHandler] = dict(routes or {})
+        #: plug-ins stop what they started (e.g. the KIM client module's listeners)
+        self.on_shutdown: list[Callable[[], None]] = []
+
+    def handle_route(self, path: str, data: dict[str, Any], *, origin: str) -> dict[str, Any]:
+        with self._card_lock:
+            return self.routes[path](data, origin)
 
     # -- operations (also usable without HTTP) -----------------------------------------
     def log(self, line: str) -> None:
@@ -424,6 +466,8 @@ class SigningAgent:
         return self.url
 
     def shutdown(self) -> None:
+        while self.on_shutdown:
+            self.on_shutdown.pop()()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -605,6 +649,24 @@ def _configure_cli(parser: Any) -> None:
     parser.add_argument("--pkcs11-token", default="eHBA", help="Token-Bezeichnung (PKCS#11)")
     parser.add_argument("--pkcs11-key", default="QES", help="Schlüssel-/Zertifikatsbezeichnung")
     parser.add_argument(
+        "--kim",
+        action="store_true",
+        help="auch die KIM-Endpunkte des Web-Postfachs (/kim/open, /kim/compose) mit dieser "
+        "Karte bedienen (eHBA mit RSA-Schlüsseln)",
+    )
+    parser.add_argument(
+        "--kim-trust",
+        action="append",
+        default=[],
+        help="Vertrauensanker (PEM) für die Absender von KIM-Nachrichten, z. B. die SMC-B-CA",
+    )
+    parser.add_argument(
+        "--kim-client",
+        default=None,
+        help="KIM-Clientmodul (SMTPS/POP3S auf 127.0.0.1) mit dieser Karte: JSON-Datei mit "
+        "den Angaben von „kvportal kim client“ (docs/kim.md)",
+    )
+    parser.add_argument(
         "--test-pin",
         default=None,
         help="NUR Test/Demo: PIN automatisch verwenden, PIN.CH[,PIN.QES] (auch KVPORTAL_CARD_PIN)",
@@ -668,6 +730,9 @@ def run_cli(args: Any, ctx: Any) -> int:
                 line, file=getattr(ctx, "stdout", None) or sys.stderr, flush=True
             ),
         )
+        if getattr(args, "kim", False) or getattr(args, "kim_client", None):
+            options = {"trust": list(args.kim_trust or []), "client": args.kim_client}
+            agent.routes.update(load_routes(agent, ROUTE_PROVIDERS, options))
     except ValueError as exc:
         print(f"Fehler: {exc}", file=sys.stderr)
         return 2

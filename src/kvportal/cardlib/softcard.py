@@ -821,6 +821,17 @@ class SoftCard:
             hashes.SHA256(),
         )
 
+    def decrypt_enc(
+        self, pin: str, ciphertext: bytes, pad: Any, *, now: dt.datetime | None = None
+    ) -> bytes:
+        """PIN.CH, then decrypt with the ENC key (RSA only: KIM's RSAES-OAEP, issue 15)."""
+        self.check_usable(now)
+        self.verify_pin(PinType.CH, pin)
+        key = self._key("enc")
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise CardError("Der ENC-Schlüssel dieser Karte ist kein RSA-Schlüssel.")
+        return key.decrypt(ciphertext, pad)
+
     def open_qes_session(self, pin: str, *, now: dt.datetime | None = None) -> QesSession:
         """Verify PIN.QES once; the session then allows ``batch_size`` signatures."""
         self.check_usable(now)

@@ -90,7 +90,9 @@ def handle_open(card: Card, data: dict[str, Any], *, now: dt.datetime | None = N
         decrypted = komle.decrypt(mail.decoded_body(outer), card.keys["enc"])
         signed_part = mail.split(decrypted.content)
         verified = komle.verify(
-            mail.decoded_body(signed_part), trust=[card.ca], at=now or dt.datetime.now(dt.UTC)
+            mail.decoded_body(signed_part),
+            trust=list(getattr(card, "trust", None) or [card.ca]),
+            at=now or dt.datetime.now(dt.UTC),
         )
     except komle.NotARecipientError as exc:
         raise AgentError("not_recipient", str(exc), HTTPStatus.FORBIDDEN) from exc
@@ -195,7 +197,7 @@ def handle_compose(card: Card, data: dict[str, Any]) -> dict:
         signer_key=card.keys["osig"],
         signer_cert=card.certificates["osig"],
         recipients=recipients,
-        chain=[card.ca],
+        chain=list(getattr(card, "chain", None) or [card.ca]),
     )
     return {"mail": base64.b64encode(outer).decode(), "size": len(outer)}
 
@@ -204,6 +206,198 @@ ROUTES: dict[str, Callable[[Card, dict], dict]] = {
     "/kim/open": handle_open,
     "/kim/compose": handle_compose,
 }
+
+
+# --- the eHBA (personal mailbox) through `kvportal card agent --kim` ---------------------------
+
+NO_RSA_EHBA = (
+    "Der eHBA im Signatur-Agenten hat keinen RSA-Verschlüsselungsschlüssel (C.HP.ENC); KIM "
+    "braucht RSA-2048. Bitte einen eHBA mit RSA-Schlüsseln stecken "
+    "(Testkarte: kvportal card issue … --algorithm rsa)."
+)
+
+
+class _EhbaEncKey:
+    """C.HP.ENC on the eHBA: RSA decryption after PIN.CH (the card keeps the security state
+    after the first correct PIN, like a real card until it is pulled)."""
+
+    def __init__(self, softcard, pin: Callable[[str, str], str]):
+        self.card, self._pin, self._verified = softcard, pin, None
+
+    def decrypt(self, ciphertext: bytes, pad) -> bytes:
+        from kvportal.cardlib import softcard as sc
+
+        pin = self._verified or self._pin("PIN.CH", "KIM-Nachricht entschlüsseln (eHBA)")
+        try:
+            plain = self.card.decrypt_enc(pin, ciphertext, pad)
+        except sc.CardError as exc:
+            raise AgentError("card", exc.message_de, HTTPStatus.FORBIDDEN) from exc
+        self._verified = pin
+        return plain
+
+
+class _EhbaQesKey:
+    """The eHBA has no OSIG key: the KIM transport signature is made with its QES key
+    (RSASSA-PSS, SHA-256, salt 32 — gemSMIME_KOMLE), one PIN.QES entry per message."""
+
+    def __init__(self, softcard, pin: Callable[[str, str], str]):
+        self.card, self._pin = softcard, pin
+
+    def sign(self, data: bytes, pad, algorithm) -> bytes:
+        from kvportal.cardlib import softcard as sc
+
+        try:
+            with self.card.open_qes_session(
+                self._pin("PIN.QES", "KIM-Nachricht signieren (eHBA)")
+            ) as session:
+                return session.sign(data, algorithm.name)
+        except sc.CardError as exc:
+            raise AgentError("card", exc.message_de, HTTPStatus.FORBIDDEN) from exc
+
+
+class EhbaCard:
+    """A software eHBA (kvportal.cardlib.softcard) in the shape of `Card`: C.HP.ENC decrypts,
+    C.HP.QES signs; `trust` = anchors for the senders (SMC-B CA, eHBA CA)."""
+
+    kind = "eHBA"
+
+    def __init__(self, softcard, *, pin: Callable[[str, str], str], trust=()):
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        enc, qes = softcard.enc_certificate, softcard.qes_certificate
+        if not isinstance(enc.public_key(), rsa.RSAPublicKey) or not isinstance(
+            qes.public_key(), rsa.RSAPublicKey
+        ):
+            raise AgentError("no_card", NO_RSA_EHBA, HTTPStatus.SERVICE_UNAVAILABLE)
+        self.telematik_id = softcard.telematik_id
+        self.certificates = {"enc": enc, "osig": qes}
+        self.keys = {"enc": _EhbaEncKey(softcard, pin), "osig": _EhbaQesKey(softcard, pin)}
+        self.chain = softcard.ca_chain("qes")
+        self.ca = self.chain[-1]
+        self.trust = [*trust, *softcard.ca_chain("enc"), *self.chain]
+
+    def describe(self) -> dict[str, Any]:
+        until = self.certificates["enc"].not_valid_after_utc.isoformat()
+        return {"karte": "eHBA", "telematik_id": self.telematik_id, "gueltig_bis": until}
+
+
+def _load_trust(paths: Sequence[str]) -> list[x509.Certificate]:
+    anchors = []
+    for path in paths:
+        try:
+            anchors += x509.load_pem_x509_certificates(Path(path).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"Vertrauensanker „{path}“ ist keine lesbare PEM-Datei.") from exc
+    return anchors
+
+
+def card_agent_routes(agent, options: dict[str, Any]) -> dict[str, Callable]:
+    """Route provider for `kvportal card agent --kim` (kvportal.cardlib.agent.ROUTE_PROVIDERS):
+    /kim/open and /kim/compose with the agent's own card; with `client` the KIM client module's
+    SMTPS/POP3S listeners on 127.0.0.1 with the same card."""
+    from kvportal.cardlib import agent as card_agent
+
+    trust = _load_trust(options.get("trust") or [])
+    state: dict[str, Any] = {}
+
+    def pin(pin_name: str, detail: str) -> str:
+        return agent.pin_provider(pin_name, f"Web-Postfach/KIM: {detail}")
+
+    def current() -> EhbaCard:
+        load = getattr(agent.backend, "card", None)
+        if load is None:
+            raise AgentError("no_card", NO_RSA_EHBA, HTTPStatus.SERVICE_UNAVAILABLE)
+        softcard = load()  # raises the agent's own "no_card" if none is there
+        if state.get("id") != softcard.card_id:
+            state["id"], state["card"] = softcard.card_id, EhbaCard(softcard, pin=pin, trust=trust)
+        return state["card"]
+
+    def route(handler):
+        def run(data: dict[str, Any], origin: str) -> dict:
+            try:
+                return handler(current(), data)
+            except card_agent.AgentError as exc:  # the agent's own card errors (no card, PIN)
+                exc.extra.setdefault("fehler", exc.message)  # the key the web mailbox reads
+                raise
+            except AgentError as exc:
+                code = {"card": "card_unusable", "forbidden": "forbidden_origin"}.get(
+                    exc.code, exc.code
+                )
+                raise card_agent.AgentError(
+                    code, exc.message, status=exc.status, extra={"fehler": exc.message}
+                ) from exc
+
+        return run
+
+    if options.get("client"):
+        _start_client_module(agent, options["client"], current)
+    return {path: route(handler) for path, handler in ROUTES.items()}
+
+
+def _start_client_module(agent, config_path: str, current: Callable[[], EhbaCard]) -> None:
+    """The KIM client module inside the card agent (gemSpec_CM_KOMLE towards the practice
+    software), configured like `kvportal kim client` from a JSON file; card = the agent's."""
+    import asyncio
+
+    from kvportal.kim import cli as kim_cli
+    from kvportal.kim import clientmodule as cm
+
+    try:
+        config = json.loads(Path(config_path).read_text(encoding="utf-8"))
+        if not isinstance(config, dict) or "address" not in config:
+            raise ValueError
+    except (OSError, ValueError) as exc:
+        raise ValueError(
+            f"KIM-Clientmodul-Datei „{config_path}“: erwartet JSON mit „address“ und den "
+            "Angaben von „kvportal kim client“."
+        ) from exc
+    ehba = current()
+    card = cm.PemCard(
+        osig_key=ehba.keys["osig"],
+        osig_cert=ehba.certificates["osig"],
+        enc=[(ehba.certificates["enc"], ehba.keys["enc"])],
+        chain=ehba.chain,
+    )
+    args = argparse.Namespace(
+        cards=None, directory=config.get("directory"), fhir=config.get("fhir"),
+        fhir_token_file=config.get("fhir_token_file"), trust=config.get("trust") or [],
+        crl=config.get("crl") or [], fachdienst_ca=config.get("fachdienst_ca"),
+        tls_cert=config.get("tls_cert"), tls_key=config.get("tls_key"), ocsp=config.get("ocsp"),
+        kas=config.get("kas"), limits=config.get("limits"),
+    )  # fmt: skip
+    try:
+        module = kim_cli._client_module(args, cards={config["address"].lower(): card})
+    except kim_cli._UsageError as exc:
+        raise ValueError(str(exc)) from exc
+    host = "127.0.0.1"
+    smtp_port = int(config.get("smtp_port", 465))
+    smtp = cm.smtp_controller(module, host=host, port=smtp_port)
+    smtp.start()
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    servers: list = []
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        servers.append(
+            loop.run_until_complete(cm.start_pop3(module, host, int(config.get("pop3_port", 995))))
+        )
+        ready.set()
+        loop.run_forever()
+
+    threading.Thread(target=run, name="kim-clientmodul", daemon=True).start()
+    ready.wait(10)
+
+    def stop() -> None:
+        smtp.stop()
+        if servers:
+            loop.call_soon_threadsafe(servers[0].close)
+        loop.call_soon_threadsafe(loop.stop)
+
+    agent.on_shutdown.append(stop)
+    agent.log(
+        f"KIM-Clientmodul: SMTPS {host}:{smtp_port}, POP3S {host}:{config.get('pop3_port', 995)}"
+    )
 
 
 # --- the stand-alone local agent -----------------------------------------------------------

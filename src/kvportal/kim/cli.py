@@ -69,6 +69,17 @@ def build_parser(prog: str = "kim") -> argparse.ArgumentParser:
     serve.add_argument("--kas-port", type=int, default=0, help="Attachment-Service HTTP (0 = aus)")
     serve.add_argument("--kas-dir", help="Verzeichnis des Attachment-Service (Standard: STORE/kas)")
     serve.add_argument("--kas-public-url", help="öffentliche Basis-URL der Links (hinter Proxy)")
+    serve.add_argument(
+        "--relay", action="append", default=[], metavar="DOMAIN=HOST:PORT",
+        help="Mail für diese Domain an diesen KIM-Anbieter weiterleiten (mehrfach möglich)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--peer-port",
+        type=int,
+        default=0,
+        help="SMTP für die eingerichteten Anbieter (STARTTLS + Client-Zertifikat)",
+    )
+    serve.add_argument("--peer-ca", help="CA der Zertifikate der anderen Anbieter (PEM)")
     client = sub.add_parser("client", help="Clientmodul für die Praxissoftware (SMTPS/POP3S)")
     client.add_argument(
         "--cards", required=True,
@@ -198,8 +209,9 @@ def _load_transform(spec: str) -> None:
         raise _UsageError(f"--transform „{spec}“: {exc}") from exc
 
 
-def _client_module(args):
-    """Build the ClientModule from the command line; German errors for every bad file."""
+def _client_module(args, cards=None):
+    """Build the ClientModule from the command line; German errors for every bad file.
+    `cards` (address → Card) replaces `--cards` (the card agent brings its own card)."""
     import json
     import ssl
 
@@ -207,18 +219,18 @@ def _client_module(args):
 
     from . import clientmodule as cm
 
-    for spec in args.transform:  # issue 16: e.g. kvportal.arztbrief.kimhooks:from_config=F
+    for spec in getattr(args, "transform", None) or ():  # issue 16: e.g. kvportal.arztbrief.kimhooks:from_config=F
         _load_transform(spec)
     try:
-        raw = json.loads(_read(args.cards, "Kartendatei").decode("utf-8"))
-        if not isinstance(raw, dict) or not raw:
+        raw = {} if cards is not None else json.loads(_read(args.cards, "Kartendatei").decode())
+        if not isinstance(raw, dict) or not (raw or cards):
             raise ValueError
     except ValueError as exc:
         raise _UsageError(
             f"Kartendatei „{args.cards}“: erwartet JSON {{adresse: {{osig_key, osig_cert, "
             "enc_key, enc_cert}}}}."
         ) from exc
-    cards = {}
+    cards = dict(cards or {})
     for address, entry in raw.items():
         if isinstance(entry, dict) and "pkcs11" in entry:
             cards[address] = _pkcs11_card(args.cards, address, entry)
@@ -331,12 +343,36 @@ def serve(args, out: TextIO) -> int:
     tls = _server_tls(args.tls_cert, args.tls_key)
     store = fachdienst.MailStore(Path(args.store))
     controllers = []
+    providers, peers = None, {}
+    if args.relay or args.peer_port:
+        import ssl
+
+        from . import relay
+
+        try:
+            peers = relay.parse_peers(args.relay)
+            if not args.peer_ca:
+                raise relay.RelayConfigError("--peer-ca fehlt (CA der anderen KIM-Anbieter).")
+            providers = relay.PeerProviders(
+                peers, tls=relay.outbound_tls(args.tls_cert, args.tls_key, args.peer_ca)
+            )
+            if args.peer_port:
+                inbound = relay.inbound_controller(
+                    store, source=source, peers=peers, host=args.host, port=args.peer_port,
+                    tls=relay.inbound_tls(args.tls_cert, args.tls_key, args.peer_ca),
+                )  # fmt: skip
+                inbound.start()
+                controllers.append(inbound)
+        except relay.RelayConfigError as exc:
+            raise _UsageError(str(exc)) from exc
+        except (OSError, ssl.SSLError) as exc:
+            raise _UsageError(f"Anbieter-Verbindung nicht einrichtbar ({exc}).") from exc
     for port, implicit in ((args.smtp_port, False), (args.smtps_port, True)):
         if not port:
             continue
         smtp = fachdienst.smtp_controller(
             store, source=source, tls=tls, host=args.host, port=port, implicit_tls=implicit,
-            max_size=args.max_size,
+            max_size=args.max_size, relay=providers,
         )  # fmt: skip
         try:
             smtp.start()

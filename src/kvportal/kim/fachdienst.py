@@ -386,6 +386,8 @@ class _SmtpHandler(SmtpAuthHandler):
     """Submission: sender = authenticated account, only KOM-LE, per-account limits."""
 
     check_login = True  # the Postfix filter leaves the sender/login check to Postfix
+    #: kim.relay.PeerProviders: recipients of other KIM providers' domains go out over SMTP
+    relay = None
 
     def __init__(self, store: MailStore | None, source: AccountSource, *, hostname: str):
         self.store = store
@@ -440,6 +442,9 @@ class _SmtpHandler(SmtpAuthHandler):
             account = await _call(self.source.lookup, address)
         except _SourceError:
             return "451 4.3.0 Kontenverzeichnis vorübergehend nicht erreichbar"
+        if account is None and self.relay is not None and self.relay.peer_for(address):
+            envelope.rcpt_tos.append(address)  # another provider's account (relayed at DATA)
+            return "250 2.1.5 OK (wird an den KIM-Anbieter weitergeleitet)"
         if account is None or not account.active:
             return "550 5.1.1 Empfänger unbekannt"
         size = _size_param(envelope.mail_options)
@@ -471,8 +476,12 @@ class _SmtpHandler(SmtpAuthHandler):
     def _deliver(self, sender: str, rcpts: list[str], data: bytes) -> str:
         failures: list[dsn.RecipientFailure] = []
         delivered = 0
+        remote = []
         for rcpt in dict.fromkeys(r.lower() for r in rcpts):
             account = self.source.lookup(rcpt)
+            if account is None and self.relay is not None and self.relay.peer_for(rcpt):
+                remote.append(rcpt)
+                continue
             if account is None or not account.active:
                 failures.append(dsn.RecipientFailure(rcpt, "5.1.1", "550 Empfänger unbekannt"))
                 continue
@@ -500,6 +509,10 @@ class _SmtpHandler(SmtpAuthHandler):
                 continue
             self.store.deliver(rcpt, data)
             delivered += 1
+        if remote:
+            relay_failures = self.relay.send(sender, remote, data)
+            failures += relay_failures
+            delivered += len(remote) - len(relay_failures)
         if not delivered:
             reasons = "; ".join(f"{f.address}: {f.diagnostic}" for f in failures)
             status = failures[0].status if len(failures) == 1 else "5.2.0"
@@ -538,8 +551,10 @@ def smtp_controller(
     implicit_tls: bool = False,
     max_size: int = DEFAULT_MAX_MAIL_SIZE,
     hostname: str = "kim-fachdienst.localhost",
+    relay=None,
 ) -> Controller:
     """Submission server: STARTTLS (587) or implicit TLS (465), then SASL PLAIN/LOGIN.
+    `relay` (kim.relay.PeerProviders): mail for other providers' domains goes out there.
 
     `max_size` is the server-wide cap (SIZE in EHLO); each account's own maxMailSize is
     checked on top of it.
@@ -554,6 +569,7 @@ def smtp_controller(
         ident="KIM-Fachdienst ESMTP",
     )
     handler = _SmtpHandler(store, source, hostname=hostname)
+    handler.relay = relay
     if implicit_tls:
         return ImplicitTlsController(handler, ssl_context=tls, auth_require_tls=True, **common)
     return Controller(

@@ -1,7 +1,14 @@
 # Least privilege in the back office (issue 11): staff roles hold model permissions only for
 # their own domain; accounts, groups, devices, lockouts and the access log are superuser-only.
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
 
 #: Which apps' models each staff role may work on in the back office, and how.
 ROLE_APPS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -11,7 +18,7 @@ ROLE_APPS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-def ensure_staff_groups(sender=None, **kwargs) -> None:
+def ensure_staff_groups(sender: object = None, **kwargs: Any) -> None:
     from django.contrib.auth.models import Group, Permission
     from django.db.models import Q
 
@@ -24,7 +31,7 @@ def ensure_staff_groups(sender=None, **kwargs) -> None:
         group.permissions.set(Permission.objects.filter(wanted))
 
 
-def _holds_delegable_right(user) -> bool:
+def _holds_delegable_right(user: User) -> bool:
     """Billing or all documents of a BSNR: what can be delegated or used by practice software
     (an employed doctor with only his own documents has neither, issue 14)."""
     from kvportal.accounts import scope
@@ -33,23 +40,23 @@ def _holds_delegable_right(user) -> bool:
     return any(scope.practices(user, right).exists() for right in (Right.BILLING, Right.DOCS_BSNR))
 
 
-def _may_use_api(user) -> bool:
+def _may_use_api(user: User) -> bool:
     from kvportal.accounts.constants import AccountKind
 
     return user.kind != AccountKind.STAFF
 
 
-def _member_api(user) -> bool:
+def _member_api(user: User) -> bool:
     return _may_use_api(user) and _holds_delegable_right(user)
 
 
-def _may_delegate(user) -> bool:
+def _may_delegate(user: User) -> bool:
     from kvportal.accounts.constants import AccountKind
 
     return user.kind == AccountKind.MEMBER and _holds_delegable_right(user)
 
 
-def _staff_api(user) -> bool:
+def _staff_api(user: User) -> bool:
     from kvportal.accounts.services import allowed_api_scopes
 
     return not _may_use_api(user) and bool(allowed_api_scopes(user))

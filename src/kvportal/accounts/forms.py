@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import validate_password
@@ -8,6 +11,13 @@ from django.utils.translation import gettext_lazy as _
 
 from kvportal.accounts.constants import DELEGABLE_RIGHTS, ApiScope, Right
 from kvportal.members.models import Betriebsstaette
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+    from django.http import HttpRequest
+
+    from kvportal.accounts.models import User
+    from kvportal.audit.models import AccessLogEntry
 
 
 class LoginForm(AuthenticationForm):
@@ -23,11 +33,11 @@ class LoginForm(AuthenticationForm):
         ),
     }
 
-    def __init__(self, request=None, *args, **kwargs):
+    def __init__(self, request: HttpRequest | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(request, *args, **kwargs)
         self.fields["username"].label = _("Nutzername")
 
-    def confirm_login_allowed(self, user) -> None:
+    def confirm_login_allowed(self, user: User) -> None:
         super().confirm_login_allowed(user)
         if user.initial_password_expired:
             raise ValidationError(self.error_messages["expired"], code="expired")
@@ -50,7 +60,7 @@ class PasswordChangeForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
-    def __init__(self, user, *args, **kwargs):
+    def __init__(self, user: User, *args: Any, **kwargs: Any) -> None:
         self.user = user
         super().__init__(*args, **kwargs)
 
@@ -60,7 +70,7 @@ class PasswordChangeForm(forms.Form):
             raise ValidationError(_("Das bisherige Passwort ist falsch."), code="wrong")
         return value
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         data = super().clean() or self.cleaned_data  # None: keep cleaned_data (Django)
         new1, new2 = data.get("new_password1"), data.get("new_password2")
         if new1 and new2 and new1 != new2:
@@ -100,7 +110,7 @@ class PraxispersonalForm(forms.Form):
         error_messages={"required": _("Bitte wählen Sie mindestens ein Recht.")},
     )
 
-    def __init__(self, practices, *args, **kwargs):
+    def __init__(self, practices: QuerySet[Betriebsstaette], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         betriebsstaette_field = self.fields["betriebsstaette"]
         assert isinstance(betriebsstaette_field, forms.ModelChoiceField)  # declared above
@@ -116,7 +126,7 @@ class ApiTokenForm(forms.Form):
         error_messages={"required": _("Bitte wählen Sie mindestens einen Bereich.")},
     )
 
-    def __init__(self, allowed_scopes, *args, **kwargs):
+    def __init__(self, allowed_scopes: Iterable[str], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         scopes_field = self.fields["scopes"]
         assert isinstance(scopes_field, forms.ChoiceField)  # declared above
@@ -147,7 +157,7 @@ class AccessLogFilterForm(forms.Form):
     aktivitaet = forms.ChoiceField(label=_("Aktivität"), required=False)
     ansicht = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         from kvportal.audit.models import Activity
 
         super().__init__(*args, **kwargs)
@@ -155,13 +165,13 @@ class AccessLogFilterForm(forms.Form):
         assert isinstance(aktivitaet_field, forms.ChoiceField)  # declared above
         aktivitaet_field.choices = [("", _("alle Aktivitäten")), *Activity.choices]
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         data = super().clean() or self.cleaned_data  # None: keep cleaned_data (Django)
         if data.get("von") and data.get("bis") and data["von"] > data["bis"]:
             self.add_error("bis", _("„Bis“ liegt vor „Von“. Bitte tauschen Sie die Daten."))
         return data
 
-    def apply(self, entries):
+    def apply(self, entries: QuerySet[AccessLogEntry]) -> QuerySet[AccessLogEntry]:
         """The entries within the chosen period and activity (unfiltered when invalid)."""
         if not self.is_valid():
             return entries

@@ -10,6 +10,7 @@ import datetime as dt
 import re
 import secrets
 import unicodedata
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -24,6 +25,10 @@ from kvportal.accounts.constants import AccountKind, Right, StaffRole
 from kvportal.accounts.models import ApiToken, PasswordHistory, PortalRight, User, hash_token
 from kvportal.audit.models import Activity
 from kvportal.members.models import Betriebsstaette, Person
+
+if TYPE_CHECKING:
+    from django_otp.models import Device
+    from django_otp.plugins.otp_totp.models import TOTPDevice
 
 _ALPHABET_LOWER = "abcdefghijkmnopqrstuvwxyz"  # no l: avoids confusion in letters
 _ALPHABET_UPPER = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I, O
@@ -256,7 +261,7 @@ def update_account(
 
 
 @transaction.atomic
-def reset_second_factor(*, actor: User, device) -> None:
+def reset_second_factor(*, actor: User, device: Device) -> None:
     """Remove a TOTP or backup-code device (lost phone); the owner enrols anew at next login."""
     owner = device.user
     _require_superuser(actor)
@@ -536,7 +541,7 @@ def revoke_api_token(*, actor: User, token: ApiToken) -> None:
 
 
 @transaction.atomic(durable=True)
-def totp_enrolment_device(*, actor: User):
+def totp_enrolment_device(*, actor: User) -> TOTPDevice:
     """The user's unconfirmed TOTP device (created on first call) whose secret he scans."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -547,7 +552,7 @@ def totp_enrolment_device(*, actor: User):
 
 
 @transaction.atomic(durable=True)
-def confirm_totp_device(*, actor: User, device, token: str) -> bool:
+def confirm_totp_device(*, actor: User, device: TOTPDevice, token: str) -> bool:
     """Security: the second factor counts only after the first correct code from the app.
     Returns False for a wrong code (django-otp's throttling counts it, committed)."""
     from django_otp.plugins.otp_totp.models import TOTPDevice

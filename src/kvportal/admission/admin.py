@@ -1,19 +1,22 @@
 """Back office: applications read-only (changes go through the staff pages and services,
 which write the access log and history); sessions via /zulassung/kv/sitzungen/."""
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from kvportal.admission.models import Application, CommitteeSession
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

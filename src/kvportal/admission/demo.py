@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
@@ -79,7 +80,7 @@ def _draft(
     return application
 
 
-def seed(world: dict, out) -> None:
+def seed(world: dict[str, Any], out: Callable[[str], object]) -> None:
     created = seed_sessions()
     users, persons, mvz = world["users"], world["persons"], world["mvz"]
     leiterin = users["leiterin"]

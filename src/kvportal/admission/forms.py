@@ -3,7 +3,9 @@ fields are optional at this level (drafts may be incomplete) — the rules decid
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils import timezone
@@ -13,6 +15,11 @@ from kvportal.admission.models import CommitteeSession, Outcome
 from kvportal.admission.rules.anlage1 import EVIDENCE_CHOICES
 from kvportal.admission.rules.definitions import BEZIRKE, COMMITTEES, ApplicationType, FieldDef
 from kvportal.admission.rules.types import REGISTRY
+
+if TYPE_CHECKING:
+    from django.http import QueryDict
+
+    from kvportal.admission.models import Application
 
 ANLAGE1_KEYS = ("start", "end", "kind", "institution", "weekly_hours", "evidence")
 PARTNER_KEYS = ("name", "lanr", "email")
@@ -59,7 +66,7 @@ def _form_field(f: FieldDef) -> forms.Field:
 class ApplicationForm(forms.Form):
     """Dynamic form for one application type."""
 
-    def __init__(self, app_type: ApplicationType, *args, **kwargs):
+    def __init__(self, app_type: ApplicationType, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.app_type = app_type
         for f in app_type.fields:
@@ -90,11 +97,11 @@ class ApplicationForm(forms.Form):
             ]
         return data, refused
 
-    def section_fields(self, key: str):
+    def section_fields(self, key: str) -> list[forms.BoundField]:
         return [self[f.name] for f in self.app_type.fields_in(key)]
 
 
-def rows_from_post(post, prefix: str, keys: tuple[str, ...]) -> list[dict]:
+def rows_from_post(post: QueryDict, prefix: str, keys: tuple[str, ...]) -> list[dict[str, str]]:
     """Rows of a simple repeated table (`prefix-<i>-<key>`); empty rows are dropped."""
     rows = []
     index = 0
@@ -118,7 +125,9 @@ class NewApplicationForm(forms.Form):
     )
     employee = forms.ChoiceField(label=_("Angestellte(r) – Betriebsstätte"))
 
-    def __init__(self, *args, employee_choices=(), **kwargs):
+    def __init__(
+        self, *args: Any, employee_choices: Iterable[tuple[str, str]] = (), **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         employee_field = self.fields["employee"]
         assert isinstance(employee_field, forms.ChoiceField)  # declared above
@@ -142,7 +151,7 @@ class NachforderungForm(forms.Form):
 class FeeRequestForm(forms.Form):
     deadline = forms.DateField(label=_("Zahlungsfrist"), widget=_date_widget())
 
-    def clean_deadline(self):
+    def clean_deadline(self) -> dt.date:
         value = self.cleaned_data["deadline"]
         if value <= timezone.localdate():
             raise forms.ValidationError(_("Die Zahlungsfrist muss in der Zukunft liegen."))
@@ -161,7 +170,7 @@ class DeferForm(forms.Form):
 class ScheduleForm(forms.Form):
     session = forms.ModelChoiceField(label=_("Sitzung"), queryset=CommitteeSession.objects.none())
 
-    def __init__(self, *args, application=None, **kwargs):
+    def __init__(self, *args: Any, application: Application | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if application is not None:
             session_field = self.fields["session"]
@@ -205,7 +214,7 @@ class InboxFilterForm(forms.Form):
     )
     state = forms.ChoiceField(label=_("Status"), required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         from kvportal.admission.models import ApplicationState
 
         super().__init__(*args, **kwargs)

@@ -13,7 +13,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from kvportal.admission.rules.definitions import BEZIRKE, COMMITTEES
+from kvportal.admission.rules.definitions import BEZIRKE, COMMITTEES, ApplicationType
 from kvportal.admission.rules.lifecycle import STATE_LABELS, State
 from kvportal.admission.rules.types import REGISTRY
 
@@ -163,7 +163,7 @@ class Application(models.Model):
         return f"ZA-{self.created_at:%Y}-{self.pk:05d}" if self.pk else "ZA-neu"
 
     @property
-    def app_type(self):
+    def app_type(self) -> ApplicationType:
         return REGISTRY[self.type_code]
 
     @property

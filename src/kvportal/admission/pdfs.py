@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.utils import timezone
 
 from kvportal.admission import display
@@ -10,8 +12,11 @@ from kvportal.admission.rules.hours import band_for, parse_factor, parse_hours, 
 from kvportal.admission.rules.text import fmt_date, fmt_decimal, fmt_money
 from kvportal.core.pdf import render_pdf
 
+if TYPE_CHECKING:
+    from kvportal.admission.models import Application, CommitteeSession
 
-def _base(application) -> dict:
+
+def _base(application: Application) -> dict[str, Any]:
     t = application.app_type
     data = application.data
     factor_to = parse_factor(data.get("factor_to"))
@@ -48,27 +53,27 @@ def _base(application) -> dict:
     }
 
 
-def application_pdf(application) -> bytes:
+def application_pdf(application: Application) -> bytes:
     return render_pdf("admission/pdf/application.html", _base(application))
 
 
-def anlage1_pdf(application) -> bytes:
+def anlage1_pdf(application: Application) -> bytes:
     return render_pdf("admission/pdf/anlage1.html", _base(application))
 
 
-def fee_request_pdf(application) -> bytes:
+def fee_request_pdf(application: Application) -> bytes:
     return render_pdf("admission/pdf/fee_request.html", _base(application))
 
 
-def decision_pdf(application) -> bytes:
+def decision_pdf(application: Application) -> bytes:
     return render_pdf("admission/pdf/decision.html", _base(application))
 
 
-def admin_fee_pdf(application) -> bytes:
+def admin_fee_pdf(application: Application) -> bytes:
     return render_pdf("admission/pdf/admin_fee.html", _base(application))
 
 
-def agenda_pdf(session) -> bytes:
+def agenda_pdf(session: CommitteeSession) -> bytes:
     applications = session.applications.order_by("created_at")
     rows = []
     for number, application in enumerate(applications, start=1):

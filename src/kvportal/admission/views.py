@@ -44,7 +44,14 @@ from kvportal.admission.forms import (
     padded,
     rows_from_post,
 )
-from kvportal.admission.models import Application, Attachment, CommitteeSession, GeneratedFile
+from kvportal.admission.models import (
+    Application,
+    Attachment,
+    CommitteeSession,
+    GeneratedFile,
+    Signatory,
+)
+from kvportal.admission.rules.definitions import ValidationResult
 from kvportal.admission.rules.lifecycle import OFFICE_STATES, WITHDRAWABLE, State
 from kvportal.admission.rules.text import fmt_date, fmt_decimal, fmt_money
 from kvportal.audit.models import Activity
@@ -90,7 +97,7 @@ def _stream(
     )
 
 
-def _summary(application, result) -> dict:
+def _summary(application: Application, result: ValidationResult) -> dict[str, Any]:
     """Computed values for the edit and review pages."""
     computed = result.computed
     session = computed.get("earliest_session")
@@ -155,7 +162,7 @@ def new(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "admission/new.html", {"form": form})
 
 
-def _attachment_context(application, result):
+def _attachment_context(application: Application, result: ValidationResult) -> list[dict[str, Any]]:
     required = {a.kind for a in result.required_attachments}
     uploaded = {a.kind: a for a in application.attachments.all()}
     return [
@@ -365,7 +372,7 @@ def detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _steps(application) -> list[tuple[str, bool]]:
+def _steps(application: Application) -> list[tuple[str, bool]]:
     order = [
         ("entwurf", "Entwurf"),
         ("eingereicht", "Bestätigungen"),
@@ -493,7 +500,7 @@ def attachment(request: AuthenticatedHttpRequest, pk: int, attachment_pk: int) -
 # --- signatories without portal login: one-time code -------------------------------------------
 
 
-def _signatory_or_404(token: str):
+def _signatory_or_404(token: str) -> Signatory:
     signatory = services.signatory_for_token(token)
     if signatory is None:
         raise Http404("Unbekannter Link.")

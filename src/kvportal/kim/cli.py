@@ -219,7 +219,9 @@ def _client_module(args, cards=None):
 
     from . import clientmodule as cm
 
-    for spec in getattr(args, "transform", None) or ():  # issue 16: e.g. kvportal.arztbrief.kimhooks:from_config=F
+    for spec in (
+        getattr(args, "transform", None) or ()
+    ):  # issue 16: e.g. kvportal.arztbrief.kimhooks:from_config=F
         _load_transform(spec)
     try:
         raw = {} if cards is not None else json.loads(_read(args.cards, "Kartendatei").decode())

@@ -21,10 +21,12 @@ from kvportal.admission.rules.definitions import (
     AllOf,
     ApplicationType,
     AttachmentDef,
+    Condition,
     Derived,
     FieldDef,
     FieldIn,
     Notice,
+    Rule,
     Section,
     ValidationContext,
     ValidationResult,
@@ -232,7 +234,7 @@ def related_fields() -> tuple[FieldDef, ...]:
     )  # fmt: skip
 
 
-def anlage1_fields(anlage1_when) -> tuple[FieldDef, ...]:
+def anlage1_fields(anlage1_when: Condition) -> tuple[FieldDef, ...]:
     return (
         FieldDef("anlage1_waitlist", "Eintragung Warteliste vorhanden", "anlage1", kind="radio",
                  choices=(("nein", "Nein"), ("ja", "Ja")), when=anlage1_when),
@@ -262,7 +264,7 @@ def rule_bsnr(
         )
 
 
-def _lanr(name: str):
+def _lanr(name: str) -> Rule:
     def rule(
         t: ApplicationType,
         data: dict,

@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import uuid
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -86,8 +86,14 @@ def max_attachment_bytes() -> int:
 
 
 def _history(
-    application, *, actor: User | None, event: str, label: str, before: str = "", note: str = ""
-):
+    application: Application,
+    *,
+    actor: User | None,
+    event: str,
+    label: str,
+    before: str = "",
+    note: str = "",
+) -> HistoryEntry:
     return HistoryEntry.objects.create(
         application=application,
         actor=actor if getattr(actor, "pk", None) else None,
@@ -123,7 +129,7 @@ def _transition(application: Application, event: Event, ctx: Context | None = No
     return before
 
 
-def _audit(actor: User | None, application, activity, **detail):
+def _audit(actor: User | None, application: Application, activity: str, **detail: object) -> None:
     audit.record(
         actor=actor,
         activity=activity,
@@ -177,7 +183,9 @@ def _applicant_emails(application: Application) -> list[str]:
 # --- registry prefill -------------------------------------------------------------------------
 
 
-def prefill(betriebsstaette: Betriebsstaette, employee: Person | None, user) -> dict:
+def prefill(
+    betriebsstaette: Betriebsstaette, employee: Person | None, user: User
+) -> dict[str, Any]:
     """Values the portal already knows (registry: Betriebsstätte, Person, Tätigkeit)."""
     practice = betriebsstaette
     data: dict = {

@@ -46,6 +46,7 @@ from kvportal.core import confirmation as one_time
 
 if TYPE_CHECKING:
     from kvportal.accounts.models import User
+    from kvportal.admission.rules.signatories import Signatory as SignatoryRule
 
 CODE_PURPOSE = "admission"
 
@@ -102,7 +103,7 @@ def _code_matches(signatory: Signatory, code: str) -> bool:
     )
 
 
-def is_submitter(actor: User | None, signatory) -> bool:
+def is_submitter(actor: User | None, signatory: SignatoryRule) -> bool:
     """The submitting user is this signatory (applicant/representative): same LANR, or —
     for representatives without LANR, e.g. the Geschäftsführer of an MVZ-Träger — the same
     registry person by name."""
@@ -116,7 +117,7 @@ def is_submitter(actor: User | None, signatory) -> bool:
     return normalise(person.full_name) == normalise(signatory.person.name)
 
 
-def _user_for(lanr: str, email: str):
+def _user_for(lanr: str, email: str) -> User | None:
     from kvportal.accounts.models import User
 
     if lanr:
@@ -211,7 +212,7 @@ def _invite(signatory: Signatory, token: str) -> None:
 
 def _confirm(
     *, actor: User | None, signatory: Signatory, method: str, evidence: dict | None = None
-):
+) -> Confirmation:
     application = signatory.application
     if application.state != State.EINGEREICHT:
         raise AdmissionError("Dieser Antrag wartet nicht (mehr) auf Bestätigungen.")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django import template
 
 from kvportal.core.steps import Step, build_steps
+
+if TYPE_CHECKING:
+    from kvportal.admission.models import Application
 
 register = template.Library()
 
@@ -25,9 +30,9 @@ STAGE_OF = {
 
 
 @register.simple_tag
-def admission_steps(application) -> list:
+def admission_steps(application: Application) -> list[Step]:
     state = application.state
-    session_date = application.session.date if application.session_id else None
+    session_date = application.session.date if application.session is not None else None
     paid = application.fee_paid_on or (
         application.fee_deferred_at.date() if application.fee_deferred_at else None
     )

@@ -151,6 +151,21 @@ def _rows(counted: dict[str, LetterCounts]) -> list[dict]:
     return out
 
 
+def practice_rows(practice, quarter: Quarter) -> list[dict]:
+    """Billing staff: the doctors who worked at the BSNR in the quarter, with their counts."""
+    lanrs = (
+        Taetigkeit.objects.filter(
+            Q(valid_to__isnull=True) | Q(valid_to__gte=quarter.start),
+            betriebsstaette=practice,
+            valid_from__lte=quarter.end,
+        )
+        .exclude(Q(person__lanr="") | Q(person__lanr__isnull=True))
+        .values_list("person__lanr", flat=True)
+        .distinct()
+    )
+    return _rows(counts(sorted(set(lanrs)), quarter))
+
+
 def panel_rows(user, quarter: Quarter) -> list[dict]:
     """Start page, one query: the user's own LANR and the doctors working at the practices
     where he holds the billing right, each with the letters counted in the quarter."""

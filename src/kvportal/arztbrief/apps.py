@@ -50,6 +50,9 @@ class ArztbriefConfig(AppConfig):
         registry.register_template_hook("billing_staff_submission", "arztbrief/_billing_staff.html")
         registry.register_purger("arztbrief", services.purge_unsent)
         register_portal_check(checks.portal_check)
+        from kvportal.arztbrief.openapi import PATHS
+
+        registry.register_api_paths(PATHS)
         if self.apps.is_installed("kvportal.ehba"):
             from kvportal.arztbrief import signing
 

@@ -53,6 +53,9 @@ class ArztbriefConfig(AppConfig):
         from kvportal.arztbrief.openapi import PATHS
 
         registry.register_api_paths(PATHS)
+        from kvportal.arztbrief import demo
+
+        registry.register_demo(97, demo.seed)
         if self.apps.is_installed("kvportal.ehba"):
             from kvportal.arztbrief import signing
 

@@ -271,3 +271,54 @@ def test_openapi_documents_the_operation_with_the_checked_patterns():
     assert schema["properties"]["absender"]["pattern"] == f"^{ADDRESS_PATTERN}$"
     assert schema["properties"]["empfaenger"]["maxItems"] == 50
     assert {"200", "201", "400", "401", "403", "422"} <= set(op["responses"])
+
+
+def test_client_module_reports_what_the_portal_counts(kim_world, new_card, pki):
+    """kimhooks: after signing (outgoing) and after a valid QES check (incoming) the client
+    module hands the proof to the reporter; the portal accepts exactly that body."""
+    import email.policy
+    from email.message import EmailMessage
+
+    from kvportal.arztbrief import kimhooks
+
+    author, colleague = kim_world
+    card = new_card(given_name="Anna", surname="Müller")
+    register(author, card)
+    sent, received = [], []
+    outgoing = kimhooks.make_outgoing(
+        {author.account.address: (card, lambda: PIN_QES)}, report=sent.append
+    )
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"], msg["To"], msg["Subject"] = author.account.address, colleague.account.address, "x"
+    msg["Cc"] = EXTERN
+    msg["X-KIM-Dienstkennung"] = kimhooks.DK_VERSAND
+    msg.set_content("Anbei der Brief (synthetisch).")
+    msg.add_attachment(make_pdf("Brief"), maintype="application", subtype="pdf", filename="b.pdf")
+    signed_mail = outgoing(msg.as_bytes(), author.account.address)
+    [body] = sent
+    assert set(body) == {"richtung", "absender", "empfaenger", "signatur", "digest"}
+    assert body["empfaenger"] == [colleague.account.address, EXTERN]
+    assert post(token(author.doctor), body).status_code == 201
+    assert _counts(author).sent == 2
+    incoming = kimhooks.make_incoming(
+        trust_roots=pki.trust_roots,
+        revocation_check=pki.revocation_check,
+        report=received.append,
+        own_addresses=[colleague.account.address],
+    )
+    incoming(signed_mail)
+    [back] = received
+    assert back["richtung"] == "empfang" and back["empfaenger"] == [colleague.account.address]
+    assert back["digest"] == body["digest"]
+    assert post(token(colleague.doctor), back).status_code == 201
+    assert _counts(colleague).received == 1
+    # an unsigned, invalid letter is not reported on receipt
+    incoming(msg.as_bytes())
+    assert len(received) == 1
+
+
+def test_portal_reporter_refuses_other_schemes():
+    from kvportal.arztbrief import kimhooks
+
+    with pytest.raises(ValueError, match="http"):
+        kimhooks.portal_reporter("file:///etc/passwd", "t")

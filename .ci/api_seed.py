@@ -56,7 +56,7 @@ def main() -> None:
     except Exception as exc:  # a refused file still leaves the API to test
         print(f"Hinweis: Testabrechnung nicht angelegt ({type(exc).__name__})", file=sys.stderr)
     _, raw = create_api_token(
-        actor=user, name="schemathesis", scopes=["billing", "documents", "kim"]
+        actor=user, name="schemathesis", scopes=["billing", "documents", "kim", "arztbrief"]
     )
     print(raw)
 

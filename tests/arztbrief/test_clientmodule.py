@@ -207,3 +207,7 @@ def test_client_command_names_a_bad_transform_in_german(tmp_path):
         err = io.StringIO()
         code = cli.main([*base, "--transform", spec], stdout=io.StringIO(), stderr=err)
         assert code == cli.EXIT_USAGE and text in err.getvalue(), err.getvalue()
+
+
+def test_a_mail_without_header_block_is_left_to_the_module(hooks):
+    assert cm._transformed("outgoing", b"kein MIME", ALPHA) == b"kein MIME"

@@ -313,6 +313,7 @@ def test_purge_deletes_unsent_content_after_the_period(kim_world, settings):
     fresh.refresh_from_db()
     assert old.pdf_path == "" and old.content_deleted_at and fresh.pdf_path
     assert client.get(reverse("arztbrief:pdf", args=[old.pk])).status_code == 410
+    assert client.get(reverse("arztbrief:send_data", args=[old.pk])).status_code == 400
 
 
 def test_batch_is_limited_to_the_cards_batch_size(kim_world):

@@ -135,3 +135,29 @@ def test_staff_view_is_for_billing_staff_only(kim_world, new_card):
     registry = kv_staff(StaffRole.ARZTREGISTER, username="kv.reg.ab2")
     assert _client(registry).get(reverse("arztbrief:staff")).status_code in (403, 404)
     assert client.get(reverse("arztbrief:staff")).status_code in (302, 403, 404)
+
+
+def test_billing_staff_see_the_counts_on_the_submission_page(kim_world, new_card):
+    from django.utils import timezone
+
+    from kvportal.core.quarters import Quarter
+    from tests.arztbrief.test_check import con_file, submission_with
+
+    author, colleague = kim_world
+    client = _client(author.doctor)
+    letter = write_letter(client, author, colleague)
+    sign_batch(client, [letter], new_card(given_name="Anna", surname="Müller"))
+    send(client, letter, author)
+    lanr = author.doctor.person.lanr
+    quarter = Quarter.of(timezone.localdate())
+    sub = submission_with(
+        author.practice, author.doctor, con_file(lanr, versand=1, empfang=0), quarter
+    )
+    billing = kv_staff(StaffRole.ABRECHNUNG, username="kv.abr.ab3")
+    page = _client(billing).get(reverse("billing:staff_detail", args=[sub.pk]))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'id="arztbrief-staff-counts"' in text
+    section = text[text.index('id="arztbrief-staff-counts"') :]
+    assert lanr in section and "0,28 €" in section
+    assert colleague.doctor.person.lanr not in section  # another practice's doctor

@@ -198,6 +198,8 @@ NON_OBJECT_URLS = {
         "tests/arztbrief/test_views.py::test_foreign_letters_and_messages_are_404"
         for n in ("detail", "pdf", "send_data", "send", "received", "confirm")
     },
+    "arztbrief_api:nachweise": "own practice mailboxes only: "
+    "tests/arztbrief/test_proof_api.py::test_refusals_scope_mailbox_registration_fields",
     **{
         f"kim_api:{n}_read": "published directory only: tests/kim/test_portal_directory.py"
         for n in ("organization", "practitioner", "role", "endpoint")

@@ -36,8 +36,9 @@ class ApiScope(models.TextChoices):
     DOCUMENTS = "documents", _("Dokumente abrufen")
     DOCUMENTS_IMPORT = "documents_import", _("Dokumente einstellen (KV, Abrechnung)")
     KIM = "kim", _("KIM-Verzeichnis abfragen")
+    ARZTBRIEF = "arztbrief", _("eArztbrief-Nachweise melden (Clientmodul)")
 
 
 #: Scopes for practice accounts; KV staff of the Abrechnung get only DOCUMENTS_IMPORT.
-MEMBER_API_SCOPES = (ApiScope.BILLING, ApiScope.DOCUMENTS, ApiScope.KIM)
+MEMBER_API_SCOPES = (ApiScope.BILLING, ApiScope.DOCUMENTS, ApiScope.KIM, ApiScope.ARZTBRIEF)
 STAFF_API_SCOPES = {"Abrechnung": (ApiScope.DOCUMENTS_IMPORT,)}

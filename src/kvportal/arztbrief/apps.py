@@ -47,8 +47,15 @@ class ArztbriefConfig(AppConfig):
         registry.register_panel(
             registry.Panel(template_name="arztbrief/_panel.html", context=panels.panel, order=25)
         )
+        registry.register_template_hook("billing_staff_submission", "arztbrief/_billing_staff.html")
         registry.register_purger("arztbrief", services.purge_unsent)
         register_portal_check(checks.portal_check)
+        from kvportal.arztbrief.openapi import PATHS
+
+        registry.register_api_paths(PATHS)
+        from kvportal.arztbrief import demo
+
+        registry.register_demo(97, demo.seed)
         if self.apps.is_installed("kvportal.ehba"):
             from kvportal.arztbrief import signing
 

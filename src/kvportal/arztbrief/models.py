@@ -135,3 +135,49 @@ class Empfang(models.Model):
 
     def __str__(self) -> str:
         return f"Empfang {self.message_pk} ({self.lanr})"
+
+
+class Richtung(models.TextChoices):
+    VERSAND = "versand", _("versandt")
+    EMPFANG = "empfang", _("empfangen")
+
+
+class Nachweis(models.Model):
+    """A QES proof reported by a client module (practice software path): one letter (digest of
+    the signed byte ranges) per direction and receiving practice; no content."""
+
+    richtung = models.CharField(max_length=10, choices=Richtung.choices)
+    #: SHA-256 (hex) of the signed byte ranges of the PAdES signature (messageDigest)
+    digest = models.CharField(max_length=64)
+    #: the receiving practice: its BSNR when the address is a portal mailbox, else the address
+    recipient_key = models.CharField(_("Empfänger-Praxis"), max_length=254)
+    recipient_addresses = models.JSONField(_("Empfänger (KIM-Adressen)"), default=list)
+    sender_address = models.CharField(_("Absender (KIM-Adresse)"), max_length=254)
+    #: the counted doctor: the signer (versand) or the receiving doctor (empfang)
+    person = models.ForeignKey("members.Person", on_delete=models.PROTECT, related_name="+")
+    lanr = models.CharField(_("LANR"), max_length=9, db_index=True)
+    betriebsstaette = models.ForeignKey(
+        "members.Betriebsstaette", on_delete=models.PROTECT, related_name="+"
+    )
+    signer_name = models.CharField(max_length=200)
+    signer_telematik_id = models.CharField(max_length=128, blank=True)
+    certificate_fingerprint = models.CharField(max_length=64)
+    signing_time = models.DateTimeField(null=True, blank=True)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reported_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("QES-Nachweis (Clientmodul)")
+        verbose_name_plural = _("QES-Nachweise (Clientmodul)")
+        ordering = ["-reported_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["richtung", "digest", "recipient_key"],
+                name="arztbrief_nachweis_once_per_letter_and_practice",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Nachweis {self.richtung} {self.digest[:12]} → {self.recipient_key}"

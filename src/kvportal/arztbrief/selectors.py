@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from kvportal.accounts import scope
 from kvportal.accounts.constants import Right
-from kvportal.arztbrief.models import Arztbrief, Briefmappe, Empfang, State
+from kvportal.arztbrief.models import Arztbrief, Briefmappe, Empfang, Nachweis, Richtung, State
 from kvportal.arztbrief.rules import LetterCounts
 from kvportal.core.quarters import Quarter
 from kvportal.kim import selectors as kim_selectors
@@ -95,38 +95,51 @@ def counts(lanrs, quarter: Quarter) -> dict[str, LetterCounts]:
     """Per LANR: letters sent (one per receiving practice) and received with a valid QES."""
     start, end = _bounds(quarter)
     lanrs = list(lanrs)
-    sent = {
-        row["lanr"]: row["n"]
-        for row in Arztbrief.objects.filter(
+
+    def per_lanr(qs) -> dict[str, int]:
+        return {row["lanr"]: row["n"] for row in qs.values("lanr").annotate(n=Count("pk"))}
+
+    sent = per_lanr(
+        Arztbrief.objects.filter(
             lanr__in=lanrs, state=State.VERSANDT, sent_at__gte=start, sent_at__lt=end
         )
-        .values("lanr")
-        .annotate(n=Count("pk"))
-    }
-    received = {
-        row["lanr"]: row["n"]
-        for row in Empfang.objects.filter(
+    )
+    received = per_lanr(
+        Empfang.objects.filter(
             lanr__in=lanrs, valid_qes=True, received_at__gte=start, received_at__lt=end
         )
-        .values("lanr")
-        .annotate(n=Count("pk"))
-    }
+    )
+    proofs = Nachweis.objects.filter(lanr__in=lanrs, reported_at__gte=start, reported_at__lt=end)
+    proof_sent = per_lanr(proofs.filter(richtung=Richtung.VERSAND))
+    proof_received = per_lanr(proofs.filter(richtung=Richtung.EMPFANG))
     return {
-        lanr: LetterCounts(sent=sent.get(lanr, 0), received=received.get(lanr, 0)) for lanr in lanrs
+        lanr: LetterCounts(
+            sent=sent.get(lanr, 0) + proof_sent.get(lanr, 0),
+            received=received.get(lanr, 0) + proof_received.get(lanr, 0),
+        )
+        for lanr in lanrs
     }
 
 
 def all_counts(quarter: Quarter) -> list[dict]:
     """Staff view: every LANR with letters in the quarter."""
     start, end = _bounds(quarter)
-    lanrs = set(
-        Arztbrief.objects.filter(state=State.VERSANDT, sent_at__gte=start, sent_at__lt=end)
-        .values_list("lanr", flat=True)
-        .distinct()
-    ) | set(
-        Empfang.objects.filter(valid_qes=True, received_at__gte=start, received_at__lt=end)
-        .values_list("lanr", flat=True)
-        .distinct()
+    lanrs = (
+        set(
+            Arztbrief.objects.filter(state=State.VERSANDT, sent_at__gte=start, sent_at__lt=end)
+            .values_list("lanr", flat=True)
+            .distinct()
+        )
+        | set(
+            Empfang.objects.filter(valid_qes=True, received_at__gte=start, received_at__lt=end)
+            .values_list("lanr", flat=True)
+            .distinct()
+        )
+        | set(
+            Nachweis.objects.filter(reported_at__gte=start, reported_at__lt=end)
+            .values_list("lanr", flat=True)
+            .distinct()
+        )
     )
     return _rows(counts(sorted(lanrs), quarter))
 
@@ -149,6 +162,21 @@ def _rows(counted: dict[str, LetterCounts]) -> list[dict]:
             }
         )
     return out
+
+
+def practice_rows(practice, quarter: Quarter) -> list[dict]:
+    """Billing staff: the doctors who worked at the BSNR in the quarter, with their counts."""
+    lanrs = (
+        Taetigkeit.objects.filter(
+            Q(valid_to__isnull=True) | Q(valid_to__gte=quarter.start),
+            betriebsstaette=practice,
+            valid_from__lte=quarter.end,
+        )
+        .exclude(Q(person__lanr="") | Q(person__lanr__isnull=True))
+        .values_list("person__lanr", flat=True)
+        .distinct()
+    )
+    return _rows(counts(sorted(set(lanrs)), quarter))
 
 
 def panel_rows(user, quarter: Quarter) -> list[dict]:
@@ -178,11 +206,23 @@ def panel_rows(user, quarter: Quarter) -> list[dict]:
             received=number(
                 Empfang.objects.filter(valid_qes=True, received_at__gte=start, received_at__lt=end)
             ),
+            proof_sent=number(
+                Nachweis.objects.filter(
+                    richtung=Richtung.VERSAND, reported_at__gte=start, reported_at__lt=end
+                )
+            ),
+            proof_received=number(
+                Nachweis.objects.filter(
+                    richtung=Richtung.EMPFANG, reported_at__gte=start, reported_at__lt=end
+                )
+            ),
         )
         .order_by("lanr")
     )
     out = []
     for p in people:
+        p.sent += p.proof_sent
+        p.received += p.proof_received
         cents = min(p.sent * CENTS[GOP_VERSAND] + p.received * CENTS[GOP_EMPFANG], CAP_CENTS)
         out.append(
             {

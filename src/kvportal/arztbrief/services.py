@@ -214,7 +214,7 @@ def record_sent(*, actor: User, letter: Arztbrief, raw: bytes) -> Arztbrief:
     letter = Arztbrief.objects.select_for_update().get(pk=letter.pk)
     if letter.author_id != actor.pk:
         raise Refused(_("Nur die Verfasserin oder der Verfasser kann den Brief versenden."))
-    if letter.state != State.SIGNIERT:
+    if letter.state != State.SIGNIERT or not letter.pdf_path:
         raise Refused(_("Der Brief ist nicht (mehr) versandbereit: erst signieren."))
     head = _head(raw)
     if (head.get("X-KIM-Dienstkennung") or "").strip() != DK_VERSAND:

@@ -161,7 +161,7 @@ def sign(request: HttpRequest) -> HttpResponse:
 def send_data(request: HttpRequest, pk: int) -> JsonResponse:
     """What the page hands to the KIM agent: the signed PDF, the CDA, the certificate."""
     letter = _letter(request, pk)
-    if letter.state != State.SIGNIERT:
+    if letter.state != State.SIGNIERT or not letter.has_content:
         return JsonResponse({"fehler": _("Der Brief ist nicht versandbereit.")}, status=400)
     try:
         _account, pem = services.recipient_for(letter.recipient_address)

@@ -57,7 +57,13 @@ def register_transform(dienstkennung: str, *, outgoing=None, incoming=None) -> N
 
 
 def _transformed(kind: str, data: bytes, *args) -> bytes:
-    func = TRANSFORMS[kind].get((mail.split(data).get("X-KIM-Dienstkennung") or "").strip())
+    if not TRANSFORMS[kind]:
+        return data
+    try:
+        dienstkennung = (mail.split(data).get("X-KIM-Dienstkennung") or "").strip()
+    except komle.KomleError:  # no MIME mail: left to the module's own checks
+        return data
+    func = TRANSFORMS[kind].get(dienstkennung)
     return func(data, *args) if func else data
 
 

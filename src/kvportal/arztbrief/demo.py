@@ -36,7 +36,7 @@ def seed(world: dict, out: Callable[[str], None]) -> None:
 
     users = world.get("users", {})
     hahn, neumann = users.get("hahn"), users.get("neumann")
-    if not getattr(settings, "EHBA_TEST_PKI", False) or hahn is None or neumann is None:
+    if not settings.EHBA_TEST_PKI or hahn is None or neumann is None:
         return
     lanr = hahn.person.lanr if hahn.person_id else ""
     cards = [c for c in softcard.SoftCard.list(Path(settings.EHBA_DIR)) if c.lanr == lanr]

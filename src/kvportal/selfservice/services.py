@@ -5,10 +5,13 @@ requests ("Passwort vergessen"), Praxispersonal password resets by their holder.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from kvportal import audit
@@ -17,6 +20,9 @@ from kvportal.audit.context import parse_user_agent
 from kvportal.audit.models import Activity
 from kvportal.core.tasks import enqueue_mail
 from kvportal.selfservice.models import CredentialLetterRequest, SessionRecord
+
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
 
 
 def on_login(sender, request, user, **kwargs) -> None:
@@ -38,14 +44,16 @@ def on_login(sender, request, user, **kwargs) -> None:
     )
 
 
-def on_logout(sender, request, user, **kwargs) -> None:
+def on_logout(
+    sender: object, request: HttpRequest | None, user: User | None, **kwargs: object
+) -> None:
     session = getattr(request, "session", None)
     if session is not None and session.session_key:
         SessionRecord.objects.filter(session_key=session.session_key).delete()
 
 
 @transaction.atomic
-def end_session(*, actor, record: SessionRecord) -> None:
+def end_session(*, actor: User, record: SessionRecord) -> None:
     """End one of the actor's own sessions (the browser is signed out at its next request)."""
     if record.user_id != actor.pk:
         raise PermissionDenied("Sie können nur Ihre eigenen Sitzungen beenden.")
@@ -62,14 +70,14 @@ def end_session(*, actor, record: SessionRecord) -> None:
 
 
 @transaction.atomic
-def end_other_sessions(*, actor, current_key: str) -> int:
+def end_other_sessions(*, actor: User, current_key: str) -> int:
     records = list(SessionRecord.objects.filter(user=actor).exclude(session_key=current_key))
     for record in records:
         end_session(actor=actor, record=record)
     return len(records)
 
 
-def _matching_user(username: str, bsnr: str):
+def _matching_user(username: str, bsnr: str) -> User | None:
     from kvportal.accounts.models import User
 
     user = User.objects.filter(username__iexact=username.strip(), is_active=True).first()
@@ -81,7 +89,9 @@ def _matching_user(username: str, bsnr: str):
 
 
 @transaction.atomic
-def request_credential_letter(*, actor, username: str, bsnr: str) -> CredentialLetterRequest:
+def request_credential_letter(
+    *, actor: User | None, username: str, bsnr: str
+) -> CredentialLetterRequest:
     """Store the request for the Arztregister and tell it by mail. Whether an account matches is
     recorded for the Arztregister only; the requester always gets the same answer."""
     user = _matching_user(username, bsnr)
@@ -112,14 +122,14 @@ def request_credential_letter(*, actor, username: str, bsnr: str) -> CredentialL
 
 
 @transaction.atomic
-def mark_request_handled(*, actor, request: CredentialLetterRequest) -> None:
+def mark_request_handled(*, actor: User, request: CredentialLetterRequest) -> None:
     request.handled_at = timezone.now()
     request.handled_by = actor
     request.save(update_fields=["handled_at", "handled_by"])
     audit.record(actor=actor, activity=Activity.STAFF_ACTION, obj=request, bsnr=request.bsnr)
 
 
-def holder_practices(holder):
+def holder_practices(holder: User):  # -> QuerySet[Betriebsstaette]
     """Practices where `holder` may administer Praxispersonal (a delegable right held)."""
     from kvportal.accounts import scope
 
@@ -129,7 +139,7 @@ def holder_practices(holder):
 
 
 @transaction.atomic
-def reset_praxispersonal_password(*, actor, target) -> str:
+def reset_praxispersonal_password(*, actor: User, target) -> str:
     """The holder issues a new initial password for one of his Praxispersonal accounts."""
     from kvportal.accounts import services as account_services
 
@@ -143,7 +153,7 @@ def reset_praxispersonal_password(*, actor, target) -> str:
 
 
 @transaction.atomic
-def change_email(*, actor, email: str) -> None:
+def change_email(*, actor: User, email: str) -> None:
     """The user's own e-mail address (notifications, answers of the KV)."""
     old = actor.email
     actor.email = email.strip()

@@ -108,7 +108,7 @@ def test_valid_qes_of_the_declarer_gives_the_declaration(world, django_capture_o
     signable.on_accepted(
         actor=world["doctor"],
         application=obj,
-        report=_Report(_Check(f"{person.first_name} {person.last_name}")),
+        report=_Report(_Check(f"{person.last_name}, {person.first_name}")),
     )
     declaration = Declaration.objects.get()
     assert declaration.method == "qes" and declaration.evidence["ese_sha256"] == obj.xml_sha256

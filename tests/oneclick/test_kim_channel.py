@@ -261,3 +261,28 @@ def test_feedback_is_recovered_when_the_answer_failed(world, django_capture_on_c
     assert kimchannel.recover_feedback(now=timezone.now()) == 2
     assert [m.dienstkennung for m in answers(world)] == [EINGANG, RUECKMELDUNG]
     assert kimchannel.recover_feedback(now=timezone.now()) == 0
+
+
+def test_smcb_of_another_practice_is_refused(world, django_capture_on_commit_callbacks):
+    other = BetriebsstaetteFactory(name="Praxis Schulz", city="Dresden")
+    schulz = doctor_account(other, Role.VERTRAGSARZT, Right.BILLING)
+    _account, card = kh.activated_practice_account(schulz, other, world["registrar"], "schulz")
+    deliver(world, con(world), django_capture_on_commit_callbacks, card=kh.pem_card(card))
+    text = _refusal_text(world, "unknown_sender")
+    assert other.bsnr in text and world["account"].address in text
+
+
+def test_unconfigured_kv_card_keeps_the_mail_unseen(
+    world, settings, django_capture_on_commit_callbacks
+):
+    raw = kh.seal_delivery(card=world["card"], sender=world["account"].address, files=con(world))
+    kh.drop(raw)
+    settings.KIM_SERVICE_TEST_PKI = False
+    with django_capture_on_commit_callbacks(execute=True):
+        assert inbound.poll() == 1
+    assert not KimDelivery.objects.exists() and inbound.pending(kh.KV)
+    settings.KIM_SERVICE_TEST_PKI = True
+    with django_capture_on_commit_callbacks(execute=True):
+        assert inbound.poll() == 1
+    assert KimDelivery.objects.get().state == DeliveryState.ANSWERED
+    assert not inbound.pending(kh.KV)

@@ -199,6 +199,17 @@ def _kim_objects(world) -> None:
     StoredMessage.objects.create(
         account=account, sender=account.address, recipients=[account.address], path="x/1", size=1
     )
+    from kvportal.oneclick.models import KimDelivery
+
+    KimDelivery.objects.create(
+        account="abrechnung@kv-sachsen.kim.example",
+        store_key="1.M1P1.host",
+        dienstkennung="1ClickAbrechnung;Lieferung;V2.0",
+        sender_address=account.address,
+        raw_path="kim/service/x.eml",
+        state="refused",
+        refusal_code="begleitdatei",
+    )
 
 
 @pytest.fixture

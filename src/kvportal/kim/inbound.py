@@ -349,6 +349,11 @@ def process_message(*, address: str, key: str, now=None) -> str:
         raw = store.get_bytes(key)
     except KeyError:
         return "missing"
+    try:
+        service_card(address)
+    except ServiceConfigError as exc:  # the KV's fault, not the sender's: keep it unseen, retry
+        log.error("KIM service mailbox %s not usable: %s", address, exc)
+        return "not-configured"
     raw_path = _keep_raw(address, key, raw)
     inbound = open_inbound(account=address, key=key, raw=raw, raw_path=raw_path, now=now)
     handler = handler_for(inbound.dienstkennung)

@@ -48,6 +48,26 @@ def _attachments(inbound: kim_inbound.Inbound) -> tuple[bytes | None, dict[str, 
     return begleit, rest
 
 
+def _account_mismatch(inbound: kim_inbound.Inbound) -> str:
+    """A practice's SMC-B must send from that practice's KIM account (answers go there)."""
+    from kvportal.kim.models import AccountKind, KimAccount
+
+    if not inbound.signer_bsnr:
+        return ""
+    account = KimAccount.objects.filter(address__iexact=inbound.sender_address).first()
+    if (
+        account is None
+        or account.kind != AccountKind.PRACTICE
+        or account.bsnr == inbound.signer_bsnr
+    ):
+        return ""
+    return (
+        f"Die Nachricht ist mit der SMC-B der Betriebsstätte {inbound.signer_bsnr} signiert, "
+        f"aber vom KIM-Postfach {inbound.sender_address} der Betriebsstätte {account.bsnr} "
+        "gesendet. Bitte senden Sie aus dem Postfach der eigenen Praxis."
+    )
+
+
 def take_over(inbound: kim_inbound.Inbound) -> intake.Received | intake.Refusal:
     """Check what KIM can tell (decryption, signature, sender), then hand to the intake."""
     base = {
@@ -72,6 +92,11 @@ def take_over(inbound: kim_inbound.Inbound) -> intake.Received | intake.Refusal:
             ],
             bsnr=inbound.signer_bsnr,
             detail=base,
+        )
+    mismatch = _account_mismatch(inbound)
+    if mismatch:
+        return intake._refuse(
+            None, "unknown_sender", [mismatch], bsnr=inbound.signer_bsnr, detail=base
         )
     begleit, rest = _attachments(inbound)
     if begleit is None:

@@ -4,7 +4,7 @@ so not scoped."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import PurePath
+from pathlib import Path
 
 from django.db.models import Q
 
@@ -50,26 +50,26 @@ def for_quarter(quarter: Quarter) -> MasterData | None:
         p = f.payload
         postcodes = frozenset(c.encode() for c in p["postcodes"])
         data.plz_files.append(
-            PlzFile(PurePath(f.name), Quarter(f.year, f.quarter), p["version"], postcodes)
+            PlzFile(Path(f.name), Quarter(f.year, f.quarter), p["version"], postcodes)
         )
     f = _latest(MasterFile.Kind.SDKT, quarter)
     if f is not None:
         rows = f.payload["entries"]
         entries = tuple(Kostentraeger(v, _date(a), _date(b), tuple(iks)) for v, a, b, iks in rows)
-        data.kt_files.append(KtFile(PurePath(f.name), Quarter(f.year, f.quarter), entries))
+        data.kt_files.append(KtFile(Path(f.name), Quarter(f.year, f.quarter), entries))
     f = MasterFile.objects.filter(kind=MasterFile.Kind.SDICD, year=quarter.year).first()
     if f is not None:
         codes = {c[0]: IcdCode(*c) for c in f.payload["codes"]}
-        data.icd_files.append(IcdFile(PurePath(f.name), f.year, codes))
+        data.icd_files.append(IcdFile(Path(f.name), f.year, codes))
     f = _latest(MasterFile.Kind.SDEBM, quarter)
     if f is not None:
         gnrs = {
             code: Gnr(code, a, b, tuple((seq, tuple(fks)) for seq, fks in lists))
             for code, a, b, lists in f.payload["gnrs"]
         }
-        data.ebm_files.append(EbmFile(PurePath(f.name), Quarter(f.year, f.quarter), gnrs))
+        data.ebm_files.append(EbmFile(Path(f.name), Quarter(f.year, f.quarter), gnrs))
     f = _latest(MasterFile.Kind.SDOPS, quarter)
     if f is not None:
-        codes = {c[0]: OpsCode(*c) for c in f.payload["codes"]}
-        data.ops_files.append(OpsFile(PurePath(f.name), Quarter(f.year, f.quarter), codes))
+        ops_codes = {c[0]: OpsCode(*c) for c in f.payload["codes"]}
+        data.ops_files.append(OpsFile(Path(f.name), Quarter(f.year, f.quarter), ops_codes))
     return data if data.available(quarter) else None

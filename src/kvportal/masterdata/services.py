@@ -35,28 +35,28 @@ def _rows(data: MasterData, quarter: Quarter | None) -> list[tuple[str, Quarter,
         payload = {"version": f.version, "postcodes": sorted(p.decode() for p in f.postcodes)}
         rows.append((MasterFile.Kind.PLZ, f.quarter, f.path, payload))
     kt = [data.kt_file(quarter)] if quarter else data.kt_files
-    for f in filter(None, kt):
+    for k in filter(None, kt):
         entries = [
             [e.vknr, e.valid_from and e.valid_from.isoformat(),
              e.valid_to and e.valid_to.isoformat(), list(e.iks)]
-            for e in f.entries
+            for e in k.entries
         ]  # fmt: skip
-        rows.append((MasterFile.Kind.SDKT, f.quarter, f.path, {"entries": entries}))
+        rows.append((MasterFile.Kind.SDKT, k.quarter, k.path, {"entries": entries}))
     icd = [f for f in data.icd_files if quarter is None or f.year == quarter.year]
-    for f in icd:
-        codes = [[c.code, c.billable, c.terminal, c.sex] for c in f.codes.values()]
-        rows.append((MasterFile.Kind.SDICD, Quarter(f.year, 1), f.path, {"codes": codes}))
+    for i in icd:
+        codes = [[c.code, c.billable, c.terminal, c.sex] for c in i.codes.values()]
+        rows.append((MasterFile.Kind.SDICD, Quarter(i.year, 1), i.path, {"codes": codes}))
     ebm = [data.ebm(quarter)] if quarter else data.ebm_files
-    for f in filter(None, ebm):
+    for e in filter(None, ebm):
         gnrs = [
             [g.code, g.valid_from, g.valid_to, [[seq, list(fks)] for seq, fks in g.lists]]
-            for g in f.gnrs.values()
+            for g in e.gnrs.values()
         ]
-        rows.append((MasterFile.Kind.SDEBM, f.quarter, f.path, {"gnrs": gnrs}))
+        rows.append((MasterFile.Kind.SDEBM, e.quarter, e.path, {"gnrs": gnrs}))
     ops = [data.ops(quarter)] if quarter else data.ops_files
-    for f in filter(None, ops):
-        codes = [[c.code, c.valid_from, c.valid_to, c.side] for c in f.codes.values()]
-        rows.append((MasterFile.Kind.SDOPS, f.quarter, f.path, {"codes": codes}))
+    for o in filter(None, ops):
+        ops_codes = [[c.code, c.valid_from, c.valid_to, c.side] for c in o.codes.values()]
+        rows.append((MasterFile.Kind.SDOPS, o.quarter, o.path, {"codes": ops_codes}))
     return rows
 
 

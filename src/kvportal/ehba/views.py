@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib import messages
@@ -57,9 +57,12 @@ def portal_origin(request: HttpRequest) -> str:
 
 
 def _user(request: HttpRequest) -> User:
-    """`request.user` in a view behind `login_required`/`member_required`/`staff_role_required`:
-    the decorators let only a logged-in `User` through (a narrowing for the type checker only)."""
-    return cast("User", request.user)
+    """`request.user` in a view behind `login_required`/`member_required`/`staff_role_required`,
+    narrowed to `User` (the decorators let only a logged-in user through)."""
+    user = request.user
+    if not user.is_authenticated:  # pragma: no cover - the decorators answer first
+        raise PermissionDenied
+    return user
 
 
 def _session_key(request: HttpRequest) -> str:

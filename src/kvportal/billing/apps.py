@@ -22,6 +22,7 @@ class BillingConfig(AppConfig):
     verbose_name = _("Abrechnung")
 
     def ready(self) -> None:
+        assert self.apps is not None  # Django sets it before ready()
         from kvportal.billing import panels
         from kvportal.billing.demo import seed_demo
         from kvportal.billing.openapi import PATHS

@@ -83,7 +83,9 @@ class SubmissionForm(forms.Form):
         super().__init__(*args, **kwargs)
         #: name of the file kept from a refused attempt (used when no new file is chosen)
         self.held_name = held_name
-        self.fields["betriebsstaette"].queryset = billing_practices(user).order_by("bsnr")
+        betriebsstaette_field = self.fields["betriebsstaette"]
+        assert isinstance(betriebsstaette_field, forms.ModelChoiceField)  # declared above
+        betriebsstaette_field.queryset = billing_practices(user).order_by("bsnr")
         if offer is None:
             choices = quarter_choices(today)
         else:  # only quarters the user may submit; late ones are announced in the label
@@ -99,9 +101,11 @@ class SubmissionForm(forms.Form):
                 )
                 for q in offer["offered"]
             ]
-        self.fields["quarter"].choices = choices
-        if choices and not self.fields["quarter"].initial:
-            self.fields["quarter"].initial = choices[0][0]
+        quarter_field = self.fields["quarter"]
+        assert isinstance(quarter_field, forms.ChoiceField)  # declared above
+        quarter_field.choices = choices
+        if choices and not quarter_field.initial:
+            quarter_field.initial = choices[0][0]
         limit = max_upload_bytes() // (1024 * 1024)
         self.fields["file"].help_text = (
             str(self.fields["file"].help_text)
@@ -167,7 +171,9 @@ class StaffFilterForm(forms.Form):
         quarters = [Quarter.of(today)]
         for _i in range(11):
             quarters.append(quarters[-1].previous())
-        self.fields["quarter"].choices = [("", _("alle"))] + [(q.slug, str(q)) for q in quarters]
+        quarter_field = self.fields["quarter"]
+        assert isinstance(quarter_field, forms.ChoiceField)  # declared above
+        quarter_field.choices = [("", _("alle"))] + [(q.slug, str(q)) for q in quarters]
 
 
 class KvResultForm(forms.Form):
@@ -192,10 +198,14 @@ class TestRunForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, today: dt.date, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["betriebsstaette"].queryset = billing_practices(user).order_by("bsnr")
+        betriebsstaette_field = self.fields["betriebsstaette"]
+        assert isinstance(betriebsstaette_field, forms.ModelChoiceField)  # declared above
+        betriebsstaette_field.queryset = billing_practices(user).order_by("bsnr")
         current = Quarter.of(today)
-        self.fields["quarter"].choices = [(q.slug, str(q)) for q in (current, current.previous())]
-        self.fields["quarter"].initial = current.slug
+        quarter_field = self.fields["quarter"]
+        assert isinstance(quarter_field, forms.ChoiceField)  # declared above
+        quarter_field.choices = [(q.slug, str(q)) for q in (current, current.previous())]
+        quarter_field.initial = current.slug
 
     def clean_quarter(self) -> Quarter:
         return Quarter.parse(self.cleaned_data["quarter"])

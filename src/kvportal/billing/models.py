@@ -215,11 +215,12 @@ class Submission(models.Model):
 
     @property
     def badge(self) -> str:
-        return {
+        badges: dict[str, str] = {
             SubmissionState.ACCEPTED: "badge-ok",
             SubmissionState.REJECTED: "badge-err",
             SubmissionState.KV_CHECK: "badge-warn",
-        }.get(self.state, "")
+        }
+        return badges.get(self.state, "")
 
     @property
     def was_replaced(self) -> bool:

@@ -48,7 +48,9 @@ class MissingFilterForm(forms.Form):
         quarters = [Quarter.of(today)]
         for _i in range(11):
             quarters.append(quarters[-1].previous())
-        self.fields["quartal"].choices = [(q.slug, str(q)) for q in quarters]
+        quartal_field = self.fields["quartal"]
+        assert isinstance(quartal_field, forms.ChoiceField)  # declared above
+        quartal_field.choices = [(q.slug, str(q)) for q in quarters]
         self.fields["quartal"].initial = default.slug
 
 

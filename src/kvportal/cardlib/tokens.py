@@ -39,8 +39,11 @@ class AuthCard(Protocol):
     """What :func:`sign_login_challenge` needs from a card (the software card implements it;
     the verifier below never sees a card)."""
 
-    aut_certificate: x509.Certificate
-    telematik_id: str
+    @property
+    def aut_certificate(self) -> x509.Certificate: ...
+
+    @property
+    def telematik_id(self) -> str: ...
 
     def check_usable(self, now: dt.datetime | None = None) -> None: ...
 

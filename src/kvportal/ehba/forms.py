@@ -3,6 +3,8 @@ from ``kvportal card login``) and the upload of a signed PDF."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
@@ -29,8 +31,8 @@ class CardAnswerForm(forms.Form):
         value = self.cleaned_data.get("agent_error", "").strip()
         return value if value in AGENT_CODES else ("agent_error" if value else "")
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or self.cleaned_data  # None: keep cleaned_data (Django)
         if not data.get("token", "").strip() and not data.get("agent_error"):
             raise forms.ValidationError(
                 _(

@@ -123,6 +123,9 @@ class LoginChallenge(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=40, blank=True)
+    #: the plain challenge, set on the claimed row by ``services.challenges._claim_challenge``
+    #: (annotation only: not a field, never stored)
+    _challenge: str
 
     class Meta:
         verbose_name = _("Anmeldeanfrage (eHBA)")

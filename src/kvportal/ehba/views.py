@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib import messages
@@ -39,6 +40,9 @@ from kvportal.ehba.models import (
     RegistrationEnd,
 )
 
+if TYPE_CHECKING:
+    from kvportal.accounts.models import User
+
 #: At most this many unanswered challenges per session within CHALLENGE_WINDOW.
 MAX_OPEN_CHALLENGES = 10
 CHALLENGE_WINDOW = dt.timedelta(minutes=5)
@@ -50,6 +54,15 @@ def agent_url() -> str:
 
 def portal_origin(request: HttpRequest) -> str:
     return normalise_origin(request.build_absolute_uri("/"))
+
+
+def _user(request: HttpRequest) -> User:
+    """`request.user` in a view behind `login_required`/`member_required`/`staff_role_required`,
+    narrowed to `User` (the decorators let only a logged-in user through)."""
+    user = request.user
+    if not user.is_authenticated:  # pragma: no cover - the decorators answer first
+        raise PermissionDenied
+    return user
 
 
 def _session_key(request: HttpRequest) -> str:
@@ -125,7 +138,8 @@ def _account_locked(request: HttpRequest, user) -> bool:
 
 @never_cache
 def card_login(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated and request.user.is_verified():
+    # is_verified() is attached to request.user at runtime by django_otp's OTPMiddleware
+    if request.user.is_authenticated and request.user.is_verified():  # type: ignore[attr-defined]
         return redirect(_next_url(request))
     form = CardAnswerForm(request.POST if request.method == "POST" else None)
     error = ""
@@ -168,15 +182,16 @@ def card_login(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 def second_factor(request: HttpRequest) -> HttpResponse:
-    if request.user.is_verified():
+    user = _user(request)
+    if user.is_verified():  # type: ignore[attr-defined]  # django_otp's OTPMiddleware adds it
         return redirect(_next_url(request))
-    if services.active_registration(request.user) is None:
+    if services.active_registration(user) is None:
         raise Http404("Kein eHBA registriert.")
     form = CardAnswerForm(request.POST if request.method == "POST" else None)
     error = ""
     if request.method == "POST" and form.is_valid():
         outcome = services.verify_card_response(
-            actor=request.user,
+            actor=user,
             session_key=_session_key(request),
             purpose=ChallengePurpose.SECOND_FACTOR,
             audience=portal_origin(request),
@@ -203,7 +218,7 @@ def second_factor(request: HttpRequest) -> HttpResponse:
 @never_cache
 @member_required
 def register(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = _user(request)
     allowed = services.can_register(user)
     current = services.active_registration(user)
     form = RegisterForm(request.POST if request.method == "POST" else None)
@@ -221,6 +236,7 @@ def register(request: HttpRequest) -> HttpResponse:
                 second_factor=form.cleaned_data["second_factor"],
             )
             if outcome.ok:
+                assert outcome.registration is not None  # set on every successful outcome
                 messages.success(
                     request,
                     _("Ihr eHBA (Telematik-ID %(tid)s) ist registriert.")
@@ -252,10 +268,9 @@ def register(request: HttpRequest) -> HttpResponse:
 @member_required
 @require_POST
 def registration_remove(request: HttpRequest, pk: int) -> HttpResponse:
-    registration = selectors.own_active_registration(request.user, pk)
-    services.end_registration(
-        actor=request.user, registration=registration, reason=RegistrationEnd.REMOVED
-    )
+    user = _user(request)
+    registration = selectors.own_active_registration(user, pk)
+    services.end_registration(actor=user, registration=registration, reason=RegistrationEnd.REMOVED)
     messages.success(request, _("Die Registrierung Ihres eHBA wurde entfernt."))
     return redirect("ehba:register")
 
@@ -263,11 +278,12 @@ def registration_remove(request: HttpRequest, pk: int) -> HttpResponse:
 @member_required
 @require_POST
 def registration_second_factor(request: HttpRequest, pk: int) -> HttpResponse:
-    registration = selectors.own_active_registration(request.user, pk)
+    user = _user(request)
+    registration = selectors.own_active_registration(user, pk)
     form = SecondFactorSettingForm(request.POST)
     if form.is_valid():
         services.set_second_factor(
-            actor=request.user,
+            actor=user,
             registration=registration,
             required=form.cleaned_data["second_factor"],
         )
@@ -297,17 +313,19 @@ def _signer_status(documents, required) -> list[dict]:
 @never_cache
 @login_required
 def sign_application(request: HttpRequest, label: str, pk: str) -> HttpResponse:
-    application = selectors.application_for(request.user, label, pk)
+    user = _user(request)
+    application = selectors.application_for(user, label, pk)
     signable = services.signable_for(label)
-    staff = selectors.is_staff(request.user)
+    assert signable is not None  # application_for() answers 404 for a label without one
+    staff = selectors.is_staff(user)
     is_open = signable.is_open(application)
     if not staff and is_open:
-        documents = services.prepare_documents(actor=request.user, application=application)
+        documents = services.prepare_documents(actor=user, application=application)
     else:
         documents = services.current_documents(application)
     required = signable.required_signers(application)
     audit.record(
-        actor=request.user, activity=Activity.VIEW, obj=application, detail={"ehba": "signing_page"}
+        actor=user, activity=Activity.VIEW, obj=application, detail={"ehba": "signing_page"}
     )
     return render(
         request,
@@ -365,12 +383,12 @@ def document_upload(request: HttpRequest, pk: int) -> HttpResponse:
     form = SignedUploadForm(request.POST, request.FILES)
     report = None
     if not form.is_valid():
-        message = " ".join(e for errors in form.errors.values() for e in errors)
+        message = " ".join(str(e) for errors in form.errors.values() for e in errors)
         ok = False
     else:
         try:
             report = services.submit_signed_document(
-                actor=request.user,
+                actor=_user(request),
                 document=document,
                 signed_pdf=form.cleaned_data["signed_pdf"].read(),
             )
@@ -384,12 +402,14 @@ def document_upload(request: HttpRequest, pk: int) -> HttpResponse:
             }
     report_url = reverse("ehba:report", args=[report.pk]) if report else ""
     if _wants_json(request):
+        application = document.application
+        assert application is not None  # object_id is required: a document has its application
         return JsonResponse(
             {
                 "ok": ok,
                 "message": message,
                 "report_url": report_url,
-                "complete": services.application_complete(document.application),
+                "complete": services.application_complete(application),
             },
             status=200 if ok else 422,
         )

@@ -4,16 +4,17 @@ running – the browser asks the local agent's /status) and the status line of t
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from kvportal.accounts.decorators import member_required
+from kvportal.core.http import AuthenticatedHttpRequest
 from kvportal.ehba import services
 from kvportal.ehba.status import card_status
 
 
 @member_required
-def checklist(request: HttpRequest) -> HttpResponse:
+def checklist(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request,
         "ehba/checklist.html",

@@ -4,7 +4,7 @@ so not scoped."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import PurePath
+from pathlib import Path
 
 from django.db.models import Q
 
@@ -58,7 +58,7 @@ def for_quarter(quarter: Quarter) -> MasterData | None:
         p = f.payload
         postcodes = frozenset(c.encode() for c in p["postcodes"])
         data.plz_files.append(
-            PlzFile(PurePath(f.name), Quarter(f.year, f.quarter), p["version"], postcodes)
+            PlzFile(Path(f.name), Quarter(f.year, f.quarter), p["version"], postcodes)
         )
     f = _latest(MasterFile.Kind.SDKT, quarter)
     if f is not None:
@@ -67,11 +67,11 @@ def for_quarter(quarter: Quarter) -> MasterData | None:
             Kostentraeger(v, _date(a), _date(b), tuple(iks), *_kt_extra(rest))
             for v, a, b, iks, *rest in rows
         )
-        data.kt_files.append(KtFile(PurePath(f.name), Quarter(f.year, f.quarter), entries))
+        data.kt_files.append(KtFile(Path(f.name), Quarter(f.year, f.quarter), entries))
     f = MasterFile.objects.filter(kind=MasterFile.Kind.SDICD, year=quarter.year).first()
     if f is not None:
         codes = {c[0]: IcdCode(*c) for c in f.payload["codes"]}
-        data.icd_files.append(IcdFile(PurePath(f.name), f.year, codes))
+        data.icd_files.append(IcdFile(Path(f.name), f.year, codes))
     f = _latest(MasterFile.Kind.SDEBM, quarter)
     if f is not None:
         gnrs = {
@@ -84,25 +84,21 @@ def for_quarter(quarter: Quarter) -> MasterData | None:
             )
             for code, a, b, lists, *rest in f.payload["gnrs"]
         }
-        data.ebm_files.append(EbmFile(PurePath(f.name), Quarter(f.year, f.quarter), gnrs))
+        data.ebm_files.append(EbmFile(Path(f.name), Quarter(f.year, f.quarter), gnrs))
     f = _latest(MasterFile.Kind.SDOPS, quarter)
     if f is not None:
-        codes = {c[0]: OpsCode(*c) for c in f.payload["codes"]}
-        data.ops_files.append(OpsFile(PurePath(f.name), Quarter(f.year, f.quarter), codes))
+        ops_codes = {c[0]: OpsCode(*c) for c in f.payload["codes"]}
+        data.ops_files.append(OpsFile(Path(f.name), Quarter(f.year, f.quarter), ops_codes))
     f = _latest(MasterFile.Kind.SDAV, quarter)
     if f is not None:
         p = f.payload
         bsnrs = frozenset(b.encode() for b in p["bsnrs"])
-        data.av_files.append(
-            AvFile(PurePath(f.name), Quarter(f.year, f.quarter), p["version"], bsnrs)
-        )
+        data.av_files.append(AvFile(Path(f.name), Quarter(f.year, f.quarter), p["version"], bsnrs))
     f = _latest(MasterFile.Kind.SDHDRG, quarter)
     if f is not None:
         p = f.payload
         data.hdrg_files.append(
-            HdrgFile(
-                PurePath(f.name), Quarter(f.year, f.quarter), p["valid_to"], frozenset(p["codes"])
-            )
+            HdrgFile(Path(f.name), Quarter(f.year, f.quarter), p["valid_to"], frozenset(p["codes"]))
         )
     for kind in (MasterFile.Kind.HGNC, MasterFile.Kind.RV):
         f = _latest(kind, quarter)
@@ -111,7 +107,7 @@ def for_quarter(quarter: Quarter) -> MasterData | None:
             gops = tuple(tuple(g) for g in p.get("gops", ()))
             data.keytabs.append(
                 KeyTable(
-                    PurePath(f.name), p["oid"], p["name"], p["version"], dict(p["keys"]), None, gops
+                    Path(f.name), p["oid"], p["name"], p["version"], dict(p["keys"]), None, gops
                 )
             )
     return data if data.available(quarter) else None

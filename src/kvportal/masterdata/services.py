@@ -34,24 +34,27 @@ class ImportResult:
 def _rows(data: MasterData, quarter: Quarter | None) -> list[tuple[str, Quarter, Any, dict]]:
     rows: list[tuple[str, Quarter, Any, dict]] = []
     plz = [data.plz_file(quarter)] if quarter else data.plz_files
-    for f in filter(None, plz):
-        payload = {"version": f.version, "postcodes": sorted(p.decode() for p in f.postcodes)}
-        rows.append((MasterFile.Kind.PLZ, f.quarter, f.path, payload))
+    for pf in filter(None, plz):
+        payload: dict[str, Any] = {
+            "version": pf.version,
+            "postcodes": sorted(p.decode() for p in pf.postcodes),
+        }
+        rows.append((MasterFile.Kind.PLZ, pf.quarter, pf.path, payload))
     kt = [data.kt_file(quarter)] if quarter else data.kt_files
-    for f in filter(None, kt):
+    for kf in filter(None, kt):
         entries = [
             [e.vknr, e.valid_from and e.valid_from.isoformat(),
              e.valid_to and e.valid_to.isoformat(), list(e.iks), e.fee_schedule,
              list(e.excluded_kvs)]
-            for e in f.entries
+            for e in kf.entries
         ]  # fmt: skip
-        rows.append((MasterFile.Kind.SDKT, f.quarter, f.path, {"entries": entries}))
-    icd = [f for f in data.icd_files if quarter is None or f.year == quarter.year]
-    for f in icd:
-        codes = [list(astuple(c)) for c in f.codes.values()]  # IcdCode fields in order
-        rows.append((MasterFile.Kind.SDICD, Quarter(f.year, 1), f.path, {"codes": codes}))
+        rows.append((MasterFile.Kind.SDKT, kf.quarter, kf.path, {"entries": entries}))
+    icd = [i for i in data.icd_files if quarter is None or i.year == quarter.year]
+    for icf in icd:
+        codes = [list(astuple(c)) for c in icf.codes.values()]  # IcdCode fields in order
+        rows.append((MasterFile.Kind.SDICD, Quarter(icf.year, 1), icf.path, {"codes": codes}))
     ebm = [data.ebm(quarter)] if quarter else data.ebm_files
-    for f in filter(None, ebm):
+    for ef in filter(None, ebm):
         gnrs = [
             [
                 g.code,
@@ -61,21 +64,21 @@ def _rows(data: MasterData, quarter: Quarter | None) -> list[tuple[str, Quarter,
                 None if g.reason_ops is None else list(g.reason_ops),
                 None if g.reason_gnrs is None else list(g.reason_gnrs),
             ]
-            for g in f.gnrs.values()
+            for g in ef.gnrs.values()
         ]
-        rows.append((MasterFile.Kind.SDEBM, f.quarter, f.path, {"gnrs": gnrs}))
+        rows.append((MasterFile.Kind.SDEBM, ef.quarter, ef.path, {"gnrs": gnrs}))
     ops = [data.ops(quarter)] if quarter else data.ops_files
-    for f in filter(None, ops):
-        codes = [[c.code, c.valid_from, c.valid_to, c.side] for c in f.codes.values()]
-        rows.append((MasterFile.Kind.SDOPS, f.quarter, f.path, {"codes": codes}))
+    for of in filter(None, ops):
+        codes = [[c.code, c.valid_from, c.valid_to, c.side] for c in of.codes.values()]
+        rows.append((MasterFile.Kind.SDOPS, of.quarter, of.path, {"codes": codes}))
     av = [data.av_file(quarter)] if quarter else data.av_files
-    for f in filter(None, av):
-        payload = {"version": f.version, "bsnrs": sorted(b.decode() for b in f.bsnrs)}
-        rows.append((MasterFile.Kind.SDAV, f.quarter, f.path, payload))
+    for af in filter(None, av):
+        payload = {"version": af.version, "bsnrs": sorted(b.decode() for b in af.bsnrs)}
+        rows.append((MasterFile.Kind.SDAV, af.quarter, af.path, payload))
     hdrg = [data.hdrg_file(quarter)] if quarter else data.hdrg_files
-    for f in filter(None, hdrg):
-        payload = {"valid_to": f.valid_to, "codes": sorted(f.codes)}
-        rows.append((MasterFile.Kind.SDHDRG, f.quarter, f.path, payload))
+    for hf in filter(None, hdrg):
+        payload = {"valid_to": hf.valid_to, "codes": sorted(hf.codes)}
+        rows.append((MasterFile.Kind.SDHDRG, hf.quarter, hf.path, payload))
     kinds = {HGNC_OID: MasterFile.Kind.HGNC, RV_OID: MasterFile.Kind.RV}
     for t in data.keytabs:
         if t.oid not in kinds or (quarter is not None and data.keytab(t.oid, quarter) is not t):

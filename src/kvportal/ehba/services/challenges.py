@@ -151,5 +151,5 @@ def _claim_challenge(
     row.refresh_from_db()
     if row.expires_at < now:
         raise CardRefused("expired_challenge", refusal_message("expired_challenge"))
-    row._challenge = challenge  # type: ignore[attr-defined]
+    row._challenge = challenge
     return row

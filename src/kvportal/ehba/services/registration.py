@@ -25,7 +25,7 @@ def can_register(user: User) -> bool:
     return bool(
         getattr(user, "pk", None)
         and user.kind == AccountKind.MEMBER
-        and user.person_id
+        and user.person is not None
         and user.person.profession in ("arzt", "psychotherapeut")
     )
 
@@ -68,6 +68,7 @@ def register_card(
             token.strip(), challenge=row._challenge, audience=audience, now=now
         )
         person = actor.person
+        assert person is not None  # can_register() required it
         if not names_match(
             card_given=identity.given_name,
             card_surname=identity.surname,
@@ -140,7 +141,7 @@ def register_card(
             "second_factor": second_factor,
             # the registry may still hold the Telematik-ID of an earlier card (GS-A_4958)
             "registry_telematik_id_differs": bool(
-                actor.person.telematik_id and actor.person.telematik_id != identity.telematik_id
+                person.telematik_id and person.telematik_id != identity.telematik_id
             ),
         },
     )

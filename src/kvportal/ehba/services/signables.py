@@ -163,6 +163,7 @@ def submit_signed_document(
     Raises UploadRejected (with the stored report where one was made). The report is stored
     even when the upload is rejected (own transaction), so applicant and staff see why."""
     application = document.application
+    assert application is not None  # object_id is required: a document has its application
     signable = signable_for(label_of(application))
     if signable is None or not signable.is_open(application):
         raise UploadRejected(_("Dieser Antrag kann nicht mehr signiert werden."))
@@ -267,6 +268,7 @@ def _accept(*, actor: User, document, signed_pdf, report, signable) -> None:
         }
     )
     application = doc.application
+    assert application is not None  # object_id is required: a document has its application
     audit.record(
         actor=actor,
         activity=Activity.SUBMIT,

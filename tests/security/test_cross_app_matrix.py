@@ -171,6 +171,8 @@ NON_OBJECT_URLS = {
     "::test_zip_of_a_quarter_holds_what_the_user_may_see",
     "selfservice:session_end": "own sessions only: tests/selfservice/test_selfservice.py"
     "::test_nobody_ends_a_session_of_someone_else",
+    "selfservice:email_confirm": "secret confirmation link (token): tests/guided/"
+    "test_email_confirmation.py::test_unknown_or_used_link_is_refused",
     "selfservice:praxispersonal_reset": "tests/selfservice/test_selfservice.py"
     "::test_holder_cannot_reset_someone_elses_staff",
     **{

@@ -40,7 +40,21 @@ PAGES = [
     ("profil-sitzungen", "krueger.t", "/konto/profil/"),
     ("zugriffsprotokoll", "krueger.t", "/konto/protokoll/"),
     ("praxispersonal", "krueger.t", "/konto/mitarbeiter/"),
+    ("ehba-einrichtung", "krueger.t", "/ehba/einrichtung/"),
+    # KV staff (demo TOTP key): the Arztregister's own registry pages (issue 14)
+    ("register-betriebsstaetten", "kv.register", "/arztregister/kv/betriebsstaetten/"),
+    ("register-personen", "kv.register", "/arztregister/kv/personen/"),
+    ("register-betriebsstaette-anlegen", "kv.register", "/arztregister/kv/betriebsstaetten/neu/"),
+    ("zugangsantraege", "kv.register", "/zugang/kv/antraege/"),
 ]
+#: demo staff accounts: their second factor uses the demo TOTP key (portal/demo.py)
+DEMO_TOTP_KEY_HEX = "3132333435363738393031323334353637383930"
+
+
+def totp_code() -> str:
+    from django_otp.oath import TOTP
+
+    return f"{TOTP(bytes.fromhex(DEMO_TOTP_KEY_HEX)).token():06d}"
 
 
 def free_port() -> int:
@@ -107,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
                             page.get_by_label("Passwort").fill(DEMO_PASSWORD)
                             page.get_by_role("button", name="Anmelden").click()
                             page.wait_for_load_state()
+                            if user.startswith("kv.") and "/anmelden/code/" in page.url:
+                                page.locator("input[name=token]").fill(totp_code())
+                                page.get_by_role("button", name="Bestätigen").click()
+                                page.wait_for_load_state()
                             page.close()
                         contexts[user] = ctx
                     page = contexts[user].new_page()

@@ -98,7 +98,17 @@ def test_start_page_begins_with_your_tasks(client):
 
 
 def test_no_tasks_says_so(client):
-    client.force_login(doctor_account(BetriebsstaetteFactory(), Role.VERTRAGSARZT, Right.BILLING))
+    # issue 14: billing tasks and the e-mail confirmation are tasks too, so: no billing right,
+    # a confirmed address
+    from django.utils import timezone
+
+    from kvportal.selfservice.models import EmailConfirmation
+
+    user = doctor_account(BetriebsstaetteFactory(), Role.ANGESTELLT, Right.DOCS_LANR)
+    EmailConfirmation.objects.create(
+        user=user, email=user.email, confirmed_email=user.email, confirmed_at=timezone.now()
+    )
+    client.force_login(user)
     html = client.get(reverse("core:home")).content.decode()
     assert "Zurzeit ist nichts zu erledigen." in html
 

@@ -62,3 +62,9 @@ def test_po_compiles_cleanly(tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_every_entry_repeats_its_german_msgid():
+    """msgids are German: a different msgstr is a stale fuzzy match, not a translation."""
+    wrong = [k for k, v in _catalogue().items() if isinstance(k, str) and k and k != v]
+    assert not wrong, wrong[:5]

@@ -259,3 +259,30 @@ def test_staff_nav_shows_registry_pages_for_arztregister_only(staff_client):
     c, _ = staff_client(StaffRole.ARZTREGISTER)
     page = c.get(PRACTICES).content.decode()
     assert f'href="{PRACTICES}"' in page and f'href="{PERSONS}"' in page
+
+
+def test_account_deactivation_needs_confirmation_and_reason(staff_client):
+    from kvportal.accounts.constants import Right
+    from tests.factories import doctor_account
+
+    practice = BetriebsstaetteFactory()
+    member = doctor_account(practice, Role.ANGESTELLT, Right.DOCS_LANR)
+    c, user = staff_client(StaffRole.ARZTREGISTER)
+    person_page = c.get(f"{PERSONS}{member.person_id}/").content.decode()
+    assert member.username in person_page and "Deaktivieren …" in person_page
+    url = f"/arztregister/kv/konten/{member.pk}/deaktivieren/"
+    page = html.unescape(c.get(url).content.decode())
+    assert "keine Anmeldung mehr möglich" in page
+    c.post(url, {"reason": "Praxis verlassen"})  # not confirmed
+    member.refresh_from_db()
+    assert member.is_active
+    response = c.post(url, {"reason": "Praxis verlassen", "confirmed": "on"})
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert not member.is_active and not member.portal_rights.exists()
+    entry = AccessLogEntry.objects.get(
+        activity=Activity.ACCOUNT_DISABLED, object_type="accounts.user", object_id=str(member.pk)
+    )
+    assert entry.user == user and entry.detail["reason"] == "Praxis verlassen"
+    person_page = html.unescape(c.get(f"{PERSONS}{member.person_id}/").content.decode())
+    assert "Begründung: Praxis verlassen" in person_page and "deaktiviert" in person_page

@@ -173,6 +173,8 @@ NON_OBJECT_URLS = {
     "::test_zip_of_a_quarter_holds_what_the_user_may_see",
     "selfservice:session_end": "own sessions only: tests/selfservice/test_selfservice.py"
     "::test_nobody_ends_a_session_of_someone_else",
+    "selfservice:email_confirm": "secret confirmation link (token): tests/guided/"
+    "test_email_confirmation.py::test_unknown_or_used_link_is_refused",
     "selfservice:praxispersonal_reset": "tests/selfservice/test_selfservice.py"
     "::test_holder_cannot_reset_someone_elses_staff",
     **{
@@ -236,6 +238,7 @@ STAFF_URLS = {
     "members:taetigkeit_create": "Arztregister",
     "members:taetigkeit_edit": "Arztregister",
     "members:taetigkeit_end": "Arztregister",
+    "members:account_deactivate": "Arztregister",
     "access:staff_pdf": "Arztregister",
     "access:staff_letters": "Arztregister",
     "access:staff_letters_batch": "Arztregister",
@@ -526,6 +529,7 @@ def _staff_kwargs(world, name: str):
         "members:taetigkeit_create": {"person_pk": taetigkeit.person_id},
         "members:taetigkeit_edit": {"pk": taetigkeit.pk},
         "members:taetigkeit_end": {"pk": taetigkeit.pk},
+        "members:account_deactivate": {"pk": world.users["mvz_arzt_a"].pk},
         "access:staff_pdf": {"pk": access_app.pk},
         "access:staff_letter_pdf": {"pk": 1},
         "admission:staff_detail": {"pk": admission_app.pk},

@@ -395,9 +395,10 @@ def create_praxispersonal(
 
 
 @transaction.atomic
-def deactivate_account(*, actor: User, user: User) -> None:
+def deactivate_account(*, actor: User, user: User, reason: str = "") -> None:
     """Disable an account: it can no longer log in, its rights and API tokens end.
-    KV accounts only by the account administration (superuser)."""
+    KV accounts only by the account administration (superuser). `reason` (issue 14: staff
+    confirm destructive decisions with a reason) goes into the audit event."""
     if is_kv_account(user):
         allowed = actor.is_superuser
     else:
@@ -425,6 +426,7 @@ def deactivate_account(*, actor: User, user: User) -> None:
             "changes": {"is_active": [was_active, False]},
             "rights_removed": rights,
             "tokens_revoked": tokens,
+            **({"reason": reason} if reason else {}),
         },
     )
 

@@ -13,11 +13,12 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from kvportal import audit
@@ -411,15 +412,25 @@ def mark_opened(*, actor: User, document: Document, via: str = "web") -> ReadRec
 
 
 def recipients_for(document: Document) -> list[User]:
-    """Opted-in, active users who may see `document` (the scope layer's inverse query)."""
-    return list(
+    """Opted-in, active users who may see `document` (the scope layer's inverse query).
+    Issue 14: an address awaiting confirmation (self-service `EmailConfirmation` not matching
+    the current address) gets no notice; accounts from before the confirmation keep theirs."""
+    qs = (
         scope.document_recipients(
             betriebsstaette_id=document.betriebsstaette_id, lanr=document.lanr or None
         )
         .filter(notify_by_email=True)
         .exclude(email="")
-        .order_by("pk")
     )
+    if apps.is_installed("kvportal.selfservice"):
+        qs = qs.exclude(
+            Q(email_confirmation__isnull=False)
+            & (
+                Q(email_confirmation__confirmed_at__isnull=True)
+                | ~Q(email_confirmation__confirmed_email__iexact=F("email"))
+            )
+        )
+    return list(qs.order_by("pk"))
 
 
 NOTICE_SUBJECT = "Neue Dokumente im Mitgliederportal"

@@ -140,3 +140,19 @@ def object_history(obj: models.Model, *, limit: int = 50) -> list[dict]:
             }
         )
     return rows
+
+
+def accounts_of_person(person_id: int) -> list:
+    """The portal accounts of a registry person (staff page), each with its history."""
+    from kvportal.accounts.models import User
+
+    accounts = list(User.objects.filter(person_id=person_id).order_by("username"))
+    for account in accounts:
+        account.history = object_history(account, limit=5)  # type: ignore[attr-defined]
+    return accounts
+
+
+def account_of_person(pk: int):
+    from kvportal.accounts.models import User
+
+    return get_object_or_404(User.objects.exclude(kind="staff"), pk=pk, person__isnull=False)

@@ -191,3 +191,16 @@ def end_taetigkeit(
         },
     )
     return taetigkeit
+
+
+@transaction.atomic(durable=True)
+def deactivate_person_account(*, actor, user, reason: str) -> None:
+    """Deactivate a member's account from the registry page (a destructive decision, issue
+    14): the reason goes into the audit event of `accounts.services.deactivate_account`."""
+    from kvportal.accounts import services as accounts
+
+    _require_registry_staff(actor)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ValidationError({"reason": "Bitte geben Sie eine Begründung an."})
+    accounts.deactivate_account(actor=actor, user=user, reason=reason)

@@ -20,4 +20,5 @@ urlpatterns = [
     ),
     path("kv/taetigkeiten/<int:pk>/bearbeiten/", views.taetigkeit_edit, name="taetigkeit_edit"),
     path("kv/taetigkeiten/<int:pk>/beenden/", views.taetigkeit_end, name="taetigkeit_end"),
+    path("kv/konten/<int:pk>/deaktivieren/", views.account_deactivate, name="account_deactivate"),
 ]

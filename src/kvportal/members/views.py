@@ -207,6 +207,7 @@ def person_detail(request, pk: int):
         {
             "person": person,
             "taetigkeiten": selectors.taetigkeiten_of_person(person.pk),
+            "accounts": selectors.accounts_of_person(person.pk),
             "history": selectors.object_history(person),
         },
     )
@@ -324,5 +325,44 @@ def taetigkeit_end(request, pk: int):
         "action_url": reverse("members:taetigkeit_end", args=[t.pk]),
         "submit_label": _("Tätigkeit beenden"),
         "cancel_url": reverse("members:person_detail", args=[t.person_id]),
+    }
+    return render(request, "core/confirm.html", {"confirm": confirm, "form": form})
+
+
+@registry_staff
+@require_http_methods(["GET", "POST"])
+def account_deactivate(request, pk: int):
+    """Deactivate a member's portal account: confirmation step with consequence and reason."""
+    from kvportal.core.forms import ConfirmReasonForm
+
+    account = selectors.account_of_person(pk)
+    back = reverse("members:person_detail", args=[account.person_id])
+    if not account.is_active:
+        messages.info(request, _("Das Konto ist bereits deaktiviert."))
+        return redirect(back)
+    form = ConfirmReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.deactivate_person_account(
+                actor=request.user, user=account, reason=form.cleaned_data["reason"]
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            form.add_error(None, getattr(exc, "messages", None) or str(exc))
+        else:
+            messages.success(request, _("Das Konto wurde deaktiviert."))
+            return redirect(back)
+    confirm = {
+        "title": _("Konto %(u)s deaktivieren") % {"u": account.username},
+        "consequence": _(
+            "Mit diesem Konto ist keine Anmeldung mehr möglich; alle Rechte im Portal und alle "
+            "API-Zugänge des Kontos enden sofort."
+        ),
+        "consequences": [
+            _("Das Konto wird nicht gelöscht; das Zugriffsprotokoll bleibt erhalten."),
+            _("Die Begründung steht in der Historie des Kontos."),
+        ],
+        "action_url": reverse("members:account_deactivate", args=[account.pk]),
+        "submit_label": _("Konto deaktivieren"),
+        "cancel_url": back,
     }
     return render(request, "core/confirm.html", {"confirm": confirm, "form": form})

@@ -58,3 +58,31 @@ class CredentialLetterRequest(models.Model):
 
     def __str__(self) -> str:
         return f"ZB-{self.pk}"
+
+
+class EmailConfirmation(models.Model):
+    """Issue 14: the user's e-mail address is confirmed by a secret link (core.confirmation,
+    stored as SHA-256). Document notices go only to a confirmed address; the first
+    confirmation switches the document notification on (default on)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_confirmation"
+    )
+    email = models.EmailField(_("E-Mail-Adresse, an die der Link ging"), blank=True)
+    token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    codes_day = models.DateField(null=True, blank=True)
+    codes_sent = models.PositiveSmallIntegerField(default=0)
+    confirmed_email = models.EmailField(_("bestätigte E-Mail-Adresse"), blank=True)
+    confirmed_at = models.DateTimeField(_("bestätigt am"), null=True, blank=True)
+    notification_defaulted = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("E-Mail-Bestätigung")
+        verbose_name_plural = _("E-Mail-Bestätigungen")
+
+    def __str__(self) -> str:
+        return f"E-Mail-Bestätigung {self.user_id}"
+
+    def confirms(self, email: str) -> bool:
+        return bool(self.confirmed_at and email and self.confirmed_email.lower() == email.lower())

@@ -5,11 +5,12 @@ requests ("Passwort vergessen"), Praxispersonal password resets by their holder.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -18,8 +19,9 @@ from kvportal import audit
 from kvportal.accounts.constants import AccountKind, Right
 from kvportal.audit.context import parse_user_agent
 from kvportal.audit.models import Activity
+from kvportal.core import confirmation
 from kvportal.core.tasks import enqueue_mail
-from kvportal.selfservice.models import CredentialLetterRequest, SessionRecord
+from kvportal.selfservice.models import CredentialLetterRequest, EmailConfirmation, SessionRecord
 
 if TYPE_CHECKING:
     from kvportal.accounts.models import User
@@ -164,3 +166,104 @@ def change_email(*, actor: User, email: str) -> None:
         obj=actor,
         detail={"feld": "email", "vorher_gesetzt": bool(old)},
     )
+
+
+# --- e-mail confirmation (issue 14) ------------------------------------------------------------
+
+#: how long a confirmation link stays valid
+EMAIL_LINK_VALIDITY = dt.timedelta(days=7)
+EMAIL_CONFIRM_SUBJECT = "Bitte bestätigen Sie Ihre E-Mail-Adresse"
+EMAIL_CONFIRM_BODY = (
+    "Guten Tag,\n\n"
+    "bitte bestätigen Sie Ihre E-Mail-Adresse für das Mitgliederportal mit diesem Link "
+    "(gültig 7 Tage):\n{url}\n\n"
+    "Nach der Bestätigung benachrichtigen wir Sie an diese Adresse, wenn neue Dokumente "
+    "bereitstehen. Haben Sie die Bestätigung nicht angefordert, ignorieren Sie diese E-Mail.\n"
+)
+
+
+def email_confirmation_of(user) -> EmailConfirmation | None:
+    try:
+        return user.email_confirmation
+    except EmailConfirmation.DoesNotExist:
+        return None
+
+
+@transaction.atomic(durable=True)
+def request_email_confirmation(*, actor, now: dt.datetime | None = None) -> EmailConfirmation:
+    """Send a secret confirmation link to the actor's current address (resend limits of
+    core.confirmation: once a minute, N a day)."""
+    from django.urls import reverse
+
+    now = now or timezone.now()
+    if not actor.email:
+        raise ValidationError({"email": "Bitte hinterlegen Sie zuerst eine E-Mail-Adresse."})
+    row, _created = EmailConfirmation.objects.select_for_update().get_or_create(user=actor)
+    if row.confirms(actor.email):
+        raise ValidationError("Ihre E-Mail-Adresse ist bereits bestätigt.")
+    refusal = confirmation.resend_refusal(
+        last_sent=row.sent_at, day=row.codes_day, sent_on_day=row.codes_sent, now=now
+    )
+    if refusal:
+        raise ValidationError(refusal.replace("Code", "Bestätigungslink"))
+    raw, token_hash = confirmation.new_token()
+    sending = confirmation.count_sending(day=row.codes_day, sent_on_day=row.codes_sent, now=now)
+    row.email, row.token_hash, row.sent_at = actor.email, token_hash, now
+    row.codes_day, row.codes_sent = sending.day, sending.count
+    row.save()
+    url = settings.PORTAL_URL.rstrip("/") + reverse("selfservice:email_confirm", args=[raw])
+    enqueue_mail(
+        f"email-confirm:{row.pk}:{token_hash[:16]}",
+        EMAIL_CONFIRM_SUBJECT,
+        EMAIL_CONFIRM_BODY.format(url=url),
+        [actor.email],
+    )
+    audit.record(
+        actor=actor,
+        activity=Activity.ACCOUNT_CHANGED,
+        obj=actor,
+        detail={"feld": "email", "bestaetigung": "angefordert"},
+    )
+    return row
+
+
+@transaction.atomic(durable=True)
+def confirm_email(*, raw_token: str, now: dt.datetime | None = None) -> EmailConfirmation:
+    """Confirm the address the link was sent to; the first confirmation turns the document
+    notification on (notification on by default once the address is confirmed)."""
+    now = now or timezone.now()
+    token_hash = confirmation.hash_token(raw_token or "")
+    row = (
+        EmailConfirmation.objects.select_for_update()
+        .select_related("user")
+        .filter(token_hash=token_hash)
+        .exclude(token_hash="")
+        .first()
+    )
+    if row is None:
+        raise ValidationError("Der Bestätigungslink ist ungültig oder wurde bereits verwendet.")
+    user = row.user
+    if row.sent_at is None or now - row.sent_at > EMAIL_LINK_VALIDITY:
+        raise ValidationError(
+            "Der Bestätigungslink ist abgelaufen. Bitte fordern Sie in Ihrem Profil einen neuen an."
+        )
+    if row.email.lower() != (user.email or "").lower():
+        raise ValidationError(
+            "Der Link gehört zu einer früheren E-Mail-Adresse. Bitte fordern Sie in Ihrem Profil "
+            "einen neuen an."
+        )
+    row.confirmed_email, row.confirmed_at, row.token_hash = row.email, now, ""
+    switched_on = False
+    if not row.notification_defaulted:
+        row.notification_defaulted = True
+        if not user.notify_by_email:
+            user.notify_by_email = switched_on = True
+            user.save(update_fields=["notify_by_email"])
+    row.save()
+    audit.record(
+        actor=user,
+        activity=Activity.ACCOUNT_CHANGED,
+        obj=user,
+        detail={"feld": "email", "bestaetigung": "bestaetigt", "benachrichtigung_an": switched_on},
+    )
+    return row

@@ -1,4 +1,5 @@
-"""Self-service entries of "Ihre Aufgaben": an account without e-mail address."""
+"""Self-service entries of "Ihre Aufgaben": an account without e-mail address, or with an
+address not yet confirmed (issue 14: no notice goes to an unconfirmed address)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,25 @@ if TYPE_CHECKING:
 def tasks(user: User) -> list[Task]:
     from kvportal.accounts.constants import AccountKind
 
-    if user.kind == AccountKind.STAFF or user.email:
+    if user.kind == AccountKind.STAFF:
         return []
+    if user.email:
+        from kvportal.selfservice.services import email_confirmation_of
+
+        row = email_confirmation_of(user)
+        if row is not None and row.confirms(user.email):
+            return []
+        return [
+            Task(
+                _("E-Mail-Adresse bestätigen"),
+                reverse("selfservice:profile") + "#email-h",
+                _(
+                    "Erst nach der Bestätigung benachrichtigen wir Sie an %(email)s über neue "
+                    "Dokumente."
+                )
+                % {"email": user.email},
+            )
+        ]
     return [
         Task(
             _("E-Mail-Adresse hinterlegen"),

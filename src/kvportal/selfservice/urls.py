@@ -8,6 +8,12 @@ urlpatterns = [
     path("konto/profil/", views.profile, name="profile"),
     path("konto/profil/sitzung/<int:pk>/beenden/", views.session_end, name="session_end"),
     path("konto/profil/sitzungen/beenden/", views.sessions_end_others, name="sessions_end_others"),
+    path(
+        "konto/profil/email-bestaetigen/",
+        views.email_confirm_request,
+        name="email_confirm_request",
+    ),
+    path("konto/email-bestaetigen/<str:token>/", views.email_confirm, name="email_confirm"),
     path("konto/passwort-vergessen/", views.forgot_password, name="forgot_password"),
     path("konto/passwort-vergessen/angefordert/", views.forgot_done, name="forgot_done"),
     path(

@@ -26,9 +26,13 @@ REQUESTS_PER_HOUR = 5
 def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = EmailForm(request.POST or None, initial={"email": request.user.email})
     if request.method == "POST" and form.is_valid():
+        changed = form.cleaned_data["email"].strip().lower() != (request.user.email or "").lower()
         services.change_email(actor=request.user, email=form.cleaned_data["email"])
         messages.success(request, _("Ihre E-Mail-Adresse wurde gespeichert."))
+        if changed:  # issue 14: a new address is confirmed before any notice goes there
+            _send_confirmation(request)
         return redirect("selfservice:profile")
+    row = services.email_confirmation_of(request.user)
     return render(
         request,
         "selfservice/profile.html",
@@ -36,8 +40,57 @@ def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
             "form": form,
             "sessions": selectors.active_sessions(request.user),
             "current_key": request.session.session_key,
+            "email_confirmed": bool(row and row.confirms(request.user.email)),
+            "confirmation_sent": row.sent_at if row and row.token_hash else None,
         },
     )
+
+
+def _send_confirmation(request) -> bool:
+    from django.core.exceptions import ValidationError
+
+    try:
+        services.request_email_confirmation(actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return False
+    messages.info(
+        request,
+        _("Wir haben Ihnen einen Bestätigungslink an %(email)s gesendet.")
+        % {"email": request.user.email},
+    )
+    return True
+
+
+@login_required
+@require_POST
+def email_confirm_request(request):
+    _send_confirmation(request)
+    return redirect("selfservice:profile")
+
+
+def email_confirm(request, token: str):
+    """The link from the mail: GET shows a button (mail scanners open links), POST confirms."""
+    from django.core.exceptions import ValidationError
+
+    error = ""
+    if request.method == "POST":
+        try:
+            services.confirm_email(raw_token=token)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        else:
+            messages.success(
+                request,
+                _(
+                    "Ihre E-Mail-Adresse ist bestätigt. Sie werden benachrichtigt, wenn neue "
+                    "Dokumente bereitstehen."
+                ),
+            )
+            if request.user.is_authenticated:
+                return redirect("selfservice:profile")
+            return redirect("accounts:login")
+    return render(request, "selfservice/email_confirm.html", {"error": error})
 
 
 @login_required

@@ -59,5 +59,6 @@ def test_employed_doctor_sees_only_his_pages(page):
     expect(nav.get_by_role("link", name="Zugriffsprotokoll")).to_be_visible()
     for hidden in ("Praxispersonal", "API-Zugänge", "Abrechnung"):
         assert nav.get_by_role("link", name=hidden).count() == 0, hidden
-    expect(page.locator("#no-tasks")).to_be_visible()
+    # his only task: confirming his e-mail address (issue 14), nothing about billing
+    expect(page.get_by_role("link", name="E-Mail-Adresse bestätigen")).to_be_visible()
     assert_accessible(page)

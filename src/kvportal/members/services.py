@@ -194,7 +194,7 @@ def end_taetigkeit(
 
 
 @transaction.atomic(durable=True)
-def deactivate_person_account(*, actor, user, reason: str) -> None:
+def deactivate_person_account(*, actor: User, user: User, reason: str) -> None:
     """Deactivate a member's account from the registry page (a destructive decision, issue
     14): the reason goes into the audit event of `accounts.services.deactivate_account`."""
     from kvportal.accounts import services as accounts

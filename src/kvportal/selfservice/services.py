@@ -190,7 +190,7 @@ def email_confirmation_of(user) -> EmailConfirmation | None:
 
 
 @transaction.atomic(durable=True)
-def request_email_confirmation(*, actor, now: dt.datetime | None = None) -> EmailConfirmation:
+def request_email_confirmation(*, actor: User, now: dt.datetime | None = None) -> EmailConfirmation:
     """Send a secret confirmation link to the actor's current address (resend limits of
     core.confirmation: once a minute, N a day)."""
     from django.urls import reverse

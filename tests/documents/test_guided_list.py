@@ -155,7 +155,12 @@ def test_unread_bescheid_is_a_task_with_its_widerspruch_deadline(world):
     bescheid = [t for t in tasks if t.url == reverse("documents:detail", args=[world.bsnr_doc.pk])]
     assert len(bescheid) == 1
     assert bescheid[0].due == rules.widerspruch_deadline(rules.delivery_date(sent))
-    assert tasks.index(bescheid[0]) == 0  # due dates first
+    # due dates first, earliest first: every task before the Bescheid is due no later
+    dated = [t.due for t in tasks if t.due]
+    assert dated == sorted(dated)
+    assert all(t.due is not None for t in tasks[: tasks.index(bescheid[0]) + 1])
+    assert all(t.due <= bescheid[0].due for t in tasks[: tasks.index(bescheid[0])])
+    assert all(t.due is None or t.due >= bescheid[0].due for t in tasks[tasks.index(bescheid[0]) :])
     # after reading it, the task is gone
     services.mark_opened(actor=world.traeger, document=world.bsnr_doc)
     assert not [t for t in registry.tasks_for(world.traeger) if t.due]

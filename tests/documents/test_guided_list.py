@@ -163,4 +163,5 @@ def test_unread_bescheid_is_a_task_with_its_widerspruch_deadline(world):
     assert all(t.due is None or t.due >= bescheid[0].due for t in tasks[tasks.index(bescheid[0]) :])
     # after reading it, the task is gone
     services.mark_opened(actor=world.traeger, document=world.bsnr_doc)
-    assert not [t for t in registry.tasks_for(world.traeger) if t.due]
+    detail_url = reverse("documents:detail", args=[world.bsnr_doc.pk])
+    assert not [t for t in registry.tasks_for(world.traeger) if t.url == detail_url]

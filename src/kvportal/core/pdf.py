@@ -42,7 +42,7 @@ def render_html(template_name: str, context: dict | None = None) -> str:
     from django.conf import settings
 
     context = {"letterhead_name": settings.KV_NAME, **(context or {})}
-    html = render_to_string(template_name, context)
+    html: str = render_to_string(template_name, context)
     if LETTERHEAD_MARK not in html:
         letterhead = render_to_string(LETTERHEAD_TEMPLATE, context)
         body = _BODY.search(html)

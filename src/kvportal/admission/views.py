@@ -484,7 +484,7 @@ def withdraw(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "consequences": [
             _("Für dieselbe Änderung ist ein neuer Antrag möglich."),
             _("Offene Bestätigungslinks der Unterzeichner werden ungültig."),
-            _("Die Begründung steht in der Historie des Antrags und geht an die Geschäftsstelle."),
+            _("Die Begründung steht in der Historie des Antrags, auch für die Geschäftsstelle."),
         ],
         "action_url": reverse("admission:withdraw", args=[application.pk]),
         "submit_label": _("Antrag zurücknehmen"),

@@ -70,13 +70,13 @@ class PukForm(forms.Form):
 
 class RefuseForm(ConfirmReasonForm):
     """The staff's refusal of an SMC-B order or a KIM account request (issue 14): the shared
-    confirmation step; the reason is shown to the practice and audited."""
+    confirmation step; the reason is stored with the order or account and audited."""
 
     reason = forms.CharField(
         label=_("Ablehnungsgrund"),
         widget=forms.Textarea(attrs={"rows": 4}),
         max_length=1000,
-        help_text=_("Die Praxis sieht ihn auf ihrer KIM-Seite; er wird im Protokoll gespeichert."),
+        help_text=_("Wird beim Vorgang und im Zugriffsprotokoll gespeichert."),
         error_messages=ConfirmReasonForm.base_fields["reason"].error_messages,
     )
 

@@ -5,26 +5,17 @@ confirmation); without a reason nothing changes; the reason is audited and shown
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from kvportal.audit.models import AccessLogEntry, Activity
 from kvportal.kim import services
 from kvportal.kim.models import AccountState, OrderState
-from tests.conftest import otp_verify
 from tests.kim.test_portal_support import *  # noqa: F403 (fixtures)
 from tests.kim.test_portal_support import active_card, order_for
+from tests.kim.test_portal_views import _login
 
 pytestmark = pytest.mark.django_db
 
 CONFIRMED = {"confirmed": "on"}  # posted to the step's own URL (`?action=refuse`)
-
-
-def _login(user, *, staff=False) -> Client:
-    c = Client()
-    c.force_login(user)
-    if staff:
-        otp_verify(c, user)
-    return c
 
 
 def test_smcb_order_refusal_is_confirmed_with_a_reason(doctor, practice, registrar):

@@ -63,6 +63,7 @@ from kvportal.admission.rules.definitions import ValidationResult
 from kvportal.admission.rules.lifecycle import OFFICE_STATES, WITHDRAWABLE, State
 from kvportal.admission.rules.text import fmt_date, fmt_decimal, fmt_money
 from kvportal.audit.models import Activity
+from kvportal.core.confirm import confirm_step
 from kvportal.core.forms import ConfirmReasonForm
 from kvportal.core.http import AuthenticatedHttpRequest
 from kvportal.core.storage import private_storage
@@ -464,17 +465,6 @@ def withdraw(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if State(application.state) not in WITHDRAWABLE:
         messages.error(request, _("Dieser Antrag kann nicht mehr zurückgenommen werden."))
         return redirect(back)
-    form = ConfirmReasonForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.withdraw(
-                actor=request.user, application=application, reason=form.cleaned_data["reason"]
-            )
-        except services.AdmissionError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, _("Der Antrag wurde zurückgenommen."))
-            return redirect(back)
     confirm = {
         "title": _("Antrag %(r)s zurücknehmen") % {"r": application.reference},
         "consequence": _(
@@ -490,7 +480,19 @@ def withdraw(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "submit_label": _("Antrag zurücknehmen"),
         "cancel_url": back,
     }
-    return render(request, "core/confirm.html", {"confirm": confirm, "form": form})
+    response = confirm_step(
+        request,
+        ConfirmReasonForm(request.POST or None),
+        confirm,
+        lambda data: services.withdraw(
+            actor=request.user, application=application, reason=data["reason"]
+        ),
+        refusals=(services.AdmissionError,),
+    )
+    if response is not None:
+        return response
+    messages.success(request, _("Der Antrag wurde zurückgenommen."))
+    return redirect(back)
 
 
 @member_required
@@ -717,21 +719,6 @@ def _reject(
     if application.state != State.TERMINIERT:
         messages.error(request, _("Nur terminierte Anträge können abgelehnt werden."))
         return redirect(back)
-    deciding = request.method == "POST" and not initial
-    form = RejectForm(request.POST if deciding else None, initial={"reason": initial})
-    if deciding and form.is_valid():
-        try:
-            services.decide(
-                actor=request.user,
-                application=application,
-                outcome=Outcome.ABGELEHNT,
-                reasons=form.cleaned_data["reason"],
-            )
-        except services.AdmissionError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, _("Beschluss gespeichert: Der Antrag ist abgelehnt."))
-            return redirect(back)
     confirm = {
         "title": _("Antrag %(r)s ablehnen") % {"r": application.reference},
         "consequence": _(
@@ -747,7 +734,23 @@ def _reject(
         "submit_label": _("Antrag ablehnen"),
         "cancel_url": back,
     }
-    return render(request, "core/confirm.html", {"confirm": confirm, "form": form})
+    deciding = request.method == "POST" and not initial
+    response = confirm_step(
+        request,
+        RejectForm(request.POST) if deciding else RejectForm(initial={"reason": initial}),
+        confirm,
+        lambda data: services.decide(
+            actor=request.user,
+            application=application,
+            outcome=Outcome.ABGELEHNT,
+            reasons=data["reason"],
+        ),
+        refusals=(services.AdmissionError,),
+    )
+    if response is not None:
+        return response
+    messages.success(request, _("Beschluss gespeichert: Der Antrag ist abgelehnt."))
+    return redirect(back)
 
 
 @staff_role_required(ZULASSUNG)
@@ -829,17 +832,6 @@ def session_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def session_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Delete an empty session: the shared confirmation step with a reason (issue 14)."""
     session = get_object_or_404(CommitteeSession, pk=pk)
-    form = ConfirmReasonForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.delete_session(
-                actor=request.user, session=session, reason=form.cleaned_data["reason"]
-            )
-        except services.AdmissionError as exc:
-            messages.error(request, str(exc))
-            return redirect("admission:session_detail", pk)
-        messages.success(request, _("Sitzung gelöscht."))
-        return redirect("admission:sessions")
     confirm = {
         "title": _("Sitzung am %(d)s löschen") % {"d": f"{session.date:%d.%m.%Y}"},
         "consequence": _(
@@ -854,7 +846,19 @@ def session_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "submit_label": _("Sitzung löschen"),
         "cancel_url": reverse("admission:session_detail", args=[session.pk]),
     }
-    return render(request, "core/confirm.html", {"confirm": confirm, "form": form})
+    response = confirm_step(
+        request,
+        ConfirmReasonForm(request.POST or None),
+        confirm,
+        lambda data: services.delete_session(
+            actor=request.user, session=session, reason=data["reason"]
+        ),
+        refusals=(services.AdmissionError,),
+    )
+    if response is not None:
+        return response
+    messages.success(request, _("Sitzung gelöscht."))
+    return redirect("admission:sessions")
 
 
 @staff_role_required(ZULASSUNG)

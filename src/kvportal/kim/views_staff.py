@@ -18,6 +18,7 @@ from kvportal import audit
 from kvportal.accounts.constants import StaffRole
 from kvportal.accounts.decorators import staff_role_required
 from kvportal.audit.models import Activity
+from kvportal.core.confirm import confirm_step
 from kvportal.kim import selectors, services
 from kvportal.kim.forms import RefuseForm
 from kvportal.kim.models import AccountState, KimAccount, OrderState, SmcbOrder
@@ -58,15 +59,12 @@ def _refusal(
     if not pending:
         messages.error(request, _("Hier ist nichts mehr abzulehnen."))
         return redirect(confirm["cancel_url"])
-    form = RefuseForm(request.POST if request.method == "POST" else None)
-    if form.is_bound and form.is_valid():
-        try:
-            refuse(form.cleaned_data["reason"])
-        except ValidationError as exc:
-            form.add_error(None, exc.messages)
-        else:
-            return None
-    return render(request, "core/confirm.html", {"confirm": confirm, "form": form})
+    return confirm_step(
+        request,
+        RefuseForm(request.POST if request.method == "POST" else None),
+        confirm,
+        lambda data: refuse(data["reason"]),
+    )
 
 
 def _action(request: HttpRequest) -> str:

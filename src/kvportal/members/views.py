@@ -19,6 +19,8 @@ from django.views.decorators.http import require_http_methods
 
 from kvportal.accounts.constants import StaffRole
 from kvportal.accounts.decorators import staff_role_required
+from kvportal.core.confirm import confirm_step
+from kvportal.core.forms import ConfirmReasonForm
 from kvportal.members import forms, selectors, services
 from kvportal.members.constants import PracticeKind
 
@@ -290,23 +292,7 @@ def taetigkeit_edit(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def taetigkeit_end(request, pk: int):
     """End a Tätigkeit: the shared confirmation step names the consequence, needs a reason."""
-    taetigkeit = selectors.taetigkeit(pk)
-    form = forms.EndTaetigkeitForm(request.POST or None, taetigkeit=taetigkeit)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.end_taetigkeit(
-                actor=request.user,
-                taetigkeit=taetigkeit,
-                valid_to=form.cleaned_data["valid_to"],
-                reason=form.cleaned_data["reason"],
-            )
-        except ValidationError as exc:
-            for field, errors in getattr(exc, "error_dict", {None: exc.error_list}).items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            messages.success(request, _("Die Tätigkeit wurde beendet."))
-            return redirect("members:person_detail", taetigkeit.person_id)
-    t = taetigkeit
+    t = taetigkeit = selectors.taetigkeit(pk)
     confirm = {
         "title": _("Tätigkeit beenden"),
         "consequence": _(
@@ -329,31 +315,32 @@ def taetigkeit_end(request, pk: int):
         "submit_label": _("Tätigkeit beenden"),
         "cancel_url": reverse("members:person_detail", args=[t.person_id]),
     }
-    return render(request, "core/confirm.html", {"confirm": confirm, "form": form})
+    response = confirm_step(
+        request,
+        forms.EndTaetigkeitForm(request.POST or None, taetigkeit=taetigkeit),
+        confirm,
+        lambda data: services.end_taetigkeit(
+            actor=request.user,
+            taetigkeit=taetigkeit,
+            valid_to=data["valid_to"],
+            reason=data["reason"],
+        ),
+    )
+    if response is not None:
+        return response
+    messages.success(request, _("Die Tätigkeit wurde beendet."))
+    return redirect("members:person_detail", taetigkeit.person_id)
 
 
 @registry_staff
 @require_http_methods(["GET", "POST"])
 def account_deactivate(request, pk: int):
     """Deactivate a member's portal account: confirmation step with consequence and reason."""
-    from kvportal.core.forms import ConfirmReasonForm
-
     account = selectors.account_of_person(pk)
     back = reverse("members:person_detail", args=[account.person_id])
     if not account.is_active:
         messages.info(request, _("Das Konto ist bereits deaktiviert."))
         return redirect(back)
-    form = ConfirmReasonForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.deactivate_person_account(
-                actor=request.user, user=account, reason=form.cleaned_data["reason"]
-            )
-        except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, getattr(exc, "messages", None) or str(exc))
-        else:
-            messages.success(request, _("Das Konto wurde deaktiviert."))
-            return redirect(back)
     confirm = {
         "title": _("Konto %(u)s deaktivieren") % {"u": account.username},
         "consequence": _(
@@ -368,4 +355,16 @@ def account_deactivate(request, pk: int):
         "submit_label": _("Konto deaktivieren"),
         "cancel_url": back,
     }
-    return render(request, "core/confirm.html", {"confirm": confirm, "form": form})
+    response = confirm_step(
+        request,
+        ConfirmReasonForm(request.POST or None),
+        confirm,
+        lambda data: services.deactivate_person_account(
+            actor=request.user, user=account, reason=data["reason"]
+        ),
+        refusals=(ValidationError, PermissionDenied),
+    )
+    if response is not None:
+        return response
+    messages.success(request, _("Das Konto wurde deaktiviert."))
+    return redirect(back)

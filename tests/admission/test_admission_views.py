@@ -281,7 +281,10 @@ def test_withdraw_and_reopen(draft, world, member_client):
     draft.refresh_from_db()
     assert draft.state == "entwurf"
     services.submit(actor=world.leiterin, application=draft, token=str(draft.submission_token))
-    client.post(reverse("admission:withdraw", args=[draft.pk]))
+    client.post(
+        reverse("admission:withdraw", args=[draft.pk]),
+        {"reason": "Stundenänderung entfällt.", "confirmed": "on"},
+    )
     draft.refresh_from_db()
     assert draft.state == "zurueckgenommen"
     assert dt.date(2027, 2, 1) == draft.effective_date
@@ -304,8 +307,9 @@ def test_session_delete_only_without_applications(world, staff_client):
         state="terminiert",
         session=used,
     )
-    client.post(reverse("admission:session_delete", args=[used.pk]))
-    client.post(reverse("admission:session_delete", args=[empty.pk]))
+    confirmed = {"reason": "Doppelt angelegt.", "confirmed": "on"}
+    client.post(reverse("admission:session_delete", args=[used.pk]), confirmed)
+    client.post(reverse("admission:session_delete", args=[empty.pk]), confirmed)
     remaining = set(type(empty).objects.values_list("pk", flat=True))
     assert used.pk in remaining and empty.pk not in remaining
 

@@ -153,6 +153,15 @@ def test_mvz_raises_factor_and_downloads_beschluss(page, tmp_path):
     page.locator("#action-terminieren select[name=session]").select_option(str(session.pk))
     page.locator("#action-terminieren button").click()
     assert "Terminiert" in page.locator("#state").inner_text()
+    assert_accessible(page)
+    # a rejection is a second step with its reasons (issue 14); cancelled here
+    page.locator("#reject").click()
+    assert page.locator("#confirm-step").is_visible()
+    page.locator("#confirm-submit").click()  # no reason: German error at the field
+    assert "Bitte geben Sie eine Begründung an." in page.locator("#id_reason_error").inner_text()
+    assert_accessible(page)
+    page.locator("#confirm-cancel").click()
+    assert "Terminiert" in page.locator("#state").inner_text()
     page.locator("#action-beschluss input[value=genehmigt]").check()
     page.locator("#action-beschluss button").click()
     assert "genehmigt" in page.locator("#state").inner_text()

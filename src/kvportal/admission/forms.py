@@ -15,6 +15,7 @@ from kvportal.admission.models import CommitteeSession, Outcome
 from kvportal.admission.rules.anlage1 import EVIDENCE_CHOICES
 from kvportal.admission.rules.definitions import BEZIRKE, COMMITTEES, ApplicationType, FieldDef
 from kvportal.admission.rules.types import REGISTRY
+from kvportal.core.forms import ConfirmReasonForm
 
 if TYPE_CHECKING:
     from django.http import QueryDict
@@ -189,6 +190,29 @@ class DecisionForm(forms.Form):
     reasons = forms.CharField(
         label=_("Gründe"), widget=forms.Textarea(attrs={"rows": 4}), required=False
     )
+
+
+class RejectForm(ConfirmReasonForm):
+    """The confirmation of a rejection (issue 14): its reason is the Beschluss's reasons
+    (§ 41 Abs. 4 Ärzte-ZV) — printed in the Beschluss, kept in the history, sent to the
+    applicant; paragraphs are kept."""
+
+    reason = forms.CharField(
+        label=_("Gründe des Beschlusses"),
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_(
+            "Stehen im Beschluss, in der Historie des Antrags und in der Nachricht an den "
+            "Antragsteller (§ 41 Abs. 4 Ärzte-ZV)."
+        ),
+        error_messages=ConfirmReasonForm.base_fields["reason"].error_messages,
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError(_("Bitte geben Sie eine Begründung an."))
+        return reason
 
 
 class FinalForm(forms.Form):

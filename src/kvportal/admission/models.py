@@ -346,6 +346,8 @@ class HistoryEntry(models.Model):
     from_state = models.CharField(max_length=30, blank=True)
     to_state = models.CharField(max_length=30, blank=True)
     note = models.TextField(blank=True)
+    #: the reason of a destructive decision (withdrawal, rejection; issue 14), also audited
+    reason = models.TextField(_("Begründung"), blank=True)
 
     class Meta:
         verbose_name = _("Verlaufseintrag")

@@ -10,16 +10,22 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from kvportal import audit
-from kvportal.accounts.constants import StaffRole
+from kvportal.accounts.constants import AccountKind, StaffRole
 from kvportal.accounts.decorators import member_required, staff_role_required
 from kvportal.admission import display, pdfs, selectors, services
 from kvportal.admission.forms import (
@@ -39,6 +45,7 @@ from kvportal.admission.forms import (
     NachforderungForm,
     NewApplicationForm,
     PaymentForm,
+    RejectForm,
     ScheduleForm,
     SessionForm,
     padded,
@@ -49,12 +56,15 @@ from kvportal.admission.models import (
     Attachment,
     CommitteeSession,
     GeneratedFile,
+    Outcome,
     Signatory,
 )
 from kvportal.admission.rules.definitions import ValidationResult
 from kvportal.admission.rules.lifecycle import OFFICE_STATES, WITHDRAWABLE, State
 from kvportal.admission.rules.text import fmt_date, fmt_decimal, fmt_money
 from kvportal.audit.models import Activity
+from kvportal.core.confirm import confirm_step
+from kvportal.core.forms import ConfirmReasonForm
 from kvportal.core.http import AuthenticatedHttpRequest
 from kvportal.core.storage import private_storage
 
@@ -76,6 +86,25 @@ def _editable(request: AuthenticatedHttpRequest, pk: int) -> Application:
     if not selectors.may_edit(request.user, application):
         raise Http404("Nicht gefunden.")
     return application
+
+
+def _history(application: Application, *, staff: bool) -> list[dict[str, Any]]:
+    """The application's history for `core/_history.html` (issue 14): reasons of withdrawals
+    and rejections shown; the member sees the office as „Geschäftsstelle“, not its staff."""
+    rows = []
+    for entry in application.history.select_related("actor__person"):
+        actor = entry.actor
+        if actor is None:
+            who = ""
+        elif staff or actor.kind != AccountKind.STAFF:
+            who = actor.display_name
+        else:
+            who = _("Geschäftsstelle")
+        label = f"{entry.label}: {entry.note}" if entry.note else entry.label
+        rows.append(
+            {"at": entry.at, "who": who, "label": label, "reason": entry.reason, "changes": []}
+        )
+    return rows
 
 
 def _stream(
@@ -360,7 +389,7 @@ def detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             else [],
             "files": application.files.all(),
             "attachments": application.attachments.all(),
-            "history": application.history.all(),
+            "history": _history(application, staff=False),
             "can_edit": can_edit,
             "can_withdraw": can_edit and State(application.state) in WITHDRAWABLE,
             "can_reopen": can_edit and application.state == State.EINGEREICHT,
@@ -428,9 +457,42 @@ def _member_action(
 
 
 @member_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def withdraw(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    return _member_action(request, pk, services.withdraw, _("Der Antrag wurde zurückgenommen."))
+    """„Antrag zurücknehmen“: the shared confirmation step (consequence, reason; issue 14)."""
+    application = _editable(request, pk)
+    back = reverse("admission:detail", args=[application.pk])
+    if State(application.state) not in WITHDRAWABLE:
+        messages.error(request, _("Dieser Antrag kann nicht mehr zurückgenommen werden."))
+        return redirect(back)
+    confirm = {
+        "title": _("Antrag %(r)s zurücknehmen") % {"r": application.reference},
+        "consequence": _(
+            "Der Zulassungsausschuss entscheidet nicht über diesen Antrag; er kann danach nicht "
+            "mehr geändert oder wieder eingereicht werden."
+        ),
+        "consequences": [
+            _("Für dieselbe Änderung ist ein neuer Antrag möglich."),
+            _("Offene Bestätigungslinks der Unterzeichner werden ungültig."),
+            _("Die Begründung steht in der Historie des Antrags, auch für die Geschäftsstelle."),
+        ],
+        "action_url": reverse("admission:withdraw", args=[application.pk]),
+        "submit_label": _("Antrag zurücknehmen"),
+        "cancel_url": back,
+    }
+    response = confirm_step(
+        request,
+        ConfirmReasonForm(request.POST or None),
+        confirm,
+        lambda data: services.withdraw(
+            actor=request.user, application=application, reason=data["reason"]
+        ),
+        refusals=(services.AdmissionError,),
+    )
+    if response is not None:
+        return response
+    messages.success(request, _("Der Antrag wurde zurückgenommen."))
+    return redirect(back)
 
 
 @member_required
@@ -611,7 +673,7 @@ def staff_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             "signatories": application.signatories.all(),
             "files": application.files.all(),
             "attachments": application.attachments.all(),
-            "history": application.history.all(),
+            "history": _history(application, staff=True),
             "nachforderungen": application.nachforderungen.all(),
             "state": application.state,
             "forms": {
@@ -647,12 +709,60 @@ ACTIONS: dict[str, tuple[type[forms.Form], Callable[..., object], StrOrPromise]]
 }
 
 
+def _reject(
+    request: AuthenticatedHttpRequest, application: Application, *, initial: str = ""
+) -> HttpResponse:
+    """The rejection of an application (Beschluss „abgelehnt“): the shared confirmation step
+    with the consequence; its reason is the Beschluss's reasons (issue 14, § 41 Abs. 4
+    Ärzte-ZV). GET or a „Beschluss: abgelehnt“ shows it, its own POST decides."""
+    back = reverse("admission:staff_detail", args=[application.pk])
+    if application.state != State.TERMINIERT:
+        messages.error(request, _("Nur terminierte Anträge können abgelehnt werden."))
+        return redirect(back)
+    confirm = {
+        "title": _("Antrag %(r)s ablehnen") % {"r": application.reference},
+        "consequence": _(
+            "Der Beschluss „abgelehnt“ wird gespeichert und als PDF erzeugt; der Antragsteller "
+            "erhält ihn unter „Dokumente“ und eine Nachricht mit den Gründen."
+        ),
+        "consequences": [
+            _("Das Arztregister wird nicht geändert."),
+            _("Danach ist nur noch die Rechtskraft einzutragen."),
+            _("Die Gründe stehen in der Historie des Antrags."),
+        ],
+        "action_url": reverse("admission:staff_action", args=[application.pk, "ablehnen"]),
+        "submit_label": _("Antrag ablehnen"),
+        "cancel_url": back,
+    }
+    deciding = request.method == "POST" and not initial
+    response = confirm_step(
+        request,
+        RejectForm(request.POST) if deciding else RejectForm(initial={"reason": initial}),
+        confirm,
+        lambda data: services.decide(
+            actor=request.user,
+            application=application,
+            outcome=Outcome.ABGELEHNT,
+            reasons=data["reason"],
+        ),
+        refusals=(services.AdmissionError,),
+    )
+    if response is not None:
+        return response
+    messages.success(request, _("Beschluss gespeichert: Der Antrag ist abgelehnt."))
+    return redirect(back)
+
+
 @staff_role_required(ZULASSUNG)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def staff_action(request: AuthenticatedHttpRequest, pk: int, action: str) -> HttpResponse:
     application = selectors.staff_application(pk)
+    if action == "ablehnen":
+        return _reject(request, application)
     if action not in ACTIONS:
         raise Http404("Nicht gefunden.")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     form_class, func, success = ACTIONS[action]
     kwargs: dict[str, Any] = {"application": application} if form_class is ScheduleForm else {}
     form = form_class(request.POST, **kwargs)
@@ -663,6 +773,9 @@ def staff_action(request: AuthenticatedHttpRequest, pk: int, action: str) -> Htt
                 messages.error(request, f"{label}: {error}" if label else str(error))
         return redirect("admission:staff_detail", application.pk)
     values = dict(form.cleaned_data)
+    if action == "beschluss" and values["outcome"] == Outcome.ABGELEHNT:
+        # a rejection is confirmed first (issue 14): the step shows the reasons entered
+        return _reject(request, application, initial=values.get("reasons") or "")
     if action == "zahlung":
         values["reference"] = values.get("reference") or ""
     try:
@@ -715,15 +828,36 @@ def session_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 
 @staff_role_required(ZULASSUNG)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def session_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Delete an empty session: the shared confirmation step with a reason (issue 14)."""
     session = get_object_or_404(CommitteeSession, pk=pk)
-    try:
-        services.delete_session(actor=request.user, session=session)
-        messages.success(request, _("Sitzung gelöscht."))
-    except services.AdmissionError as exc:
-        messages.error(request, str(exc))
-        return redirect("admission:session_detail", pk)
+    confirm = {
+        "title": _("Sitzung am %(d)s löschen") % {"d": f"{session.date:%d.%m.%Y}"},
+        "consequence": _(
+            "Die Sitzung wird aus dem Kalender der Geschäftsstelle entfernt; ihr können keine "
+            "Anträge mehr zugeordnet werden."
+        ),
+        "consequences": [
+            _("Nur möglich, solange der Sitzung kein Antrag zugeordnet ist."),
+            _("Die Begründung steht im Zugriffsprotokoll."),
+        ],
+        "action_url": reverse("admission:session_delete", args=[session.pk]),
+        "submit_label": _("Sitzung löschen"),
+        "cancel_url": reverse("admission:session_detail", args=[session.pk]),
+    }
+    response = confirm_step(
+        request,
+        ConfirmReasonForm(request.POST or None),
+        confirm,
+        lambda data: services.delete_session(
+            actor=request.user, session=session, reason=data["reason"]
+        ),
+        refusals=(services.AdmissionError,),
+    )
+    if response is not None:
+        return response
+    messages.success(request, _("Sitzung gelöscht."))
     return redirect("admission:sessions")
 
 

@@ -8,6 +8,7 @@ built from the template's HTML, the document language (`<html lang="de">`) and i
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,10 @@ _STATIC = Path(__file__).resolve().parent / "static"
 ARCHIVE_VARIANT = "pdf/a-3a"
 #: Tagged, for PDFs that are not archived.
 ACCESSIBLE_VARIANT = "pdf/ua-1"
+#: The one letterhead of every PDF and the mark of its block in the HTML.
+LETTERHEAD_TEMPLATE = "core/pdf/_letterhead.html"
+LETTERHEAD_MARK = 'class="letterhead"'
+_BODY = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
 
 
 def _no_network(url: str, *args, **kwargs):
@@ -29,12 +34,27 @@ def _no_network(url: str, *args, **kwargs):
     raise ValueError(f"Externe Ressource in PDF-Vorlage nicht erlaubt: {url}")
 
 
-def render_pdf(template_name: str, context: dict | None = None, *, pdf_a: bool = True) -> bytes:
+def render_html(template_name: str, context: dict | None = None) -> str:
+    """The HTML of a PDF template, always with the one letterhead (issue 14 point 6,
+    `core/pdf/_letterhead.html`): a template includes it where it names an office or another
+    body (`org`, e.g. the Zulassungsausschuss); any other gets it, naming the KV, at the top of
+    its body."""
     from django.conf import settings
+
+    context = {"letterhead_name": settings.KV_NAME, **(context or {})}
+    html: str = render_to_string(template_name, context)
+    if LETTERHEAD_MARK not in html:
+        letterhead = render_to_string(LETTERHEAD_TEMPLATE, context)
+        body = _BODY.search(html)
+        at = body.end() if body else 0
+        html = html[:at] + letterhead + html[at:]
+    return html
+
+
+def render_pdf(template_name: str, context: dict | None = None, *, pdf_a: bool = True) -> bytes:
     from weasyprint import CSS, HTML
 
-    # the one letterhead (core/pdf/_letterhead.html) names the KV even without a `kv` context
-    html = render_to_string(template_name, {"letterhead_name": settings.KV_NAME, **(context or {})})
+    html = render_html(template_name, context)
     stylesheet = CSS(filename=str(_STATIC / "core" / "pdf.css"))
     document = HTML(string=html, base_url=str(_STATIC), url_fetcher=_no_network)
     variant = ARCHIVE_VARIANT if pdf_a else ACCESSIBLE_VARIANT
@@ -45,7 +65,6 @@ def pdf_structure(content: bytes) -> dict:
     """What makes a PDF accessible, as read back from the file (tests and checks):
     tagged (MarkInfo/Marked), the structure tree's top-level roles, language and title."""
     import io
-    import re
 
     from pypdf import PdfReader
     from pypdf.generic import DictionaryObject, StreamObject

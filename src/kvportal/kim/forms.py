@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from kvportal.core.forms import ConfirmReasonForm
 from kvportal.kim import rules
 
 
@@ -67,9 +68,16 @@ class PukForm(forms.Form):
     )
 
 
-class RefuseForm(forms.Form):
+class RefuseForm(ConfirmReasonForm):
+    """The staff's refusal of an SMC-B order or a KIM account request (issue 14): the shared
+    confirmation step; the reason is stored with the order or account and audited."""
+
     reason = forms.CharField(
-        label=_("Ablehnungsgrund"), widget=forms.Textarea(attrs={"rows": 2}), max_length=1000
+        label=_("Ablehnungsgrund"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=1000,
+        help_text=_("Wird beim Vorgang und im Zugriffsprotokoll gespeichert."),
+        error_messages=ConfirmReasonForm.base_fields["reason"].error_messages,
     )
 
 

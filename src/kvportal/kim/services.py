@@ -134,7 +134,12 @@ def refuse_order(*, actor: User, order: SmcbOrder, reason: str) -> SmcbOrder:
     order.decided_by, order.decided_at = actor, timezone.now()
     order.refusal_reason = reason.strip()
     order.save()
-    audit.record(actor=actor, activity=Activity.DECISION, obj=order, detail={"decision": "refused"})
+    audit.record(
+        actor=actor,
+        activity=Activity.DECISION,
+        obj=order,
+        detail={"decision": "refused", "reason": order.refusal_reason},
+    )
     return order
 
 
@@ -574,7 +579,10 @@ def refuse_account(*, actor: User, account: KimAccount, reason: str) -> KimAccou
     account.address = f"abgelehnt-{account.pk}.{account.address}"[:254]
     account.save()
     audit.record(
-        actor=actor, activity=Activity.DECISION, obj=account, detail={"decision": "refused"}
+        actor=actor,
+        activity=Activity.DECISION,
+        obj=account,
+        detail={"decision": "refused", "reason": account.refusal_reason},
     )
     return account
 

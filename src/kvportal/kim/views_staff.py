@@ -4,20 +4,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from kvportal import audit
 from kvportal.accounts.constants import StaffRole
 from kvportal.accounts.decorators import staff_role_required
 from kvportal.audit.models import Activity
+from kvportal.core.confirm import confirm_step
 from kvportal.kim import selectors, services
 from kvportal.kim.forms import RefuseForm
-from kvportal.kim.models import AccountState, KimAccount, SmcbOrder
+from kvportal.kim.models import AccountState, KimAccount, OrderState, SmcbOrder
 from kvportal.kim.services_letters import credentials_pdf, pin_letter_pdf
 
 registry_staff = staff_role_required(StaffRole.ARZTREGISTER)
@@ -47,24 +51,66 @@ def smcb_orders(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _refusal(
+    request: HttpRequest, *, pending: bool, confirm: dict, refuse: Callable[[str], object]
+) -> HttpResponse | None:
+    """The refusal of an order or account request (issue 14): the shared confirmation step
+    (consequence, reason, explicit confirmation); None once refused."""
+    if not pending:
+        messages.error(request, _("Hier ist nichts mehr abzulehnen."))
+        return redirect(confirm["cancel_url"])
+    return confirm_step(
+        request,
+        RefuseForm(request.POST if request.method == "POST" else None),
+        confirm,
+        lambda data: refuse(data["reason"]),
+    )
+
+
+def _action(request: HttpRequest) -> str:
+    """The action of a POST, or of the query string (the confirmation step's form posts to
+    `?action=refuse`)."""
+    return request.POST.get("action") or request.GET.get("action", "")
+
+
 @registry_staff
-@require_POST
+@require_http_methods(["GET", "POST"])
 def smcb_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    action = _action(request)
+    if action != "refuse" and request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     order = get_object_or_404(SmcbOrder, pk=pk)
-    action = request.POST.get("action")
+    if action == "refuse":
+        confirm = {
+            "title": _("SMC-B-Bestellung für BSNR %(bsnr)s ablehnen") % {"bsnr": order.bsnr},
+            "consequence": _(
+                "Die Bestellung wird nicht bestätigt; es wird keine Karte ausgestellt."
+            ),
+            "consequences": [
+                _("Die Praxis sieht die Ablehnung mit dem Grund auf ihrer KIM-Seite."),
+                _("Eine neue Bestellung ist möglich."),
+                _("Der Grund wird im Zugriffsprotokoll gespeichert."),
+            ],
+            "action_url": reverse("kim:staff_smcb_decide", args=[order.pk]) + "?action=refuse",
+            "submit_label": _("Bestellung ablehnen"),
+            "cancel_url": reverse("kim:staff_smcb"),
+        }
+        response = _refusal(
+            request,
+            pending=order.state == OrderState.REQUESTED,
+            confirm=confirm,
+            refuse=lambda reason: services.refuse_order(
+                actor=request.user, order=order, reason=reason
+            ),
+        )
+        if response is not None:
+            return response
+        messages.success(request, _("Bestellung abgelehnt: %(bsnr)s") % {"bsnr": order.bsnr})
+        return redirect("kim:staff_smcb")
     try:
         if action == "confirm":
             services.confirm_order(actor=request.user, order=order)
             messages.success(request, _("Berechtigung bestätigt: %(bsnr)s") % {"bsnr": order.bsnr})
-        elif action == "refuse":
-            form = RefuseForm(request.POST)
-            if not form.is_valid():
-                messages.error(request, _("Bitte geben Sie einen Ablehnungsgrund an."))
-                return redirect("kim:staff_smcb")
-            services.refuse_order(
-                actor=request.user, order=order, reason=form.cleaned_data["reason"]
-            )
-            messages.success(request, _("Bestellung abgelehnt: %(bsnr)s") % {"bsnr": order.bsnr})
         elif action == "issue":
             issued = services.issue_card(actor=request.user, order=order)
             return _pdf(pin_letter_pdf(issued), f"PIN-Brief-{order.bsnr}.pdf")
@@ -96,10 +142,38 @@ def accounts(request: HttpRequest) -> HttpResponse:
 
 
 @registry_staff
-@require_POST
+@require_http_methods(["GET", "POST"])
 def account_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    action = _action(request)
+    if action != "refuse" and request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     account = get_object_or_404(KimAccount, pk=pk)
-    action = request.POST.get("action")
+    if action == "refuse":
+        confirm = {
+            "title": _("KIM-Konto %(address)s ablehnen") % {"address": account.address},
+            "consequence": _(
+                "Das Postfach wird nicht eingerichtet; die gewünschte Adresse wird wieder frei."
+            ),
+            "consequences": [
+                _("Ein neuer Antrag ist möglich."),
+                _("Der Grund wird beim Konto und im Zugriffsprotokoll gespeichert."),
+            ],
+            "action_url": reverse("kim:staff_account_decide", args=[account.pk]) + "?action=refuse",
+            "submit_label": _("Antrag ablehnen"),
+            "cancel_url": reverse("kim:staff_accounts"),
+        }
+        response = _refusal(
+            request,
+            pending=account.state == AccountState.REQUESTED,
+            confirm=confirm,
+            refuse=lambda reason: services.refuse_account(
+                actor=request.user, account=account, reason=reason
+            ),
+        )
+        if response is not None:
+            return response
+        messages.success(request, _("Antrag abgelehnt."))
+        return redirect("kim:staff_accounts")
     try:
         if action == "register":
             issued = services.register_account(actor=request.user, account=account)
@@ -107,15 +181,6 @@ def account_decide(request: HttpRequest, pk: int) -> HttpResponse:
         if action == "reissue":
             issued = services.reissue_password(actor=request.user, account=account)
             return _pdf(credentials_pdf(issued), f"KIM-Zugangsdaten-{account.pk}.pdf")
-        if action == "refuse":
-            form = RefuseForm(request.POST)
-            if not form.is_valid():
-                messages.error(request, _("Bitte geben Sie einen Ablehnungsgrund an."))
-                return redirect("kim:staff_accounts")
-            services.refuse_account(
-                actor=request.user, account=account, reason=form.cleaned_data["reason"]
-            )
-            messages.success(request, _("Antrag abgelehnt."))
         if action == "deregister":
             services.deregister_account(actor=request.user, account=account)
             messages.success(request, _("Das Konto ist gekündigt (Übergangsfrist läuft)."))

@@ -3,6 +3,8 @@ portal's own back office; every write goes through the audited services (changed
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -12,12 +14,18 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from kvportal.accounts.constants import StaffRole
 from kvportal.accounts.decorators import staff_role_required
+from kvportal.core.confirm import confirm_step
+from kvportal.core.forms import ConfirmReasonForm
 from kvportal.members import forms, selectors, services
 from kvportal.members.constants import PracticeKind
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 registry_staff = staff_role_required(StaffRole.ARZTREGISTER)
 
@@ -76,26 +84,88 @@ def _save(request, form, *, created_message: str, changed_message: str) -> bool:
     return True
 
 
+def _registry_list(request, selector, columns: list[tuple[str, str]], template: str):
+    """A staff worklist of the registry: search, sortable columns, 50 rows a page."""
+    form = forms.SearchForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    sort = data.get("sort") or ""
+    page = Paginator(selector(q=data.get("q") or "", sort=sort), 50).get_page(
+        request.GET.get("seite")
+    )
+    return render(
+        request,
+        template,
+        {
+            "form": form,
+            "page": page,
+            "columns": _columns(request, columns, sort),
+            "q": data.get("q") or "",
+        },
+    )
+
+
+def _registry_detail(request, template: str, name: str, entry: Any, **context):
+    """The page of a registry entry (context `name`) with its history from the access log."""
+    history = selectors.object_history(entry)
+    return render(request, template, {name: entry, **context, "history": history})
+
+
+def _edit_view(selector: Callable[[int], Any], form_class: Any, name: str, changed: StrOrPromise):
+    """The edit page of a Betriebsstätte or Person (`members/<name>_form.html`), back to
+    its detail page (`members:<name>_detail`) once saved."""
+
+    @registry_staff
+    @require_http_methods(["GET", "POST"])
+    def view(request, pk: int):
+        entry = selector(pk)
+        return _registry_form(
+            request,
+            form_class(request.POST or None, instance=entry),
+            f"members/{name}_form.html",
+            {name: entry},
+            success=lambda _entry: reverse(f"members:{name}_detail", args=[pk]),
+            changed=str(changed),
+        )
+
+    view.__name__ = view.__qualname__ = f"{name}_edit"
+    return view
+
+
+def _registry_form(
+    request,
+    form,
+    template: str,
+    context: dict,
+    *,
+    success: Callable[[Any], str],
+    created: str | Callable[[Any], str] = "",
+    changed: str = "",
+    history_of: Any = None,
+):
+    """The create/edit page of a registry entry: a valid POST is saved by the audited service
+    and leads to `success(entry)`; otherwise the form again, with its errors at the fields
+    (and the entry's history where `history_of` is given)."""
+    if request.method == "POST" and form.is_valid():
+        created_message = created(form.instance) if callable(created) else created
+        if _save(request, form, created_message=created_message, changed_message=changed):
+            return redirect(success(form.instance))
+    if history_of is not None:
+        context = {**context, "history": selectors.object_history(history_of)}
+    return render(request, template, {"form": form, **context})
+
+
 # --- Betriebsstätten -------------------------------------------------------------------------
 
 
 @registry_staff
 def practice_list(request):
-    form = forms.SearchForm(request.GET or None)
-    data = form.cleaned_data if form.is_valid() else {}
-    sort = data.get("sort") or ""
-    qs = selectors.staff_practices(q=data.get("q") or "", sort=sort)
-    page = Paginator(qs, 50).get_page(request.GET.get("seite"))
-    columns = _columns(
-        request,
-        [("bsnr", _("BSNR")), ("name", _("Name")), ("kind", _("Praxisform")), ("city", _("Ort"))],
-        sort,
-    )
-    return render(
-        request,
-        "members/practice_list.html",
-        {"form": form, "page": page, "columns": columns, "q": data.get("q") or ""},
-    )
+    columns = [
+        ("bsnr", _("BSNR")),
+        ("name", _("Name")),
+        ("kind", _("Praxisform")),
+        ("city", _("Ort")),
+    ]
+    return _registry_list(request, selectors.staff_practices, columns, "members/practice_list.html")
 
 
 @registry_staff
@@ -105,57 +175,41 @@ def practice_create(request):
     next_url = _safe_next(request)
     if request.method == "POST":
         form = forms.BetriebsstaetteForm(request.POST)
-        if form.is_valid() and _save(
-            request,
-            form,
-            created_message=_("Die Betriebsstätte %(bsnr)s wurde angelegt.")
-            % {"bsnr": form.instance.bsnr},
-            changed_message="",
-        ):
-            return redirect(next_url or reverse("members:practice_detail", args=[form.instance.pk]))
     else:
         initial = {k: request.GET[k][:200] for k in PREFILL_FIELDS if request.GET.get(k)}
         if initial.get("kind") not in PracticeKind.values:
             initial.pop("kind", None)
         form = forms.BetriebsstaetteForm(initial=initial)
-    return render(
+    return _registry_form(
         request,
+        form,
         "members/practice_form.html",
-        {"form": form, "next": next_url, "prefilled": request.GET.get("bsnr", "")},
+        {"next": next_url, "prefilled": request.GET.get("bsnr", "")},
+        success=lambda practice: next_url or reverse("members:practice_detail", args=[practice.pk]),
+        created=lambda practice: (
+            _("Die Betriebsstätte %(bsnr)s wurde angelegt.") % {"bsnr": practice.bsnr}
+        ),
     )
 
 
 @registry_staff
 def practice_detail(request, pk: int):
     practice = selectors.practice(pk)
-    return render(
+    return _registry_detail(
         request,
         "members/practice_detail.html",
-        {
-            "practice": practice,
-            "taetigkeiten": selectors.taetigkeiten_of_practice(practice.pk),
-            "history": selectors.object_history(practice),
-        },
+        "practice",
+        practice,
+        taetigkeiten=selectors.taetigkeiten_of_practice(practice.pk),
     )
 
 
-@registry_staff
-@require_http_methods(["GET", "POST"])
-def practice_edit(request, pk: int):
-    practice = selectors.practice(pk)
-    form = forms.BetriebsstaetteForm(request.POST or None, instance=practice)
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and _save(
-            request,
-            form,
-            created_message="",
-            changed_message=_("Die Betriebsstätte wurde gespeichert."),
-        )
-    ):
-        return redirect("members:practice_detail", pk)
-    return render(request, "members/practice_form.html", {"form": form, "practice": practice})
+practice_edit = _edit_view(
+    selectors.practice,
+    forms.BetriebsstaetteForm,
+    "practice",
+    gettext_lazy("Die Betriebsstätte wurde gespeichert."),
+)
 
 
 # --- Personen --------------------------------------------------------------------------------
@@ -163,73 +217,42 @@ def practice_edit(request, pk: int):
 
 @registry_staff
 def person_list(request):
-    form = forms.SearchForm(request.GET or None)
-    data = form.cleaned_data if form.is_valid() else {}
-    sort = data.get("sort") or ""
-    qs = selectors.staff_persons(q=data.get("q") or "", sort=sort)
-    page = Paginator(qs, 50).get_page(request.GET.get("seite"))
-    columns = _columns(
-        request,
-        [("name", _("Name")), ("lanr", _("LANR")), ("profession", _("Beruf"))],
-        sort,
-    )
-    return render(
-        request,
-        "members/person_list.html",
-        {"form": form, "page": page, "columns": columns, "q": data.get("q") or ""},
-    )
+    columns = [("name", _("Name")), ("lanr", _("LANR")), ("profession", _("Beruf"))]
+    return _registry_list(request, selectors.staff_persons, columns, "members/person_list.html")
 
 
 @registry_staff
 @require_http_methods(["GET", "POST"])
 def person_create(request):
-    form = forms.PersonForm(request.POST or None)
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and _save(
-            request,
-            form,
-            created_message=_("Die Person wurde angelegt."),
-            changed_message="",
-        )
-    ):
-        return redirect("members:person_detail", form.instance.pk)
-    return render(request, "members/person_form.html", {"form": form})
+    return _registry_form(
+        request,
+        forms.PersonForm(request.POST or None),
+        "members/person_form.html",
+        {},
+        success=lambda person: reverse("members:person_detail", args=[person.pk]),
+        created=_("Die Person wurde angelegt."),
+    )
 
 
 @registry_staff
 def person_detail(request, pk: int):
     person = selectors.person(pk)
-    return render(
+    return _registry_detail(
         request,
         "members/person_detail.html",
-        {
-            "person": person,
-            "taetigkeiten": selectors.taetigkeiten_of_person(person.pk),
-            "accounts": selectors.accounts_of_person(person.pk),
-            "history": selectors.object_history(person),
-        },
+        "person",
+        person,
+        taetigkeiten=selectors.taetigkeiten_of_person(person.pk),
+        accounts=selectors.accounts_of_person(person.pk),
     )
 
 
-@registry_staff
-@require_http_methods(["GET", "POST"])
-def person_edit(request, pk: int):
-    person = selectors.person(pk)
-    form = forms.PersonForm(request.POST or None, instance=person)
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and _save(
-            request,
-            form,
-            created_message="",
-            changed_message=_("Die Angaben zur Person wurden gespeichert."),
-        )
-    ):
-        return redirect("members:person_detail", pk)
-    return render(request, "members/person_form.html", {"form": form, "person": person})
+person_edit = _edit_view(
+    selectors.person,
+    forms.PersonForm,
+    "person",
+    gettext_lazy("Die Angaben zur Person wurden gespeichert."),
+)
 
 
 # --- Tätigkeiten -----------------------------------------------------------------------------
@@ -239,19 +262,14 @@ def person_edit(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def taetigkeit_create(request, person_pk: int):
     person = selectors.person(person_pk)
-    form = forms.TaetigkeitForm(request.POST or None, person=person)
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and _save(
-            request,
-            form,
-            created_message=_("Die Tätigkeit wurde angelegt."),
-            changed_message="",
-        )
-    ):
-        return redirect("members:person_detail", person.pk)
-    return render(request, "members/taetigkeit_form.html", {"form": form, "person": person})
+    return _registry_form(
+        request,
+        forms.TaetigkeitForm(request.POST or None, person=person),
+        "members/taetigkeit_form.html",
+        {"person": person},
+        success=lambda _entry: reverse("members:person_detail", args=[person.pk]),
+        created=_("Die Tätigkeit wurde angelegt."),
+    )
 
 
 @registry_staff
@@ -259,27 +277,14 @@ def taetigkeit_create(request, person_pk: int):
 def taetigkeit_edit(request, pk: int):
     taetigkeit = selectors.taetigkeit(pk)
     person = taetigkeit.person
-    form = forms.TaetigkeitForm(request.POST or None, instance=taetigkeit, person=person)
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and _save(
-            request,
-            form,
-            created_message="",
-            changed_message=_("Die Tätigkeit wurde gespeichert."),
-        )
-    ):
-        return redirect("members:person_detail", person.pk)
-    return render(
+    return _registry_form(
         request,
+        forms.TaetigkeitForm(request.POST or None, instance=taetigkeit, person=person),
         "members/taetigkeit_form.html",
-        {
-            "form": form,
-            "person": person,
-            "taetigkeit": taetigkeit,
-            "history": selectors.object_history(taetigkeit),
-        },
+        {"person": person, "taetigkeit": taetigkeit},
+        success=lambda _entry: reverse("members:person_detail", args=[person.pk]),
+        changed=_("Die Tätigkeit wurde gespeichert."),
+        history_of=taetigkeit,
     )
 
 
@@ -287,23 +292,7 @@ def taetigkeit_edit(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def taetigkeit_end(request, pk: int):
     """End a Tätigkeit: the shared confirmation step names the consequence, needs a reason."""
-    taetigkeit = selectors.taetigkeit(pk)
-    form = forms.EndTaetigkeitForm(request.POST or None, taetigkeit=taetigkeit)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.end_taetigkeit(
-                actor=request.user,
-                taetigkeit=taetigkeit,
-                valid_to=form.cleaned_data["valid_to"],
-                reason=form.cleaned_data["reason"],
-            )
-        except ValidationError as exc:
-            for field, errors in getattr(exc, "error_dict", {None: exc.error_list}).items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            messages.success(request, _("Die Tätigkeit wurde beendet."))
-            return redirect("members:person_detail", taetigkeit.person_id)
-    t = taetigkeit
+    t = taetigkeit = selectors.taetigkeit(pk)
     confirm = {
         "title": _("Tätigkeit beenden"),
         "consequence": _(
@@ -326,31 +315,32 @@ def taetigkeit_end(request, pk: int):
         "submit_label": _("Tätigkeit beenden"),
         "cancel_url": reverse("members:person_detail", args=[t.person_id]),
     }
-    return render(request, "core/confirm.html", {"confirm": confirm, "form": form})
+    response = confirm_step(
+        request,
+        forms.EndTaetigkeitForm(request.POST or None, taetigkeit=taetigkeit),
+        confirm,
+        lambda data: services.end_taetigkeit(
+            actor=request.user,
+            taetigkeit=taetigkeit,
+            valid_to=data["valid_to"],
+            reason=data["reason"],
+        ),
+    )
+    if response is not None:
+        return response
+    messages.success(request, _("Die Tätigkeit wurde beendet."))
+    return redirect("members:person_detail", taetigkeit.person_id)
 
 
 @registry_staff
 @require_http_methods(["GET", "POST"])
 def account_deactivate(request, pk: int):
     """Deactivate a member's portal account: confirmation step with consequence and reason."""
-    from kvportal.core.forms import ConfirmReasonForm
-
     account = selectors.account_of_person(pk)
     back = reverse("members:person_detail", args=[account.person_id])
     if not account.is_active:
         messages.info(request, _("Das Konto ist bereits deaktiviert."))
         return redirect(back)
-    form = ConfirmReasonForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.deactivate_person_account(
-                actor=request.user, user=account, reason=form.cleaned_data["reason"]
-            )
-        except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, getattr(exc, "messages", None) or str(exc))
-        else:
-            messages.success(request, _("Das Konto wurde deaktiviert."))
-            return redirect(back)
     confirm = {
         "title": _("Konto %(u)s deaktivieren") % {"u": account.username},
         "consequence": _(
@@ -365,4 +355,16 @@ def account_deactivate(request, pk: int):
         "submit_label": _("Konto deaktivieren"),
         "cancel_url": back,
     }
-    return render(request, "core/confirm.html", {"confirm": confirm, "form": form})
+    response = confirm_step(
+        request,
+        ConfirmReasonForm(request.POST or None),
+        confirm,
+        lambda data: services.deactivate_person_account(
+            actor=request.user, user=account, reason=data["reason"]
+        ),
+        refusals=(ValidationError, PermissionDenied),
+    )
+    if response is not None:
+        return response
+    messages.success(request, _("Das Konto wurde deaktiviert."))
+    return redirect(back)

@@ -93,6 +93,7 @@ def _history(
     label: str,
     before: str = "",
     note: str = "",
+    reason: str = "",
 ) -> HistoryEntry:
     return HistoryEntry.objects.create(
         application=application,
@@ -102,15 +103,28 @@ def _history(
         from_state=before,
         to_state=application.state,
         note=note,
+        reason=reason,
     )
 
 
 def _log_event(
-    application: Application, event: Event, *, actor: User | None, before: str, note: str = ""
+    application: Application,
+    event: Event,
+    *,
+    actor: User | None,
+    before: str,
+    note: str = "",
+    reason: str = "",
 ) -> HistoryEntry:
     """The history entry of a lifecycle event, labelled with the event's German name."""
     return _history(
-        application, actor=actor, event=event, label=EVENT_LABELS[event], before=before, note=note
+        application,
+        actor=actor,
+        event=event,
+        label=EVENT_LABELS[event],
+        before=before,
+        note=note,
+        reason=reason,
     )
 
 

@@ -364,14 +364,23 @@ def decide(
     registry_note = " ".join(
         p for p in (registry_note, _publish_decision(actor, application, content)) if p
     )
-    entry = _log_event(application, event, actor=actor, before=before, note=registry_note)
-    _audit(actor, application, Activity.DECISION, outcome=outcome)
+    # issue 14: the reasons of a rejection are its confirmation — history, audit, notification
+    reason = application.decision_reasons if event == Event.REJECT else ""
+    entry = _log_event(
+        application, event, actor=actor, before=before, note=registry_note, reason=reason
+    )
+    detail = {"outcome": outcome, **({"reason": reason} if reason else {})}
+    _audit(actor, application, Activity.DECISION, **detail)
+    told = (
+        f"Der Zulassungsausschuss hat Ihren Antrag abgelehnt.\n\nGründe: {reason}\n\n"
+        if reason
+        else "Der Zulassungsausschuss hat über Ihren Antrag entschieden. "
+    )
     _notify(
         f"event:{entry.pk}",
         _applicant_emails(application),
         f"Beschluss zu Antrag {application.reference}",
-        "Der Zulassungsausschuss hat über Ihren Antrag entschieden. Den Beschluss finden Sie im "
-        "Portal unter „Meine Anträge“.",
+        f"{told}Den Beschluss finden Sie im Portal unter „Meine Anträge“.",
     )
     return application
 
@@ -406,13 +415,20 @@ def finalize(*, actor: User, application: Application, final_on: dt.date) -> App
 
 
 @transaction.atomic(durable=True)
-def delete_session(*, actor: User, session: CommitteeSession) -> None:
-    """Remove a session that no application is assigned to (e.g. entered by mistake)."""
+def delete_session(*, actor: User, session: CommitteeSession, reason: str = "") -> None:
+    """Remove a session that no application is assigned to (e.g. entered by mistake); the
+    reason of the deletion (issue 14) is kept in the audit event."""
     session = CommitteeSession.objects.select_for_update().get(pk=session.pk)
     if session.applications.exists():
         raise AdmissionError(
             "Der Sitzung sind Anträge zugeordnet; bitte diese zuerst einer anderen Sitzung "
             "zuordnen."
         )
-    audit.record(actor=actor, activity=Activity.DELETE, obj=session, object_repr=str(session))
+    audit.record(
+        actor=actor,
+        activity=Activity.DELETE,
+        obj=session,
+        object_repr=str(session),
+        detail={"reason": reason.strip()} if reason.strip() else None,
+    )
     session.delete()

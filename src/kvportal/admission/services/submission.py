@@ -377,10 +377,13 @@ def reopen(*, actor: User, application: Application) -> Application:
 
 
 @transaction.atomic(durable=True)
-def withdraw(*, actor: User, application: Application) -> Application:
+def withdraw(*, actor: User, application: Application, reason: str = "") -> Application:
+    """The applicant takes the application back; the reason (issue 14: a destructive decision
+    is confirmed with a reason — the page requires one) is kept in the history and audited."""
     application = _lock(application)
     before = _transition(application, Event.WITHDRAW)
     application.save()
-    _log_event(application, Event.WITHDRAW, actor=actor, before=before)
-    _audit(actor, application, Activity.UPDATE, event="withdraw")
+    reason = reason.strip()
+    _log_event(application, Event.WITHDRAW, actor=actor, before=before, reason=reason)
+    _audit(actor, application, Activity.UPDATE, event="withdraw", reason=reason)
     return application

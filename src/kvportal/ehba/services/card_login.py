@@ -94,10 +94,11 @@ def _normalise_name(text: str) -> str:
 
 
 def names_match(*, card_given: str, card_surname: str, given: str, surname: str) -> bool:
-    """Surname equal and the card's first given name among the registry's given names."""
+    """Surname equal and the card's first given name among the registry's given names (a
+    hyphenated given name counts as its parts on the card as in the registry: "Hans-Peter")."""
     if _normalise_name(card_surname) != _normalise_name(surname):
         return False
-    card_first = _normalise_name(card_given).split(" ")[:1]
+    card_first = _normalise_name(card_given).replace("-", " ").split()[:1]
     return bool(card_first) and card_first[0] in _normalise_name(given).replace("-", " ").split()
 
 

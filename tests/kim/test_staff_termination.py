@@ -125,3 +125,18 @@ def test_practice_sees_refused_account_with_reason(doctor, practice, registrar):
     other, _password = practice_account(doctor, practice, registrar, local="praxis-zwei")
     page = _login(doctor).get("/kim/").content.decode()
     assert f"<code>{other.address}</code>" in page and f"/kim/konto/{other.pk}/" in page
+
+
+def test_doctor_may_request_a_personal_account_again_after_a_refusal(doctor, registrar):
+    client = _login(doctor)
+    assert 'id="kim-request-personal"' in client.get("/kim/").content.decode()
+    account = services.request_personal_account(actor=doctor, local_part="dr-test")
+    requested = account.address
+    page = client.get("/kim/").content.decode()
+    assert 'id="kim-request-personal"' not in page  # an open request
+    services.refuse_account(actor=registrar, account=account, reason="Kein eHBA registriert.")
+    page = client.get("/kim/").content.decode()
+    line = page.split(f'id="kim-refused-{account.pk}"', 1)[1].split("</p>", 1)[0]
+    assert f"<code>{requested}</code>" in line and "abgelehnt: Kein eHBA registriert." in line
+    assert 'id="kim-request-personal"' in page
+    assert client.get("/kim/konto/beantragen/").status_code == 200

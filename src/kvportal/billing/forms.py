@@ -12,6 +12,7 @@ from kvportal.billing import rules
 from kvportal.billing.models import KvResult, SubmissionState
 from kvportal.billing.selectors import billing_practices
 from kvportal.billing.services import max_upload_bytes, windows_around
+from kvportal.core.forms import ConfirmReasonForm
 from kvportal.core.quarters import Quarter
 
 
@@ -181,6 +182,21 @@ class KvResultForm(forms.Form):
         label=_("Ergebnis der Prüfung durch die KV"), choices=KvResult.choices
     )
     note = forms.CharField(label=_("Vermerk"), max_length=500, required=False)
+
+
+class KvRejectForm(ConfirmReasonForm):
+    """The KV's rejection of a submission (issue 14): the shared confirmation step; the reason
+    is the note the practice sees with the result."""
+
+    reason = forms.CharField(
+        label=_("Grund der Zurückweisung"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=500,
+        help_text=_(
+            "Die Praxis sieht ihn beim Prüfergebnis; er wird im Zugriffsprotokoll gespeichert."
+        ),
+        error_messages=ConfirmReasonForm.base_fields["reason"].error_messages,
+    )
 
 
 class TestRunForm(forms.Form):

@@ -12,6 +12,7 @@ import uuid
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
@@ -946,18 +947,22 @@ def reset_deadline(*, actor: User, quarter: Quarter) -> None:
 def set_kv_result(
     *, actor: User, submission: Submission, result: KvResult | str, note: str = ""
 ) -> Submission:
-    """The KV's own check of a submission (mainly encrypted files)."""
+    """The KV's own check of a submission (mainly encrypted files). A rejection
+    („zurückgewiesen“) is a destructive decision (issue 14): it needs a reason, which is the
+    note the practice sees with the result and goes into the audit event."""
     _require_billing_staff(actor)
+    rejected = result == KvResult.REJECTED
+    note = " ".join(note.split()) if rejected else note
+    if rejected and not note:
+        raise ValidationError({"reason": "Bitte geben Sie den Grund der Zurückweisung an."})
     submission = Submission.objects.select_for_update().get(pk=submission.pk)
     submission.kv_result = result
     submission.kv_note = note[:500]
     submission.save(update_fields=["kv_result", "kv_note"])
-    audit.record(
-        actor=actor,
-        activity=Activity.STAFF_ACTION,
-        obj=submission,
-        detail={"event": "billing.kv_result", "result": str(result)},
-    )
+    detail = {"event": "billing.kv_result", "result": str(result)}
+    if rejected:
+        detail["reason"] = submission.kv_note
+    audit.record(actor=actor, activity=Activity.STAFF_ACTION, obj=submission, detail=detail)
     return submission
 
 

@@ -22,13 +22,15 @@ from kvportal.accounts.decorators import member_required, staff_role_required
 from kvportal.billing import messages, rules, selectors, services
 from kvportal.billing.forms import (
     DeadlineForm,
+    KvRejectForm,
     KvResultForm,
     StaffFilterForm,
     SubmissionForm,
     TestRunForm,
     quarter_offer,
 )
-from kvportal.billing.models import Submission
+from kvportal.billing.models import KvResult, Submission
+from kvportal.core.confirm import confirm_step
 from kvportal.core.pdf import render_pdf
 from kvportal.core.quarters import Quarter
 from kvportal.core.storage import private_storage
@@ -443,14 +445,63 @@ def staff_list(request):
     return render(request, "billing/staff_list.html", {"form": form, "page": page})
 
 
+#: the query of the rejection step's own URL (its form posts there)
+KV_REJECT_STEP = "zurueckweisen"
+
+
+def _kv_reject(request, submission: Submission, *, initial: str | None = None) -> HttpResponse:
+    """The KV's rejection of a submission (issue 14): the shared confirmation step; its reason
+    is the note the practice sees. A GET or the result form with „zurückgewiesen“ (its note
+    carried over as `initial`) shows it, its own POST decides."""
+    back = reverse("billing:staff_detail", args=[submission.pk])
+    confirm = {
+        "title": _("Einreichung Nr. %(n)s zurückweisen") % {"n": submission.pk},
+        "consequence": _(
+            "Das Ergebnis der KV-Prüfung wird „von der KV zurückgewiesen“; die Praxis sieht es "
+            "mit dem Grund im Prüfprotokoll der Einreichung."
+        ),
+        "consequences": [
+            _("Die Praxis muss eine korrigierte Datei einreichen."),
+            _("Der Grund wird im Zugriffsprotokoll gespeichert."),
+        ],
+        "action_url": f"{back}?schritt={KV_REJECT_STEP}",
+        "submit_label": _("Einreichung zurückweisen"),
+        "cancel_url": back,
+    }
+    deciding = request.method == "POST" and initial is None
+    if initial is None:  # the step's own page: an earlier rejection's reason, to be changed
+        initial = submission.kv_note if submission.kv_result == KvResult.REJECTED else ""
+    form = KvRejectForm(request.POST) if deciding else KvRejectForm(initial={"reason": initial})
+    response = confirm_step(
+        request,
+        form,
+        confirm,
+        lambda data: services.set_kv_result(
+            actor=request.user,
+            submission=submission,
+            result=KvResult.REJECTED,
+            note=data["reason"],
+        ),
+    )
+    if response is not None:
+        return response
+    flash.success(request, _("Die Einreichung ist von der KV zurückgewiesen."))
+    return redirect(back)
+
+
 @staff_role_required(StaffRole.ABRECHNUNG)
 def staff_detail(request, pk: int):
     submission = selectors.staff_submission(pk)
+    if request.GET.get("schritt") == KV_REJECT_STEP:
+        return _kv_reject(request, submission)
     form = KvResultForm(
         request.POST or None,
         initial={"result": submission.kv_result, "note": submission.kv_note},
     )
     if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["result"] == KvResult.REJECTED:
+            # a rejection is confirmed first (issue 14): the step shows the note entered
+            return _kv_reject(request, submission, initial=form.cleaned_data["note"])
         services.set_kv_result(
             actor=request.user,
             submission=submission,

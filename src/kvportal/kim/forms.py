@@ -81,6 +81,19 @@ class RefuseForm(ConfirmReasonForm):
     )
 
 
+class DeregisterForm(ConfirmReasonForm):
+    """The KV's termination („Kündigen“) of a registered KIM account (issue 14): the shared
+    confirmation step; the reason is audited."""
+
+    reason = forms.CharField(
+        label=_("Kündigungsgrund"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=1000,
+        help_text=_("Wird im Zugriffsprotokoll gespeichert."),
+        error_messages=ConfirmReasonForm.base_fields["reason"].error_messages,
+    )
+
+
 class AccountRequestForm(forms.Form):
     local_part = forms.CharField(
         label=_("Gewünschte Adresse (vor dem @)"),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.db.models.functions import Cast, Concat, Replace
 from django.utils import timezone
 
 from kvportal.accounts import scope
@@ -41,14 +42,35 @@ def cards(user) -> QuerySet[SmcbCard]:
 
 
 def manageable_accounts(user) -> QuerySet[KimAccount]:
-    """Practice accounts of billing-right BSNRs and the user's own personal accounts."""
+    """Practice accounts of billing-right BSNRs and the user's own personal accounts, each
+    with `requested_address`: the address as requested (a refusal frees the address by
+    prefixing `abgelehnt-<pk>.`, services.refuse_account), shown with the refusal's reason;
+    and `person_has_open`: the person has a requested or live personal account (otherwise,
+    e.g. after a refusal, a new one may be requested, as services.request_personal_account)."""
     if not user.is_authenticated:
         return KimAccount.objects.none()
     ids = scope.practice_id_list(user, Right.BILLING)
-    return KimAccount.objects.filter(
-        Q(kind=AccountKind.PRACTICE, betriebsstaette__in=ids)
-        | Q(kind=AccountKind.PERSON, owner=user)
-    ).select_related("betriebsstaette", "person")
+    freed = Concat(Value("abgelehnt-"), Cast("pk", CharField()), Value("."))
+    open_personal = KimAccount.objects.filter(
+        kind=AccountKind.PERSON,
+        person=OuterRef("person"),
+        state__in=[AccountState.REQUESTED, *LIVE_STATES],
+    )
+    return (
+        KimAccount.objects.filter(
+            Q(kind=AccountKind.PRACTICE, betriebsstaette__in=ids)
+            | Q(kind=AccountKind.PERSON, owner=user)
+        )
+        .select_related("betriebsstaette", "person")
+        .annotate(
+            requested_address=Case(
+                When(state=AccountState.REFUSED, then=Replace("address", freed, Value(""))),
+                default=F("address"),
+                output_field=CharField(),
+            ),
+            person_has_open=Exists(open_personal),
+        )
+    )
 
 
 def mailboxes(user) -> QuerySet[KimAccount]:

@@ -604,17 +604,23 @@ def _require_manage(actor: User, account: KimAccount) -> None:
 
 @transaction.atomic
 def deregister_account(
-    *, actor: User, account: KimAccount, now: dt.datetime | None = None
+    *, actor: User, account: KimAccount, now: dt.datetime | None = None, reason: str = ""
 ) -> KimAccount:
-    """Deregistration with grace period: mail stays retrievable until the deregDate."""
+    """Deregistration with grace period: mail stays retrievable until the deregDate. A
+    termination by the KV (Arztregister) is a staff decision and needs a reason (issue 14),
+    which goes into the audit event; the holder's own termination may give one."""
     _require_manage(actor, account)
+    reason = " ".join(reason.split())
+    if not reason and scope.is_staff_role(actor, StaffRole.ARZTREGISTER):
+        raise ValidationError({"reason": "Bitte geben Sie einen Kündigungsgrund an."})
     account = _locked(KimAccount, account.pk)
     _move(rules.ACCOUNT_TRANSITIONS, account, AccountState.DEREGISTERING, "Das KIM-Konto")
     now = now or timezone.now()
     account.deregistered_at = now
     account.deregistration_date = rules.deregistration_date(now)
     account.save()
-    audit.record(actor=actor, activity=Activity.UPDATE, obj=account, detail={"kim": "deregistered"})
+    detail = {"kim": "deregistered", **({"reason": reason} if reason else {})}
+    audit.record(actor=actor, activity=Activity.UPDATE, obj=account, detail=detail)
     return account
 
 

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -19,9 +20,9 @@ from kvportal.accounts.constants import StaffRole
 from kvportal.accounts.decorators import staff_role_required
 from kvportal.audit.models import Activity
 from kvportal.core.confirm import confirm_step
-from kvportal.kim import selectors, services
-from kvportal.kim.forms import RefuseForm
-from kvportal.kim.models import AccountState, KimAccount, OrderState, SmcbOrder
+from kvportal.kim import rules, selectors, services
+from kvportal.kim.forms import DeregisterForm, RefuseForm
+from kvportal.kim.models import AccountKind, AccountState, KimAccount, OrderState, SmcbOrder
 from kvportal.kim.services_letters import credentials_pdf, pin_letter_pdf
 
 registry_staff = staff_role_required(StaffRole.ARZTREGISTER)
@@ -47,7 +48,7 @@ def smcb_orders(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "kim/staff_smcb.html",
-        {"orders": qs[:200], "state": state, "refuse_form": RefuseForm()},
+        {"orders": qs[:200], "state": state},
     )
 
 
@@ -68,8 +69,8 @@ def _refusal(
 
 
 def _action(request: HttpRequest) -> str:
-    """The action of a POST, or of the query string (the confirmation step's form posts to
-    `?action=refuse`)."""
+    """The action of a POST, or of the query string (the confirmation steps' forms post to
+    `?action=refuse` / `?action=deregister`)."""
     return request.POST.get("action") or request.GET.get("action", "")
 
 
@@ -136,7 +137,6 @@ def accounts(request: HttpRequest) -> HttpResponse:
             "accounts": qs[:200],
             "state": state,
             "states": AccountState.choices,
-            "refuse_form": RefuseForm(),
         },
     )
 
@@ -145,9 +145,11 @@ def accounts(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def account_decide(request: HttpRequest, pk: int) -> HttpResponse:
     action = _action(request)
-    if action != "refuse" and request.method != "POST":
+    if action not in ("refuse", "deregister") and request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     account = get_object_or_404(KimAccount, pk=pk)
+    if action == "deregister":
+        return _termination(request, account)
     if action == "refuse":
         confirm = {
             "title": _("KIM-Konto %(address)s ablehnen") % {"address": account.address},
@@ -181,9 +183,45 @@ def account_decide(request: HttpRequest, pk: int) -> HttpResponse:
         if action == "reissue":
             issued = services.reissue_password(actor=request.user, account=account)
             return _pdf(credentials_pdf(issued), f"KIM-Zugangsdaten-{account.pk}.pdf")
-        if action == "deregister":
-            services.deregister_account(actor=request.user, account=account)
-            messages.success(request, _("Das Konto ist gekündigt (Übergangsfrist läuft)."))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("kim:staff_accounts")
+
+
+def _termination(request: HttpRequest, account: KimAccount) -> HttpResponse:
+    """The KV's termination („Kündigen“) of a registered account (issue 14): the shared
+    confirmation step with the grace period; its reason goes into the audit event."""
+    back = reverse("kim:staff_accounts")
+    if account.state != AccountState.REGISTERED:
+        messages.error(request, _("Nur registrierte Konten können gekündigt werden."))
+        return redirect(back)
+    until = timezone.localtime(rules.deregistration_date(timezone.now()))
+    holder = (
+        _("Die Praxis kann die Kündigung bis dahin zurücknehmen.")
+        if account.kind == AccountKind.PRACTICE
+        else _("Die Inhaberin oder der Inhaber kann die Kündigung bis dahin zurücknehmen.")
+    )
+    confirm = {
+        "title": _("KIM-Konto %(address)s kündigen") % {"address": account.address},
+        "consequence": _(
+            "Das Postfach bleibt bis %(date)s abrufbar; danach wird es abgemeldet und nimmt "
+            "keine Nachrichten mehr an."
+        )
+        % {"date": until.strftime("%d.%m.%Y")},
+        "consequences": [holder, _("Der Grund wird im Zugriffsprotokoll gespeichert.")],
+        "action_url": reverse("kim:staff_account_decide", args=[account.pk]) + "?action=deregister",
+        "submit_label": _("Konto kündigen"),
+        "cancel_url": back,
+    }
+    response = confirm_step(
+        request,
+        DeregisterForm(request.POST if request.method == "POST" else None),
+        confirm,
+        lambda data: services.deregister_account(
+            actor=request.user, account=account, reason=data["reason"]
+        ),
+    )
+    if response is not None:
+        return response
+    messages.success(request, _("Das Konto ist gekündigt (Übergangsfrist läuft)."))
+    return redirect(back)

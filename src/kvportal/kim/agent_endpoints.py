@@ -135,6 +135,42 @@ def handle_open(card: Card, data: dict[str, Any], *, now: dt.datetime | None = N
     }
 
 
+#: the web mailbox's subject search asks for at most this many mails at once
+MAX_HEADER_MAILS = 50
+
+
+def handle_headers(card: Card, data: dict[str, Any], *, now: dt.datetime | None = None) -> dict:
+    """Subject search in the web mailbox (the server never sees the subject): decrypt each
+    listed mail and return only the client mail's From/To/Date/Subject (no text, no
+    attachments) and whether the signature is valid. A mail the card cannot open gets its own
+    German `fehler`; the others are still answered."""
+    mails = data.get("mails")
+    if not isinstance(mails, list) or not mails:
+        raise AgentError("bad_request", "„mails“ fehlt oder ist keine Liste.")
+    if len(mails) > MAX_HEADER_MAILS:
+        raise AgentError(
+            "bad_request", f"Höchstens {MAX_HEADER_MAILS} Nachrichten je Anfrage durchsuchen."
+        )
+    result = []
+    for index, item in enumerate(mails):
+        ident = item.get("id") if isinstance(item, dict) else None
+        try:
+            if not isinstance(item, dict):
+                raise AgentError("bad_request", f"Eintrag {index + 1} ist kein JSON-Objekt.")
+            opened = handle_open(card, {"mail": item.get("mail")}, now=now)
+        except AgentError as exc:
+            result.append({"id": ident, "fehler": exc.message, "code": exc.code})
+            continue
+        result.append(
+            {
+                "id": ident,
+                **{k: opened[k] for k in ("from", "to", "date", "subject", "dienstkennung")},
+                "signature_valid": opened["signature_valid"],
+            }
+        )
+    return {"headers": result}
+
+
 def build_client_mail(data: dict[str, Any]) -> tuple[bytes, list[str]]:
     sender = str(data.get("from") or "").strip()
     to = [str(a).strip() for a in data.get("to") or [] if str(a).strip()]
@@ -205,6 +241,7 @@ def handle_compose(card: Card, data: dict[str, Any]) -> dict:
 ROUTES: dict[str, Callable[[Card, dict], dict]] = {
     "/kim/open": handle_open,
     "/kim/compose": handle_compose,
+    "/kim/headers": handle_headers,
 }
 
 

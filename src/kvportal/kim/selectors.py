@@ -160,6 +160,32 @@ def messages_in(account: KimAccount, folder: str | None = None) -> QuerySet[Stor
     return qs if folder is None else qs.filter(folder=folder)
 
 
+def search_messages(
+    account: KimAccount, folder: str | None = None, query: str = ""
+) -> QuerySet[StoredMessage]:
+    """Server-side search over what the Fachdienst knows in the clear: envelope sender and
+    recipients (KIM addresses) and the Dienstkennung. The subject is inside the ciphertext; the
+    page searches it through the agent (`subject_search_candidates`). Newest first."""
+    qs = messages_in(account, folder)
+    if query:
+        qs = qs.filter(
+            Q(sender__icontains=query)
+            | Q(recipients__icontains=query)
+            | Q(dienstkennung__icontains=query)
+        )
+    return qs.order_by("-received_at", "-pk")
+
+
+def subject_search_candidates(
+    account: KimAccount, folder: str, query: str, *, limit: int, max_size: int
+) -> tuple[list[StoredMessage], int]:
+    """The newest `limit` messages of the folder matching the server-side `query` and not
+    larger than `max_size` (the agent decrypts each whole), and how many were left out."""
+    qs = search_messages(account, folder, query)
+    rows = list(qs.filter(size__lte=max_size)[:limit])
+    return rows, qs.count() - len(rows)
+
+
 def unread_counts(accounts) -> dict[int, int]:
     """account pk → unread messages in its Posteingang."""
     rows = (

@@ -212,6 +212,29 @@ def open_message(*, actor: User, message: StoredMessage) -> bytes:
     return raw
 
 
+def ciphertexts_for_search(*, actor: User, account: KimAccount, messages: list[StoredMessage]):
+    """The ciphertexts the page hands to the agent for the subject search: nothing is marked
+    read; one access-log entry for the search (count only, no search term: it may name a
+    patient)."""
+    _require_mailbox(actor, account)
+    if any(m.account_id != account.pk for m in messages):
+        raise PermissionDenied("Kein Zugriff auf dieses Postfach.")
+    result = []
+    for message in messages:
+        with private_storage.open(message.path, "rb") as fh:
+            result.append((message, fh.read()))
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            activity=Activity.VIEW,
+            obj=account,
+            bsnr=account.bsnr,
+            object_repr=f"KIM-Postfach {account.pk}",
+            detail={"kim": "search", "count": len(messages)},
+        )
+    return result
+
+
 @transaction.atomic
 def delete_message(*, actor: User, message: StoredMessage) -> StoredMessage | None:
     """First delete moves to „Gelöscht“; deleting there removes it for good."""

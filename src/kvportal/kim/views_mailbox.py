@@ -11,7 +11,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -60,16 +59,8 @@ def mailbox(request: HttpRequest, pk: int) -> HttpResponse:
     if folder not in Folder.values:
         folder = Folder.INBOX
     query = request.GET.get("suche", "").replace("\x00", "").strip()[:100]
-    qs = selectors.messages_in(account, folder)
-    if query:
-        qs = qs.filter(
-            Q(sender__icontains=query)
-            | Q(recipients__icontains=query)
-            | Q(dienstkennung__icontains=query)
-        )
-    page = Paginator(qs.order_by("-received_at", "-pk"), PAGE_SIZE).get_page(
-        request.GET.get("seite")
-    )
+    qs = selectors.search_messages(account, folder, query)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("seite"))
     unread = selectors.unread_counts([account]).get(account.pk, 0)
     return render(
         request,
@@ -81,8 +72,55 @@ def mailbox(request: HttpRequest, pk: int) -> HttpResponse:
             "page": page,
             "query": query,
             "unread": unread,
+            "agent_url": agent_url(),
         },
     )
+
+
+#: subject search (issue 15): at most this many mails per search, each at most this large —
+#: the agent decrypts each one whole (MAX_HEADER_MAILS in kim/agent_endpoints.py)
+SUBJECT_SEARCH_LIMIT = 50
+SUBJECT_SEARCH_MAX_SIZE = 500_000
+
+
+@member_required
+def subject_search(request: HttpRequest, pk: int) -> JsonResponse:
+    """Ciphertexts of the folder's newest mails (optionally narrowed by the server-side search)
+    for the page, which lets the agent decrypt their headers and filters by subject itself:
+    the search term never reaches the server."""
+    account = _mailbox(request, pk)
+    folder = request.GET.get("ordner", Folder.INBOX)
+    if folder not in Folder.values:
+        return JsonResponse(
+            {"fehler": _("Unbekannter Ordner „%(ordner)s“.") % {"ordner": folder[:20]}},
+            status=400,
+        )
+    query = request.GET.get("suche", "").replace("\x00", "").strip()[:100]
+    rows, left_out = selectors.subject_search_candidates(
+        account, folder, query, limit=SUBJECT_SEARCH_LIMIT, max_size=SUBJECT_SEARCH_MAX_SIZE
+    )
+    found = services_mailbox.ciphertexts_for_search(
+        actor=request.user, account=account, messages=rows
+    )
+    response = JsonResponse(
+        {
+            "nachrichten": [
+                {
+                    "id": m.pk,
+                    "url": reverse("kim:message", args=[account.pk, m.pk]),
+                    "absender": m.sender,
+                    "empfaenger": m.recipients,
+                    "eingang": m.received_at.isoformat(),
+                    "ungelesen": m.read_at is None,
+                    "mail": base64.b64encode(raw).decode(),
+                }
+                for m, raw in found
+            ],
+            "ausgelassen": left_out,
+        }
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @member_required

@@ -214,3 +214,35 @@ def staff_accounts(state: str) -> QuerySet[KimAccount]:
     if state in AccountState.values:
         qs = qs.filter(state=state)
     return qs
+
+
+# --- directory administration (KV as card issuer; the API checks the staff token) ------------
+
+#: read_Directory_Entry filters → model lookups (exact Telematik-ID, name part, state)
+ADMIN_FILTERS = {
+    "telematikID": "telematik_id",
+    "displayName": "display_name__icontains",
+    "localityName": "city__icontains",
+    "postalCode": "postal_code__startswith",
+    "entryType": "kind",
+    "active": "active",
+}
+
+
+def admin_entries(filters: dict, *, limit: int) -> tuple[list[DirectoryEntry], int]:
+    """All entries (also inactive and unpublished ones) for the card issuer; at most `limit`,
+    and the total."""
+    qs = DirectoryEntry.objects.filter(
+        **{ADMIN_FILTERS[k]: v for k, v in filters.items()}
+    ).order_by("pk")
+    return list(qs[:limit]), qs.count()
+
+
+def admin_entry(uid: str) -> DirectoryEntry | None:
+    if not uid.isdigit() or len(uid) > 18:
+        return None
+    return DirectoryEntry.objects.filter(pk=int(uid)).first()
+
+
+def entry_versions(entry: DirectoryEntry):
+    return list(entry.versions.select_related("changed_by").order_by("version"))

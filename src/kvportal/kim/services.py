@@ -35,6 +35,7 @@ from kvportal.kim.models import (
     SmcbCard,
     SmcbOrder,
 )
+from kvportal.kim.services_directory import record_version
 from kvportal.members.models import Betriebsstaette, Person
 
 
@@ -299,6 +300,7 @@ def publish_practice(*, actor: User | None, card: SmcbCard) -> DirectoryEntry:
             "changed_at": timezone.now(),
         },
     )
+    record_version(entry=entry, actor=actor, change="SMC-B freigeschaltet")
     audit.record(actor=actor, activity=Activity.UPDATE, obj=entry, bsnr=practice.bsnr)
     return entry
 
@@ -366,6 +368,7 @@ def consent_publication(
             "changed_at": now,
         },
     )
+    record_version(entry=entry, actor=actor, change="Einwilligung")
     audit.record(actor=actor, activity=Activity.UPDATE, obj=entry, detail={"kim": "consent"})
     return entry
 
@@ -384,6 +387,7 @@ def revoke_consent(*, actor: User) -> DirectoryEntry | None:
         return entry
     entry.consent_revoked_at = entry.changed_at = timezone.now()
     entry.save()
+    record_version(entry=entry, actor=actor, change="Einwilligung widerrufen")
     audit.record(
         actor=actor, activity=Activity.UPDATE, obj=entry, detail={"kim": "consent_revoked"}
     )

@@ -340,7 +340,15 @@ def card_agent_routes(agent, options: dict[str, Any]) -> dict[str, Callable]:
     def pin(pin_name: str, detail: str) -> str:
         return agent.pin_provider(pin_name, f"Web-Postfach/KIM: {detail}")
 
-    def current() -> EhbaCard:
+    def current() -> Any:
+        token = getattr(agent.backend, "token", None)
+        if token is not None and hasattr(token, "lib_path"):  # `--pkcs11-lib`: eHBA on a token
+            from kvportal.kim.pkcs11_ehba import Pkcs11EhbaCard
+
+            key = ("pkcs11", token.lib_path, token.token_label)
+            if state.get("id") != key:
+                state["id"], state["card"] = key, Pkcs11EhbaCard(token, pin=pin, trust=trust)
+            return state["card"]
         load = getattr(agent.backend, "card", None)
         if load is None:
             raise AgentError("no_card", NO_RSA_EHBA, HTTPStatus.SERVICE_UNAVAILABLE)

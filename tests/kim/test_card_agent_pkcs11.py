@@ -118,7 +118,7 @@ def test_pkcs11_ehba_composes_on_the_token_and_opens_mail_for_it(pki, ehba_token
         assert verified.signer_subject and "Praxis Test OSIG" in verified.signer_subject
         # the doctor's own copy opens through the token (raw RSA + OAEP decoding in Python)
         status, opened = _post(agent, "/kim/open", {"mail": built["mail"]})
-        assert status == 200 and opened["subject"] == "Befund (Token)"
+        assert status == 200 and opened["subject"] == "Befund (Token)", opened
         # a mail from the practice for the doctor (ENC = bob's key on the token)
         incoming = mail.build(
             CLIENT_MAIL,

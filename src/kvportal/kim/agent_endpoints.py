@@ -107,7 +107,8 @@ def handle_open(card: Card, data: dict[str, Any], *, now: dt.datetime | None = N
         if part.is_multipart():
             continue
         if part.get_content_disposition() == "attachment" or part.get_filename():
-            payload = part.get_payload(decode=True) or b""
+            decoded = part.get_payload(decode=True)
+            payload = decoded if isinstance(decoded, bytes) else b""
             attachments.append(
                 {
                     "name": part.get_filename() or "anhang.bin",
@@ -259,7 +260,8 @@ class _EhbaEncKey:
     after the first correct PIN, like a real card until it is pulled)."""
 
     def __init__(self, softcard, pin: Callable[[str, str], str]):
-        self.card, self._pin, self._verified = softcard, pin, None
+        self.card, self._pin = softcard, pin
+        self._verified: str | None = None
 
     def decrypt(self, ciphertext: bytes, pad) -> bytes:
         from kvportal.cardlib import softcard as sc

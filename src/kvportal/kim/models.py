@@ -215,7 +215,7 @@ class KimAccount(models.Model):
 
     @property
     def bsnr(self) -> str:
-        return self.betriebsstaette.bsnr if self.betriebsstaette_id else ""
+        return self.betriebsstaette.bsnr if self.betriebsstaette is not None else ""
 
     @property
     def limits(self) -> rules.Limits:

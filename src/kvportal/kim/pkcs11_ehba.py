@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 import pkcs11
 from cryptography import x509
@@ -66,18 +66,23 @@ class _EncKey:
     def decrypt(self, ciphertext: bytes, pad) -> bytes:
         with self._lock:
             pin = self._verified or self._card.pin("PIN.CH", "KIM-Nachricht entschlüsseln (eHBA)")
-            size = self._card.certificates["enc"].public_key().key_size
+            size = self._card.key_size("enc")
             try:
-                with self._card.token().open(user_pin=pin) as session:
-                    self._verified = pin
+                session = self._card.token().open(user_pin=pin)
+            except pkcs11.PKCS11Error as exc:
+                raise _card_error(exc, "PIN.CH") from exc
+            with session:
+                self._verified = pin
+                try:
                     key = session.get_key(
                         object_class=ObjectClass.PRIVATE_KEY, label=self._card.enc_label
                     )
-                    return Pkcs11RsaKey(key, size_bits=size, lock=threading.Lock()).decrypt(
-                        ciphertext, pad
-                    )
-            except (pkcs11.PKCS11Error, CardKeyError) as exc:
-                raise _card_error(exc, "PIN.CH") from exc
+                except pkcs11.PKCS11Error as exc:
+                    raise _card_error(exc, "PIN.CH") from exc
+                # CardKeyError (a ValueError) passes: komle then tries the next recipient info
+                return Pkcs11RsaKey(key, size_bits=size, lock=threading.Lock()).decrypt(
+                    ciphertext, pad
+                )
 
 
 class _QesKey:
@@ -89,7 +94,7 @@ class _QesKey:
 
     def sign(self, data: bytes, pad, algorithm) -> bytes:
         pin = self._card.pin("PIN.QES", "KIM-Nachricht signieren (eHBA)")
-        size = self._card.certificates["osig"].public_key().key_size
+        size = self._card.key_size("osig")
         try:
             with self._card.token().open(user_pin=pin) as session:
                 key = session.get_key(
@@ -140,6 +145,9 @@ class Pkcs11EhbaCard:
         self.ca = self.chain[-1] if self.chain else qes
         self.trust = [*trust, *self.chain]
         self.card_id = ("pkcs11", token.lib_path, token.token_label)
+
+    def key_size(self, kind: str) -> int:
+        return cast(rsa.RSAPublicKey, self.certificates[kind].public_key()).key_size
 
     def token(self):
         from kvportal.cardlib.pkcs11 import load_lib

@@ -108,8 +108,12 @@ def addresses_of(entry: DirectoryEntry) -> list[KimAccount]:
     """The live KIM accounts an entry stands for (kimData)."""
     qs = KimAccount.objects.filter(state__in=LIVE_STATES)
     if entry.kind == EntryKind.ORGANIZATION:
+        if entry.betriebsstaette_id is None:  # an entry of the KV's directory administration
+            return []
         qs = qs.filter(kind=AccountKind.PRACTICE, betriebsstaette_id=entry.betriebsstaette_id)
     else:
+        if entry.person_id is None:
+            return []
         qs = qs.filter(kind=AccountKind.PERSON, person_id=entry.person_id)
     return list(qs.order_by("address"))
 

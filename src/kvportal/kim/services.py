@@ -527,7 +527,7 @@ def register_account(*, actor: User, account: KimAccount) -> IssuedCredentials:
     account.must_change_password = True
     account.registered_by, account.registered_at = actor, timezone.now()
     account.save()
-    if account.kind == AccountKind.PRACTICE:
+    if account.kind == AccountKind.PRACTICE and account.betriebsstaette is not None:
         _grant_mailbox_right(account.betriebsstaette)
     audit.record(
         actor=actor, activity=Activity.PASSWORD_ISSUED, obj=account, detail={"kim": "registered"}
@@ -590,6 +590,8 @@ def can_manage(user: User, account: KimAccount) -> bool:
         return True
     if account.kind == AccountKind.PERSON:
         return account.owner_id == user.pk
+    if account.betriebsstaette_id is None:
+        return False
     return scope.has_right(user, account.betriebsstaette_id, Right.BILLING)
 
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kvportal.accounts.decorators import member_required
+from kvportal.core.http import AuthenticatedHttpRequest
 from kvportal.kim import selectors, services_mailbox
 from kvportal.kim.models import Folder, StoredMessage
 
@@ -37,7 +38,7 @@ def _message(request: HttpRequest, account, msg: int) -> StoredMessage:
 
 
 @member_required
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: AuthenticatedHttpRequest) -> HttpResponse:
     boxes = list(selectors.mailboxes(request.user).order_by("address"))
     for box in boxes:
         services_mailbox.sync_from_store(account=box)
@@ -52,7 +53,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def mailbox(request: HttpRequest, pk: int) -> HttpResponse:
+def mailbox(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     account = _mailbox(request, pk)
     services_mailbox.sync_from_store(account=account)
     folder = request.GET.get("ordner", Folder.INBOX)
@@ -84,7 +85,7 @@ SUBJECT_SEARCH_MAX_SIZE = 500_000
 
 
 @member_required
-def subject_search(request: HttpRequest, pk: int) -> JsonResponse:
+def subject_search(request: AuthenticatedHttpRequest, pk: int) -> JsonResponse:
     """Ciphertexts of the folder's newest mails (optionally narrowed by the server-side search)
     for the page, which lets the agent decrypt their headers and filters by subject itself:
     the search term never reaches the server."""
@@ -124,7 +125,7 @@ def subject_search(request: HttpRequest, pk: int) -> JsonResponse:
 
 
 @member_required
-def message_detail(request: HttpRequest, pk: int, msg: int) -> HttpResponse:
+def message_detail(request: AuthenticatedHttpRequest, pk: int, msg: int) -> HttpResponse:
     account = _mailbox(request, pk)
     message = _message(request, account, msg)
     return render(
@@ -135,7 +136,7 @@ def message_detail(request: HttpRequest, pk: int, msg: int) -> HttpResponse:
 
 
 @member_required
-def message_raw(request: HttpRequest, pk: int, msg: int) -> HttpResponse:
+def message_raw(request: AuthenticatedHttpRequest, pk: int, msg: int) -> HttpResponse:
     """The ciphertext (KOM-LE mail) for the agent; opening is logged and marks it read."""
     account = _mailbox(request, pk)
     message = _message(request, account, msg)
@@ -147,7 +148,7 @@ def message_raw(request: HttpRequest, pk: int, msg: int) -> HttpResponse:
 
 @member_required
 @require_POST
-def message_delete(request: HttpRequest, pk: int, msg: int) -> HttpResponse:
+def message_delete(request: AuthenticatedHttpRequest, pk: int, msg: int) -> HttpResponse:
     account = _mailbox(request, pk)
     message = _message(request, account, msg)
     folder = message.folder
@@ -166,7 +167,7 @@ def message_delete(request: HttpRequest, pk: int, msg: int) -> HttpResponse:
 
 
 @member_required
-def compose(request: HttpRequest, pk: int) -> HttpResponse:
+def compose(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     account = _mailbox(request, pk)
     reply_to = forward = None
     if request.GET.get("antwort", "").isdigit():
@@ -194,7 +195,7 @@ def compose(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @member_required
-def certificates(request: HttpRequest, pk: int) -> JsonResponse:
+def certificates(request: AuthenticatedHttpRequest, pk: int) -> JsonResponse:
     """ENC certificates of the recipients from the directory, for the agent to encrypt."""
     _mailbox(request, pk)
     raw = request.GET.get("an", "").replace("\x00", "")
@@ -227,7 +228,7 @@ def certificates(request: HttpRequest, pk: int) -> JsonResponse:
 
 @member_required
 @require_POST
-def send(request: HttpRequest, pk: int) -> JsonResponse:
+def send(request: AuthenticatedHttpRequest, pk: int) -> JsonResponse:
     """Takes the KOM-LE mail the agent built (base64 in JSON) and stores it."""
     account = _mailbox(request, pk)
     try:

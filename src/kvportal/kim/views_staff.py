@@ -15,6 +15,7 @@ from kvportal import audit
 from kvportal.accounts.constants import StaffRole
 from kvportal.accounts.decorators import staff_role_required
 from kvportal.audit.models import Activity
+from kvportal.core.http import AuthenticatedHttpRequest
 from kvportal.kim import selectors, services
 from kvportal.kim.forms import RefuseForm
 from kvportal.kim.models import AccountState, KimAccount, SmcbOrder
@@ -31,7 +32,7 @@ def _pdf(data: bytes, filename: str) -> HttpResponse:
 
 
 @registry_staff
-def smcb_orders(request: HttpRequest) -> HttpResponse:
+def smcb_orders(request: AuthenticatedHttpRequest) -> HttpResponse:
     state = request.GET.get("status", "open")
     qs = selectors.staff_orders(state)
     audit.record(
@@ -74,7 +75,7 @@ def smcb_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @registry_staff
-def accounts(request: HttpRequest) -> HttpResponse:
+def accounts(request: AuthenticatedHttpRequest) -> HttpResponse:
     state = request.GET.get("status", "requested")
     qs = selectors.staff_accounts(state)
     audit.record(
@@ -97,7 +98,7 @@ def accounts(request: HttpRequest) -> HttpResponse:
 
 @registry_staff
 @require_POST
-def account_decide(request: HttpRequest, pk: int) -> HttpResponse:
+def account_decide(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(KimAccount, pk=pk)
     action = request.POST.get("action")
     try:

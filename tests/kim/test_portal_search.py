@@ -127,5 +127,5 @@ def test_mailbox_page_offers_the_subject_search_form(boxes):
     c = Client()
     c.force_login(boxes["doctor_a"])
     html = c.get(f"/kim/postfach/{a.pk}/?ordner=sent&suche=x").content.decode()
-    assert "data-kim-subject-search" in html
+    assert "data-kim-subject-search" in html and "kim/postfach.js" in html
     assert f"/kim/postfach/{a.pk}/betreffsuche/?ordner=sent&amp;suche=x" in html

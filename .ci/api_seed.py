@@ -58,6 +58,16 @@ def main() -> None:
     _, raw = create_api_token(
         actor=user, name="schemathesis", scopes=["billing", "documents", "kim", "arztbrief"]
     )
+    admin_file = os.environ.get("SCHEMATHESIS_KIM_ADMIN_TOKEN_FILE")
+    if admin_file:  # the KV as KIM card issuer (directory administration, issue 15)
+        from tests.factories import kv_staff
+
+        from kvportal.accounts.constants import StaffRole
+
+        registrar = kv_staff(StaffRole.ARZTREGISTER, username="schemathesis-arztregister")
+        _, admin = create_api_token(actor=registrar, name="schemathesis", scopes=["kim_admin"])
+        with open(admin_file, "w", encoding="ascii") as handle:
+            handle.write(admin)
     print(raw)
 
 

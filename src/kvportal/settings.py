@@ -426,6 +426,11 @@ KIM_STORE_DIR = env("KVPORTAL_KIM_STORE_DIR", "")
 KIM_AGENT_URL = env("KVPORTAL_KIM_AGENT_URL", "http://127.0.0.1:8766")
 #: Host name of the Fachdienst printed in credential letters; empty: mail.<KIM_DOMAIN>.
 KIM_MAIL_HOST = env("KVPORTAL_KIM_MAIL_HOST", "")
+#: The web mailbox submits over SMTP to the Fachdienst like a client module (kim/submission.py):
+#: smtps://HOST:465 or smtp://HOST:587 (STARTTLS), CA file of its TLS certificate (empty: system
+#: CAs). Empty URL: no Fachdienst, mails are delivered within the portal (development, demo).
+KIM_SUBMISSION_URL = env("KVPORTAL_KIM_SUBMISSION_URL", "")
+KIM_SUBMISSION_CA = env("KVPORTAL_KIM_SUBMISSION_CA", "")
 if KIM_AGENT_URL not in CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"]:
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"].append(KIM_AGENT_URL)
 #: The KV's own KIM service mailbox (issue 16, kim/inbound.py, docs/oneclick.md): the billing

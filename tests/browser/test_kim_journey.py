@@ -155,6 +155,17 @@ def test_order_smcb_get_account_receive_message_with_attachment(
         assert "> anbei der Befund." in page.locator("#kim-text").input_value()
         page.get_by_role("button", name="Signieren, verschlüsseln und senden").click()
         page.wait_for_selector("text=Die Nachricht ist verschlüsselt versendet")
+
+        # 7. subject search: the agent decrypts the headers, the page filters (term stays local)
+        page.goto("/kim/postfach/")
+        term = SUBJECT.split()[-1]
+        page.get_by_label("Betreff durchsuchen").fill(term)
+        page.get_by_role("button", name="Betreff suchen").click()
+        page.wait_for_selector("text=1 Treffer im Betreff.")
+        expect(page.locator("#kim-subject-results")).to_contain_text(SUBJECT)
+        page.get_by_label("Betreff durchsuchen").fill("gibt es nicht")
+        page.get_by_role("button", name="Betreff suchen").click()
+        page.wait_for_selector("text=Kein Treffer im Betreff.")
     finally:
         agent_a.shutdown()
     reply = StoredMessage.objects.get(account=box_b, folder="inbox")

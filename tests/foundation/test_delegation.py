@@ -167,6 +167,11 @@ def test_api_token_scopes_members_versus_abrechnung_staff():
     services.create_api_token(actor=abrechnung, name="Import", scopes=["documents_import"])
     with pytest.raises(ValidationError):
         services.create_api_token(actor=abrechnung, name="x", scopes=["billing"])
+    # Arztregister (the KV as KIM card issuer, issue 15): only the directory administration
     register = kv_staff("Arztregister", username="kv.reg.api")
-    with pytest.raises(PermissionDenied):
+    services.create_api_token(actor=register, name="VZD", scopes=["kim_admin"])
+    with pytest.raises(ValidationError):
         services.create_api_token(actor=register, name="x", scopes=["documents_import"])
+    zulassung = kv_staff("Zulassung", username="kv.zul.api")
+    with pytest.raises(PermissionDenied):
+        services.create_api_token(actor=zulassung, name="x", scopes=["documents_import"])

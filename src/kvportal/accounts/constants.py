@@ -36,9 +36,13 @@ class ApiScope(models.TextChoices):
     DOCUMENTS = "documents", _("Dokumente abrufen")
     DOCUMENTS_IMPORT = "documents_import", _("Dokumente einstellen (KV, Abrechnung)")
     KIM = "kim", _("KIM-Verzeichnis abfragen")
+    KIM_ADMIN = "kim_admin", _("KIM-Verzeichnis pflegen (KV als Kartenherausgeber)")
     ARZTBRIEF = "arztbrief", _("eArztbrief-Nachweise melden (Clientmodul)")
 
 
 #: Scopes for practice accounts; KV staff of the Abrechnung get only DOCUMENTS_IMPORT.
 MEMBER_API_SCOPES = (ApiScope.BILLING, ApiScope.DOCUMENTS, ApiScope.KIM, ApiScope.ARZTBRIEF)
-STAFF_API_SCOPES = {"Abrechnung": (ApiScope.DOCUMENTS_IMPORT,)}
+STAFF_API_SCOPES = {
+    "Abrechnung": (ApiScope.DOCUMENTS_IMPORT,),
+    "Arztregister": (ApiScope.KIM_ADMIN,),  # the card issuer's directory administration
+}

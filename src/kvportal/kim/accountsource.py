@@ -1,5 +1,6 @@
 # gemSpec_FD_KOMLE: only registered accounts (or deregistered ones within the grace period)
-# may log in and receive mail; passwords are compared in constant time (Django hashers).
+# may log in and receive mail; passwords are compared in constant time (Django hashers); the
+# web mailbox logs in with a short-lived token signed for that one address (kim/submission.py).
 """The Fachdienst's account source backed by the portal's KIM accounts
 (protocol `kvportal.kim.fachdienst.AccountSource`, /work/notes/kim-accountsource.md).
 
@@ -23,6 +24,7 @@ from django.contrib.auth.hashers import check_password as django_check_password
 from django.contrib.auth.hashers import make_password
 from django.db import close_old_connections, connection
 
+from kvportal.kim import submission
 from kvportal.kim.models import AccountState, KimAccount
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,12 @@ class PortalAccountSource:
     def check_password(self, address: str, password: str) -> bool:
         try:
             account = self._get(address)
+            if submission.is_submission_token(password):  # the portal's web mailbox
+                return (
+                    account is not None
+                    and account.usable()
+                    and submission.check_submission_password(account.address, password)
+                )
             if account is None or not account.password_hash:
                 django_check_password(password, _dummy_hash())  # same work for unknown ones
                 return False

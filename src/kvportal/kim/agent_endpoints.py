@@ -107,7 +107,8 @@ def handle_open(card: Card, data: dict[str, Any], *, now: dt.datetime | None = N
         if part.is_multipart():
             continue
         if part.get_content_disposition() == "attachment" or part.get_filename():
-            payload = part.get_payload(decode=True) or b""
+            decoded = part.get_payload(decode=True)
+            payload = decoded if isinstance(decoded, bytes) else b""
             attachments.append(
                 {
                     "name": part.get_filename() or "anhang.bin",
@@ -133,6 +134,42 @@ def handle_open(card: Card, data: dict[str, Any], *, now: dt.datetime | None = N
         "signer": verified.signer_subject,
         "problems": list(verified.problems) + list(verified.chain_messages),
     }
+
+
+#: the web mailbox's subject search asks for at most this many mails at once
+MAX_HEADER_MAILS = 50
+
+
+def handle_headers(card: Card, data: dict[str, Any], *, now: dt.datetime | None = None) -> dict:
+    """Subject search in the web mailbox (the server never sees the subject): decrypt each
+    listed mail and return only the client mail's From/To/Date/Subject (no text, no
+    attachments) and whether the signature is valid. A mail the card cannot open gets its own
+    German `fehler`; the others are still answered."""
+    mails = data.get("mails")
+    if not isinstance(mails, list) or not mails:
+        raise AgentError("bad_request", "„mails“ fehlt oder ist keine Liste.")
+    if len(mails) > MAX_HEADER_MAILS:
+        raise AgentError(
+            "bad_request", f"Höchstens {MAX_HEADER_MAILS} Nachrichten je Anfrage durchsuchen."
+        )
+    result = []
+    for index, item in enumerate(mails):
+        ident = item.get("id") if isinstance(item, dict) else None
+        try:
+            if not isinstance(item, dict):
+                raise AgentError("bad_request", f"Eintrag {index + 1} ist kein JSON-Objekt.")
+            opened = handle_open(card, {"mail": item.get("mail")}, now=now)
+        except AgentError as exc:
+            result.append({"id": ident, "fehler": exc.message, "code": exc.code})
+            continue
+        result.append(
+            {
+                "id": ident,
+                **{k: opened[k] for k in ("from", "to", "date", "subject", "dienstkennung")},
+                "signature_valid": opened["signature_valid"],
+            }
+        )
+    return {"headers": result}
 
 
 def build_client_mail(data: dict[str, Any]) -> tuple[bytes, list[str]]:
@@ -205,6 +242,7 @@ def handle_compose(card: Card, data: dict[str, Any]) -> dict:
 ROUTES: dict[str, Callable[[Card, dict], dict]] = {
     "/kim/open": handle_open,
     "/kim/compose": handle_compose,
+    "/kim/headers": handle_headers,
 }
 
 
@@ -222,7 +260,8 @@ class _EhbaEncKey:
     after the first correct PIN, like a real card until it is pulled)."""
 
     def __init__(self, softcard, pin: Callable[[str, str], str]):
-        self.card, self._pin, self._verified = softcard, pin, None
+        self.card, self._pin = softcard, pin
+        self._verified: str | None = None
 
     def decrypt(self, ciphertext: bytes, pad) -> bytes:
         from kvportal.cardlib import softcard as sc
@@ -303,7 +342,15 @@ def card_agent_routes(agent, options: dict[str, Any]) -> dict[str, Callable]:
     def pin(pin_name: str, detail: str) -> str:
         return agent.pin_provider(pin_name, f"Web-Postfach/KIM: {detail}")
 
-    def current() -> EhbaCard:
+    def current() -> Any:
+        token = getattr(agent.backend, "token", None)
+        if token is not None and hasattr(token, "lib_path"):  # `--pkcs11-lib`: eHBA on a token
+            from kvportal.kim.pkcs11_ehba import Pkcs11EhbaCard
+
+            key = ("pkcs11", token.lib_path, token.token_label)
+            if state.get("id") != key:
+                state["id"], state["card"] = key, Pkcs11EhbaCard(token, pin=pin, trust=trust)
+            return state["card"]
         load = getattr(agent.backend, "card", None)
         if load is None:
             raise AgentError("no_card", NO_RSA_EHBA, HTTPStatus.SERVICE_UNAVAILABLE)

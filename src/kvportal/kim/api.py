@@ -127,9 +127,13 @@ def _description(entry: DirectoryEntry) -> list[dict]:
 
 def practitioner(entry: DirectoryEntry) -> dict:
     identifiers = [{"system": TELEMATIK_ID, "value": entry.telematik_id}]
-    if entry.person_id and entry.person.lanr:
+    if entry.person is not None and entry.person.lanr:
         identifiers.append({"system": LANR, "value": entry.person.lanr})
-    name = {"use": "official", "text": entry.display_name, "family": entry.family_name}
+    name: dict[str, str | list[str]] = {
+        "use": "official",
+        "text": entry.display_name,
+        "family": entry.family_name,
+    }
     if entry.given_name:
         name["given"] = [entry.given_name]
     if entry.title:
@@ -184,9 +188,13 @@ def _organization_entry_of(entry: DirectoryEntry) -> DirectoryEntry | None:
 def _entry_of(account: KimAccount) -> DirectoryEntry | None:
     qs = selectors.published_entries()
     if account.kind == AccountKind.PRACTICE:
+        if account.betriebsstaette_id is None:
+            return None
         return qs.filter(
             kind=EntryKind.ORGANIZATION, betriebsstaette_id=account.betriebsstaette_id
         ).first()
+    if account.person_id is None:
+        return None
     return qs.filter(kind=EntryKind.PRACTITIONER, person_id=account.person_id).first()
 
 

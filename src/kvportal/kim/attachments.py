@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import BodyPartReader, web
 from cryptography.exceptions import InvalidTag
@@ -202,11 +203,11 @@ class AttachmentService:
         now = dt.datetime.now(dt.UTC)
         expires = min(expires, now + dt.timedelta(days=limits.data_time_to_live))
         if limits.quota != fachdienst.UNLIMITED and (
-            await asyncio.to_thread(self.used, account.address) + size > limits.quota
+            await asyncio.to_thread(self.used, account.address) + (size or 0) > limits.quota
         ):
             paths[0].unlink(missing_ok=True)
             return _error(507, "Speicherplatz des Kontos erschöpft (Quota).")
-        meta = {
+        meta: dict[str, Any] = {
             "owner": account.address,
             "messageID": fields["messageID"][0],
             "recipients": sorted({r.lower() for r in fields["recipients"]}),
@@ -438,7 +439,8 @@ def find_reference(client_mail: bytes) -> dict | None:
     for part in parsed.walk():
         if (part.get("Content-Disposition") or "").strip().lower() == KAS_DISPOSITION:
             try:
-                reference = json.loads(part.get_payload(decode=True) or b"")
+                payload = part.get_payload(decode=True)
+                reference = json.loads(payload if isinstance(payload, bytes) else b"")
             except ValueError:
                 return None
             if isinstance(reference, dict) and {"link", "k", "hash"} <= set(reference):

@@ -503,24 +503,24 @@ def open_layers(data: bytes, *, key, trust, out: TextIO) -> tuple[int, bytes | N
             data = last = result.content
             continue
         if kind == "signed_data":
-            result = komle.verify(data, trust=trust)
-            state = "gültig" if result.signature_valid else "UNGÜLTIG"
+            verified = komle.verify(data, trust=trust)
+            state = "gültig" if verified.signature_valid else "UNGÜLTIG"
             out.write(f"Ebene {n}: SignedData – Signatur mathematisch {state}")
-            out.write(f" (Unterzeichner: {result.signer_subject}")
-            if result.signing_time:
-                out.write(f"; signiert {result.signing_time:%d.%m.%Y %H:%M} UTC")
+            out.write(f" (Unterzeichner: {verified.signer_subject}")
+            if verified.signing_time:
+                out.write(f"; signiert {verified.signing_time:%d.%m.%Y %H:%M} UTC")
             out.write(").\n")
-            for problem in result.problems:
+            for problem in verified.problems:
                 out.write(f"  {problem}\n")
-            if result.chain_valid:
+            if verified.chain_valid:
                 out.write("  Zertifikatskette gültig.\n")
-            for message in result.chain_messages:
+            for message in verified.chain_messages:
                 out.write(f"  {message}\n")
-            if not result.signature_valid:
+            if not verified.signature_valid:
                 code = EXIT_INVALID
-            elif not result.chain_valid:
+            elif not verified.chain_valid:
                 code = max(code, EXIT_CHAIN)
-            data = last = result.content
+            data = last = verified.content
             continue
         if data[:1] == b"\x30":
             out.write(f"Ebene {n}: nicht lesbar – keine CMS-Struktur, die KIM verwendet.\n")

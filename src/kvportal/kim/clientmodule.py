@@ -33,6 +33,7 @@ from typing import Protocol, runtime_checkable
 from aiosmtpd.smtp import AuthResult
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from . import attachments, dsn, fachdienst, komle, mail
@@ -390,8 +391,11 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
 
 
 def _signed_crl(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+    key = issuer.public_key()
+    if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+        return False  # KIM CAs sign with RSA or ECDSA
     try:
-        return crl.is_signature_valid(issuer.public_key())
+        return crl.is_signature_valid(key)
     except (TypeError, ValueError, InvalidSignature):
         return False
 
@@ -750,6 +754,7 @@ class ClientModule:
     # SMTP side -----------------------------------------------------------------------------
 
     def upstream_smtp(self, context: CallContext, password: str) -> smtplib.SMTP:
+        conn: smtplib.SMTP
         try:
             if self._implicit(context.port):
                 conn = smtplib.SMTP_SSL(
@@ -837,11 +842,12 @@ class ClientModule:
                 )  # fmt: skip
                 conn.sendmail(context.address, [context.address], notice)
         except smtplib.SMTPResponseException as exc:
-            text = exc.smtp_error.decode("utf-8", "replace")
+            error = exc.smtp_error
+            text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
             return f"{exc.smtp_code} {text}"
         except smtplib.SMTPRecipientsRefused as exc:
-            code, text = next(iter(exc.recipients.values()))
-            return f"{code} {text.decode('utf-8', 'replace')}"
+            code, reason = next(iter(exc.recipients.values()))
+            return f"{code} {reason.decode('utf-8', 'replace')}"
         finally:
             conn.close()
         return f"250 2.0.0 Verschlüsselt und an {len(sealed.recipients)} Empfänger übergeben"
@@ -856,6 +862,7 @@ class ClientModule:
         return await asyncio.to_thread(self._fetch_all, context, password)
 
     def _fetch_all(self, context: CallContext, password: str):
+        conn: poplib.POP3
         try:
             if self._implicit(context.port):
                 conn = poplib.POP3_SSL(

@@ -81,7 +81,7 @@ def seed(world: dict, out: Callable[[str], None]) -> None:
                         "data": base64.b64encode(b"Synthetischer Demo-Befund").decode(),
                     }
                 ],
-                "certificates": {bag_box.address: [bag_box.smcb.cert_enc]},
+                "certificates": {bag_box.address: [(bag_box.smcb or bag_card).cert_enc]},
             },
         )
         services_mailbox.send(
@@ -105,10 +105,10 @@ def seed(world: dict, out: Callable[[str], None]) -> None:
     folder = Path(settings.VAR_DIR) / "kim-demo"
     folder.mkdir(parents=True, exist_ok=True)
     out("KIM-Demo:")
-    for box, card in ((bag_box, bag_card), (einzel_box, einzel_card)):
-        path = folder / f"smcb-{card.betriebsstaette.bsnr}.json"
-        path.write_bytes(private_storage.open(card.card_file).read())
-        out(f"  {box.address}: SMC-B {card.iccsn}, Kartendatei {path}, PIN.SMC {DEMO_PIN}")
+    for box, smcb_card in ((bag_box, bag_card), (einzel_box, einzel_card)):
+        path = folder / f"smcb-{smcb_card.betriebsstaette.bsnr}.json"
+        path.write_bytes(private_storage.open(smcb_card.card_file).read())
+        out(f"  {box.address}: SMC-B {smcb_card.iccsn}, Kartendatei {path}, PIN.SMC {DEMO_PIN}")
     out(
         "  Web-Postfach: python -m kvportal.kim.agent_endpoints --card <Kartendatei> "
         f"--origin {settings.PORTAL_URL.rstrip('/')}"

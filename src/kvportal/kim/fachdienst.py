@@ -24,7 +24,7 @@ import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult
@@ -160,7 +160,7 @@ class FileAccountSource(InMemoryAccountSource):
             raise AccountFileError(
                 f"Kontendatei „{path}“ ist nicht lesbar ({exc.strerror})."
             ) from exc
-        accounts: dict[str, tuple[str, AccountLimits]] = {}
+        accounts: dict[str, tuple[str, AccountLimits, str]] = {}
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
@@ -198,7 +198,8 @@ def is_komle_message(data: bytes) -> bool:
         part = mail.split(data)
         if part.content_type != "application/pkcs7-mime":
             return False
-        if (part.headers.get_param("smime-type") or "").lower() != "authenticated-enveloped-data":
+        smime_type = part.headers.get_param("smime-type")
+        if not isinstance(smime_type, str) or smime_type.lower() != "authenticated-enveloped-data":
             return False
         return komle.content_type(mail.decoded_body(part)) == "authenticated_enveloped_data"
     except komle.KomleError:
@@ -387,7 +388,7 @@ class _SmtpHandler(SmtpAuthHandler):
 
     check_login = True  # the Postfix filter leaves the sender/login check to Postfix
     #: kim.relay.PeerProviders: recipients of other KIM providers' domains go out over SMTP
-    relay = None
+    relay: Any = None
 
     def __init__(self, store: MailStore | None, source: AccountSource, *, hostname: str):
         self.store = store
@@ -476,7 +477,10 @@ class _SmtpHandler(SmtpAuthHandler):
     def _deliver(self, sender: str, rcpts: list[str], data: bytes) -> str:
         failures: list[dsn.RecipientFailure] = []
         delivered = 0
-        remote = []
+        remote: list[str] = []
+        store = self.store
+        if store is None:
+            raise RuntimeError("Fachdienst ohne Mailspeicher")
         for rcpt in dict.fromkeys(r.lower() for r in rcpts):
             account = self.source.lookup(rcpt)
             if account is None and self.relay is not None and self.relay.peer_for(rcpt):
@@ -500,14 +504,14 @@ class _SmtpHandler(SmtpAuthHandler):
                     )
                 )
                 continue
-            if limits.quota != UNLIMITED and self.store.used(rcpt) + len(data) > limits.quota:
+            if limits.quota != UNLIMITED and store.used(rcpt) + len(data) > limits.quota:
                 failures.append(
                     dsn.RecipientFailure(
                         rcpt, "5.2.2", "552 Postfach des Empfängers ist voll (Quota erreicht)"
                     )
                 )
                 continue
-            self.store.deliver(rcpt, data)
+            store.deliver(rcpt, data)
             delivered += 1
         if remote:
             relay_failures = self.relay.send(sender, remote, data)
@@ -521,7 +525,7 @@ class _SmtpHandler(SmtpAuthHandler):
             report = dsn.delivery_report(
                 reporting_mta=self.hostname, sender=sender, original=data, failures=failures
             )
-            self.store.deliver(sender, report)
+            store.deliver(sender, report)
         return f"250 2.0.0 Zugestellt an {delivered} Empfänger"
 
 
@@ -559,7 +563,7 @@ def smtp_controller(
     `max_size` is the server-wide cap (SIZE in EHLO); each account's own maxMailSize is
     checked on top of it.
     """
-    common = dict(
+    common: dict[str, Any] = dict(
         hostname=host,
         port=port,
         server_hostname=hostname,
@@ -581,8 +585,11 @@ def smtp_controller(
 
 
 class Pop3Message(Protocol):
-    uid: str
-    size: int
+    @property
+    def uid(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
 
     def read(self) -> bytes: ...
 
@@ -594,8 +601,11 @@ class LoginRefused(Exception):
 class Pop3Backend(Protocol):
     """What a POP3 session serves: the Fachdienst store, or the client module's proxy."""
 
-    tls: ssl.SSLContext
-    idle_timeout: float
+    @property
+    def tls(self) -> ssl.SSLContext: ...
+
+    @property
+    def idle_timeout(self) -> float: ...
 
     async def open_mailbox(self, user: str, password: str) -> tuple[str, list[Pop3Message]]:
         """(mailbox key, messages) for a login; raises LoginRefused."""
@@ -878,7 +888,7 @@ class Pop3Server:
 
     async def commit(self, key: str, deleted: list[Pop3Message]) -> None:
         for message in deleted:
-            await asyncio.to_thread(self.store.remove, message)
+            await asyncio.to_thread(self.store.remove, cast(StoredMessage, message))
 
     def release(self, key: str) -> None:
         self.store.unlock(key)

@@ -169,7 +169,7 @@ def content_type(der: bytes) -> str | None:
 
 
 def _recipient_emails(attrs) -> list[tuple[str, int]]:
-    out = []
+    out: list[tuple[str, int]] = []
     if not attrs:
         return out
     for attr in attrs:
@@ -405,9 +405,11 @@ def verify(
     if si["signature_algorithm"]["algorithm"].native != "rsassa_pss":
         problems.append("Signaturverfahren ist nicht RSASSA-PSS (gemSMIME_KOMLE).")
     try:
-        _crypto_cert(signer).public_key().verify(
-            si["signature"].native, _signed_attrs_der(attrs), pad, hash_alg
-        )
+        public_key = _crypto_cert(signer).public_key()
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            problems.append("Der Schlüssel des Signierers ist kein RSA-Schlüssel (gemSMIME_KOMLE).")
+            raise InvalidSignature
+        public_key.verify(si["signature"].native, _signed_attrs_der(attrs), pad, hash_alg)
         sig_ok = True
     except InvalidSignature:
         sig_ok = False

@@ -215,7 +215,7 @@ class KimAccount(models.Model):
 
     @property
     def bsnr(self) -> str:
-        return self.betriebsstaette.bsnr if self.betriebsstaette_id else ""
+        return self.betriebsstaette.bsnr if self.betriebsstaette is not None else ""
 
     @property
     def limits(self) -> rules.Limits:
@@ -268,6 +268,8 @@ class DirectoryEntry(models.Model):
     )
     active = models.BooleanField(_("aktiv"), default=True)
     changed_at = models.DateTimeField(_("geändert am"), default=timezone.now)
+    #: number of the entry's current version (DirectoryEntryVersion); each change adds one
+    version = models.PositiveIntegerField(_("Version"), default=0)
 
     class Meta:
         verbose_name = _("Verzeichniseintrag")
@@ -295,6 +297,30 @@ class DirectoryEntry(models.Model):
         if self.kind == EntryKind.PRACTITIONER:
             return bool(self.consent_at and not self.consent_revoked_at)
         return True
+
+
+class DirectoryEntryVersion(models.Model):
+    """One version of a directory entry: what it looked like after a change, who made it."""
+
+    entry = models.ForeignKey(DirectoryEntry, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField(_("Version"))
+    change = models.CharField(_("Änderung"), max_length=40)
+    changed_at = models.DateTimeField(_("geändert am"), default=timezone.now)
+    changed_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(_("Stand"), default=dict)
+
+    class Meta:
+        verbose_name = _("Version eines Verzeichniseintrags")
+        verbose_name_plural = _("Versionen von Verzeichniseinträgen")
+        ordering = ["entry", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "version"], name="kim_entry_version_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry_id} v{self.version}"
 
 
 class Folder(models.TextChoices):

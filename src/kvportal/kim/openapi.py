@@ -74,6 +74,12 @@ def _param(name: str) -> dict:
     }
 
 
+def _directory_paths() -> dict:
+    from kvportal.kim.openapi_directory import PATHS as DIRECTORY
+
+    return DIRECTORY
+
+
 def _paths() -> dict:
     paths = {}
     for resource, params in PARAMS.items():
@@ -116,4 +122,4 @@ def _paths() -> dict:
     return paths
 
 
-PATHS = _paths()
+PATHS = {**_paths(), **_directory_paths()}

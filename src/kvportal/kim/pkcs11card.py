@@ -14,11 +14,13 @@ import hashlib
 import hmac
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import pkcs11
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding as apadding
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pkcs11 import MGF, Attribute, Mechanism, ObjectClass
 
 _HASHES = {"sha256": (hashlib.sha256, Mechanism.SHA256, MGF.SHA256)}
@@ -116,7 +118,7 @@ class Pkcs11Card:
     osig_cert: x509.Certificate
     enc: list[tuple[x509.Certificate, Pkcs11RsaKey]]
     chain: list[x509.Certificate] = field(default_factory=list)
-    session: object = None
+    session: Any = None
 
     @classmethod
     def open(cls, lib_path: str, *, token_label: str, pin: str, osig_label: str = "OSIG",
@@ -141,7 +143,10 @@ class Pkcs11Card:
             except (pkcs11.PKCS11Error, StopIteration) as exc:
                 raise CardKeyError(f"Auf der Karte fehlt Schlüssel/Zertifikat „{label}“.") from exc
             cert = x509.load_der_x509_certificate(bytes(cert_obj[Attribute.VALUE]))
-            return cert, Pkcs11RsaKey(key, size_bits=cert.public_key().key_size, lock=lock)
+            public = cert.public_key()
+            if not isinstance(public, rsa.RSAPublicKey):
+                raise CardKeyError(f"„{label}“ auf der Karte ist kein RSA-Schlüssel (KIM).")
+            return cert, Pkcs11RsaKey(key, size_bits=public.key_size, lock=lock)
 
         osig_cert, osig_key = pair(osig_label)
         enc_cert, enc_key = pair(enc_label)

@@ -132,7 +132,9 @@ class _FilterHandler(fachdienst._SmtpHandler):
                     )  # fmt: skip
                     conn.sendmail("", [sender], report)  # RFC 3461: null reverse-path
         except smtplib.SMTPResponseException as exc:
-            return f"{exc.smtp_code} {exc.smtp_error.decode('utf-8', 'replace')}"
+            error = exc.smtp_error
+            text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
+            return f"{exc.smtp_code} {text}"
         except (OSError, smtplib.SMTPException):
             return "451 4.4.1 Weiterleitung an Postfix fehlgeschlagen"
         return "250 2.0.0 OK"

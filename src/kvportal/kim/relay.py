@@ -82,6 +82,7 @@ class PeerProviders:
 
     def _send_to(self, peer: Peer, sender: str, rcpts: list[str], data: bytes):
         where = f"{peer.host}:{peer.port}"
+        conn: smtplib.SMTP
         try:
             if peer.port == 465:
                 conn = smtplib.SMTP_SSL(peer.host, peer.port, timeout=self.timeout,
@@ -102,9 +103,11 @@ class PeerProviders:
         return [self._failure(r, code, text) for r, (code, text) in refused.items()]
 
     @staticmethod
-    def _failure(rcpt: str, code: int, text: bytes) -> dsn.RecipientFailure:
+    def _failure(rcpt: str, code: int, text: bytes | str) -> dsn.RecipientFailure:
         status = "5.0.0" if code >= 500 else "4.0.0"
-        return dsn.RecipientFailure(rcpt, status, f"{code} {text.decode('utf-8', 'replace')}")
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        return dsn.RecipientFailure(rcpt, status, f"{code} {text}")
 
 
 class _InboundHandler(fachdienst._SmtpHandler):

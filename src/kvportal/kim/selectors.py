@@ -130,8 +130,12 @@ def addresses_of(entry: DirectoryEntry) -> list[KimAccount]:
     """The live KIM accounts an entry stands for (kimData)."""
     qs = KimAccount.objects.filter(state__in=LIVE_STATES)
     if entry.kind == EntryKind.ORGANIZATION:
+        if entry.betriebsstaette_id is None:  # an entry of the KV's directory administration
+            return []
         qs = qs.filter(kind=AccountKind.PRACTICE, betriebsstaette_id=entry.betriebsstaette_id)
     else:
+        if entry.person_id is None:
+            return []
         qs = qs.filter(kind=AccountKind.PERSON, person_id=entry.person_id)
     return list(qs.order_by("address"))
 
@@ -182,6 +186,32 @@ def messages_in(account: KimAccount, folder: str | None = None) -> QuerySet[Stor
     return qs if folder is None else qs.filter(folder=folder)
 
 
+def search_messages(
+    account: KimAccount, folder: str | None = None, query: str = ""
+) -> QuerySet[StoredMessage]:
+    """Server-side search over what the Fachdienst knows in the clear: envelope sender and
+    recipients (KIM addresses) and the Dienstkennung. The subject is inside the ciphertext; the
+    page searches it through the agent (`subject_search_candidates`). Newest first."""
+    qs = messages_in(account, folder)
+    if query:
+        qs = qs.filter(
+            Q(sender__icontains=query)
+            | Q(recipients__icontains=query)
+            | Q(dienstkennung__icontains=query)
+        )
+    return qs.order_by("-received_at", "-pk")
+
+
+def subject_search_candidates(
+    account: KimAccount, folder: str, query: str, *, limit: int, max_size: int
+) -> tuple[list[StoredMessage], int]:
+    """The newest `limit` messages of the folder matching the server-side `query` and not
+    larger than `max_size` (the agent decrypts each whole), and how many were left out."""
+    qs = search_messages(account, folder, query)
+    rows = list(qs.filter(size__lte=max_size)[:limit])
+    return rows, qs.count() - len(rows)
+
+
 def unread_counts(accounts) -> dict[int, int]:
     """account pk → unread messages in its Posteingang."""
     rows = (
@@ -210,3 +240,35 @@ def staff_accounts(state: str) -> QuerySet[KimAccount]:
     if state in AccountState.values:
         qs = qs.filter(state=state)
     return qs
+
+
+# --- directory administration (KV as card issuer; the API checks the staff token) ------------
+
+#: read_Directory_Entry filters → model lookups (exact Telematik-ID, name part, state)
+ADMIN_FILTERS = {
+    "telematikID": "telematik_id",
+    "displayName": "display_name__icontains",
+    "localityName": "city__icontains",
+    "postalCode": "postal_code__startswith",
+    "entryType": "kind",
+    "active": "active",
+}
+
+
+def admin_entries(filters: dict, *, limit: int) -> tuple[list[DirectoryEntry], int]:
+    """All entries (also inactive and unpublished ones) for the card issuer; at most `limit`,
+    and the total."""
+    qs = DirectoryEntry.objects.filter(
+        **{ADMIN_FILTERS[k]: v for k, v in filters.items()}
+    ).order_by("pk")
+    return list(qs[:limit]), qs.count()
+
+
+def admin_entry(uid: str) -> DirectoryEntry | None:
+    if not uid.isdigit() or len(uid) > 18:
+        return None
+    return DirectoryEntry.objects.filter(pk=int(uid)).first()
+
+
+def entry_versions(entry: DirectoryEntry):
+    return list(entry.versions.select_related("changed_by").order_by("version"))

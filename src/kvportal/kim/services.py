@@ -35,6 +35,7 @@ from kvportal.kim.models import (
     SmcbCard,
     SmcbOrder,
 )
+from kvportal.kim.services_directory import record_version
 from kvportal.members.models import Betriebsstaette, Person
 
 
@@ -304,6 +305,7 @@ def publish_practice(*, actor: User | None, card: SmcbCard) -> DirectoryEntry:
             "changed_at": timezone.now(),
         },
     )
+    record_version(entry=entry, actor=actor, change="SMC-B freigeschaltet")
     audit.record(actor=actor, activity=Activity.UPDATE, obj=entry, bsnr=practice.bsnr)
     return entry
 
@@ -371,6 +373,7 @@ def consent_publication(
             "changed_at": now,
         },
     )
+    record_version(entry=entry, actor=actor, change="Einwilligung")
     audit.record(actor=actor, activity=Activity.UPDATE, obj=entry, detail={"kim": "consent"})
     return entry
 
@@ -389,6 +392,7 @@ def revoke_consent(*, actor: User) -> DirectoryEntry | None:
         return entry
     entry.consent_revoked_at = entry.changed_at = timezone.now()
     entry.save()
+    record_version(entry=entry, actor=actor, change="Einwilligung widerrufen")
     audit.record(
         actor=actor, activity=Activity.UPDATE, obj=entry, detail={"kim": "consent_revoked"}
     )
@@ -528,7 +532,7 @@ def register_account(*, actor: User, account: KimAccount) -> IssuedCredentials:
     account.must_change_password = True
     account.registered_by, account.registered_at = actor, timezone.now()
     account.save()
-    if account.kind == AccountKind.PRACTICE:
+    if account.kind == AccountKind.PRACTICE and account.betriebsstaette is not None:
         _grant_mailbox_right(account.betriebsstaette)
     audit.record(
         actor=actor, activity=Activity.PASSWORD_ISSUED, obj=account, detail={"kim": "registered"}
@@ -594,6 +598,8 @@ def can_manage(user: User, account: KimAccount) -> bool:
         return True
     if account.kind == AccountKind.PERSON:
         return account.owner_id == user.pk
+    if account.betriebsstaette_id is None:
+        return False
     return scope.has_right(user, account.betriebsstaette_id, Right.BILLING)
 
 

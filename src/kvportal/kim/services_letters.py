@@ -22,13 +22,12 @@ def _kv() -> dict:
 
 def credentials_pdf(issued: IssuedCredentials) -> bytes:
     account = issued.account
-    if account.kind == AccountKind.PRACTICE:
-        practice = account.betriebsstaette
+    practice = account.betriebsstaette if account.kind == AccountKind.PRACTICE else None
+    if practice is not None:
         recipient = practice.name
         address_lines = practice.address_lines
     else:
-        recipient = account.person.full_name
-        practice = None
+        recipient = account.person.full_name if account.person is not None else account.address
         address_lines = []
     letter = {
         "recipient_name": recipient,

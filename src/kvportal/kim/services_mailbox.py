@@ -44,12 +44,9 @@ def _addresses(value: str | None) -> list[str]:
     return [a.lower() for _, a in email.utils.getaddresses([value or ""]) if a]
 
 
-@transaction.atomic
-def send(*, actor: User, account: KimAccount, raw: bytes) -> list[StoredMessage]:
-    """Store a KOM-LE mail built and encrypted by the local agent: a copy in each recipient's
-    inbox and one in the sender's „Gesendet“. The sender must be this mailbox; recipients must
-    be live accounts of this KIM service; limits (maxMailSize) of sender and recipients apply."""
-    _require_mailbox(actor, account)
+def _check_outgoing(account: KimAccount, raw: bytes) -> tuple[object, list[str]]:
+    """The portal's own checks before anything leaves: KOM-LE only, From = this mailbox,
+    at least one recipient, the sender's maxMailSize. Returns (outer header, recipients)."""
     if not account.usable():
         raise ValidationError("Dieses Postfach ist abgemeldet; es kann nichts mehr senden.")
     from kvportal.kim.fachdienst import is_komle_message  # aiosmtpd: only when sending
@@ -65,6 +62,103 @@ def send(*, actor: User, account: KimAccount, raw: bytes) -> list[StoredMessage]
     recipients = list(dict.fromkeys(_addresses(head.get("To")) + _addresses(head.get("Cc"))))
     if not recipients:
         raise ValidationError("Die Nachricht hat keinen Empfänger.")
+    if len(raw) > account.max_mail_size:
+        raise ValidationError(
+            "Die Nachricht ist größer als die maximale Mailgröße (KIM-Fehler 4018)."
+        )
+    return head, recipients
+
+
+def _save_ciphertext(raw: bytes) -> str:
+    digest = hashlib.sha256(raw).hexdigest()
+    return private_storage.save(f"kim/mail/{digest[:2]}/{digest}.eml", ContentFile(raw))
+
+
+def _submission_endpoint():
+    """The Fachdienst's submission endpoint, or None (no Fachdienst: local delivery)."""
+    url = str(getattr(settings, "KIM_SUBMISSION_URL", "") or "")
+    if not url:
+        return None
+    from kvportal.kim import submission
+
+    return submission.parse_url(url)
+
+
+def send(*, actor: User, account: KimAccount, raw: bytes) -> list[StoredMessage]:
+    """Send a KOM-LE mail built and encrypted by the local agent.
+
+    With `KIM_SUBMISSION_URL` (production): submitted over SMTP with TLS to the Fachdienst as
+    this account, exactly like a client module — the Fachdienst checks, stores it in each
+    recipient's mailbox (Maildir, POP3) or relays it to the recipient's KIM provider; the
+    portal keeps only the sender's copy in „Gesendet“. Recipients' web mailboxes index the
+    delivered mail from the store (`sync_from_store`), so it exists and is counted once.
+
+    Without it (development, demo): delivered locally into each recipient's web mailbox;
+    recipients must be live accounts of this KIM service."""
+    _require_mailbox(actor, account)
+    head, recipients = _check_outgoing(account, raw)
+    endpoint = _submission_endpoint()
+    if endpoint is None:
+        return _deliver_locally(actor=actor, account=account, raw=raw, head=head,
+                                recipients=recipients)  # fmt: skip
+    from kvportal.kim import submission
+
+    try:
+        submission.submit(
+            endpoint,
+            sender=account.address,
+            recipients=recipients,
+            data=raw,
+            tls=submission.tls_context(getattr(settings, "KIM_SUBMISSION_CA", "") or None),
+        )
+    except submission.SubmissionRefused as exc:
+        raise ValidationError(exc.message) from exc
+    return [_record_sent(actor=actor, account=account, raw=raw, head=head,
+                         recipients=recipients, via="fachdienst")]  # fmt: skip
+
+
+def _common(account: KimAccount, raw: bytes, head, recipients: list[str], path: str) -> dict:
+    return {
+        "sender": account.address,
+        "recipients": recipients,
+        "dienstkennung": (head.get("X-KIM-Dienstkennung") or komle.DEFAULT_DIENSTKENNUNG)[:200],
+        "message_id": (head.get("Message-ID") or "")[:300],
+        "size": len(raw),
+        "path": path,
+    }
+
+
+def _audit_send(actor: User, account: KimAccount, sent: StoredMessage, n: int, via: str):
+    audit.record(
+        actor=actor,
+        activity=Activity.SUBMIT,
+        obj=sent,
+        bsnr=account.bsnr,
+        object_repr=f"KIM-Nachricht {sent.pk}",
+        detail={"kim": "send", "recipients": n, "size": sent.size, "via": via},
+    )
+
+
+@transaction.atomic
+def _record_sent(
+    *, actor: User, account: KimAccount, raw: bytes, head, recipients: list[str], via: str
+) -> StoredMessage:
+    """After the Fachdienst took it: the sender's copy in „Gesendet“ and one access-log entry."""
+    sent = StoredMessage.objects.create(
+        account=account,
+        folder=Folder.SENT,
+        read_at=timezone.now(),
+        **_common(account, raw, head, recipients, _save_ciphertext(raw)),
+    )
+    _audit_send(actor, account, sent, len(recipients), via)
+    return sent
+
+
+@transaction.atomic
+def _deliver_locally(
+    *, actor: User, account: KimAccount, raw: bytes, head, recipients: list[str]
+) -> list[StoredMessage]:
+    """No Fachdienst configured: a copy in each recipient's inbox and one in „Gesendet“."""
     targets = {
         a.address: a
         for a in KimAccount.objects.filter(address__in=recipients, state__in=selectors.LIVE_STATES)
@@ -72,27 +166,13 @@ def send(*, actor: User, account: KimAccount, raw: bytes) -> list[StoredMessage]
     unknown = [r for r in recipients if r not in targets or not targets[r].usable()]
     if unknown:
         raise ValidationError(f"Unbekannte oder abgemeldete KIM-Adresse: {', '.join(unknown)}.")
-    size = len(raw)
-    if size > account.max_mail_size:
-        raise ValidationError(
-            "Die Nachricht ist größer als die maximale Mailgröße (KIM-Fehler 4018)."
-        )
-    too_big = [a for a in targets.values() if size > a.max_mail_size]
+    too_big = [a for a in targets.values() if len(raw) > a.max_mail_size]
     if too_big:
         raise ValidationError(
             "Die Nachricht überschreitet die Mailgröße des Empfängers "
             f"{', '.join(a.address for a in too_big)} (KIM-Fehler 4018)."
         )
-    digest = hashlib.sha256(raw).hexdigest()
-    path = private_storage.save(f"kim/mail/{digest[:2]}/{digest}.eml", ContentFile(raw))
-    common = {
-        "sender": account.address,
-        "recipients": recipients,
-        "dienstkennung": (head.get("X-KIM-Dienstkennung") or komle.DEFAULT_DIENSTKENNUNG)[:200],
-        "message_id": (head.get("Message-ID") or "")[:300],
-        "size": size,
-        "path": path,
-    }
+    common = _common(account, raw, head, recipients, _save_ciphertext(raw))
     stored = [
         StoredMessage.objects.create(
             account=account, folder=Folder.SENT, read_at=timezone.now(), **common
@@ -108,14 +188,7 @@ def send(*, actor: User, account: KimAccount, raw: bytes) -> list[StoredMessage]
                 account=target, folder=Folder.INBOX, store_uid=uid, **common
             )
         )
-    audit.record(
-        actor=actor,
-        activity=Activity.SUBMIT,
-        obj=stored[0],
-        bsnr=account.bsnr,
-        object_repr=f"KIM-Nachricht {stored[0].pk}",
-        detail={"kim": "send", "recipients": len(recipients), "size": size},
-    )
+    _audit_send(actor, account, stored[0], len(recipients), "lokal")
     return stored
 
 
@@ -137,6 +210,29 @@ def open_message(*, actor: User, message: StoredMessage) -> bytes:
             detail={"kim": "open"},
         )
     return raw
+
+
+def ciphertexts_for_search(*, actor: User, account: KimAccount, messages: list[StoredMessage]):
+    """The ciphertexts the page hands to the agent for the subject search: nothing is marked
+    read; one access-log entry for the search (count only, no search term: it may name a
+    patient)."""
+    _require_mailbox(actor, account)
+    if any(m.account_id != account.pk for m in messages):
+        raise PermissionDenied("Kein Zugriff auf dieses Postfach.")
+    result = []
+    for message in messages:
+        with private_storage.open(message.path, "rb") as fh:
+            result.append((message, fh.read()))
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            activity=Activity.VIEW,
+            obj=account,
+            bsnr=account.bsnr,
+            object_repr=f"KIM-Postfach {account.pk}",
+            detail={"kim": "search", "count": len(messages)},
+        )
+    return result
 
 
 @transaction.atomic

@@ -13,6 +13,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -153,7 +154,7 @@ class TestTsp:
             key = testpki.generate_key("rsa")
             certificates[kind] = self._certificate(
                 kind=kind,
-                public_key=key.public_key(),
+                public_key=cast(rsa.RSAPublicKey, key.public_key()),
                 holder_name=holder_name,
                 city=city,
                 telematik_id=telematik_id,

@@ -20,6 +20,7 @@ urlpatterns = [
     path("postfach/<int:pk>/neu/", views_mailbox.compose, name="compose"),
     path("postfach/<int:pk>/zertifikate/", views_mailbox.certificates, name="certificates"),
     path("postfach/<int:pk>/senden/", views_mailbox.send, name="send"),
+    path("postfach/<int:pk>/betreffsuche/", views_mailbox.subject_search, name="subject_search"),
     path("postfach/<int:pk>/<int:msg>/", views_mailbox.message_detail, name="message"),
     path(
         "postfach/<int:pk>/<int:msg>/nachricht.eml", views_mailbox.message_raw, name="message_raw"

@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -15,6 +16,7 @@ from django.views.decorators.http import require_POST
 from kvportal import audit
 from kvportal.accounts.decorators import member_required
 from kvportal.audit.models import Activity
+from kvportal.core.http import AuthenticatedHttpRequest
 from kvportal.core.storage import private_storage
 from kvportal.kim import selectors, services
 from kvportal.kim.forms import (
@@ -45,7 +47,7 @@ def _apply_errors(form, exc: ValidationError) -> None:
 
 
 @member_required
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     practices = []
     orders = list(selectors.orders(user))
@@ -93,7 +95,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def smcb_order(request: HttpRequest, bsnr: str) -> HttpResponse:
+def smcb_order(request: AuthenticatedHttpRequest, bsnr: str) -> HttpResponse:
     practice = get_object_or_404(selectors.orderable_practices(request.user), bsnr=bsnr)
     prefill = services.order_prefill(practice)
     form = SmcbOrderForm(request.POST or None, initial=prefill)
@@ -120,7 +122,7 @@ def smcb_order(request: HttpRequest, bsnr: str) -> HttpResponse:
 
 
 @member_required
-def smcb_activate(request: HttpRequest, pk: int) -> HttpResponse:
+def smcb_activate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     card = get_object_or_404(selectors.cards(request.user), pk=pk, activated_at__isnull=True)
     form = ActivateForm(request.POST or None, prefix="act")
     puk_form = PukForm(prefix="puk")
@@ -151,7 +153,7 @@ def smcb_activate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @member_required
 @require_POST
-def smcb_unblock(request: HttpRequest, pk: int) -> HttpResponse:
+def smcb_unblock(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     card = get_object_or_404(selectors.cards(request.user), pk=pk, activated_at__isnull=True)
     puk_form = PukForm(request.POST, prefix="puk")
     if puk_form.is_valid():
@@ -171,7 +173,7 @@ def smcb_unblock(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @member_required
-def smcb_card_file(request: HttpRequest, pk: int) -> HttpResponse:
+def smcb_card_file(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The software SMC-B for the local agent (keys encrypted with the practice's PIN)."""
     card = get_object_or_404(selectors.cards(request.user), pk=pk, activated_at__isnull=False)
     with private_storage.open(card.card_file, "rb") as fh:
@@ -183,15 +185,16 @@ def smcb_card_file(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @member_required
-def account_request(request: HttpRequest, bsnr: str = "") -> HttpResponse:
+def account_request(request: AuthenticatedHttpRequest, bsnr: str = "") -> HttpResponse:
     practice = None
     if bsnr:
         practice = get_object_or_404(selectors.orderable_practices(request.user), bsnr=bsnr)
         suggestion = services.suggest_address(practice.name)
     else:
-        if not request.user.person_id:
+        person = request.user.person
+        if person is None:
             raise PermissionDenied
-        suggestion = services.suggest_address(request.user.person.full_name)
+        suggestion = services.suggest_address(person.full_name)
     form = AccountRequestForm(
         request.POST or None, initial={"local_part": suggestion.split("@")[0]}
     )
@@ -219,7 +222,7 @@ def account_request(request: HttpRequest, bsnr: str = "") -> HttpResponse:
 
 
 @member_required
-def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def account_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(selectors.manageable_accounts(request.user), pk=pk)
     limits_form = LimitsForm(
         initial={
@@ -240,7 +243,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.method == "POST":
         action = request.POST.get("action")
-        form = None
+        form: forms.Form | None = None
         try:
             if action == "limits":
                 form = limits_form = LimitsForm(request.POST, prefix="lim")
@@ -292,7 +295,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @member_required
-def directory(request: HttpRequest) -> HttpResponse:
+def directory(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Kollegensuche: search the directory, KIM addresses ready to copy."""
     form = DirectorySearchForm(request.GET or None)
     results = []
@@ -320,7 +323,7 @@ def directory(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def publication(request: HttpRequest) -> HttpResponse:
+def publication(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Seed 003 „Veröffentlichung“: consent to publish the eHBA ENC certificate; revocable."""
     if not request.user.person_id:
         raise PermissionDenied

@@ -11,7 +11,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kvportal.accounts.decorators import member_required
+from kvportal.core.http import AuthenticatedHttpRequest
 from kvportal.kim import selectors, services_mailbox
 from kvportal.kim.models import Folder, StoredMessage
 
@@ -38,7 +38,7 @@ def _message(request: HttpRequest, account, msg: int) -> StoredMessage:
 
 
 @member_required
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: AuthenticatedHttpRequest) -> HttpResponse:
     boxes = list(selectors.mailboxes(request.user).order_by("address"))
     for box in boxes:
         services_mailbox.sync_from_store(account=box)
@@ -53,23 +53,15 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def mailbox(request: HttpRequest, pk: int) -> HttpResponse:
+def mailbox(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     account = _mailbox(request, pk)
     services_mailbox.sync_from_store(account=account)
     folder = request.GET.get("ordner", Folder.INBOX)
     if folder not in Folder.values:
         folder = Folder.INBOX
     query = request.GET.get("suche", "").replace("\x00", "").strip()[:100]
-    qs = selectors.messages_in(account, folder)
-    if query:
-        qs = qs.filter(
-            Q(sender__icontains=query)
-            | Q(recipients__icontains=query)
-            | Q(dienstkennung__icontains=query)
-        )
-    page = Paginator(qs.order_by("-received_at", "-pk"), PAGE_SIZE).get_page(
-        request.GET.get("seite")
-    )
+    qs = selectors.search_messages(account, folder, query)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("seite"))
     unread = selectors.unread_counts([account]).get(account.pk, 0)
     return render(
         request,
@@ -81,12 +73,59 @@ def mailbox(request: HttpRequest, pk: int) -> HttpResponse:
             "page": page,
             "query": query,
             "unread": unread,
+            "agent_url": agent_url(),
         },
     )
 
 
+#: subject search (issue 15): at most this many mails per search, each at most this large —
+#: the agent decrypts each one whole (MAX_HEADER_MAILS in kim/agent_endpoints.py)
+SUBJECT_SEARCH_LIMIT = 50
+SUBJECT_SEARCH_MAX_SIZE = 500_000
+
+
 @member_required
-def message_detail(request: HttpRequest, pk: int, msg: int) -> HttpResponse:
+def subject_search(request: AuthenticatedHttpRequest, pk: int) -> JsonResponse:
+    """Ciphertexts of the folder's newest mails (optionally narrowed by the server-side search)
+    for the page, which lets the agent decrypt their headers and filters by subject itself:
+    the search term never reaches the server."""
+    account = _mailbox(request, pk)
+    folder = request.GET.get("ordner", Folder.INBOX)
+    if folder not in Folder.values:
+        return JsonResponse(
+            {"fehler": _("Unbekannter Ordner „%(ordner)s“.") % {"ordner": folder[:20]}},
+            status=400,
+        )
+    query = request.GET.get("suche", "").replace("\x00", "").strip()[:100]
+    rows, left_out = selectors.subject_search_candidates(
+        account, folder, query, limit=SUBJECT_SEARCH_LIMIT, max_size=SUBJECT_SEARCH_MAX_SIZE
+    )
+    found = services_mailbox.ciphertexts_for_search(
+        actor=request.user, account=account, messages=rows
+    )
+    response = JsonResponse(
+        {
+            "nachrichten": [
+                {
+                    "id": m.pk,
+                    "url": reverse("kim:message", args=[account.pk, m.pk]),
+                    "absender": m.sender,
+                    "empfaenger": m.recipients,
+                    "eingang": m.received_at.isoformat(),
+                    "ungelesen": m.read_at is None,
+                    "mail": base64.b64encode(raw).decode(),
+                }
+                for m, raw in found
+            ],
+            "ausgelassen": left_out,
+        }
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@member_required
+def message_detail(request: AuthenticatedHttpRequest, pk: int, msg: int) -> HttpResponse:
     account = _mailbox(request, pk)
     message = _message(request, account, msg)
     return render(
@@ -97,7 +136,7 @@ def message_detail(request: HttpRequest, pk: int, msg: int) -> HttpResponse:
 
 
 @member_required
-def message_raw(request: HttpRequest, pk: int, msg: int) -> HttpResponse:
+def message_raw(request: AuthenticatedHttpRequest, pk: int, msg: int) -> HttpResponse:
     """The ciphertext (KOM-LE mail) for the agent; opening is logged and marks it read."""
     account = _mailbox(request, pk)
     message = _message(request, account, msg)
@@ -109,7 +148,7 @@ def message_raw(request: HttpRequest, pk: int, msg: int) -> HttpResponse:
 
 @member_required
 @require_POST
-def message_delete(request: HttpRequest, pk: int, msg: int) -> HttpResponse:
+def message_delete(request: AuthenticatedHttpRequest, pk: int, msg: int) -> HttpResponse:
     account = _mailbox(request, pk)
     message = _message(request, account, msg)
     folder = message.folder
@@ -128,7 +167,7 @@ def message_delete(request: HttpRequest, pk: int, msg: int) -> HttpResponse:
 
 
 @member_required
-def compose(request: HttpRequest, pk: int) -> HttpResponse:
+def compose(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     account = _mailbox(request, pk)
     reply_to = forward = None
     if request.GET.get("antwort", "").isdigit():
@@ -156,7 +195,7 @@ def compose(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @member_required
-def certificates(request: HttpRequest, pk: int) -> JsonResponse:
+def certificates(request: AuthenticatedHttpRequest, pk: int) -> JsonResponse:
     """ENC certificates of the recipients from the directory, for the agent to encrypt."""
     _mailbox(request, pk)
     raw = request.GET.get("an", "").replace("\x00", "")
@@ -189,7 +228,7 @@ def certificates(request: HttpRequest, pk: int) -> JsonResponse:
 
 @member_required
 @require_POST
-def send(request: HttpRequest, pk: int) -> JsonResponse:
+def send(request: AuthenticatedHttpRequest, pk: int) -> JsonResponse:
     """Takes the KOM-LE mail the agent built (base64 in JSON) and stores it."""
     account = _mailbox(request, pk)
     try:

@@ -20,6 +20,7 @@ from kvportal.accounts.constants import StaffRole
 from kvportal.accounts.decorators import staff_role_required
 from kvportal.audit.models import Activity
 from kvportal.core.confirm import confirm_step
+from kvportal.core.http import AuthenticatedHttpRequest
 from kvportal.kim import rules, selectors, services
 from kvportal.kim.forms import DeregisterForm, RefuseForm
 from kvportal.kim.models import AccountKind, AccountState, KimAccount, OrderState, SmcbOrder
@@ -36,7 +37,7 @@ def _pdf(data: bytes, filename: str) -> HttpResponse:
 
 
 @registry_staff
-def smcb_orders(request: HttpRequest) -> HttpResponse:
+def smcb_orders(request: AuthenticatedHttpRequest) -> HttpResponse:
     state = request.GET.get("status", "open")
     qs = selectors.staff_orders(state)
     audit.record(
@@ -76,7 +77,7 @@ def _action(request: HttpRequest) -> str:
 
 @registry_staff
 @require_http_methods(["GET", "POST"])
-def smcb_decide(request: HttpRequest, pk: int) -> HttpResponse:
+def smcb_decide(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     action = _action(request)
     if action != "refuse" and request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
@@ -121,7 +122,7 @@ def smcb_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @registry_staff
-def accounts(request: HttpRequest) -> HttpResponse:
+def accounts(request: AuthenticatedHttpRequest) -> HttpResponse:
     state = request.GET.get("status", "requested")
     qs = selectors.staff_accounts(state)
     audit.record(
@@ -143,7 +144,7 @@ def accounts(request: HttpRequest) -> HttpResponse:
 
 @registry_staff
 @require_http_methods(["GET", "POST"])
-def account_decide(request: HttpRequest, pk: int) -> HttpResponse:
+def account_decide(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     action = _action(request)
     if action not in ("refuse", "deregister") and request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
@@ -188,7 +189,7 @@ def account_decide(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("kim:staff_accounts")
 
 
-def _termination(request: HttpRequest, account: KimAccount) -> HttpResponse:
+def _termination(request: AuthenticatedHttpRequest, account: KimAccount) -> HttpResponse:
     """The KV's termination („Kündigen“) of a registered account (issue 14): the shared
     confirmation step with the grace period; its reason goes into the audit event."""
     back = reverse("kim:staff_accounts")

@@ -181,7 +181,76 @@
     });
   }
 
+  // --- subject search ----------------------------------------------------------------------
+  // The subject is inside the ciphertext: the server sends the folder's newest mails, the agent
+  // decrypts their headers, the page filters. The search term never leaves this computer.
+  function subjectMatches(subject, term) {
+    return (subject || "").toLocaleLowerCase("de").indexOf(term.toLocaleLowerCase("de")) !== -1;
+  }
+
+  function initSubjectSearch(form) {
+    var agentUrl = form.getAttribute("data-agent-url");
+    var status = form.querySelector("[data-kim-status]");
+    var table = document.getElementById("kim-subject-results");
+    var sent = /[?&]ordner=sent(&|$)/.test(form.getAttribute("data-search-url"));
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var term = form.querySelector("#kim-subject-query").value.trim();
+      var errorBox = form.querySelector("[data-kim-error]");
+      errorBox.hidden = true;
+      if (!term) { showError(form, "Bitte geben Sie einen Suchbegriff für den Betreff ein."); return; }
+      status.textContent = "Die Nachrichten werden geladen …";
+      var listed = {}, leftOut = 0;
+      fetch(form.getAttribute("data-search-url"), { credentials: "same-origin" })
+        .then(function (resp) {
+          return resp.json().then(function (data) {
+            if (!resp.ok) { throw new Error(data.fehler); }
+            leftOut = data.ausgelassen || 0;
+            data.nachrichten.forEach(function (m) { listed[m.id] = m; });
+            if (!data.nachrichten.length) { return { headers: [] }; }
+            status.textContent = "Der KIM-Agent entschlüsselt die Betreffzeilen …";
+            return agentCall(agentUrl, "/kim/headers", {
+              mails: data.nachrichten.map(function (m) { return { id: m.id, mail: m.mail }; })
+            });
+          });
+        })
+        .then(function (result) {
+          var body = table.querySelector("tbody"), hits = 0, unreadable = 0;
+          body.textContent = "";
+          result.headers.forEach(function (h) {
+            if (h.fehler) { unreadable++; return; }
+            if (!subjectMatches(h.subject, term)) { return; }
+            var m = listed[h.id], tr = document.createElement("tr");
+            var td = document.createElement("td"), a = document.createElement("a");
+            a.href = m.url;
+            a.textContent = h.subject || "(ohne Betreff)";
+            td.appendChild(a);
+            tr.appendChild(td);
+            [sent ? m.empfaenger.join(", ") : m.absender,
+              new Date(m.eingang).toLocaleString("de-DE")].forEach(function (text) {
+              var cell = document.createElement("td");
+              cell.textContent = text;
+              tr.appendChild(cell);
+            });
+            body.appendChild(tr);
+            hits++;
+          });
+          table.hidden = !hits;
+          var text = hits ? hits + " Treffer im Betreff." : "Kein Treffer im Betreff.";
+          if (unreadable) { text += " " + unreadable + " Nachricht(en) konnte Ihre Karte nicht öffnen."; }
+          if (leftOut) { text += " " + leftOut + " ältere oder große Nachricht(en) nicht durchsucht."; }
+          status.textContent = text;
+        })
+        .catch(function (err) {
+          status.textContent = "";
+          showError(form, err.message);
+        });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-kim-subject-search]"),
+      initSubjectSearch);
     Array.prototype.forEach.call(document.querySelectorAll("[data-kim-open]"), initOpen);
     Array.prototype.forEach.call(document.querySelectorAll("[data-kim-compose]"), initCompose);
   });

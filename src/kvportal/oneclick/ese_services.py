@@ -221,35 +221,19 @@ def _queryset_for(user):
 
 def _on_accepted(*, actor, application: Sammelerklaerung, report) -> None:
     """The declarer's own valid QES on the eSE PDF gives the declaration."""
-    from kvportal.ehba import services as ehba
+    from kvportal.billing.signing import qes_evidence
 
     person = getattr(actor, "person", None)
     if person is None or person.lanr != application.lanr:
         return
-    for check in report.signatures.filter(verdict="valid"):
-        given, surname = ehba.split_name(check.signer_name)
-        if not ehba.names_match(
-            card_given=given,
-            card_surname=surname,
-            given=person.first_name,
-            surname=person.last_name,
-        ):
-            continue
-        try:
-            with transaction.atomic():
-                _give(
-                    actor=actor,
-                    obj=application,
-                    method="qes",
-                    evidence={
-                        "ehba_report": report.pk,
-                        "certificate_sha256": check.certificate_fingerprint,
-                        "telematik_id": check.telematik_id,
-                    },
-                )
-        except billing.Refused as exc:
-            log.info("eSE declaration not given: %s", exc)
+    evidence = qes_evidence(report, person)
+    if evidence is None:
         return
+    try:
+        with transaction.atomic():
+            _give(actor=actor, obj=application, method="qes", evidence=evidence)
+    except billing.Refused as exc:
+        log.info("eSE declaration not given: %s", exc)
 
 
 def register_signable() -> None:

@@ -53,6 +53,9 @@ class Arztbrief(models.Model):
     )
     #: SHA-256 of the signed PDF and the portal's Prüfprotokoll of its QES
     signed_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    #: SHA-256 of the signed byte ranges of the QES (PAdES messageDigest): the letter's identity
+    #: shared with the client-module path (`Nachweis.digest`), so that no letter counts twice
+    qes_digest = models.CharField(max_length=64, blank=True, db_index=True)
     report = models.ForeignKey(
         "ehba.VerificationReport",
         null=True,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Lower, NullIf
 from django.utils import timezone
 
 from kvportal.accounts import scope
@@ -35,6 +36,44 @@ def live_account(address: str) -> KimAccount | None:
         .select_related("betriebsstaette", "person")
         .first()
     )
+
+
+def _portal_sent_twin():
+    """A letter sent through the portal with the same QES (byte-range digest) to the same
+    receiving practice (its BSNR, else the address — as `Nachweis.recipient_key`)."""
+    return (
+        Arztbrief.objects.filter(state=State.VERSANDT, qes_digest=OuterRef("digest"))
+        .exclude(qes_digest="")
+        .annotate(key=Coalesce(NullIf("recipient_bsnr", Value("")), Lower("recipient_address")))
+        .filter(key=OuterRef("recipient_key"))
+    )
+
+
+def _portal_received_twin():
+    """A receipt confirmed in the web mailbox (valid QES) of a letter with the same QES digest
+    at the same receiving practice."""
+    return Empfang.objects.filter(
+        valid_qes=True,
+        letter__qes_digest=OuterRef("digest"),
+        betriebsstaette__bsnr=OuterRef("recipient_key"),
+    ).exclude(letter__qes_digest="")
+
+
+def counted_proofs(qs: QuerySet[Nachweis] | None = None) -> QuerySet[Nachweis]:
+    """Proofs that count: a letter already counted through the portal (web mailbox) is not
+    counted again when a client module also reports it (dedupe by the QES digest + practice)."""
+    qs = Nachweis.objects.all() if qs is None else qs
+    return qs.exclude(
+        Q(richtung=Richtung.VERSAND, pk__in=Nachweis.objects.filter(Exists(_portal_sent_twin())))
+        | Q(
+            richtung=Richtung.EMPFANG,
+            pk__in=Nachweis.objects.filter(Exists(_portal_received_twin())),
+        )
+    )
+
+
+def proof_has_portal_twin(row: Nachweis) -> bool:
+    return not counted_proofs(Nachweis.objects.filter(pk=row.pk)).exists()
 
 
 def letters_for(user) -> QuerySet[Arztbrief]:
@@ -109,7 +148,7 @@ def counts(lanrs, quarter: Quarter) -> dict[str, LetterCounts]:
             lanr__in=lanrs, valid_qes=True, received_at__gte=start, received_at__lt=end
         )
     )
-    proofs = Nachweis.objects.filter(lanr__in=lanrs, reported_at__gte=start, reported_at__lt=end)
+    proofs = counted_proofs().filter(lanr__in=lanrs, reported_at__gte=start, reported_at__lt=end)
     proof_sent = per_lanr(proofs.filter(richtung=Richtung.VERSAND))
     proof_received = per_lanr(proofs.filter(richtung=Richtung.EMPFANG))
     return {
@@ -136,7 +175,8 @@ def all_counts(quarter: Quarter) -> list[dict]:
             .distinct()
         )
         | set(
-            Nachweis.objects.filter(reported_at__gte=start, reported_at__lt=end)
+            counted_proofs()
+            .filter(reported_at__gte=start, reported_at__lt=end)
             .values_list("lanr", flat=True)
             .distinct()
         )
@@ -207,12 +247,12 @@ def panel_rows(user, quarter: Quarter) -> list[dict]:
                 Empfang.objects.filter(valid_qes=True, received_at__gte=start, received_at__lt=end)
             ),
             proof_sent=number(
-                Nachweis.objects.filter(
+                counted_proofs().filter(
                     richtung=Richtung.VERSAND, reported_at__gte=start, reported_at__lt=end
                 )
             ),
             proof_received=number(
-                Nachweis.objects.filter(
+                counted_proofs().filter(
                     richtung=Richtung.EMPFANG, reported_at__gte=start, reported_at__lt=end
                 )
             ),

@@ -13,7 +13,7 @@ import hashlib
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
@@ -163,6 +163,17 @@ def open_batch(*, actor: User, letters: list[Arztbrief]) -> Briefmappe:
     return mappe
 
 
+def _qes_digest(letter: Arztbrief) -> str:
+    """The byte-range digest of the letter's QES, as a client module reports it (`kimhooks`)."""
+    from kvportal.arztbrief.kimhooks import proof_of
+
+    try:
+        found = proof_of(selectors.signed_pdf(letter))
+    except (LookupError, OSError, ObjectDoesNotExist):
+        return ""
+    return found[1] if found else ""
+
+
 def mark_signed(*, actor: User, letter: Arztbrief, report) -> Arztbrief:
     """Called from the signable's on_accepted (inside ehba's transaction)."""
     valid = [c for c in report.signatures.all() if c.verdict == "valid"]
@@ -171,7 +182,10 @@ def mark_signed(*, actor: User, letter: Arztbrief, report) -> Arztbrief:
     letter.report = report
     letter.signer_name = (valid[0].signer_name if valid else "")[:200]
     letter.signed_at = timezone.now()
-    letter.save(update_fields=["state", "signed_sha256", "report", "signer_name", "signed_at"])
+    letter.qes_digest = _qes_digest(letter)
+    letter.save(
+        update_fields=["state", "signed_sha256", "report", "signer_name", "signed_at", "qes_digest"]
+    )
     audit.record(
         actor=actor,
         activity=Activity.UPDATE,

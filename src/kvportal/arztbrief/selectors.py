@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Coalesce, Lower, NullIf
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kvportal.accounts import scope
 from kvportal.accounts.constants import Right
-from kvportal.arztbrief.models import Arztbrief, Briefmappe, Empfang, Nachweis, Richtung, State
+from kvportal.arztbrief.models import (
+    Arztbrief,
+    Briefmappe,
+    Empfaenger,
+    Empfang,
+    Nachweis,
+    Richtung,
+    State,
+)
 from kvportal.arztbrief.rules import LetterCounts
 from kvportal.core.quarters import Quarter
 from kvportal.kim import selectors as kim_selectors
@@ -39,13 +47,23 @@ def live_account(address: str) -> KimAccount | None:
 
 
 def _portal_sent_twin():
-    """A letter sent through the portal with the same QES (byte-range digest) to the same
-    receiving practice (its BSNR, else the address — as `Nachweis.recipient_key`)."""
-    return (
-        Arztbrief.objects.filter(state=State.VERSANDT, qes_digest=OuterRef("digest"))
-        .exclude(qes_digest="")
-        .annotate(key=Coalesce(NullIf("recipient_bsnr", Value("")), Lower("recipient_address")))
-        .filter(key=OuterRef("recipient_key"))
+    """A letter sent through the portal with the same QES (byte-range digest), counted for the
+    same receiving practice (`Empfaenger.practice_key` = `Nachweis.recipient_key`)."""
+    return Empfaenger.objects.filter(
+        counted=True,
+        letter__state=State.VERSANDT,
+        letter__qes_digest=OuterRef("digest"),
+        practice_key=OuterRef("recipient_key"),
+    ).exclude(letter__qes_digest="")
+
+
+def sent_rows(start: dt.datetime, end: dt.datetime) -> QuerySet[Empfaenger]:
+    """GOP 86900 of the portal path: one row per sent letter and receiving practice."""
+    return Empfaenger.objects.filter(
+        counted=True,
+        letter__state=State.VERSANDT,
+        letter__sent_at__gte=start,
+        letter__sent_at__lt=end,
     )
 
 
@@ -54,6 +72,7 @@ def _portal_received_twin():
     at the same receiving practice."""
     return Empfang.objects.filter(
         valid_qes=True,
+        counted=True,
         letter__qes_digest=OuterRef("digest"),
         betriebsstaette__bsnr=OuterRef("recipient_key"),
     ).exclude(letter__qes_digest="")
@@ -80,7 +99,11 @@ def letters_for(user) -> QuerySet[Arztbrief]:
     """A doctor's own letters (the letter is personal: author only)."""
     if not user.is_authenticated:
         return Arztbrief.objects.none()
-    return Arztbrief.objects.filter(author=user).select_related("sender", "betriebsstaette")
+    return (
+        Arztbrief.objects.filter(author=user)
+        .select_related("sender", "betriebsstaette")
+        .prefetch_related("empfaenger")
+    )
 
 
 def mappen_for(user) -> QuerySet[Briefmappe]:
@@ -138,14 +161,20 @@ def counts(lanrs, quarter: Quarter) -> dict[str, LetterCounts]:
     def per_lanr(qs) -> dict[str, int]:
         return {row["lanr"]: row["n"] for row in qs.values("lanr").annotate(n=Count("pk"))}
 
-    sent = per_lanr(
-        Arztbrief.objects.filter(
-            lanr__in=lanrs, state=State.VERSANDT, sent_at__gte=start, sent_at__lt=end
-        )
-    )
+    sent = {
+        row["letter__lanr"]: row["n"]
+        for row in sent_rows(start, end)
+        .filter(letter__lanr__in=lanrs)
+        .values("letter__lanr")
+        .annotate(n=Count("pk"))
+    }
     received = per_lanr(
         Empfang.objects.filter(
-            lanr__in=lanrs, valid_qes=True, received_at__gte=start, received_at__lt=end
+            lanr__in=lanrs,
+            valid_qes=True,
+            counted=True,
+            received_at__gte=start,
+            received_at__lt=end,
         )
     )
     proofs = counted_proofs().filter(lanr__in=lanrs, reported_at__gte=start, reported_at__lt=end)
@@ -164,13 +193,11 @@ def all_counts(quarter: Quarter) -> list[dict]:
     """Staff view: every LANR with letters in the quarter."""
     start, end = _bounds(quarter)
     lanrs = (
-        set(
-            Arztbrief.objects.filter(state=State.VERSANDT, sent_at__gte=start, sent_at__lt=end)
-            .values_list("lanr", flat=True)
-            .distinct()
-        )
+        set(sent_rows(start, end).values_list("letter__lanr", flat=True).distinct())
         | set(
-            Empfang.objects.filter(valid_qes=True, received_at__gte=start, received_at__lt=end)
+            Empfang.objects.filter(
+                valid_qes=True, counted=True, received_at__gte=start, received_at__lt=end
+            )
             .values_list("lanr", flat=True)
             .distinct()
         )
@@ -223,7 +250,6 @@ def panel_rows(user, quarter: Quarter) -> list[dict]:
     """Start page, one query: the user's own LANR and the doctors working at the practices
     where he holds the billing right, each with the letters counted in the quarter."""
     from django.db.models import Exists, IntegerField, OuterRef, Subquery
-    from django.db.models.functions import Coalesce
 
     from kvportal.arztbrief.rules import CAP_CENTS, CENTS, GOP_EMPFANG, GOP_VERSAND
     from kvportal.members.models import Person
@@ -240,11 +266,22 @@ def panel_rows(user, quarter: Quarter) -> list[dict]:
         Person.objects.filter(Exists(works) | Q(pk=user.person_id or 0))
         .exclude(Q(lanr="") | Q(lanr__isnull=True))
         .annotate(
-            sent=number(
-                Arztbrief.objects.filter(state=State.VERSANDT, sent_at__gte=start, sent_at__lt=end)
+            sent=Coalesce(
+                Subquery(
+                    sent_rows(start, end)
+                    .filter(letter__lanr=OuterRef("lanr"))
+                    .order_by()
+                    .values("letter__lanr")
+                    .annotate(n=Count("pk"))
+                    .values("n"),
+                    output_field=IntegerField(),
+                ),
+                0,
             ),
             received=number(
-                Empfang.objects.filter(valid_qes=True, received_at__gte=start, received_at__lt=end)
+                Empfang.objects.filter(
+                    valid_qes=True, counted=True, received_at__gte=start, received_at__lt=end
+                )
             ),
             proof_sent=number(
                 counted_proofs().filter(

@@ -123,6 +123,7 @@ def seal_delivery(
     sender: str,
     files: dict[str, bytes],
     dienstkennung: str = "1ClickAbrechnung;Lieferung;V2.0",
+    directory=None,
 ) -> bytes:
     client = inbound.build_client_mail(
         sender=sender,
@@ -133,7 +134,7 @@ def seal_delivery(
         attachments=[(n, "application/octet-stream", c) for n, c in files.items()],
     )
     return clientmodule.seal(
-        client, sender=sender, recipients=[KV], card=card, directory=KvDirectory()
+        client, sender=sender, recipients=[KV], card=card, directory=directory or KvDirectory()
     ).message
 
 

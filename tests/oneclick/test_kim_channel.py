@@ -9,7 +9,6 @@ from __future__ import annotations
 import email
 import email.policy
 
-import pytest
 from django.utils import timezone
 
 from kvportal.accounts.constants import Right
@@ -28,17 +27,6 @@ from tests.oneclick import kimhelpers as kh
 
 EINGANG = "1ClickAbrechnung;Eingangsbestaetigung;V2.0"
 RUECKMELDUNG = "1ClickAbrechnung;Rueckmeldung;V2.0"
-
-
-@pytest.fixture
-def clock():
-    with kh.in_submission_window() as quarter:
-        yield quarter
-
-
-@pytest.fixture
-def world(clock, db, settings, tmp_path):
-    return {**kh.kim_practice(settings, tmp_path, "arztregister.oneclick"), "quarter": clock}
 
 
 def con(world, *, testdaten=False, names=None, bsnr=None):

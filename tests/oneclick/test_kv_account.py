@@ -27,17 +27,6 @@ from tests.oneclick import kimhelpers as kh
 from tests.oneclick.test_kim_channel import con
 
 
-@pytest.fixture
-def clock():
-    with kh.in_submission_window() as quarter:
-        yield quarter
-
-
-@pytest.fixture
-def world(clock, db, settings, tmp_path):
-    return {**kh.kim_practice(settings, tmp_path, "arztregister.kvaccount"), "quarter": clock}
-
-
 class InProcessFhirDirectory(clientmodule.FhirDirectory):
     """The client module's FHIR-Directory client, its HTTP GET through Django's test client."""
 

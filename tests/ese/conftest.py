@@ -13,18 +13,13 @@ from kvportal.billing import services as billing
 from kvportal.ehba.models import CardRegistration
 from kvportal.kvdt import generate
 from tests.oneclick import kimhelpers as kh
+from tests.oneclick.conftest import clock  # noqa: F401 (fixture)
 
 TID = "1-1-ARZT-ESE-TEST"
 
 
 @pytest.fixture
-def clock():
-    with kh.in_submission_window() as quarter:
-        yield quarter
-
-
-@pytest.fixture
-def world(clock, db, settings, tmp_path):
+def world(clock, db, settings, tmp_path):  # noqa: F811
     base = kh.kim_practice(settings, tmp_path, "arztregister.ese")
     settings.ONECLICK_ESE_PROFILE = "38"
     doctor = base["doctor"]

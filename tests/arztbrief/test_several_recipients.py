@@ -162,3 +162,22 @@ def test_form_names_the_unknown_address(three):
     assert resp.status_code == 200
     assert "nix@nirgends.example" in resp.content.decode()
     assert not Arztbrief.objects.exists()
+
+
+def test_own_practice_mailbox_is_a_recipient_but_does_not_count(three, new_card):
+    author, colleague, _c2, _third = three
+    from kvportal.accounts.constants import StaffRole
+
+    registrar = kv_staff(StaffRole.ARZTREGISTER, username="kv.register.own")
+    own = services.request_practice_account(
+        actor=author.doctor, betriebsstaette=author.practice, local_part="mueller-intern"
+    )
+    services.register_account(actor=registrar, account=own)
+    client = _client(author.doctor)
+    resp = _write(client, author, f"{own.address} {colleague.account.address}")
+    assert resp.status_code == 302, resp.content.decode()[:1500]
+    rows = list(Arztbrief.objects.get().empfaenger.all())
+    assert [(r.address, r.counted) for r in rows] == [
+        (own.address, False),
+        (colleague.account.address, True),
+    ]

@@ -70,7 +70,7 @@ def test_doctor_writes_signs_and_sends_colleague_sees_valid_signature(
         login(page, author.doctor.username, PASSWORD)
         page.goto("/arztbrief/")
         page.get_by_role("link", name="Brief schreiben").click()
-        page.get_by_label("Empfänger (KIM-Adresse aus dem Verzeichnis)").fill(
+        page.get_by_label("Empfänger (KIM-Adressen aus dem Verzeichnis)").fill(
             colleague.account.address
         )
         page.get_by_label("Bezeichnung für Ihre Liste").fill("Befundbericht")

@@ -5,8 +5,11 @@ Maildir in the Fachdienst store, as `kim serve` does. Synthetic data only."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import mailbox
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from cryptography import x509
 from django.conf import settings
@@ -17,6 +20,56 @@ from kvportal.kim.smcb import TestTsp, open_card_file
 
 PIN = "482913"
 KV = "abrechnung@kv-sachsen.kim.example"
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@contextlib.contextmanager
+def in_submission_window():
+    """Freeze the clock 3 days into the submission window of the quarter just ended (built from
+    the clock the tests run under); yields that quarter."""
+    import time_machine
+    from django.utils import timezone
+
+    from kvportal.billing import rules as billing_rules
+    from kvportal.core.quarters import Quarter
+
+    quarter = Quarter.of(timezone.localdate()).previous()
+    starts = billing_rules.default_window(quarter).starts
+    when = dt.datetime.combine(starts + dt.timedelta(days=3), dt.time(10), tzinfo=BERLIN)
+    with time_machine.travel(when, tick=True):
+        yield quarter
+
+
+def service_mailbox_settings(settings, tmp_path) -> None:
+    """The KV's billing service mailbox in test mode (test TSP card, Maildir under tmp_path)."""
+    settings.KIM_TSP_DIR = tmp_path / "tsp"
+    settings.KIM_STORE_DIR = str(tmp_path / "store")
+    settings.KIM_DOMAIN = "kv-sachsen.kim.example"
+    settings.KIM_SERVICE_BILLING_ADDRESS = KV
+    settings.KIM_SERVICE_CARD = ""
+    settings.KIM_SERVICE_TEST_PKI = True
+
+
+def kim_practice(settings, tmp_path, username: str) -> dict:
+    """The KV's service mailbox set up (`service_mailbox_settings`) and a practice (Praxis
+    Müller) with a billing-right Vertragsarzt, an activated SMC-B and a registered KIM account
+    `praxis-mueller@…`: keys registrar, practice, doctor, account, card (the SMC-B as PemCard)."""
+    from kvportal.accounts.constants import Right, StaffRole
+    from kvportal.members.constants import Role
+    from tests.factories import BetriebsstaetteFactory, doctor_account, kv_staff
+
+    service_mailbox_settings(settings, tmp_path)
+    registrar = kv_staff(StaffRole.ARZTREGISTER, username=username)
+    practice = BetriebsstaetteFactory(name="Praxis Müller", city="Leipzig")
+    doctor = doctor_account(practice, Role.VERTRAGSARZT, Right.BILLING, Right.DOCS_BSNR)
+    account, card = activated_practice_account(doctor, practice, registrar, "praxis-mueller")
+    return {
+        "registrar": registrar,
+        "practice": practice,
+        "doctor": doctor,
+        "account": account,
+        "card": pem_card(card),
+    }
 
 
 def activated_practice_account(user, practice, registrar, local: str):
@@ -70,6 +123,7 @@ def seal_delivery(
     sender: str,
     files: dict[str, bytes],
     dienstkennung: str = "1ClickAbrechnung;Lieferung;V2.0",
+    directory=None,
 ) -> bytes:
     client = inbound.build_client_mail(
         sender=sender,
@@ -80,7 +134,7 @@ def seal_delivery(
         attachments=[(n, "application/octet-stream", c) for n, c in files.items()],
     )
     return clientmodule.seal(
-        client, sender=sender, recipients=[KV], card=card, directory=KvDirectory()
+        client, sender=sender, recipients=[KV], card=card, directory=directory or KvDirectory()
     ).message
 
 

@@ -6,21 +6,15 @@ submission window of the quarter just ended before any data (certificates too) i
 
 from __future__ import annotations
 
-import datetime as dt
 import email
 import email.policy
-from zoneinfo import ZoneInfo
 
-import pytest
-import time_machine
 from django.utils import timezone
 
-from kvportal.accounts.constants import Right, StaffRole
+from kvportal.accounts.constants import Right
 from kvportal.audit.models import AccessLogEntry
-from kvportal.billing import rules as billing_rules
 from kvportal.billing.models import Channel, Submission
 from kvportal.billing.models import TestRun as BillingTestRun
-from kvportal.core.quarters import Quarter
 from kvportal.core.storage import private_storage
 from kvportal.kim import inbound
 from kvportal.kim.models import StoredMessage
@@ -28,43 +22,11 @@ from kvportal.kvdt import generate
 from kvportal.members.constants import Role
 from kvportal.oneclick import begleitdatei as bd
 from kvportal.oneclick.models import DeliveryState, KimDelivery
-from tests.factories import BetriebsstaetteFactory, doctor_account, kv_staff
+from tests.factories import BetriebsstaetteFactory, doctor_account
 from tests.oneclick import kimhelpers as kh
 
-BERLIN = ZoneInfo("Europe/Berlin")
 EINGANG = "1ClickAbrechnung;Eingangsbestaetigung;V2.0"
 RUECKMELDUNG = "1ClickAbrechnung;Rueckmeldung;V2.0"
-
-
-@pytest.fixture
-def clock():
-    quarter = Quarter.of(timezone.localdate()).previous()
-    starts = billing_rules.default_window(quarter).starts
-    when = dt.datetime.combine(starts + dt.timedelta(days=3), dt.time(10), tzinfo=BERLIN)
-    with time_machine.travel(when, tick=True):
-        yield quarter
-
-
-@pytest.fixture
-def world(clock, db, settings, tmp_path):
-    settings.KIM_TSP_DIR = tmp_path / "tsp"
-    settings.KIM_STORE_DIR = str(tmp_path / "store")
-    settings.KIM_DOMAIN = "kv-sachsen.kim.example"
-    settings.KIM_SERVICE_BILLING_ADDRESS = kh.KV
-    settings.KIM_SERVICE_CARD = ""
-    settings.KIM_SERVICE_TEST_PKI = True
-    registrar = kv_staff(StaffRole.ARZTREGISTER, username="arztregister.oneclick")
-    practice = BetriebsstaetteFactory(name="Praxis Müller", city="Leipzig")
-    doctor = doctor_account(practice, Role.VERTRAGSARZT, Right.BILLING, Right.DOCS_BSNR)
-    account, card = kh.activated_practice_account(doctor, practice, registrar, "praxis-mueller")
-    return {
-        "quarter": clock,
-        "practice": practice,
-        "doctor": doctor,
-        "account": account,
-        "card": kh.pem_card(card),
-        "registrar": registrar,
-    }
 
 
 def con(world, *, testdaten=False, names=None, bsnr=None):

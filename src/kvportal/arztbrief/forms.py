@@ -6,13 +6,18 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from kvportal.arztbrief.rules import split_addresses
+
 
 class _Base(forms.Form):
     sender = forms.ModelChoiceField(queryset=None, label=_("Absender (Praxispostfach)"))
     recipient = forms.CharField(
-        label=_("Empfänger (KIM-Adresse aus dem Verzeichnis)"),
-        max_length=254,
-        help_text=_("Adresse aus der Kollegensuche, z. B. praxis-muster@kv-sachsen.kim.example"),
+        label=_("Empfänger (KIM-Adressen aus dem Verzeichnis)"),
+        max_length=6000,
+        help_text=_(
+            "Eine oder mehrere Adressen aus der Kollegensuche, getrennt durch Komma oder Zeilen, "
+            "z. B. praxis-muster@kv-sachsen.kim.example"
+        ),
     )
     title = forms.CharField(
         label=_("Bezeichnung für Ihre Liste"),
@@ -30,6 +35,12 @@ class _Base(forms.Form):
         self.fields["sender"].queryset = mailboxes
         if mailboxes is not None and len(mailboxes) == 1:
             self.fields["sender"].initial = mailboxes[0]
+
+    def clean_recipient(self) -> list[str]:
+        addresses = split_addresses(self.cleaned_data.get("recipient") or "")
+        if not addresses:
+            raise forms.ValidationError(_("Bitte mindestens eine KIM-Adresse angeben."))
+        return addresses
 
     def _limit(self, upload, label):
         limit = settings.ARZTBRIEF_MAX_UPLOAD_MB * 1024 * 1024

@@ -7,15 +7,15 @@ from django.utils import timezone
 from kvportal.core.pdf import render_pdf
 
 
-def render_letter(*, author, practice, recipient_name: str, recipient_address: str, data) -> bytes:
+def render_letter(*, author, practice, recipients: list[tuple[str, str]], data) -> bytes:
+    """`recipients`: (name, KIM address) of each recipient."""
     paragraphs = [p for p in str(data["text"]).replace("\r\n", "\n").split("\n\n") if p.strip()]
     return render_pdf(
         "arztbrief/pdf/brief.html",
         {
             "author": author,
             "practice": practice,
-            "recipient_name": recipient_name,
-            "recipient_address": recipient_address,
+            "recipients": recipients,
             "letter": data,
             "paragraphs": paragraphs,
             "today": timezone.localdate(),

@@ -17,7 +17,8 @@ class State(models.TextChoices):
 
 
 class Arztbrief(models.Model):
-    """One letter of one doctor (author, LANR) from one practice mailbox to one KIM address."""
+    """One letter of one doctor (author, LANR) from one practice mailbox to one or more KIM
+    addresses (`empfaenger`; `recipient_*` is the first of them, for lists)."""
 
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="arztbriefe"
@@ -53,6 +54,9 @@ class Arztbrief(models.Model):
     )
     #: SHA-256 of the signed PDF and the portal's Prüfprotokoll of its QES
     signed_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    #: SHA-256 of the signed byte ranges of the QES (PAdES messageDigest): the letter's identity
+    #: shared with the client-module path (`Nachweis.digest`), so that no letter counts twice
+    qes_digest = models.CharField(max_length=64, blank=True, db_index=True)
     report = models.ForeignKey(
         "ehba.VerificationReport",
         null=True,
@@ -81,6 +85,39 @@ class Arztbrief(models.Model):
     @property
     def has_content(self) -> bool:
         return bool(self.pdf_path)
+
+
+class Empfaenger(models.Model):
+    """One recipient (KIM address) of a letter. GOP 86900 is „je Empfänger-Praxis“: of several
+    addresses of one receiving practice only the first counts (`counted`); a mailbox of the
+    author's own practice never counts."""
+
+    letter = models.ForeignKey(Arztbrief, on_delete=models.CASCADE, related_name="empfaenger")
+    address = models.CharField(_("KIM-Adresse"), max_length=254)
+    name = models.CharField(_("Empfänger"), max_length=300, blank=True)
+    bsnr = models.CharField(_("Empfänger-BSNR"), max_length=9, blank=True)
+    #: the receiving practice: its BSNR when the address is a portal mailbox, else the address
+    practice_key = models.CharField(_("Empfänger-Praxis"), max_length=254)
+    counted = models.BooleanField(_("zählt für GOP 86900"), default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("Empfänger eines eArztbriefs")
+        verbose_name_plural = _("Empfänger eines eArztbriefs")
+        ordering = ["letter", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["letter", "address"], name="arztbrief_empfaenger_once_per_letter"
+            ),
+            models.UniqueConstraint(
+                fields=["letter", "practice_key"],
+                condition=models.Q(counted=True),
+                name="arztbrief_empfaenger_counted_once_per_practice",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
 
 
 class Briefmappe(models.Model):
@@ -127,6 +164,9 @@ class Empfang(models.Model):
     verdict = models.CharField(max_length=200)
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     confirmation_sent = models.BooleanField(default=False)
+    #: GOP 86901 once per letter and receiving practice: a copy of the same letter received in
+    #: a second mailbox of the practice is recorded (valid QES) but does not count again
+    counted = models.BooleanField(_("zählt für GOP 86901"), default=True)
 
     class Meta:
         verbose_name = _("empfangener eArztbrief")

@@ -82,7 +82,8 @@ PATHS = {
             "description": "Das Portal prüft die CMS-Signatur über den gemeldeten Hashwert "
             "(messageDigest), die Zertifikatskette der QES und ordnet den registrierten eHBA "
             "der LANR zu. Gezählt wird einmal je Brief (digest) und Empfänger-Praxis; eine "
-            "Wiederholung antwortet 200 mit „bereits_gezaehlt“.",
+            "Wiederholung antwortet 200 mit „bereits_gezaehlt“, ebenso ein Brief, der schon "
+            "über das Web-Postfach des Portals gezählt ist (gleiche QES).",
             "operationId": "arztbriefNachweis",
             "requestBody": {
                 "required": True,

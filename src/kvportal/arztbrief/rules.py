@@ -127,3 +127,10 @@ def billed_gops(fields: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:
             book(value.strip())
     book("")
     return out
+
+
+def split_addresses(value: str) -> list[str]:
+    """KIM addresses separated by commas, semicolons, spaces or lines; lower case, once each."""
+    for sep in (";", "\n", "\r", "\t", " "):
+        value = value.replace(sep, ",")
+    return list(dict.fromkeys(p.strip().lower() for p in value.split(",") if p.strip()))

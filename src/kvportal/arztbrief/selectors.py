@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kvportal.accounts import scope
 from kvportal.accounts.constants import Right
-from kvportal.arztbrief.models import Arztbrief, Briefmappe, Empfang, Nachweis, Richtung, State
+from kvportal.arztbrief.models import (
+    Arztbrief,
+    Briefmappe,
+    Empfaenger,
+    Empfang,
+    Nachweis,
+    Richtung,
+    State,
+)
 from kvportal.arztbrief.rules import LetterCounts
 from kvportal.core.quarters import Quarter
 from kvportal.kim import selectors as kim_selectors
@@ -37,11 +46,64 @@ def live_account(address: str) -> KimAccount | None:
     )
 
 
+def _portal_sent_twin():
+    """A letter sent through the portal with the same QES (byte-range digest), counted for the
+    same receiving practice (`Empfaenger.practice_key` = `Nachweis.recipient_key`)."""
+    return Empfaenger.objects.filter(
+        counted=True,
+        letter__state=State.VERSANDT,
+        letter__qes_digest=OuterRef("digest"),
+        practice_key=OuterRef("recipient_key"),
+    ).exclude(letter__qes_digest="")
+
+
+def sent_rows(start: dt.datetime, end: dt.datetime) -> QuerySet[Empfaenger]:
+    """GOP 86900 of the portal path: one row per sent letter and receiving practice."""
+    return Empfaenger.objects.filter(
+        counted=True,
+        letter__state=State.VERSANDT,
+        letter__sent_at__gte=start,
+        letter__sent_at__lt=end,
+    )
+
+
+def _portal_received_twin():
+    """A receipt confirmed in the web mailbox (valid QES) of a letter with the same QES digest
+    at the same receiving practice."""
+    return Empfang.objects.filter(
+        valid_qes=True,
+        counted=True,
+        letter__qes_digest=OuterRef("digest"),
+        betriebsstaette__bsnr=OuterRef("recipient_key"),
+    ).exclude(letter__qes_digest="")
+
+
+def counted_proofs(qs: QuerySet[Nachweis] | None = None) -> QuerySet[Nachweis]:
+    """Proofs that count: a letter already counted through the portal (web mailbox) is not
+    counted again when a client module also reports it (dedupe by the QES digest + practice)."""
+    qs = Nachweis.objects.all() if qs is None else qs
+    return qs.exclude(
+        Q(richtung=Richtung.VERSAND, pk__in=Nachweis.objects.filter(Exists(_portal_sent_twin())))
+        | Q(
+            richtung=Richtung.EMPFANG,
+            pk__in=Nachweis.objects.filter(Exists(_portal_received_twin())),
+        )
+    )
+
+
+def proof_has_portal_twin(row: Nachweis) -> bool:
+    return not counted_proofs(Nachweis.objects.filter(pk=row.pk)).exists()
+
+
 def letters_for(user) -> QuerySet[Arztbrief]:
     """A doctor's own letters (the letter is personal: author only)."""
     if not user.is_authenticated:
         return Arztbrief.objects.none()
-    return Arztbrief.objects.filter(author=user).select_related("sender", "betriebsstaette")
+    return (
+        Arztbrief.objects.filter(author=user)
+        .select_related("sender", "betriebsstaette")
+        .prefetch_related("empfaenger")
+    )
 
 
 def mappen_for(user) -> QuerySet[Briefmappe]:
@@ -99,17 +161,23 @@ def counts(lanrs, quarter: Quarter) -> dict[str, LetterCounts]:
     def per_lanr(qs) -> dict[str, int]:
         return {row["lanr"]: row["n"] for row in qs.values("lanr").annotate(n=Count("pk"))}
 
-    sent = per_lanr(
-        Arztbrief.objects.filter(
-            lanr__in=lanrs, state=State.VERSANDT, sent_at__gte=start, sent_at__lt=end
-        )
-    )
+    sent = {
+        row["letter__lanr"]: row["n"]
+        for row in sent_rows(start, end)
+        .filter(letter__lanr__in=lanrs)
+        .values("letter__lanr")
+        .annotate(n=Count("pk"))
+    }
     received = per_lanr(
         Empfang.objects.filter(
-            lanr__in=lanrs, valid_qes=True, received_at__gte=start, received_at__lt=end
+            lanr__in=lanrs,
+            valid_qes=True,
+            counted=True,
+            received_at__gte=start,
+            received_at__lt=end,
         )
     )
-    proofs = Nachweis.objects.filter(lanr__in=lanrs, reported_at__gte=start, reported_at__lt=end)
+    proofs = counted_proofs().filter(lanr__in=lanrs, reported_at__gte=start, reported_at__lt=end)
     proof_sent = per_lanr(proofs.filter(richtung=Richtung.VERSAND))
     proof_received = per_lanr(proofs.filter(richtung=Richtung.EMPFANG))
     return {
@@ -125,18 +193,17 @@ def all_counts(quarter: Quarter) -> list[dict]:
     """Staff view: every LANR with letters in the quarter."""
     start, end = _bounds(quarter)
     lanrs = (
-        set(
-            Arztbrief.objects.filter(state=State.VERSANDT, sent_at__gte=start, sent_at__lt=end)
+        set(sent_rows(start, end).values_list("letter__lanr", flat=True).distinct())
+        | set(
+            Empfang.objects.filter(
+                valid_qes=True, counted=True, received_at__gte=start, received_at__lt=end
+            )
             .values_list("lanr", flat=True)
             .distinct()
         )
         | set(
-            Empfang.objects.filter(valid_qes=True, received_at__gte=start, received_at__lt=end)
-            .values_list("lanr", flat=True)
-            .distinct()
-        )
-        | set(
-            Nachweis.objects.filter(reported_at__gte=start, reported_at__lt=end)
+            counted_proofs()
+            .filter(reported_at__gte=start, reported_at__lt=end)
             .values_list("lanr", flat=True)
             .distinct()
         )
@@ -183,7 +250,6 @@ def panel_rows(user, quarter: Quarter) -> list[dict]:
     """Start page, one query: the user's own LANR and the doctors working at the practices
     where he holds the billing right, each with the letters counted in the quarter."""
     from django.db.models import Exists, IntegerField, OuterRef, Subquery
-    from django.db.models.functions import Coalesce
 
     from kvportal.arztbrief.rules import CAP_CENTS, CENTS, GOP_EMPFANG, GOP_VERSAND
     from kvportal.members.models import Person
@@ -200,19 +266,30 @@ def panel_rows(user, quarter: Quarter) -> list[dict]:
         Person.objects.filter(Exists(works) | Q(pk=user.person_id or 0))
         .exclude(Q(lanr="") | Q(lanr__isnull=True))
         .annotate(
-            sent=number(
-                Arztbrief.objects.filter(state=State.VERSANDT, sent_at__gte=start, sent_at__lt=end)
+            sent=Coalesce(
+                Subquery(
+                    sent_rows(start, end)
+                    .filter(letter__lanr=OuterRef("lanr"))
+                    .order_by()
+                    .values("letter__lanr")
+                    .annotate(n=Count("pk"))
+                    .values("n"),
+                    output_field=IntegerField(),
+                ),
+                0,
             ),
             received=number(
-                Empfang.objects.filter(valid_qes=True, received_at__gte=start, received_at__lt=end)
+                Empfang.objects.filter(
+                    valid_qes=True, counted=True, received_at__gte=start, received_at__lt=end
+                )
             ),
             proof_sent=number(
-                Nachweis.objects.filter(
+                counted_proofs().filter(
                     richtung=Richtung.VERSAND, reported_at__gte=start, reported_at__lt=end
                 )
             ),
             proof_received=number(
-                Nachweis.objects.filter(
+                counted_proofs().filter(
                     richtung=Richtung.EMPFANG, reported_at__gte=start, reported_at__lt=end
                 )
             ),

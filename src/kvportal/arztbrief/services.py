@@ -13,7 +13,7 @@ import hashlib
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from kvportal import audit
 from kvportal.accounts.models import User
 from kvportal.arztbrief import selectors
-from kvportal.arztbrief.models import Arztbrief, Briefmappe, Empfang, State
+from kvportal.arztbrief.models import Arztbrief, Briefmappe, Empfaenger, Empfang, State
 from kvportal.audit.models import Activity
 from kvportal.core.registry import PurgeResult
 from kvportal.core.retention import cutoff, purge_in_batches
@@ -80,19 +80,60 @@ def recipient_for(address: str) -> tuple[KimAccount, str]:
     return account, pem
 
 
+#: recipients of one letter (one KIM message; the same limit as the client-module path)
+MAX_RECIPIENTS = 50
+
+
+def recipients_for(addresses) -> list[tuple[KimAccount, str]]:
+    """Live account and valid ENC certificate of every address (refusal names the address)."""
+    if not addresses:
+        raise Refused(_("Empfänger: Bitte mindestens eine KIM-Adresse angeben."))
+    if len(addresses) > MAX_RECIPIENTS:
+        raise Refused(
+            _("Empfänger: höchstens %(n)d KIM-Adressen je eArztbrief.") % {"n": MAX_RECIPIENTS}
+        )
+    return [recipient_for(a) for a in addresses]
+
+
+def _recipient_rows(sender: KimAccount, targets: list[KimAccount]) -> list[Empfaenger]:
+    """One row per address; GOP 86900 counts once per receiving practice, never for the
+    author's own practice."""
+    rows, seen = [], set()
+    for position, target in enumerate(targets):
+        bsnr = target.betriebsstaette.bsnr if target.betriebsstaette_id else ""
+        key = bsnr or target.address.lower()
+        counted = key not in seen and bsnr != sender.betriebsstaette.bsnr
+        seen.add(key)
+        name = (
+            target.betriebsstaette.name if target.betriebsstaette_id else str(target.person or "")
+        )
+        rows.append(
+            Empfaenger(
+                address=target.address,
+                name=name[:300],
+                bsnr=bsnr,
+                practice_key=key,
+                counted=counted,
+                position=position,
+            )
+        )
+    return rows
+
+
 @transaction.atomic(durable=True)
 def create_letter(
     *,
     actor: User,
     sender: KimAccount,
-    recipient_address: str,
+    recipient_addresses: list[str],
     title: str,
     pdf: bytes,
     source: str,
     cda: bytes | None = None,
     cda_name: str = "",
 ) -> Arztbrief:
-    """A new letter (state Entwurf) of the actor from a practice mailbox of his BSNR."""
+    """A new letter (state Entwurf) of the actor from a practice mailbox of his BSNR to one or
+    more KIM addresses of the directory."""
     if not kim_selectors.mailboxes(actor).filter(pk=sender.pk).exists():
         raise Refused(_("Absender: Auf dieses KIM-Postfach haben Sie keinen Zugriff."))
     if sender.kind != AccountKind.PRACTICE or sender.betriebsstaette is None:
@@ -103,9 +144,11 @@ def create_letter(
         raise Refused(_("Brief: Die Datei ist keine PDF-Datei."))
     if cda is not None and not cda.lstrip().startswith(b"<"):
         raise Refused(_("CDA-Dokument: Die Datei ist kein XML-Dokument."))
-    target, _pem = recipient_for(recipient_address)
-    if target.pk == sender.pk:
+    addresses = list(dict.fromkeys(a.strip().lower() for a in recipient_addresses if a.strip()))
+    targets = [account for account, _pem in recipients_for(addresses)]
+    if any(t.pk == sender.pk for t in targets):
         raise Refused(_("Empfänger: Ein eArztbrief an das eigene Postfach zählt nicht."))
+    rows = _recipient_rows(sender, targets)
     digest = hashlib.sha256(pdf).hexdigest()
     letter = Arztbrief.objects.create(
         author=actor,
@@ -113,15 +156,16 @@ def create_letter(
         lanr=actor.person.lanr,
         betriebsstaette=practice,
         sender=sender,
-        recipient_address=target.address,
-        recipient_name=(
-            target.betriebsstaette.name if target.betriebsstaette_id else str(target.person or "")
-        )[:300],
-        recipient_bsnr=target.betriebsstaette.bsnr if target.betriebsstaette_id else "",
+        recipient_address=rows[0].address,
+        recipient_name=rows[0].name,
+        recipient_bsnr=rows[0].bsnr,
         title=title[:120],
         source=source,
         pdf_sha256=digest,
     )
+    for row in rows:
+        row.letter = letter
+    Empfaenger.objects.bulk_create(rows)
     letter.pdf_path = _store(f"arztbrief/{letter.pk}/brief.pdf", pdf)
     if cda is not None:
         letter.cda_path = _store(f"arztbrief/{letter.pk}/cda.xml", cda)
@@ -133,7 +177,12 @@ def create_letter(
         obj=letter,
         bsnr=practice.bsnr,
         object_repr=f"eArztbrief {letter.pk}",
-        detail={"arztbrief": "create", "source": source, "cda": cda is not None},
+        detail={
+            "arztbrief": "create",
+            "source": source,
+            "cda": cda is not None,
+            "recipients": len(rows),
+        },
     )
     return letter
 
@@ -163,6 +212,17 @@ def open_batch(*, actor: User, letters: list[Arztbrief]) -> Briefmappe:
     return mappe
 
 
+def _qes_digest(letter: Arztbrief) -> str:
+    """The byte-range digest of the letter's QES, as a client module reports it (`kimhooks`)."""
+    from kvportal.arztbrief.kimhooks import proof_of
+
+    try:
+        found = proof_of(selectors.signed_pdf(letter))
+    except (LookupError, OSError, ObjectDoesNotExist):
+        return ""
+    return found[1] if found else ""
+
+
 def mark_signed(*, actor: User, letter: Arztbrief, report) -> Arztbrief:
     """Called from the signable's on_accepted (inside ehba's transaction)."""
     valid = [c for c in report.signatures.all() if c.verdict == "valid"]
@@ -171,7 +231,10 @@ def mark_signed(*, actor: User, letter: Arztbrief, report) -> Arztbrief:
     letter.report = report
     letter.signer_name = (valid[0].signer_name if valid else "")[:200]
     letter.signed_at = timezone.now()
-    letter.save(update_fields=["state", "signed_sha256", "report", "signer_name", "signed_at"])
+    letter.qes_digest = _qes_digest(letter)
+    letter.save(
+        update_fields=["state", "signed_sha256", "report", "signer_name", "signed_at", "qes_digest"]
+    )
     audit.record(
         actor=actor,
         activity=Activity.UPDATE,
@@ -220,9 +283,10 @@ def record_sent(*, actor: User, letter: Arztbrief, raw: bytes) -> Arztbrief:
     if (head.get("X-KIM-Dienstkennung") or "").strip() != DK_VERSAND:
         raise Refused(_("Die Nachricht trägt nicht die Dienstkennung %(dk)s.") % {"dk": DK_VERSAND})
     recipients = _addresses(head.get("To")) + _addresses(head.get("Cc"))
-    if recipients != [letter.recipient_address]:
+    expected = [r.address.lower() for r in letter.empfaenger.all()]
+    if sorted(recipients) != sorted(expected):
         raise Refused(
-            _("Die Nachricht ist nicht an %(a)s adressiert.") % {"a": letter.recipient_address}
+            _("Die Nachricht ist nicht (genau) an %(a)s adressiert.") % {"a": ", ".join(expected)}
         )
     stored = services_mailbox.send(actor=actor, account=letter.sender, raw=raw)
     letter.kim_message = stored[0]
@@ -274,7 +338,7 @@ def confirm_receipt(
         Arztbrief.objects.filter(
             state=State.VERSANDT,
             signed_sha256=sha256,
-            recipient_address=account.address,
+            empfaenger__address__iexact=account.address,
             mail_message_id=message.message_id,
         )
         .select_related("report")
@@ -286,7 +350,15 @@ def confirm_receipt(
         if valid
         else _("QES nicht vom Portal geprüft: Brief stimmt mit keinem im Portal signierten überein")
     )
+    again = bool(
+        valid
+        and account.betriebsstaette_id
+        and Empfang.objects.filter(
+            letter=letter, betriebsstaette=account.betriebsstaette, valid_qes=True, counted=True
+        ).exists()
+    )
     receipt = Empfang.objects.create(
+        counted=not again,
         message=message,
         message_pk=message.pk,
         account=account,

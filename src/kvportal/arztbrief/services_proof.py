@@ -249,7 +249,8 @@ def record_proof(
             reported_by=actor,
             reported_at=now,
         )
-        created.append(row)
+        # the same letter already counted through the portal (web mailbox): kept, not counted
+        (existing if selectors.proof_has_portal_twin(row) else created).append(row)
     audit.record(
         actor=actor,
         activity=Activity.CREATE,

@@ -58,15 +58,16 @@ def _create(request: HttpRequest, form_class, source: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            account, _pem = services.recipient_for(data["recipient"])
+            targets = [a for a, _pem in services.recipients_for(data["recipient"])]
             if source == "portal":
                 practice = data["sender"].betriebsstaette
-                name = account.betriebsstaette.name if account.betriebsstaette_id else ""
                 pdf = letters.render_letter(
                     author=request.user.person,
                     practice=practice,
-                    recipient_name=name,
-                    recipient_address=account.address,
+                    recipients=[
+                        (a.betriebsstaette.name if a.betriebsstaette_id else "", a.address)
+                        for a in targets
+                    ],
                     data=data,
                 )
             else:
@@ -75,7 +76,7 @@ def _create(request: HttpRequest, form_class, source: str) -> HttpResponse:
             letter = services.create_letter(
                 actor=request.user,
                 sender=data["sender"],
-                recipient_address=data["recipient"],
+                recipient_addresses=data["recipient"],
                 title=data["title"],
                 pdf=pdf,
                 source=source,
@@ -163,8 +164,14 @@ def send_data(request: HttpRequest, pk: int) -> JsonResponse:
     letter = _letter(request, pk)
     if letter.state != State.SIGNIERT or not letter.has_content:
         return JsonResponse({"fehler": _("Der Brief ist nicht versandbereit.")}, status=400)
+    addresses = [r.address for r in letter.empfaenger.all()]
     try:
-        _account, pem = services.recipient_for(letter.recipient_address)
+        pems = {
+            a: [pem]
+            for a, (_account, pem) in zip(
+                addresses, services.recipients_for(addresses), strict=True
+            )
+        }
     except ValidationError as exc:
         return JsonResponse({"fehler": " ".join(exc.messages)}, status=400)
     attachments = [
@@ -186,11 +193,11 @@ def send_data(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(
         {
             "from": letter.sender.address,
-            "to": [letter.recipient_address],
+            "to": addresses,
             "subject": _("eArztbrief"),
             "text": _("Anbei ein qualifiziert signierter eArztbrief."),
             "dienstkennung": services.DK_VERSAND,
-            "certificates": {letter.recipient_address: [pem]},
+            "certificates": pems,
             "attachments": attachments,
         }
     )

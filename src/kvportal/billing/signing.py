@@ -76,35 +76,43 @@ def is_open(submission: Submission) -> bool:
     return selectors.declaration_for(submission.betriebsstaette, submission.quarter_obj) is None
 
 
-def accepted(*, actor, application: Submission, report) -> None:
-    """The uploader's own valid QES gives the declaration (it is personal, like signing)."""
-    person = getattr(actor, "person", None)
+def qes_evidence(report, person) -> dict | None:
+    """Evidence of the first valid signature in an eHBA report made by `person` (card holder
+    name = the person's name), or None. Shared by every personal declaration signed with the
+    eHBA (billing declaration, eSE)."""
     if person is None:
-        return
+        return None
     for check in report.signatures.filter(verdict="valid"):
         given, surname = ehba.split_name(check.signer_name)
-        if not ehba.names_match(
+        if ehba.names_match(
             card_given=given,
             card_surname=surname,
             given=person.first_name,
             surname=person.last_name,
         ):
-            continue
-        try:
-            billing_services.give_declaration(
-                actor=actor,
-                betriebsstaette=application.betriebsstaette,
-                quarter=application.quarter_obj,
-                method="qes",
-                evidence={
-                    "ehba_report": report.pk,
-                    "certificate_sha256": check.certificate_fingerprint,
-                    "telematik_id": check.telematik_id,
-                },
-            )
-        except billing_services.Refused as exc:
-            log.info("QES declaration not given: %s", exc)
+            return {
+                "ehba_report": report.pk,
+                "certificate_sha256": check.certificate_fingerprint,
+                "telematik_id": check.telematik_id,
+            }
+    return None
+
+
+def accepted(*, actor, application: Submission, report) -> None:
+    """The uploader's own valid QES gives the declaration (it is personal, like signing)."""
+    evidence = qes_evidence(report, getattr(actor, "person", None))
+    if evidence is None:
         return
+    try:
+        billing_services.give_declaration(
+            actor=actor,
+            betriebsstaette=application.betriebsstaette,
+            quarter=application.quarter_obj,
+            method="qes",
+            evidence=evidence,
+        )
+    except billing_services.Refused as exc:
+        log.info("QES declaration not given: %s", exc)
 
 
 def register() -> None:

@@ -172,6 +172,35 @@ def service_card(address: str):
     return _card(address.lower(), marker)
 
 
+@dataclass(frozen=True)
+class ServiceIdentity:
+    """What the directory publishes for a service address: the KV card's ENC certificate."""
+
+    address: str
+    telematik_id: str
+    holder: str
+    enc_pem: str
+    enc_not_after: dt.datetime
+
+
+def service_identity(address: str) -> ServiceIdentity:
+    """The KV card of a service address as the directory shows it (raises ServiceConfigError)."""
+    from cryptography.hazmat.primitives import serialization
+
+    from kvportal.cardlib.certs import parse_card_certificate
+
+    card = service_card(address)
+    enc_cert = card.enc[0][0]
+    profile = parse_card_certificate(card.osig_cert)
+    return ServiceIdentity(
+        address=address.lower(),
+        telematik_id=profile.telematik_id or SERVICE_TELEMATIK_ID,
+        holder=profile.common_name,
+        enc_pem=enc_cert.public_bytes(serialization.Encoding.PEM).decode(),
+        enc_not_after=enc_cert.not_valid_after_utc,
+    )
+
+
 def trust():
     """Trust anchors for senders: the configured CA certificates, in test mode the test TSP."""
     from cryptography import x509

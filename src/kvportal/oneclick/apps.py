@@ -11,7 +11,7 @@ class OneClickConfig(AppConfig):
         from kvportal.billing import hooks
         from kvportal.core import registry
         from kvportal.kim import inbound
-        from kvportal.oneclick import ese_services, kimchannel
+        from kvportal.oneclick import demo, ese_services, kimchannel
 
         inbound.register_service_handler(kimchannel.LIEFERUNG, kimchannel.handle)
         # the eSE first: the Rueckmeldung then says whether the declaration took effect
@@ -20,3 +20,4 @@ class OneClickConfig(AppConfig):
         ese_services.register_signable()
         registry.register_template_hook("billing_declaration_extras", "oneclick/_ese_action.html")
         registry.register_recoverer("oneclick_feedback", kimchannel.recover_feedback)
+        registry.register_demo(96, demo.seed)  # after kim's practice mailboxes (95)

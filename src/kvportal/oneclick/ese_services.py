@@ -221,35 +221,19 @@ def _queryset_for(user):
 
 def _on_accepted(*, actor, application: Sammelerklaerung, report) -> None:
     """The declarer's own valid QES on the eSE PDF gives the declaration."""
-    from kvportal.ehba import services as ehba
+    from kvportal.billing.signing import qes_evidence
 
     person = getattr(actor, "person", None)
     if person is None or person.lanr != application.lanr:
         return
-    for check in report.signatures.filter(verdict="valid"):
-        given, surname = ehba.split_name(check.signer_name)
-        if not ehba.names_match(
-            card_given=given,
-            card_surname=surname,
-            given=person.first_name,
-            surname=person.last_name,
-        ):
-            continue
-        try:
-            with transaction.atomic():
-                _give(
-                    actor=actor,
-                    obj=application,
-                    method="qes",
-                    evidence={
-                        "ehba_report": report.pk,
-                        "certificate_sha256": check.certificate_fingerprint,
-                        "telematik_id": check.telematik_id,
-                    },
-                )
-        except billing.Refused as exc:
-            log.info("eSE declaration not given: %s", exc)
+    evidence = qes_evidence(report, person)
+    if evidence is None:
         return
+    try:
+        with transaction.atomic():
+            _give(actor=actor, obj=application, method="qes", evidence=evidence)
+    except billing.Refused as exc:
+        log.info("eSE declaration not given: %s", exc)
 
 
 def register_signable() -> None:
@@ -275,14 +259,104 @@ def register_signable() -> None:
 # --- over KIM ----------------------------------------------------------------------------------
 
 
+def pdf_name_for(xml_name: str) -> str:
+    """The signed PDF rendering that travels with `ese_….xml`: `ese_….pdf`."""
+    return xml_name[:-4] + ".pdf"
+
+
+def _pdf_text(pdf: bytes) -> str:
+    """The PDF's text without white space (a hash may be broken across lines)."""
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(BytesIO(pdf), strict=False)
+        return "".join("".join((page.extract_text() or "").split()) for page in reader.pages)
+    except Exception:  # any parser error: the caller says the PDF does not bind the XML
+        return ""
+
+
+def check_qes_pdf(*, pdf: bytes, name: str, xml: bytes, doc: ese.EseDocument, cards) -> dict:
+    """Re-check the qualified signature of the eSE's PDF rendering on receipt (§ 126a BGB: the
+    declaration is given by the QES of the doctor it names): every signature valid (pyHanko),
+    the signer is that doctor (name and Telematik-ID of a registered eHBA), a C.HP.QES chaining
+    to the QES trust anchors, not revoked; the PDF names the XML's SHA-256 (binds the XML).
+    Returns the evidence; raises EseRefused with the German reasons."""
+    from kvportal.cardlib import validation
+    from kvportal.ehba.services.trust import ImproperlyConfiguredTrust, get_trust
+
+    person = cards[0].person if cards else None
+    head = f"Die qualifizierte Signatur der Sammelerklärung „{name}“ ist nicht gültig:"
+    try:
+        trust = get_trust()
+    except ImproperlyConfiguredTrust as exc:
+        raise EseRefused(
+            [head, "Die QES kann derzeit nicht geprüft werden (Vertrauensanker der KV fehlen)."]
+        ) from exc
+    required = [
+        validation.RequiredSigner(
+            given_name=person.first_name,
+            surname=person.last_name,
+            telematik_id=card.telematik_id,
+            label=f"LANR {doc.lanr}",
+        )
+        for card in cards
+    ]
+    report = validation.validate_pdf_signatures(
+        pdf,
+        original=None,
+        trust_roots=trust.qes_roots,
+        revocation_check=trust.revocation_check,
+        required_signers=lambda sig: any(r.matches(sig) for r in required),
+    )
+    reasons = [p["message"] for p in report.problems]
+    for sig in report.signatures:
+        who = sig.signer_name or "unbekannt"
+        reasons += [f"Signatur von {who}: {p['message']}" for p in sig.problems]
+    if report.verdict == "valid" and not report.valid_signatures:
+        reasons.append(validation.PROBLEMS_DE["no_signatures"])
+    if reasons or report.verdict != "valid":
+        if any(p["code"] == "wrong_signer" for s in report.signatures for p in s.problems):
+            reasons.append(
+                f"Signieren muss die erklärende Ärztin / der erklärende Arzt mit der LANR "
+                f"{doc.lanr} mit dem im Portal registrierten eHBA."
+            )
+        raise EseRefused([head, *(dict.fromkeys(reasons) or [report.verdict_de])])
+    digest = hashlib.sha256(xml).hexdigest()
+    if digest not in _pdf_text(pdf).lower():
+        raise EseRefused(
+            [
+                head,
+                f"Das PDF nennt nicht den SHA-256-Hashwert der eSE-Datei ({digest}); die "
+                "Signatur bindet die XML-Datei daher nicht.",
+            ]
+        )
+    signature = report.valid_signatures[0]
+    return {
+        "qes_pdf_sha256": hashlib.sha256(pdf).hexdigest(),
+        "qes_signer": signature.signer_name,
+        "qes_telematik_id": signature.telematik_id,
+        "certificate_sha256": signature.certificate_fingerprint,
+        "revocation": signature.revocation.get("status", ""),
+        "pdf": pdf,  # stored by accept_kim_ese, not part of the evidence
+    }
+
+
 def check_kim_ese(
-    *, data: bytes, practice, signer_telematik_id: str
-) -> tuple[Any, ese.EseDocument]:
-    """(member account of the declaring doctor, document) or EseRefused (German texts).
+    *,
+    data: bytes,
+    practice,
+    signer_telematik_id: str,
+    pdf: bytes | None = None,
+    name: str = "",
+) -> tuple[Any, ese.EseDocument, dict]:
+    """(member account of the declaring doctor, document, QES evidence) or EseRefused (German).
 
     Decision: the declaration is personal, so an eSE over KIM must come in a mail signed with
     the eHBA of the doctor it names (the signer's Telematik-ID is their registered card); an
-    SMC-B signature names only the practice."""
+    SMC-B signature names only the practice. When the signed PDF rendering (`ese_….pdf`)
+    travels with it, its QES is re-checked here (`check_qes_pdf`) and a failure refuses."""
     from kvportal.ehba.models import CardRegistration
     from kvportal.oneclick.intake import _member_account
 
@@ -325,19 +399,42 @@ def check_kim_ese(
                 "unterschriftsberechtigt (Vertragsarzt/Gesellschafter, Ärztliche Leitung)."
             ]
         )
-    return user, doc
+    evidence: dict = {}
+    if pdf is not None:
+        cards = list(
+            CardRegistration.objects.active().filter(person=card.person).select_related("person")
+        )
+        evidence = check_qes_pdf(
+            pdf=pdf, name=name or "ese.pdf", xml=data, doc=doc, cards=cards or [card]
+        )
+    return user, doc, evidence
 
 
 @transaction.atomic
 def accept_kim_ese(
-    *, user: Any, doc: ese.EseDocument, data: bytes, submission: Submission, signer: str
+    *,
+    user: Any,
+    doc: ese.EseDocument,
+    data: bytes,
+    submission: Submission,
+    signer: str,
+    qes: dict | None = None,
 ) -> Sammelerklaerung:
     """Store an eSE from KIM for `submission`; it gives the declaration now if the submission is
-    the accepted one, else when billing accepts it (`on_check_done`)."""
+    the accepted one, else when billing accepts it (`on_check_done`). `qes`: the evidence of the
+    re-checked QES of its PDF (`check_qes_pdf`), if one came with it."""
     obj = _save(actor=user, submission=submission, data=data, doc=doc, channel=EseChannel.KIM)
+    if qes:
+        pdf = qes.pop("pdf", b"")
+        path = private_storage.save(
+            f"oneclick/ese/{submission.betriebsstaette.bsnr}/{obj.xml_sha256}.pdf",
+            ContentFile(pdf),
+        )
+        Sammelerklaerung.objects.filter(pk=obj.pk).update(qes_evidence=qes, qes_pdf_path=path)
+        obj.qes_evidence, obj.qes_pdf_path = qes, path
     if submission.state == SubmissionState.ACCEPTED:
         _check_declarable(user, submission)
-        _give(actor=user, obj=obj, method="kim", evidence={"telematik_id": signer})
+        _give(actor=user, obj=obj, method="kim", evidence={"telematik_id": signer, **(qes or {})})
     return obj
 
 
@@ -353,6 +450,6 @@ def on_check_done(kind: str, pk: int) -> None:
         try:
             with transaction.atomic():
                 _check_declarable(obj.created_by, obj.submission)
-                _give(actor=obj.created_by, obj=obj, method="kim", evidence={})
+                _give(actor=obj.created_by, obj=obj, method="kim", evidence=obj.qes_evidence or {})
         except (EseRefused, billing.Refused) as exc:
             log.info("eSE %s not given on acceptance: %s", obj.pk, exc)

@@ -241,12 +241,15 @@ def receive(
         return _refuse(user, "attachment", problems, bsnr=practice.bsnr, detail=detail)
 
     declarer = ese_doc = None
+    qes: dict = {}
     if begleitdatei.with_sammelerklaerung:
         try:
-            declarer, ese_doc = ese_services.check_kim_ese(
+            declarer, ese_doc, qes = ese_services.check_kim_ese(
                 data=attachments[ese_name],
                 practice=practice,
                 signer_telematik_id=sender.telematik_id,
+                pdf=attachments.get(ese_services.pdf_name_for(ese_name)),
+                name=ese_services.pdf_name_for(ese_name),
             )
         except ese_services.EseRefused as refused:
             return _refuse(user, "ese", refused.texts, bsnr=practice.bsnr, detail=detail)
@@ -284,6 +287,7 @@ def receive(
                 data=attachments[ese_name],
                 submission=accepted,
                 signer=sender.telematik_id,
+                qes=qes,
             )
         except (ese_services.EseRefused, services.Refused) as refused:
             return _refuse(user, "ese", list(refused.texts), bsnr=practice.bsnr, detail=detail)
@@ -331,5 +335,6 @@ def receive(
             data=attachments[ese_name],
             submission=submission,
             signer=sender.telematik_id,
+            qes=qes,
         )
     return Received(submission=submission, ese=obj)

@@ -91,6 +91,10 @@ class Sammelerklaerung(models.Model):
     declaration = models.ForeignKey(
         "billing.Declaration", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    #: over KIM with its signed PDF rendering: the PDF (private storage) and the result of the
+    #: QES re-check on receipt (signer, Telematik-ID, certificate, revocation status)
+    qes_pdf_path = models.CharField(_("signiertes PDF"), max_length=300, blank=True)
+    qes_evidence = models.JSONField(_("QES-Prüfung"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("Elektronische Sammelerklärung")

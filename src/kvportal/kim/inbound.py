@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -91,7 +92,7 @@ def _test_card_files(address: str) -> dict:
     from kvportal.kim.smcb import TestTsp, open_card_file
 
     folder = Path(settings.KIM_TSP_DIR) / "service" / address
-    paths = {
+    paths: dict[str, Any] = {
         "osig_key": folder / "osig.key.pem",
         "osig_cert": folder / "osig.crt.pem",
         "enc_key": folder / "enc.key.pem",
@@ -271,7 +272,7 @@ class Inbound:
             if not name or part.is_multipart():
                 continue
             payload = part.get_payload(decode=True)
-            found.setdefault(name, payload or b"")
+            found.setdefault(name, payload if isinstance(payload, bytes) else b"")
         return found
 
     @property

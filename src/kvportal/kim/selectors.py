@@ -64,7 +64,7 @@ def manageable_accounts(user) -> QuerySet[KimAccount]:
         .select_related("betriebsstaette", "person")
         .annotate(
             requested_address=Case(
-                When(state=AccountState.REFUSED, then=Replace("address", freed, Value(""))),
+                When(state=AccountState.REFUSED, then=Replace("address", freed, Value(""))),  # type: ignore[arg-type]  # django-stubs: pattern may be any expression
                 default=F("address"),
                 output_field=CharField(),
             ),

@@ -187,6 +187,7 @@ NON_OBJECT_URLS = {
             "account_request",
             "account",
             "mailbox",
+            "subject_search",
             "compose",
             "certificates",
             "send",
@@ -202,6 +203,16 @@ NON_OBJECT_URLS = {
     },
     "arztbrief_api:nachweise": "own practice mailboxes only: "
     "tests/arztbrief/test_proof_api.py::test_refusals_scope_mailbox_registration_fields",
+    **{
+        f"kim_api:{n}": "KV as card issuer only (scope kim_admin, Arztregister): "
+        "tests/kim/test_portal_directory_admin.py::test_only_arztregister_staff_may_administer"
+        for n in (
+            "directory_entry",
+            "directory_entry_base",
+            "directory_active",
+            "directory_versions",
+        )
+    },
     **{
         f"kim_api:{n}_read": "published directory only: tests/kim/test_portal_directory.py"
         for n in ("organization", "practitioner", "role", "endpoint")

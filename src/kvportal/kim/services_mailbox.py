@@ -76,7 +76,7 @@ def _save_ciphertext(raw: bytes) -> str:
 
 def _submission_endpoint():
     """The Fachdienst's submission endpoint, or None (no Fachdienst: local delivery)."""
-    url = str(getattr(settings, "KIM_SUBMISSION_URL", "") or "")
+    url = str(settings.KIM_SUBMISSION_URL or "")
     if not url:
         return None
     from kvportal.kim import submission
@@ -109,7 +109,7 @@ def send(*, actor: User, account: KimAccount, raw: bytes) -> list[StoredMessage]
             sender=account.address,
             recipients=recipients,
             data=raw,
-            tls=submission.tls_context(getattr(settings, "KIM_SUBMISSION_CA", "") or None),
+            tls=submission.tls_context(settings.KIM_SUBMISSION_CA or None),
         )
     except submission.SubmissionRefused as exc:
         raise ValidationError(exc.message) from exc

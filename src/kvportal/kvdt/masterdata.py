@@ -52,6 +52,8 @@ class Kostentraeger:
     fee_schedule: str | None = None
     #: `unz_kv_geltungsbereich_liste/unz_kv_geltungsbereich V`: KVs where it is not valid (R763)
     excluded_kvs: tuple[str, ...] = ()
+    #: `kostentraegergruppe V` (KT-ART-GRU, e.g. 75 = bundesweiter SKT Bundeswehr, R734)
+    group: str | None = None
 
     def valid_in(self, quarter: Quarter) -> bool:
         """Valid on at least one day of `quarter` (open ends are unbounded)."""
@@ -482,6 +484,7 @@ def load_sdkt(path: str | os.PathLike, *, quarter: Quarter | None = None) -> KtF
                         "where": where,
                         "go": None,
                         "unz": [],
+                        "group": None,
                     }
                 elif current is not None and name == "ik_liste":
                     depth_in_ik_liste = True
@@ -504,6 +507,8 @@ def load_sdkt(path: str | os.PathLike, *, quarter: Quarter | None = None) -> KtF
                     depth_in_ik_liste = False
                 elif name == "gebuehrenordnung":
                     current["go"] = elem.get("V") or None
+                elif name == "kostentraegergruppe":
+                    current["group"] = elem.get("V") or None
                 elif name == "unz_kv_geltungsbereich":
                     kv = elem.get("V", "")
                     if not _KV.fullmatch(kv):
@@ -522,6 +527,7 @@ def load_sdkt(path: str | os.PathLike, *, quarter: Quarter | None = None) -> KtF
                             tuple(current["iks"]),
                             current["go"],
                             tuple(current["unz"]),
+                            current["group"],
                         )
                     )
                     current = None

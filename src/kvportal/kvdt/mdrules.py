@@ -23,6 +23,7 @@ Decisions where the rule text is silent (see docs/kvdt.md, "KBV-Stammdateien"):
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -205,6 +206,8 @@ def case_end(v: _Validator, md: State, sa: bytes, seen: dict[bytes, bytes], line
     md.reset_case()
     if md.kts is not None and sa != b"hdrg1":
         _kt_case(v, md, sa, seen, line)
+    if md.kts is not None and sa != b"0109":
+        _bundeswehr(v, md.kts, seen, line)
     if md.sdav is not None and sa == b"0102":
         _sdav_case(v, md.sdav, seen, line)
 
@@ -309,6 +312,39 @@ def _kt_case(v: _Validator, md: State, sa: bytes, seen: dict[bytes, bytes], line
             if kv in excluded:
                 v.msg("763", line, b"4104", f"KV-Bereich „{_s(kv)}“, VKNR „{_s(vknr or b'')}“.")
                 break
+
+
+#: R734: Personenkennziffer of the Bundeswehr, TTMMJJannnnn (birth date, letter, 5 digits).
+_PKZ = re.compile(rb"(\d\d)(\d\d)(\d\d)[A-Z]\d{5}")
+
+
+def _pkz_ok(value: bytes) -> bool:
+    m = _PKZ.fullmatch(value)
+    if m is None:
+        return False
+    day, month, year = (int(g) for g in m.groups())
+    for century in (1900, 2000):  # TTMMJJ: either century may be meant
+        try:
+            dt.date(century + year, month, day)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+def _bundeswehr(
+    v: _Validator, kts: dict[bytes, Kostentraeger], seen: dict[bytes, bytes], line: int
+) -> None:
+    """R734 (ADT/HDRG-Regeltabelle, Warnung): a Kostenträger of KT-Gruppe 75 (bundesweiter
+    SKT Bundeswehr, SDKT `kostentraegergruppe`) needs the Personenkennziffer in 4124."""
+    vknr = seen.get(b"4104")
+    entry = kts.get(vknr) if vknr is not None else None
+    if entry is None or entry.group != "75":
+        return
+    pkz = seen.get(b"4124")
+    if pkz is None or not _pkz_ok(pkz):
+        found = "fehlt" if pkz is None else "hat nicht das Format TTMMJJannnnn"
+        v.msg("734", line, b"4124", f"VKNR „{_s(vknr or b'')}“: FK 4124 {found}.")
 
 
 # ---- Ringversuchszertifikate (S_NVV_RV_Zertifikat)

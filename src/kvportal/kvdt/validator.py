@@ -48,6 +48,13 @@ _LENGTHS = {b"%03d" % n: n - 2 for n in range(1000)}
 
 _ICD_RE = re.compile(rb"[A-Z][0-9]{2}(?:\.[0-9]{1,2}|\.[0-9]-)?\Z")
 _GNR_RE = re.compile(rb"[0-9]{5}[A-Z]?\Z")
+#: Rule 035 (Gebührenordnung 3, 4121 = 3; checked as rule 496): G-alpha[n[n[n[n]]][K-alpha
+#: [aerw]]][/Lkz] or [G-alpha]n[n[n[n]]][K-alpha[aerw]][/Lkz]; G-alpha A-Z, K-alpha A-Z a-d,
+#: aerw A-Z 1-4, Lkz A-Z 0-9 # $ * < >.
+_GOAE_RE = re.compile(
+    rb"(?:[A-Z](?:[0-9]{1,4}(?:[A-Za-d][A-Z1-4]?)?)?|[A-Z]?[0-9]{1,4}(?:[A-Za-d][A-Z1-4]?)?)"
+    rb"(?:/[A-Z0-9#$*<>])?\Z"
+)
 _PRUEFNR_RE = re.compile(rb"[VXYZ]/[0-9]{1,3}/[0-9]{2}(?:0[1-9]|1[0-2])/[0-9]{2}/[A-Za-z0-9]{3}\Z")
 _VERSION_RE = re.compile(rb"[A-Za-z]{3,4}(?:0[1-9]|1[0-2])[0-9]{2}\.[0-9]{2}\Z")
 _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
@@ -89,7 +96,8 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
     R_KENNZIFFER_SA,
     R_PSEUDO_REF,
     R_ASV_TEAM,
-) = range(35)
+    R_GO,
+) = range(36)
 
 #: Fields whose every value matters (the record's `seen` dict keeps only the last one).
 _CAPTURE = ("5041", "9132", "0305", "6009", "6011", "0304")
@@ -147,6 +155,7 @@ _ROLES: dict[bytes, int] = {
     b"0222": R_ASV_TEAM,
     b"4248": R_PSEUDO_REF,
     b"4249": R_PSEUDO_REF,
+    b"4121": R_GO,
 }
 
 #: Field spec used by the hot loop: (min, max, type, values, special, role).
@@ -186,7 +195,29 @@ _VALUE_RULES = {
     b"4132": "536",
     b"4106": "KVDT-RKAB",
     b"5024": "521",
+    b"4103": "108",
 }
+#: Mandatory case fields with an XPM id of their own (KVDT-BP03/-DK03: "das Feld muss immer
+#: vorhanden sein", treatment after 4/2017); other missing M fields are STR-MUSS.
+_MUSS_RULES = {b"4131": "KVDT-BP03", b"4132": "KVDT-DK03"}
+#: Fields with "Vorkommen 1" per GNR (Satztabellen 0101-0104) -> XPM id when repeated:
+#: KVDT-FFK (Fehler) where a second value changes what is paid (Multiplikator, DKM, Prozent,
+#: Zone) or for whom (ASV-Teamnummer; 5098/5099/5101/5102 are checked in the hot loop),
+#: KVDT-FFKW (Warnung) for the other, documentary fields. 5074-5076 (per Sachkosten 5011)
+#: and 5041 (per OPS 5035) are not per GNR.
+_ONCE_PER_GNR = {
+    **dict.fromkeys((b"5005", b"5008", b"5013", b"5018", b"5100"), "KVDT-FFK"),
+    **dict.fromkeys(
+        (
+            b"5002 5003 5006 5010 5017 5019 5020 5021 5023 5024 5025 5026 5034 5037 5040 "
+            b"5042 5043 5051 5052"
+        ).split(),
+        "KVDT-FFKW",
+    ),
+}
+_GROUPS_4131: frozenset[bytes] = F.FIELDS[b"4131"][3] or frozenset()
+#: Sachkosten and Hersteller/Artikelnummer of a GNR (R711a/R711b).
+_MATERIAL = frozenset((b"5011", b"5012", b"5074", b"5075"))
 
 _SPECIAL_RULES = {
     F.SP_QUARTER: "016",
@@ -430,6 +461,7 @@ class _Validator:
         "expected_bsnr",
         "expected_quarter",
         "first_ltag",
+        "goae",
         "good_dates",
         "goods",
         "group_bsnr",
@@ -478,9 +510,8 @@ class _Validator:
         "sug28",
         "svc_bsnr",
         "svc_code",
-        "svc_day",
         "svc_fields",
-        "svc_gnr",
+        "svc_fields_line",
         "svc_lanr",
         "svc_line",
         "svc_open",
@@ -535,9 +566,9 @@ class _Validator:
         self.rv_last = b""  # last Analyt-ID (0304) of rvsa
         self.rv_certs: set[bytes] = set()  # Analyt-IDs with RV-Zertifikat 0305 = 1/2 (R749)
         self.rv_analytes: list[tuple[bytes, int]] = []  # every 0304 of rvsa and its line (R211)
-        self.svc_gnr = b""
-        self.svc_day = b""
-        self.svc_fields: set[bytes] | None = None
+        self.svc_fields: set[bytes] = set()  # service fields (5xxx) of the GNR at svc_fields_line
+        self.svc_fields_line = -1
+        self.goae = False  # Gebührenordnung 3 (4121): GNR format rule 035 (R496)
         self.ebm_index: dict[bytes, tuple] = {}
         self.ops_pending = b""  # last 5035 that needs a Seitenlokalisation (5041), rule 705
         self.svc_code = b""  # GNR (5001) of the open service
@@ -564,8 +595,8 @@ class _Validator:
         self.last_ltag = b""
         self.has_ltag = False
         self.svc_open = False
-        self.svc_bsnr = False
-        self.svc_lanr = False
+        self.svc_bsnr = 0  # bits: 1 = 5098, 2 = 5102 at the open GNR
+        self.svc_lanr = 0  # bits: 1 = 5099, 2 = 5101 at the open GNR
         self.svc_line = 0
         self.diag_open = False
         self.diag_sich = False
@@ -687,7 +718,14 @@ class _Validator:
         ok = True
         severity = None
         rule = _SPECIAL_RULES.get(special)
-        if special == F.SP_BSNR:
+        if special == F.SP_GNR:
+            if self.goae:  # 4121 = 3: rule 035 (R496), checked per GNR in the loop
+                return True
+            go = self.seen.get(b"4121")
+            if go is not None and go in b"012" and len(go) == 1:
+                rule = "497"  # ADT-Regeltabelle: 4121 = 0, 1 or 2 -> rule 042 for 5001
+            ok = _GNR_RE.match(val) is not None
+        elif special == F.SP_BSNR:
             # bytes.isdigit() is ASCII-only; str.isdigit() would accept "²"
             if len(val) != 9 or not val.isdigit():
                 ok = False
@@ -734,7 +772,7 @@ class _Validator:
                 or (val.isdigit() and val[4:] == b"0000")
                 or (val.isdigit() and val[6:] == b"00" and _valid_date(val[:6] + b"01"))
             )
-        else:
+        elif special != F.SP_GNR:
             pattern = _SPECIAL_PATTERNS[special]
             ok = pattern.match(val) is not None
         if not ok:
@@ -808,6 +846,8 @@ class _Validator:
             self.land = None
             self.first_ltag = b""
             self.case_q = 0
+            self.goae = False
+            self.svc_bsnr = self.svc_lanr = 0
             # fresh containers only if the last case used them
             if self.lab_pending:
                 self.lab_pending = []
@@ -909,9 +949,11 @@ class _Validator:
         if mandatory is not None:
             missing = mandatory.difference(seen)  # C loop over the mandatory fields
             if missing and not (sa == b"besa" and missing == {b"0201"}):
+                own = self.in_case and (not self.case_q or self.case_q > 20174)
                 for fk in sorted(missing):
                     name = F.field_name(fk.decode())
-                    self.msg("STR-MUSS", line, fk, f"Es fehlt {name}.")
+                    rule = _MUSS_RULES.get(fk, "STR-MUSS") if own else "STR-MUSS"
+                    self.msg(rule, line, fk, f"Es fehlt {name}.")
         seen.clear()
         self.in_case = False
         self.adt_case = False
@@ -982,6 +1024,9 @@ class _Validator:
     def kadt_rules(self, seen: dict[bytes, bytes], line: int) -> None:
         """KADT rule table: stay dates (R316–R318) and Kompaktkur fields (R382/R383, R879–R881)."""
         msg = self.msg
+        group = seen.get(b"4131")  # R530: 00 or 04 (values outside 4131's list: at the line)
+        if group is not None and group in _GROUPS_4131 and group not in (b"00", b"04"):
+            msg("530", line, b"4131", self.value_detail(b"4131", group))
         first, last = self.first_ltag, self.last_ltag
         arrival, departure, stop = seen.get(b"4264"), seen.get(b"4265"), seen.get(b"4266")
         refresher = b"4272" in seen
@@ -1334,6 +1379,12 @@ class _Validator:
                 mdrules.rv_certificate(self, self.md, self.svc_code, self.svc_line)
             if self.adt_case and (self.svc_track is not None or self.svc_code[:5] in _LAB_BY_GNR):
                 self.lab_rules()
+            if (
+                self.svc_fields_line == self.svc_line
+                and self.adt_case
+                and not _MATERIAL.isdisjoint(self.svc_fields)
+            ):
+                self.material_rules()
             if not self.needs_place:
                 if self.sa in _FEHL_SATZARTEN:  # 0103, sad1-3: 5098, 5099 per GNR (KVDT-FEHL)
                     if not self.svc_bsnr:
@@ -1345,6 +1396,39 @@ class _Validator:
                 self.msg("859", self.svc_line, b"5098")
             if not self.svc_lanr:
                 self.msg("837", self.svc_line, b"5099")
+
+    def twice(self, fk: bytes, val: bytes, ln: int) -> None:
+        """A field the Satztabelle allows once per GNR appears again (XPM KVDT-FFK/FFKW)."""
+        if not self.svc_open:
+            return
+        rule = "KVDT-FFK" if fk in (b"5098", b"5099", b"5101", b"5102") else _ONCE_PER_GNR[fk]
+        detail = f"FK {_s(fk)} „{_s(val)}“ ein weiteres Mal zur GNR „{_s(self.svc_code)}“."
+        self.msg(rule, ln, fk, detail)
+
+    def goae_gnr(self, fk: bytes, val: bytes, ln: int) -> None:
+        """R496: with Gebührenordnung 3 (4121) the GNR follows format rule 035."""
+        if _GOAE_RE.match(val) is None:
+            self.msg("496", ln, fk, self.value_detail(fk, val))
+
+    def material_rules(self) -> None:
+        """Hersteller/Lieferant (5074) and Artikel-/Modellnummer (5075) of Sachkosten: before
+        1/2020 an ASV GNR with Sachkosten should have both (R711a, not for the Pseudo-GNR
+        88500-88699); from 1/2020 they are allowed for ASV GNRs only (R711b). An ASV GNR is
+        one with ASV-Teamnummer (5100), Pseudo-LANR (5101) or Krankenhaus-IK (5102)."""
+        fields = self.svc_fields
+        asv = b"5100" in fields or self.svc_lanr & 2 or self.svc_bsnr & 2
+        q = self.case_q or self.adt_q
+        code = self.svc_code
+        if q and q < 20201:
+            if (
+                asv
+                and (b"5011" in fields or b"5012" in fields)
+                and not (b"5074" in fields and b"5075" in fields)
+                and not (code[:5].isdigit() and 88500 <= int(code[:5]) <= 88699)
+            ):
+                self.msg("711a", self.svc_line, b"5074", f"GNR „{_s(code)}“.")
+        elif not asv and (b"5074" in fields or b"5075" in fields):
+            self.msg("711b", self.svc_line, b"5074", f"GNR „{_s(code)}“.")
 
     def ops_rules(self, val: bytes, ln: int) -> None:
         """SDOPS: the OPS code (5035) exists and is valid (R223); with `kzseite=J` a
@@ -1373,7 +1457,7 @@ class _Validator:
         seen = self.seen
         if seen.get(b"4121") == b"3":
             return
-        gnr, day = self.svc_gnr, self.svc_day
+        gnr, day = self.svc_code, self.last_ltag  # close_service runs before a new 5000
         index = self.ebm_index
         hit = index.get(gnr) or (index.get(gnr[:5]) if len(gnr) == 6 else None)  # Zusatznummer
         if hit is None:
@@ -1386,7 +1470,7 @@ class _Validator:
             return
         if not entry.lists:
             return
-        fields = self.svc_fields or ()
+        fields = self.svc_fields if self.svc_fields_line == self.svc_line else ()
         referral = self.sa == b"0102" and self.sug in (b"21", b"27", b"28")
 
         def present(fk: str) -> bool:
@@ -1561,7 +1645,7 @@ class _Validator:
             return fk, val, False, role
         if values is not None:
             if val not in values:
-                msg(_VALUE_RULES.get(fk, "FMT-WERT"), ln, fk, self.value_detail(fk, val))
+                msg(self.value_rule(fk), ln, fk, self.value_detail(fk, val))
                 return fk, val, False, role
             return fk, val, True, role
         if typ == F.ALNUM:
@@ -1584,8 +1668,13 @@ class _Validator:
         if F.FIELDS[fk][2] == F.NUM and not val.isdigit():
             self.msg("FMT-NUM", ln, fk, self.value_detail(fk, val))
         else:
-            self.msg(_VALUE_RULES.get(fk, "FMT-WERT"), ln, fk, self.value_detail(fk, val))
+            self.msg(self.value_rule(fk), ln, fk, self.value_detail(fk, val))
         return False
+
+    def value_rule(self, fk: bytes) -> str:
+        if fk == b"4131" and self.sa == b"0109":
+            return "530"  # KADT-Regeltabelle: 4131 in 0109 only 00 or 04
+        return _VALUE_RULES.get(fk, "FMT-WERT")
 
     def bad_number(self, fk: bytes, val: bytes, ln: int) -> bool:
         self.msg("FMT-NUM", ln, fk, self.value_detail(fk, val))
@@ -1648,17 +1737,17 @@ class _Validator:
                     if not self.has_ltag:
                         msg("STR-ZUORDNUNG", ln, fk, "FK 5001 ohne vorangehendes FK 5000.")
                     self.svc_open = True
-                    self.svc_bsnr = self.svc_lanr = False
+                    self.svc_bsnr = self.svc_lanr = 0
                     self.svc_line = ln
                     self.svc_code = val
                     self.svc_track = None
-                    if self.ebm is not None:
-                        self.svc_gnr = val
-                        self.svc_day = self.last_ltag
-                        self.svc_fields = None
+                    if self.goae:
+                        self.goae_gnr(fk, val, ln)
                     continue  # service fields are not needed in `seen`
                 elif role == R_LBSNR:
-                    self.svc_bsnr = True
+                    if self.svc_bsnr & 1:
+                        self.twice(fk, val, ln)
+                    self.svc_bsnr |= 1
                     if self.stamp_case:
                         self.case_bsnrs.add(val)
                     if ok and self.current_quarter_case and val not in self.besa_bsnr_set:
@@ -1668,7 +1757,9 @@ class _Validator:
                         self.sug28_place(b"4218", "720", fk, val, ln)
                     continue
                 elif role == R_LLANR:
-                    self.svc_lanr = True
+                    if self.svc_lanr & 1:
+                        self.twice(fk, val, ln)
+                    self.svc_lanr |= 1
                     if (
                         ok
                         and self.current_quarter_case
@@ -1767,13 +1858,17 @@ class _Validator:
                             if val not in _KNOWN_SUGS:
                                 msg("KVDT-RSU", ln, fk, self.value_detail(fk, val))
                 elif role == R_PSEUDO_LANR:
-                    self.svc_lanr = True
+                    if self.svc_lanr & 2:
+                        self.twice(fk, val, ln)
+                    self.svc_lanr |= 2
                     if ok:
                         if val[:6] != _PSEUDO_LANR_ASV:  # ADT-Feldtabelle 5101: rule 063
                             msg("063", ln, fk, self.value_detail(fk, val))
                         self.pseudo_lanr_rules(fk, val, ln)
                 elif role == R_KHIK:
-                    self.svc_bsnr = True
+                    if self.svc_bsnr & 2:
+                        self.twice(fk, val, ln)
+                    self.svc_bsnr |= 2
                 elif role == R_NOTFUTURE:
                     if ok and val > today:
                         msg("304", ln, fk, self.value_detail(fk, val))
@@ -1838,10 +1933,15 @@ class _Validator:
                 if self.svc_track is None:
                     self.svc_track = {}
                 self.svc_track.setdefault(fk, []).append(val)
-            if self.svc_open and self.ebm is not None:
-                if self.svc_fields is None:
-                    self.svc_fields = set()
-                self.svc_fields.add(fk)
+            if self.svc_open:
+                if self.svc_fields_line != self.svc_line:
+                    self.svc_fields = {fk}
+                    self.svc_fields_line = self.svc_line
+                elif fk in self.svc_fields:
+                    if fk in _ONCE_PER_GNR:  # KVDT-FFK/FFKW: "höchstens einmal zu einer GNR"
+                        self.twice(fk, val, ln)
+                else:
+                    self.svc_fields.add(fk)
                 if self.md is not None and (fk == b"5035" or fk == b"5036"):
                     mdrules.svc_value(self.md, self.svc_line, fk, val)
             if fk == b"5035" and ok and self.ops is not None and self.adt_case:
@@ -1864,7 +1964,12 @@ class _Validator:
                 done.add(val)
             return
         if role == R_STAMP:
+            if self.stamp_case:  # a second Prüfnachweis (3010) in the case
+                self.msg("KVDT-PRFNW-VK", ln, fk)
             self.stamp_case = True
+            return
+        if role == R_GO:
+            self.goae = ok and val == b"3" and self.adt_case
             return
         if role == R_KENNZIFFER_SA:
             self.kennziffer_sa(fk, val, ln)

@@ -36,7 +36,7 @@ from tests.kvdt.test_rule_table import (
     put,
     rules_of,
 )
-from tests.kvdt.test_rule_table_more import gnr_case, kadt, set_gnr
+from tests.kvdt.test_rule_table_more import assert_breaks_and_keeps, gnr_case, kadt, set_gnr
 
 ASV_TEAM = "001234566"  # example of the ADT-Feldtabelle (5100), valid check digit
 
@@ -142,16 +142,7 @@ CASES: dict[str, tuple[str, Mutation, Mutation]] = {
 
 @pytest.mark.parametrize("rule", sorted(CASES))
 def test_rule_breaks_and_does_not_break(rule):
-    name, breaks, keeps = CASES[rule]
-    assert rule not in rules_of(dump(load(name)))
-    records = load(name)
-    breaks(records)
-    found = rules_of(dump(records))
-    assert rule in found, sorted(found)
-    assert found[rule] == {RULES[rule][0]}
-    records = load(name)
-    keeps(records)
-    assert rule not in rules_of(dump(records))
+    assert_breaks_and_keeps(CASES, rule)
 
 
 def test_530_replaces_534_in_kadt_and_108_is_the_4103_value_rule():

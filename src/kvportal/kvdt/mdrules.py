@@ -73,6 +73,8 @@ class State:
     primary_codes: frozenset[bytes] = frozenset()  # known, no flag, no notation: primary
     kts: dict[bytes, Kostentraeger] | None = None  # SDKT entries valid in the quarter, by VKNR
     kt_known: frozenset[bytes] = frozenset()  # every VKNR of the SDKT file (KVDT-RQL2)
+    #: valid VKNRs on which only R202 can fire (no fee schedule, excluded KV or group 75)
+    kt_plain: frozenset[bytes] = frozenset()
     iks: frozenset[bytes] | None = None  # SDKT IKs valid in the quarter (R202)
     ebm: bool = False  # SDEBM loaded (R703/R704)
     hgnc: frozenset[bytes] | None = None  # HGNC gene symbols (R222)
@@ -101,6 +103,11 @@ class State:
             valid = [e for e in kt.entries if e.valid_in(quarter)]
             state.kts = {e.vknr.encode(): e for e in valid}
             state.kt_known = frozenset(e.vknr.encode() for e in kt.entries)
+            state.kt_plain = frozenset(
+                k
+                for k, e in state.kts.items()
+                if e.fee_schedule is None and not e.excluded_kvs and e.group != "75"
+            )
             state.iks = frozenset(ik.encode() for e in valid for ik in e.iks)
         state.ebm = data.ebm(quarter) is not None
         state.hgnc = data.hgnc_symbols(quarter)
@@ -201,13 +208,16 @@ def _age_ok(code: IcdCode, birth: dt.date, first: dt.date, last: dt.date) -> boo
 
 def case_end(v: _Validator, md: State, sa: bytes, seen: dict[bytes, bytes], line: int) -> None:
     """End of a case (0101-0104, 0109, hdrg1): ICD case rules and Kostenträger rules."""
-    if md.icd is not None:
-        _icd_case(v, md, sa, seen, line)
-    md.reset_case()
-    if md.kts is not None and sa != b"hdrg1":
-        _kt_case(v, md, sa, seen, line)
-    if md.kts is not None and sa != b"0109":
-        _bundeswehr(v, md.kts, seen, line)
+    if md.secondary is not None or md.diags:  # else no ICD case rule can fire
+        if md.icd is not None:
+            _icd_case(v, md, sa, seen, line)
+        md.reset_case()
+    md.primary = False
+    if md.kts is not None:
+        if sa != b"hdrg1":
+            _kt_case(v, md, sa, seen, line)
+        else:
+            _bundeswehr(v, md.kts, seen, line)
     if md.sdav is not None and sa == b"0102":
         _sdav_case(v, md.sdav, seen, line)
 
@@ -282,11 +292,14 @@ def _kt_case(v: _Validator, md: State, sa: bytes, seen: dict[bytes, bytes], line
     current-quarter cases with 4122 < 80), R763 (the practice's KV not excluded)."""
     ik = seen.get(b"4111")
     iks = md.iks
-    if ik is not None and iks is not None and len(ik) == 9 and ik.isdigit() and ik not in iks:
+    if ik is not None and iks is not None and ik not in iks and len(ik) == 9 and ik.isdigit():
         v.msg("202", line, b"4111", f"IK „{_s(ik)}“.")
     if sa == b"0109" or md.kts is None:
         return
     vknr = seen.get(b"4104")
+    if vknr in md.kt_plain:  # valid, no Gebührenordnung, no excluded KV, not KT-Gruppe 75
+        return
+    _bundeswehr(v, md.kts, seen, line)
     entry = md.kts.get(vknr) if vknr is not None else None
     if entry is None:
         if vknr is not None and vknr in md.kt_known:

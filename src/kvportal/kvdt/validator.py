@@ -452,12 +452,14 @@ class _Validator:
         "diag_fk",
         "diag_line",
         "diag_open",
+        "diag_quiet",
         "diag_real",
         "diag_sich",
         "diag_z017",
         "dropped",
         "ebm",
         "ebm_index",
+        "ebm_quiet",
         "expected_bsnr",
         "expected_quarter",
         "first_ltag",
@@ -482,6 +484,7 @@ class _Validator:
         "loaded_kinds",
         "masterdata",
         "md",
+        "md_rv",
         "n_diagnoses",
         "n_services",
         "needs_place",
@@ -570,6 +573,12 @@ class _Validator:
         self.svc_fields_line = -1
         self.goae = False  # Gebührenordnung 3 (4121): GNR format rule 035 (R496)
         self.ebm_index: dict[bytes, tuple] = {}
+        #: SDEBM GNRs without Zusatzangaben lists -> (valid from, valid to): no rule to run
+        #: for them on a day inside that range (R203 ff. are decided by one dict lookup)
+        self.ebm_quiet: dict[bytes, tuple[bytes, bytes]] = {}
+        #: SDICD codes that are billable and need no per-code rule (one set lookup, R728 ff.)
+        self.diag_quiet: frozenset[bytes] | None = None
+        self.md_rv: dict[bytes, frozenset[bytes]] | None = None  # S_NVV_RV_Zertifikat (R749)
         self.ops_pending = b""  # last 5035 that needs a Seitenlokalisation (5041), rule 705
         self.svc_code = b""  # GNR (5001) of the open service
         self.svc_track: dict[bytes, list[bytes]] | None = None  # values of _SVC_TRACK fields
@@ -1374,9 +1383,11 @@ class _Validator:
             if self.ops_pending:
                 self.flush_ops()
             if self.ebm is not None and self.adt_case:
-                self.ebm_rules()
-            if self.md is not None and self.md.rv is not None and self.adt_case:
-                mdrules.rv_certificate(self, self.md, self.svc_code, self.svc_line)
+                quiet = self.ebm_quiet.get(self.svc_code)
+                if quiet is None or not quiet[0] <= self.last_ltag <= quiet[1]:
+                    self.ebm_rules()
+            if self.md_rv is not None and self.adt_case:
+                mdrules.rv_certificate(self, self.md, self.svc_code, self.svc_line)  # type: ignore[arg-type]  # md_rv is set with md
             if self.adt_case and (self.svc_track is not None or self.svc_code[:5] in _LAB_BY_GNR):
                 self.lab_rules()
             if (
@@ -1404,6 +1415,21 @@ class _Validator:
         rule = "KVDT-FFK" if fk in (b"5098", b"5099", b"5101", b"5102") else _ONCE_PER_GNR[fk]
         detail = f"FK {_s(fk)} „{_s(val)}“ ein weiteres Mal zur GNR „{_s(self.svc_code)}“."
         self.msg(rule, ln, fk, detail)
+
+    def diag_md(self, fk: bytes, val: bytes, ln: int) -> None:
+        """SDICD for a code outside `diag_quiet`: R728 (ADT), primary code and the per-code
+        rules of mdrules (R490/R492, age and sex at the end of the case)."""
+        icd = self.icd
+        if icd is not None and self.adt_case:
+            code = icd.get(val)
+            if code is None or not code.billable:
+                self.msg("728", ln, fk, self.value_detail(fk, val))
+        md = self.md
+        if md is not None:
+            if val in md.primary_codes:
+                md.primary = True
+            elif val in md.flagged:
+                mdrules.diag(self, md, fk, val, ln)
 
     def goae_gnr(self, fk: bytes, val: bytes, ln: int) -> None:
         """R496: with Gebührenordnung 3 (4121) the GNR follows format rule 035."""
@@ -1449,6 +1475,19 @@ class _Validator:
     def flush_ops(self) -> None:
         self.msg("705", self.ops_pending_line, b"5035", f"OP-Schlüssel „{_s(self.ops_pending)}“.")
         self.ops_pending = b""
+
+    def precompute_masterdata(self) -> None:
+        """Per-line lookups of the billing quarter's master data: the GNRs and ICD codes on
+        which no rule can fire are decided by one dict/set lookup in the loop."""
+        self.ebm_quiet = {
+            gnr: (lo or b"", hi or b"99999999")
+            for gnr, (lo, hi, entry) in self.ebm_index.items()
+            if not entry.lists
+        }
+        md = self.md
+        self.md_rv = None if md is None else md.rv
+        if md is not None and md.icd is not None:
+            self.diag_quiet = frozenset(code for code in md.primary_codes if md.icd[code].billable)
 
     def ebm_rules(self) -> None:
         """SDEBM, if the Gebührenordnung (4121) is not 3: the GNR exists and is valid on the
@@ -1805,17 +1844,12 @@ class _Validator:
                     self.diag_z017 = val == b"Z01.7"
                     if fk == b"6001" and not self.diag_z017:
                         self.diag_real = True
-                    icd = self.icd
-                    if icd is not None and ok and self.adt_case:
-                        code = icd.get(val)
-                        if code is None or not code.billable:
-                            msg("728", ln, fk, self.value_detail(fk, val))
-                    md = self.md
-                    if md is not None and ok and (self.adt_case or self.kadt_case):
-                        if val in md.primary_codes:  # the common case: no rule on the code
-                            md.primary = True
-                        elif val in md.flagged:
-                            mdrules.diag(self, md, fk, val, ln)
+                    quiet = self.diag_quiet
+                    if quiet is not None and ok and (self.adt_case or self.kadt_case):
+                        if val in quiet:  # the common case: billable, no rule on the code
+                            self.md.primary = True  # type: ignore[union-attr]  # set with md
+                        else:
+                            self.diag_md(fk, val, ln)
                     if self.diag_z017 and fk == b"3673":
                         msg("860", ln, fk)
                 elif role == R_DIAGSICH:
@@ -2064,6 +2098,7 @@ class _Validator:
                     self.md = mdrules.State.create(self.masterdata, quarter)
                     if self.md is not None and self.md.rv_keys is not None:
                         mdrules.rvsa_analytes(self, self.md)
+                    self.precompute_masterdata()
             try:
                 self.report.quarter = Quarter.parse(val.decode("ascii"))
             except ValueError:

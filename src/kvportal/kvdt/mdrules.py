@@ -75,6 +75,7 @@ class State:
     kt_known: frozenset[bytes] = frozenset()  # every VKNR of the SDKT file (KVDT-RQL2)
     #: valid VKNRs on which only R202 can fire (no fee schedule, excluded KV or group 75)
     kt_plain: frozenset[bytes] = frozenset()
+    iks_ok: frozenset[bytes] = frozenset()  # `iks`, or nothing when R202 cannot run
     iks: frozenset[bytes] | None = None  # SDKT IKs valid in the quarter (R202)
     ebm: bool = False  # SDEBM loaded (R703/R704)
     hgnc: frozenset[bytes] | None = None  # HGNC gene symbols (R222)
@@ -109,6 +110,7 @@ class State:
                 if e.fee_schedule is None and not e.excluded_kvs and e.group != "75"
             )
             state.iks = frozenset(ik.encode() for e in valid for ik in e.iks)
+            state.iks_ok = state.iks
         state.ebm = data.ebm(quarter) is not None
         state.hgnc = data.hgnc_symbols(quarter)
         av = data.av_file(quarter)
@@ -214,10 +216,12 @@ def case_end(v: _Validator, md: State, sa: bytes, seen: dict[bytes, bytes], line
         md.reset_case()
     md.primary = False
     if md.kts is not None:
-        if sa != b"hdrg1":
-            _kt_case(v, md, sa, seen, line)
-        else:
+        if sa == b"hdrg1":
             _bundeswehr(v, md.kts, seen, line)
+        elif seen.get(b"4111") not in md.iks_ok or (
+            sa != b"0109" and seen.get(b"4104") not in md.kt_plain
+        ):  # the common case (known IK, nothing to check on the VKNR) costs two lookups
+            _kt_case(v, md, sa, seen, line)
     if md.sdav is not None and sa == b"0102":
         _sdav_case(v, md.sdav, seen, line)
 

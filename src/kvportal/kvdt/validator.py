@@ -59,35 +59,37 @@ _PRUEFNR_RE = re.compile(rb"[VXYZ]/[0-9]{1,3}/[0-9]{2}(?:0[1-9]|1[0-2])/[0-9]{2}
 _VERSION_RE = re.compile(rb"[A-Za-z]{3,4}(?:0[1-9]|1[0-2])[0-9]{2}\.[0-9]{2}\Z")
 _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
 
-# Roles: what the validator does with a field beyond its format.
+# Roles: what the validator does with a field beyond its format. The roles from R_BSNR on are
+# handled by `other_role` (besa, rvsa, adt0 and rare case fields); the loop sends them there
+# after the hot roles with one comparison.
 (
     R_NONE,
+    R_GNR,
+    R_LBSNR,
+    R_LLANR,
+    R_LTAG,
+    R_DIAG,
+    R_DIAGSICH,
     R_SATZART,
     R_PATNR,
     R_BIRTH,
     R_QUARTAL,
     R_SUG,
-    R_LTAG,
-    R_GNR,
-    R_LBSNR,
-    R_LLANR,
     R_PSEUDO_LANR,
     R_KHIK,
-    R_DIAG,
-    R_DIAGSICH,
+    R_NOTFUTURE,
+    R_AUSSTELLUNG,
+    R_CREATED,
+    R_LAND,
+    R_CARDREAD,
     R_BSNR,
     R_LANR,
     R_TI,
     R_TIFLAG,
     R_ADTQUARTAL,
     R_EMPFAENGER,
-    R_NOTFUTURE,
-    R_CARDREAD,
     R_PSEUDO_ASV,
     R_GROUPFIELD,
-    R_LAND,
-    R_CREATED,
-    R_AUSSTELLUNG,
     R_CAPTURE,
     R_SVCFIELD,
     R_PSYBLOCK,
@@ -96,8 +98,8 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
     R_KENNZIFFER_SA,
     R_PSEUDO_REF,
     R_ASV_TEAM,
-    R_GO,
-) = range(36)
+) = range(35)
+_R_OTHER = R_BSNR
 
 #: Fields whose every value matters (the record's `seen` dict keeps only the last one).
 _CAPTURE = ("5041", "9132", "0305", "6009", "6011", "0304")
@@ -155,7 +157,6 @@ _ROLES: dict[bytes, int] = {
     b"0222": R_ASV_TEAM,
     b"4248": R_PSEUDO_REF,
     b"4249": R_PSEUDO_REF,
-    b"4121": R_GO,
 }
 
 #: Field spec used by the hot loop: (min, max, type, values, special, role).
@@ -1408,6 +1409,19 @@ class _Validator:
             if not self.svc_lanr:
                 self.msg("837", self.svc_line, b"5099")
 
+    def again(self, fk: bytes, val: bytes, ln: int) -> None:
+        """Place (5098/5102) or doctor (5099/5101) of the open GNR when one was given already,
+        and the rare 5101/5102: bit 1 = 5098/5099, bit 2 = 5102/5101 (duplicates: KVDT-FFK)."""
+        bit = 1 if fk == b"5098" or fk == b"5099" else 2
+        if fk == b"5098" or fk == b"5102":
+            if self.svc_bsnr & bit:
+                self.twice(fk, val, ln)
+            self.svc_bsnr |= bit
+        else:
+            if self.svc_lanr & bit:
+                self.twice(fk, val, ln)
+            self.svc_lanr |= bit
+
     def twice(self, fk: bytes, val: bytes, ln: int) -> None:
         """A field the Satztabelle allows once per GNR appears again (XPM KVDT-FFK/FFKW)."""
         if not self.svc_open:
@@ -1784,9 +1798,10 @@ class _Validator:
                         self.goae_gnr(fk, val, ln)
                     continue  # service fields are not needed in `seen`
                 elif role == R_LBSNR:
-                    if self.svc_bsnr & 1:
-                        self.twice(fk, val, ln)
-                    self.svc_bsnr |= 1
+                    if self.svc_bsnr:
+                        self.again(fk, val, ln)
+                    else:
+                        self.svc_bsnr = 1
                     if self.stamp_case:
                         self.case_bsnrs.add(val)
                     if ok and self.current_quarter_case and val not in self.besa_bsnr_set:
@@ -1796,9 +1811,10 @@ class _Validator:
                         self.sug28_place(b"4218", "720", fk, val, ln)
                     continue
                 elif role == R_LLANR:
-                    if self.svc_lanr & 1:
-                        self.twice(fk, val, ln)
-                    self.svc_lanr |= 1
+                    if self.svc_lanr:
+                        self.again(fk, val, ln)
+                    else:
+                        self.svc_lanr = 1
                     if (
                         ok
                         and self.current_quarter_case
@@ -1813,9 +1829,12 @@ class _Validator:
                 elif role == R_LTAG:
                     if self.svc_open:
                         self.close_service()
-                    if ok and not self.has_ltag:
-                        self.first_ltag = val
-                    self.has_ltag = True
+                    if not self.has_ltag:  # first Leistungstag: the case fields are read
+                        self.has_ltag = True
+                        if ok:
+                            self.first_ltag = val
+                        # Gebührenordnung 3 (4121): GNR format rule 035 (R496)
+                        self.goae = self.adt_case and seen.get(b"4121") == b"3"
                     if self.kadt_case and ok:
                         self.kadt_days.append(val)
                     if ok:
@@ -1865,6 +1884,9 @@ class _Validator:
                     self.ln = ln
                     self.start_record(val, ok, ln)
                     continue  # 8000 is not part of the record's field set
+                elif role >= _R_OTHER:
+                    self.ln = ln
+                    self.other_role(role, fk, val, ok, ln)
                 elif role == R_PATNR:
                     self.pat = val
                 elif role == R_BIRTH:
@@ -1892,17 +1914,13 @@ class _Validator:
                             if val not in _KNOWN_SUGS:
                                 msg("KVDT-RSU", ln, fk, self.value_detail(fk, val))
                 elif role == R_PSEUDO_LANR:
-                    if self.svc_lanr & 2:
-                        self.twice(fk, val, ln)
-                    self.svc_lanr |= 2
+                    self.again(fk, val, ln)
                     if ok:
                         if val[:6] != _PSEUDO_LANR_ASV:  # ADT-Feldtabelle 5101: rule 063
                             msg("063", ln, fk, self.value_detail(fk, val))
                         self.pseudo_lanr_rules(fk, val, ln)
                 elif role == R_KHIK:
-                    if self.svc_bsnr & 2:
-                        self.twice(fk, val, ln)
-                    self.svc_bsnr |= 2
+                    self.again(fk, val, ln)
                 elif role == R_NOTFUTURE:
                     if ok and val > today:
                         msg("304", ln, fk, self.value_detail(fk, val))
@@ -1919,16 +1937,12 @@ class _Validator:
                             msg("304", ln, fk, self.value_detail(fk, val))
                 elif role == R_LAND:
                     self.land = val
-                elif role == R_CARDREAD:
-                    if ok:
-                        if val > today:
-                            msg("304", ln, fk, self.value_detail(fk, val))
-                        q = self.qrange
-                        if q is not None and not q[0] <= val <= q[1]:
-                            msg("480", ln, fk, self.value_detail(fk, val))
-                else:
-                    self.ln = ln
-                    self.other_role(role, fk, val, ok, ln)
+                elif role == R_CARDREAD and ok:
+                    if val > today:
+                        msg("304", ln, fk, self.value_detail(fk, val))
+                    q = self.qrange
+                    if q is not None and not q[0] <= val <= q[1]:
+                        msg("480", ln, fk, self.value_detail(fk, val))
             seen[fk] = val
         self.ln = ln
 
@@ -2001,9 +2015,6 @@ class _Validator:
             if self.stamp_case:  # a second Prüfnachweis (3010) in the case
                 self.msg("KVDT-PRFNW-VK", ln, fk)
             self.stamp_case = True
-            return
-        if role == R_GO:
-            self.goae = ok and val == b"3" and self.adt_case
             return
         if role == R_KENNZIFFER_SA:
             self.kennziffer_sa(fk, val, ln)

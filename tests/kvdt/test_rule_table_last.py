@@ -24,6 +24,7 @@ from tests.kvdt.stammdaten import sdkt
 from tests.kvdt.test_masterdata_kt_ebm_rules import cases, kt_entries
 from tests.kvdt.test_masterdata_rules import check, hits
 from tests.kvdt.test_rule_table import (
+    CHECK_DATE,
     Z01,
     Z05,
     Record,
@@ -265,7 +266,7 @@ def test_734_not_checked_without_sdkt():
 
     from kvportal.kvdt import validate_file
 
-    report = validate_file(BytesIO(dump(records)))
+    report = validate_file(BytesIO(dump(records)), today=CHECK_DATE)
     assert "734" in report.not_checked
 
 
@@ -293,3 +294,28 @@ def test_the_kbv_files_are_unchanged_by_the_new_rules():
         assert not set(CASES) & set(found)
     rec = case(load(Z01), "0102", where=lambda d: d.get("4124") == "310109A14017")
     assert rec
+
+
+def test_master_data_tables_are_built_once_and_case_state_is_fresh(tmp_path):
+    """The per-quarter tables are memoised on the MasterData object; every check still gets
+    its own case state, so a second check with the same object gives the same report."""
+    from kvportal.core.quarters import Quarter
+    from kvportal.kvdt import mdrules
+    from kvportal.kvdt.masterdata import load_directory
+
+    records = load(Z01)
+    first = kt_with_group(tmp_path, records, "24602")
+    data = load_directory(tmp_path)
+    q = Quarter(2026, 4)
+    a, b = mdrules.State.create(data, q), mdrules.State.create(data, q)
+    assert a is not None and b is not None and a is not b
+    assert a.kts is b.kts and a.diags is not b.diags  # shared tables, own case state
+    from io import BytesIO
+
+    from kvportal.kvdt import validate_file
+
+    reports = [
+        validate_file(BytesIO(dump(records)), masterdata=data, today=CHECK_DATE) for _ in range(2)
+    ]
+    assert [m.to_dict() for m in reports[0].messages] == [m.to_dict() for m in reports[1].messages]
+    assert [m.rule for m in first.messages] == [m.rule for m in reports[0].messages]

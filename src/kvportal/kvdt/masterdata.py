@@ -14,10 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from kvportal.core.quarters import Quarter
+
+T = TypeVar("T")
 
 
 class MasterDataError(ValueError):
@@ -197,6 +201,18 @@ class MasterData:
     keytabs: list[KeyTable] = field(default_factory=list)
     av_files: list[AvFile] = field(default_factory=list)
     hdrg_files: list[HdrgFile] = field(default_factory=list)
+    #: tables derived per quarter for the check (read-only once built), see `memo`
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def memo(self, key: Hashable, build: Callable[[], T]) -> T:
+        """`build()` once per key: derived lookup tables of a quarter are computed on the
+        first check and reused by every further check with this object (they must not be
+        changed by their users)."""
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = build()
+            return value
 
     def hdrg_file(self, quarter: Quarter) -> HdrgFile | None:
         """Hybrid-DRG master file (SDHDRG) valid in `quarter`: the newest one starting up to

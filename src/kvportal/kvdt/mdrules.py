@@ -93,6 +93,13 @@ class State:
 
     @classmethod
     def create(cls, data: MasterData, quarter: Quarter) -> State | None:
+        """A fresh case state on the quarter's tables; the tables are built once per master
+        data object and quarter (`MasterData.memo`) and only read afterwards."""
+        tables = data.memo(("mdrules.State", quarter), lambda: cls._tables(data, quarter))
+        return None if tables is None else cls(quarter, **tables)
+
+    @classmethod
+    def _tables(cls, data: MasterData, quarter: Quarter) -> dict | None:
         codes = data.icd_codes(quarter)
         kt = data.kt_file(quarter)
         state = cls(quarter)
@@ -101,7 +108,13 @@ class State:
             state.flagged = frozenset(k for k, c in state.icd.items() if c.checked)
             state.primary_codes = frozenset(state.icd.keys() - state.flagged)
         if kt is not None:
-            valid = [e for e in kt.entries if e.valid_in(quarter)]
+            start, end = quarter.start, quarter.end  # Kostentraeger.valid_in, computed once
+            valid = [
+                e
+                for e in kt.entries
+                if (e.valid_from is None or e.valid_from <= end)
+                and (e.valid_to is None or e.valid_to >= start)
+            ]
             state.kts = {e.vknr.encode(): e for e in valid}
             state.kt_known = frozenset(e.vknr.encode() for e in kt.entries)
             state.kt_plain = frozenset(
@@ -127,7 +140,13 @@ class State:
             and state.rv is None
         ):
             return None
-        return state
+        return {
+            name: getattr(state, name)
+            for name in (
+                "icd flagged primary_codes kts kt_known kt_plain iks iks_ok ebm hgnc sdav rv "
+                "rv_keys"
+            ).split()
+        }
 
     def reset_case(self) -> None:
         self.diags.clear()

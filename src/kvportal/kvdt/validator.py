@@ -1490,18 +1490,31 @@ class _Validator:
         self.msg("705", self.ops_pending_line, b"5035", f"OP-Schlüssel „{_s(self.ops_pending)}“.")
         self.ops_pending = b""
 
-    def precompute_masterdata(self) -> None:
-        """Per-line lookups of the billing quarter's master data: the GNRs and ICD codes on
-        which no rule can fire are decided by one dict/set lookup in the loop."""
-        self.ebm_quiet = {
+    def precompute_masterdata(self) -> tuple:
+        """Per-line lookups of the billing quarter's master data (built once per master data
+        object and quarter): the EBM index with bytes keys and dates, the GNRs and ICD codes
+        on which no rule can fire (one dict/set lookup in the loop) and the ICD codes."""
+        ebm_index: dict[bytes, tuple] = {}
+        if self.ebm is not None:  # bytes keys and dates: no decoding per GNR
+            ebm_index = {
+                g.code.encode(): (
+                    g.valid_from.encode() if g.valid_from else None,
+                    g.valid_to.encode() if g.valid_to else None,
+                    g,
+                )
+                for g in self.ebm.gnrs.values()
+            }
+        ebm_quiet = {
             gnr: (lo or b"", hi or b"99999999")
-            for gnr, (lo, hi, entry) in self.ebm_index.items()
+            for gnr, (lo, hi, entry) in ebm_index.items()
             if not entry.lists
         }
         md = self.md
-        self.md_rv = None if md is None else md.rv
-        if md is not None and md.icd is not None:
-            self.diag_quiet = frozenset(code for code in md.primary_codes if md.icd[code].billable)
+        icd = None if md is None else md.icd
+        diag_quiet = None
+        if md is not None and icd is not None:
+            diag_quiet = frozenset(code for code in md.primary_codes if icd[code].billable)
+        return ebm_index, ebm_quiet, icd, diag_quiet
 
     def ebm_rules(self) -> None:
         """SDEBM, if the Gebührenordnung (4121) is not 3: the GNR exists and is valid on the
@@ -2094,22 +2107,16 @@ class _Validator:
                     self.vknrs = self.masterdata.vknrs(quarter)
                     self.loaded_kinds = self.masterdata.available(quarter)
                     self.ebm = self.masterdata.ebm(quarter)
-                    if self.ebm is not None:  # bytes keys and dates: no decoding per GNR
-                        self.ebm_index = {
-                            g.code.encode(): (
-                                g.valid_from.encode() if g.valid_from else None,
-                                g.valid_to.encode() if g.valid_to else None,
-                                g,
-                            )
-                            for g in self.ebm.gnrs.values()
-                        }
                     self.ops = self.masterdata.ops(quarter)
-                    codes = self.masterdata.icd_codes(quarter)
-                    self.icd = None if codes is None else {k.encode(): c for k, c in codes.items()}
                     self.md = mdrules.State.create(self.masterdata, quarter)
                     if self.md is not None and self.md.rv_keys is not None:
                         mdrules.rvsa_analytes(self, self.md)
-                    self.precompute_masterdata()
+                    self.ebm_index, self.ebm_quiet, self.icd, self.diag_quiet = (
+                        self.masterdata.memo(
+                            ("validator", quarter), lambda: self.precompute_masterdata()
+                        )
+                    )
+                    self.md_rv = None if self.md is None else self.md.rv
             try:
                 self.report.quarter = Quarter.parse(val.decode("ascii"))
             except ValueError:

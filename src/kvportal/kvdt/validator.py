@@ -1383,20 +1383,20 @@ class _Validator:
             self.svc_open = False
             if self.ops_pending:
                 self.flush_ops()
-            if self.ebm is not None and self.adt_case:
-                quiet = self.ebm_quiet.get(self.svc_code)
-                if quiet is None or not quiet[0] <= self.last_ltag <= quiet[1]:
-                    self.ebm_rules()
-            if self.md_rv is not None and self.adt_case:
-                mdrules.rv_certificate(self, self.md, self.svc_code, self.svc_line)  # type: ignore[arg-type]  # md_rv is set with md
-            if self.adt_case and (self.svc_track is not None or self.svc_code[:5] in _LAB_BY_GNR):
-                self.lab_rules()
-            if (
-                self.svc_fields_line == self.svc_line
-                and self.adt_case
-                and not _MATERIAL.isdisjoint(self.svc_fields)
-            ):
-                self.material_rules()
+            if self.adt_case:
+                code = self.svc_code
+                if self.ebm is not None:
+                    quiet = self.ebm_quiet.get(code)
+                    if quiet is None or not quiet[0] <= self.last_ltag <= quiet[1]:
+                        self.ebm_rules()
+                if self.md_rv is not None:
+                    mdrules.rv_certificate(self, self.md, code, self.svc_line)  # type: ignore[arg-type]  # md_rv is set with md
+                if self.svc_track is not None or code[:5] in _LAB_BY_GNR:
+                    self.lab_rules()
+                if self.svc_fields_line == self.svc_line and not _MATERIAL.isdisjoint(
+                    self.svc_fields
+                ):
+                    self.material_rules()
             if not self.needs_place:
                 if self.sa in _FEHL_SATZARTEN:  # 0103, sad1-3: 5098, 5099 per GNR (KVDT-FEHL)
                     if not self.svc_bsnr:

@@ -64,7 +64,7 @@ def child(mode: str, path: str) -> dict:
         from kvportal.kvdt.masterdata import load_directory
 
         loaded = time.perf_counter()
-        masterdata = load_directory(Path(path).parent / "stammdaten")
+        masterdata = load_directory(_masterdata_dir(Path(path)))
         result["load_seconds"] = time.perf_counter() - loaded
         start = time.perf_counter()
         cpu = time.process_time()
@@ -154,7 +154,11 @@ def _line(fk: str, value: str) -> bytes:
     return b"%03d%s%s\r\n" % (len(value) + 9, fk.encode(), value.encode())
 
 
-def make_masterdata(directory: Path) -> None:
+def _masterdata_dir(con: Path) -> Path:
+    return con.parent / f"stammdaten_{con.stem}"
+
+
+def make_masterdata(con: Path) -> None:
     """Synthetic master files in the published formats with every value the generator uses
     (so the check with them is clean and every master-data rule runs)."""
     import re
@@ -163,14 +167,13 @@ def make_masterdata(directory: Path) -> None:
     from kvportal.kvdt import generator
 
     q = Quarter.parse(QUARTER)
-    target = directory / "stammdaten"
+    target = _masterdata_dir(con)
     target.mkdir(exist_ok=True)
     vknrs = [f"{BSNR[:2]}{n:03d}" for n in range(100, 800)]
-    # The generator draws each case's IK (4111) at random; take the IKs of the billing files
-    # generated here, so R202 finds them (a real SDKT lists every IK a practice bills).
-    iks: set[str] = set()
-    for con in directory.glob("*.con"):
-        iks.update(m.decode() for m in re.findall(rb"\r\n0184111(\d{9})", con.read_bytes()))
+    # The generator draws each case's IK (4111) at random; take the IKs of the billing file
+    # measured, so R202 finds them (a real SDKT lists every IK a practice bills). Each file
+    # gets its own master files: the 20 MB check does not carry the 100 MB file's IKs.
+    iks = {m.decode() for m in re.findall(rb"\r\n0184111(\d{9})", con.read_bytes())}
     spread: list[list[str]] = [[] for _ in vknrs]
     for i, ik in enumerate(sorted(iks)):
         spread[i % len(vknrs)].append(ik)
@@ -254,7 +257,7 @@ def main() -> int:
         path = make_file(directory, size)
         modes = ["split", "validate"]
         if args.stammdaten:
-            make_masterdata(directory)
+            make_masterdata(path)
             modes.append("validate+SD")
         for mode in modes:
             runs = [run_child(mode, path) for _ in range(max(1, args.repeat))]

@@ -61,7 +61,7 @@ for _kv in ("01", "02", "03", "72", "73", "74", "78"):
     _KV_OF[_kv.encode()] = _kv.encode()
 
 
-@dataclass
+@dataclass(slots=True)
 class State:
     """Master data of the billing quarter, precomputed for the per-line hooks, and the case
     state the case-end rules need."""

@@ -901,8 +901,20 @@ class _Validator:
         elif sa == b"0109":
             self.kadt_rules(seen, line)
 
-        if self.md is not None and self.in_case and (self.adt_case or sa in _MD_CASES):
-            mdrules.case_end(self, self.md, sa, seen, line)  # master-data rules (mdrules)
+        md = self.md
+        if md is not None and self.in_case and (self.adt_case or sa in _MD_CASES):
+            if (  # the common case: no ICD case rule, known IK, nothing to check on the VKNR
+                md.secondary is None
+                and not md.diags
+                and md.kts is not None
+                and md.sdav is None
+                and sa != b"hdrg1"
+                and seen.get(b"4111") in md.iks_ok
+                and (sa == b"0109" or seen.get(b"4104") in md.kt_plain)
+            ):
+                md.primary = False
+            else:
+                mdrules.case_end(self, md, sa, seen, line)  # master-data rules (mdrules)
         if self.in_case and (self.adt_case or sa in _MD_CASES):
             mdrules.vknr_area(self, seen.get(b"4104"), line)  # R017 (value list of KV areas)
         if self.adt_case:

@@ -156,12 +156,14 @@ def kostentraeger(
     period: str = "2020-01-01..",
     fee_schedule: str | None = None,
     excluded_kvs: Iterable[str] = (),
+    group: str | None = None,
 ) -> str:
     excluded = "".join(f'<unz_kv_geltungsbereich V="{kv}"/>' for kv in excluded_kvs)
     return (
         f'<kostentraeger V="{vknr}"><gueltigkeit V="{period}"/>'
         '<bezeichnung><name V="Synthetische Kasse"/></bezeichnung>'
-        "<ik_liste>"
+        + (f'<kostentraegergruppe V="{group}"/>' if group else "")
+        + "<ik_liste>"
         + "".join(f'<ik V="{ik}"/>' for ik in iks)
         + "</ik_liste>"
         + (f'<gebuehrenordnung V="{fee_schedule}"/>' if fee_schedule else "")

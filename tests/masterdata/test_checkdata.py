@@ -77,7 +77,7 @@ def test_without_import_the_protocol_names_each_missing_master_file():
     reasons = " ".join(report.not_checked_reasons)
     assert (
         f"Stammdatei Kostenträger (SDKT) für das Quartal {q} nicht eingespielt: "
-        "Regeln 201, 202, 210, 763, KVDT-RQL2." in reasons
+        "Regeln 201, 202, 210, 734, 763, KVDT-RQL2." in reasons
     )
     assert f"Stammdatei PLZ (SDPLZ) für das Quartal {q} nicht eingespielt: Regeln 478, 783." in (
         reasons

@@ -138,7 +138,13 @@ def test_properties_the_rules_use_survive_the_database(tmp_path):
         )
     )
     (tmp_path / "SDKT_Q1_2027.xml").write_bytes(
-        sdkt([kostentraeger("38825", ["109999001"], fee_schedule="1", excluded_kvs=["17"])])
+        sdkt(
+            [
+                kostentraeger(
+                    "38825", ["109999001"], fee_schedule="1", excluded_kvs=["17"], group="75"
+                )
+            ]
+        )
     )
     (tmp_path / "SDEBM_01.62_74_tf2027q1_nr1.xml").write_bytes(
         sdebm(q, [gnr("31196", ops=["5-530"], reasons=["31100"])])
@@ -151,6 +157,7 @@ def test_properties_the_rules_use_survive_the_database(tmp_path):
     assert stored.kt_file(q).entries == direct.kt_file(q).entries
     assert stored.ebm(q).gnrs == direct.ebm(q).gnrs
     assert stored.kt_file(q).entries[0].excluded_kvs == ("17",)
+    assert stored.kt_file(q).entries[0].group == "75"  # Kostenträgergruppe (R734) is kept
 
 
 def test_hgnc_key_table_is_imported_for_every_quarter(tmp_path):

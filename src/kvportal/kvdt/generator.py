@@ -40,7 +40,7 @@ INJECTABLE: dict[str, str] = {
     "021": "ungültiges Geburtsdatum (3103)",
     "022": "ICD-Code im falschen Format",
     "031": "Version der Satzbeschreibung im falschen Format",
-    "042": "GNR mit vier Ziffern",
+    "497": "GNR mit vier Ziffern (Gebührenordnung 0)",
     "049": "Überweiser-BSNR (4218) mit acht Ziffern",
     "050": "LANR mit falscher Prüfziffer in besa",
     "052": "KBV-Prüfnummer im falschen Format",
@@ -134,7 +134,7 @@ _CASE_KIND = {
 }
 _CASE_RULES = {
     "SYN-LEN", "SYN-FK", "SYN-LEER", "SYN-ZEICHEN", "SYN-CRLF", "SYN-BLANK",
-    "SYN-FKUNBEKANNT", "FMT-NUM", "FMT-WERT", "016", "021", "022", "042", "054", "313",
+    "SYN-FKUNBEKANNT", "FMT-NUM", "FMT-WERT", "016", "021", "022", "497", "054", "313",
     "324", "479", "486", "533", "715", "716", "837", "859", "STR-MUSS", "STR-ZUORDNUNG",
     "856", "860", "770", "891", "853", "KVDT-FK3674",
     *_CASE_KIND,
@@ -475,7 +475,7 @@ class _Generator:
                 if lab_place is not None:
                     place, lanr = lab_place
                 first = k == 0 and n == 0
-                if first and "042" in inj:
+                if first and "497" in inj:
                     gnr = "0300"
                 block.append(("5001", gnr))
                 if first and "716" in inj:

@@ -14,10 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from kvportal.core.quarters import Quarter
+
+T = TypeVar("T")
 
 
 class MasterDataError(ValueError):
@@ -52,6 +56,8 @@ class Kostentraeger:
     fee_schedule: str | None = None
     #: `unz_kv_geltungsbereich_liste/unz_kv_geltungsbereich V`: KVs where it is not valid (R763)
     excluded_kvs: tuple[str, ...] = ()
+    #: `kostentraegergruppe V` (KT-ART-GRU, e.g. 75 = bundesweiter SKT Bundeswehr, R734)
+    group: str | None = None
 
     def valid_in(self, quarter: Quarter) -> bool:
         """Valid on at least one day of `quarter` (open ends are unbounded)."""
@@ -98,8 +104,22 @@ class IcdFile:
     codes: dict[str, IcdCode]
 
 
+class _Valid:
+    """A master entry valid from `valid_from` to `valid_to` (JJJJMMTT, None = open)."""
+
+    valid_from: str | None
+    valid_to: str | None
+
+    def valid_on(self, day: bytes) -> bool:
+        """Valid on `day` (KVDT date JJJJMMTT)."""
+        d = day.decode("ascii", "replace")
+        return (self.valid_from is None or self.valid_from <= d) and (
+            self.valid_to is None or d <= self.valid_to
+        )
+
+
 @dataclass(frozen=True)
-class Gnr:
+class Gnr(_Valid):
     """One GNR of the EBM master file (SDEBM `gnr`)."""
 
     code: str
@@ -111,13 +131,6 @@ class Gnr:
     reason_ops: tuple[str, ...] | None = None
     #: `bedingung/begruendungen_liste/gnr_liste/gnr V` (R704), None without gnr_liste
     reason_gnrs: tuple[str, ...] | None = None
-
-    def valid_on(self, day: bytes) -> bool:
-        """Valid on `day` (KVDT date JJJJMMTT)."""
-        d = day.decode("ascii", "replace")
-        return (self.valid_from is None or self.valid_from <= d) and (
-            self.valid_to is None or d <= self.valid_to
-        )
 
 
 @dataclass
@@ -132,17 +145,11 @@ class EbmFile:
 
 
 @dataclass(frozen=True)
-class OpsCode:
+class OpsCode(_Valid):
     code: str
     valid_from: str | None  # JJJJMMTT
     valid_to: str | None
     side: bool  # `kzseite V="J"`: a Seitenlokalisation (5041) is required
-
-    def valid_on(self, day: bytes) -> bool:
-        d = day.decode("ascii", "replace")
-        return (self.valid_from is None or self.valid_from <= d) and (
-            self.valid_to is None or d <= self.valid_to
-        )
 
 
 @dataclass
@@ -194,6 +201,18 @@ class MasterData:
     keytabs: list[KeyTable] = field(default_factory=list)
     av_files: list[AvFile] = field(default_factory=list)
     hdrg_files: list[HdrgFile] = field(default_factory=list)
+    #: tables derived per quarter for the check (read-only once built), see `memo`
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def memo(self, key: Hashable, build: Callable[[], T]) -> T:
+        """`build()` once per key: derived lookup tables of a quarter are computed on the
+        first check and reused by every further check with this object (they must not be
+        changed by their users)."""
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = build()
+            return value
 
     def hdrg_file(self, quarter: Quarter) -> HdrgFile | None:
         """Hybrid-DRG master file (SDHDRG) valid in `quarter`: the newest one starting up to
@@ -352,90 +371,79 @@ def _lines(path: Path):
         yield number, line[3:7], line[7:]
 
 
-def load_plz(path: str | os.PathLike) -> PlzFile:
-    """Read one SDPLZ file (plz0, 2150 records with 0150, plz9)."""
-    path = Path(path)
+@dataclass(frozen=True)
+class _XdtFormat:
+    """One KBV master file in xDT lines: header record (with 9111 Gültigkeitsquartal and
+    9212 version), data records whose `fields` hold `digits`-digit keys, closing record."""
+
+    head: bytes
+    record: bytes
+    fields: tuple[bytes, ...]
+    digits: int
+    tail: bytes
+    bad_key: str  # message for a malformed key; {fk} = its field id
+
+
+#: SDPLZ 1.06: plz0, 2150 with 0150 (Postleitzahl), plz9.
+_SDPLZ = _XdtFormat(
+    b"plz0", b"2150", (b"0150",), 5, b"plz9", "Postleitzahl ({fk}) muss fünf Ziffern haben."
+)
+#: SDAV 1.08: AVS0, 1450 with 0201 BSNR and 0200 NBSNR, AVS9.
+_SDAV = _XdtFormat(
+    b"AVS0", b"1450", (b"0201", b"0200"), 9, b"AVS9", "(N)BSNR ({fk}) muss neun Ziffern haben."
+)
+
+
+def _load_xdt(path: Path, form: _XdtFormat) -> tuple[Path, Quarter, str, frozenset[bytes]]:
+    """Read an xDT master file of `form`: (path, quarter, version, keys)."""
+    head, tail = form.head.decode(), form.tail.decode()
     quarter: Quarter | None = None
     version = ""
-    postcodes: set[bytes] = set()
+    keys: set[bytes] = set()
     satzart = None
     seen_end = False
     for number, fk, val in _lines(path):
         if fk == b"8000":
             satzart = val
-            seen_end = seen_end or val == b"plz9"
-            if number == 1 and val != b"plz0":
-                raise MasterDataError(f"{path.name}: die Datei beginnt nicht mit plz0.")
-        elif satzart == b"plz0" and fk == b"9111":
+            seen_end = seen_end or val == form.tail
+            if number == 1 and val != form.head:
+                raise MasterDataError(f"{path.name}: die Datei beginnt nicht mit {head}.")
+        elif satzart == form.head and fk == b"9111":
             try:
                 quarter = Quarter.parse(val.decode("ascii"))
             except (ValueError, UnicodeDecodeError):
                 raise MasterDataError(
                     f"{path.name}, Zeile {number}: Gültigkeitsquartal (9111) ist kein QJJJJ."
                 ) from None
-        elif satzart == b"plz0" and fk == b"9212":
+        elif satzart == form.head and fk == b"9212":
             version = val.decode("ascii", "replace")
-        elif satzart == b"2150" and fk == b"0150":
-            if len(val) != 5 or not val.isdigit():
-                raise MasterDataError(
-                    f"{path.name}, Zeile {number}: Postleitzahl (0150) muss fünf Ziffern haben."
-                )
-            postcodes.add(val)
+        elif satzart == form.record and fk in form.fields:
+            if len(val) != form.digits or not val.isdigit():
+                detail = form.bad_key.format(fk=fk.decode())
+                raise MasterDataError(f"{path.name}, Zeile {number}: {detail}")
+            keys.add(val)
     if quarter is None:
-        raise MasterDataError(f"{path.name}: Gültigkeitsquartal (9111) fehlt im Satz plz0.")
+        raise MasterDataError(f"{path.name}: Gültigkeitsquartal (9111) fehlt im Satz {head}.")
     if not seen_end:
-        raise MasterDataError(f"{path.name}: die Datei endet nicht mit plz9 (unvollständig?).")
-    return PlzFile(path, quarter, version, frozenset(postcodes))
+        raise MasterDataError(f"{path.name}: die Datei endet nicht mit {tail} (unvollständig?).")
+    return path, quarter, version, frozenset(keys)
+
+
+def load_plz(path: str | os.PathLike) -> PlzFile:
+    """Read one SDPLZ file (plz0, 2150 records with 0150, plz9)."""
+    return PlzFile(*_load_xdt(Path(path), _SDPLZ))
 
 
 def load_sdav(path: str | os.PathLike) -> AvFile:
     """Read one Arztverzeichnis file (KBV Datensatzbeschreibung SDAV 1.08, xDT: `AVS0` with
     9111 Gültigkeitsquartal and 9212 version, `1450` with 0201 BSNR, 0200 NBSNR, 0212 LANR,
     `AVS9`)."""
-    path = Path(path)
-    quarter: Quarter | None = None
-    version = ""
-    bsnrs: set[bytes] = set()
-    satzart = None
-    seen_end = False
-    for number, fk, val in _lines(path):
-        if fk == b"8000":
-            satzart = val
-            seen_end = seen_end or val == b"AVS9"
-            if number == 1 and val != b"AVS0":
-                raise MasterDataError(f"{path.name}: die Datei beginnt nicht mit AVS0.")
-        elif satzart == b"AVS0" and fk == b"9111":
-            try:
-                quarter = Quarter.parse(val.decode("ascii"))
-            except (ValueError, UnicodeDecodeError):
-                raise MasterDataError(
-                    f"{path.name}, Zeile {number}: Gültigkeitsquartal (9111) ist kein QJJJJ."
-                ) from None
-        elif satzart == b"AVS0" and fk == b"9212":
-            version = val.decode("ascii", "replace")
-        elif satzart == b"1450" and fk in (b"0201", b"0200"):
-            if len(val) != 9 or not val.isdigit():
-                raise MasterDataError(
-                    f"{path.name}, Zeile {number}: (N)BSNR ({fk.decode()}) muss neun Ziffern haben."
-                )
-            bsnrs.add(val)
-    if quarter is None:
-        raise MasterDataError(f"{path.name}: Gültigkeitsquartal (9111) fehlt im Satz AVS0.")
-    if not seen_end:
-        raise MasterDataError(f"{path.name}: die Datei endet nicht mit AVS9 (unvollständig?).")
-    return AvFile(path, quarter, version, frozenset(bsnrs))
+    return AvFile(*_load_xdt(Path(path), _SDAV))
 
 
 _QUARTER_IN_NAME = re.compile(r"(?:Q([1-4])[_-]?(\d{4})|(\d{4})[_-]?Q([1-4]))", re.I)
-_VKNR = re.compile(r"\d{5}")
 _IK = re.compile(r"\d{9}")
 _KV = re.compile(r"\d{2}")
-
-
-def _xml_syntax_error() -> type[Exception]:
-    from lxml import etree
-
-    return etree.XMLSyntaxError
 
 
 def _local(tag: str) -> str:
@@ -465,72 +473,65 @@ def load_sdkt(path: str | os.PathLike, *, quarter: Quarter | None = None) -> KtF
     entries: list[Kostentraeger] = []
     current: dict | None = None
     depth_in_ik_liste = False
-    try:
-        for event, elem in _xml_events(path):
-            name = _local(elem.tag)
-            if event == "start":
-                if name == "kostentraeger":
-                    vknr = elem.get("V", "")
-                    where = f"Kostenträger Nr. {len(entries) + 1}"
-                    if not _VKNR.fullmatch(vknr):
-                        raise MasterDataError(
-                            f"{path.name}, {where}: VKNR (V) „{vknr}“ muss fünf Ziffern haben."
-                        )
-                    current = {
-                        "vknr": vknr,
-                        "iks": [],
-                        "where": where,
-                        "go": None,
-                        "unz": [],
-                    }
-                elif current is not None and name == "ik_liste":
-                    depth_in_ik_liste = True
-                continue
-            # end events
-            if current is not None:
-                if name == "gueltigkeit" and "period" not in current:
-                    parent_level = not depth_in_ik_liste
-                    if parent_level:
-                        current["period"] = _period(path, elem.get("V", ""), current["where"])
-                elif name == "ik" and depth_in_ik_liste:
-                    ik = elem.get("V", "")
-                    if not _IK.fullmatch(ik):
-                        raise MasterDataError(
-                            f"{path.name}, {current['where']} ({current['vknr']}): IK „{ik}“ "
-                            "muss neun Ziffern haben."
-                        )
-                    current["iks"].append(ik)
-                elif name == "ik_liste":
-                    depth_in_ik_liste = False
-                elif name == "gebuehrenordnung":
-                    current["go"] = elem.get("V") or None
-                elif name == "unz_kv_geltungsbereich":
-                    kv = elem.get("V", "")
-                    if not _KV.fullmatch(kv):
-                        raise MasterDataError(
-                            f"{path.name}, {current['where']} ({current['vknr']}): "
-                            f"unz_kv_geltungsbereich „{kv}“ muss zwei Ziffern haben."
-                        )
-                    current["unz"].append(kv)
-                elif name == "kostentraeger":
-                    start, end = current.get("period", (None, None))
-                    entries.append(
-                        Kostentraeger(
-                            current["vknr"],
-                            start,
-                            end,
-                            tuple(current["iks"]),
-                            current["go"],
-                            tuple(current["unz"]),
-                        )
+    for event, elem in _xml_events(path):
+        name = _local(elem.tag)
+        if event == "start":
+            if name == "kostentraeger":
+                vknr, where = _entry_key(path, elem, _KT_KEY, len(entries) + 1)
+                current = {
+                    "vknr": vknr,
+                    "iks": [],
+                    "where": where,
+                    "go": None,
+                    "unz": [],
+                    "group": None,
+                }
+            elif current is not None and name == "ik_liste":
+                depth_in_ik_liste = True
+            continue
+        # end events
+        if current is not None:
+            if name == "gueltigkeit" and "period" not in current:
+                parent_level = not depth_in_ik_liste
+                if parent_level:
+                    current["period"] = _period(path, elem.get("V", ""), current["where"])
+            elif name == "ik" and depth_in_ik_liste:
+                ik = elem.get("V", "")
+                if not _IK.fullmatch(ik):
+                    raise MasterDataError(
+                        f"{path.name}, {current['where']} ({current['vknr']}): IK „{ik}“ "
+                        "muss neun Ziffern haben."
                     )
-                    current = None
-                    elem.clear()
-    except _xml_syntax_error() as exc:
-        line, column = exc.position  # type: ignore[attr-defined]  # lxml XMLSyntaxError
-        raise MasterDataError(
-            f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."
-        ) from None
+                current["iks"].append(ik)
+            elif name == "ik_liste":
+                depth_in_ik_liste = False
+            elif name == "gebuehrenordnung":
+                current["go"] = elem.get("V") or None
+            elif name == "kostentraegergruppe":
+                current["group"] = elem.get("V") or None
+            elif name == "unz_kv_geltungsbereich":
+                kv = elem.get("V", "")
+                if not _KV.fullmatch(kv):
+                    raise MasterDataError(
+                        f"{path.name}, {current['where']} ({current['vknr']}): "
+                        f"unz_kv_geltungsbereich „{kv}“ muss zwei Ziffern haben."
+                    )
+                current["unz"].append(kv)
+            elif name == "kostentraeger":
+                start, end = current.get("period", (None, None))
+                entries.append(
+                    Kostentraeger(
+                        current["vknr"],
+                        start,
+                        end,
+                        tuple(current["iks"]),
+                        current["go"],
+                        tuple(current["unz"]),
+                        current["group"],
+                    )
+                )
+                current = None
+                elem.clear()
     if not entries:
         raise MasterDataError(f"{path.name}: die Datei enthält keinen Kostenträger.")
     if quarter is None:
@@ -553,15 +554,38 @@ _ICD = re.compile(r"[A-Z]\d{2}(\.\d{1,2})?[-*+!]?")
 _YEAR_IN_NAME = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
 
 
+#: Key attribute (V) of a master entry: (entry, key name, pattern, what it must be).
+_KT_KEY = ("Kostenträger", "VKNR", re.compile(r"\d{5}"), "fünf Ziffern haben")
+_EBM_KEY = ("GNR", "GNR", re.compile(r"\d{5}[A-Z]?"), "nnnnn oder nnnnnA sein")
+_OPS_KEY = ("OPS", "OP-Schlüssel", re.compile(r".{1,8}", re.S), "1 bis 8 Zeichen haben")
+
+
+def _entry_key(path: Path, elem, key: tuple, number: int) -> tuple[str, str]:
+    """The key (V) of the `number`th entry and where it stands; a bad key is an error."""
+    entry, name, pattern, must = key
+    value = elem.get("V", "")
+    where = f"{entry} Nr. {number}"
+    if not pattern.fullmatch(value):
+        raise MasterDataError(f"{path.name}, {where}: {name} (V) „{value}“ muss {must}.")
+    return value, where
+
+
 def _xml_events(path: Path):
     from lxml import etree  # lazy: a check without master data does not pay for lxml
 
     head = path.read_bytes()[:4096]
     if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
         raise MasterDataError(f"{path.name}: DOCTYPE/ENTITY-Angaben sind nicht erlaubt.")
-    return etree.iterparse(
+    events = etree.iterparse(
         str(path), events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False
     )
+    try:
+        yield from events
+    except etree.XMLSyntaxError as exc:  # every loader reports broken XML the same way
+        line, column = getattr(exc, "position", (0, 0))
+        raise MasterDataError(
+            f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."
+        ) from None
 
 
 #: Optional SDICD elements (schema icd, group diagnose_optionale_elemente_liste) -> values.
@@ -601,84 +625,77 @@ def load_sdicd(path: str | os.PathLike, *, year: int | None = None) -> IcdFile:
         year = int(match[1])
     codes: dict[str, IcdCode] = {}
     stack: list[dict] = []
-    try:
-        for event, elem in _xml_events(path):
-            name = _local(elem.tag)
-            if event == "start":
-                if name == "diagnose":
-                    if stack:
-                        stack[-1]["terminal"] = False
-                    stack.append({"terminal": True, "n": len(codes) + len(stack) + 1})
-                continue
-            if not stack:
-                continue
-            top = stack[-1]
-            parent = elem.getparent()
-            direct = parent is not None and _local(parent.tag) == "diagnose"
-            if name == "icd_code" and direct and "code" not in top:
-                code = elem.get("V", "")
-                if not _ICD.fullmatch(code):
-                    raise MasterDataError(
-                        f"{path.name}, Zeile {elem.sourceline}: ICD-Code „{code}“ hat nicht das "
-                        "Muster der ICD-10-GM."
-                    )
-                top["code"] = code
-            elif name == "abrechenbar" and direct:
-                value = elem.get("V", "")
-                if value not in ("j", "n"):
-                    raise MasterDataError(
-                        f"{path.name}, Zeile {elem.sourceline}: abrechenbar muss j oder n sein."
-                    )
-                top["billable"] = value == "j"
-            elif name == "geschlechtsbezug" and direct:
-                top["sex"] = _icd_choice(path, elem, name, ("m", "w"))
-            elif name in _ICD_FLAGS and direct:
-                top[name] = _icd_choice(path, elem, name, _ICD_FLAGS[name])
-            elif name in ("untere_altersgrenze", "obere_altersgrenze") and direct:
-                value, unit = elem.get("V", ""), elem.get("U", "")
-                if not (value.isdigit() and len(value) <= 3) or unit not in ("Tag", "Jahr"):
-                    raise MasterDataError(
-                        f"{path.name}, Zeile {elem.sourceline}: {name} braucht V (1 bis 3 "
-                        "Ziffern) und U (Tag oder Jahr)."
-                    )
-                top[name] = f"{int(value)}{unit[0]}"
-            elif name == "diagnose":
-                stack.pop()
-                if "code" not in top or "billable" not in top:
-                    raise MasterDataError(
-                        f"{path.name}, Zeile {elem.sourceline}: Diagnose ohne icd_code oder "
-                        "abrechenbar."
-                    )
-                code = top["code"]
-                notation = top.get("notationskennzeichen")
-                if code[-1] in "*+!":  # the code pattern allows the sign at its end
-                    code, notation = code[:-1], notation or code[-1]
-                codes[code] = IcdCode(
-                    code,
-                    top["billable"],
-                    top["terminal"],
-                    top.get("sex"),
-                    sex_error=top.get("geschlechtsbezug_fehlerart"),
-                    age_low=top.get("untere_altersgrenze"),
-                    age_high=top.get("obere_altersgrenze"),
-                    age_error=top.get("altersbezug_fehlerart"),
-                    notation=notation,
-                    rare=top.get("krankheit_in_mitteleuropa_sehr_selten") == "j",
-                    empty=top.get("schlüsselnummer_mit_inhalt_belegt") == "n",
-                    reportable=top.get("infektionsschutzgesetz_meldepflicht") == "j",
+    for event, elem in _xml_events(path):
+        name = _local(elem.tag)
+        if event == "start":
+            if name == "diagnose":
+                if stack:
+                    stack[-1]["terminal"] = False
+                stack.append({"terminal": True, "n": len(codes) + len(stack) + 1})
+            continue
+        if not stack:
+            continue
+        top = stack[-1]
+        parent = elem.getparent()
+        direct = parent is not None and _local(parent.tag) == "diagnose"
+        if name == "icd_code" and direct and "code" not in top:
+            code = elem.get("V", "")
+            if not _ICD.fullmatch(code):
+                raise MasterDataError(
+                    f"{path.name}, Zeile {elem.sourceline}: ICD-Code „{code}“ hat nicht das "
+                    "Muster der ICD-10-GM."
                 )
-    except _xml_syntax_error() as exc:
-        line, column = exc.position  # type: ignore[attr-defined]  # lxml XMLSyntaxError
-        raise MasterDataError(
-            f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."
-        ) from None
+            top["code"] = code
+        elif name == "abrechenbar" and direct:
+            value = elem.get("V", "")
+            if value not in ("j", "n"):
+                raise MasterDataError(
+                    f"{path.name}, Zeile {elem.sourceline}: abrechenbar muss j oder n sein."
+                )
+            top["billable"] = value == "j"
+        elif name == "geschlechtsbezug" and direct:
+            top["sex"] = _icd_choice(path, elem, name, ("m", "w"))
+        elif name in _ICD_FLAGS and direct:
+            top[name] = _icd_choice(path, elem, name, _ICD_FLAGS[name])
+        elif name in ("untere_altersgrenze", "obere_altersgrenze") and direct:
+            value, unit = elem.get("V", ""), elem.get("U", "")
+            if not (value.isdigit() and len(value) <= 3) or unit not in ("Tag", "Jahr"):
+                raise MasterDataError(
+                    f"{path.name}, Zeile {elem.sourceline}: {name} braucht V (1 bis 3 "
+                    "Ziffern) und U (Tag oder Jahr)."
+                )
+            top[name] = f"{int(value)}{unit[0]}"
+        elif name == "diagnose":
+            stack.pop()
+            if "code" not in top or "billable" not in top:
+                raise MasterDataError(
+                    f"{path.name}, Zeile {elem.sourceline}: Diagnose ohne icd_code oder "
+                    "abrechenbar."
+                )
+            code = top["code"]
+            notation = top.get("notationskennzeichen")
+            if code[-1] in "*+!":  # the code pattern allows the sign at its end
+                code, notation = code[:-1], notation or code[-1]
+            codes[code] = IcdCode(
+                code,
+                top["billable"],
+                top["terminal"],
+                top.get("sex"),
+                sex_error=top.get("geschlechtsbezug_fehlerart"),
+                age_low=top.get("untere_altersgrenze"),
+                age_high=top.get("obere_altersgrenze"),
+                age_error=top.get("altersbezug_fehlerart"),
+                notation=notation,
+                rare=top.get("krankheit_in_mitteleuropa_sehr_selten") == "j",
+                empty=top.get("schlüsselnummer_mit_inhalt_belegt") == "n",
+                reportable=top.get("infektionsschutzgesetz_meldepflicht") == "j",
+            )
     if not codes:
         raise MasterDataError(f"{path.name}: die Datei enthält keine Diagnose.")
     return IcdFile(path, year, codes)
 
 
 _TF_IN_NAME = re.compile(r"tf\+?(\d{4})q([1-4])", re.I)
-_EBM_GNR = re.compile(r"\d{5}[A-Z]?")
 _KVDT_FK = re.compile(r"\d{4}")
 
 
@@ -738,82 +755,71 @@ def load_sdebm(path: str | os.PathLike, *, quarter: Quarter | None = None) -> Eb
     gnrs: dict[str, Gnr] = {}
     header_start: str | None = None
     current: dict | None = None
-    try:
-        for event, name, elem, stack in _stack_events(path):
-            parent = stack[-1] if stack else ""
-            if event == "start":
-                if name == "gnr" and stack[-2:] == ["body", "gnr_liste"]:
-                    code = elem.get("V", "")
-                    where = f"GNR Nr. {len(gnrs) + 1}"
-                    if not _EBM_GNR.fullmatch(code):
-                        raise MasterDataError(
-                            f"{path.name}, {where}: GNR (V) „{code}“ muss nnnnn oder nnnnnA sein."
-                        )
-                    current = {
-                        "code": code,
-                        "period": None,
-                        "lists": [],
-                        "where": where,
-                        "ops": None,
-                        "gnrs": None,
-                    }
-                elif current is None:
-                    if name == "service_tmr" and "header" in stack and header_start is None:
-                        header_start = _ehd_period(path, elem.get("V", ""), "Header")[0]
-                elif name == "service_tmr" and stack[-2:] == ["allgemein", "gueltigkeit"]:
-                    if current["period"] is None:
-                        current["period"] = _ehd_period(
-                            path, elem.get("V", ""), f"{current['where']} ({current['code']})"
-                        )
-                elif name == "gnr_zusatzangaben_liste" and parent == "gnr_zusatzangaben":
-                    kind = elem.get("V", "")
-                    if kind not in ("AUSWAHL", "SEQUENZ"):
-                        raise MasterDataError(
-                            f"{path.name}, GNR {current['code']}: gnr_zusatzangaben_liste V muss "
-                            "AUSWAHL oder SEQUENZ sein."
-                        )
-                    current["lists"].append((kind == "SEQUENZ", []))
-                elif "begruendungen_liste" in stack and parent == "begruendungen_liste":
-                    if name == "ops_liste" and current["ops"] is None:
-                        current["ops"] = []
-                    elif name == "gnr_liste" and current["gnrs"] is None:
-                        current["gnrs"] = []
-                elif name == "ops" and stack[-3:] == [
-                    "begruendungen_liste",
-                    "ops_liste",
-                    "kategorie",
-                ]:
-                    current["ops"].append(elem.get("V", ""))
-                elif name == "gnr" and stack[-2:] == ["begruendungen_liste", "gnr_liste"]:
-                    current["gnrs"].append(elem.get("V", ""))
-                elif name == "gnr_zusatzangabe" and parent == "gnr_zusatzangaben_liste":
-                    fk = elem.get("V", "")
-                    if not _KVDT_FK.fullmatch(fk):
-                        raise MasterDataError(
-                            f"{path.name}, GNR {current['code']}: Zusatzangabe „{fk}“ ist keine "
-                            "KVDT-Feldkennung."
-                        )
-                    current["lists"][-1][1].append(fk)
-                continue
-            if name == "gnr" and current is not None and stack[-2:] == ["body", "gnr_liste"]:
-                start, end = current["period"] or (None, None)
-                lists = tuple((seq, tuple(fks)) for seq, fks in current["lists"] if fks)
-                ops, reasons = current["ops"], current["gnrs"]
-                gnrs[current["code"]] = Gnr(
-                    current["code"],
-                    start,
-                    end,
-                    lists,
-                    None if ops is None else tuple(v for v in ops if v),
-                    None if reasons is None else tuple(v for v in reasons if v),
-                )
-                current = None
-                elem.clear()
-    except _xml_syntax_error() as exc:
-        line, column = getattr(exc, "position", (0, 0))
-        raise MasterDataError(
-            f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."
-        ) from None
+    for event, name, elem, stack in _stack_events(path):
+        parent = stack[-1] if stack else ""
+        if event == "start":
+            if name == "gnr" and stack[-2:] == ["body", "gnr_liste"]:
+                code, where = _entry_key(path, elem, _EBM_KEY, len(gnrs) + 1)
+                current = {
+                    "code": code,
+                    "period": None,
+                    "lists": [],
+                    "where": where,
+                    "ops": None,
+                    "gnrs": None,
+                }
+            elif current is None:
+                if name == "service_tmr" and "header" in stack and header_start is None:
+                    header_start = _ehd_period(path, elem.get("V", ""), "Header")[0]
+            elif name == "service_tmr" and stack[-2:] == ["allgemein", "gueltigkeit"]:
+                if current["period"] is None:
+                    current["period"] = _ehd_period(
+                        path, elem.get("V", ""), f"{current['where']} ({current['code']})"
+                    )
+            elif name == "gnr_zusatzangaben_liste" and parent == "gnr_zusatzangaben":
+                kind = elem.get("V", "")
+                if kind not in ("AUSWAHL", "SEQUENZ"):
+                    raise MasterDataError(
+                        f"{path.name}, GNR {current['code']}: gnr_zusatzangaben_liste V muss "
+                        "AUSWAHL oder SEQUENZ sein."
+                    )
+                current["lists"].append((kind == "SEQUENZ", []))
+            elif "begruendungen_liste" in stack and parent == "begruendungen_liste":
+                if name == "ops_liste" and current["ops"] is None:
+                    current["ops"] = []
+                elif name == "gnr_liste" and current["gnrs"] is None:
+                    current["gnrs"] = []
+            elif name == "ops" and stack[-3:] == [
+                "begruendungen_liste",
+                "ops_liste",
+                "kategorie",
+            ]:
+                current["ops"].append(elem.get("V", ""))
+            elif name == "gnr" and stack[-2:] == ["begruendungen_liste", "gnr_liste"]:
+                current["gnrs"].append(elem.get("V", ""))
+            elif name == "gnr_zusatzangabe" and parent == "gnr_zusatzangaben_liste":
+                fk = elem.get("V", "")
+                if not _KVDT_FK.fullmatch(fk):
+                    raise MasterDataError(
+                        f"{path.name}, GNR {current['code']}: Zusatzangabe „{fk}“ ist keine "
+                        "KVDT-Feldkennung."
+                    )
+                current["lists"][-1][1].append(fk)
+            continue
+        if name == "gnr" and current is not None and stack[-2:] == ["body", "gnr_liste"]:
+            start, end = current["period"] or (None, None)
+            lists = tuple((seq, tuple(fks)) for seq, fks in current["lists"] if fks)
+            ops, reasons = current["ops"], current["gnrs"]
+            gnrs[current["code"]] = Gnr(
+                current["code"],
+                start,
+                end,
+                lists,
+                None if ops is None else tuple(v for v in ops if v),
+                None if reasons is None else tuple(v for v in reasons if v),
+            )
+            current = None
+            elem.clear()
     if not gnrs:
         raise MasterDataError(f"{path.name}: die Datei enthält keine GNR (gnr_liste/gnr).")
     return EbmFile(path, quarter or _file_quarter(path, header_start, "EBM-Stammdatei"), gnrs)
@@ -826,42 +832,31 @@ def load_sdops(path: str | os.PathLike, *, quarter: Quarter | None = None) -> Op
     codes: dict[str, OpsCode] = {}
     header_start: str | None = None
     current: dict | None = None
-    try:
-        for event, name, elem, stack in _stack_events(path):
-            if event == "start":
-                if name == "opscode":
-                    code = elem.get("V", "")
-                    if not code or len(code) > 8:
-                        raise MasterDataError(
-                            f"{path.name}, OPS Nr. {len(codes) + 1}: OP-Schlüssel (V) „{code}“ "
-                            "muss 1 bis 8 Zeichen haben."
-                        )
-                    current = {"code": code, "period": None, "side": None}
-                elif current is None:
-                    if name == "service_tmr" and "header" in stack and header_start is None:
-                        header_start = _ehd_period(path, elem.get("V", ""), "Header")[0]
-                elif name == "gueltigkeit":
-                    current["period"] = _ehd_period(path, elem.get("V", ""), current["code"])
-                elif name == "kzseite":
-                    side = elem.get("V", "")
-                    if side not in ("J", "N"):
-                        raise MasterDataError(
-                            f"{path.name}, OPS {current['code']}: kzseite muss J oder N sein."
-                        )
-                    current["side"] = side == "J"
-                continue
-            if name == "opscode" and current is not None:
-                if current["side"] is None:
-                    raise MasterDataError(f"{path.name}, OPS {current['code']}: kzseite fehlt.")
-                start, end = current["period"] or (None, None)
-                codes[current["code"]] = OpsCode(current["code"], start, end, current["side"])
-                current = None
-                elem.clear()
-    except _xml_syntax_error() as exc:
-        line, column = getattr(exc, "position", (0, 0))
-        raise MasterDataError(
-            f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."
-        ) from None
+    for event, name, elem, stack in _stack_events(path):
+        if event == "start":
+            if name == "opscode":
+                code, _where = _entry_key(path, elem, _OPS_KEY, len(codes) + 1)
+                current = {"code": code, "period": None, "side": None}
+            elif current is None:
+                if name == "service_tmr" and "header" in stack and header_start is None:
+                    header_start = _ehd_period(path, elem.get("V", ""), "Header")[0]
+            elif name == "gueltigkeit":
+                current["period"] = _ehd_period(path, elem.get("V", ""), current["code"])
+            elif name == "kzseite":
+                side = elem.get("V", "")
+                if side not in ("J", "N"):
+                    raise MasterDataError(
+                        f"{path.name}, OPS {current['code']}: kzseite muss J oder N sein."
+                    )
+                current["side"] = side == "J"
+            continue
+        if name == "opscode" and current is not None:
+            if current["side"] is None:
+                raise MasterDataError(f"{path.name}, OPS {current['code']}: kzseite fehlt.")
+            start, end = current["period"] or (None, None)
+            codes[current["code"]] = OpsCode(current["code"], start, end, current["side"])
+            current = None
+            elem.clear()
     if not codes:
         raise MasterDataError(f"{path.name}: die Datei enthält keinen OP-Schlüssel (opscode).")
     return OpsFile(path, quarter or _file_quarter(path, header_start, "OPS-Stammdatei"), codes)
@@ -875,27 +870,21 @@ def load_sdhdrg(path: str | os.PathLike) -> HdrgFile:
     path = Path(path)
     codes: set[str] = set()
     period: tuple[str | None, str | None] | None = None
-    try:
-        for event, name, elem, stack in _stack_events(path):
-            if event != "start":
-                if name == "hybrid_drg":
-                    elem.clear()
-                continue
-            if name == "service_tmr" and "header" in stack and period is None:
-                period = _ehd_period(path, elem.get("V", ""), "Header (service_tmr)")
-            elif name == "hybrid_drg":
-                code = elem.get("V", "")
-                if not re.fullmatch(r"[A-Z0-9]{4}", code):
-                    raise MasterDataError(
-                        f"{path.name}, Zeile {elem.sourceline}: Hybrid-DRG (V) „{code}“ muss "
-                        "vier Zeichen (A–Z, 0–9) haben."
-                    )
-                codes.add(code)
-    except _xml_syntax_error() as exc:
-        line, column = getattr(exc, "position", (0, 0))
-        raise MasterDataError(
-            f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."
-        ) from None
+    for event, name, elem, stack in _stack_events(path):
+        if event != "start":
+            if name == "hybrid_drg":
+                elem.clear()
+            continue
+        if name == "service_tmr" and "header" in stack and period is None:
+            period = _ehd_period(path, elem.get("V", ""), "Header (service_tmr)")
+        elif name == "hybrid_drg":
+            code = elem.get("V", "")
+            if not re.fullmatch(r"[A-Z0-9]{4}", code):
+                raise MasterDataError(
+                    f"{path.name}, Zeile {elem.sourceline}: Hybrid-DRG (V) „{code}“ muss "
+                    "vier Zeichen (A–Z, 0–9) haben."
+                )
+            codes.add(code)
     if not codes:
         raise MasterDataError(f"{path.name}: die Datei enthält keine Hybrid-DRG (hybrid_drg).")
     start, end = period or (None, None)
@@ -915,32 +904,26 @@ def load_keytab(path: str | os.PathLike) -> KeyTable:
     keys: dict[str, str] = {}
     gops: list[tuple[str, str, str]] = []
     head: dict[str, str] | None = None
-    try:
-        for event, name, elem, _stack in _stack_events(path):
-            if event != "start":
-                if name == "keytab" and head is not None:
-                    break
-                continue
-            if name == "keytab" and head is None:
-                head = {a: elem.get(a, "") for a in ("S", "SN", "SV")}
-                if not head["S"]:
-                    raise MasterDataError(f"{path.name}: keytab ohne OID (Attribut S).")
-            elif name == "key" and head is not None:
-                value = elem.get("V")
-                if not value:
-                    raise MasterDataError(
-                        f"{path.name}, Zeile {elem.sourceline}: key ohne Wert (Attribut V)."
-                    )
-                keys[value] = elem.get("DN", "")
-                if elem.get("gop"):
-                    period = elem.get("gueltigkeit", "..")
-                    _ehd_period(path, period, f"Zeile {elem.sourceline} (gueltigkeit)")
-                    gops.append((value, elem.get("gop", ""), period))
-    except _xml_syntax_error() as exc:
-        line, column = getattr(exc, "position", (0, 0))
-        raise MasterDataError(
-            f"{path.name}, Zeile {line}, Spalte {column}: kein gültiges XML."
-        ) from None
+    for event, name, elem, _stack in _stack_events(path):
+        if event != "start":
+            if name == "keytab" and head is not None:
+                break
+            continue
+        if name == "keytab" and head is None:
+            head = {a: elem.get(a, "") for a in ("S", "SN", "SV")}
+            if not head["S"]:
+                raise MasterDataError(f"{path.name}: keytab ohne OID (Attribut S).")
+        elif name == "key" and head is not None:
+            value = elem.get("V")
+            if not value:
+                raise MasterDataError(
+                    f"{path.name}, Zeile {elem.sourceline}: key ohne Wert (Attribut V)."
+                )
+            keys[value] = elem.get("DN", "")
+            if elem.get("gop"):
+                period = elem.get("gueltigkeit", "..")
+                _ehd_period(path, period, f"Zeile {elem.sourceline} (gueltigkeit)")
+                gops.append((value, elem.get("gop", ""), period))
     if head is None or not keys:
         raise MasterDataError(f"{path.name}: keine Schlüsseltabelle (keytab mit key) gefunden.")
     match = _TF_IN_NAME.search(path.name)

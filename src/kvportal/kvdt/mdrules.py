@@ -23,6 +23,7 @@ Decisions where the rule text is silent (see docs/kvdt.md, "KBV-Stammdateien"):
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -60,7 +61,7 @@ for _kv in ("01", "02", "03", "72", "73", "74", "78"):
     _KV_OF[_kv.encode()] = _kv.encode()
 
 
-@dataclass
+@dataclass(slots=True)
 class State:
     """Master data of the billing quarter, precomputed for the per-line hooks, and the case
     state the case-end rules need."""
@@ -72,6 +73,9 @@ class State:
     primary_codes: frozenset[bytes] = frozenset()  # known, no flag, no notation: primary
     kts: dict[bytes, Kostentraeger] | None = None  # SDKT entries valid in the quarter, by VKNR
     kt_known: frozenset[bytes] = frozenset()  # every VKNR of the SDKT file (KVDT-RQL2)
+    #: valid VKNRs on which only R202 can fire (no fee schedule, excluded KV or group 75)
+    kt_plain: frozenset[bytes] = frozenset()
+    iks_ok: frozenset[bytes] = frozenset()  # `iks`, or nothing when R202 cannot run
     iks: frozenset[bytes] | None = None  # SDKT IKs valid in the quarter (R202)
     ebm: bool = False  # SDEBM loaded (R703/R704)
     hgnc: frozenset[bytes] | None = None  # HGNC gene symbols (R222)
@@ -89,6 +93,13 @@ class State:
 
     @classmethod
     def create(cls, data: MasterData, quarter: Quarter) -> State | None:
+        """A fresh case state on the quarter's tables; the tables are built once per master
+        data object and quarter (`MasterData.memo`) and only read afterwards."""
+        tables = data.memo(("mdrules.State", quarter), lambda: cls._tables(data, quarter))
+        return None if tables is None else cls(quarter, **tables)
+
+    @classmethod
+    def _tables(cls, data: MasterData, quarter: Quarter) -> dict | None:
         codes = data.icd_codes(quarter)
         kt = data.kt_file(quarter)
         state = cls(quarter)
@@ -97,10 +108,22 @@ class State:
             state.flagged = frozenset(k for k, c in state.icd.items() if c.checked)
             state.primary_codes = frozenset(state.icd.keys() - state.flagged)
         if kt is not None:
-            valid = [e for e in kt.entries if e.valid_in(quarter)]
+            start, end = quarter.start, quarter.end  # Kostentraeger.valid_in, computed once
+            valid = [
+                e
+                for e in kt.entries
+                if (e.valid_from is None or e.valid_from <= end)
+                and (e.valid_to is None or e.valid_to >= start)
+            ]
             state.kts = {e.vknr.encode(): e for e in valid}
             state.kt_known = frozenset(e.vknr.encode() for e in kt.entries)
+            state.kt_plain = frozenset(
+                k
+                for k, e in state.kts.items()
+                if e.fee_schedule is None and not e.excluded_kvs and e.group != "75"
+            )
             state.iks = frozenset(ik.encode() for e in valid for ik in e.iks)
+            state.iks_ok = state.iks
         state.ebm = data.ebm(quarter) is not None
         state.hgnc = data.hgnc_symbols(quarter)
         av = data.av_file(quarter)
@@ -117,7 +140,13 @@ class State:
             and state.rv is None
         ):
             return None
-        return state
+        return {
+            name: getattr(state, name)
+            for name in (
+                "icd flagged primary_codes kts kt_known kt_plain iks iks_ok ebm hgnc sdav rv "
+                "rv_keys"
+            ).split()
+        }
 
     def reset_case(self) -> None:
         self.diags.clear()
@@ -200,11 +229,18 @@ def _age_ok(code: IcdCode, birth: dt.date, first: dt.date, last: dt.date) -> boo
 
 def case_end(v: _Validator, md: State, sa: bytes, seen: dict[bytes, bytes], line: int) -> None:
     """End of a case (0101-0104, 0109, hdrg1): ICD case rules and Kostenträger rules."""
-    if md.icd is not None:
-        _icd_case(v, md, sa, seen, line)
-    md.reset_case()
-    if md.kts is not None and sa != b"hdrg1":
-        _kt_case(v, md, sa, seen, line)
+    if md.secondary is not None or md.diags:  # else no ICD case rule can fire
+        if md.icd is not None:
+            _icd_case(v, md, sa, seen, line)
+        md.reset_case()
+    md.primary = False
+    if md.kts is not None:
+        if sa == b"hdrg1":
+            _bundeswehr(v, md.kts, seen, line)
+        elif seen.get(b"4111") not in md.iks_ok or (
+            sa != b"0109" and seen.get(b"4104") not in md.kt_plain
+        ):  # the common case (known IK, nothing to check on the VKNR) costs two lookups
+            _kt_case(v, md, sa, seen, line)
     if md.sdav is not None and sa == b"0102":
         _sdav_case(v, md.sdav, seen, line)
 
@@ -279,11 +315,14 @@ def _kt_case(v: _Validator, md: State, sa: bytes, seen: dict[bytes, bytes], line
     current-quarter cases with 4122 < 80), R763 (the practice's KV not excluded)."""
     ik = seen.get(b"4111")
     iks = md.iks
-    if ik is not None and iks is not None and len(ik) == 9 and ik.isdigit() and ik not in iks:
+    if ik is not None and iks is not None and ik not in iks and len(ik) == 9 and ik.isdigit():
         v.msg("202", line, b"4111", f"IK „{_s(ik)}“.")
     if sa == b"0109" or md.kts is None:
         return
     vknr = seen.get(b"4104")
+    if vknr in md.kt_plain:  # valid, no Gebührenordnung, no excluded KV, not KT-Gruppe 75
+        return
+    _bundeswehr(v, md.kts, seen, line)
     entry = md.kts.get(vknr) if vknr is not None else None
     if entry is None:
         if vknr is not None and vknr in md.kt_known:
@@ -309,6 +348,39 @@ def _kt_case(v: _Validator, md: State, sa: bytes, seen: dict[bytes, bytes], line
             if kv in excluded:
                 v.msg("763", line, b"4104", f"KV-Bereich „{_s(kv)}“, VKNR „{_s(vknr or b'')}“.")
                 break
+
+
+#: R734: Personenkennziffer of the Bundeswehr, TTMMJJannnnn (birth date, letter, 5 digits).
+_PKZ = re.compile(rb"(\d\d)(\d\d)(\d\d)[A-Z]\d{5}")
+
+
+def _pkz_ok(value: bytes) -> bool:
+    m = _PKZ.fullmatch(value)
+    if m is None:
+        return False
+    day, month, year = (int(g) for g in m.groups())
+    for century in (1900, 2000):  # TTMMJJ: either century may be meant
+        try:
+            dt.date(century + year, month, day)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+def _bundeswehr(
+    v: _Validator, kts: dict[bytes, Kostentraeger], seen: dict[bytes, bytes], line: int
+) -> None:
+    """R734 (ADT/HDRG-Regeltabelle, Warnung): a Kostenträger of KT-Gruppe 75 (bundesweiter
+    SKT Bundeswehr, SDKT `kostentraegergruppe`) needs the Personenkennziffer in 4124."""
+    vknr = seen.get(b"4104")
+    entry = kts.get(vknr) if vknr is not None else None
+    if entry is None or entry.group != "75":
+        return
+    pkz = seen.get(b"4124")
+    if pkz is None or not _pkz_ok(pkz):
+        found = "fehlt" if pkz is None else "hat nicht das Format TTMMJJannnnn"
+        v.msg("734", line, b"4124", f"VKNR „{_s(vknr or b'')}“: FK 4124 {found}.")
 
 
 # ---- Ringversuchszertifikate (S_NVV_RV_Zertifikat)

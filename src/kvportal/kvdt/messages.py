@@ -846,6 +846,66 @@ RULES: dict[str, tuple[str, str]] = {
         WARNUNG,
         "Das Scheinquartal (4101) weicht um mehr als 8 Quartale vom Abrechnungsquartal ab.",
     ),
+    # ---- issue 12, last open rows (rule tables DSB 6.03, XPM catalogue 2026.4.2)
+    "108": (
+        FEHLER,
+        "Der Wert von 4103 (Vermittlungs-/Kontaktart) muss 1, 2, 3, 4 oder 6 sein.",
+    ),
+    "496": (
+        FEHLER,
+        "Gebührenordnung 3 (4121): die Gebührennummer (5001) muss dem Format "
+        "G-alpha[n[n[n[n]]][K-alpha[aerw]]][/Lkz] oder [G-alpha]n[n[n[n]]][K-alpha[aerw]][/Lkz] "
+        "entsprechen (Regel 035).",
+    ),
+    "497": (
+        FEHLER,
+        "Gebührenordnung 0, 1 oder 2 (4121): die Gebührennummer (5001) muss das Format nnnnn "
+        "oder nnnnnA haben (Regel 042).",
+    ),
+    "530": (
+        FEHLER,
+        "KADT (0109): die Besondere Personengruppe (4131) darf nur 00 oder 04 sein.",
+    ),
+    "711a": (
+        WARNUNG,
+        "Scheinquartal vor 1/2020: zu Sachkosten (5011/5012) einer ASV-Leistung sollen "
+        "Hersteller/Lieferant (5074) und Artikel-/Modellnummer (5075) angegeben sein "
+        "(ausgenommen Pseudo-GNR 88500 bis 88699).",
+    ),
+    "711b": (
+        WARNUNG,
+        "Ab Scheinquartal 1/2020 dürfen Hersteller/Lieferant (5074) und Artikel-/Modellnummer "
+        "(5075) nur zu einer ASV-Leistung (5100, 5101 oder 5102) angegeben werden.",
+    ),
+    "734": (
+        WARNUNG,
+        "Bundesweiter SKT Bundeswehr (Kostenträgergruppe 75 der SDKT): die SKT-Zusatzangabe "
+        "(4124) muss die Personenkennziffer im Format TTMMJJannnnn sein.",
+    ),
+    "KVDT-FFK": (
+        FEHLER,
+        "Dieses Feld darf höchstens einmal zu einer GNR angegeben werden (Leistungserbringer, "
+        "Ort, Multiplikator, Prozent, Wegegeld: ein zweiter Wert macht die Abrechnung "
+        "mehrdeutig).",
+    ),
+    "KVDT-FFKW": (
+        WARNUNG,
+        "Dieses Feld darf höchstens einmal zu einer GNR angegeben werden.",
+    ),
+    "KVDT-PRFNW-VK": (
+        WARNUNG,
+        "Der Prüfnachweis der Onlineprüfung (3010 ff.) soll je Behandlungsfall nur einmal "
+        "übertragen werden.",
+    ),
+    "KVDT-DK03": (
+        FEHLER,
+        "Die DMP-Kennzeichnung (4132) muss in jedem Behandlungsfall vorhanden sein (kein DMP: 00).",
+    ),
+    "KVDT-BP03": (
+        FEHLER,
+        "Die Besondere Personengruppe (4131) muss in jedem Behandlungsfall vorhanden sein "
+        "(keine: 00).",
+    ),
     "KV-MELDUNGEN": (INFO, "Weitere Meldungen wurden nicht einzeln aufgeführt."),
 }
 
@@ -891,6 +951,11 @@ HINTS: dict[str, str] = {
     "KV-QUARTAL": "Datei für das gewählte Quartal erstellen oder das Quartal im Portal ändern.",
     "KV-BSNR": "Datei der gewählten Betriebsstätte hochladen.",
     "KVDT-RQL1": "Fall erst im nächsten Quartal abrechnen.",
+    "734": "Personenkennziffer der Bundeswehr (Geburtsdatum TTMMJJ, Buchstabe, fünf Ziffern) "
+    "in die SKT-Zusatzangaben (FK 4124) übernehmen.",
+    "KVDT-DK03": "DMP-Kennzeichnung erfassen (00, wenn der Patient an keinem DMP teilnimmt).",
+    "KVDT-BP03": "Besondere Personengruppe erfassen (00, wenn keine zutrifft).",
+    "711b": "Hersteller und Artikelnummer nur bei ASV-Leistungen angeben.",
 }
 #: Rules a practice cannot fix by itself: the practice software writes the file wrongly.
 _SOFTWARE = "Praxissoftware erzeugt die Datei fehlerhaft: bitte das Systemhaus informieren."
@@ -1011,7 +1076,7 @@ MASTER_FILES: dict[str, str] = {
 MASTER_FILE_RULES: dict[str, str] = {
     "478": "plz",
     "783": "plz",
-    **dict.fromkeys(("201", "202", "210", "763", "KVDT-RQL2"), "sdkt"),
+    **dict.fromkeys(("201", "202", "210", "734", "763", "KVDT-RQL2"), "sdkt"),
     "221": "sdhdrg",
     **dict.fromkeys("728 489 490 491 492 729 761 817 493 494 498 499 735 737".split(), "sdicd"),
     **dict.fromkeys(("703", "704"), "sdebm"),
@@ -1023,17 +1088,17 @@ MASTER_FILE_RULES: dict[str, str] = {
     **dict.fromkeys(("223", "705"), "sdops"),
 }
 
-#: Checkable without master data but not implemented yet (rule tables and XPM catalogue).
-OPEN_RULES: tuple[str, ...] = tuple(
-    (
-        "043 108 151 160 164 428 "
-        "475 496 497 530 711a 711b 734 "
-        "KVDT-FFK KVDT-FFKW "
-        "KVDT-DK01 KVDT-DK02 KVDT-DK03 "
-        "KVDT-BP01 KVDT-BP02 KVDT-BP03 KVDT-PRFNW-VK "
-        ""
-    ).split()
-)
+#: Checkable without master data but not implemented yet (rule tables and XPM catalogue):
+#: rule -> why (docs/kvdt.md, "Nicht umgesetzt / offen").
+OPEN_REASONS: dict[str, str] = {
+    **dict.fromkeys(
+        ("160", "164"),
+        "XPM-Warnung „Empfänger (9102) nicht mehr erlaubt“ ohne Regel in der DSB 6.03; welche "
+        "Werte sie meldet, ist nicht beschrieben (Regel 532 kennzeichnet fusionierte "
+        "Bezirksstellen nur mit Klammern als noch zulässig)",
+    ),
+}
+OPEN_RULES: tuple[str, ...] = tuple(OPEN_REASONS)
 
 #: Catalogue entries that do not apply to a portal check (Prüfmodul installation itself).
 NOT_APPLICABLE_RULES: dict[str, str] = {
@@ -1047,4 +1112,14 @@ NOT_APPLICABLE_RULES: dict[str, str] = {
     "KVDT-F0224a": "Auflistung der übertragenen Konnektor-Fähigkeiten (0224), keine Prüfung",
     "KVDT-F0224b": "Auflistung der übertragenen Konnektor-Fähigkeiten (0224), keine Prüfung",
     "KVDT-RQL4": "betrifft die Quartalsversion des Prüfmoduls selbst",
+    "043": "in keiner Feld- oder Regeltabelle der DSB 6.03 (6001 folgt Regel 022)",
+    "151": "Feld 4113 (Statusergänzung) steht nicht mehr im Feldverzeichnis der DSB 6.03",
+    "428": "Felder 2709/2711 stehen nicht im Feldverzeichnis der DSB 6.03",
+    "475": "Felder 0919/0920/0922 (Hilfsmittel) stehen nicht im Feldverzeichnis der DSB 6.03",
+    **dict.fromkeys(
+        ("KVDT-DK01", "KVDT-DK02", "KVDT-BP01", "KVDT-BP02"),
+        "nur für Behandlungen vor 1/2018 (ein- bzw. zweistellige Altwerte von 4131/4132); "
+        "die Feldtabelle der DSB 6.03 kennt nur die zweistelligen Werte, die Formate der "
+        "alten Quartale beschreibt sie nicht",
+    ),
 }

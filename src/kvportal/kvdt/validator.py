@@ -48,39 +48,48 @@ _LENGTHS = {b"%03d" % n: n - 2 for n in range(1000)}
 
 _ICD_RE = re.compile(rb"[A-Z][0-9]{2}(?:\.[0-9]{1,2}|\.[0-9]-)?\Z")
 _GNR_RE = re.compile(rb"[0-9]{5}[A-Z]?\Z")
+#: Rule 035 (Gebührenordnung 3, 4121 = 3; checked as rule 496): G-alpha[n[n[n[n]]][K-alpha
+#: [aerw]]][/Lkz] or [G-alpha]n[n[n[n]]][K-alpha[aerw]][/Lkz]; G-alpha A-Z, K-alpha A-Z a-d,
+#: aerw A-Z 1-4, Lkz A-Z 0-9 # $ * < >.
+_GOAE_RE = re.compile(
+    rb"(?:[A-Z](?:[0-9]{1,4}(?:[A-Za-d][A-Z1-4]?)?)?|[A-Z]?[0-9]{1,4}(?:[A-Za-d][A-Z1-4]?)?)"
+    rb"(?:/[A-Z0-9#$*<>])?\Z"
+)
 _PRUEFNR_RE = re.compile(rb"[VXYZ]/[0-9]{1,3}/[0-9]{2}(?:0[1-9]|1[0-2])/[0-9]{2}/[A-Za-z0-9]{3}\Z")
 _VERSION_RE = re.compile(rb"[A-Za-z]{3,4}(?:0[1-9]|1[0-2])[0-9]{2}\.[0-9]{2}\Z")
 _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
 
-# Roles: what the validator does with a field beyond its format.
+# Roles: what the validator does with a field beyond its format. The roles from R_BSNR on are
+# handled by `other_role` (besa, rvsa, adt0 and rare case fields); the loop sends them there
+# after the hot roles with one comparison.
 (
     R_NONE,
+    R_GNR,
+    R_LBSNR,
+    R_LLANR,
+    R_LTAG,
+    R_DIAG,
+    R_DIAGSICH,
     R_SATZART,
     R_PATNR,
     R_BIRTH,
     R_QUARTAL,
     R_SUG,
-    R_LTAG,
-    R_GNR,
-    R_LBSNR,
-    R_LLANR,
     R_PSEUDO_LANR,
     R_KHIK,
-    R_DIAG,
-    R_DIAGSICH,
+    R_NOTFUTURE,
+    R_AUSSTELLUNG,
+    R_CREATED,
+    R_LAND,
+    R_CARDREAD,
     R_BSNR,
     R_LANR,
     R_TI,
     R_TIFLAG,
     R_ADTQUARTAL,
     R_EMPFAENGER,
-    R_NOTFUTURE,
-    R_CARDREAD,
     R_PSEUDO_ASV,
     R_GROUPFIELD,
-    R_LAND,
-    R_CREATED,
-    R_AUSSTELLUNG,
     R_CAPTURE,
     R_SVCFIELD,
     R_PSYBLOCK,
@@ -90,6 +99,7 @@ _KVNR_RE = re.compile(rb"[A-Z][0-9]{9}\Z")
     R_PSEUDO_REF,
     R_ASV_TEAM,
 ) = range(35)
+_R_OTHER = R_BSNR
 
 #: Fields whose every value matters (the record's `seen` dict keeps only the last one).
 _CAPTURE = ("5041", "9132", "0305", "6009", "6011", "0304")
@@ -186,7 +196,29 @@ _VALUE_RULES = {
     b"4132": "536",
     b"4106": "KVDT-RKAB",
     b"5024": "521",
+    b"4103": "108",
 }
+#: Mandatory case fields with an XPM id of their own (KVDT-BP03/-DK03: "das Feld muss immer
+#: vorhanden sein", treatment after 4/2017); other missing M fields are STR-MUSS.
+_MUSS_RULES = {b"4131": "KVDT-BP03", b"4132": "KVDT-DK03"}
+#: Fields with "Vorkommen 1" per GNR (Satztabellen 0101-0104) -> XPM id when repeated:
+#: KVDT-FFK (Fehler) where a second value changes what is paid (Multiplikator, DKM, Prozent,
+#: Zone) or for whom (ASV-Teamnummer; 5098/5099/5101/5102 are checked in the hot loop),
+#: KVDT-FFKW (Warnung) for the other, documentary fields. 5074-5076 (per Sachkosten 5011)
+#: and 5041 (per OPS 5035) are not per GNR.
+_ONCE_PER_GNR = {
+    **dict.fromkeys((b"5005", b"5008", b"5013", b"5018", b"5100"), "KVDT-FFK"),
+    **dict.fromkeys(
+        (
+            b"5002 5003 5006 5010 5017 5019 5020 5021 5023 5024 5025 5026 5034 5037 5040 "
+            b"5042 5043 5051 5052"
+        ).split(),
+        "KVDT-FFKW",
+    ),
+}
+_GROUPS_4131: frozenset[bytes] = F.FIELDS[b"4131"][3] or frozenset()
+#: Sachkosten and Hersteller/Artikelnummer of a GNR (R711a/R711b).
+_MATERIAL = frozenset((b"5011", b"5012", b"5074", b"5075"))
 
 _SPECIAL_RULES = {
     F.SP_QUARTER: "016",
@@ -421,15 +453,18 @@ class _Validator:
         "diag_fk",
         "diag_line",
         "diag_open",
+        "diag_quiet",
         "diag_real",
         "diag_sich",
         "diag_z017",
         "dropped",
         "ebm",
         "ebm_index",
+        "ebm_quiet",
         "expected_bsnr",
         "expected_quarter",
         "first_ltag",
+        "goae",
         "good_dates",
         "goods",
         "group_bsnr",
@@ -450,6 +485,7 @@ class _Validator:
         "loaded_kinds",
         "masterdata",
         "md",
+        "md_rv",
         "n_diagnoses",
         "n_services",
         "needs_place",
@@ -478,9 +514,8 @@ class _Validator:
         "sug28",
         "svc_bsnr",
         "svc_code",
-        "svc_day",
         "svc_fields",
-        "svc_gnr",
+        "svc_fields_line",
         "svc_lanr",
         "svc_line",
         "svc_open",
@@ -535,10 +570,16 @@ class _Validator:
         self.rv_last = b""  # last Analyt-ID (0304) of rvsa
         self.rv_certs: set[bytes] = set()  # Analyt-IDs with RV-Zertifikat 0305 = 1/2 (R749)
         self.rv_analytes: list[tuple[bytes, int]] = []  # every 0304 of rvsa and its line (R211)
-        self.svc_gnr = b""
-        self.svc_day = b""
-        self.svc_fields: set[bytes] | None = None
+        self.svc_fields: set[bytes] = set()  # service fields (5xxx) of the GNR at svc_fields_line
+        self.svc_fields_line = -1
+        self.goae = False  # Gebührenordnung 3 (4121): GNR format rule 035 (R496)
         self.ebm_index: dict[bytes, tuple] = {}
+        #: SDEBM GNRs without Zusatzangaben lists -> (valid from, valid to): no rule to run
+        #: for them on a day inside that range (R203 ff. are decided by one dict lookup)
+        self.ebm_quiet: dict[bytes, tuple[bytes, bytes]] = {}
+        #: SDICD codes that are billable and need no per-code rule (one set lookup, R728 ff.)
+        self.diag_quiet: frozenset[bytes] | None = None
+        self.md_rv: dict[bytes, frozenset[bytes]] | None = None  # S_NVV_RV_Zertifikat (R749)
         self.ops_pending = b""  # last 5035 that needs a Seitenlokalisation (5041), rule 705
         self.svc_code = b""  # GNR (5001) of the open service
         self.svc_track: dict[bytes, list[bytes]] | None = None  # values of _SVC_TRACK fields
@@ -564,8 +605,8 @@ class _Validator:
         self.last_ltag = b""
         self.has_ltag = False
         self.svc_open = False
-        self.svc_bsnr = False
-        self.svc_lanr = False
+        self.svc_bsnr = 0  # bits: 1 = 5098, 2 = 5102 at the open GNR
+        self.svc_lanr = 0  # bits: 1 = 5099, 2 = 5101 at the open GNR
         self.svc_line = 0
         self.diag_open = False
         self.diag_sich = False
@@ -687,7 +728,14 @@ class _Validator:
         ok = True
         severity = None
         rule = _SPECIAL_RULES.get(special)
-        if special == F.SP_BSNR:
+        if special == F.SP_GNR:
+            if self.goae:  # 4121 = 3: rule 035 (R496), checked per GNR in the loop
+                return True
+            go = self.seen.get(b"4121")
+            if go is not None and go in b"012" and len(go) == 1:
+                rule = "497"  # ADT-Regeltabelle: 4121 = 0, 1 or 2 -> rule 042 for 5001
+            ok = _GNR_RE.match(val) is not None
+        elif special == F.SP_BSNR:
             # bytes.isdigit() is ASCII-only; str.isdigit() would accept "²"
             if len(val) != 9 or not val.isdigit():
                 ok = False
@@ -734,7 +782,7 @@ class _Validator:
                 or (val.isdigit() and val[4:] == b"0000")
                 or (val.isdigit() and val[6:] == b"00" and _valid_date(val[:6] + b"01"))
             )
-        else:
+        elif special != F.SP_GNR:
             pattern = _SPECIAL_PATTERNS[special]
             ok = pattern.match(val) is not None
         if not ok:
@@ -808,6 +856,8 @@ class _Validator:
             self.land = None
             self.first_ltag = b""
             self.case_q = 0
+            self.goae = False
+            self.svc_bsnr = self.svc_lanr = 0
             # fresh containers only if the last case used them
             if self.lab_pending:
                 self.lab_pending = []
@@ -851,8 +901,20 @@ class _Validator:
         elif sa == b"0109":
             self.kadt_rules(seen, line)
 
-        if self.md is not None and self.in_case and (self.adt_case or sa in _MD_CASES):
-            mdrules.case_end(self, self.md, sa, seen, line)  # master-data rules (mdrules)
+        md = self.md
+        if md is not None and self.in_case and (self.adt_case or sa in _MD_CASES):
+            if (  # the common case: no ICD case rule, known IK, nothing to check on the VKNR
+                md.secondary is None
+                and not md.diags
+                and md.kts is not None
+                and md.sdav is None
+                and sa != b"hdrg1"
+                and seen.get(b"4111") in md.iks_ok
+                and (sa == b"0109" or seen.get(b"4104") in md.kt_plain)
+            ):
+                md.primary = False
+            else:
+                mdrules.case_end(self, md, sa, seen, line)  # master-data rules (mdrules)
         if self.in_case and (self.adt_case or sa in _MD_CASES):
             mdrules.vknr_area(self, seen.get(b"4104"), line)  # R017 (value list of KV areas)
         if self.adt_case:
@@ -909,9 +971,11 @@ class _Validator:
         if mandatory is not None:
             missing = mandatory.difference(seen)  # C loop over the mandatory fields
             if missing and not (sa == b"besa" and missing == {b"0201"}):
+                own = self.in_case and (not self.case_q or self.case_q > 20174)
                 for fk in sorted(missing):
                     name = F.field_name(fk.decode())
-                    self.msg("STR-MUSS", line, fk, f"Es fehlt {name}.")
+                    rule = _MUSS_RULES.get(fk, "STR-MUSS") if own else "STR-MUSS"
+                    self.msg(rule, line, fk, f"Es fehlt {name}.")
         seen.clear()
         self.in_case = False
         self.adt_case = False
@@ -982,6 +1046,9 @@ class _Validator:
     def kadt_rules(self, seen: dict[bytes, bytes], line: int) -> None:
         """KADT rule table: stay dates (R316–R318) and Kompaktkur fields (R382/R383, R879–R881)."""
         msg = self.msg
+        group = seen.get(b"4131")  # R530: 00 or 04 (values outside 4131's list: at the line)
+        if group is not None and group in _GROUPS_4131 and group not in (b"00", b"04"):
+            msg("530", line, b"4131", self.value_detail(b"4131", group))
         first, last = self.first_ltag, self.last_ltag
         arrival, departure, stop = seen.get(b"4264"), seen.get(b"4265"), seen.get(b"4266")
         refresher = b"4272" in seen
@@ -1328,12 +1395,20 @@ class _Validator:
             self.svc_open = False
             if self.ops_pending:
                 self.flush_ops()
-            if self.ebm is not None and self.adt_case:
-                self.ebm_rules()
-            if self.md is not None and self.md.rv is not None and self.adt_case:
-                mdrules.rv_certificate(self, self.md, self.svc_code, self.svc_line)
-            if self.adt_case and (self.svc_track is not None or self.svc_code[:5] in _LAB_BY_GNR):
-                self.lab_rules()
+            if self.adt_case:
+                code = self.svc_code
+                if self.ebm is not None:
+                    quiet = self.ebm_quiet.get(code)
+                    if quiet is None or not quiet[0] <= self.last_ltag <= quiet[1]:
+                        self.ebm_rules()
+                if self.md_rv is not None:
+                    mdrules.rv_certificate(self, self.md, code, self.svc_line)  # type: ignore[arg-type]  # md_rv is set with md
+                if self.svc_track is not None or code[:5] in _LAB_BY_GNR:
+                    self.lab_rules()
+                if self.svc_fields_line == self.svc_line and not _MATERIAL.isdisjoint(
+                    self.svc_fields
+                ):
+                    self.material_rules()
             if not self.needs_place:
                 if self.sa in _FEHL_SATZARTEN:  # 0103, sad1-3: 5098, 5099 per GNR (KVDT-FEHL)
                     if not self.svc_bsnr:
@@ -1345,6 +1420,67 @@ class _Validator:
                 self.msg("859", self.svc_line, b"5098")
             if not self.svc_lanr:
                 self.msg("837", self.svc_line, b"5099")
+
+    def again(self, fk: bytes, val: bytes, ln: int) -> None:
+        """Place (5098/5102) or doctor (5099/5101) of the open GNR when one was given already,
+        and the rare 5101/5102: bit 1 = 5098/5099, bit 2 = 5102/5101 (duplicates: KVDT-FFK)."""
+        bit = 1 if fk == b"5098" or fk == b"5099" else 2
+        if fk == b"5098" or fk == b"5102":
+            if self.svc_bsnr & bit:
+                self.twice(fk, val, ln)
+            self.svc_bsnr |= bit
+        else:
+            if self.svc_lanr & bit:
+                self.twice(fk, val, ln)
+            self.svc_lanr |= bit
+
+    def twice(self, fk: bytes, val: bytes, ln: int) -> None:
+        """A field the Satztabelle allows once per GNR appears again (XPM KVDT-FFK/FFKW)."""
+        if not self.svc_open:
+            return
+        rule = "KVDT-FFK" if fk in (b"5098", b"5099", b"5101", b"5102") else _ONCE_PER_GNR[fk]
+        detail = f"FK {_s(fk)} „{_s(val)}“ ein weiteres Mal zur GNR „{_s(self.svc_code)}“."
+        self.msg(rule, ln, fk, detail)
+
+    def diag_md(self, fk: bytes, val: bytes, ln: int) -> None:
+        """SDICD for a code outside `diag_quiet`: R728 (ADT), primary code and the per-code
+        rules of mdrules (R490/R492, age and sex at the end of the case)."""
+        icd = self.icd
+        if icd is not None and self.adt_case:
+            code = icd.get(val)
+            if code is None or not code.billable:
+                self.msg("728", ln, fk, self.value_detail(fk, val))
+        md = self.md
+        if md is not None:
+            if val in md.primary_codes:
+                md.primary = True
+            elif val in md.flagged:
+                mdrules.diag(self, md, fk, val, ln)
+
+    def goae_gnr(self, fk: bytes, val: bytes, ln: int) -> None:
+        """R496: with Gebührenordnung 3 (4121) the GNR follows format rule 035."""
+        if _GOAE_RE.match(val) is None:
+            self.msg("496", ln, fk, self.value_detail(fk, val))
+
+    def material_rules(self) -> None:
+        """Hersteller/Lieferant (5074) and Artikel-/Modellnummer (5075) of Sachkosten: before
+        1/2020 an ASV GNR with Sachkosten should have both (R711a, not for the Pseudo-GNR
+        88500-88699); from 1/2020 they are allowed for ASV GNRs only (R711b). An ASV GNR is
+        one with ASV-Teamnummer (5100), Pseudo-LANR (5101) or Krankenhaus-IK (5102)."""
+        fields = self.svc_fields
+        asv = b"5100" in fields or self.svc_lanr & 2 or self.svc_bsnr & 2
+        q = self.case_q or self.adt_q
+        code = self.svc_code
+        if q and q < 20201:
+            if (
+                asv
+                and (b"5011" in fields or b"5012" in fields)
+                and not (b"5074" in fields and b"5075" in fields)
+                and not (code[:5].isdigit() and 88500 <= int(code[:5]) <= 88699)
+            ):
+                self.msg("711a", self.svc_line, b"5074", f"GNR „{_s(code)}“.")
+        elif not asv and (b"5074" in fields or b"5075" in fields):
+            self.msg("711b", self.svc_line, b"5074", f"GNR „{_s(code)}“.")
 
     def ops_rules(self, val: bytes, ln: int) -> None:
         """SDOPS: the OPS code (5035) exists and is valid (R223); with `kzseite=J` a
@@ -1366,6 +1502,32 @@ class _Validator:
         self.msg("705", self.ops_pending_line, b"5035", f"OP-Schlüssel „{_s(self.ops_pending)}“.")
         self.ops_pending = b""
 
+    def precompute_masterdata(self) -> tuple:
+        """Per-line lookups of the billing quarter's master data (built once per master data
+        object and quarter): the EBM index with bytes keys and dates, the GNRs and ICD codes
+        on which no rule can fire (one dict/set lookup in the loop) and the ICD codes."""
+        ebm_index: dict[bytes, tuple] = {}
+        if self.ebm is not None:  # bytes keys and dates: no decoding per GNR
+            ebm_index = {
+                g.code.encode(): (
+                    g.valid_from.encode() if g.valid_from else None,
+                    g.valid_to.encode() if g.valid_to else None,
+                    g,
+                )
+                for g in self.ebm.gnrs.values()
+            }
+        ebm_quiet = {
+            gnr: (lo or b"", hi or b"99999999")
+            for gnr, (lo, hi, entry) in ebm_index.items()
+            if not entry.lists
+        }
+        md = self.md
+        icd = None if md is None else md.icd
+        diag_quiet = None
+        if md is not None and icd is not None:
+            diag_quiet = frozenset(code for code in md.primary_codes if icd[code].billable)
+        return ebm_index, ebm_quiet, icd, diag_quiet
+
     def ebm_rules(self) -> None:
         """SDEBM, if the Gebührenordnung (4121) is not 3: the GNR exists and is valid on the
         Leistungstag (R203); the Zusatzangaben it requires are there (R701, R702, R868,
@@ -1373,7 +1535,7 @@ class _Validator:
         seen = self.seen
         if seen.get(b"4121") == b"3":
             return
-        gnr, day = self.svc_gnr, self.svc_day
+        gnr, day = self.svc_code, self.last_ltag  # close_service runs before a new 5000
         index = self.ebm_index
         hit = index.get(gnr) or (index.get(gnr[:5]) if len(gnr) == 6 else None)  # Zusatznummer
         if hit is None:
@@ -1386,7 +1548,7 @@ class _Validator:
             return
         if not entry.lists:
             return
-        fields = self.svc_fields or ()
+        fields = self.svc_fields if self.svc_fields_line == self.svc_line else ()
         referral = self.sa == b"0102" and self.sug in (b"21", b"27", b"28")
 
         def present(fk: str) -> bool:
@@ -1561,7 +1723,7 @@ class _Validator:
             return fk, val, False, role
         if values is not None:
             if val not in values:
-                msg(_VALUE_RULES.get(fk, "FMT-WERT"), ln, fk, self.value_detail(fk, val))
+                msg(self.value_rule(fk), ln, fk, self.value_detail(fk, val))
                 return fk, val, False, role
             return fk, val, True, role
         if typ == F.ALNUM:
@@ -1584,8 +1746,13 @@ class _Validator:
         if F.FIELDS[fk][2] == F.NUM and not val.isdigit():
             self.msg("FMT-NUM", ln, fk, self.value_detail(fk, val))
         else:
-            self.msg(_VALUE_RULES.get(fk, "FMT-WERT"), ln, fk, self.value_detail(fk, val))
+            self.msg(self.value_rule(fk), ln, fk, self.value_detail(fk, val))
         return False
+
+    def value_rule(self, fk: bytes) -> str:
+        if fk == b"4131" and self.sa == b"0109":
+            return "530"  # KADT-Regeltabelle: 4131 in 0109 only 00 or 04
+        return _VALUE_RULES.get(fk, "FMT-WERT")
 
     def bad_number(self, fk: bytes, val: bytes, ln: int) -> bool:
         self.msg("FMT-NUM", ln, fk, self.value_detail(fk, val))
@@ -1648,17 +1815,18 @@ class _Validator:
                     if not self.has_ltag:
                         msg("STR-ZUORDNUNG", ln, fk, "FK 5001 ohne vorangehendes FK 5000.")
                     self.svc_open = True
-                    self.svc_bsnr = self.svc_lanr = False
+                    self.svc_bsnr = self.svc_lanr = 0
                     self.svc_line = ln
                     self.svc_code = val
                     self.svc_track = None
-                    if self.ebm is not None:
-                        self.svc_gnr = val
-                        self.svc_day = self.last_ltag
-                        self.svc_fields = None
+                    if self.goae:
+                        self.goae_gnr(fk, val, ln)
                     continue  # service fields are not needed in `seen`
                 elif role == R_LBSNR:
-                    self.svc_bsnr = True
+                    if self.svc_bsnr:
+                        self.again(fk, val, ln)
+                    else:
+                        self.svc_bsnr = 1
                     if self.stamp_case:
                         self.case_bsnrs.add(val)
                     if ok and self.current_quarter_case and val not in self.besa_bsnr_set:
@@ -1668,7 +1836,10 @@ class _Validator:
                         self.sug28_place(b"4218", "720", fk, val, ln)
                     continue
                 elif role == R_LLANR:
-                    self.svc_lanr = True
+                    if self.svc_lanr:
+                        self.again(fk, val, ln)
+                    else:
+                        self.svc_lanr = 1
                     if (
                         ok
                         and self.current_quarter_case
@@ -1683,9 +1854,12 @@ class _Validator:
                 elif role == R_LTAG:
                     if self.svc_open:
                         self.close_service()
-                    if ok and not self.has_ltag:
-                        self.first_ltag = val
-                    self.has_ltag = True
+                    if not self.has_ltag:  # first Leistungstag: the case fields are read
+                        self.has_ltag = True
+                        if ok:
+                            self.first_ltag = val
+                        # Gebührenordnung 3 (4121): GNR format rule 035 (R496)
+                        self.goae = self.adt_case and seen.get(b"4121") == b"3"
                     if self.kadt_case and ok:
                         self.kadt_days.append(val)
                     if ok:
@@ -1714,17 +1888,12 @@ class _Validator:
                     self.diag_z017 = val == b"Z01.7"
                     if fk == b"6001" and not self.diag_z017:
                         self.diag_real = True
-                    icd = self.icd
-                    if icd is not None and ok and self.adt_case:
-                        code = icd.get(val)
-                        if code is None or not code.billable:
-                            msg("728", ln, fk, self.value_detail(fk, val))
-                    md = self.md
-                    if md is not None and ok and (self.adt_case or self.kadt_case):
-                        if val in md.primary_codes:  # the common case: no rule on the code
-                            md.primary = True
-                        elif val in md.flagged:
-                            mdrules.diag(self, md, fk, val, ln)
+                    quiet = self.diag_quiet
+                    if quiet is not None and ok and (self.adt_case or self.kadt_case):
+                        if val in quiet:  # the common case: billable, no rule on the code
+                            self.md.primary = True  # type: ignore[union-attr]  # set with md
+                        else:
+                            self.diag_md(fk, val, ln)
                     if self.diag_z017 and fk == b"3673":
                         msg("860", ln, fk)
                 elif role == R_DIAGSICH:
@@ -1740,6 +1909,9 @@ class _Validator:
                     self.ln = ln
                     self.start_record(val, ok, ln)
                     continue  # 8000 is not part of the record's field set
+                elif role >= _R_OTHER:
+                    self.ln = ln
+                    self.other_role(role, fk, val, ok, ln)
                 elif role == R_PATNR:
                     self.pat = val
                 elif role == R_BIRTH:
@@ -1767,13 +1939,13 @@ class _Validator:
                             if val not in _KNOWN_SUGS:
                                 msg("KVDT-RSU", ln, fk, self.value_detail(fk, val))
                 elif role == R_PSEUDO_LANR:
-                    self.svc_lanr = True
+                    self.again(fk, val, ln)
                     if ok:
                         if val[:6] != _PSEUDO_LANR_ASV:  # ADT-Feldtabelle 5101: rule 063
                             msg("063", ln, fk, self.value_detail(fk, val))
                         self.pseudo_lanr_rules(fk, val, ln)
                 elif role == R_KHIK:
-                    self.svc_bsnr = True
+                    self.again(fk, val, ln)
                 elif role == R_NOTFUTURE:
                     if ok and val > today:
                         msg("304", ln, fk, self.value_detail(fk, val))
@@ -1790,16 +1962,12 @@ class _Validator:
                             msg("304", ln, fk, self.value_detail(fk, val))
                 elif role == R_LAND:
                     self.land = val
-                elif role == R_CARDREAD:
-                    if ok:
-                        if val > today:
-                            msg("304", ln, fk, self.value_detail(fk, val))
-                        q = self.qrange
-                        if q is not None and not q[0] <= val <= q[1]:
-                            msg("480", ln, fk, self.value_detail(fk, val))
-                else:
-                    self.ln = ln
-                    self.other_role(role, fk, val, ok, ln)
+                elif role == R_CARDREAD and ok:
+                    if val > today:
+                        msg("304", ln, fk, self.value_detail(fk, val))
+                    q = self.qrange
+                    if q is not None and not q[0] <= val <= q[1]:
+                        msg("480", ln, fk, self.value_detail(fk, val))
             seen[fk] = val
         self.ln = ln
 
@@ -1838,10 +2006,15 @@ class _Validator:
                 if self.svc_track is None:
                     self.svc_track = {}
                 self.svc_track.setdefault(fk, []).append(val)
-            if self.svc_open and self.ebm is not None:
-                if self.svc_fields is None:
-                    self.svc_fields = set()
-                self.svc_fields.add(fk)
+            if self.svc_open:
+                if self.svc_fields_line != self.svc_line:
+                    self.svc_fields = {fk}
+                    self.svc_fields_line = self.svc_line
+                elif fk in self.svc_fields:
+                    if fk in _ONCE_PER_GNR:  # KVDT-FFK/FFKW: "höchstens einmal zu einer GNR"
+                        self.twice(fk, val, ln)
+                else:
+                    self.svc_fields.add(fk)
                 if self.md is not None and (fk == b"5035" or fk == b"5036"):
                     mdrules.svc_value(self.md, self.svc_line, fk, val)
             if fk == b"5035" and ok and self.ops is not None and self.adt_case:
@@ -1864,6 +2037,8 @@ class _Validator:
                 done.add(val)
             return
         if role == R_STAMP:
+            if self.stamp_case:  # a second Prüfnachweis (3010) in the case
+                self.msg("KVDT-PRFNW-VK", ln, fk)
             self.stamp_case = True
             return
         if role == R_KENNZIFFER_SA:
@@ -1944,21 +2119,16 @@ class _Validator:
                     self.vknrs = self.masterdata.vknrs(quarter)
                     self.loaded_kinds = self.masterdata.available(quarter)
                     self.ebm = self.masterdata.ebm(quarter)
-                    if self.ebm is not None:  # bytes keys and dates: no decoding per GNR
-                        self.ebm_index = {
-                            g.code.encode(): (
-                                g.valid_from.encode() if g.valid_from else None,
-                                g.valid_to.encode() if g.valid_to else None,
-                                g,
-                            )
-                            for g in self.ebm.gnrs.values()
-                        }
                     self.ops = self.masterdata.ops(quarter)
-                    codes = self.masterdata.icd_codes(quarter)
-                    self.icd = None if codes is None else {k.encode(): c for k, c in codes.items()}
                     self.md = mdrules.State.create(self.masterdata, quarter)
                     if self.md is not None and self.md.rv_keys is not None:
                         mdrules.rvsa_analytes(self, self.md)
+                    self.ebm_index, self.ebm_quiet, self.icd, self.diag_quiet = (
+                        self.masterdata.memo(
+                            ("validator", quarter), lambda: self.precompute_masterdata()
+                        )
+                    )
+                    self.md_rv = None if self.md is None else self.md.rv
             try:
                 self.report.quarter = Quarter.parse(val.decode("ascii"))
             except ValueError:

@@ -32,9 +32,14 @@ def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
-def _kt_extra(rest: list) -> tuple[str | None, tuple[str, ...]]:
-    """Gebührenordnung and excluded KVs of an SDKT entry (absent in files imported earlier)."""
-    return (rest[0] if rest else None, tuple(rest[1]) if len(rest) > 1 else ())
+def _kt_extra(rest: list) -> tuple[str | None, tuple[str, ...], str | None]:
+    """Gebührenordnung, excluded KVs and Kostenträgergruppe of an SDKT entry (absent in
+    files imported earlier)."""
+    return (
+        rest[0] if rest else None,
+        tuple(rest[1]) if len(rest) > 1 else (),
+        rest[2] if len(rest) > 2 else None,
+    )
 
 
 def _latest(kind: str, quarter: Quarter) -> MasterFile | None:

@@ -45,7 +45,7 @@ def _rows(data: MasterData, quarter: Quarter | None) -> list[tuple[str, Quarter,
         entries = [
             [e.vknr, e.valid_from and e.valid_from.isoformat(),
              e.valid_to and e.valid_to.isoformat(), list(e.iks), e.fee_schedule,
-             list(e.excluded_kvs)]
+             list(e.excluded_kvs), e.group]
             for e in kf.entries
         ]  # fmt: skip
         rows.append((MasterFile.Kind.SDKT, kf.quarter, kf.path, {"entries": entries}))

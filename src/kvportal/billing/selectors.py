@@ -101,6 +101,8 @@ class PracticeOverview:
     billing: bool
     can_declare: bool
     rows: list[QuarterRow] = field(default_factory=list)
+    #: who has to give the declaration (set by the overview view, issue 14 defect 2)
+    declarers: list[str] = field(default_factory=list)
 
 
 def _declarable_ids(user: Any, practice_ids: list[int]) -> set[int]:

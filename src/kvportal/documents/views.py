@@ -21,7 +21,7 @@ from kvportal.core.quarters import Quarter
 from kvportal.documents import rules, selectors, services
 from kvportal.documents.chart import Bar, render_bar_chart
 from kvportal.documents.forms import FilterForm, ImportForm, UploadForm
-from kvportal.documents.models import Source
+from kvportal.documents.models import DocType, Source
 
 PAGE_SIZE = 25
 
@@ -45,6 +45,10 @@ def document_list(request):
     sort = sort if sort in selectors.SORTS else "quartal"
     documents = selectors.order_documents(selectors.search_documents(user, **filters), sort)
     page = Paginator(documents, PAGE_SIZE).get_page(request.GET.get("seite"))
+    # labels straight from the choices (issue 13, request-path CPU; see docs/architecture.md)
+    type_labels = {value: str(label) for value, label in DocType.choices}
+    for document in page.object_list:
+        document.type_label = type_labels.get(document.doc_type, document.doc_type)
     audit.record(
         actor=user,
         activity=Activity.VIEW,

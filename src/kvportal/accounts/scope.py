@@ -5,10 +5,11 @@ never listed and never served: detail lookups raise Http404, whatever id is trie
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
@@ -17,6 +18,8 @@ from kvportal.accounts.constants import AccountKind, Right, StaffRole
 from kvportal.accounts.models import PortalRight, User
 from kvportal.members.constants import PracticeKind, Role
 from kvportal.members.models import Betriebsstaette, Taetigkeit
+
+T = TypeVar("T")
 
 # ---------------------------------------------------------------- once per request (issue 13)
 
@@ -43,7 +46,7 @@ def forget_rights() -> None:
         memo.clear()
 
 
-def _memoized(kind: str, user: Any, compute):
+def _memoized(kind: str, user: Any, compute: Callable[[], T]) -> T:
     memo = _request_memo.get()
     if memo is None:
         return compute()
@@ -51,6 +54,13 @@ def _memoized(kind: str, user: Any, compute):
     if key not in memo:
         memo[key] = compute()
     return memo[key]
+
+
+def once_per_request(kind: str, user: Any, compute: Callable[[], T]) -> T:
+    """`compute()` read once per request and user (e.g. a count that the start page's card and
+    its task list both show); outside a request, and after rights change, it is read afresh.
+    Only for reads that the request itself does not change."""
+    return _memoized(f"app:{kind}", user, compute)
 
 
 @dataclass(frozen=True)

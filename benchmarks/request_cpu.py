@@ -7,10 +7,13 @@ settings (DEBUG off, cached template loader). No server, no network: what is lef
 request path's own CPU — middleware, context processors, view, templates.
 
     .venv/bin/python benchmarks/request_cpu.py [--requests 200] [--practices 20]
-        [--profile /abrechnung/] [--top 30] [--label after]
+        [--profile /abrechnung/] [--top 30] [--label after] [--freeze]
 
 Prints per page: mean and p50/p99 of the CPU time (`time.process_time`) and wall time in ms,
-the queries per request and the ratio to anonymous `/healthz`. `--profile URL` prints the
+the queries per request and the ratio to anonymous `/healthz`; `/impressum/` logged in is the
+floor (the layout every member page pays). `--freeze` freezes the start-up heap as `wsgi.py`
+does in the web process (`core/heap.py`); without it, a full garbage collection over the whole
+heap (~120 ms) lands in about one start page of a hundred. `--profile URL` prints the
 `cProfile` functions with the most cumulative time for that page. Results also go to
 benchmarks/out/request_cpu-<label>.json.
 """
@@ -39,7 +42,9 @@ os.environ.setdefault("KVPORTAL_LOG_LEVEL", "WARNING")
 os.environ.setdefault("KVPORTAL_VAR_DIR", tempfile.mkdtemp(prefix="kvportal-cpu-"))
 os.environ.setdefault("DATABASE_URL", "sqlite:///" + os.environ["KVPORTAL_VAR_DIR"] + "/db")
 
-PAGES = ["/", "/abrechnung/", "/dokumente/", "/healthz"]
+#: `/impressum/` logged in is the floor of every member page: middleware, session, user, the
+#: effective rights, the navigation and the base layout around a short static text
+PAGES = ["/", "/abrechnung/", "/dokumente/", "/impressum/", "/healthz"]
 
 
 def _setup(practices: int):
@@ -97,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="", help="print cProfile of this URL")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--label", default="run")
+    parser.add_argument("--freeze", action="store_true", help="gc.freeze() as wsgi.py does")
     args = parser.parse_args(argv)
 
     user = _setup(args.practices)
@@ -104,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
 
     anonymous, member = Client(), Client()
     member.force_login(user)
+    if args.freeze:
+        from kvportal.core.heap import freeze_after_startup
+
+        member.get("/")  # templates compiled, caches filled: part of the frozen heap
+        freeze_after_startup()
     results = {"healthz (anonymous)": _measure(anonymous, "/healthz", args.requests)}
     for url in PAGES:
         label = "healthz (logged in)" if url == "/healthz" else url

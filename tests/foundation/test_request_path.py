@@ -249,3 +249,86 @@ def test_staff_roles_are_read_once_per_request():
         assert not scope.is_staff_role(staff, "Arztregister")
         assert scope.is_kv_staff(staff)
     assert len(queries) == 1
+
+
+def test_the_practices_read_with_the_rights_are_whole_and_one_object_per_bsnr():
+    practice = BetriebsstaetteFactory(city="Dresden", postal_code="01067", street="Hauptstr. 1")
+    user = doctor_account(practice, Role.VERTRAGSARZT, Right.BILLING, Right.DOCS_BSNR)
+    with scope.request_memo(), CaptureQueriesContext(connection) as queries:
+        billing = list(scope.practices(user, Right.BILLING))
+        docs = list(scope.practices(user, Right.DOCS_BSNR))
+        assert billing[0] is docs[0]  # one instance per BSNR, not one per right row
+        loaded = billing[0]
+        fresh = type(loaded).objects.get(pk=practice.pk)
+        for f in type(loaded)._meta.concrete_fields:
+            assert getattr(loaded, f.attname) == getattr(fresh, f.attname), f.name
+        assert loaded._state.adding is False and loaded._state.db == "default"
+    assert len(queries) == 2  # the rights, and the `fresh` comparison row
+
+
+def test_a_prefilled_practice_queryset_still_filters_when_chained():
+    """The prefilled queryset defers its `pk__in` filter: iterating needs no query, but a
+    chained filter, ordering or values list must still be restricted to the user's BSNRs."""
+    mine, other = BetriebsstaetteFactory(), BetriebsstaetteFactory()
+    BetriebsstaetteFactory()
+    user = doctor_account(mine, Role.VERTRAGSARZT, Right.BILLING)
+    grant(user, other, Right.DOCS_BSNR)
+    with scope.request_memo():
+        scope.effective_rights(user)
+        with CaptureQueriesContext(connection) as queries:
+            billing = scope.practices(user, Right.BILLING)
+            assert list(billing) == [mine] and billing.exists() and len(billing) == 1
+        assert len(queries) == 0
+        assert list(billing.order_by("-bsnr")) == [mine]
+        assert list(billing.filter(bsnr=other.bsnr)) == []
+        assert list(billing.values_list("pk", flat=True)) == [mine.pk]
+        assert billing.count() == 1
+        assert list(scope.practices(user, Right.KIM_POSTFACH).all()) == []
+        assert list(scope.practices(user).order_by("bsnr")) == sorted(
+            [mine, other], key=lambda p: p.bsnr
+        )
+
+
+def test_once_per_request_reads_once_inside_a_request_and_afresh_outside():
+    user = UserFactory()
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return len(calls)
+
+    with scope.request_memo():
+        assert scope.once_per_request("count", user, compute) == 1
+        assert scope.once_per_request("count", user, compute) == 1
+        assert scope.once_per_request("other", user, compute) == 2
+    assert scope.once_per_request("count", user, compute) == 3
+    assert scope.once_per_request("count", user, compute) == 4
+
+
+def test_the_web_process_freezes_its_start_up_heap(monkeypatch):
+    """wsgi.py moves the start-up heap (with every view imported) into the permanent
+    generation, so full collections during requests do not scan it (core/heap.py)."""
+    import gc
+    import importlib
+    import sys
+
+    import django.urls
+
+    from kvportal.core import heap
+
+    events = []
+
+    class Resolver:
+        @property
+        def url_patterns(self):
+            events.append("urls")  # every view module is imported here
+            return []
+
+    monkeypatch.setattr(django.urls, "get_resolver", lambda: Resolver())
+    monkeypatch.setattr(gc, "collect", lambda *a: events.append("collect") or 0)
+    monkeypatch.setattr(gc, "freeze", lambda: events.append("freeze"))
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: 7)
+    monkeypatch.delitem(sys.modules, "kvportal.wsgi", raising=False)
+    importlib.import_module("kvportal.wsgi")
+    assert events == ["urls", "collect", "freeze"]
+    assert heap.freeze_after_startup() == 7

@@ -5,10 +5,11 @@ never listed and never served: detail lookups raise Http404, whatever id is trie
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
@@ -17,6 +18,8 @@ from kvportal.accounts.constants import AccountKind, Right, StaffRole
 from kvportal.accounts.models import PortalRight, User
 from kvportal.members.constants import PracticeKind, Role
 from kvportal.members.models import Betriebsstaette, Taetigkeit
+
+T = TypeVar("T")
 
 # ---------------------------------------------------------------- once per request (issue 13)
 
@@ -43,7 +46,7 @@ def forget_rights() -> None:
         memo.clear()
 
 
-def _memoized(kind: str, user: Any, compute):
+def _memoized(kind: str, user: Any, compute: Callable[[], T]) -> T:
     memo = _request_memo.get()
     if memo is None:
         return compute()
@@ -51,6 +54,13 @@ def _memoized(kind: str, user: Any, compute):
     if key not in memo:
         memo[key] = compute()
     return memo[key]
+
+
+def once_per_request(kind: str, user: Any, compute: Callable[[], T]) -> T:
+    """`compute()` read once per request and user (e.g. a count that the start page's card and
+    its task list both show); outside a request, and after rights change, it is read afresh.
+    Only for reads that the request itself does not change."""
+    return _memoized(f"app:{kind}", user, compute)
 
 
 @dataclass(frozen=True)
@@ -61,14 +71,20 @@ class EffectiveRights:
     by_practice: dict[int, frozenset[str]] = field(default_factory=dict)
     #: the user's own LANR (for the own-LANR document right)
     lanr: str | None = None
+    #: practice ids ordered by BSNR (computed once, every `ids()` call filters it)
+    ordered: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.ordered) != len(self.practices):
+            ordered = sorted(self.practices, key=lambda pk: self.practices[pk].bsnr)
+            object.__setattr__(self, "ordered", tuple(ordered))
 
     def ids(self, right: Right | str | None = None) -> list[int]:
         """Practice ids (ordered by BSNR) where the right is held (any right when None)."""
-        return [
-            pk
-            for pk, practice in sorted(self.practices.items(), key=lambda item: item[1].bsnr)
-            if right is None or str(right) in self.by_practice[pk]
-        ]
+        if right is None:
+            return list(self.ordered)
+        wanted = str(right)
+        return [pk for pk in self.ordered if wanted in self.by_practice[pk]]
 
 
 def _is_member(user: Any) -> bool:
@@ -80,6 +96,11 @@ def _is_member(user: Any) -> bool:
     )
 
 
+#: the Betriebsstätte columns read along with the rights (one model instance per BSNR, not
+#: one per right row as `select_related` would build)
+_PRACTICE_FIELDS = list(Betriebsstaette._meta.concrete_fields)
+
+
 def _read_rights(user: Any) -> EffectiveRights:
     leiter = Taetigkeit.objects.active().filter(
         person_id=user.person_id,
@@ -89,20 +110,28 @@ def _read_rights(user: Any) -> EffectiveRights:
     )
     rows = (
         PortalRight.objects.filter(user_id=user.pk)
-        .select_related("betriebsstaette")
         .annotate(is_leiter=Exists(leiter), own_lanr=F("user__person__lanr"))
+        .values_list(
+            "right",
+            "is_leiter",
+            "own_lanr",
+            *(f"betriebsstaette__{f.name}" for f in _PRACTICE_FIELDS),
+        )
     )
+    attnames = [f.attname for f in _PRACTICE_FIELDS]
     practices: dict[int, Betriebsstaette] = {}
     held: dict[int, set[str]] = {}
     lanr = None
-    for row in rows:
-        practices[row.betriebsstaette_id] = row.betriebsstaette
-        rights = held.setdefault(row.betriebsstaette_id, set())
-        rights.add(row.right)
+    for right, is_leiter, own_lanr, *values in rows:
+        pk = values[0]
+        if pk not in practices:
+            practices[pk] = Betriebsstaette.from_db(rows.db, attnames, values)
+        rights = held.setdefault(pk, set())
+        rights.add(right)
         # Seed 000: an Ärztlicher Leiter (MVZ) with portal access always holds the billing right.
-        if user.person_id and row.is_leiter:
+        if user.person_id and is_leiter:
             rights.add(Right.BILLING.value)
-        lanr = row.own_lanr or lanr
+        lanr = own_lanr or lanr
     return EffectiveRights(
         practices=practices, by_practice={pk: frozenset(r) for pk, r in held.items()}, lanr=lanr
     )
@@ -117,8 +146,11 @@ def effective_rights(user: Any) -> EffectiveRights:
 
 def _prefilled(ids: list[int], rights: EffectiveRights) -> QuerySet[Betriebsstaette]:
     """`Betriebsstaette.objects.filter(pk__in=ids)` whose result is already known: iterating,
-    `exists()` and `len()` need no query; chained filters and orderings query as usual."""
-    qs = Betriebsstaette.objects.filter(pk__in=ids)
+    `exists()` and `len()` need no query; chained filters and orderings query as usual.
+    The filter itself is deferred (Django's own `_deferred_filter`, applied on first access
+    to `.query`): building it costs more than the whole cached iteration."""
+    qs = Betriebsstaette.objects.all()
+    qs._deferred_filter = (False, (), {"pk__in": ids})  # type: ignore[attr-defined]  # private QuerySet state
     qs._result_cache = [rights.practices[pk] for pk in ids]
     qs._prefetch_done = True  # type: ignore[attr-defined]  # private QuerySet state, not in django-stubs
     return qs

@@ -34,6 +34,7 @@ def seed_demo(world: dict, out) -> None:
 
     def submit(user, practice, quarter, *, cases, seed, day, step, inject=(), declare=False):
         content = generate(cases, seed=seed, quarter=quarter, bsnr=practice.bsnr, inject=inject)
+        assert isinstance(content, bytes)  # without `out` the file comes back as bytes
         received = _received_at(quarter, day, step)
         name = file_name(practice.bsnr, timezone.localtime(received))
         return services.receive_submission(

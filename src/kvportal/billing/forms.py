@@ -105,6 +105,8 @@ class SubmissionForm(forms.Form):
         quarter_field = self.fields["quarter"]
         assert isinstance(quarter_field, forms.ChoiceField)  # declared above
         quarter_field.choices = choices
+        #: the offered quarters' slugs, newest first (the page shows each one's window)
+        self.quarter_slugs: list[str] = [slug for slug, _label in choices]
         if choices and not quarter_field.initial:
             quarter_field.initial = choices[0][0]
         limit = max_upload_bytes() // (1024 * 1024)
@@ -132,8 +134,9 @@ class SubmissionForm(forms.Form):
     def clean_quarter(self) -> Quarter:
         return Quarter.parse(self.cleaned_data["quarter"])
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if not data.get("file") and not self.held_name and "file" not in self.errors:
             self.add_error("file", _("Bitte wählen Sie die Abrechnungsdatei aus."))
         return data

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kvportal.accounts import scope
@@ -87,6 +88,23 @@ class QuarterRow:
         return str(STATE_LABELS[self.state][0])
 
     @property
+    def window_text(self) -> str:
+        """The Abgabefrist as the overview shows it: "01.01.2027–15.01.2027"."""
+        return f"{self.window.starts:%d.%m.%Y}–{self.window.ends:%d.%m.%Y}"
+
+    @property
+    def deadline_text(self) -> str:
+        """The start page card's line: "Abgabefrist 01.01.2027–15.01.2027"."""
+        return gettext("Abgabefrist %(a)s–%(b)s") % {
+            "a": f"{self.window.starts:%d.%m.%Y}",
+            "b": f"{self.window.ends:%d.%m.%Y}",
+        }
+
+    @property
+    def early_text(self) -> str:
+        return gettext("vorzeitig ab %(d)s") % {"d": f"{self.window.early_from:%d.%m.%Y}"}
+
+    @property
     def badge(self) -> str:
         return STATE_LABELS[self.state][1]
 
@@ -101,6 +119,8 @@ class PracticeOverview:
     billing: bool
     can_declare: bool
     rows: list[QuarterRow] = field(default_factory=list)
+    #: who has to give the declaration (set by the overview view, issue 14 defect 2)
+    declarers: list[str] = field(default_factory=list)
 
 
 def _declarable_ids(user: Any, practice_ids: list[int]) -> set[int]:

@@ -5,10 +5,12 @@ staff pages of the Abrechnung department."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages as flash
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -39,18 +41,19 @@ from kvportal.core.storage import private_storage
 class SizeLimitUploadHandler(FileUploadHandler):
     """Stops reading an upload as soon as it exceeds the limit (nothing large hits the disk)."""
 
-    def __init__(self, request=None, *, limit: int):
+    def __init__(self, request: HttpRequest | None = None, *, limit: int) -> None:
         super().__init__(request)
         self.limit = limit
 
-    def receive_data_chunk(self, raw_data, start):
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         if start + len(raw_data) > self.limit:
             if self.request is not None:
-                self.request.billing_upload_too_large = True
+                # read back with getattr() by the view (an ad-hoc flag on this request)
+                self.request.billing_upload_too_large = True  # type: ignore[attr-defined]
             raise StopUpload(connection_reset=False)
         return raw_data
 
-    def file_complete(self, file_size):
+    def file_complete(self, file_size: int) -> None:
         return None
 
 
@@ -111,7 +114,7 @@ def _submit(request):
         selectors._declarable_ids(user, list(practices.values_list("pk", flat=True)))
     )
     offer = quarter_offer(today, services.billing_opens_for(user))
-    initial = {}
+    initial: dict[str, Any] = {}
     # "Korrigierte Datei hochladen": the same BSNR and quarter preselected
     wanted_bsnr, wanted_quarter = request.GET.get("bsnr", ""), request.GET.get("quarter", "")
     if wanted_bsnr and practices.filter(bsnr=wanted_bsnr).exists():
@@ -194,10 +197,7 @@ def _submit(request):
             else None,
             "late_windows": sorted(offer["late"].values(), key=lambda w: w.quarter, reverse=True),
             "has_practices": practices.exists(),
-            "windows": [
-                services.window_for(Quarter.parse(slug))
-                for slug, _label in form.fields["quarter"].choices
-            ],
+            "windows": [services.window_for(Quarter.parse(slug)) for slug in form.quarter_slugs],
         },
     )
 

@@ -424,25 +424,22 @@ class SigningAgent:
             answer["failed_at"] = len(signed)
         return answer
 
-    def _pin(self, prompt: str) -> PinProvider:
+    def _pin(self, title: str) -> PinProvider:
         base = self.pin_provider
 
-        def provide(pin_name: str, detail: str = "") -> str:
-            return base(pin_name, f"{prompt}\n{detail}".rstrip())
+        def provide(pin_name: str, prompt: str = "") -> str:
+            return base(pin_name, f"{title}\n{prompt}".rstrip())
 
         return provide
 
     # -- server ---------------------------------------------------------------------
     @property
     def url(self) -> str:
-        host, port = (
-            self._server.server_address[:2]
-            if self._server
-            else (
-                self.config.host,
-                self.config.port,
-            )
-        )
+        if self._server is None:
+            return f"http://{self.config.host}:{self.config.port}"
+        host, port = self._server.server_address[:2]
+        if isinstance(host, bytes):  # typeshed allows bytes (AF_UNIX); ours is an IP socket
+            host = host.decode()
         return f"http://{host}:{port}"
 
     def bind(self) -> None:

@@ -300,6 +300,11 @@ class RevocationResult:
     def coerce(cls, value: RevocationResult | str) -> RevocationResult:
         if isinstance(value, RevocationResult):
             return value
-        if value not in ("good", "revoked", "unknown"):
+        statuses: dict[str, Literal["good", "revoked", "unknown"]] = {
+            "good": "good",
+            "revoked": "revoked",
+            "unknown": "unknown",
+        }
+        if value not in statuses:
             return cls("unknown", source=str(value))
-        return cls(value, source="Prüffunktion")
+        return cls(statuses[value], source="Prüffunktion")

@@ -325,7 +325,8 @@ def _run_sign(args: argparse.Namespace, ctx: CliContext) -> int:
         target.write_bytes(data)
         ctx.out(f"signiert: {target}")
     if result.error is not None:
-        where = f"Dokument {result.failed_at + 1} von {len(pdfs)}"
+        failed_at = result.failed_at if result.failed_at is not None else len(result.signed)
+        where = f"Dokument {failed_at + 1} von {len(pdfs)}"
         ctx.err(f"Abbruch bei {where}: {result.error_message_de}")
         return 1
     ctx.out(f"{len(result.signed)} Dokument(e) signiert, {result.parts} PIN-Eingabe(n).")

@@ -48,19 +48,18 @@ def http_fetch(url: str, request_der: bytes, *, timeout: float = 5.0) -> bytes:
 
 def _verify_signed_by(response: ocsp.OCSPResponse, signer: x509.Certificate) -> bool:
     key = signer.public_key()
+    algorithm = response.signature_hash_algorithm
+    if algorithm is None:  # Ed25519/Ed448: not a profile of the TI
+        return False
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(
-                response.signature,
-                response.tbs_response_bytes,
-                ec.ECDSA(response.signature_hash_algorithm),
-            )
+            key.verify(response.signature, response.tbs_response_bytes, ec.ECDSA(algorithm))
         elif isinstance(key, rsa.RSAPublicKey):
             key.verify(
                 response.signature,
                 response.tbs_response_bytes,
                 padding.PKCS1v15(),
-                response.signature_hash_algorithm,
+                algorithm,
             )
         else:
             return False

@@ -40,6 +40,8 @@ class OcspServer:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
+        if isinstance(host, bytes):  # typeshed allows bytes (AF_UNIX); ours is an IP socket
+            host = host.decode()
         return f"http://{host}:{port}/ocsp"
 
     def start(self) -> OcspServer:

@@ -12,7 +12,7 @@ tokens report it through ``CKR_PIN_LOCKED``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pkcs11
 from asn1crypto import core as asn1
@@ -37,6 +37,10 @@ from .softcard import (
 )
 from .testpki import TestPKI
 
+if TYPE_CHECKING:
+    # python-pkcs11 0.10: `pkcs11.lib` is a caching factory function; the class is `_pkcs11.lib`
+    from pkcs11._pkcs11 import lib as Pkcs11Lib
+
 BRAINPOOL_P256R1_OID = "1.3.36.3.3.2.8.1.1.7"
 
 
@@ -55,10 +59,10 @@ class Pkcs11WrongPin(WrongPin):
             self.args = (self.message_de,)
 
 
-_LIBS: dict[str, pkcs11.lib] = {}
+_LIBS: dict[str, Pkcs11Lib] = {}
 
 
-def load_lib(path: str) -> pkcs11.lib:
+def load_lib(path: str) -> Pkcs11Lib:
     """python-pkcs11 allows one loaded module per path; keep it."""
     if path not in _LIBS:
         _LIBS[path] = pkcs11.lib(path)
@@ -200,6 +204,8 @@ def provision_token(
             store=True, label=key_label, id=key_id, private_template={Attribute.SENSITIVE: True}
         )
         public_key = serialization.load_der_public_key(encode_ec_public_key(pub))
+        if not isinstance(public_key, ec.EllipticCurvePublicKey):  # asked for brainpoolP256r1
+            raise TokenError("Das Token hat keinen EC-Schlüssel erzeugt.")
         cert = pki.issue_qes_certificate(
             public_key,
             given_name=given_name,

@@ -14,6 +14,7 @@ test card only.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import hashlib
 import hmac
@@ -81,6 +82,9 @@ class TransportPinActive(CardError):
 
 class WrongPin(CardError):
     code = "wrong_pin"
+
+    #: tries left; None where the card does not say (a PKCS#11 token, `Pkcs11WrongPin`)
+    remaining: int | None
 
     def __init__(self, pin: PinType, remaining: int):
         self.pin = pin
@@ -587,7 +591,7 @@ class SoftCard:
     def pki(self) -> TestPKI:
         return TestPKI.load(self.pki_dir)
 
-    def ca_chain(self, kind: str = "qes") -> list[x509.Certificate]:
+    def ca_chain(self, kind: str = "qes") -> builtins.list[x509.Certificate]:
         pki = self.pki()
         return [pki.qes_ca_cert if kind == "qes" else pki.hba_ca_cert, pki.root_cert]
 

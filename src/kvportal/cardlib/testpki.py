@@ -96,7 +96,7 @@ def key_from_pem(data: bytes) -> PrivateKey:
     return key
 
 
-def _sig_hash(key: PrivateKey) -> hashes.HashAlgorithm:
+def _sig_hash(key: PrivateKey) -> hashes.SHA256:
     return hashes.SHA256()
 
 
@@ -419,19 +419,25 @@ class TestPKI:
         profession = Profession(profession)
         not_before = aware(not_before) if not_before else utcnow() - dt.timedelta(minutes=5)
         not_after = aware(not_after) if not_after else not_before + dt.timedelta(days=5 * 365)
-        common = {
-            "given_name": given_name,
-            "surname": surname,
-            "telematik_id": telematik_id,
-            "profession": profession,
-            "card_serial": card_serial,
-            "not_before": not_before,
-            "not_after": not_after,
-            "email": email,
-        }
+        kinds: tuple[tuple[Literal["aut", "enc", "qes"], PrivateKey | PublicKey], ...] = (
+            ("aut", aut_key),
+            ("enc", enc_key),
+            ("qes", qes_key),
+        )
         certs = {
-            kind: self._issue_ee(kind=kind, public_key=_public(key), **common)
-            for kind, key in (("aut", aut_key), ("enc", enc_key), ("qes", qes_key))
+            kind: self._issue_ee(
+                kind=kind,
+                public_key=_public(key),
+                given_name=given_name,
+                surname=surname,
+                telematik_id=telematik_id,
+                profession=profession,
+                card_serial=card_serial,
+                not_before=not_before,
+                not_after=not_after,
+                email=email,
+            )
+            for kind, key in kinds
         }
         with locked(self._state_file):
             state = self._read_state()
@@ -622,8 +628,9 @@ class TestPKI:
             return ocsp.OCSPResponseBuilder.build_unsuccessful(
                 ocsp.OCSPResponseStatus.MALFORMED_REQUEST
             ).public_bytes(serialization.Encoding.DER)
-        ca_name = None
-        for ca in ("hba", "qes", "root"):
+        ca_name: CaName | None = None
+        candidates: tuple[CaName, ...] = ("hba", "qes", "root")
+        for ca in candidates:
             ca_cert = self._ca_cert_of(ca)
             key_hash = _issuer_key_hash(ca_cert, req.hash_algorithm)
             if key_hash == req.issuer_key_hash:

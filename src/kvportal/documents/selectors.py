@@ -79,10 +79,16 @@ def available_quarters(user: Any) -> list[Quarter]:
 
 
 def unread_count(user: Any) -> int:
-    return (
-        visible_documents(user)
-        .exclude(Exists(ReadReceipt.objects.filter(document=OuterRef("pk"), user_id=user.pk)))
-        .count()
+    """Unread documents of the user (read once per request: the start page's card and its
+    task list both show it)."""
+    return scope.once_per_request(
+        "documents.unread",
+        user,
+        lambda: (
+            visible_documents(user)
+            .exclude(Exists(ReadReceipt.objects.filter(document=OuterRef("pk"), user_id=user.pk)))
+            .count()
+        ),
     )
 
 

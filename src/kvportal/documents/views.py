@@ -4,12 +4,17 @@
 
 from __future__ import annotations
 
+import functools
+from decimal import Decimal
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import floatformat
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from kvportal import audit
@@ -21,7 +26,7 @@ from kvportal.core.quarters import Quarter
 from kvportal.documents import rules, selectors, services
 from kvportal.documents.chart import Bar, render_bar_chart
 from kvportal.documents.forms import FilterForm, ImportForm, UploadForm
-from kvportal.documents.models import Source
+from kvportal.documents.models import DocType, Source
 
 PAGE_SIZE = 25
 
@@ -45,6 +50,10 @@ def document_list(request):
     sort = sort if sort in selectors.SORTS else "quartal"
     documents = selectors.order_documents(selectors.search_documents(user, **filters), sort)
     page = Paginator(documents, PAGE_SIZE).get_page(request.GET.get("seite"))
+    # labels straight from the choices (issue 13, request-path CPU; see docs/architecture.md)
+    type_labels = {value: str(label) for value, label in DocType.choices}
+    for document in page.object_list:
+        document.type_label = type_labels.get(document.doc_type, document.doc_type)
     audit.record(
         actor=user,
         activity=Activity.VIEW,
@@ -200,14 +209,36 @@ def panel_context(request):
         quarters, series = data[practice.pk]
         if not series:
             continue
-        bars = [Bar(str(q), series.get(q)) for q in quarters]
+        bars = tuple(Bar(str(q), series.get(q)) for q in quarters)
         title = _("Honorar der letzten acht Quartale, BSNR %(bsnr)s") % {"bsnr": practice.bsnr}
+        language = get_language()
         charts.append(
             {
                 "practice": practice,
                 "title": title,
-                "svg": mark_safe(render_bar_chart(bars, title=title)),  # noqa: S308 - escaped
-                "rows": bars,
+                "svg": mark_safe(_chart_svg(bars, title)),  # noqa: S308 - escaped
+                "rows": [
+                    {
+                        "label": bar.label,
+                        "amount": bar.amount,
+                        "text": _amount_text(bar.amount, language),
+                    }
+                    for bar in bars
+                ],
             }
         )
     return {"unread": selectors.unread_count(user), "charts": charts}
+
+
+# issue 13 (request-path CPU): a Träger's start page draws one chart per BSNR (20 × ~150 µs)
+# and formats eight amounts each (~20 µs per `floatformat`); both are pure functions of their
+# arguments, so a process-wide memo returns the same markup for the same figures.
+@functools.lru_cache(maxsize=1024)
+def _chart_svg(bars: tuple[Bar, ...], title: str) -> str:
+    return render_bar_chart(list(bars), title=title)
+
+
+@functools.lru_cache(maxsize=4096)
+def _amount_text(amount: Decimal | None, language: str | None) -> str:
+    """`amount|floatformat:"2g"` (the language is part of the key: it decides the notation)."""
+    return "" if amount is None else floatformat(amount, "2g")

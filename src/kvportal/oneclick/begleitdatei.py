@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 from kvportal.core.quarters import Quarter
+from kvportal.oneclick.problems import ProblemsError
 
 NS = "http://www.kv-telematik.de/1-Click/Meldung_Einlieferung/2.0.0"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -59,14 +60,8 @@ class Problem:
     path: str = ""
 
 
-class BegleitdateiError(ValueError):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__(" ".join(p.text for p in problems))
-
-    @property
-    def texts(self) -> list[str]:
-        return [p.text for p in self.problems]
+class BegleitdateiError(ProblemsError[Problem]):
+    """A Begleitdatei refused by `parse`."""
 
 
 @dataclass(frozen=True)

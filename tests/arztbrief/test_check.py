@@ -14,7 +14,7 @@ from kvportal.billing.models import Submission
 from kvportal.core.quarters import Quarter
 from kvportal.core.storage import private_storage
 from kvportal.kvdt.reader import encode_line, iter_fields
-from tests.arztbrief.test_flow import _client, send, sign_batch, write_letter
+from tests.arztbrief.test_flow import sent_letter
 from tests.billing.conftest import kvdt_file, std_name, submit_file  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -51,11 +51,7 @@ def test_the_check_is_registered_with_billing():
 
 
 def test_counts_from_the_portal_allow_what_was_sent(kim_world, new_card):
-    author, colleague = kim_world
-    client = _client(author.doctor)
-    letter = write_letter(client, author, colleague)
-    sign_batch(client, [letter], new_card(given_name="Anna", surname="Müller"))
-    assert send(client, letter, author).status_code == 200
+    author, _colleague = sent_letter(kim_world, new_card)
     lanr = author.doctor.person.lanr
     quarter = Quarter.of(timezone.localdate())
     ok = submission_with(

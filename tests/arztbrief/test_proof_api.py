@@ -68,10 +68,11 @@ def post(raw_token: str, body: dict):
     )
 
 
-def versand(author, recipients: list[str], contents: str, digest: str) -> dict:
-    """The report of a letter sent from the author's practice mailbox."""
+def report(author, recipients: list[str], contents: str, digest: str, richtung="versand") -> dict:
+    """The report of a letter from the author's practice mailbox: sent („versand“) or, by a
+    recipient, received („empfang“)."""
     return {
-        "richtung": "versand",
+        "richtung": richtung,
         "absender": author.account.address,
         "empfaenger": recipients,
         "signatur": contents,
@@ -97,7 +98,7 @@ def _counts(side):
 def test_sent_letter_to_two_practices_counts_twice_and_is_idempotent(signed):
     author, colleague, _card, contents, digest = signed
     raw = token(author.doctor)
-    body = versand(author, [colleague.account.address, EXTERN], contents, digest)
+    body = report(author, [colleague.account.address, EXTERN], contents, digest)
     resp = post(raw, body)
     assert resp.status_code == 201, resp.json()
     data = resp.json()
@@ -138,7 +139,7 @@ def test_two_mailboxes_of_one_receiving_practice_count_once(signed):
     second = extra.address
     resp = post(
         token(author.doctor),
-        versand(author, [colleague.account.address, second], contents, digest),
+        report(author, [colleague.account.address, second], contents, digest),
     )
     assert resp.status_code == 201, resp.json()
     [row] = resp.json()["gezaehlt"]
@@ -149,13 +150,7 @@ def test_two_mailboxes_of_one_receiving_practice_count_once(signed):
 
 def test_received_letter_counts_for_the_receiving_doctor(signed):
     author, colleague, _card, contents, digest = signed
-    body = {
-        "richtung": "empfang",
-        "absender": author.account.address,
-        "empfaenger": [colleague.account.address],
-        "signatur": contents,
-        "digest": digest,
-    }
+    body = report(author, [colleague.account.address], contents, digest, richtung="empfang")
     resp = post(token(colleague.doctor), body)
     assert resp.status_code == 201, resp.json()
     assert resp.json()["gezaehlt"][0]["lanr"] == colleague.doctor.person.lanr
@@ -198,7 +193,7 @@ def test_revoked_certificate_is_not_counted(signed, pki):
     pki.revoke(card.qes_certificate)
     resp = post(
         token(author.doctor),
-        versand(author, [colleague.account.address], contents, digest),
+        report(author, [colleague.account.address], contents, digest),
     )
     assert resp.status_code == 422
     assert proof.PROBLEMS_DE["revoked"] in resp.json()["gruende"]
@@ -206,7 +201,7 @@ def test_revoked_certificate_is_not_counted(signed, pki):
 
 def test_refusals_scope_mailbox_registration_fields(signed, new_card):
     author, colleague, _card, contents, digest = signed
-    body = versand(author, [colleague.account.address], contents, digest)
+    body = report(author, [colleague.account.address], contents, digest)
     # token without the scope
     resp = post(token(author.doctor, scopes=("billing",)), body)
     assert resp.status_code == 403 and "arztbrief" in resp.json()["fehler"]
@@ -237,7 +232,7 @@ def test_unregistered_ehba_is_refused(kim_world, new_card):
     contents, digest = proof_of(signing.sign_pdf(card, make_pdf("x"), pin=PIN_QES))
     resp = post(
         token(author.doctor),
-        versand(author, [colleague.account.address], contents, digest),
+        report(author, [colleague.account.address], contents, digest),
     )
     assert resp.status_code == 422
     assert "keiner Ärztin und keinem Arzt mit LANR zugeordnet" in resp.json()["fehler"]

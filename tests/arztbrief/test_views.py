@@ -137,14 +137,12 @@ def test_billing_staff_see_the_counts_on_the_submission_page(kim_world, new_card
     from django.utils import timezone
 
     from kvportal.core.quarters import Quarter
-    from tests.arztbrief.test_check import con_file, submission_with
+    from tests.arztbrief.test_check import billed
 
     author, colleague = sent_letter(kim_world, new_card)
     lanr = author.doctor.person.lanr
     quarter = Quarter.of(timezone.localdate())
-    sub = submission_with(
-        author.practice, author.doctor, con_file(lanr, versand=1, empfang=0), quarter
-    )
+    sub = billed(author, quarter, versand=1, empfang=0)
     billing = kv_staff(StaffRole.ABRECHNUNG, username="kv.abr.ab3")
     page = _client(billing).get(reverse("billing:staff_detail", args=[sub.pk]))
     assert page.status_code == 200

@@ -25,7 +25,7 @@ from functools import cache
 from pathlib import Path
 
 from kvportal.core.quarters import Quarter
-from kvportal.oneclick.problems import ProblemsError
+from kvportal.oneclick.problems import ProblemsError, element_path
 
 EHD = "urn:ehd/001"
 ESE = "urn:ehd/ese/001"
@@ -205,17 +205,10 @@ def build(doc: EseDocument) -> bytes:
 # --- parse and check ----------------------------------------------------------------------------
 
 
-def _path(element) -> str:
-    names = []
-    while element is not None:
-        names.append(re.sub(r"^\{[^}]*\}", "", str(element.tag)))
-        element = element.getparent()
-    return "/".join(reversed(names))
-
-
 def _where(element) -> str:
     line = getattr(element, "sourceline", None)
-    return f"Zeile {line}, Element {_path(element)}" if line else f"Element {_path(element)}"
+    where = f"Element {element_path(element)}"
+    return f"Zeile {line}, {where}" if line else where
 
 
 def _nine_digits(element, name: str, oid: str, problems: list[Problem]) -> str:

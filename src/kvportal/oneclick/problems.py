@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Generic, Protocol, TypeVar
 
 
@@ -24,3 +25,12 @@ class ProblemsError(ValueError, Generic[P]):
     @property
     def texts(self) -> list[str]:
         return [p.text for p in self.problems]
+
+
+def element_path(element) -> str:
+    """The element's path from the root, without namespaces (for „Element …“ in a problem)."""
+    names = []
+    while element is not None:
+        names.append(re.sub(r"^\{[^}]*\}", "", str(element.tag)))
+        element = element.getparent()
+    return "/".join(reversed(names))

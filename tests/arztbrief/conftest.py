@@ -8,12 +8,12 @@ import pytest
 
 from kvportal.accounts.constants import Right, StaffRole
 from kvportal.core.storage import private_storage
-from kvportal.kim import agent_endpoints, services
+from kvportal.kim import agent_endpoints
 from kvportal.members.constants import Role
 from tests.ehba.conftest import card_dir, foreign_pki, new_card, pki  # noqa: F401 (fixtures)
 from tests.factories import BetriebsstaetteFactory, doctor_account, kv_staff
-
-PIN_SMC = "482913"
+from tests.oneclick.kimhelpers import PIN as PIN_SMC
+from tests.oneclick.kimhelpers import activated_practice_account
 
 
 @dataclass
@@ -32,25 +32,7 @@ def make_side(registrar, *, name: str, local: str, first: str, last: str) -> Sid
     doctor = doctor_account(
         practice, Role.VERTRAGSARZT, Right.BILLING, first_name=first, last_name=last
     )
-    order = services.order_smcb(
-        actor=doctor,
-        betriebsstaette=practice,
-        practice_name=name,
-        street="Weg 1",
-        postal_code="04109",
-        city="Leipzig",
-        contact_email="p@praxis.example",
-    )
-    services.confirm_order(actor=registrar, order=order)
-    issued = services.issue_card(actor=registrar, order=order)
-    card = services.activate_card(
-        actor=doctor, card=issued.card, transport_pin=issued.pin, new_pin=PIN_SMC
-    )
-    account = services.request_practice_account(
-        actor=doctor, betriebsstaette=practice, local_part=local
-    )
-    services.register_account(actor=registrar, account=account)
-    account.refresh_from_db()
+    account, card = activated_practice_account(doctor, practice, registrar, local)
     return Side(practice, doctor, account, card)
 
 

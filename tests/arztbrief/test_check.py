@@ -14,7 +14,7 @@ from kvportal.billing.models import Submission
 from kvportal.core.quarters import Quarter
 from kvportal.core.storage import private_storage
 from kvportal.kvdt.reader import encode_line, iter_fields
-from tests.arztbrief.test_flow import _client, send, sign_batch, write_letter
+from tests.arztbrief.test_flow import sent_letter
 from tests.billing.conftest import kvdt_file, std_name, submit_file  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -46,33 +46,28 @@ def submission_with(practice, user, content: bytes, quarter: Quarter) -> Submiss
     )
 
 
+def billed(side, quarter: Quarter, *, versand: int, empfang: int) -> Submission:
+    """A .con of the side's doctor with `versand` × 86900 and `empfang` × 86901."""
+    content = con_file(side.doctor.person.lanr, versand=versand, empfang=empfang)
+    return submission_with(side.practice, side.doctor, content, quarter)
+
+
 def test_the_check_is_registered_with_billing():
     assert checks.portal_check in checkdata._portal_checks
 
 
 def test_counts_from_the_portal_allow_what_was_sent(kim_world, new_card):
-    author, colleague = kim_world
-    client = _client(author.doctor)
-    letter = write_letter(client, author, colleague)
-    sign_batch(client, [letter], new_card(given_name="Anna", surname="Müller"))
-    assert send(client, letter, author).status_code == 200
-    lanr = author.doctor.person.lanr
+    author, _colleague = sent_letter(kim_world, new_card)
     quarter = Quarter.of(timezone.localdate())
-    ok = submission_with(
-        author.practice, author.doctor, con_file(lanr, versand=1, empfang=0), quarter
-    )
+    ok = billed(author, quarter, versand=1, empfang=0)
     assert checkdata.portal_check_messages(ok) == []
-    over = submission_with(
-        author.practice, author.doctor, con_file(lanr, versand=2, empfang=1), quarter
-    )
+    over = billed(author, quarter, versand=2, empfang=1)
     rules = {m["rule"]: m for m in checkdata.portal_check_messages(over)}
     assert set(rules) == {"ARZTBRIEF-OVER_SENT", "ARZTBRIEF-OVER_RECEIVED"}
     assert "nur 1" in rules["ARZTBRIEF-OVER_SENT"]["text"]
     assert rules["ARZTBRIEF-OVER_SENT"]["severity"] == "W"
     # another quarter: nothing counted there
-    before = submission_with(
-        author.practice, author.doctor, con_file(lanr, versand=1, empfang=0), quarter.previous()
-    )
+    before = billed(author, quarter.previous(), versand=1, empfang=0)
     assert [m["rule"] for m in checkdata.portal_check_messages(before)] == ["ARZTBRIEF-OVER_SENT"]
 
 

@@ -88,6 +88,17 @@ def send(client, letter, author):
     )
 
 
+def sent_letter(kim_world, new_card):
+    """(author, colleague) once the author has written a letter to the colleague, signed it
+    with Anna Müller's card and sent it."""
+    author, colleague = kim_world
+    client = _client(author.doctor)
+    letter = write_letter(client, author, colleague)
+    sign_batch(client, [letter], new_card(given_name="Anna", surname="Müller"))
+    assert send(client, letter, author).status_code == 200
+    return author, colleague
+
+
 def open_as_receiver(colleague, message):
     raw = private_storage.open(message.path).read()
     opened = agent_endpoints.handle_open(
@@ -233,11 +244,7 @@ def test_receipt_of_an_unknown_pdf_is_not_counted_and_staff_cannot_confirm(kim_w
     from kvportal.accounts.constants import Right
     from tests.factories import UserFactory, grant
 
-    author, colleague = kim_world
-    client = _client(author.doctor)
-    letter = write_letter(client, author, colleague)
-    sign_batch(client, [letter], new_card(given_name="Anna", surname="Müller"))
-    assert send(client, letter, author).status_code == 200
+    _author, colleague = sent_letter(kim_world, new_card)
     inbox = StoredMessage.objects.get(account=colleague.account, folder="inbox")
     # Praxispersonal with the mailbox right: no LANR, cannot confirm for a doctor
     staff = UserFactory(person=None)
@@ -271,11 +278,7 @@ def test_receipt_of_an_unknown_pdf_is_not_counted_and_staff_cannot_confirm(kim_w
 
 
 def test_confirmation_must_carry_its_dienstkennung_and_go_to_the_sender(kim_world, new_card):
-    author, colleague = kim_world
-    client = _client(author.doctor)
-    letter = write_letter(client, author, colleague)
-    sign_batch(client, [letter], new_card(given_name="Anna", surname="Müller"))
-    send(client, letter, author)
+    author, colleague = sent_letter(kim_world, new_card)
     inbox = StoredMessage.objects.get(account=colleague.account, folder="inbox")
     _opened, pdf = open_as_receiver(colleague, inbox)
     pem = services.recipient_for(author.account.address)[1]
@@ -329,11 +332,7 @@ def test_batch_is_limited_to_the_cards_batch_size(kim_world):
 
 def test_message_headers_are_the_komle_outer_ones(kim_world, new_card):
     """The server sees Dienstkennung and addresses only on the outer mail (no subject)."""
-    author, colleague = kim_world
-    client = _client(author.doctor)
-    letter = write_letter(client, author, colleague)
-    sign_batch(client, [letter], new_card(given_name="Anna", surname="Müller"))
-    send(client, letter, author)
+    _author, colleague = sent_letter(kim_world, new_card)
     inbox = StoredMessage.objects.get(account=colleague.account, folder="inbox")
     outer = email.message_from_bytes(
         private_storage.open(inbox.path).read(), policy=email.policy.default

@@ -68,6 +68,18 @@ def post(raw_token: str, body: dict):
     )
 
 
+def report(author, recipients: list[str], contents: str, digest: str, richtung="versand") -> dict:
+    """The report of a letter from the author's practice mailbox: sent („versand“) or, by a
+    recipient, received („empfang“)."""
+    return {
+        "richtung": richtung,
+        "absender": author.account.address,
+        "empfaenger": recipients,
+        "signatur": contents,
+        "digest": digest,
+    }
+
+
 @pytest.fixture
 def signed(kim_world, new_card):
     author, colleague = kim_world
@@ -86,13 +98,7 @@ def _counts(side):
 def test_sent_letter_to_two_practices_counts_twice_and_is_idempotent(signed):
     author, colleague, _card, contents, digest = signed
     raw = token(author.doctor)
-    body = {
-        "richtung": "versand",
-        "absender": author.account.address,
-        "empfaenger": [colleague.account.address, EXTERN],
-        "signatur": contents,
-        "digest": digest,
-    }
+    body = report(author, [colleague.account.address, EXTERN], contents, digest)
     resp = post(raw, body)
     assert resp.status_code == 201, resp.json()
     data = resp.json()
@@ -133,13 +139,7 @@ def test_two_mailboxes_of_one_receiving_practice_count_once(signed):
     second = extra.address
     resp = post(
         token(author.doctor),
-        {
-            "richtung": "versand",
-            "absender": author.account.address,
-            "empfaenger": [colleague.account.address, second],
-            "signatur": contents,
-            "digest": digest,
-        },
+        report(author, [colleague.account.address, second], contents, digest),
     )
     assert resp.status_code == 201, resp.json()
     [row] = resp.json()["gezaehlt"]
@@ -150,13 +150,7 @@ def test_two_mailboxes_of_one_receiving_practice_count_once(signed):
 
 def test_received_letter_counts_for_the_receiving_doctor(signed):
     author, colleague, _card, contents, digest = signed
-    body = {
-        "richtung": "empfang",
-        "absender": author.account.address,
-        "empfaenger": [colleague.account.address],
-        "signatur": contents,
-        "digest": digest,
-    }
+    body = report(author, [colleague.account.address], contents, digest, richtung="empfang")
     resp = post(token(colleague.doctor), body)
     assert resp.status_code == 201, resp.json()
     assert resp.json()["gezaehlt"][0]["lanr"] == colleague.doctor.person.lanr
@@ -199,13 +193,7 @@ def test_revoked_certificate_is_not_counted(signed, pki):
     pki.revoke(card.qes_certificate)
     resp = post(
         token(author.doctor),
-        {
-            "richtung": "versand",
-            "absender": author.account.address,
-            "empfaenger": [colleague.account.address],
-            "signatur": contents,
-            "digest": digest,
-        },
+        report(author, [colleague.account.address], contents, digest),
     )
     assert resp.status_code == 422
     assert proof.PROBLEMS_DE["revoked"] in resp.json()["gruende"]
@@ -213,13 +201,7 @@ def test_revoked_certificate_is_not_counted(signed, pki):
 
 def test_refusals_scope_mailbox_registration_fields(signed, new_card):
     author, colleague, _card, contents, digest = signed
-    body = {
-        "richtung": "versand",
-        "absender": author.account.address,
-        "empfaenger": [colleague.account.address],
-        "signatur": contents,
-        "digest": digest,
-    }
+    body = report(author, [colleague.account.address], contents, digest)
     # token without the scope
     resp = post(token(author.doctor, scopes=("billing",)), body)
     assert resp.status_code == 403 and "arztbrief" in resp.json()["fehler"]
@@ -250,13 +232,7 @@ def test_unregistered_ehba_is_refused(kim_world, new_card):
     contents, digest = proof_of(signing.sign_pdf(card, make_pdf("x"), pin=PIN_QES))
     resp = post(
         token(author.doctor),
-        {
-            "richtung": "versand",
-            "absender": author.account.address,
-            "empfaenger": [colleague.account.address],
-            "signatur": contents,
-            "digest": digest,
-        },
+        report(author, [colleague.account.address], contents, digest),
     )
     assert resp.status_code == 422
     assert "keiner Ärztin und keinem Arzt mit LANR zugeordnet" in resp.json()["fehler"]

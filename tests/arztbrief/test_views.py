@@ -13,7 +13,7 @@ from kvportal.accounts.constants import StaffRole
 from kvportal.arztbrief.models import Arztbrief
 from kvportal.core.storage import private_storage
 from kvportal.kim.models import StoredMessage
-from tests.arztbrief.test_flow import _client, send, sign_batch, write_letter
+from tests.arztbrief.test_flow import _client, send, sent_letter, sign_batch, write_letter
 from tests.ehba.conftest import make_pdf
 from tests.factories import kv_staff
 
@@ -120,11 +120,7 @@ def test_a_colleague_without_mailbox_right_cannot_send_from_the_practice(kim_wor
 
 
 def test_staff_view_is_for_billing_staff_only(kim_world, new_card):
-    author, colleague = kim_world
-    client = _client(author.doctor)
-    letter = write_letter(client, author, colleague)
-    sign_batch(client, [letter], new_card(given_name="Anna", surname="Müller"))
-    send(client, letter, author)
+    author, _colleague = sent_letter(kim_world, new_card)
     billing = kv_staff(StaffRole.ABRECHNUNG, username="kv.abr.ab")
     page = _client(billing).get(reverse("arztbrief:staff"))
     assert page.status_code == 200
@@ -134,25 +130,19 @@ def test_staff_view_is_for_billing_staff_only(kim_world, new_card):
     assert "JJJJ-Q" in bad.content.decode()
     registry = kv_staff(StaffRole.ARZTREGISTER, username="kv.reg.ab2")
     assert _client(registry).get(reverse("arztbrief:staff")).status_code in (403, 404)
-    assert client.get(reverse("arztbrief:staff")).status_code in (302, 403, 404)
+    assert _client(author.doctor).get(reverse("arztbrief:staff")).status_code in (302, 403, 404)
 
 
 def test_billing_staff_see_the_counts_on_the_submission_page(kim_world, new_card):
     from django.utils import timezone
 
     from kvportal.core.quarters import Quarter
-    from tests.arztbrief.test_check import con_file, submission_with
+    from tests.arztbrief.test_check import billed
 
-    author, colleague = kim_world
-    client = _client(author.doctor)
-    letter = write_letter(client, author, colleague)
-    sign_batch(client, [letter], new_card(given_name="Anna", surname="Müller"))
-    send(client, letter, author)
+    author, colleague = sent_letter(kim_world, new_card)
     lanr = author.doctor.person.lanr
     quarter = Quarter.of(timezone.localdate())
-    sub = submission_with(
-        author.practice, author.doctor, con_file(lanr, versand=1, empfang=0), quarter
-    )
+    sub = billed(author, quarter, versand=1, empfang=0)
     billing = kv_staff(StaffRole.ABRECHNUNG, username="kv.abr.ab3")
     page = _client(billing).get(reverse("billing:staff_detail", args=[sub.pk]))
     assert page.status_code == 200

@@ -63,7 +63,7 @@ from kvportal.admission.rules.definitions import ValidationResult
 from kvportal.admission.rules.lifecycle import OFFICE_STATES, WITHDRAWABLE, State
 from kvportal.admission.rules.text import fmt_date, fmt_decimal, fmt_money
 from kvportal.audit.models import Activity
-from kvportal.core.confirm import confirm_step
+from kvportal.core.confirm import confirm_then_redirect
 from kvportal.core.forms import ConfirmReasonForm
 from kvportal.core.http import AuthenticatedHttpRequest
 from kvportal.core.storage import private_storage
@@ -480,7 +480,7 @@ def withdraw(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "submit_label": _("Antrag zurücknehmen"),
         "cancel_url": back,
     }
-    response = confirm_step(
+    return confirm_then_redirect(
         request,
         ConfirmReasonForm(request.POST or None),
         confirm,
@@ -488,11 +488,9 @@ def withdraw(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             actor=request.user, application=application, reason=data["reason"]
         ),
         refusals=(services.AdmissionError,),
+        done=_("Der Antrag wurde zurückgenommen."),
+        then=back,
     )
-    if response is not None:
-        return response
-    messages.success(request, _("Der Antrag wurde zurückgenommen."))
-    return redirect(back)
 
 
 @member_required
@@ -735,7 +733,7 @@ def _reject(
         "cancel_url": back,
     }
     deciding = request.method == "POST" and not initial
-    response = confirm_step(
+    return confirm_then_redirect(
         request,
         RejectForm(request.POST) if deciding else RejectForm(initial={"reason": initial}),
         confirm,
@@ -746,11 +744,9 @@ def _reject(
             reasons=data["reason"],
         ),
         refusals=(services.AdmissionError,),
+        done=_("Beschluss gespeichert: Der Antrag ist abgelehnt."),
+        then=back,
     )
-    if response is not None:
-        return response
-    messages.success(request, _("Beschluss gespeichert: Der Antrag ist abgelehnt."))
-    return redirect(back)
 
 
 @staff_role_required(ZULASSUNG)
@@ -846,7 +842,7 @@ def session_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "submit_label": _("Sitzung löschen"),
         "cancel_url": reverse("admission:session_detail", args=[session.pk]),
     }
-    response = confirm_step(
+    return confirm_then_redirect(
         request,
         ConfirmReasonForm(request.POST or None),
         confirm,
@@ -854,11 +850,9 @@ def session_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             actor=request.user, session=session, reason=data["reason"]
         ),
         refusals=(services.AdmissionError,),
+        done=_("Sitzung gelöscht."),
+        then=reverse("admission:sessions"),
     )
-    if response is not None:
-        return response
-    messages.success(request, _("Sitzung gelöscht."))
-    return redirect("admission:sessions")
 
 
 @staff_role_required(ZULASSUNG)

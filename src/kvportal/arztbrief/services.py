@@ -45,6 +45,18 @@ def _store(path: str, data: bytes) -> str:
     return private_storage.save(path, ContentFile(data))
 
 
+def _audit_letter(actor: User | None, letter: Arztbrief, activity: str, **detail) -> None:
+    """The access-log event of a letter: its practice, „eArztbrief N“, `detail` (no content)."""
+    audit.record(
+        actor=actor,
+        activity=activity,
+        obj=letter,
+        bsnr=letter.betriebsstaette.bsnr,
+        object_repr=f"eArztbrief {letter.pk}",
+        detail=detail,
+    )
+
+
 def _head(raw: bytes) -> email.message.Message:
     return email.message_from_bytes(raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n")
 
@@ -171,18 +183,14 @@ def create_letter(
         letter.cda_path = _store(f"arztbrief/{letter.pk}/cda.xml", cda)
         letter.cda_name = (cda_name or "arztbrief-cda.xml")[:120]
     letter.save(update_fields=["pdf_path", "cda_path", "cda_name"])
-    audit.record(
-        actor=actor,
-        activity=Activity.CREATE,
-        obj=letter,
-        bsnr=practice.bsnr,
-        object_repr=f"eArztbrief {letter.pk}",
-        detail={
-            "arztbrief": "create",
-            "source": source,
-            "cda": cda is not None,
-            "recipients": len(rows),
-        },
+    _audit_letter(
+        actor,
+        letter,
+        Activity.CREATE,
+        arztbrief="create",
+        source=source,
+        cda=cda is not None,
+        recipients=len(rows),
     )
     return letter
 
@@ -235,14 +243,7 @@ def mark_signed(*, actor: User, letter: Arztbrief, report) -> Arztbrief:
     letter.save(
         update_fields=["state", "signed_sha256", "report", "signer_name", "signed_at", "qes_digest"]
     )
-    audit.record(
-        actor=actor,
-        activity=Activity.UPDATE,
-        obj=letter,
-        bsnr=letter.betriebsstaette.bsnr,
-        object_repr=f"eArztbrief {letter.pk}",
-        detail={"arztbrief": "signed", "report": report.pk},
-    )
+    _audit_letter(actor, letter, Activity.UPDATE, arztbrief="signed", report=report.pk)
     return letter
 
 
@@ -295,14 +296,7 @@ def record_sent(*, actor: User, letter: Arztbrief, raw: bytes) -> Arztbrief:
     letter.sent_at = timezone.now()
     letter.save(update_fields=["kim_message", "mail_message_id", "state", "sent_at"])
     _delete_content(letter)
-    audit.record(
-        actor=actor,
-        activity=Activity.SUBMIT,
-        obj=letter,
-        bsnr=letter.betriebsstaette.bsnr,
-        object_repr=f"eArztbrief {letter.pk}",
-        detail={"arztbrief": "sent", "kim_message": stored[0].pk},
-    )
+    _audit_letter(actor, letter, Activity.SUBMIT, arztbrief="sent", kim_message=stored[0].pk)
     return letter
 
 
@@ -398,14 +392,7 @@ def confirm_receipt(
 def _purge_one(letter: Arztbrief) -> None:
     with transaction.atomic():
         _delete_content(letter)
-        audit.record(
-            actor=None,
-            activity=Activity.DELETE,
-            obj=letter,
-            bsnr=letter.betriebsstaette.bsnr,
-            object_repr=f"eArztbrief {letter.pk}",
-            detail={"arztbrief": "content_purged", "state": letter.state},
-        )
+        _audit_letter(None, letter, Activity.DELETE, arztbrief="content_purged", state=letter.state)
 
 
 def purge_unsent(*, now: dt.datetime, dry_run: bool = False) -> PurgeResult:

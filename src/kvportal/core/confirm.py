@@ -10,9 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 
 def add_errors(form: forms.Form, exc: Exception) -> None:
@@ -45,3 +46,22 @@ def confirm_step(
         else:
             return None
     return render(request, "core/confirm.html", {"confirm": confirm, "form": form})
+
+
+def confirm_then_redirect(
+    request: HttpRequest,
+    form: forms.Form,
+    confirm: dict[str, Any],
+    decide: Callable[[dict[str, Any]], object],
+    *,
+    done: str,
+    then: str,
+    refusals: tuple[type[Exception], ...] = (ValidationError,),
+) -> HttpResponse:
+    """`confirm_step`, and once the decision has run the success message `done` and a
+    redirect to `then` (a URL)."""
+    response = confirm_step(request, form, confirm, decide, refusals=refusals)
+    if response is not None:
+        return response
+    messages.success(request, done)
+    return redirect(then)

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from kvportal.accounts.constants import StaffRole
 from kvportal.accounts.decorators import staff_role_required
-from kvportal.core.confirm import confirm_step
+from kvportal.core.confirm import confirm_then_redirect
 from kvportal.core.forms import ConfirmReasonForm
 from kvportal.members import forms, selectors, services
 from kvportal.members.constants import PracticeKind
@@ -293,6 +293,7 @@ def taetigkeit_edit(request, pk: int):
 def taetigkeit_end(request, pk: int):
     """End a Tätigkeit: the shared confirmation step names the consequence, needs a reason."""
     t = taetigkeit = selectors.taetigkeit(pk)
+    back = reverse("members:person_detail", args=[t.person_id])
     confirm = {
         "title": _("Tätigkeit beenden"),
         "consequence": _(
@@ -313,9 +314,9 @@ def taetigkeit_end(request, pk: int):
         ],
         "action_url": reverse("members:taetigkeit_end", args=[t.pk]),
         "submit_label": _("Tätigkeit beenden"),
-        "cancel_url": reverse("members:person_detail", args=[t.person_id]),
+        "cancel_url": back,
     }
-    response = confirm_step(
+    return confirm_then_redirect(
         request,
         forms.EndTaetigkeitForm(request.POST or None, taetigkeit=taetigkeit),
         confirm,
@@ -325,11 +326,9 @@ def taetigkeit_end(request, pk: int):
             valid_to=data["valid_to"],
             reason=data["reason"],
         ),
+        done=_("Die Tätigkeit wurde beendet."),
+        then=back,
     )
-    if response is not None:
-        return response
-    messages.success(request, _("Die Tätigkeit wurde beendet."))
-    return redirect("members:person_detail", taetigkeit.person_id)
 
 
 @registry_staff
@@ -355,7 +354,7 @@ def account_deactivate(request, pk: int):
         "submit_label": _("Konto deaktivieren"),
         "cancel_url": back,
     }
-    response = confirm_step(
+    return confirm_then_redirect(
         request,
         ConfirmReasonForm(request.POST or None),
         confirm,
@@ -363,8 +362,6 @@ def account_deactivate(request, pk: int):
             actor=request.user, user=account, reason=data["reason"]
         ),
         refusals=(ValidationError, PermissionDenied),
+        done=_("Das Konto wurde deaktiviert."),
+        then=back,
     )
-    if response is not None:
-        return response
-    messages.success(request, _("Das Konto wurde deaktiviert."))
-    return redirect(back)

@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 from kvportal.core.quarters import Quarter
+from kvportal.oneclick.problems import ProblemsError, element_path
 
 NS = "http://www.kv-telematik.de/1-Click/Meldung_Einlieferung/2.0.0"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -59,14 +60,8 @@ class Problem:
     path: str = ""
 
 
-class BegleitdateiError(ValueError):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__(" ".join(p.text for p in problems))
-
-    @property
-    def texts(self) -> list[str]:
-        return [p.text for p in self.problems]
+class BegleitdateiError(ProblemsError[Problem]):
+    """A Begleitdatei refused by `parse`."""
 
 
 @dataclass(frozen=True)
@@ -110,19 +105,11 @@ def _where(line: int | None, path: str) -> str:
     return ", ".join(parts)
 
 
-def _readable_path(element) -> str:
-    names = []
-    while element is not None:
-        names.append(re.sub(r"^\{[^}]*\}", "", str(element.tag)))
-        element = element.getparent()
-    return "/".join(reversed(names))
-
-
 def _schema_problem(error, doc) -> Problem:
     """An lxml schema error as a German problem with line and readable element path."""
     try:
         found = doc.xpath(error.path)
-        path = _readable_path(found[0]) if found else ""
+        path = element_path(found[0]) if found else ""
     except Exception:  # an unusual path must not hide the message
         path = ""
     message = error.message or ""

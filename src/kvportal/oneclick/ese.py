@@ -25,6 +25,7 @@ from functools import cache
 from pathlib import Path
 
 from kvportal.core.quarters import Quarter
+from kvportal.oneclick.problems import ProblemsError, element_path
 
 EHD = "urn:ehd/001"
 ESE = "urn:ehd/ese/001"
@@ -79,14 +80,8 @@ class Problem:
     text: str
 
 
-class EseError(ValueError):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__(" ".join(p.text for p in problems))
-
-    @property
-    def texts(self) -> list[str]:
-        return [p.text for p in self.problems]
+class EseError(ProblemsError[Problem]):
+    """An eSE refused by `parse` or `build`."""
 
 
 @dataclass(frozen=True)
@@ -210,17 +205,26 @@ def build(doc: EseDocument) -> bytes:
 # --- parse and check ----------------------------------------------------------------------------
 
 
-def _path(element) -> str:
-    names = []
-    while element is not None:
-        names.append(re.sub(r"^\{[^}]*\}", "", str(element.tag)))
-        element = element.getparent()
-    return "/".join(reversed(names))
-
-
 def _where(element) -> str:
     line = getattr(element, "sourceline", None)
-    return f"Zeile {line}, Element {_path(element)}" if line else f"Element {_path(element)}"
+    where = f"Element {element_path(element)}"
+    return f"Zeile {line}, {where}" if line else where
+
+
+def _nine_digits(element, name: str, oid: str, problems: list[Problem]) -> str:
+    """The `EX` of an id element (LANR, BSNR: 9 digits under root `oid`), "" if missing; a
+    problem coded by the lower-case `name` where it is not such a number."""
+    if element is None:
+        return ""
+    value = element.get("EX") or ""
+    if not re.fullmatch(r"\d{9}", value) or element.get("RT") != oid:
+        problems.append(
+            Problem(
+                name.lower(),
+                f"Die {name} muss 9 Ziffern haben (RT {oid}) ({_where(element)}).",
+            )
+        )
+    return value
 
 
 def _find(root, path: str):
@@ -308,28 +312,18 @@ def parse(data: bytes, *, profiles: dict[str, Profile] | None = None) -> EseDocu
                     f"erwartet: {known} ({_where(kv_id)}).",
                 )
             )
-    lanr_el = need("ehd:header/ehd:provider/ehd:person/ehd:id", "die LANR des Erklärenden")
-    lanr = ""
-    if lanr_el is not None:
-        lanr = lanr_el.get("EX") or ""
-        if not re.fullmatch(r"\d{9}", lanr) or lanr_el.get("RT") != OID_LANR:
-            problems.append(
-                Problem(
-                    "lanr",
-                    f"Die LANR muss 9 Ziffern haben (RT {OID_LANR}) ({_where(lanr_el)}).",
-                )
-            )
-    bsnr_el = need("ehd:header/ehd:provider/ehd:organization/ehd:id", "die BSNR der Praxis")
-    bsnr = ""
-    if bsnr_el is not None:
-        bsnr = bsnr_el.get("EX") or ""
-        if not re.fullmatch(r"\d{9}", bsnr) or bsnr_el.get("RT") != OID_BSNR:
-            problems.append(
-                Problem(
-                    "bsnr",
-                    f"Die BSNR muss 9 Ziffern haben (RT {OID_BSNR}) ({_where(bsnr_el)}).",
-                )
-            )
+    lanr = _nine_digits(
+        need("ehd:header/ehd:provider/ehd:person/ehd:id", "die LANR des Erklärenden"),
+        "LANR",
+        OID_LANR,
+        problems,
+    )
+    bsnr = _nine_digits(
+        need("ehd:header/ehd:provider/ehd:organization/ehd:id", "die BSNR der Praxis"),
+        "BSNR",
+        OID_BSNR,
+        problems,
+    )
     interface = need("ehd:header/ehd:interface/ehd:id", "die Schnittstellenkennung")
     if interface is not None and interface.get("EX") != "ese":
         problems.append(

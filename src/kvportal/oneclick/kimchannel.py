@@ -219,23 +219,35 @@ def _receipt(delivery: KimDelivery) -> tuple[str, str, list]:
     )
 
 
-def send_receipt(delivery_id: int) -> bool:
-    """The `Eingangsbestaetigung` (once): receipt or the refusal texts."""
-    delivery = KimDelivery.objects.select_related("submission", "test_run", "sammelerklaerung").get(
+def _delivery(delivery_id: int) -> KimDelivery:
+    return KimDelivery.objects.select_related("submission", "test_run", "sammelerklaerung").get(
         pk=delivery_id
     )
-    if delivery.receipt_sent_at is not None or delivery.state == DeliveryState.RECEIVED:
-        return False
-    subject, text, files = _receipt(delivery)
-    sent = kim_inbound.answer(
+
+
+def _answer(
+    delivery: KimDelivery, step: str, dienstkennung: str, message: tuple[str, str, list]
+) -> bool:
+    """The answer `message` (subject, text, attachments) to the delivery's mail, once per
+    `step` (the key of kim's outbox)."""
+    subject, text, files = message
+    return kim_inbound.answer(
         _inbound_of(delivery),
-        key=f"oneclick:{delivery.pk}:receipt",
-        dienstkennung=EINGANGSBESTAETIGUNG,
+        key=f"oneclick:{delivery.pk}:{step}",
+        dienstkennung=dienstkennung,
         subject=subject,
         text=text,
         attachments=files,
         bsnr=delivery.bsnr,
     )
+
+
+def send_receipt(delivery_id: int) -> bool:
+    """The `Eingangsbestaetigung` (once): receipt or the refusal texts."""
+    delivery = _delivery(delivery_id)
+    if delivery.receipt_sent_at is not None or delivery.state == DeliveryState.RECEIVED:
+        return False
+    sent = _answer(delivery, "receipt", EINGANGSBESTAETIGUNG, _receipt(delivery))
     if sent:
         KimDelivery.objects.filter(pk=delivery.pk).update(receipt_sent_at=timezone.now())
     return sent
@@ -309,9 +321,7 @@ def _message_lines(report: dict) -> list[str]:
 
 def send_feedback(delivery_id: int) -> bool:
     """The `Rueckmeldung` with the protocol (once), when billing's check is done."""
-    delivery = KimDelivery.objects.select_related("submission", "test_run", "sammelerklaerung").get(
-        pk=delivery_id
-    )
+    delivery = _delivery(delivery_id)
     if (
         delivery.state != DeliveryState.TAKEN
         or delivery.receipt_sent_at is None
@@ -319,16 +329,7 @@ def send_feedback(delivery_id: int) -> bool:
         or not _check_done(delivery)
     ):
         return False
-    subject, text, files = _feedback(delivery)
-    sent = kim_inbound.answer(
-        _inbound_of(delivery),
-        key=f"oneclick:{delivery.pk}:feedback",
-        dienstkennung=RUECKMELDUNG,
-        subject=subject,
-        text=text,
-        attachments=files,
-        bsnr=delivery.bsnr,
-    )
+    sent = _answer(delivery, "feedback", RUECKMELDUNG, _feedback(delivery))
     if sent:
         KimDelivery.objects.filter(pk=delivery.pk).update(
             feedback_sent_at=timezone.now(), state=DeliveryState.ANSWERED

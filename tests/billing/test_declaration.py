@@ -52,6 +52,38 @@ def test_refused_with_only_a_rejected_file(doctor, practice, submit_file):
     assert codes(exc) == ["declaration_no_submission"]
 
 
+def test_refused_when_the_kv_sent_the_accepted_file_back(doctor, employed, practice, submit_file):
+    """A file the KV rejected on review („von der KV zurückgewiesen“: the practice must submit a
+    corrected file) is no basis for the declaration: refused with its own message, and neither
+    the overview nor „Ihre Aufgaben“ offers it."""
+    from kvportal.billing import selectors
+    from kvportal.billing.models import KvResult
+    from tests.factories import kv_staff
+
+    accepted = submit_file(employed, practice, kvdt_file(practice.bsnr))
+    assert accepted.state == SubmissionState.ACCEPTED
+
+    def offered() -> bool:
+        rows = [r for item in selectors.overview(doctor, ON_TIME.date()) for r in item.rows]
+        return next(r for r in rows if r.quarter == Q1).can_declare
+
+    assert offered()
+    staff = kv_staff("Abrechnung", username="kv.abrechnung.review")
+    services.set_kv_result(
+        actor=staff, submission=accepted, result=KvResult.REJECTED, note="Falsche BSNR im Kopf."
+    )
+    with pytest.raises(services.Refused) as exc:
+        services.give_declaration(actor=doctor, betriebsstaette=practice, quarter=Q1)
+    assert codes(exc) == ["declaration_kv_rejected"]
+    assert "von der KV zurückgewiesen" in exc.value.texts[0] and practice.bsnr in exc.value.texts[0]
+    assert not Declaration.objects.exists()
+    assert not offered()
+    # accepting it on review makes it the basis again
+    services.set_kv_result(actor=staff, submission=accepted, result=KvResult.ACCEPTED, note="")
+    assert offered()
+    assert services.give_declaration(actor=doctor, betriebsstaette=practice, quarter=Q1)
+
+
 def test_given_with_the_file_takes_effect_only_when_it_is_accepted(doctor, practice):
     name = std_name(practice.bsnr)
     pending = services.receive_submission(

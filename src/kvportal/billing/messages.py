@@ -114,6 +114,11 @@ def _texts() -> dict[str, str]:
             "Datei: Reichen Sie zuerst die Abrechnungsdatei ein – Sie können die Erklärung "
             "dabei gleich mitgeben; sie wird wirksam, sobald die Datei angenommen ist."
         ),
+        "declaration_kv_rejected": _(
+            "Die Abrechnung der BSNR {bsnr} für das Quartal {quarter} ist von der KV "
+            "zurückgewiesen (Grund im Prüfprotokoll der Einreichung). Reichen Sie die "
+            "korrigierte Datei ein; die Erklärung zur Abrechnung bezieht sich auf sie."
+        ),
         "declaration_exists": _(
             "Die Erklärung zur Abrechnung für die BSNR {bsnr} und das Quartal {quarter} "
             "wurde bereits am {given_at} von {given_by} abgegeben."

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from kvportal.accounts import scope
 from kvportal.accounts.constants import Right
 from kvportal.billing import rules
-from kvportal.billing.models import Declaration, Submission, SubmissionState
+from kvportal.billing.models import Declaration, KvResult, Submission, SubmissionState
 from kvportal.billing.services import billing_opens_for, may_declare, windows_around
 from kvportal.core.quarters import Quarter
 from kvportal.members.models import Betriebsstaette
@@ -194,7 +194,11 @@ def overview(user: Any, today: dt.date, *, count: int = 6) -> list[PracticeOverv
                     submissions=quarter_subs,
                     declaration=declaration,
                     # issue 14 defect 2: only for a quarter with an accepted file
-                    can_declare=entitled and declaration is None and current is not None,
+                    # … and not one the KV sent back (issue 14: destructive decisions)
+                    can_declare=entitled
+                    and declaration is None
+                    and current is not None
+                    and current.kv_result != KvResult.REJECTED,
                 )
             )
         result.append(item)

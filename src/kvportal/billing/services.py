@@ -844,11 +844,22 @@ def give_declaration(
     and takes effect when the file is accepted."""
     if not may_declare(actor, betriebsstaette):
         raise Refused([Problem("not_entitled", {"bsnr": betriebsstaette.bsnr})])
-    if accepted_submission(betriebsstaette, quarter) is None:
+    accepted = accepted_submission(betriebsstaette, quarter)
+    if accepted is None:
         raise Refused(
             [
                 Problem(
                     "declaration_no_submission",
+                    {"bsnr": betriebsstaette.bsnr, "quarter": str(quarter)},
+                )
+            ]
+        )
+    if accepted.kv_result == KvResult.REJECTED:
+        # the KV sent the file back: the declaration waits for the corrected file
+        raise Refused(
+            [
+                Problem(
+                    "declaration_kv_rejected",
                     {"bsnr": betriebsstaette.bsnr, "quarter": str(quarter)},
                 )
             ]

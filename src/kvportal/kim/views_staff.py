@@ -197,11 +197,15 @@ def _termination(request: AuthenticatedHttpRequest, account: KimAccount) -> Http
         messages.error(request, _("Nur registrierte Konten können gekündigt werden."))
         return redirect(back)
     until = timezone.localtime(rules.deregistration_date(timezone.now()))
-    holder = (
-        _("Die Praxis kann die Kündigung bis dahin zurücknehmen.")
-        if account.kind == AccountKind.PRACTICE
-        else _("Die Inhaberin oder der Inhaber kann die Kündigung bis dahin zurücknehmen.")
-    )
+    if account.kind == AccountKind.PRACTICE:
+        holder = _("Die Praxis kann die Kündigung bis dahin zurücknehmen.")
+    elif account.kind == AccountKind.SERVICE:
+        holder = _(
+            "Ein Funktionspostfach der KV: Nachrichten an diese Adresse werden danach nicht "
+            "mehr angenommen."
+        )
+    else:
+        holder = _("Die Inhaberin oder der Inhaber kann die Kündigung bis dahin zurücknehmen.")
     confirm = {
         "title": _("KIM-Konto %(address)s kündigen") % {"address": account.address},
         "consequence": _(

@@ -11,17 +11,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kvportal import audit
 from kvportal.accounts.decorators import member_required
 from kvportal.audit.models import Activity
-from kvportal.core.confirm import confirm_step
 from kvportal.core.http import AuthenticatedHttpRequest
 from kvportal.core.storage import private_storage
-from kvportal.kim import rules, selectors, services
+from kvportal.kim import selectors, services
 from kvportal.kim.forms import (
     AccountRequestForm,
     ActivateForm,
@@ -33,7 +31,8 @@ from kvportal.kim.forms import (
     PukForm,
     SmcbOrderForm,
 )
-from kvportal.kim.models import AccountKind, AccountState, KimAccount, OrderState
+from kvportal.kim.models import AccountKind, KimAccount, OrderState
+from kvportal.kim.views_common import termination_step
 
 DIRECTORY_PAGE = 50
 
@@ -294,21 +293,11 @@ def account_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 
 def _holder_termination(request: AuthenticatedHttpRequest, account: KimAccount) -> HttpResponse:
-    """The holder's own „Postfach kündigen“ (issue 14: a destructive decision): the shared
-    confirmation step with the grace period and the explicit confirmation; the reason is
-    optional here (the KV's termination requires one, views_staff._termination)."""
+    """The holder's own „Postfach kündigen“: the reason is optional here (the KV's
+    termination requires one, views_staff._termination)."""
     back = reverse("kim:account", args=[account.pk])
-    if account.state != AccountState.REGISTERED:
-        messages.error(request, _("Nur registrierte Konten können gekündigt werden."))
-        return redirect(back)
-    until = timezone.localtime(rules.deregistration_date(timezone.now()))
     confirm = {
         "title": _("KIM-Postfach %(address)s kündigen") % {"address": account.address},
-        "consequence": _(
-            "Das Postfach bleibt bis %(date)s abrufbar; danach wird es abgemeldet und nimmt "
-            "keine Nachrichten mehr an."
-        )
-        % {"date": until.strftime("%d.%m.%Y")},
         "consequences": [
             _("Bis dahin können Sie die Kündigung auf dieser Seite zurücknehmen."),
             _("Ein Grund ist freiwillig; wenn Sie einen angeben, wird er protokolliert."),
@@ -317,21 +306,13 @@ def _holder_termination(request: AuthenticatedHttpRequest, account: KimAccount) 
         "submit_label": _("Postfach kündigen"),
         "cancel_url": back,
     }
-    response = confirm_step(
+    return termination_step(
         request,
-        HolderDeregisterForm(request.POST if request.method == "POST" else None),
-        confirm,
-        lambda data: services.deregister_account(
-            actor=request.user, account=account, reason=data["reason"]
-        ),
-        refusals=(ValidationError, PermissionDenied),
+        account,
+        form_class=HolderDeregisterForm,
+        confirm=confirm,
+        done=_("Das Postfach ist gekündigt; es bleibt bis zum Ende der Frist nutzbar."),
     )
-    if response is not None:
-        return response
-    messages.success(
-        request, _("Das Postfach ist gekündigt; es bleibt bis zum Ende der Frist nutzbar.")
-    )
-    return redirect(back)
 
 
 @member_required

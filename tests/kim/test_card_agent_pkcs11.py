@@ -6,13 +6,8 @@ PIN and a mail for someone else give German messages."""
 from __future__ import annotations
 
 import base64
-import os
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from kvportal.cardlib.agent import (
     ROUTE_PROVIDERS,
@@ -23,8 +18,9 @@ from kvportal.cardlib.agent import (
 )
 from kvportal.kim import komle, mail
 
+from . import softhsm
+from .softhsm import SOFTHSM_LIB
 from .test_card_agent_kim import PORTAL, _pem, _post
-from .test_client_pkcs11 import SOFTHSM_LIB
 from .test_roundtrip import CLIENT_MAIL
 
 PIN = "56781234"
@@ -35,56 +31,9 @@ PRACTICE = "praxis-alpha@kv-sachsen.kim.example"
 @pytest.fixture(scope="module")
 def ehba_token(pki, tmp_path_factory):
     """A token "eHBA-Token" with RSA keys and certificates "ENC" (bob) and "QES" (signer)."""
-    if not shutil.which("softhsm2-util") or not Path(SOFTHSM_LIB).exists():
-        pytest.skip("SoftHSM2 fehlt (Debian-Paket softhsm2): PKCS#11-Test übersprungen")
-    import pkcs11
-    from pkcs11 import Attribute, ObjectClass
-    from pkcs11.util.rsa import decode_rsa_private_key
-
-    from kvportal.cardlib.pkcs11 import load_lib
-
-    base = tmp_path_factory.mktemp("softhsm-ehba")
-    (base / "tokens").mkdir()
-    conf = base / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\n")
-    old = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(conf)
-    subprocess.run(
-        ["softhsm2-util", "--init-token", "--free", "--label", "eHBA-Token", "--pin", PIN,
-         "--so-pin", "87654321"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    lib = load_lib(SOFTHSM_LIB)  # the same object python-pkcs11 and the card library use
-    lib.reinitialize()  # SoftHSM2 reads SOFTHSM2_CONF at C_Initialize
-    with lib.get_token(token_label="eHBA-Token").open(user_pin=PIN, rw=True) as session:
-        for label, holder in (("QES", pki["signer"]), ("ENC", pki["bob"])):
-            der = holder.key.private_bytes(
-                serialization.Encoding.DER,
-                serialization.PrivateFormat.TraditionalOpenSSL,
-                serialization.NoEncryption(),
-            )
-            attrs = decode_rsa_private_key(der)
-            attrs.update({Attribute.TOKEN: True, Attribute.LABEL: label,
-                          Attribute.ID: label.encode(), Attribute.SENSITIVE: True,
-                          Attribute.EXTRACTABLE: False})  # fmt: skip
-            session.create_object(attrs)
-            session.create_object(
-                {
-                    Attribute.CLASS: ObjectClass.CERTIFICATE,
-                    Attribute.CERTIFICATE_TYPE: pkcs11.CertificateType.X_509,
-                    Attribute.TOKEN: True,
-                    Attribute.LABEL: label,
-                    Attribute.ID: label.encode(),
-                    Attribute.VALUE: holder.cert.public_bytes(serialization.Encoding.DER),
-                    Attribute.SUBJECT: holder.cert.subject.public_bytes(),
-                }
-            )
-    yield "eHBA-Token"
-    if old is None:
-        os.environ.pop("SOFTHSM2_CONF", None)
-    else:
-        os.environ["SOFTHSM2_CONF"] = old
-    lib.finalize()  # the next user initialises with its own configuration
+    yield from softhsm.token(
+        tmp_path_factory, "eHBA-Token", PIN, {"QES": pki["signer"], "ENC": pki["bob"]}
+    )
 
 
 def _agent(pki, token_label, pins):
@@ -98,6 +47,17 @@ def _agent(pki, token_label, pins):
     agent.routes.update(load_routes(agent, ROUTE_PROVIDERS, {"trust": []}))
     agent.start()
     return agent
+
+
+def _from_practice(pki, address: str, enc_holder) -> str:
+    """A KIM mail signed by the practice (alice) for `address` (ENC certificate), base64."""
+    raw = mail.build(
+        CLIENT_MAIL,
+        signer_key=pki["alice"].key,
+        signer_cert=pki["alice"].cert,
+        recipients=[(address, enc_holder.cert)],
+    )
+    return base64.b64encode(raw).decode()
 
 
 def test_pkcs11_ehba_composes_on_the_token_and_opens_mail_for_it(pki, ehba_token):
@@ -120,22 +80,13 @@ def test_pkcs11_ehba_composes_on_the_token_and_opens_mail_for_it(pki, ehba_token
         status, opened = _post(agent, "/kim/open", {"mail": built["mail"]})
         assert status == 200 and opened["subject"] == "Befund (Token)", opened
         # a mail from the practice for the doctor (ENC = bob's key on the token)
-        incoming = mail.build(
-            CLIENT_MAIL,
-            signer_key=pki["alice"].key,
-            signer_cert=pki["alice"].cert,
-            recipients=[(DOCTOR, pki["bob"].cert)],
+        status, opened = _post(
+            agent, "/kim/open", {"mail": _from_practice(pki, DOCTOR, pki["bob"])}
         )
-        status, opened = _post(agent, "/kim/open", {"mail": base64.b64encode(incoming).decode()})
         assert status == 200 and opened["signature_valid"]
         # and one that is not addressed to the token's ENC key
-        foreign = mail.build(
-            CLIENT_MAIL,
-            signer_key=pki["alice"].key,
-            signer_cert=pki["alice"].cert,
-            recipients=[(PRACTICE, pki["mallory"].cert)],
-        )
-        status, refused = _post(agent, "/kim/open", {"mail": base64.b64encode(foreign).decode()})
+        foreign = _from_practice(pki, PRACTICE, pki["mallory"])
+        status, refused = _post(agent, "/kim/open", {"mail": foreign})
         assert status == 403 and refused["fehler"] and "Traceback" not in refused["fehler"]
     finally:
         agent.shutdown()
@@ -144,13 +95,8 @@ def test_pkcs11_ehba_composes_on_the_token_and_opens_mail_for_it(pki, ehba_token
 def test_pkcs11_ehba_wrong_pin_is_a_german_message(pki, ehba_token):
     agent = _agent(pki, ehba_token, "000000,000000")
     try:
-        incoming = mail.build(
-            CLIENT_MAIL,
-            signer_key=pki["alice"].key,
-            signer_cert=pki["alice"].cert,
-            recipients=[(DOCTOR, pki["bob"].cert)],
-        )
-        status, refused = _post(agent, "/kim/open", {"mail": base64.b64encode(incoming).decode()})
+        incoming = _from_practice(pki, DOCTOR, pki["bob"])
+        status, refused = _post(agent, "/kim/open", {"mail": incoming})
         assert status == 403 and "PIN.CH" in refused["fehler"]
         status, refused = _post(agent, "/kim/compose", {
             "from": DOCTOR, "to": [PRACTICE], "text": "x",

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from kvportal.kim import clientmodule as cm
 from kvportal.kim import komle, mail, pkcs11card
 
+from . import softhsm
+from .softhsm import SOFTHSM_LIB
 from .test_roundtrip import CLIENT_MAIL
 from .test_server_fachdienst import ALPHA, BETA
 
-SOFTHSM_LIB = "/usr/lib/softhsm/libsofthsm2.so"
 PIN = "123456"
 
 
@@ -56,54 +54,9 @@ def test_oaep_decoding_refuses_wrong_key_label_and_damage(pki):
 
 @pytest.fixture(scope="module")
 def token(pki, tmp_path_factory):
-    if not shutil.which("softhsm2-util") or not Path(SOFTHSM_LIB).exists():
-        pytest.skip("SoftHSM2 fehlt (Debian-Paket softhsm2): PKCS#11-Test übersprungen")
-    import pkcs11
-    from pkcs11 import Attribute, ObjectClass
-    from pkcs11.util.rsa import decode_rsa_private_key
-
-    base = tmp_path_factory.mktemp("softhsm")
-    (base / "tokens").mkdir()
-    conf = base / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\n")
-    old = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(conf)
-    subprocess.run(
-        ["softhsm2-util", "--init-token", "--free", "--label", "SMC-B-Test", "--pin", PIN,
-         "--so-pin", "87654321"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    lib = pkcs11.lib(SOFTHSM_LIB)  # one library object per process (python-pkcs11):
-    lib.reinitialize()  # SoftHSM2 reads SOFTHSM2_CONF at C_Initialize, so start it afresh
-    with lib.get_token(token_label="SMC-B-Test").open(user_pin=PIN, rw=True) as session:
-        for label, holder in (("OSIG", pki["signer"]), ("ENC", pki["bob"])):
-            der = holder.key.private_bytes(
-                serialization.Encoding.DER,
-                serialization.PrivateFormat.TraditionalOpenSSL,
-                serialization.NoEncryption(),
-            )
-            attrs = decode_rsa_private_key(der)
-            attrs.update({Attribute.TOKEN: True, Attribute.LABEL: label,
-                          Attribute.ID: label.encode(), Attribute.SENSITIVE: True,
-                          Attribute.EXTRACTABLE: False})  # fmt: skip
-            session.create_object(attrs)
-            session.create_object(
-                {
-                    Attribute.CLASS: ObjectClass.CERTIFICATE,
-                    Attribute.CERTIFICATE_TYPE: pkcs11.CertificateType.X_509,
-                    Attribute.TOKEN: True,
-                    Attribute.LABEL: label,
-                    Attribute.ID: label.encode(),
-                    Attribute.VALUE: holder.cert.public_bytes(serialization.Encoding.DER),
-                    Attribute.SUBJECT: holder.cert.subject.public_bytes(),
-                }
-            )
-    yield "SMC-B-Test"
-    if old is None:
-        os.environ.pop("SOFTHSM2_CONF", None)
-    else:
-        os.environ["SOFTHSM2_CONF"] = old
-    pkcs11.lib(SOFTHSM_LIB).finalize()  # the next user initialises with its own configuration
+    yield from softhsm.token(
+        tmp_path_factory, "SMC-B-Test", PIN, {"OSIG": pki["signer"], "ENC": pki["bob"]}
+    )
 
 
 def test_card_on_the_token_decrypts_and_signs(pki, token):

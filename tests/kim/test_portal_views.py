@@ -177,7 +177,7 @@ def test_limits_edit_within_range_and_deregistration(doctor, practice, registrar
     )
     account.refresh_from_db()
     assert account.data_time_to_live == 30
-    c.post(url, {"action": "deregister"})
+    c.post(url + "?action=deregister", {"confirmed": "on"})
     account.refresh_from_db()
     assert account.state == AccountState.DEREGISTERING and account.deregistration_date
     assert account.usable()

@@ -10,16 +10,19 @@ import json
 
 import pytest
 from cryptography import x509
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
 from kvportal.accounts import services as accounts
+from kvportal.accounts.constants import StaffRole
 from kvportal.billing import staff as billing_staff
 from kvportal.billing.models import Submission
 from kvportal.core.quarters import Quarter
 from kvportal.kim import clientmodule, inbound
-from kvportal.kim.models import DirectoryEntry, KimAccount
+from kvportal.kim import selectors as kim_selectors
+from kvportal.kim.models import AccountKind, AccountState, DirectoryEntry, KimAccount
 from kvportal.members.models import Betriebsstaette
 from kvportal.oneclick import kvaccount
 from kvportal.oneclick.models import DeliveryState, KimDelivery
@@ -44,6 +47,7 @@ def _token(user) -> str:
 
 
 def test_created_once_and_idempotent(world):
+    bsnrs = set(Betriebsstaette.objects.values_list("bsnr", flat=True))
     first = kvaccount.ensure_billing_account()
     assert first.changed
     identity = inbound.service_identity(kh.KV)
@@ -52,14 +56,22 @@ def test_created_once_and_idempotent(world):
     assert "1ClickAbrechnung;Lieferung;V2.0" in first.entry.description
     assert first.entry.enc_certificate == identity.enc_pem
     assert first.entry.telematik_id == inbound.SERVICE_TELEMATIK_ID
+    # a service mailbox of the KV: no practice, no person, no owner; the KV's own entry
+    assert first.account.kind == AccountKind.SERVICE
+    assert first.account.betriebsstaette is None and first.account.person is None
+    assert first.account.owner is None and first.account.service_entry == first.entry
+    assert first.entry.betriebsstaette is None and first.entry.person is None
+    assert first.entry.versions.count() == 1
     again = kvaccount.ensure_billing_account()
     assert not again.changed and again.entry.pk == first.entry.pk
     assert KimAccount.objects.filter(address=kh.KV).count() == 1
-    assert DirectoryEntry.objects.filter(betriebsstaette=first.practice).count() == 1
-    # not a practice that owes a billing: billing staff's missing list does not show it
+    assert first.entry.versions.count() == 1
+    # no made-up practice: the register holds only the world's Betriebsstätten, and billing
+    # staff's missing list is unchanged
+    assert set(Betriebsstaette.objects.values_list("bsnr", flat=True)) == bsnrs
     quarter = Quarter.of(world["quarter"].start)
     missing = {p.bsnr for p in billing_staff.missing_submissions(quarter)}
-    assert first.practice.bsnr not in missing and world["practice"].bsnr in missing
+    assert world["practice"].bsnr in missing and missing <= bsnrs
 
 
 def test_fhir_directory_finds_the_kv_and_its_certificate(world):
@@ -106,13 +118,12 @@ def test_command_reports_and_refuses_in_german(world, settings, capsys):
     assert "angelegt/aktualisiert" in capsys.readouterr().out
     call_command("oneclick_kv_account")
     assert "unverändert" in capsys.readouterr().out
-    with pytest.raises(CommandError, match="BSNR der KV-Abrechnung"):
-        call_command("oneclick_kv_account", "--bsnr", "12")
+    KimAccount.objects.filter(address=kh.KV).delete()
     settings.KIM_SERVICE_TEST_PKI = False
     settings.KIM_SERVICE_CARD = ""
     with pytest.raises(CommandError, match="keine Karte eingerichtet"):
-        call_command("oneclick_kv_account", "--bsnr", "989999901")
-    assert not Betriebsstaette.objects.filter(bsnr="989999901").exists()
+        call_command("oneclick_kv_account")
+    assert not KimAccount.objects.filter(address=kh.KV).exists()
 
 
 def test_certificate_of_a_renewed_card_replaces_the_entry(world):
@@ -134,5 +145,44 @@ def test_demo_sets_up_the_kv_billing_account(settings, tmp_path):
     assert f"Abrechnungsadresse der KV {kh.KV} im KIM-Verzeichnis" in out.getvalue()
     call_command("demo", stdout=StringIO())
     assert KimAccount.objects.filter(address=kh.KV).count() == 1
-    entry = DirectoryEntry.objects.get(betriebsstaette__bsnr=kvaccount.DEFAULT_BSNR)
+    entry = KimAccount.objects.get(address=kh.KV).service_entry
     assert entry.department == "Abrechnung" and entry.enc_certificate
+
+
+def test_no_member_sees_the_service_mailbox(world, member_client):
+    """A service mailbox of the KV is in no member's scope: not on /kim/, not among the
+    mailboxes, its pages 404; practices find it only in the directory (to send to it)."""
+    done = kvaccount.ensure_billing_account()
+    doctor = world["doctor"]
+    assert done.account not in kim_selectors.manageable_accounts(doctor)
+    assert done.account not in kim_selectors.mailboxes(doctor)
+    assert kim_selectors.entry_for_address(kh.KV) == done.entry
+    c = member_client(doctor)
+    for url in ("/kim/", "/kim/postfach/"):
+        page = c.get(url, follow=True)  # the only mailbox opens at once
+        assert page.status_code == 200
+        text = page.content.decode()
+        assert world["account"].address in text and kh.KV not in text
+    for url in (f"/kim/konto/{done.account.pk}/", f"/kim/postfach/{done.account.pk}/"):
+        assert c.get(url).status_code == 404
+    assert c.post(f"/kim/konto/{done.account.pk}/", {"action": "deregister"}).status_code == 404
+    done.account.refresh_from_db()
+    assert done.account.state == AccountState.REGISTERED
+    found = c.get("/kim/kollegensuche/", {"q": "Abrechnung"}).content.decode()
+    assert kh.KV in found
+
+
+def test_arztregister_sees_no_made_up_practice_but_the_kv_mailbox(world, staff_client):
+    done = kvaccount.ensure_billing_account()
+    c, _user = staff_client(StaffRole.ARZTREGISTER)
+    practices = c.get("/arztregister/kv/betriebsstaetten/")
+    assert practices.status_code == 200
+    text = practices.content.decode()
+    assert world["practice"].bsnr in text and "989999900" not in text
+    assert f"{settings.KV_NAME} – Abrechnung" not in text
+    listing = c.get("/kim/kv/konten/", {"status": "registered"}).content.decode()
+    assert kh.KV in listing and "die KV selbst" in listing
+    step = c.get(f"/kim/kv/konten/{done.account.pk}/", {"action": "deregister"})
+    assert "Funktionspostfach der KV" in step.content.decode()
+    letter = c.post(f"/kim/kv/konten/{done.account.pk}/", {"action": "reissue"})
+    assert letter["Content-Type"] == "application/pdf"

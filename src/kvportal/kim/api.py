@@ -185,19 +185,6 @@ def _organization_entry_of(entry: DirectoryEntry) -> DirectoryEntry | None:
     )
 
 
-def _entry_of(account: KimAccount) -> DirectoryEntry | None:
-    qs = selectors.published_entries()
-    if account.kind == AccountKind.PRACTICE:
-        if account.betriebsstaette_id is None:
-            return None
-        return qs.filter(
-            kind=EntryKind.ORGANIZATION, betriebsstaette_id=account.betriebsstaette_id
-        ).first()
-    if account.person_id is None:
-        return None
-    return qs.filter(kind=EntryKind.PRACTITIONER, person_id=account.person_id).first()
-
-
 def endpoint(account: KimAccount, entry: DirectoryEntry) -> dict:
     data = {
         "resourceType": "Endpoint",
@@ -338,12 +325,16 @@ def search_endpoint(request):
                 .filter(pk=int(ref), kind=EntryKind.ORGANIZATION)
                 .first()
             )
-            accounts = accounts.filter(
-                kind=AccountKind.PRACTICE, betriebsstaette_id=org.betriebsstaette_id if org else -1
-            )
+            if org is not None and org.betriebsstaette_id is None:  # the KV's own entry
+                accounts = accounts.filter(kind=AccountKind.SERVICE, service_entry_id=org.pk)
+            else:
+                accounts = accounts.filter(
+                    kind=AccountKind.PRACTICE,
+                    betriebsstaette_id=org.betriebsstaette_id if org else -1,
+                )
         resources = []
         for account in accounts.order_by("address"):
-            entry = _entry_of(account)
+            entry = selectors.entry_of(account)
             if entry is not None:
                 resources.append(endpoint(account, entry))
         return _bundle(request, resources[:count], len(resources))
@@ -408,7 +399,7 @@ def read_practitioner_role(request, rid: str):
 def read_endpoint(request, rid: str):
     def build():
         account = selectors.live_account(_pk(rid, "kim-"))
-        entry = _entry_of(account)
+        entry = selectors.entry_of(account)
         return endpoint(account, entry) if entry is not None else None
 
     return _read(request, build)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -18,12 +19,15 @@ from django.views.decorators.http import require_http_methods
 from kvportal.accounts.api import NOT_FOUND_TEXT, api_view, json_error
 from kvportal.accounts.constants import ApiScope
 from kvportal.kim import directory_rules, selectors, services_directory
+from kvportal.kim.models import DirectoryEntry
 
 MAX_BODY = 64 * 1024
 MAX_COUNT = 100
 #: read_Directory_Entry query parameters (others: 400)
 QUERY = {"telematikID", "displayName", "localityName", "postalCode", "entryType", "active",
          "_count"}  # fmt: skip
+#: what a view answers as a German JSON error (`_error`)
+REFUSALS = (directory_rules.FieldError, services_directory.Conflict, PermissionDenied)
 
 
 def entry_json(entry) -> dict:
@@ -112,55 +116,50 @@ def entries(request):
         filters, count = _filters(request)
         services_directory.require_card_issuer(request.user)
         found, total = selectors.admin_entries(filters, limit=count)
-    except (directory_rules.FieldError, services_directory.Conflict, PermissionDenied) as exc:
+    except REFUSALS as exc:
         return _error(exc)
     return JsonResponse({"total": total, "directoryEntries": [entry_json(e) for e in found]})
 
 
-def _entry(request, uid: str):
-    services_directory.require_card_issuer(request.user)
-    entry = selectors.admin_entry(uid)
-    if entry is None:
-        return None
-    return entry
+def _on_entry(request, uid: str, act: Callable[[DirectoryEntry], JsonResponse]) -> JsonResponse:
+    """`act(entry)` on the entry `uid` for the card issuer only: 404 if there is none, a
+    refusal (field, conflict, role) as its German JSON error."""
+    try:
+        services_directory.require_card_issuer(request.user)
+        entry = selectors.admin_entry(uid)
+        if entry is None:
+            return json_error(404, NOT_FOUND_TEXT)
+        return act(entry)
+    except REFUSALS as exc:
+        return _error(exc)
 
 
 @require_http_methods(["GET"])
 @api_view(scope=ApiScope.KIM_ADMIN)
 def entry_detail(request, uid: str):
-    try:
-        entry = _entry(request, uid)
-    except PermissionDenied as exc:
-        return _error(exc)
-    if entry is None:
-        return json_error(404, NOT_FOUND_TEXT)
-    return JsonResponse(entry_json(entry))
+    return _on_entry(request, uid, lambda entry: JsonResponse(entry_json(entry)))
 
 
 @require_http_methods(["PUT"])
 @api_view(scope=ApiScope.KIM_ADMIN)
 def entry_base(request, uid: str):
     """modify_Directory_Entry: the given baseDirectoryEntry attributes replace the entry's."""
-    try:
-        entry = _entry(request, uid)
-        if entry is None:
-            return json_error(404, NOT_FOUND_TEXT)
+
+    def update(entry: DirectoryEntry) -> JsonResponse:
         entry = services_directory.update_entry(
             actor=request.user, entry=entry, data=_body(request)
         )
-    except (directory_rules.FieldError, services_directory.Conflict, PermissionDenied) as exc:
-        return _error(exc)
-    return JsonResponse(entry_json(entry))
+        return JsonResponse(entry_json(entry))
+
+    return _on_entry(request, uid, update)
 
 
 @require_http_methods(["PUT"])
 @api_view(scope=ApiScope.KIM_ADMIN)
 def entry_active(request, uid: str):
     """stateSwitch_Directory_Entry: {"active": false} deactivates, true reactivates."""
-    try:
-        entry = _entry(request, uid)
-        if entry is None:
-            return json_error(404, NOT_FOUND_TEXT)
+
+    def switch(entry: DirectoryEntry) -> JsonResponse:
         data = _body(request)
         if not isinstance(data, dict) or set(data) != {"active"}:
             raise directory_rules.FieldError('Erwartet wird {"active": true|false}.', "active")
@@ -169,34 +168,32 @@ def entry_active(request, uid: str):
         entry = services_directory.set_active(
             actor=request.user, entry=entry, active=data["active"]
         )
-    except (directory_rules.FieldError, PermissionDenied) as exc:
-        return _error(exc)
-    return JsonResponse(entry_json(entry))
+        return JsonResponse(entry_json(entry))
+
+    return _on_entry(request, uid, switch)
 
 
 @require_http_methods(["GET"])
 @api_view(scope=ApiScope.KIM_ADMIN)
 def entry_versions(request, uid: str):
     """The entry's history: every version with what it looked like, when and by whom."""
-    try:
-        entry = _entry(request, uid)
-    except PermissionDenied as exc:
-        return _error(exc)
-    if entry is None:
-        return json_error(404, NOT_FOUND_TEXT)
-    return JsonResponse(
-        {
-            "uid": str(entry.pk),
-            "version": entry.version,
-            "versions": [
-                {
-                    "version": v.version,
-                    "change": v.change,
-                    "changeDateTime": v.changed_at.isoformat(),
-                    "changedBy": v.changed_by.username if v.changed_by else "",
-                    "data": v.data,
-                }
-                for v in selectors.entry_versions(entry)
-            ],
-        }
-    )
+
+    def history(entry: DirectoryEntry) -> JsonResponse:
+        return JsonResponse(
+            {
+                "uid": str(entry.pk),
+                "version": entry.version,
+                "versions": [
+                    {
+                        "version": v.version,
+                        "change": v.change,
+                        "changeDateTime": v.changed_at.isoformat(),
+                        "changedBy": v.changed_by.username if v.changed_by else "",
+                        "data": v.data,
+                    }
+                    for v in selectors.entry_versions(entry)
+                ],
+            }
+        )
+
+    return _on_entry(request, uid, history)

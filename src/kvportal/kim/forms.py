@@ -94,6 +94,24 @@ class DeregisterForm(ConfirmReasonForm):
     )
 
 
+class HolderDeregisterForm(ConfirmReasonForm):
+    """The holder's own termination („Postfach kündigen“): the shared confirmation step. The
+    explicit confirmation is required; a reason is optional (the holder decides about their
+    own mailbox, unlike the KV's termination), and if given it is audited."""
+
+    reason = forms.CharField(
+        label=_("Grund (freiwillig)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=1000,
+        help_text=_("Wird im Zugriffsprotokoll gespeichert."),
+        error_messages=ConfirmReasonForm.base_fields["reason"].error_messages,
+    )
+
+    def clean_reason(self) -> str:
+        return " ".join(self.cleaned_data["reason"].split())
+
+
 class AccountRequestForm(forms.Form):
     local_part = forms.CharField(
         label=_("Gewünschte Adresse (vor dem @)"),

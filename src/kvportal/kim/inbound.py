@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from celery import shared_task
 from django.conf import settings
@@ -451,16 +451,21 @@ def poll(*, now: dt.datetime | None = None) -> int:
 # --- answers -----------------------------------------------------------------------------------
 
 
+class MailContent(TypedDict):
+    """What a KIM client mail of the KV says: its Dienstkennung, subject, text and attachments
+    (file name, MIME type, content)."""
+
+    dienstkennung: str
+    subject: str
+    text: str
+    attachments: NotRequired[Sequence[tuple[str, str, bytes]]]
+
+
 def build_client_mail(
-    *,
-    sender: str,
-    recipient: str,
-    dienstkennung: str,
-    subject: str,
-    text: str,
-    attachments: Sequence[tuple[str, str, bytes]] = (),
-    in_reply_to: str = "",
+    *, sender: str, recipient: str, in_reply_to: str = "", **content: Unpack[MailContent]
 ) -> bytes:
+    dienstkennung, subject, text = content["dienstkennung"], content["subject"], content["text"]
+    attachments = content.get("attachments", ())
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["From"] = sender
     msg["To"] = recipient
@@ -471,9 +476,9 @@ def build_client_mail(
     msg["Subject"] = subject
     msg["X-KIM-Dienstkennung"] = dienstkennung
     msg.set_content(text)
-    for name, mime, content in attachments:
+    for name, mime, data in attachments:
         main, _, sub = mime.partition("/")
-        msg.add_attachment(content, maintype=main, subtype=sub or "octet-stream", filename=name)
+        msg.add_attachment(data, maintype=main, subtype=sub or "octet-stream", filename=name)
     return msg.as_bytes()
 
 
@@ -508,16 +513,7 @@ def _deliver(raw: bytes, *, sender: str, recipient: str, dienstkennung: str) -> 
     )
 
 
-def answer(
-    inbound: Inbound,
-    *,
-    key: str,
-    dienstkennung: str,
-    subject: str,
-    text: str,
-    attachments: Sequence[tuple[str, str, bytes]] = (),
-    bsnr: str = "",
-) -> bool:
+def answer(inbound: Inbound, *, key: str, bsnr: str = "", **content: Unpack[MailContent]) -> bool:
     """Reply to the sender of `inbound` once per `key`: signed with the KV's OSIG key, encrypted
     for the sender's valid ENC certificate(s) from the directory and the KV itself. Returns
     whether it was sent now; a sender without a certificate is logged (nothing sent)."""
@@ -528,14 +524,9 @@ def answer(
     if not recipient:
         log.warning("KIM service answer without a sender address: %s", inbound.raw_path)
         return False
+    dienstkennung = content["dienstkennung"]
     client_mail = build_client_mail(
-        sender=inbound.account,
-        recipient=recipient,
-        dienstkennung=dienstkennung,
-        subject=subject,
-        text=text,
-        attachments=attachments,
-        in_reply_to=inbound.message_id,
+        sender=inbound.account, recipient=recipient, in_reply_to=inbound.message_id, **content
     )
     try:
         sealed = clientmodule.seal(

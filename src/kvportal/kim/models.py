@@ -118,6 +118,10 @@ class SmcbCard(models.Model):
 class AccountKind(models.TextChoices):
     PRACTICE = "practice", _("Praxis (SMC-B)")
     PERSON = "person", _("persönlich (eHBA)")
+    #: a service mailbox of the KV itself (e.g. its billing address): no practice, no person,
+    #: created by KV staff or configuration only, never in a member's scope; its directory
+    #: entry is an Organization of the KV (`KimAccount.service_entry`)
+    SERVICE = "service", _("Funktionspostfach der KV")
 
 
 class AccountState(models.TextChoices):
@@ -156,6 +160,15 @@ class KimAccount(models.Model):
     )
     smcb = models.ForeignKey(
         SmcbCard, null=True, blank=True, on_delete=models.SET_NULL, related_name="kim_accounts"
+    )
+    #: the KV's Organization entry a service mailbox belongs to (kind SERVICE only)
+    service_entry = models.ForeignKey(
+        "kim.DirectoryEntry",
+        verbose_name=_("Verzeichniseintrag der KV"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="service_accounts",
     )
     address = models.CharField(_("KIM-Adresse"), max_length=254, unique=True)
     state = models.CharField(
@@ -199,8 +212,19 @@ class KimAccount(models.Model):
         ordering = ["address"]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(kind="practice") & Q(betriebsstaette__isnull=False))
-                | (Q(kind="person") & Q(person__isnull=False)),
+                condition=(
+                    Q(kind="practice")
+                    & Q(betriebsstaette__isnull=False)
+                    & Q(service_entry__isnull=True)
+                )
+                | (Q(kind="person") & Q(person__isnull=False) & Q(service_entry__isnull=True))
+                | (
+                    Q(kind="service")
+                    & Q(betriebsstaette__isnull=True)
+                    & Q(person__isnull=True)
+                    & Q(owner__isnull=True)
+                    & Q(service_entry__isnull=False)
+                ),
                 name="kim_account_holder",
             ),
             models.CheckConstraint(

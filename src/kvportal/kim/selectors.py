@@ -116,6 +116,10 @@ def search_directory(
                 person__in=address_match.filter(kind=AccountKind.PERSON).values("person_id"),
                 kind=EntryKind.PRACTITIONER,
             )
+            | Q(
+                pk__in=address_match.filter(kind=AccountKind.SERVICE).values("service_entry_id"),
+                kind=EntryKind.ORGANIZATION,
+            )
         )
     if specialty.strip():
         qs = qs.filter(specialty__icontains=specialty.strip())
@@ -130,9 +134,10 @@ def addresses_of(entry: DirectoryEntry) -> list[KimAccount]:
     """The live KIM accounts an entry stands for (kimData)."""
     qs = KimAccount.objects.filter(state__in=LIVE_STATES)
     if entry.kind == EntryKind.ORGANIZATION:
-        if entry.betriebsstaette_id is None:  # an entry of the KV's directory administration
-            return []
-        qs = qs.filter(kind=AccountKind.PRACTICE, betriebsstaette_id=entry.betriebsstaette_id)
+        if entry.betriebsstaette_id is None:  # the KV's own entry: its service mailboxes
+            qs = qs.filter(kind=AccountKind.SERVICE, service_entry_id=entry.pk)
+        else:
+            qs = qs.filter(kind=AccountKind.PRACTICE, betriebsstaette_id=entry.betriebsstaette_id)
     else:
         if entry.person_id is None:
             return []
@@ -148,12 +153,26 @@ def entry_for_address(address: str) -> DirectoryEntry | None:
     )
     if account is None:
         return None
+    return entry_of(account)
+
+
+def entry_of(account: KimAccount) -> DirectoryEntry | None:
+    """The published directory entry of an account: its practice's Organization, its
+    person's Practitioner, or (service mailbox) the KV's own Organization entry."""
     qs = published_entries()
+    if account.kind == AccountKind.SERVICE:
+        if account.service_entry_id is None:
+            return None
+        return qs.filter(kind=EntryKind.ORGANIZATION, pk=account.service_entry_id).first()
     if account.kind == AccountKind.PRACTICE:
+        if account.betriebsstaette_id is None:
+            return None
         return qs.filter(
-            kind=EntryKind.ORGANIZATION, betriebsstaette=account.betriebsstaette
+            kind=EntryKind.ORGANIZATION, betriebsstaette_id=account.betriebsstaette_id
         ).first()
-    return qs.filter(kind=EntryKind.PRACTITIONER, person=account.person).first()
+    if account.person_id is None:
+        return None
+    return qs.filter(kind=EntryKind.PRACTITIONER, person_id=account.person_id).first()
 
 
 def valid_certificate(entry: DirectoryEntry | None) -> str:

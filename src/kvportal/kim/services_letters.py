@@ -26,6 +26,9 @@ def credentials_pdf(issued: IssuedCredentials) -> bytes:
     if practice is not None:
         recipient = practice.name
         address_lines = practice.address_lines
+    elif account.kind == AccountKind.SERVICE:  # the KV's own mailbox: its department
+        recipient = f"{settings.KV_NAME} – {account.department or account.address}"
+        address_lines = list(settings.KV_ARZTREGISTER_ADDRESS)
     else:
         recipient = account.person.full_name if account.person is not None else account.address
         address_lines = []

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -24,12 +25,14 @@ from kvportal.kim.forms import (
     ActivateForm,
     ConsentForm,
     DirectorySearchForm,
+    HolderDeregisterForm,
     LimitsForm,
     OutOfOfficeForm,
     PukForm,
     SmcbOrderForm,
 )
-from kvportal.kim.models import AccountKind, OrderState
+from kvportal.kim.models import AccountKind, KimAccount, OrderState
+from kvportal.kim.views_common import termination_step
 
 DIRECTORY_PAGE = 50
 
@@ -241,6 +244,8 @@ def account_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         },
         prefix="ooo",
     )
+    if (request.POST.get("action") or request.GET.get("action")) == "deregister":
+        return _holder_termination(request, account)
     if request.method == "POST":
         action = request.POST.get("action")
         form: forms.Form | None = None
@@ -265,13 +270,6 @@ def account_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
                     )
                     messages.success(request, _("Die Abwesenheitsnotiz ist gespeichert."))
                     return redirect("kim:account", pk=account.pk)
-            elif action == "deregister":
-                services.deregister_account(actor=request.user, account=account)
-                messages.success(
-                    request,
-                    _("Das Postfach ist gekündigt; es bleibt bis zum Ende der Frist nutzbar."),
-                )
-                return redirect("kim:account", pk=account.pk)
             elif action == "revoke":
                 services.revoke_deregistration(actor=request.user, account=account)
                 messages.success(request, _("Die Kündigung ist zurückgenommen."))
@@ -291,6 +289,29 @@ def account_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             "limits_form": limits_form,
             "ooo_form": ooo_form,
         },
+    )
+
+
+def _holder_termination(request: AuthenticatedHttpRequest, account: KimAccount) -> HttpResponse:
+    """The holder's own „Postfach kündigen“: the reason is optional here (the KV's
+    termination requires one, views_staff._termination)."""
+    back = reverse("kim:account", args=[account.pk])
+    confirm = {
+        "title": _("KIM-Postfach %(address)s kündigen") % {"address": account.address},
+        "consequences": [
+            _("Bis dahin können Sie die Kündigung auf dieser Seite zurücknehmen."),
+            _("Ein Grund ist freiwillig; wenn Sie einen angeben, wird er protokolliert."),
+        ],
+        "action_url": back + "?action=deregister",
+        "submit_label": _("Postfach kündigen"),
+        "cancel_url": back,
+    }
+    return termination_step(
+        request,
+        account,
+        form_class=HolderDeregisterForm,
+        confirm=confirm,
+        done=_("Das Postfach ist gekündigt; es bleibt bis zum Ende der Frist nutzbar."),
     )
 
 

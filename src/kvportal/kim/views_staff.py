@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -21,10 +20,11 @@ from kvportal.accounts.decorators import staff_role_required
 from kvportal.audit.models import Activity
 from kvportal.core.confirm import confirm_step
 from kvportal.core.http import AuthenticatedHttpRequest
-from kvportal.kim import rules, selectors, services
+from kvportal.kim import selectors, services
 from kvportal.kim.forms import DeregisterForm, RefuseForm
 from kvportal.kim.models import AccountKind, AccountState, KimAccount, OrderState, SmcbOrder
 from kvportal.kim.services_letters import credentials_pdf, pin_letter_pdf
+from kvportal.kim.views_common import termination_step
 
 registry_staff = staff_role_required(StaffRole.ARZTREGISTER)
 
@@ -54,33 +54,46 @@ def smcb_orders(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 def _refusal(
-    request: HttpRequest, *, pending: bool, confirm: dict, refuse: Callable[[str], object]
-) -> HttpResponse | None:
+    request: HttpRequest,
+    *,
+    pending: bool,
+    confirm: dict,
+    refuse: Callable[[str], object],
+    done: str,
+) -> HttpResponse:
     """The refusal of an order or account request (issue 14): the shared confirmation step
-    (consequence, reason, explicit confirmation); None once refused."""
+    (consequence, reason, explicit confirmation); once refused, `done` and back to the list."""
+    back = confirm["cancel_url"]
     if not pending:
         messages.error(request, _("Hier ist nichts mehr abzulehnen."))
-        return redirect(confirm["cancel_url"])
-    return confirm_step(
+        return redirect(back)
+    response = confirm_step(
         request,
         RefuseForm(request.POST if request.method == "POST" else None),
         confirm,
         lambda data: refuse(data["reason"]),
     )
+    if response is not None:
+        return response
+    messages.success(request, done)
+    return redirect(back)
 
 
-def _action(request: HttpRequest) -> str:
+def _action(request: HttpRequest, *steps: str) -> tuple[str, HttpResponse | None]:
     """The action of a POST, or of the query string (the confirmation steps' forms post to
-    `?action=refuse` / `?action=deregister`)."""
-    return request.POST.get("action") or request.GET.get("action", "")
+    `?action=refuse` / `?action=deregister`); with a 405 for a GET that opens none of `steps`."""
+    action = request.POST.get("action") or request.GET.get("action", "")
+    if action not in steps and request.method != "POST":
+        return action, HttpResponseNotAllowed(["POST"])
+    return action, None
 
 
 @registry_staff
 @require_http_methods(["GET", "POST"])
 def smcb_decide(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    action = _action(request)
-    if action != "refuse" and request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
+    action, not_allowed = _action(request, "refuse")
+    if not_allowed is not None:
+        return not_allowed
     order = get_object_or_404(SmcbOrder, pk=pk)
     if action == "refuse":
         confirm = {
@@ -97,18 +110,15 @@ def smcb_decide(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             "submit_label": _("Bestellung ablehnen"),
             "cancel_url": reverse("kim:staff_smcb"),
         }
-        response = _refusal(
+        return _refusal(
             request,
             pending=order.state == OrderState.REQUESTED,
             confirm=confirm,
             refuse=lambda reason: services.refuse_order(
                 actor=request.user, order=order, reason=reason
             ),
+            done=_("Bestellung abgelehnt: %(bsnr)s") % {"bsnr": order.bsnr},
         )
-        if response is not None:
-            return response
-        messages.success(request, _("Bestellung abgelehnt: %(bsnr)s") % {"bsnr": order.bsnr})
-        return redirect("kim:staff_smcb")
     try:
         if action == "confirm":
             services.confirm_order(actor=request.user, order=order)
@@ -145,9 +155,9 @@ def accounts(request: AuthenticatedHttpRequest) -> HttpResponse:
 @registry_staff
 @require_http_methods(["GET", "POST"])
 def account_decide(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    action = _action(request)
-    if action not in ("refuse", "deregister") and request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
+    action, not_allowed = _action(request, "refuse", "deregister")
+    if not_allowed is not None:
+        return not_allowed
     account = get_object_or_404(KimAccount, pk=pk)
     if action == "deregister":
         return _termination(request, account)
@@ -165,18 +175,15 @@ def account_decide(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             "submit_label": _("Antrag ablehnen"),
             "cancel_url": reverse("kim:staff_accounts"),
         }
-        response = _refusal(
+        return _refusal(
             request,
             pending=account.state == AccountState.REQUESTED,
             confirm=confirm,
             refuse=lambda reason: services.refuse_account(
                 actor=request.user, account=account, reason=reason
             ),
+            done=_("Antrag abgelehnt."),
         )
-        if response is not None:
-            return response
-        messages.success(request, _("Antrag abgelehnt."))
-        return redirect("kim:staff_accounts")
     try:
         if action == "register":
             issued = services.register_account(actor=request.user, account=account)
@@ -191,38 +198,28 @@ def account_decide(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 def _termination(request: AuthenticatedHttpRequest, account: KimAccount) -> HttpResponse:
     """The KV's termination („Kündigen“) of a registered account (issue 14): the shared
-    confirmation step with the grace period; its reason goes into the audit event."""
+    confirmation step with the grace period; its reason is required and audited."""
     back = reverse("kim:staff_accounts")
-    if account.state != AccountState.REGISTERED:
-        messages.error(request, _("Nur registrierte Konten können gekündigt werden."))
-        return redirect(back)
-    until = timezone.localtime(rules.deregistration_date(timezone.now()))
-    holder = (
-        _("Die Praxis kann die Kündigung bis dahin zurücknehmen.")
-        if account.kind == AccountKind.PRACTICE
-        else _("Die Inhaberin oder der Inhaber kann die Kündigung bis dahin zurücknehmen.")
-    )
+    if account.kind == AccountKind.PRACTICE:
+        holder = _("Die Praxis kann die Kündigung bis dahin zurücknehmen.")
+    elif account.kind == AccountKind.SERVICE:
+        holder = _(
+            "Ein Funktionspostfach der KV: Nachrichten an diese Adresse werden danach nicht "
+            "mehr angenommen."
+        )
+    else:
+        holder = _("Die Inhaberin oder der Inhaber kann die Kündigung bis dahin zurücknehmen.")
     confirm = {
         "title": _("KIM-Konto %(address)s kündigen") % {"address": account.address},
-        "consequence": _(
-            "Das Postfach bleibt bis %(date)s abrufbar; danach wird es abgemeldet und nimmt "
-            "keine Nachrichten mehr an."
-        )
-        % {"date": until.strftime("%d.%m.%Y")},
         "consequences": [holder, _("Der Grund wird im Zugriffsprotokoll gespeichert.")],
         "action_url": reverse("kim:staff_account_decide", args=[account.pk]) + "?action=deregister",
         "submit_label": _("Konto kündigen"),
         "cancel_url": back,
     }
-    response = confirm_step(
+    return termination_step(
         request,
-        DeregisterForm(request.POST if request.method == "POST" else None),
-        confirm,
-        lambda data: services.deregister_account(
-            actor=request.user, account=account, reason=data["reason"]
-        ),
+        account,
+        form_class=DeregisterForm,
+        confirm=confirm,
+        done=_("Das Konto ist gekündigt (Übergangsfrist läuft)."),
     )
-    if response is not None:
-        return response
-    messages.success(request, _("Das Konto ist gekündigt (Übergangsfrist läuft)."))
-    return redirect(back)

@@ -1,5 +1,5 @@
-"""`kvportal oneclick_kv_account [--bsnr BSNR]`: the KV's billing address as a KIM account with
-its directory entry (ENC certificate of the KV card); idempotent."""
+"""`kvportal oneclick_kv_account`: the KV's billing address as a KIM service mailbox of the KV
+with its directory entry (ENC certificate of the KV card); idempotent."""
 
 from __future__ import annotations
 
@@ -11,16 +11,11 @@ from kvportal.oneclick import kvaccount
 
 
 class Command(BaseCommand):
-    help = "KIM-Konto und Verzeichniseintrag der Abrechnungsadresse der KV anlegen/aktualisieren"
-
-    def add_arguments(self, parser):
-        parser.add_argument(
-            "--bsnr", default="", help=f"BSNR der KV-Abrechnung (Standard {kvaccount.DEFAULT_BSNR})"
-        )
+    help = "KIM-Funktionspostfach und Verzeichniseintrag der Abrechnungsadresse der KV anlegen"
 
     def handle(self, *args, **options):
         try:
-            done = kvaccount.ensure_billing_account(actor=None, bsnr=options["bsnr"])
+            done = kvaccount.ensure_billing_account(actor=None)
         except ServiceConfigError as exc:
             raise CommandError(str(exc)) from exc
         except ValidationError as exc:

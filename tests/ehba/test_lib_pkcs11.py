@@ -43,8 +43,11 @@ def softhsm_token(tmp_path_factory, pki):
         check=True,
         capture_output=True,
     )
-    from kvportal.cardlib.pkcs11 import provision_token
+    from kvportal.cardlib.pkcs11 import load_lib, provision_token
 
+    # SoftHSM2 reads SOFTHSM2_CONF at C_Initialize: another module's token (tests/kim/softhsm.py)
+    # may have loaded the library in this worker already, so start it afresh on this folder
+    load_lib(SOFTHSM_LIB).reinitialize()
     cert = provision_token(
         SOFTHSM_LIB,
         token_label="eHBA-Test",

@@ -28,6 +28,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from kvportal.accounts import services
 from kvportal.accounts.constants import StaffRole
 from kvportal.accounts.models import ApiToken, PortalRight, User
+from kvportal.core.admin_base import ReadOnlyMixin
 
 #: Session key of the passwords waiting to be shown once (server-side session store).
 INITIAL_PASSWORDS_KEY = "kvportal_initial_passwords"
@@ -61,17 +62,6 @@ class SuperuserOnlyMixin(_ModelAdminBase):
 
     def has_delete_permission(self, request, obj=None):
         return _is_superuser(request) and super().has_delete_permission(request, obj)
-
-
-class ReadOnlyMixin(_ModelAdminBase):
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 #: Third-party apps the back office only shows: deleting a lockout record would unlock an

@@ -116,7 +116,8 @@ def verify_proof(
         async_validate_cms_signature,
         extract_self_reported_ts,
     )
-    from pyhanko_certvalidator import ValidationContext
+
+    from kvportal.cardlib.validation import offline_context
 
     result = ProofResult()
     try:
@@ -134,13 +135,7 @@ def verify_proof(
     roots = [
         asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in trust_roots
     ]
-    context = ValidationContext(
-        trust_roots=roots,
-        allow_fetching=False,
-        revocation_mode="soft-fail",
-        moment=now,
-        best_signature_time=now,
-    )
+    context = offline_context(roots, now)
     try:
         status = asyncio.run(
             async_validate_cms_signature(signed, raw_digest=digest, validation_context=context)

@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from kvportal.audit.models import AccessLogEntry
+from kvportal.core.admin_base import ReadOnlyAdmin
 
 
 @admin.register(AccessLogEntry)
-class AccessLogEntryAdmin(admin.ModelAdmin):
+class AccessLogEntryAdmin(ReadOnlyAdmin):
     """Read-only: the access log cannot be edited, only expire."""
 
     list_display = [
@@ -19,12 +20,3 @@ class AccessLogEntryAdmin(admin.ModelAdmin):
     list_filter = ["activity", "timestamp"]
     search_fields = ["username", "bsnr", "object_repr", "ip_address"]
     date_hierarchy = "timestamp"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

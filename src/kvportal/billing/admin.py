@@ -4,17 +4,7 @@ staff pages and services, which write the access log); deadlines via /abrechnung
 from django.contrib import admin
 
 from kvportal.billing.models import Declaration, Submission, SubmissionDeadline
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from kvportal.core.admin_base import ReadOnlyAdmin
 
 
 @admin.register(Submission)

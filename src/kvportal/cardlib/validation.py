@@ -344,6 +344,19 @@ def _only_signatures_follow(reader: PdfFileReader, pdf: bytes, original: bytes, 
     return len(trailing) <= _TRAILING_ALLOWED and not trailing.strip(b"\r\n")
 
 
+def offline_context(roots: list, now: dt.datetime) -> ValidationContext:
+    """The validation context of every signature check: the given trust anchors only, nothing
+    fetched from the network (the portal runs offline; revocation is checked separately, so
+    pyHanko soft-fails), everything judged at `now`."""
+    return ValidationContext(
+        trust_roots=roots,
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+        moment=now,
+        best_signature_time=now,
+    )
+
+
 def _check_signature(
     rep: SignatureReport,
     sig,
@@ -356,13 +369,7 @@ def _check_signature(
     now: dt.datetime,
     required_signers,
 ) -> None:
-    vc = ValidationContext(
-        trust_roots=roots,
-        allow_fetching=False,
-        revocation_mode="soft-fail",
-        moment=now,
-        best_signature_time=now,
-    )
+    vc = offline_context(roots, now)
     try:
         status = validate_pdf_signature(sig, signer_validation_context=vc)
     except Exception:

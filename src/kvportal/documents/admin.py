@@ -2,18 +2,8 @@
 # the back-office admin shows them read-only.
 from django.contrib import admin
 
+from kvportal.core.admin_base import ReadOnlyAdmin
 from kvportal.documents.models import DeletedDocument, Document
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Document)

@@ -3,11 +3,12 @@ accounts.admin.restrict_to_superusers)."""
 
 from django.contrib import admin
 
+from kvportal.core.admin_base import ReadOnlyAdmin
 from kvportal.ehba.models import CardRegistration, SignatureCheck, VerificationReport
 
 
 @admin.register(CardRegistration)
-class CardRegistrationAdmin(admin.ModelAdmin):
+class CardRegistrationAdmin(ReadOnlyAdmin):
     list_display = (
         "holder_name",
         "telematik_id",
@@ -20,14 +21,8 @@ class CardRegistrationAdmin(admin.ModelAdmin):
     search_fields = ("holder_name", "telematik_id", "user__username", "person__lanr")
     readonly_fields = [f.name for f in CardRegistration._meta.fields]
 
-    def has_add_permission(self, request):
-        return False  # only the member registers his card (card challenge)
-
-    def has_change_permission(self, request, obj=None):
-        return False  # shown only; a registration ends through ehba.services (audited)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    # read-only: only the member registers his card (card challenge); a registration ends
+    # through ehba.services (audited)
 
 
 class SignatureCheckInline(admin.TabularInline):
@@ -38,7 +33,7 @@ class SignatureCheckInline(admin.TabularInline):
 
 
 @admin.register(VerificationReport)
-class VerificationReportAdmin(admin.ModelAdmin):
+class VerificationReportAdmin(ReadOnlyAdmin):
     list_display = (
         "document_title",
         "content_type",
@@ -50,12 +45,3 @@ class VerificationReportAdmin(admin.ModelAdmin):
     list_filter = ("verdict", "accepted", "content_type")
     readonly_fields = [f.name for f in VerificationReport._meta.fields]
     inlines = [SignatureCheckInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

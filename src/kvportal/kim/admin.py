@@ -3,29 +3,19 @@ every change goes through kim.services (audited) and the staff pages under /kim/
 
 from django.contrib import admin
 
+from kvportal.core.admin_base import ReadOnlyAdmin
 from kvportal.kim.models import DirectoryEntry, KimAccount, SmcbCard, SmcbOrder, StoredMessage
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(SmcbOrder)
-class SmcbOrderAdmin(_ReadOnly):
+class SmcbOrderAdmin(ReadOnlyAdmin):
     list_display = ("betriebsstaette", "state", "telematik_id", "requested_at", "decided_at")
     list_filter = ("state",)
     search_fields = ("betriebsstaette__bsnr", "practice_name", "telematik_id")
 
 
 @admin.register(SmcbCard)
-class SmcbCardAdmin(_ReadOnly):
+class SmcbCardAdmin(ReadOnlyAdmin):
     list_display = (
         "iccsn",
         "telematik_id",
@@ -39,7 +29,7 @@ class SmcbCardAdmin(_ReadOnly):
 
 
 @admin.register(KimAccount)
-class KimAccountAdmin(_ReadOnly):
+class KimAccountAdmin(ReadOnlyAdmin):
     list_display = ("address", "kind", "state", "registered_at", "deregistration_date")
     list_filter = ("kind", "state")
     search_fields = ("address", "reference_id", "betriebsstaette__bsnr", "person__lanr")
@@ -47,14 +37,14 @@ class KimAccountAdmin(_ReadOnly):
 
 
 @admin.register(DirectoryEntry)
-class DirectoryEntryAdmin(_ReadOnly):
+class DirectoryEntryAdmin(ReadOnlyAdmin):
     list_display = ("display_name", "kind", "telematik_id", "city", "active", "consent_revoked_at")
     list_filter = ("kind", "active")
     search_fields = ("display_name", "telematik_id", "city")
 
 
 @admin.register(StoredMessage)
-class StoredMessageAdmin(_ReadOnly):
+class StoredMessageAdmin(ReadOnlyAdmin):
     list_display = ("account", "folder", "sender", "dienstkennung", "size", "received_at")
     list_filter = ("folder",)
     exclude = ("path",)

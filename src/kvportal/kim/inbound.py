@@ -78,11 +78,9 @@ def service_addresses() -> list[str]:
 
 
 def _maildir(address: str) -> mailbox.Maildir | None:
-    root = str(settings.KIM_STORE_DIR or "")
-    if not root:
-        return None
-    Path(root).mkdir(parents=True, exist_ok=True)
-    return mailbox.Maildir(Path(root) / address.lower(), factory=None, create=True)
+    from kvportal.kim.services_mailbox import store_maildir
+
+    return store_maildir(address)
 
 
 def _test_card_files(address: str) -> dict:

@@ -24,7 +24,7 @@ from kvportal.kim import komle, mail, rules, selectors
 from kvportal.kim.models import Folder, KimAccount, StoredMessage
 
 
-def _maildir(address: str) -> mailbox.Maildir | None:
+def store_maildir(address: str) -> mailbox.Maildir | None:
     """The account's Maildir in the Fachdienst store (the layout `kim serve` and Dovecot use)."""
     root = str(settings.KIM_STORE_DIR or "")
     if not root:
@@ -180,7 +180,7 @@ def _deliver_locally(
     ]
     for target in targets.values():
         uid = ""
-        store = _maildir(target.address)
+        store = store_maildir(target.address)
         if store is not None:  # POP3 clients of the Fachdienst see it too
             uid = store.add(raw)
         stored.append(
@@ -296,7 +296,7 @@ def sync_from_store(*, account: KimAccount) -> int:
     """Index KOM-LE mails that arrived over SMTP in the account's Maildir (idempotent by
     Maildir key). A copy goes to private storage: deleting in the web mailbox does not remove
     it from POP3, and a POP3 DELE does not remove it from the web mailbox."""
-    store = _maildir(account.address)
+    store = store_maildir(account.address)
     if store is None:
         return 0
     from kvportal.kim.fachdienst import is_komle_message

@@ -4,21 +4,13 @@ the raw mail is kept (`raw_path`, private storage). Changes only through the ser
 
 from django.contrib import admin
 
+from kvportal.core.admin_base import ReadOnlyAdmin
 from kvportal.oneclick.models import KimDelivery
 
 
 @admin.register(KimDelivery)
-class KimDeliveryAdmin(admin.ModelAdmin):
+class KimDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("received_at", "sender_address", "bsnr", "dienstkennung", "state")
     list_filter = ("state", "refusal_code")
     search_fields = ("sender_address", "bsnr", "sender_telematik_id")
     readonly_fields = [f.name for f in KimDelivery._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -151,8 +151,10 @@ def test_a_traeger_with_20_practices_gets_his_start_page_in_few_queries(client):
     client.force_login(build_world(20))
     client.get("/")
     sql = queries_for(client, "/")
-    # + eArztbrief panel, e-mail confirmation task; 22 since the unread count is read once
-    assert len(sql) <= 22, "\n".join(sql)
+    # + eArztbrief panel, e-mail confirmation task; 22 since the unread count is read once;
+    # 23 since the eArztbrief panel reads its doctors' ids first (one indexed query instead of
+    # a subquery OR-ed with the own person, which walked the whole register: 43 ms on 15,000)
+    assert len(sql) <= 23, "\n".join(sql)
     assert sum("accounts_portalright" in q for q in sql) == 1  # rights read once per request
     # the documents card and "Ihre Aufgaben" share one count of the unread documents
     unread = [q for q in sql if "COUNT(" in q and "documents_document" in q]

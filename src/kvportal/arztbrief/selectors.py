@@ -249,21 +249,29 @@ def practice_rows(practice, quarter: Quarter) -> list[dict]:
 def panel_rows(user, quarter: Quarter) -> list[dict]:
     """Start page, one query: the user's own LANR and the doctors working at the practices
     where he holds the billing right, each with the letters counted in the quarter."""
-    from django.db.models import Exists, IntegerField, OuterRef, Subquery
+    from django.db.models import IntegerField, OuterRef, Subquery
 
     from kvportal.arztbrief.rules import CAP_CENTS, CENTS, GOP_EMPFANG, GOP_VERSAND
     from kvportal.members.models import Person
 
     start, end = _bounds(quarter)
     ids = scope.practice_id_list(user, Right.BILLING)
-    works = Taetigkeit.objects.active().filter(person=OuterRef("pk"), betriebsstaette__in=ids)
+    # the doctors working at those BSNRs and the user himself, as a list of ids: a subquery
+    # OR-ed with the own person makes PostgreSQL walk the whole register (43 ms for 15,000)
+    person_ids = set(
+        Taetigkeit.objects.active()
+        .filter(betriebsstaette__in=ids)
+        .values_list("person_id", flat=True)
+    )
+    if user.person_id:
+        person_ids.add(user.person_id)
 
     def number(qs):
         qs = qs.filter(lanr=OuterRef("lanr")).order_by().values("lanr").annotate(n=Count("pk"))
         return Coalesce(Subquery(qs.values("n"), output_field=IntegerField()), 0)
 
     people = (
-        Person.objects.filter(Exists(works) | Q(pk=user.person_id or 0))
+        Person.objects.filter(pk__in=person_ids)
         .exclude(Q(lanr="") | Q(lanr__isnull=True))
         .annotate(
             sent=Coalesce(

@@ -32,7 +32,7 @@ from kvportal.billing.forms import (
     quarter_offer,
 )
 from kvportal.billing.models import KvResult, Submission
-from kvportal.core.confirm import confirm_step
+from kvportal.core.confirm import confirm_then_redirect
 from kvportal.core.pdf import render_pdf
 from kvportal.core.quarters import Quarter
 from kvportal.core.storage import private_storage
@@ -472,7 +472,7 @@ def _kv_reject(request, submission: Submission, *, initial: str | None = None) -
     if initial is None:  # the step's own page: an earlier rejection's reason, to be changed
         initial = submission.kv_note if submission.kv_result == KvResult.REJECTED else ""
     form = KvRejectForm(request.POST) if deciding else KvRejectForm(initial={"reason": initial})
-    response = confirm_step(
+    return confirm_then_redirect(
         request,
         form,
         confirm,
@@ -482,11 +482,9 @@ def _kv_reject(request, submission: Submission, *, initial: str | None = None) -
             result=KvResult.REJECTED,
             note=data["reason"],
         ),
+        done=_("Die Einreichung ist von der KV zurückgewiesen."),
+        then=back,
     )
-    if response is not None:
-        return response
-    flash.success(request, _("Die Einreichung ist von der KV zurückgewiesen."))
-    return redirect(back)
 
 
 @staff_role_required(StaffRole.ABRECHNUNG)
